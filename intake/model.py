@@ -1,0 +1,125 @@
+"""Plain data passed between intake stages and on to the workflow.
+
+Kept free of any I/O so that every stage can be tested on its own and the
+workflow can record the result without knowing how it was produced.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """One message exactly as a source delivered it.
+
+    ``arrived_at`` is the receiving server's time (IMAP INTERNALDATE, the
+    Maildir delivery time), never the sender's Date header: on-time
+    decisions must not depend on a clock the sender controls.
+    """
+
+    source_key: str  # unique and stable within its source, e.g. "imap:INBOX:1700000000:42"
+    raw: bytes
+    arrived_at: datetime  # timezone-aware
+    mailbox: str  # e.g. "imap://host/INBOX" or "maildir:/path"
+    uidvalidity: int | None = None
+    uid: int | None = None
+
+
+@dataclass
+class AttachmentPart:
+    """An attachment as found in the MIME tree (possibly inside a forward)."""
+
+    filename: str  # decoded (RFC 2231 / 2047) and NFC-normalised, as the sender named it
+    safe_name: str  # sanitised name used on disk
+    content_type: str
+    data: bytes
+    from_forward: bool = False  # found inside a message/rfc822 part
+    inline: bool = False
+
+
+@dataclass
+class Envelope:
+    """What the parser understood of one message."""
+
+    message_id: str | None
+    subject: str
+    from_addr: str  # lower-case address, "" when absent
+    from_name: str
+    to: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    reply_to: list[str] = field(default_factory=list)
+    date_header: datetime | None = None
+    headers: dict[str, list[str]] = field(default_factory=dict)  # lower-case name -> values
+    content_type: str = "text/plain"
+    text_body: str = ""
+    html_body: str = ""
+    attachments: list[AttachmentPart] = field(default_factory=list)
+    forwarded: list["Envelope"] = field(default_factory=list)  # nested message/rfc822 parts
+    defects: list[str] = field(default_factory=list)  # what the parser had to repair or skip
+    size: int = 0
+
+    def header(self, name: str) -> str | None:
+        values = self.headers.get(name.lower())
+        return values[0] if values else None
+
+
+@dataclass
+class DocumentText:
+    """Plain text and structure read from one attachment."""
+
+    filename: str
+    format: str  # docx, pdf, doc, txt, zip-member...
+    text: str = ""
+    headings: list[tuple[int, str]] = field(default_factory=list)  # (level, text)
+    tables: list[list[list[str]]] = field(default_factory=list)  # table -> rows -> cells
+    notes: list[str] = field(default_factory=list)  # partial read, OCR used, encoding converted...
+    needs_review: str | None = None  # reason a coordinator must look (e.g. scanned PDF, no OCR)
+
+
+@dataclass
+class GuardVerdict:
+    """Whether a message may be answered, and why not.
+
+    action: "accept" (go on), "ignore" (record, never answer), or
+    "quarantine" (record with a reason, never answer).
+    """
+
+    action: str
+    kind: str | None = None  # auto_reply, bounce, list, own, loop, oversize...
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Classification:
+    """The bot's reading of a message, with the reasons a coordinator can check."""
+
+    kind: str  # report | other | auto_reply | bounce
+    agency: str | None
+    year: int | None
+    confidence: float
+    reasons: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "agency": self.agency,
+            "year": self.year,
+            "confidence": round(self.confidence, 3),
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass(frozen=True)
+class OutlineSection:
+    """One section of a campaign's official report outline (the dispatch's annex).
+
+    ``code`` is the annex numbering ("I", "I.1", "I.2.3", "IV"); ``title`` the
+    heading as the annex writes it; ``keywords`` folded phrases that identify
+    the heading by meaning when a report renumbers it.
+    """
+
+    code: str
+    title: str
+    keywords: tuple[str, ...] = ()
+    required: bool = True

@@ -1,0 +1,42 @@
+"""Running the real `tdc-bot` command in tests, with a config file written per test."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TDC_BOT = str(Path(sys.executable).parent / "tdc-bot")
+
+
+def write_config(tmp_path: Path, db_url: str, extra: str = "") -> Path:
+    """A config on the embedded shape (Maildir + file outbox) with the given database."""
+    path = tmp_path / "tdc.toml"
+    path.write_text(
+        f'[database]\nurl = "{db_url}"\n'
+        f'[storage]\npath = "{tmp_path / "store"}"\n'
+        f'[mailbox]\nsource = "maildir"\nmaildir = "{tmp_path / "mail"}"\n'
+        f'[smtp]\ntransport = "file"\noutbox_dir = "{tmp_path / "outbox"}"\n'
+        f'from = "Hệ thống tiếp nhận báo cáo <baocao@tdc.example.vn>"\n' + extra,
+        encoding="utf-8",
+    )
+    return path
+
+
+def run_cli(*args: str, config: Path | None = None, env: dict[str, str] | None = None,
+            cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    cmd = [TDC_BOT, *args]
+    if config is not None:
+        cmd += ["--config", str(config)]
+    full_env = {k: v for k, v in os.environ.items() if k != "TDC_CONFIG"}
+    full_env.update(env or {})
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env, cwd=cwd, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc
+
+
+def cli_json(*args: str, config: Path | None = None, **kw) -> object:  # type: ignore[no-untyped-def]
+    return json.loads(run_cli(*args, "--json", config=config, **kw).stdout)

@@ -1,0 +1,88 @@
+"""The assembled application: configuration, database, roster, campaigns, store.
+
+Every command and the daemon build one ``App`` at start; building it is
+where a bad config, roster or campaign file fails, before any mail is read.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from workflow import models
+from workflow.campaigns import Campaign, load_campaigns
+from workflow.db import Database
+from workflow.roster import Roster, load_roster
+from workflow.settings import LoadedConfig, load_config
+
+
+@dataclass
+class App:
+    config: LoadedConfig
+    migrate: bool = True
+    _db: Database | None = field(default=None, repr=False)
+
+    @classmethod
+    def load(cls, config_path: str | None = None, migrate: bool = True) -> "App":
+        app = cls(load_config(config_path), migrate=migrate)
+        # Fail now, not at the first email, on broken data files.
+        app.roster_base
+        app.campaigns
+        return app
+
+    @property
+    def settings(self):  # type: ignore[no-untyped-def]
+        return self.config.settings
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.schedule.timezone)
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = Database(self.settings.database.url, migrate=self.migrate)
+            if self.migrate:
+                self.sync_reference_data()
+        return self._db
+
+    @cached_property
+    def roster_base(self) -> Roster:
+        path = Path(self.settings.roster_dir) if self.settings.roster_dir else None
+        return load_roster(path)
+
+    @property
+    def roster(self) -> Roster:
+        """The configured roster plus the sender addresses coordinators taught the bot."""
+        with self.db.sessions() as session:
+            learned = {row.address: row.agency_slug for row in session.scalars(select(models.LearnedAddress))}
+        return self.roster_base.with_learned(learned) if learned else self.roster_base
+
+    @cached_property
+    def campaigns(self) -> dict[int, Campaign]:
+        path = Path(self.settings.campaigns_file) if self.settings.campaigns_file else None
+        return load_campaigns(path)
+
+    @property
+    def store_root(self) -> Path:
+        return Path(self.settings.storage.path)
+
+    def sync_reference_data(self) -> None:
+        """Mirror the roster and campaigns (config is the truth) into their tables."""
+        with self.db.transaction() as session:
+            for agency in self.roster_base.all():
+                session.merge(models.Agency(
+                    slug=agency.slug, name=agency.name, kind=agency.kind,
+                    from_year=agency.from_year, until_year=agency.until_year,
+                ))
+            for campaign in self.campaigns.values():
+                session.merge(models.Campaign(
+                    year=campaign.year, dispatch=campaign.dispatch, deadline_at=campaign.deadline_at(),
+                ))
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.dispose()

@@ -1,0 +1,28 @@
+"""The ``tdc-bot`` command line (Typer on Click, Rich for tables and progress).
+
+Why Typer: commands are plain typed functions, so help text, option parsing
+and validation come from the signatures; Rich gives tables on a terminal and
+plain text when piped. Every command takes ``--config FILE`` (else the
+TDC_CONFIG environment variable, else the embedded defaults).
+"""
+from __future__ import annotations
+
+import typer
+
+from workflow.cli import commands_admin, commands_mail, commands_season
+
+app = typer.Typer(
+    name="tdc-bot",
+    help="Tiếp nhận báo cáo Chương trình 1322 qua email — the report intake bot for Decision 1322/QĐ-TTg.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+commands_admin.register(app)
+commands_season.register(app)
+commands_mail.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,102 @@
+"""Commands that read mail: run (the daemon), classify, import."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from workflow.cli.common import ConfigOption, JsonOption, console, fail, open_app, print_json, table
+from workflow.logs import setup_logging
+
+LogFormat = Annotated[str, typer.Option("--log-format", help="Log lines as 'text' or 'json'.")]
+LogLevel = Annotated[str, typer.Option("--log-level", help="debug, info, warning, error.")]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run(
+        once: Annotated[bool, typer.Option("--once", help="One full cycle: fetch everything new, record, flush the outbox, exit.")] = False,
+        config: ConfigOption = None,
+        log_format: LogFormat = "text",
+        log_level: LogLevel = "info",
+    ) -> None:
+        """Run the intake daemon (IDLE/poll, outbox, scheduled jobs) until SIGTERM/SIGINT."""
+        setup_logging(log_format, log_level)
+        from workflow.daemon import Daemon
+
+        with open_app(config) as a:
+            daemon = Daemon(a)
+            if once:
+                result = daemon.run_once()
+                for c in result.cycles:
+                    console.print(f"intake: {c.summary()}", markup=False)
+                sent = sum(f.sent for f in result.flushed)
+                failed = sum(f.failed for f in result.flushed)
+                console.print(f"outbox: sent {sent}, failed {failed}", markup=False)
+                return
+            daemon.run_forever()
+
+    @app.command("classify")
+    def classify(
+        files: Annotated[list[Path], typer.Argument(help="Saved messages (.eml).", exists=True, dir_okay=False)],
+        json_out: JsonOption = False,
+        config: ConfigOption = None,
+    ) -> None:
+        """Show how the bot reads saved messages (kind, agency, year, confidence, reasons); records nothing."""
+        from intake.model import RawMessage
+        from intake.pipeline import understand
+        from workflow.intake_cycle import IntakeCycle
+
+        with open_app(config, migrate=False) as a:
+            ctx = _intake_context(a)
+            rows = []
+            for path in files:
+                raw = path.read_bytes()
+                arrived = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+                u = understand(RawMessage(f"file:{path}", raw, arrived, "file"), ctx, store=None)
+                if u.classification is not None:
+                    data = u.classification.as_dict()
+                else:
+                    kind = u.verdict.kind if u.verdict and u.verdict.kind in {"auto_reply", "bounce"} else "other"
+                    data = {"kind": kind, "agency": None, "year": None, "confidence": 1.0 if u.verdict else 0.0,
+                            "reasons": list(u.verdict.reasons if u.verdict else []) + ([u.quarantine_reason] if u.quarantine_reason else [])}
+                data["reasons"] = list(data["reasons"]) + [f"cần xem xét: {r}" for r in u.review_reasons]
+                rows.append({"file": str(path), **data})
+            if json_out:
+                for row in rows:
+                    sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+                return
+            t = table("file", "kind", "agency", "year", "conf.", "reasons")
+            for row in rows:
+                t.add_row(Path(row["file"]).name, row["kind"], row["agency"] or "—", str(row["year"] or "—"),
+                          f"{row['confidence']:.2f}", "; ".join(row["reasons"]))
+            console.print(t)
+
+    @app.command("import")
+    def import_eml(
+        files: Annotated[list[Path], typer.Argument(help="Saved messages (.eml) to deliver into the local Maildir.", exists=True, dir_okay=False)],
+        config: ConfigOption = None,
+    ) -> None:
+        """Deliver saved .eml files into the configured Maildir, to be read by the next cycle."""
+        from intake.sources.maildir import deliver
+
+        with open_app(config, migrate=False) as a:
+            if a.settings.mailbox.source != "maildir":
+                fail("import works with mailbox.source = \"maildir\"; with IMAP, append the messages to the mailbox instead.")
+            for path in files:
+                target = deliver(a.settings.mailbox.maildir, path.read_bytes())
+                console.print(f"{path} -> {target}", markup=False)
+
+
+def _intake_context(a):  # type: ignore[no-untyped-def]
+    from intake.pipeline import IntakeContext
+    from workflow.intake_cycle import limits_from, own_addresses, own_domain
+
+    return IntakeContext(roster=a.roster_base, campaigns=a.campaigns, limits=limits_from(a),
+                         own_addresses=own_addresses(a), own_domain=own_domain(a),
+                         review_threshold=a.settings.classifier.review_threshold)

@@ -1,0 +1,90 @@
+"""Commands for coordinators following a season: status, stats, quarantine, show."""
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+
+from workflow import models
+from workflow.cli.common import ConfigOption, JsonOption, console, fail, open_app, print_json, table, vn_date
+from workflow.status import message_counts, outbox_counts, season_status
+
+STATE_LABELS = {
+    models.MISSING: "chưa nộp",
+    models.RECEIVED: "đã nhận",
+    models.ACKNOWLEDGED: "đã báo nhận",
+    models.NEEDS_REVIEW: "cần xem xét",
+    models.RESUBMISSION_REQUESTED: "đề nghị gửi lại",
+    models.ACCEPTED: "đã chấp nhận",
+    models.EXEMPT: "miễn",
+}
+
+
+def register(app: typer.Typer) -> None:
+    quarantine_app = typer.Typer(help="Messages the bot could not read safely.", no_args_is_help=True)
+    app.add_typer(quarantine_app, name="quarantine")
+
+    @app.command("status")
+    def status(
+        year: Annotated[int, typer.Option("--year", "-y", help="Reporting year.")],
+        json_out: JsonOption = False,
+        config: ConfigOption = None,
+    ) -> None:
+        """One row per agency owing a report for YEAR, with its submission state."""
+        with open_app(config) as a:
+            with a.db.sessions() as session:
+                rows = season_status(session, a.roster, year)
+                outbox = outbox_counts(session)
+                jobs = list(session.scalars(select(models.JobRun).order_by(models.JobRun.name)))
+            if not rows:
+                fail(f"No agency owes a report for {year} in the roster.", 1)
+            if json_out:
+                print_json([r.as_json() for r in rows])
+                return
+            t = table("#", "agency", "name", "state", "received", "on time", "outline gaps",
+                      title=f"Tình hình nộp báo cáo năm {year}")
+            for i, r in enumerate(rows, 1):
+                on_time = {True: "đúng hạn", False: "muộn", None: "—"}[r.on_time]
+                t.add_row(str(i), r.agency, r.name, STATE_LABELS.get(r.state, r.state), vn_date(r.received_at), on_time,
+                          ", ".join(r.outline_missing) or "—")
+            console.print(t)
+            counts: dict[str, int] = {}
+            for r in rows:
+                counts[r.state] = counts.get(r.state, 0) + 1
+            console.print("  ".join(f"{STATE_LABELS.get(k, k)}: {v}" for k, v in sorted(counts.items())), markup=False)
+            console.print("outbox: " + ", ".join(f"{k} {v}" for k, v in outbox.items()), markup=False)
+            for job in jobs:
+                console.print(f"job {job.name}: {vn_date(job.last_run_at)} {'ok' if job.ok else 'FAILED'} {job.result}", markup=False)
+
+    @app.command("stats")
+    def stats(json_out: JsonOption = False, config: ConfigOption = None) -> None:
+        """Counts of messages (recorded, ignored, quarantined) and outbox emails by state."""
+        with open_app(config) as a:
+            with a.db.sessions() as session:
+                msgs = message_counts(session)
+                outbox = outbox_counts(session)
+        data = {"messages": sum(msgs.values()), "recorded": msgs["recorded"], "ignored": msgs["ignored"],
+                "quarantined": msgs["quarantined"], "outbox": outbox}
+        if json_out:
+            print_json(data)
+            return
+        console.print(f"messages: {data['messages']} (recorded {msgs['recorded']}, ignored {msgs['ignored']}, "
+                      f"quarantined {msgs['quarantined']})", markup=False)
+        console.print("outbox: " + ", ".join(f"{k} {v}" for k, v in outbox.items()), markup=False)
+
+    @quarantine_app.command("list")
+    def quarantine_list(json_out: JsonOption = False, config: ConfigOption = None) -> None:
+        """Messages kept raw but not processed, with the reason."""
+        with open_app(config) as a:
+            with a.db.sessions() as session:
+                rows = list(session.scalars(
+                    select(models.Message).where(models.Message.status == "quarantined").order_by(models.Message.id)))
+        if json_out:
+            print_json([{"id": m.id, "from": m.from_addr, "subject": m.subject, "arrived_at": m.arrived_at.isoformat(),
+                         "reason": m.quarantine_reason, "raw_path": m.raw_path} for m in rows])
+            return
+        t = table("id", "arrived", "from", "subject", "reason", title=f"Cách ly: {len(rows)}")
+        for m in rows:
+            t.add_row(str(m.id), vn_date(m.arrived_at), m.from_addr, m.subject[:60], m.quarantine_reason or "")
+        console.print(t)

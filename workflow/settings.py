@@ -1,0 +1,309 @@
+"""Configuration: one TOML file, validated at start-up, every problem reported at once.
+
+Why pydantic: it collects every field error in one pass with its location,
+which is what ``tdc-bot config check`` must print, and ``extra="forbid"``
+turns a typo'd key into an error instead of a silently ignored setting.
+Checks that need more than one field (loopback-only plain text, secrets
+present in the environment) run afterwards and are reported the same way.
+
+Secrets never live in the file: only the *name* of an environment variable
+(``password_env``) or a path to a secret file (``password_file``).
+"""
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import os
+import tomllib
+from dataclasses import dataclass
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+CONFIG_ENV = "TDC_CONFIG"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class DatabaseConfig(_Section):
+    url: str = "sqlite:///var/tdc.db"
+
+
+class StorageConfig(_Section):
+    path: str = "var/store"
+
+
+class LimitsConfig(_Section):
+    max_message_mb: float = Field(60, gt=0)
+    max_part_mb: float = Field(55, gt=0)
+    max_attachments: int = Field(50, gt=0)
+    max_zip_members: int = Field(500, gt=0)
+    max_zip_total_mb: float = Field(200, gt=0)
+    max_doc_chars: int = Field(400_000, gt=0)
+    max_doc_pages: int = Field(200, gt=0)
+    max_doc_seconds: float = Field(60, gt=0)
+
+
+class _ServerCredentials(_Section):
+    host: str = ""
+    port: int | None = Field(None, gt=0, lt=65536)
+    security: Literal["ssl", "starttls", "none"] = "ssl"
+    allow_insecure: bool = False
+    ca_file: str | None = None
+    username: str = ""
+    password_env: str | None = None
+    password_file: str | None = None
+    timeout: float = Field(60, gt=0)
+
+    def default_port(self) -> int:  # overridden per protocol
+        raise NotImplementedError
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or self.default_port()
+
+
+class MailboxConfig(_ServerCredentials):
+    source: Literal["imap", "maildir"] = "maildir"
+    maildir: str = "var/mail"
+    folder: str = "INBOX"
+    processed_folder: str | None = "Processed"
+    processed_keyword: str = "$TdcProcessed"
+    batch_size: int = Field(25, gt=0, le=1000)
+    cycle_limit: int = Field(500, gt=0)
+    poll_seconds: float = Field(60, gt=0)
+    idle: bool = True
+
+    def default_port(self) -> int:
+        return 993 if self.security == "ssl" else 143
+
+
+class SmtpConfig(_ServerCredentials):
+    transport: Literal["smtp", "file"] = "file"
+    outbox_dir: str = "var/outbox"
+    from_: str = Field("Hệ thống tiếp nhận báo cáo <baocao@example.vn>", alias="from")
+    reply_to: str | None = None
+    max_attempts: int = Field(8, gt=0)
+    backoff_seconds: float = Field(60, gt=0)
+    max_per_recipient_per_day: int = Field(5, gt=0)
+
+    def default_port(self) -> int:
+        return {"ssl": 465, "starttls": 587, "none": 25}[self.security]
+
+    @property
+    def from_address(self) -> str:
+        return parseaddr(self.from_)[1].lower()
+
+
+class CoordinatorsConfig(_Section):
+    emails: list[str] = Field(default_factory=list)
+
+
+class ScheduleConfig(_Section):
+    timezone: str = "Asia/Ho_Chi_Minh"
+    digest_time: str = "07:30"
+    reminder_time: str = "08:00"
+    outbox_seconds: float = Field(30, gt=0)
+    lease_seconds: float = Field(60, gt=0)
+
+
+class ClassifierConfig(_Section):
+    review_threshold: float = Field(0.6, ge=0, le=1)
+
+
+class Settings(_Section):
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    mailbox: MailboxConfig = Field(default_factory=MailboxConfig)
+    smtp: SmtpConfig = Field(default_factory=SmtpConfig)
+    coordinators: CoordinatorsConfig = Field(default_factory=CoordinatorsConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
+    roster_dir: str | None = None
+    campaigns_file: str | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    key: str
+    reason: str
+
+
+class ConfigError(Exception):
+    """Every problem found in one configuration file, ready to print."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = problems
+        lines = [f"{source}: {p.key}: {p.reason}" for p in problems]
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    settings: Settings
+    source: str  # the file path, or "(embedded defaults)"
+    imap_password: str | None
+    smtp_password: str | None
+
+
+def _is_loopback(host: str) -> bool:
+    if host in {"localhost", "localhost.localdomain"}:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _known_keys(model: type[BaseModel]) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _section_model(loc: tuple[Any, ...]) -> type[BaseModel]:
+    model: type[BaseModel] = Settings
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        else:
+            break
+    return model
+
+
+def _problems_from_validation(error: ValidationError) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        loc = tuple(item["loc"])
+        key = ".".join(str(p) for p in loc)
+        if item["type"] == "extra_forbidden":
+            known = _known_keys(_section_model(loc))
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(known)})"
+            problems.append(Problem(key, f"unknown key{hint}"))
+        else:
+            problems.append(Problem(key, item["msg"]))
+    return problems
+
+
+def _read_secret(section: str, creds: _ServerCredentials, environ: dict[str, str], problems: list[Problem]) -> str | None:
+    if creds.password_env and creds.password_file:
+        problems.append(Problem(f"{section}.password_env", "set either password_env or password_file, not both"))
+        return None
+    if creds.password_env:
+        value = environ.get(creds.password_env)
+        if not value:
+            problems.append(Problem(f"{section}.password_env", f"environment variable {creds.password_env} is not set or empty"))
+        return value or None
+    if creds.password_file:
+        path = Path(creds.password_file)
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            problems.append(Problem(f"{section}.password_file", f"cannot read {path}: {exc.strerror or exc}"))
+            return None
+        if not value:
+            problems.append(Problem(f"{section}.password_file", f"{path} is empty"))
+        return value or None
+    if creds.username:
+        problems.append(Problem(f"{section}.password_env", "a username is set but no password_env or password_file"))
+    return None
+
+
+def _check_server(section: str, creds: _ServerCredentials, problems: list[Problem]) -> None:
+    if not creds.host:
+        problems.append(Problem(f"{section}.host", "required"))
+    if creds.security == "none" and not (_is_loopback(creds.host) or creds.allow_insecure):
+        problems.append(Problem(
+            f"{section}.security",
+            f"'none' sends the password in clear text to {creds.host!r}; it is allowed only for a loopback host "
+            "or with allow_insecure = true",
+        ))
+    if creds.ca_file and not Path(creds.ca_file).is_file():
+        problems.append(Problem(f"{section}.ca_file", f"no such file: {creds.ca_file}"))
+
+
+def _cross_checks(settings: Settings, environ: dict[str, str]) -> tuple[list[Problem], str | None, str | None]:
+    problems: list[Problem] = []
+    imap_password = smtp_password = None
+    if settings.mailbox.source == "imap":
+        _check_server("mailbox", settings.mailbox, problems)
+        if not settings.mailbox.username:
+            problems.append(Problem("mailbox.username", "required when source = \"imap\""))
+        imap_password = _read_secret("mailbox", settings.mailbox, environ, problems)
+        if settings.mailbox.username and not (settings.mailbox.password_env or settings.mailbox.password_file):
+            pass  # already reported by _read_secret
+    if settings.smtp.transport == "smtp":
+        _check_server("smtp", settings.smtp, problems)
+        smtp_password = _read_secret("smtp", settings.smtp, environ, problems)
+    if not settings.smtp.from_address or "@" not in settings.smtp.from_address:
+        problems.append(Problem("smtp.from", f"not an email address: {settings.smtp.from_!r}"))
+    for i, email in enumerate(settings.coordinators.emails):
+        if "@" not in parseaddr(email)[1]:
+            problems.append(Problem(f"coordinators.emails[{i}]", f"not an email address: {email!r}"))
+    try:
+        ZoneInfo(settings.schedule.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(Problem("schedule.timezone", f"unknown time zone {settings.schedule.timezone!r}"))
+    for key in ("digest_time", "reminder_time"):
+        value = getattr(settings.schedule, key)
+        parts = value.split(":")
+        if len(parts) != 2 or not all(p.isdigit() for p in parts) or not (0 <= int(parts[0]) < 24 and 0 <= int(parts[1]) < 60):
+            problems.append(Problem(f"schedule.{key}", f"expected HH:MM, got {value!r}"))
+    url = settings.database.url
+    if not (url.startswith("sqlite") or url.startswith("postgresql")):
+        problems.append(Problem("database.url", "only sqlite:/// and postgresql+psycopg:// URLs are supported"))
+    if "@" in url and ":" in url.split("@", 1)[0].split("//", 1)[-1]:
+        problems.append(Problem(
+            "database.url",
+            "contains a password; put it in the environment variable TDC_DATABASE_PASSWORD or use a .pgpass file",
+        ))
+    return problems, imap_password, smtp_password
+
+
+def _apply_database_password(settings: Settings, environ: dict[str, str]) -> None:
+    password = environ.get("TDC_DATABASE_PASSWORD")
+    url = settings.database.url
+    if password and url.startswith("postgresql") and "@" in url:
+        from sqlalchemy.engine import make_url
+
+        settings.database.url = make_url(url).set(password=password).render_as_string(hide_password=False)
+
+
+def load_config(path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None) -> LoadedConfig:
+    """Read, validate and resolve the configuration, or raise ConfigError listing every problem.
+
+    ``path`` None means: the TDC_CONFIG environment variable, else the
+    embedded defaults (SQLite, local Maildir, file outbox under ./var).
+    """
+    env = dict(os.environ if environ is None else environ)
+    if path is None:
+        path = env.get(CONFIG_ENV) or None
+    data: dict[str, Any] = {}
+    source = "(embedded defaults)"
+    if path is not None:
+        source = str(path)
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(source, [Problem("(file)", "no such file")]) from None
+        except OSError as exc:
+            raise ConfigError(source, [Problem("(file)", f"cannot read: {exc.strerror or exc}")]) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(source, [Problem("(syntax)", str(exc))]) from None
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, _problems_from_validation(exc)) from None
+    problems, imap_password, smtp_password = _cross_checks(settings, env)
+    if problems:
+        raise ConfigError(source, problems)
+    _apply_database_password(settings, env)
+    return LoadedConfig(settings=settings, source=source, imap_password=imap_password, smtp_password=smtp_password)
