@@ -1,0 +1,229 @@
+"""Never answer a machine (RFC 3834), and notice mail that claims a false sender.
+
+Every check here runs before the bot considers sending anything. A wrong
+"accept" risks a mail loop with an out-of-office robot or a bounce storm;
+a wrong "ignore" risks losing a report. So the checks read headers first
+(set by software, reliable), subjects second (set by people and robots in
+Vietnamese and English, matched with and without diacritics), and an
+automatic-looking message that still carries a document is sent to a
+coordinator (quarantine) instead of being dropped.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from intake.model import Envelope, GuardVerdict
+from intake.text import words
+
+BOT_HEADER = "x-tdc-bot"
+
+_AUTO_SUBJECTS = (
+    "tra loi tu dong",
+    "tu dong tra loi",
+    "thu tra loi tu dong",
+    "vang mat",
+    "di cong tac",
+    "out of office",
+    "automatic reply",
+    "auto reply",
+    "autoreply",
+    "auto response",
+    "autoresponse",
+)
+_AUTO_SUBJECT_PREFIXES = ("auto:",)
+_BOUNCE_SUBJECTS = (
+    "undelivered mail returned to sender",
+    "delivery status notification",
+    "khong gui duoc thu",
+    "khong the gui thu",
+    "mail delivery failed",
+    "returned mail",
+    "undeliverable",
+    "delivery has failed",
+    "failure notice",
+)
+_BOUNCE_SENDERS = ("mailer-daemon", "postmaster", "mail-daemon")
+_SUPPRESS_VALUES = {"all", "oof", "autoreply"}
+_PRECEDENCE_AUTO = {"bulk", "junk", "auto_reply"}
+_DOCUMENT_TYPES = ("application/", "image/tiff")
+_DOCUMENT_NAME = re.compile(r"\.(docx?|pdf|odt|rtf|xlsx?|zip|rar|7z)$", re.I)
+
+
+def _first_token(value: str) -> str:
+    return re.split(r"[;\s(]", value.strip(), maxsplit=1)[0].lower()
+
+
+def _values(env: Envelope, name: str) -> list[str]:
+    return env.headers.get(name, [])
+
+
+def _subject_matches(subject: str, phrases: Iterable[str]) -> str | None:
+    """Phrase match on folded words, so 'Trả lời tự động' and 'TRA LOI TU DONG' agree."""
+    padded = f" {words(subject)} "
+    return next((p for p in phrases if f" {p} " in padded), None)
+
+
+def _auto_reply_reasons(env: Envelope) -> list[str]:
+    reasons: list[str] = []
+    for value in _values(env, "auto-submitted"):
+        if _first_token(value) not in ("", "no"):
+            reasons.append(f"Auto-Submitted: {value.strip()}")
+    for name in ("x-autoreply", "x-autorespond", "x-autoresponder"):
+        for value in _values(env, name):
+            if value.strip().lower() not in ("no", "false", "0"):
+                reasons.append(f"{name}: {value.strip() or '(có)'}")
+    for value in _values(env, "x-auto-response-suppress"):
+        tokens = {t.strip().lower() for t in value.split(",")}
+        if tokens & _SUPPRESS_VALUES:
+            reasons.append(f"X-Auto-Response-Suppress: {value.strip()}")
+    for value in _values(env, "precedence"):
+        if _first_token(value) in _PRECEDENCE_AUTO:
+            reasons.append(f"Precedence: {value.strip()}")
+    for name in ("x-ms-exchange-inbox-rules-loop", "x-ms-exchange-generated-message-source"):
+        for value in _values(env, name):
+            reasons.append(f"{name}: {value.strip()}")
+    subject = env.subject or ""
+    phrase = _subject_matches(subject, _AUTO_SUBJECTS)
+    if phrase or subject.strip().lower().startswith(_AUTO_SUBJECT_PREFIXES):
+        reasons.append(f"tiêu đề: {subject.strip()[:80]}")
+    return reasons
+
+
+def _report_type(env: Envelope) -> str | None:
+    ctype = env.header("content-type") or ""
+    match = re.search(r"report-type\s*=\s*\"?([\w-]+)", ctype, re.I)
+    return match.group(1).lower() if match else None
+
+
+def _bounce_reasons(env: Envelope) -> list[str]:
+    reasons: list[str] = []
+    if env.content_type == "multipart/report" and _report_type(env) in (None, "delivery-status"):
+        reasons.append("multipart/report (delivery-status)")
+    local = env.from_addr.partition("@")[0]
+    if local in _BOUNCE_SENDERS:
+        reasons.append(f"người gửi: {env.from_addr}")
+    if _subject_matches(env.subject or "", _BOUNCE_SUBJECTS):
+        reasons.append(f"tiêu đề: {(env.subject or '').strip()[:80]}")
+    return reasons
+
+
+def _null_return_path(env: Envelope) -> list[str]:
+    """An empty envelope sender marks a machine; alone it reads as a bounce."""
+    values = _values(env, "return-path")
+    return ["Return-Path: <>"] if any(v.strip().replace(" ", "") in ("<>", "") for v in values) else []
+
+
+def _list_reasons(env: Envelope) -> list[str]:
+    reasons = [f"{name}: {_values(env, name)[0].strip()[:80]}"
+               for name in ("list-id", "list-unsubscribe", "list-post") if _values(env, name)]
+    reasons += [f"Precedence: {v.strip()}" for v in _values(env, "precedence") if _first_token(v) == "list"]
+    return reasons
+
+
+def _domain(value: str | None) -> str:
+    if not value:
+        return ""
+    return value.strip().strip("<>").rpartition("@")[2].strip().strip(">").lower()
+
+
+def _own_reasons(env: Envelope, own_addresses: set[str], own_domain: str | None) -> tuple[str | None, list[str]]:
+    """('own' | 'loop' | None, reasons). Our header coming back from elsewhere is a loop."""
+    own = {a.strip().lower() for a in own_addresses}
+    if env.from_addr and env.from_addr in own:
+        return "own", [f"người gửi là địa chỉ của hệ thống: {env.from_addr}"]
+    if not _values(env, BOT_HEADER):
+        return None, []
+    domain = (own_domain or "").lower().strip()
+    ids = [env.message_id, *(_values(env, "in-reply-to"))]
+    if domain and any(_domain(v) == domain for v in ids if v):
+        return "own", [f"X-TDC-Bot và Message-ID thuộc {domain}"]
+    return "loop", ["X-TDC-Bot: thư của hệ thống bị gửi lại"]
+
+
+def _carries_document(env: Envelope) -> bool:
+    """A direct (not forwarded, not inline) document attachment: maybe a real report."""
+    return any(
+        not a.from_forward and not a.inline
+        and (a.content_type.startswith(_DOCUMENT_TYPES) or _DOCUMENT_NAME.search(a.filename or ""))
+        for a in env.attachments
+    )
+
+
+def check(env: Envelope, own_addresses: set[str], own_domain: str | None = None) -> GuardVerdict:
+    """Decide whether the bot may answer this message at all."""
+    kind, reasons = _own_reasons(env, own_addresses, own_domain)
+    if kind:
+        return GuardVerdict("ignore", kind, reasons)
+    reasons = _bounce_reasons(env)
+    if reasons:
+        return GuardVerdict("ignore", "bounce", reasons)
+    reasons = _auto_reply_reasons(env)
+    if reasons:
+        if _carries_document(env):
+            return GuardVerdict("quarantine", "auto_reply",
+                                reasons + ["thư tự động nhưng có tệp đính kèm: cần cán bộ kiểm tra"])
+        return GuardVerdict("ignore", "auto_reply", reasons)
+    reasons = _null_return_path(env)
+    if reasons:
+        return GuardVerdict("ignore", "bounce", reasons)
+    reasons = _list_reasons(env)
+    if reasons:
+        return GuardVerdict("ignore", "list", reasons)
+    if not env.from_addr or "@" not in env.from_addr:
+        return GuardVerdict("quarantine", "no_sender", ["không có địa chỉ người gửi hợp lệ (From)"])
+    return GuardVerdict("accept")
+
+
+# ------------------------------------------------------------------ RFC 8601
+
+_COMMENT = re.compile(r"\([^()]*\)")
+_RESINFO = re.compile(r"^\s*([a-z0-9_.-]+)\s*(?:/\s*\d+\s*)?=\s*([a-z]+)(.*)$", re.I | re.S)
+_FAILING = {"dmarc": {"fail"}, "spf": {"fail", "softfail"}, "dkim": {"fail"}}
+
+
+def _strip_comments(value: str) -> str:
+    for _ in range(10):  # nested comments, bounded
+        stripped = _COMMENT.sub(" ", value)
+        if stripped == value:
+            break
+        value = stripped
+    return value
+
+
+def _parse_results(value: str) -> tuple[str, list[tuple[str, str, str]]]:
+    """(authserv-id, [(method, result, properties)]) of one Authentication-Results value."""
+    parts = [p.strip() for p in _strip_comments(value).split(";")]
+    authserv = parts[0].split()[0].lower() if parts and parts[0].split() else ""
+    results = []
+    for part in parts[1:]:
+        match = _RESINFO.match(part)
+        if match:
+            results.append((match.group(1).lower(), match.group(2).lower(), " ".join(match.group(3).split())))
+    return authserv, results
+
+
+def authentication_failures(env: Envelope, trusted_authserv_ids: set[str] | None = None) -> list[str]:
+    """DMARC/SPF/DKIM failures reported by our own receiving servers.
+
+    Only headers whose authserv-id is trusted count, because anyone can write
+    an Authentication-Results header (RFC 8601 section 5). With no trusted set
+    every header is read; that can only add failures, never hide one. A DKIM
+    failure is not reported when another signature in the same header passed.
+    """
+    trusted = {t.lower() for t in trusted_authserv_ids} if trusted_authserv_ids is not None else None
+    failures: list[str] = []
+    for value in _values(env, "authentication-results"):
+        authserv, results = _parse_results(value)
+        if trusted is not None and authserv not in trusted:
+            continue
+        dkim_passed = any(m == "dkim" and r == "pass" for m, r, _ in results)
+        for method, result, props in results:
+            if result not in _FAILING.get(method, set()):
+                continue
+            if method == "dkim" and dkim_passed:
+                continue
+            text = f"{method}={result}" + (f" {props}" if props else "")
+            if text not in failures:
+                failures.append(text)
+    return failures

@@ -1,0 +1,44 @@
+"""Size and shape limits applied to untrusted mail before anyone reads it.
+
+One frozen object so the config file can map onto it and every stage that
+opens sender-controlled data (parser, container checks, document readers)
+agrees on the same bounds.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds for one message and what it carries.
+
+    Defaults sit above what a provincial report realistically needs (a
+    report with annexes and scans is a few MiB; the largest public mailbox
+    quotas stop at 50 MiB) and well below what would hurt the daemon.
+    """
+
+    max_message_bytes: int = 60 * MiB
+    max_part_bytes: int = 55 * MiB
+    max_attachments: int = 50
+    max_header_chars: int = 20_000  # longer decoded header values are cut, with a defect
+    max_nesting_depth: int = 12
+    zip_max_members: int = 500
+    zip_max_total_bytes: int = 200 * MiB
+    zip_max_ratio: float = 100.0
+    zip_max_member_bytes: int = 100 * MiB
+    zip_max_nesting: int = 2  # zip inside zip inside zip is already suspicious
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any] | None) -> "Limits":
+        """Build from a config section, rejecting unknown keys so a typo is noticed."""
+        if not values:
+            return cls()
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown limit(s): {', '.join(unknown)}")
+        return replace(cls(), **values)

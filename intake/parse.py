@@ -1,0 +1,491 @@
+"""Raw message bytes -> Envelope, tolerant of what real mailers send, within limits.
+
+Vietnamese government mail arrives from Outlook, Zimbra, webmail portals and
+old clients that write raw 8-bit headers or legacy windows-1258 bodies. The
+parser must repair what it can (and say so in ``defects``), skip what is too
+big, and reject only what it cannot understand at all, so the caller can
+quarantine it with a reason instead of crashing.
+
+Which library does what, and why:
+
+* The MIME tree is the standard library's (``compat32`` policy): it keeps the
+  raw header text, never raises on malformed structured headers, and gives us
+  ``message/rfc822`` parts as nested messages, which we need for forwards,
+  nesting limits and per-part size limits (mail-parser flattens all parts and
+  cannot tell a forwarded attachment from a direct one).
+* Header *values* are decoded with ``email.policy.default``'s header registry
+  (RFC 2047 with correct whitespace handling, and encoded-words mixed with
+  raw 8-bit text, where mail-parser's ``decode_header_part`` gives up and
+  returns the raw encoded-words), guarded because that parser recurses and
+  can raise on hostile input.
+* The Date header goes through mail-parser's ``parse_mail_date``, which is
+  stricter than ``email.utils`` about impossible dates and says why.
+"""
+from __future__ import annotations
+
+import mimetypes
+import re
+from datetime import datetime
+from email import policy
+from email.errors import MessageDefect
+from email.message import Message
+from email.parser import BytesParser
+
+from charset_normalizer import from_bytes
+from mailparser.dates import parse_mail_date
+from mailparser.utils import decode_header_part, get_addresses
+
+from intake.limits import Limits
+from intake.model import AttachmentPart, Envelope
+from intake.store import sanitize_filename
+from intake.text import nfc
+
+_LEGACY_FALLBACK = "cp1258"  # Vietnamese Windows code page: the usual legacy culprit
+_TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}
+# Machine status blocks inside DSNs/MDNs: the guards read the top-level type, nobody reads these.
+_STATUS_TYPES = {"message/delivery-status", "message/disposition-notification", "text/rfc822-headers",
+                 "message/global-delivery-status", "message/global-headers"}
+_BOUNDARY_LINE = re.compile(r"^--([0-9A-Za-z'()+_,./:=?-][0-9A-Za-z'()+_,./:=? -]{0,68}[0-9A-Za-z'()+_,./:=?-])\s*$", re.M)
+_LATIN_DECLARED = {"us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "windows-1252", "cp1252"}
+_MIME_HEADERS = ("content-type", "content-disposition")
+_ADDR_SPEC = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}")
+
+
+class MessageRejected(Exception):
+    """A message the intake cannot take; ``reason`` is shown to coordinators."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class LimitExceeded(MessageRejected):
+    """The message is larger than the configured limits allow."""
+
+
+class ParseError(MessageRejected):
+    """The bytes cannot be understood as an email at all."""
+
+
+# ---------------------------------------------------------------- text decoding
+
+
+def _decode_8bit(data: bytes) -> tuple[str, str | None]:
+    """Raw 8-bit header bytes: UTF-8 if valid, else the Vietnamese legacy code page.
+
+    Too short for statistical detection to be reliable, so the choice is made
+    by what Vietnamese senders actually use.
+    """
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        pass
+    try:
+        return nfc(data.decode(_LEGACY_FALLBACK)), f"8-bit header decoded as {_LEGACY_FALLBACK}"
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "replace"), "8-bit header decoded as utf-8 with replacement characters"
+
+
+def _unescape(raw: str) -> tuple[str, str | None]:
+    """Header text from BytesParser carries 8-bit bytes as surrogate escapes."""
+    try:
+        raw.encode("utf-8")
+        return raw, None
+    except UnicodeEncodeError:
+        return _decode_8bit(raw.encode("ascii", "surrogateescape"))
+
+
+def _unfold(value: str) -> str:
+    return re.sub(r"\r?\n(?=[ \t])", "", value).replace("\r", "").replace("\n", "")
+
+
+def _decode_words(name: str, text: str) -> str:
+    """RFC 2047 decoding by the standard library's modern policy, with a safe fallback."""
+    if "=?" not in text:
+        return text
+    try:
+        return str(policy.default.header_factory(name, text))
+    except Exception:  # hostile nesting raises RecursionError and friends
+        return decode_header_part(text) or text
+
+
+def decode_header_value(name: str, raw: str, limits: Limits, defects: list[str]) -> str:
+    """One header, from the raw (possibly 8-bit, possibly encoded-word) text to NFC."""
+    text, note = _unescape(raw)
+    if note:
+        defects.append(f"{name}: {note}")
+    text = _unfold(text)
+    if len(text) > limits.max_header_chars:
+        defects.append(f"{name}: header of {len(text)} characters cut to {limits.max_header_chars}")
+        text = text[: limits.max_header_chars]
+    return nfc(_decode_words(name, text).strip())
+
+
+def _charset_ok(name: str | None) -> bool:
+    if not name:
+        return False
+    try:
+        "".encode(name)
+        return True
+    except (LookupError, ValueError):
+        return False
+
+
+def _guess_text(data: bytes) -> tuple[str, str]:
+    """Statistical detection, preferring the Vietnamese code page when it is a candidate."""
+    matches = list(from_bytes(data))
+    if not matches:
+        return data.decode("utf-8", "replace"), "utf-8 with replacement characters"
+    chosen = next((m for m in matches[:5] if m.encoding == _LEGACY_FALLBACK), matches[0])
+    return str(chosen), chosen.encoding
+
+
+def decode_text(data: bytes, declared: str | None) -> tuple[str, str | None]:
+    """Body bytes to NFC text; the second value says what had to be repaired.
+
+    Trusts the declared charset only when it decodes cleanly and is not the
+    classic lie (Latin-1 declared, UTF-8 sent).
+    """
+    declared = (declared or "").strip().strip('"').lower() or None
+    note: str | None = None
+    if declared and _charset_ok(declared):
+        try:
+            text = data.decode(declared)
+        except UnicodeDecodeError:
+            text, guessed = _guess_text(data)
+            note = f"declared charset {declared} does not fit; decoded as {guessed}"
+        else:
+            if declared in _LATIN_DECLARED and not data.isascii():
+                try:
+                    text = data.decode("utf-8")
+                    note = f"declared charset {declared} but content is utf-8"
+                except UnicodeDecodeError:
+                    pass
+        return nfc(text), note
+    if data.isascii():
+        return data.decode("ascii"), None if not declared else f"unknown charset {declared}; content is ASCII"
+    try:
+        text, guessed = data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        text, guessed = _guess_text(data)
+    what = f"unknown charset {declared}" if declared else "no charset declared"
+    return nfc(text), f"{what}; decoded as {guessed}"
+
+
+# ---------------------------------------------------------------- headers
+
+
+def _addresses(name: str, values: list[str]) -> list[tuple[str, str]]:
+    """(display name, lower-case address) pairs from raw (undecoded) header text.
+
+    The stdlib registry first; mail-parser's hardened scanner when hostile
+    syntax makes the stdlib recurse; a plain pattern as the last resort.
+    """
+    joined = ", ".join(values)
+    try:
+        header = policy.default.header_factory(name, joined)
+        pairs = [(a.display_name, a.addr_spec) for a in header.addresses]
+    except Exception:
+        try:
+            pairs = get_addresses(joined, decode_names=True)
+        except Exception:
+            pairs = [("", a) for a in _ADDR_SPEC.findall(joined)]
+    return [(nfc(n or ""), a.strip().lower()) for n, a in pairs if a and "@" in a]
+
+
+def _collect_headers(msg: Message, limits: Limits, defects: list[str]) -> dict[str, list[str]]:
+    headers: dict[str, list[str]] = {}
+    for name, raw in msg.raw_items():
+        key = name.strip().lower()
+        raw_text = raw if isinstance(raw, str) else str(raw)
+        headers.setdefault(key, []).append(decode_header_value(key, raw_text, limits, defects))
+    return headers
+
+
+def _raw_address_values(msg: Message, name: str, limits: Limits) -> list[str]:
+    """Address headers are parsed before encoded-word decoding: a decoded
+    display name may contain commas or brackets that would split it."""
+    values = []
+    for key, raw in msg.raw_items():
+        if key.strip().lower() == name:
+            text, _ = _unescape(raw if isinstance(raw, str) else str(raw))
+            values.append(_unfold(text)[: limits.max_header_chars])
+    return values
+
+
+def _parse_date(msg: Message, defects: list[str]) -> datetime | None:
+    raw = msg.get("date")
+    if raw is None:
+        return None
+    result = parse_mail_date(_unfold(str(raw)))
+    for reason in result.reasons:
+        defects.append(f"date: {reason}")
+    return result.value
+
+
+# ---------------------------------------------------------------- parts
+
+
+class _Walk:
+    """State shared while walking one top-level message and its forwards."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.top: Envelope | None = None  # forwarded attachments are also listed here
+        self.count = 0
+
+
+def _part_defects(part: Message, label: str, defects: list[str]) -> None:
+    for d in part.defects:
+        name = d.__class__.__name__ if isinstance(d, MessageDefect) else str(d)
+        defects.append(f"{label}: {name}")
+
+
+def _mime_view(part: Message, defects: list[str]) -> Message:
+    """A header-only copy of the part's MIME headers with 8-bit values decoded,
+    so that parameter parsing (RFC 2231, quoted names) sees real text."""
+    view = Message()
+    for name, raw in part.raw_items():
+        if name.lower() in _MIME_HEADERS:
+            text, note = _unescape(str(raw))
+            if note:
+                defects.append(f"{name.lower()}: {note}")
+            view[name] = _unfold(text)
+    return view
+
+
+def _filename(part: Message, defects: list[str]) -> str | None:
+    view = _mime_view(part, defects)
+    try:
+        name = view.get_filename()
+    except Exception:
+        name = None
+    if not name:
+        return None
+    return nfc(_decode_words("subject", _unfold(str(name))).strip()) or None
+
+
+def _disposition(part: Message) -> str | None:
+    try:
+        return part.get_content_disposition()
+    except Exception:
+        return None
+
+
+def _raw_payload_len(part: Message) -> int:
+    payload = part._payload  # noqa: SLF001 - the encoded size, read before decoding anything
+    return len(payload) if isinstance(payload, (str, bytes)) else 0
+
+
+def _payload_bytes(part: Message, label: str, defects: list[str]) -> bytes:
+    """Decoded bytes; broken base64/QP is decoded as far as possible, never raised."""
+    seen = len(part.defects)
+    try:
+        data = part.get_payload(decode=True)
+        for d in part.defects[seen:]:  # decoders report broken base64/QP here
+            defects.append(f"{label}: {d.__class__.__name__}")
+    except Exception as exc:  # pragma: no cover - stdlib decoders are lenient
+        defects.append(f"{label}: payload not decodable ({exc.__class__.__name__})")
+        payload = part.get_payload()
+        data = payload.encode("ascii", "surrogateescape") if isinstance(payload, str) else b""
+    return data or b""
+
+
+def _default_name(ctype: str, index: int) -> str:
+    ext = mimetypes.guess_extension(ctype) or ".bin"
+    return f"attachment-{index}{ext}"
+
+
+def _is_body(ctype: str, disposition: str | None, filename: str | None) -> bool:
+    return ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename
+
+
+def _guess_boundary(body: str) -> str | None:
+    """Mailers that forget or mangle the boundary still write ``--boundary`` lines."""
+    found = _BOUNDARY_LINE.findall(body)
+    if not found:
+        return None
+    first = found[0].removesuffix("--")
+    return first if sum(1 for f in found if f.startswith(first)) >= 2 else None
+
+
+def _reparse_with_boundary(part: Message, boundary: str) -> Message | None:
+    payload = part.get_payload()
+    if not isinstance(payload, str):
+        return None
+    head = f'Content-Type: {part.get_content_type()}; boundary="{boundary}"\r\n\r\n'
+    try:
+        body = payload.encode("ascii", "surrogateescape")
+    except UnicodeEncodeError:
+        body = payload.encode("utf-8", "surrogateescape")
+    data = head.encode("ascii") + body
+    try:
+        fixed = BytesParser(policy=policy.compat32).parsebytes(data)
+    except RecursionError:
+        return None
+    return fixed if fixed.is_multipart() else None
+
+
+def _walk(part: Message, env: Envelope, state: _Walk, depth: int, in_forward: bool, label: str) -> None:
+    limits = state.limits
+    _part_defects(part, label, env.defects)
+    if depth > limits.max_nesting_depth:
+        env.defects.append(f"{label}: nesting deeper than {limits.max_nesting_depth}; not read further")
+        return
+    ctype = part.get_content_type()
+    if ctype in _STATUS_TYPES:
+        return
+    if ctype == "message/rfc822" or (ctype in ("message/global",) and part.is_multipart()):
+        _forward(part, env, state, depth, label)
+        return
+    if part.is_multipart():
+        for i, sub in enumerate(part.get_payload()):
+            if isinstance(sub, Message):
+                _walk(sub, env, state, depth + 1, in_forward, f"{label}.{i + 1}")
+        return
+    if ctype.startswith("multipart/"):
+        boundary = _guess_boundary(part.get_payload() if isinstance(part.get_payload(), str) else "")
+        fixed = _reparse_with_boundary(part, boundary) if boundary else None
+        if fixed is not None:
+            env.defects.append(f"{label}: multipart boundary missing or wrong; recovered as {boundary!r}")
+            _walk(fixed, env, state, depth, in_forward, label)
+        else:
+            env.defects.append(f"{label}: multipart without usable boundary; read as plain text")
+            _body_text(part, "text/plain", env, label)
+        return
+    _leaf(part, ctype, env, state, in_forward, label)
+
+
+def _body_text(part: Message, ctype: str, env: Envelope, label: str) -> None:
+    data = _payload_bytes(part, label, env.defects)
+    text, note = decode_text(data, part.get_content_charset(None))
+    if note:
+        env.defects.append(f"{label}: {note}")
+    if ctype == "text/html":
+        env.html_body = f"{env.html_body}\n{text}" if env.html_body else text
+    else:
+        env.text_body = f"{env.text_body}\n{text}" if env.text_body else text
+
+
+def _too_big(part: Message, limits: Limits) -> bool:
+    """Judged on the encoded size (base64 inflates by 4/3) before decoding anything."""
+    return _raw_payload_len(part) > limits.max_part_bytes * 4 // 3 + 4096
+
+
+def _leaf(part: Message, ctype: str, env: Envelope, state: _Walk, in_forward: bool, label: str) -> None:
+    limits = state.limits
+    disposition = _disposition(part)
+    filename = _filename(part, env.defects)
+    what = filename or ctype
+    if _is_body(ctype, disposition, filename):
+        if _too_big(part, limits):
+            env.defects.append(f"{label}: {ctype} body over {limits.max_part_bytes} bytes skipped")
+        else:
+            _body_text(part, ctype, env, label)
+        return
+    if state.count >= limits.max_attachments:
+        env.defects.append(f"{label}: more than {limits.max_attachments} attachments; {what} skipped")
+        return
+    oversize = f"{label}: attachment {what} over {limits.max_part_bytes} bytes skipped"
+    if _too_big(part, limits):
+        env.defects.append(oversize)
+        return
+    data = _payload_bytes(part, label, env.defects)
+    if len(data) > limits.max_part_bytes:
+        env.defects.append(oversize)
+        return
+    state.count += 1
+    name = filename or _default_name(ctype, state.count)
+    if ctype in _TNEF_TYPES or name.lower() == "winmail.dat":
+        env.defects.append(f"{label}: TNEF winmail.dat not decoded")
+    att = AttachmentPart(
+        filename=name,
+        safe_name=sanitize_filename(name),
+        content_type=ctype,
+        data=data,
+        from_forward=in_forward,
+        inline=disposition == "inline" or (disposition is None and bool(part.get("content-id"))),
+    )
+    env.attachments.append(att)
+    if state.top is not None and state.top is not env:
+        state.top.attachments.append(att)
+
+
+def _forward(part: Message, env: Envelope, state: _Walk, depth: int, label: str) -> None:
+    """A message/rfc822 part becomes its own Envelope; its files also count as ours."""
+    payload = part.get_payload()
+    inner: Message | None = None
+    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+        inner = payload[0]
+    else:  # a base64/QP-encoded forward is not parsed by the stdlib: do it here
+        data = _payload_bytes(part, label, env.defects)
+        if data:
+            try:
+                inner = BytesParser(policy=policy.compat32).parsebytes(data)
+            except RecursionError:
+                env.defects.append(f"{label}: forwarded message nested too deeply")
+                return
+    if inner is None:
+        env.defects.append(f"{label}: empty forwarded message")
+        return
+    fwd = _envelope(inner, state, depth + 1, in_forward=True, size=0, label=f"{label}.fwd")
+    env.forwarded.append(fwd)
+    env.defects.extend(f"forward: {d}" for d in fwd.defects)
+
+
+def _envelope(msg: Message, state: _Walk, depth: int, in_forward: bool, size: int, label: str) -> Envelope:
+    defects: list[str] = []
+    headers = _collect_headers(msg, state.limits, defects)
+    def addrs(name: str) -> list[tuple[str, str]]:
+        return _addresses(name, _raw_address_values(msg, name, state.limits))
+
+    from_pairs = addrs("from")
+    from_name, from_addr = from_pairs[0] if from_pairs else ("", "")
+    if headers.get("from") and not from_pairs:
+        defects.append("from: no usable address")
+    message_id = headers.get("message-id", [None])[0]
+    env = Envelope(
+        message_id=message_id.strip() if message_id else None,
+        subject=headers.get("subject", [""])[0],
+        from_addr=from_addr,
+        from_name=from_name,
+        to=[a for _, a in addrs("to")],
+        cc=[a for _, a in addrs("cc")],
+        reply_to=[a for _, a in addrs("reply-to")],
+        date_header=_parse_date(msg, defects),
+        headers=headers,
+        content_type=msg.get_content_type(),
+        defects=defects,
+        size=size,
+    )
+    if state.top is None:
+        state.top = env
+    _walk(msg, env, state, depth, in_forward, label)
+    return env
+
+
+def parse(raw: bytes, limits: Limits | None = None) -> Envelope:
+    """Understand one raw message, or raise MessageRejected with a reason for quarantine."""
+    limits = limits or Limits()
+    if not isinstance(raw, (bytes, bytearray, memoryview)):
+        raise ParseError("dữ liệu thư không phải dạng bytes")
+    raw = bytes(raw)
+    if len(raw) > limits.max_message_bytes:
+        raise LimitExceeded(
+            f"thư quá lớn: {len(raw) / 1048576:.1f} MiB (giới hạn {limits.max_message_bytes / 1048576:.0f} MiB)"
+        )
+    if not raw.strip():
+        raise ParseError("thư rỗng")
+    try:
+        msg = BytesParser(policy=policy.compat32).parsebytes(raw)
+    except RecursionError as exc:
+        raise ParseError("cấu trúc MIME lồng nhau quá sâu, không đọc được") from exc
+    except Exception as exc:  # the stdlib parser is lenient; anything else is truly unreadable
+        raise ParseError(f"không đọc được cấu trúc thư ({exc.__class__.__name__})") from exc
+    if not msg.keys():
+        raise ParseError("không tìm thấy phần tiêu đề thư (không phải định dạng email)")
+    state = _Walk(limits)
+    try:
+        return _envelope(msg, state, depth=0, in_forward=False, size=len(raw), label="part 1")
+    except RecursionError as exc:
+        raise ParseError("cấu trúc MIME lồng nhau quá sâu, không đọc được") from exc

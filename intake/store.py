@@ -1,0 +1,213 @@
+"""Content-addressed raw store for messages and attachments.
+
+The raw bytes are the evidence: whatever the parser or classifier get
+wrong later, a coordinator can always reopen the message exactly as it
+arrived. Files are addressed by SHA-256 so a message read twice (a crash
+before the server was told) is stored once, and written atomically so a
+crash never leaves a half file under a valid name.
+"""
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import re
+import tempfile
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from intake.text import nfc
+
+FILE_MODE = 0o640
+DIR_MODE = 0o750
+DEFAULT_NAME = "attachment.bin"
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# Characters Windows refuses in names; coordinators download attachments there.
+_WINDOWS_FORBIDDEN = re.compile(r'[<>:"|?*]')
+_WINDOWS_RESERVED = {"con", "prn", "aux", "nul", "clock$"} | {
+    f"{kind}{n}" for kind in ("com", "lpt") for n in "0123456789¹²³"
+}
+_BIDI_AND_MARKS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F)}
+_EXTENSION = re.compile(r"^\.[0-9A-Za-z]{1,10}$")
+
+
+class StoreError(Exception):
+    """The store could not keep a blob (disk full, read-only, corrupt file).
+
+    The caller must not mark the message processed: it will be read again.
+    """
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    sha256: str
+    path: Path
+    size: int
+
+
+def _is_invisible(ch: str) -> bool:
+    """Control and format characters hide or reorder what a person reads."""
+    return ch in _BIDI_AND_MARKS or unicodedata.category(ch) in ("Cc", "Cf")
+
+
+def _split_extension(name: str) -> tuple[str, str]:
+    stem, dot, ext = name.rpartition(".")
+    if dot and stem and _EXTENSION.match("." + ext):
+        return stem, "." + ext
+    return name, ""
+
+
+def _cut_utf8(text: str, max_bytes: int) -> str:
+    """Cut on a character boundary so the result is still valid UTF-8."""
+    data = text.encode("utf-8")
+    if len(data) <= max_bytes:
+        return text
+    return data[:max_bytes].decode("utf-8", "ignore")
+
+
+def sanitize_filename(name: str, max_bytes: int = 150) -> str:
+    """A name safe to create on any disk and honest to read.
+
+    Keeps the sender's human name (Vietnamese letters included) because
+    coordinators recognise reports by it, but removes everything that could
+    escape the folder, hide the real extension (bidi overrides), or be
+    refused by Windows when a coordinator downloads the file.
+    """
+    if not isinstance(name, str):
+        name = str(name or "")
+    text = nfc(name)
+    text = "".join(ch for ch in text if not _is_invisible(ch))
+    # Old mailers send full client paths ("C:\\Users\\x\\Báo cáo.docx"): the
+    # last component is the name the sender meant.
+    parts = [p for p in re.split(r"[/\\]+", text) if p.strip() not in ("", ".", "..")]
+    text = parts[-1] if parts else ""
+    text = _WINDOWS_FORBIDDEN.sub("_", text)
+    text = re.sub(r"\s+", " ", text).strip(" .")
+    text = text.lstrip(".")
+    if not text:
+        return DEFAULT_NAME
+    stem, ext = _split_extension(text)
+    if stem.split(".")[0].strip().lower() in _WINDOWS_RESERVED:
+        stem = "_" + stem
+    budget = max(1, max_bytes - len(ext.encode("utf-8")))
+    stem = _cut_utf8(stem, budget).rstrip(" .")
+    result = (stem + ext) if stem else DEFAULT_NAME
+    return result if result.strip(" .") else DEFAULT_NAME
+
+
+def _check_sha(sha256: str) -> str:
+    if not isinstance(sha256, str) or not _SHA256.match(sha256):
+        raise StoreError(f"not a SHA-256 hex digest: {sha256!r}")
+    return sha256
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make the rename itself durable; skipped where directories cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _describe(exc: OSError, target: Path) -> str:
+    if exc.errno == errno.ENOSPC:
+        why = "disk full"
+    elif exc.errno == errno.EROFS:
+        why = "file system is read-only"
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        why = "permission denied"
+    else:
+        why = exc.strerror or exc.__class__.__name__
+    return f"cannot write {target}: {why}"
+
+
+class RawStore:
+    """Blobs under ``root``: ``messages/ab/cd/<sha>.eml`` and ``attachments/ab/cd/<sha>/<name>``."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self._real_root = self.root.resolve()
+
+    # ---- paths -------------------------------------------------------
+    def message_path(self, sha256: str) -> Path:
+        sha = _check_sha(sha256)
+        return self.root / "messages" / sha[:2] / sha[2:4] / f"{sha}.eml"
+
+    def attachment_dir(self, sha256: str) -> Path:
+        sha = _check_sha(sha256)
+        return self.root / "attachments" / sha[:2] / sha[2:4] / sha
+
+    def _contained(self, path: Path) -> Path:
+        """Refuse any path that would leave the store, whatever produced it."""
+        real = path.resolve()
+        if not real.is_relative_to(self._real_root):
+            raise StoreError(f"path escapes the store: {path}")
+        return path
+
+    # ---- writing -----------------------------------------------------
+    def put_message(self, raw: bytes) -> StoredBlob:
+        sha = hashlib.sha256(raw).hexdigest()
+        path = self._contained(self.message_path(sha))
+        self._write_once(path, raw)
+        return StoredBlob(sha, path, len(raw))
+
+    def put_attachment(self, data: bytes, name: str) -> StoredBlob:
+        sha = hashlib.sha256(data).hexdigest()
+        path = self._contained(self.attachment_dir(sha) / sanitize_filename(name))
+        self._write_once(path, data)
+        return StoredBlob(sha, path, len(data))
+
+    def _write_once(self, path: Path, data: bytes) -> None:
+        """Atomic and idempotent: same name means same bytes, so an existing file is kept."""
+        if path.is_file() and path.stat().st_size == len(data):
+            return
+        directory = path.parent
+        tmp_name: str | None = None
+        try:
+            directory.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+            fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".part")
+            try:
+                os.fchmod(fd, FILE_MODE)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except BaseException:
+                tmp_path = Path(tmp_name)
+                tmp_path.unlink(missing_ok=True)
+                raise
+            os.replace(tmp_name, path)
+            tmp_name = None
+            _fsync_dir(directory)
+        except OSError as exc:
+            if tmp_name:
+                Path(tmp_name).unlink(missing_ok=True)
+            raise StoreError(_describe(exc, path)) from exc
+
+    # ---- reading -----------------------------------------------------
+    def exists(self, sha256: str) -> bool:
+        try:
+            return self.message_path(sha256).is_file()
+        except StoreError:
+            return False
+
+    def read(self, sha256: str) -> bytes:
+        """The stored message, verified against its name so silent corruption is caught."""
+        path = self.message_path(sha256)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise StoreError(f"no stored message {sha256}") from exc
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise StoreError(f"stored message {sha256} is corrupt (hash mismatch)")
+        return data
