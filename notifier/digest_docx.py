@@ -1,0 +1,163 @@
+"""The season's status table as a .docx annex, attached to the coordinators' digest.
+
+Why a Word file: coordinators paste this table into the Ministry's summary
+report, which is drafted in Word in the official style (Decree 30/2020:
+Times New Roman 13, a "PHỤ LỤC" heading, dd/mm/yyyy dates). A landscape
+A4 page leaves room for the "missing sections" column.
+
+The file is written to a temporary name and renamed, so an outbox row never
+points at a half-written attachment.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Iterable, Protocol
+from zoneinfo import ZoneInfo
+
+from docx import Document
+from docx.enum.section import WD_ORIENT
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Mm, Pt
+
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+FONT = "Times New Roman"
+FONT_SIZE = Pt(13)
+COLUMNS = ("STT", "Đơn vị", "Trạng thái", "Ngày nhận", "Đúng hạn", "Mục còn thiếu")
+COLUMN_WIDTHS_MM = (14, 80, 45, 30, 25, 63)  # sums to the text width of landscape A4 with 20 mm margins
+DOCX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+STATE_LABELS = {
+    "missing": "Chưa nộp",
+    "received": "Đã nhận",
+    "acknowledged": "Đã gửi xác nhận",
+    "needs_review": "Cần kiểm tra",
+    "resubmission_requested": "Đã đề nghị gửi lại",
+    "accepted": "Đã chấp nhận",
+    "exempt": "Miễn báo cáo",
+}
+
+
+class StatusLike(Protocol):
+    """What a row needs (workflow.status.StatusRow has it)."""
+
+    name: str
+    state: str
+    received_at: datetime | None
+    on_time: bool | None
+    outline_missing: list[str]
+
+
+@dataclass(frozen=True)
+class TableRow:
+    cells: tuple[str, str, str, str, str, str]
+
+
+def table_rows(rows: Iterable[StatusLike]) -> list[TableRow]:
+    """The table's text, one row per agency, numbered from 1."""
+    out = []
+    for i, row in enumerate(rows, 1):
+        received = row.received_at.astimezone(VIETNAM).strftime("%d/%m/%Y") if row.received_at else ""
+        on_time = {True: "Đúng hạn", False: "Muộn", None: ""}[row.on_time]
+        out.append(TableRow((str(i), row.name, STATE_LABELS.get(row.state, row.state), received, on_time,
+                             ", ".join(row.outline_missing or []))))
+    return out
+
+
+def _set_font(style_or_run, bold: bool | None = None) -> None:
+    font = style_or_run.font
+    font.name = FONT
+    font.size = FONT_SIZE
+    if bold is not None:
+        font.bold = bold
+    # Word picks the font per script; without eastAsia some builds render diacritics in another face.
+    rpr = style_or_run.element.get_or_add_rPr()
+    fonts = rpr.find(qn("w:rFonts"))
+    if fonts is None:
+        fonts = OxmlElement("w:rFonts")
+        rpr.append(fonts)
+    for attr in ("w:ascii", "w:hAnsi", "w:cs", "w:eastAsia"):
+        fonts.set(qn(attr), FONT)
+
+
+def _paragraph(doc, text: str, bold: bool = False, italic: bool = False, center: bool = True) -> None:
+    para = doc.add_paragraph()
+    if center:
+        para.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    para.paragraph_format.space_after = Pt(0)
+    run = para.add_run(text)
+    _set_font(run, bold)
+    run.italic = italic
+
+
+def _repeat_header(row) -> None:
+    """The header row repeats on every page, as a multi-page annex table must."""
+    trpr = row._tr.get_or_add_trPr()
+    header = OxmlElement("w:tblHeader")
+    header.set(qn("w:val"), "true")
+    trpr.append(header)
+
+
+def _fill_cell(cell, text: str, bold: bool = False, center: bool = False) -> None:
+    para = cell.paragraphs[0]
+    para.paragraph_format.space_after = Pt(0)
+    if center:
+        para.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    run = para.add_run(text)
+    _set_font(run, bold)
+
+
+def status_table_docx(rows: Iterable[StatusLike], year: int, day: date, path: Path | str,
+                      annex: str = "") -> Path:
+    """Write the status table for ``year`` as of ``day`` to ``path`` (landscape A4); return the path."""
+    body = table_rows(rows)
+    doc = Document()
+    section = doc.sections[0]
+    section.orientation = WD_ORIENT.LANDSCAPE
+    section.page_width, section.page_height = Mm(297), Mm(210)
+    section.left_margin = section.right_margin = Mm(20)
+    section.top_margin = section.bottom_margin = Mm(20)
+    _set_font(doc.styles["Normal"])
+
+    _paragraph(doc, f"PHỤ LỤC{(' ' + annex) if annex else ''}", bold=True)
+    _paragraph(doc, f"TÌNH HÌNH GỬI BÁO CÁO NĂM {year}", bold=True)
+    _paragraph(doc, "CHƯƠNG TRÌNH QUỐC GIA HỖ TRỢ DOANH NGHIỆP NÂNG CAO NĂNG SUẤT VÀ CHẤT LƯỢNG "
+                    "SẢN PHẨM, HÀNG HÓA GIAI ĐOẠN 2021-2030", bold=True)
+    _paragraph(doc, f"(Số liệu đến ngày {day:%d/%m/%Y})", italic=True)
+    doc.add_paragraph()
+
+    table = doc.add_table(rows=1, cols=len(COLUMNS))
+    table.style = "Table Grid"
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    table.autofit = False
+    header = table.rows[0]
+    _repeat_header(header)
+    for cell, title in zip(header.cells, COLUMNS):
+        _fill_cell(cell, title, bold=True, center=True)
+    for row in body:
+        cells = table.add_row().cells
+        for i, (cell, text) in enumerate(zip(cells, row.cells)):
+            _fill_cell(cell, text, center=i in (0, 3, 4))
+    for column, width in zip(table.columns, COLUMN_WIDTHS_MM):
+        for cell in column.cells:
+            cell.width = Mm(width)
+    return _save_atomically(doc, Path(path))
+
+
+def _save_atomically(doc, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".digest-", suffix=".docx.tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        doc.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,151 @@
+"""Render the bot's emails from Jinja2 templates (subject, plain text, HTML).
+
+Why templates and not f-strings: the wording is Vietnamese prose that
+coordinators will want to adjust without touching code, and Jinja2's
+autoescape guarantees that whatever came from an email (a subject, a file
+name, a sender's name) is shown as text in the HTML part, never as markup.
+
+Each email ``name`` is three files in ``templates/email/``:
+``<name>.subject.j2`` (one line), ``<name>.txt.j2`` and ``<name>.html.j2``.
+Autoescaping is chosen by extension: on for ``.html.j2``, off for the others.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# Every kind of line break or control character: a subject is one header line, and a
+# newline in it would let a sender's text add headers of its own (header injection).
+_SUBJECT_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+_SPACES = re.compile(r"[ \t\u00a0]+")
+SUBJECT_MAX = 250
+
+
+class RenderError(Exception):
+    """A template is missing or failed; the message names the email and the template."""
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def _local(value: datetime | date) -> datetime | date:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to a date filter; pass an aware datetime")
+        return value.astimezone(VN_TZ)
+    return value
+
+
+def vn_date(value: datetime | date | None) -> str:
+    """dd/mm/yyyy as Vietnamese officials write dates, in Vietnam's time zone (invariant 6)."""
+    if value is None:
+        return ""
+    return _local(value).strftime("%d/%m/%Y")
+
+
+def vn_datetime(value: datetime | None) -> str:
+    """'HH:MM ngày dd/mm/yyyy', the way a Vietnamese dispatch states a moment."""
+    if value is None:
+        return ""
+    local = _local(value)
+    if not isinstance(local, datetime):
+        return local.strftime("%d/%m/%Y")
+    return local.strftime("%H:%M ngày %d/%m/%Y")
+
+
+def vn_number(value: int | float | Decimal | None, decimals: int | None = None) -> str:
+    """1.234.567,5: Vietnamese uses '.' for thousands and ',' for the decimal mark."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):  # bool is an int; showing True as 1 would only hide a bug
+        raise ValueError("vn_number got a bool")
+    auto = decimals is None
+    if decimals is None:
+        decimals = 0 if isinstance(value, int) or float(value).is_integer() else 2
+    text = f"{value:,.{decimals}f}"
+    if auto and "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+
+
+def vn_filesize(value: int | None) -> str:
+    """A file size as people read it: '532 byte', '12,3 KB', '1,5 MB'."""
+    if value is None:
+        return ""
+    if value < 1024:
+        return f"{vn_number(int(value))} byte"
+    kilobytes = value / 1024
+    if kilobytes < 1024:
+        return f"{vn_number(round(kilobytes, 1))} KB"
+    return f"{vn_number(round(kilobytes / 1024, 1))} MB"
+
+
+def one_line(text: str, limit: int = SUBJECT_MAX) -> str:
+    """Collapse any line breaks and runs of spaces, so a value is safe as a header."""
+    flat = _SPACES.sub(" ", _SUBJECT_BREAKS.sub(" ", text)).strip()
+    if len(flat) > limit:
+        flat = flat[: limit - 1].rstrip() + "…"
+    return flat
+
+
+def make_environment(templates_dir: Path = TEMPLATES_DIR) -> Environment:
+    """The Jinja2 environment: strict about missing values, escaping HTML by extension."""
+    env = Environment(
+        loader=FileSystemLoader(str(templates_dir)),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False, default=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["vn_date"] = vn_date
+    env.filters["vn_datetime"] = vn_datetime
+    env.filters["vn_number"] = vn_number
+    env.filters["vn_filesize"] = vn_filesize
+    env.filters["one_line"] = one_line
+    return env
+
+
+@lru_cache(maxsize=4)
+def _environment(templates_dir: Path) -> Environment:
+    return make_environment(templates_dir)
+
+
+def render_email(name: str, templates_dir: Path | None = None, /, **context: Any) -> RenderedEmail:
+    """Render ``templates/email/<name>.{subject,txt,html}.j2`` with ``context``.
+
+    Raises RenderError naming the template when one is missing, a context
+    value is missing (StrictUndefined) or a filter rejects a value, so the
+    caller can record the reason instead of sending a half-filled email.
+    """
+    if not _NAME.match(name):
+        raise RenderError(f"invalid email template name {name!r}")
+    env = _environment(Path(templates_dir or TEMPLATES_DIR))
+    parts: dict[str, str] = {}
+    for part in ("subject", "txt", "html"):
+        template_name = f"email/{name}.{part}.j2"
+        try:
+            parts[part] = env.get_template(template_name).render(**context)
+        except (TemplateError, ValueError, TypeError, AttributeError, KeyError) as exc:
+            raise RenderError(f"{template_name}: {type(exc).__name__}: {exc}") from exc
+    return RenderedEmail(
+        subject=one_line(parts["subject"]),
+        text=parts["txt"].strip() + "\n",
+        html=parts["html"].strip() + "\n",
+    )
