@@ -1,0 +1,95 @@
+"""Plain-text and HTML attachments: decoding bytes of unknown charset."""
+from __future__ import annotations
+
+import codecs
+import re
+from html.parser import HTMLParser
+
+from charset_normalizer import from_bytes
+
+from intake.documents import legacy_vn
+from intake.documents.budget import Budget
+from intake.documents.numbering import numbered_headings
+from intake.model import DocumentText
+from intake.text import nfc
+
+_BLOCK_TAGS = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "section", "article"}
+_SKIP_TAGS = {"script", "style", "head", "title", "noscript", "template"}
+
+
+def decode_bytes(data: bytes) -> str:
+    """Decode text of unknown charset, as Vietnamese senders produce it.
+
+    UTF-8 (with or without BOM) and UTF-16 first. Then Latin-1 when the
+    bytes are TCVN3/VNI text (their codes are Latin-1 code points), then
+    Windows-1258 (the Vietnamese Windows code page, which general detectors
+    often mistake for an East Asian one on short texts), then detection.
+    """
+    for bom, codec in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+                       (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            return data.decode(codec, "replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    latin1 = data.decode("latin-1")
+    if legacy_vn.detect_encoding(latin1) is not None:
+        return latin1
+    try:
+        return data.decode("cp1258")
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(data[:2_000_000]).best()
+    if best is not None and best.encoding:
+        return data.decode(best.encoding, "replace")
+    return data.decode("cp1258", "replace")
+
+
+class _TextOfHtml(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in _SKIP_TAGS:
+            self._skipping += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+        elif tag in ("td", "th"):
+            self.parts.append(" | ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TAGS and self._skipping:
+            self._skipping -= 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    parser = _TextOfHtml()
+    parser.feed(html)
+    parser.close()
+    text = "".join(parser.parts)
+    text = re.sub(r"[ \t\r\f\v]+", " ", text)
+    return re.sub(r"\n\s*\n+", "\n\n", text).strip()
+
+
+def read_plain(filename: str, data: bytes, budget: Budget, html: bool = False) -> DocumentText:
+    text = decode_bytes(data)
+    if html:
+        text = html_to_text(text)
+    text, encoding = legacy_vn.repair_text(nfc(text))
+    doc = DocumentText(filename=filename, format="html" if html else "txt")
+    if encoding:
+        doc.notes.append(f"đã chuyển mã {legacy_vn.encoding_label(encoding)} sang Unicode")
+    budget.add(text)
+    doc.text = budget.text()
+    doc.headings = numbered_headings(doc.text)
+    doc.notes.extend(budget.notes)
+    return doc
