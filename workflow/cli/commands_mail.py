@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from workflow.cli.common import ConfigOption, JsonOption, console, fail, open_app, print_json, table
+from workflow.cli.common import ConfigOption, JsonOption, console, fail, open_app, table
 from workflow.logs import setup_logging
 
 LogFormat = Annotated[str, typer.Option("--log-format", help="Log lines as 'text' or 'json'.")]
@@ -48,23 +47,19 @@ def register(app: typer.Typer) -> None:
         config: ConfigOption = None,
     ) -> None:
         """Show how the bot reads saved messages (kind, agency, year, confidence, reasons); records nothing."""
+        from intake.arrival import arrival_from_headers
         from intake.model import RawMessage
         from intake.pipeline import understand
-        from workflow.intake_cycle import IntakeCycle
+        from workflow.intake_cycle import intake_context
 
         with open_app(config, migrate=False) as a:
-            ctx = _intake_context(a)
+            ctx = intake_context(a, roster=a.roster_base)
             rows = []
             for path in files:
                 raw = path.read_bytes()
-                arrived = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+                arrived, _ = arrival_from_headers(raw, datetime.fromtimestamp(path.stat().st_mtime, timezone.utc))
                 u = understand(RawMessage(f"file:{path}", raw, arrived, "file"), ctx, store=None)
-                if u.classification is not None:
-                    data = u.classification.as_dict()
-                else:
-                    kind = u.verdict.kind if u.verdict and u.verdict.kind in {"auto_reply", "bounce"} else "other"
-                    data = {"kind": kind, "agency": None, "year": None, "confidence": 1.0 if u.verdict else 0.0,
-                            "reasons": list(u.verdict.reasons if u.verdict else []) + ([u.quarantine_reason] if u.quarantine_reason else [])}
+                data = u.reading().as_dict()
                 data["reasons"] = list(data["reasons"]) + [f"cần xem xét: {r}" for r in u.review_reasons]
                 rows.append({"file": str(path), **data})
             if json_out:
@@ -91,12 +86,3 @@ def register(app: typer.Typer) -> None:
             for path in files:
                 target = deliver(a.settings.mailbox.maildir, path.read_bytes())
                 console.print(f"{path} -> {target}", markup=False)
-
-
-def _intake_context(a):  # type: ignore[no-untyped-def]
-    from intake.pipeline import IntakeContext
-    from workflow.intake_cycle import limits_from, own_addresses, own_domain
-
-    return IntakeContext(roster=a.roster_base, campaigns=a.campaigns, limits=limits_from(a),
-                         own_addresses=own_addresses(a), own_domain=own_domain(a),
-                         review_threshold=a.settings.classifier.review_threshold)

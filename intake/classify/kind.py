@@ -1,0 +1,181 @@
+"""Is this an annual results report of the programme, or something else?
+
+Many messages about the programme are not reports: calls for task
+proposals, registrations, invitations, newsletters, the ministry's own
+request forwarded back, or a short "đã nhận". A report needs three things:
+a report title ("Báo cáo kết quả ..."), the programme named (1322, NSCL,
+"năng suất và chất lượng"), and substance (a document or a long body).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from intake.classify.zones import (
+    DOC_ADDRESSEE, DOC_BODY, DOC_TITLE, FILENAME, MAIL_BODY, SUBJECT, Zone, excerpt, is_reply_subject,
+)
+from intake.model import DocumentText, Envelope, GuardVerdict
+from intake.text import words
+
+PROGRAMME = re.compile(
+    r"\b(nang suat (va )?chat luong|nscl|1322( qd ttg)?|chuong trinh quoc gia ho tro doanh nghiep)\b"
+)
+_REPORT_WORD = re.compile(r"^(bao cao|bc)\b|\b(bao cao|bc)\b.*\b(ket qua|tinh hinh|thuc hien|trien khai|tong ket|nscl|nang suat|1322)")
+_REPORT_LOOSE = re.compile(r"\b(ket qua|tong ket)\b.*\b(thuc hien|trien khai|chuong trinh|nam)\b")
+_REQUEST = re.compile(
+    r"\bkinh gui\b.{0,80}\b(cac bo|uy ban nhan dan cac tinh|ubnd cac tinh|cac tinh thanh pho|cac so ban nganh|cac so nganh)\b"
+    r"|\bde nghi cac bo( nganh)? dia phuong\b"
+)
+_NEGATIVES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\b(de xuat( dat hang)? nhiem vu|dat hang nhiem vu|de xuat dat hang|tuyen chon|xet chon|"
+                r"dang ky tham gia|thong bao tuyen chon)\b"), "lời mời đề xuất/đăng ký nhiệm vụ"),
+    (re.compile(r"\b(giay moi|thu moi|kinh moi|moi tham du|moi du|hoi nghi|hoi thao|tap huan)\b"), "thư mời/hội nghị"),
+    (re.compile(r"\b(ban tin|newsletter)\b"), "bản tin"),
+    (re.compile(r"^(v v )?ke hoach\b"), "kế hoạch, không phải báo cáo kết quả"),
+]
+_AUTO_SUBJECT = re.compile(r"^(tra loi tu dong|tu dong tra loi|auto ?reply|automatic reply|out of office|vang mat)")
+
+MIN_DOC = 400  # characters of readable text that make a document, not a note
+MIN_BODY_REPORT = 600
+
+C_DOC = 1.0
+C_BODY = 0.9
+C_SUBJECT_DOC = 0.85  # report-titled mail with a readable programme document
+C_UNREADABLE = 0.75  # report-titled mail whose attachment could not be read
+C_GUARD = 0.95
+C_OTHER_CLEAR = 0.95
+C_OTHER_PROGRAMME = 0.8  # about the programme, but not a report
+
+
+@dataclass
+class KindVerdict:
+    kind: str
+    confidence: float
+    reasons: list[str] = field(default_factory=list)
+
+
+def _headers_kind(env: Envelope) -> tuple[str, str] | None:
+    """Machine mail recognised from its headers when no guard verdict is given."""
+    auto = (env.header("auto-submitted") or "no").strip().lower()
+    precedence = (env.header("precedence") or "").strip().lower()
+    sender = env.from_addr.split("@")[0]
+    if env.content_type.lower() == "multipart/report" or sender in ("mailer-daemon", "postmaster"):
+        return "bounce", "thư báo lỗi gửi (DSN)"
+    if auto != "no" or env.header("x-autoreply") or env.header("x-autorespond") or precedence == "auto_reply" \
+            or _AUTO_SUBJECT.match(words(env.subject)):
+        return "auto_reply", "thư trả lời tự động"
+    if env.header("list-id") or env.header("list-unsubscribe") or precedence in ("bulk", "list"):
+        return "other", "thư từ danh sách thư/bản tin"
+    return None
+
+
+def _negative(text: str) -> str | None:
+    folded = words(text)
+    for pattern, why in _NEGATIVES:
+        if pattern.search(folded):
+            return why
+    return None
+
+
+def is_report_title(text: str) -> bool:
+    folded = words(text)
+    return bool(_REPORT_WORD.search(folded) or _REPORT_LOOSE.search(folded))
+
+
+def _programme_count(text: str) -> int:
+    return len(PROGRAMME.findall(words(text)))
+
+
+def _groups(zones: list[Zone]) -> dict[str, dict[str, str]]:
+    """Zones of each document (or mail body) together, by origin."""
+    out: dict[str, dict[str, str]] = {}
+    for z in zones:
+        if z.kind in (DOC_TITLE, DOC_BODY, MAIL_BODY, DOC_ADDRESSEE):
+            key = z.origin.replace("nội dung ", "")
+            group = out.setdefault(key, {})
+            group[z.kind] = (group.get(z.kind, "") + "\n" + z.text).strip()
+    return out
+
+
+def _judge(group: dict[str, str]) -> tuple[str, str]:
+    """(verdict, why) for one document: report, request, notice or neutral."""
+    body = group.get(DOC_BODY) or group.get(MAIL_BODY) or ""
+    title = group.get(DOC_TITLE, "")
+    head = "\n".join(body.splitlines()[:3])
+    if _REQUEST.search(words(group.get(DOC_ADDRESSEE, "") + "\n" + body)):
+        return "request", "văn bản đề nghị các bộ/địa phương báo cáo (công văn của cơ quan cấp trên)"
+    why = _negative(title) or _negative(head)
+    if why:
+        return "notice", why
+    in_title = _programme_count(title)
+    if title and is_report_title(title) and (in_title or _programme_count(body) >= 2):
+        lines = title.splitlines()
+        shown = " ".join(lines[1:]) if len(lines) > 1 and words(lines[0]) == "bao cao" else " ".join(lines)
+        return "report", f"tiêu đề báo cáo: '{excerpt(shown)}'"
+    return "neutral", ""
+
+
+def _attachments(env: Envelope) -> list:
+    found = [a for a in env.attachments if not a.inline]
+    for inner in env.forwarded:
+        found.extend(_attachments(inner))
+    return found
+
+
+def decide_kind(env: Envelope, zones: list[Zone], docs: list[DocumentText],
+                guard: GuardVerdict | None = None) -> KindVerdict:
+    if guard is not None and guard.kind in ("auto_reply", "bounce"):
+        label = "thư trả lời tự động" if guard.kind == "auto_reply" else "thư báo lỗi gửi"
+        return KindVerdict(guard.kind, C_GUARD, [f"{label} (bộ lọc: {'; '.join(guard.reasons) or guard.kind})"])
+    if guard is not None and guard.kind in ("list", "own", "loop"):
+        return KindVerdict("other", C_GUARD, [f"không phải báo cáo: {guard.kind} ({'; '.join(guard.reasons)})"])
+    if guard is None:
+        found = _headers_kind(env)
+        if found is not None:
+            return KindVerdict(found[0], C_GUARD, [found[1]])
+
+    groups = _groups(zones)
+    verdicts = {origin: _judge(g) for origin, g in groups.items()}
+    doc_origins = {f"tệp đính kèm '{d.filename}'" for d in docs}
+    readable = [d for d in docs if len((d.text or "").strip()) >= MIN_DOC]
+    read_names = {d.filename for d in readable}
+    unreadable = [a.filename for a in _attachments(env) if a.filename not in read_names]
+    unreadable += [d.filename for d in docs if d.filename not in read_names and d.filename not in unreadable]
+
+    for origin, (verdict, why) in verdicts.items():
+        if verdict == "report" and origin in doc_origins:
+            return KindVerdict("report", C_DOC, [f"{why} ({origin})"])
+    for origin, (verdict, why) in verdicts.items():
+        if verdict in ("request", "notice"):
+            return KindVerdict("other", C_OTHER_PROGRAMME, [f"không phải báo cáo: {why} ({origin})"])
+
+    subjects = [z for z in zones if z.kind in (SUBJECT, FILENAME)]
+    for z in subjects:
+        why = _negative(z.text)
+        if why:
+            return KindVerdict("other", C_OTHER_PROGRAMME, [f"không phải báo cáo: {why} ({z.origin})"])
+
+    for origin, (verdict, why) in verdicts.items():
+        body = groups[origin].get(MAIL_BODY, "")
+        if verdict == "report" and len(body) >= MIN_BODY_REPORT:
+            return KindVerdict("report", C_BODY, [f"{why} ({origin})"])
+
+    titled = [z for z in subjects if is_report_title(z.text)]
+    all_text = "\n".join(z.text for z in zones)
+    programme = _programme_count(all_text) > 0
+    if titled and programme:
+        label = f"{titled[0].origin}: '{excerpt(titled[0].text, 80)}'"
+        if any(_programme_count(d.text) for d in readable):
+            return KindVerdict("report", C_SUBJECT_DOC, [f"thư mang tên báo cáo ({label}), tệp nói về Chương trình"])
+        if unreadable and not readable:
+            names = ", ".join(unreadable)
+            return KindVerdict("report", C_UNREADABLE,
+                               [f"thư mang tên báo cáo ({label}); tệp không đọc được nội dung: {names}"])
+    if is_reply_subject(env.subject) and not docs:
+        return KindVerdict("other", C_OTHER_CLEAR, ["thư trả lời, không kèm báo cáo"])
+    if not all_text.strip() and not docs:
+        return KindVerdict("other", C_OTHER_CLEAR, ["thư trống"])
+    if programme:
+        return KindVerdict("other", C_OTHER_PROGRAMME,
+                           ["có nhắc đến Chương trình nhưng không thấy báo cáo kết quả (tiêu đề, tệp đính kèm)"])
+    return KindVerdict("other", C_OTHER_CLEAR, ["không nói về Chương trình 1322/NSCL"])

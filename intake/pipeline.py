@@ -1,0 +1,235 @@
+"""From raw bytes to everything the workflow needs to record one message.
+
+Order matters: the raw bytes are stored first (so nothing is lost even if
+parsing crashes), then parsed, guarded, read and classified. A message that
+cannot be understood safely comes back with a quarantine reason instead of
+an exception; only a storage failure (disk full, read-only) raises, because
+then the message must stay unprocessed on the server and be retried.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from intake.classify import classify
+from intake.documents import read_attachment
+from intake.documents.budget import DocLimits
+from intake.guards import authentication_failures, check
+from intake.indicators import IndicatorRow, extract_indicators
+from intake.limits import Limits
+from intake.model import Classification, DocumentText, Envelope, GuardVerdict, RawMessage
+from intake.outline import OutlineResult, check_outline
+from intake.parse import MessageRejected, parse
+from intake.store import RawStore, StoredBlob
+
+if TYPE_CHECKING:
+    from workflow.campaigns import Campaign
+    from workflow.roster import Roster
+
+log = logging.getLogger(__name__)
+
+# The sender's Date header and the server's arrival time may disagree by a
+# few minutes; more than this is worth showing to a coordinator.
+DATE_DISAGREEMENT = timedelta(hours=24)
+
+
+@dataclass
+class StoredAttachment:
+    filename: str
+    safe_name: str
+    content_type: str
+    size: int
+    sha256: str
+    path: str
+    from_forward: bool
+    text_chars: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Understanding:
+    """Everything intake learned about one message; the workflow records it in one transaction."""
+
+    raw: RawMessage
+    blob: StoredBlob
+    envelope: Envelope | None = None
+    attachments: list[StoredAttachment] = field(default_factory=list)
+    documents: list[DocumentText] = field(default_factory=list)
+    verdict: GuardVerdict | None = None
+    classification: Classification | None = None
+    quarantine_reason: str | None = None
+    review_reasons: list[str] = field(default_factory=list)
+    outline: OutlineResult | None = None
+    indicators: list[IndicatorRow] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def reading(self) -> Classification:
+        """The bot's reading even when classification did not run (quarantine, machine mail)."""
+        if self.classification is not None:
+            return self.classification
+        verdict = self.verdict
+        kind = verdict.kind if verdict and verdict.kind in {"auto_reply", "bounce"} else "other"
+        reasons = list(verdict.reasons if verdict else [])
+        if self.quarantine_reason:
+            reasons.append(f"cách ly: {self.quarantine_reason}")
+        return Classification(kind, None, None, 1.0 if verdict else 0.0, reasons)
+
+    @property
+    def status(self) -> str:
+        """recorded | ignored (machine mail, never answered) | quarantined."""
+        if self.quarantine_reason:
+            return "quarantined"
+        if self.verdict is not None and self.verdict.action == "ignore":
+            return "ignored"
+        return "recorded"
+
+
+@dataclass(frozen=True)
+class IntakeContext:
+    """What understanding a message needs besides the message."""
+
+    roster: "Roster"
+    campaigns: dict[int, "Campaign"]
+    limits: Limits
+    doc_limits: DocLimits
+    own_addresses: frozenset[str]
+    own_domain: str | None
+    review_threshold: float
+    trusted_authserv_ids: frozenset[str] | None = None
+
+
+def _read_documents(env: Envelope, stored: list[StoredAttachment], limits: DocLimits) -> list[DocumentText]:
+    """Text of every attachment (forwarded ones are in the list too), each distinct file read once."""
+    docs: list[DocumentText] = []
+    seen: set[tuple[str, str]] = set()
+    for att, saved in zip(env.attachments, stored):
+        if att.inline and att.content_type.startswith("image/") or (att.filename, saved.sha256) in seen:
+            continue
+        seen.add((att.filename, saved.sha256))
+        try:
+            found = read_attachment(att.filename, att.content_type, att.data, limits)
+        except Exception as exc:  # noqa: BLE001 - one unreadable file must not stop the message
+            log.warning("document reader failed on %r: %s", saved.safe_name, exc)
+            saved.notes.append(f"không đọc được tệp: {type(exc).__name__}")
+            continue
+        for doc in found:
+            saved.text_chars += len(doc.text)
+            saved.notes.extend(doc.notes)
+        docs.extend(found)
+    return docs
+
+
+def _store_attachments(store: RawStore | None, env: Envelope) -> list[StoredAttachment]:
+    stored = []
+    for att in env.attachments:
+        if store is not None:
+            blob = store.put_attachment(att.data, att.safe_name)
+            sha, path = blob.sha256, str(blob.path)
+        else:
+            import hashlib
+
+            sha, path = hashlib.sha256(att.data).hexdigest(), ""
+        stored.append(StoredAttachment(
+            filename=att.filename, safe_name=att.safe_name, content_type=att.content_type,
+            size=len(att.data), sha256=sha, path=path, from_forward=att.from_forward,
+        ))
+    return stored
+
+
+def _date_note(env: Envelope, arrived_at: datetime) -> str | None:
+    if env.date_header is None:
+        return None
+    if abs(env.date_header - arrived_at) > DATE_DISAGREEMENT:
+        return (f"ngày trong tiêu đề thư ({env.date_header.isoformat()}) lệch nhiều so với thời điểm máy chủ nhận "
+                f"({arrived_at.isoformat()}); hệ thống dùng thời điểm máy chủ nhận")
+    return None
+
+
+def understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> Understanding:
+    """Store, parse, guard, read and classify one message.
+
+    Raises ``intake.store.StoreError`` only when the raw bytes or an
+    attachment cannot be written: the caller must then leave the message
+    unprocessed so it is read again later.
+    """
+    if store is not None:
+        blob = store.put_message(raw.raw)
+    else:
+        import hashlib
+
+        blob = StoredBlob(sha256=hashlib.sha256(raw.raw).hexdigest(), path=None, size=len(raw.raw))  # type: ignore[arg-type]
+    result = Understanding(raw=raw, blob=blob)
+    try:
+        env = parse(raw.raw, ctx.limits)
+    except MessageRejected as exc:
+        result.quarantine_reason = exc.reason
+        return result
+    except Exception as exc:  # noqa: BLE001 - a parser bug on one message must not stop the daemon
+        log.exception("parser crashed on %s", raw.source_key)
+        result.quarantine_reason = f"lỗi phân tích thư ({type(exc).__name__})"
+        return result
+    result.envelope = env
+    result.notes.extend(env.defects)
+    if (note := _date_note(env, raw.arrived_at)) is not None:
+        result.notes.append(note)
+    result.attachments = _store_attachments(store, env)
+    result.verdict = check(env, set(ctx.own_addresses), ctx.own_domain)
+    if result.verdict.action == "quarantine":
+        result.quarantine_reason = "; ".join(result.verdict.reasons) or "thư không hợp lệ"
+        return result
+    result.documents = _read_documents(env, result.attachments, ctx.doc_limits)
+    try:
+        result.classification = classify(
+            env, result.documents, ctx.roster, ctx.campaigns, raw.arrived_at,
+            guard=result.verdict, threshold=ctx.review_threshold,
+        )
+    except Exception as exc:  # noqa: BLE001
+        log.exception("classifier crashed on %s", raw.source_key)
+        result.classification = Classification("other", None, None, 0.0, [f"lỗi phân loại ({type(exc).__name__})"])
+        result.review_reasons.append("bộ phân loại gặp lỗi; cần cán bộ xem xét")
+    _add_review_reasons(result, ctx)
+    if result.classification.kind == "report":
+        _read_outline_and_indicators(result, ctx)
+    return result
+
+
+def _add_review_reasons(result: Understanding, ctx: IntakeContext) -> None:
+    cls = result.classification
+    assert cls is not None and result.envelope is not None
+    if cls.kind != "report":
+        return
+    if cls.confidence < ctx.review_threshold:
+        result.review_reasons.append(f"độ tin cậy thấp ({cls.confidence:.2f} < {ctx.review_threshold:.2f})")
+    if cls.agency is None:
+        result.review_reasons.append("không xác định được đơn vị gửi")
+    if cls.year is None:
+        result.review_reasons.append("không xác định được năm báo cáo")
+    failures = authentication_failures(result.envelope, set(ctx.trusted_authserv_ids) if ctx.trusted_authserv_ids else None)
+    if failures:
+        result.review_reasons.append("xác thực người gửi thất bại: " + ", ".join(failures))
+    if cls.agency is not None and cls.year is not None:
+        sender_agency = ctx.roster.by_address(result.envelope.from_addr, cls.year)
+        if sender_agency is None or sender_agency.slug != cls.agency:
+            result.review_reasons.append(
+                f"địa chỉ gửi {result.envelope.from_addr or '(trống)'} không thuộc danh sách địa chỉ đã biết của đơn vị"
+            )
+    for doc in result.documents:
+        if doc.needs_review:
+            result.review_reasons.append(f"{doc.filename}: {doc.needs_review}")
+
+
+def _read_outline_and_indicators(result: Understanding, ctx: IntakeContext) -> None:
+    cls = result.classification
+    assert cls is not None and result.envelope is not None
+    campaign = ctx.campaigns.get(cls.year) if cls.year is not None else None
+    if campaign is not None and campaign.outline:
+        try:
+            result.outline = check_outline(result.documents, result.envelope.text_body, campaign.outline)
+        except Exception:  # noqa: BLE001
+            log.exception("outline check failed")
+    try:
+        result.indicators = extract_indicators(result.documents)
+    except Exception:  # noqa: BLE001
+        log.exception("indicator extraction failed")

@@ -1,0 +1,1 @@
+"""A labelled corpus of report-mailbox messages, built from code (see build.py)."""

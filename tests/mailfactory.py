@@ -1,0 +1,99 @@
+"""Small builders for realistic test messages (reports, machine mail), made from code."""
+from __future__ import annotations
+
+import io
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from docx import Document
+
+TAY_NINH_TITLE = ("Kết quả triển khai nhiệm vụ của Chương trình quốc gia hỗ trợ doanh nghiệp nâng cao năng suất "
+                  "và chất lượng sản phẩm, hàng hóa năm {year} trên địa bàn tỉnh {province}")
+
+
+def report_docx(province: str = "Tây Ninh", year: int = 2024, extra_paragraphs: int = 0) -> bytes:
+    """A short report in the shape of the Tây Ninh reference document."""
+    doc = Document()
+    doc.add_paragraph("SỞ KHOA HỌC VÀ CÔNG NGHỆ")
+    doc.add_paragraph(f"{province}, ngày 20 tháng 11 năm {year}")
+    doc.add_paragraph("BÁO CÁO")
+    doc.add_paragraph(TAY_NINH_TITLE.format(year=year, province=province))
+    doc.add_paragraph("Kính gửi: Bộ Khoa học và Công nghệ")
+    doc.add_paragraph("I. Kết quả triển khai")
+    doc.add_paragraph("1. Về công tác tham mưu")
+    doc.add_paragraph(f"Sở KH&CN đã tham mưu UBND tỉnh ban hành Kế hoạch năm {year}.")
+    doc.add_paragraph("2.1. Tăng cường công tác thông tin truyền thông về năng suất, chất lượng")
+    doc.add_paragraph("Tổ chức 01 hội nghị với 48 người tham dự.")
+    doc.add_paragraph("2.2. Đào tạo nguồn nhân lực cho hoạt động nâng cao năng suất chất lượng")
+    doc.add_paragraph("Tổ chức 01 khóa đào tạo với 82 người tham dự.")
+    doc.add_paragraph("II. Đánh giá, nhận xét")
+    doc.add_paragraph("1. Mặt làm được")
+    doc.add_paragraph("2. Mặt tồn tại, hạn chế, nguyên nhân")
+    doc.add_paragraph(f"III. Phương hướng triển khai trong năm {year + 1}")
+    for i in range(extra_paragraphs):
+        doc.add_paragraph(f"Nội dung bổ sung {i}.")
+    doc.add_paragraph("GIÁM ĐỐC")
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()
+
+
+def report_email(sender: str = "vanthu@skhcn.tayninh.gov.vn", province: str = "Tây Ninh", year: int = 2024,
+                 to: str = "baocao@tdc.example.vn", date: datetime | None = None, with_docx: bool = True,
+                 subject: str | None = None, message_id: str | None = None) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"Sở KH&CN {province} <{sender}>"
+    msg["To"] = to
+    msg["Subject"] = subject or f"Báo cáo kết quả thực hiện Chương trình 1322 năm {year} của tỉnh {province}"
+    msg["Date"] = format_datetime(date or datetime(year, 11, 20, 9, 0, tzinfo=timezone.utc))
+    msg["Message-ID"] = message_id or make_msgid(domain=sender.split("@")[1])
+    msg.set_content(
+        f"Kính gửi Bộ Khoa học và Công nghệ,\n\nSở Khoa học và Công nghệ tỉnh {province} xin gửi báo cáo kết quả "
+        f"triển khai Chương trình quốc gia hỗ trợ doanh nghiệp nâng cao năng suất và chất lượng năm {year} "
+        "(tệp đính kèm).\n\nTrân trọng.\n"
+    )
+    if with_docx:
+        msg.add_attachment(report_docx(province, year), maintype="application",
+                           subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
+                           filename=f"Báo cáo NSCL năm {year}.docx")
+    return msg.as_bytes()
+
+
+def auto_reply(sender: str = "vanthu@skhcn.tayninh.gov.vn", to: str = "baocao@tdc.example.vn") -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = "Trả lời tự động: Đã nhận báo cáo năm 2024"
+    msg["Auto-Submitted"] = "auto-replied"
+    msg["Message-ID"] = make_msgid(domain="skhcn.tayninh.gov.vn")
+    msg.set_content("Tôi đang đi công tác đến hết ngày 30/11. Xin cảm ơn.")
+    return msg.as_bytes()
+
+
+def bounce(to: str = "baocao@tdc.example.vn") -> bytes:
+    raw = (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.vn>\r\n"
+        f"To: {to}\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        "Message-ID: <bounce-1@mx.example.vn>\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"\r\n\r\n'
+        "--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe mail could not be delivered.\r\n"
+        "--b1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.vn\r\n\r\n"
+        "Final-Recipient: rfc822; nobody@example.vn\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "--b1--\r\n"
+    )
+    return raw.encode()
+
+
+def newsletter(to: str = "baocao@tdc.example.vn") -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "Bản tin NSCL <bantin@nscl.example.vn>"
+    msg["To"] = to
+    msg["Subject"] = "Bản tin năng suất chất lượng số 11/2024"
+    msg["List-Id"] = "<bantin.nscl.example.vn>"
+    msg["List-Unsubscribe"] = "<mailto:unsubscribe@nscl.example.vn>"
+    msg["Message-ID"] = make_msgid(domain="nscl.example.vn")
+    msg.set_content("Tin tức về Chương trình năng suất chất lượng năm 2024 trên cả nước.")
+    return msg.as_bytes()

@@ -1,0 +1,212 @@
+"""The daemon: intake loop (IDLE where offered, else polling) plus scheduled ticks.
+
+APScheduler 3.x runs the periodic jobs in memory (they are fixed by the
+config, so nothing is gained by a job store, and a shared job store between
+two daemons is exactly what must never happen). Each job is a *tick* that
+asks the database what is due. Only the holder of the leader lease reads
+mail and sends; a second daemon on the same database waits as a standby and
+takes over when the lease expires.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import SQLAlchemyError
+
+from notifier.outbox import FlushResult, flush
+from notifier.transports import make_transport
+from workflow import models
+from workflow.app import App
+from workflow.intake_cycle import CycleStats, IntakeCycle, open_cycle
+from workflow.lease import Lease, make_holder_id
+
+log = logging.getLogger(__name__)
+
+MISFIRE_GRACE = 6 * 3600  # a tick missed while down runs once at start-up, not never
+
+
+class _Shutdown(Exception):
+    """Raised from the signal handler only while the loop is waiting for mail."""
+
+
+@dataclass
+class OnceResult:
+    cycles: list[CycleStats] = field(default_factory=list)
+    flushed: list[FlushResult] = field(default_factory=list)
+
+    @property
+    def fetched(self) -> int:
+        return sum(c.fetched for c in self.cycles)
+
+    @property
+    def sent(self) -> int:
+        return sum(f.sent for f in self.flushed)
+
+
+class Daemon:
+    def __init__(self, app: App, clock: Callable[[], datetime] | None = None, holder: str | None = None,
+                 cycle: IntakeCycle | None = None):
+        self.app = app
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.cycle = cycle or open_cycle(app)
+        self.cycle.clock = self.clock
+        self.transport = make_transport(app.settings.smtp, app.config.smtp_password)
+        lease_ttl = timedelta(seconds=app.settings.schedule.lease_seconds)
+        self.lease = Lease(app.db, "leader", holder or make_holder_id(), lease_ttl)
+        self.stop_event = threading.Event()
+        self._waiting = False
+        self._is_leader = False
+
+    # -- ticks -------------------------------------------------------------------------------
+
+    def _record_job(self, name: str, ok: bool, result: str) -> None:
+        try:
+            with self.app.db.transaction() as session:
+                session.merge(models.JobRun(name=name, last_run_at=self.clock(), ok=ok, result=result[:500]))
+        except SQLAlchemyError:
+            log.warning("could not record the run of job %s", name)
+
+    def flush_tick(self) -> FlushResult | None:
+        """Send what is due in the outbox; the leader only."""
+        if not self._is_leader:
+            return None
+        smtp = self.app.settings.smtp
+        try:
+            result = flush(
+                self.app.db, self.transport, smtp.from_, now=self.clock(), max_attempts=smtp.max_attempts,
+                backoff_seconds=smtp.backoff_seconds, daily_cap=smtp.max_per_recipient_per_day,
+                reply_to=smtp.reply_to,
+            )
+        except SQLAlchemyError as exc:
+            log.warning("outbox flush skipped: database unavailable (%s)", type(exc).__name__)
+            self._record_job("outbox", False, f"database unavailable: {type(exc).__name__}")
+            return None
+        self._record_job("outbox", True, str(result))
+        return result
+
+    def lease_tick(self) -> bool:
+        try:
+            leader = self.lease.acquire(self.clock())
+        except SQLAlchemyError as exc:
+            log.warning("leader lease check failed: %s", type(exc).__name__)
+            leader = False
+        if leader != self._is_leader:
+            log.info("this daemon is now %s", "the leader" if leader else "a standby")
+        self._is_leader = leader
+        return leader
+
+    def intake_tick(self) -> CycleStats | None:
+        if not self._is_leader:
+            return None
+        stats = self.cycle.run_once()
+        self._record_job("intake", stats.stopped_early is None, stats.summary())
+        if stats.fetched or stats.stopped_early:
+            log.info("intake: %s", stats.summary())
+        return stats
+
+    # -- modes -------------------------------------------------------------------------------
+
+    def run_once(self, progress: Callable[[CycleStats], None] | None = None) -> OnceResult:
+        """Fetch everything new, record it, flush the outbox, return (for `run --once`, tests, cron)."""
+        out = OnceResult()
+        if not self.lease_tick():
+            log.warning("another daemon holds the leader lease; nothing done")
+            return out
+        try:
+            while True:
+                stats = self.cycle.run_once(on_message=progress)
+                self._record_job("intake", stats.stopped_early is None, stats.summary())
+                out.cycles.append(stats)
+                if stats.stopped_early or stats.fetched < self.app.settings.mailbox.cycle_limit:
+                    break
+            while True:
+                result = self.flush_tick()
+                if result is None:
+                    break
+                out.flushed.append(result)
+                if result.sent + result.failed + result.suppressed == 0 or result.retried:
+                    break
+        finally:
+            self.lease.release()
+            self._is_leader = False
+        return out
+
+    def scheduler(self) -> BackgroundScheduler:
+        tz = self.app.tz
+        scheduler = BackgroundScheduler(timezone=tz, job_defaults={
+            "coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE})
+        lease_every = max(1.0, self.app.settings.schedule.lease_seconds / 3)
+        scheduler.add_job(self.lease_tick, IntervalTrigger(seconds=lease_every, timezone=tz), id="lease")
+        scheduler.add_job(self.flush_tick, IntervalTrigger(seconds=self.app.settings.schedule.outbox_seconds, timezone=tz),
+                          id="outbox")
+        for job_id, func, trigger in self.extra_jobs():
+            scheduler.add_job(func, trigger, id=job_id)
+        return scheduler
+
+    def extra_jobs(self) -> list[tuple[str, Callable[[], Any], Any]]:
+        """Daily jobs (reminders, digest) added by the workflow when configured."""
+        return []
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        log.info("signal %s received: stopping", signal.Signals(signum).name)
+        self.stop_event.set()
+        if self._waiting:
+            raise _Shutdown()
+
+    def run_forever(self, install_signals: bool = True) -> None:
+        """Until SIGTERM/SIGINT or stop_event: intake cycles woken by IDLE or the poll interval."""
+        if install_signals:
+            signal.signal(signal.SIGTERM, self._on_signal)
+            signal.signal(signal.SIGINT, self._on_signal)
+        scheduler = self.scheduler()
+        self.lease_tick()
+        scheduler.start()
+        poll = self.app.settings.mailbox.poll_seconds
+        try:
+            while not self.stop_event.is_set():
+                stats = self.intake_tick()
+                if stats is not None and stats.acks_queued:
+                    self.flush_tick()  # acknowledge now, not at the next outbox tick
+                if stats is not None and stats.fetched >= self.app.settings.mailbox.cycle_limit:
+                    continue  # backlog: next batch straight away
+                self._wait(poll if self._is_leader else min(poll, self.app.settings.schedule.lease_seconds / 3))
+        except _Shutdown:
+            pass
+        finally:
+            self._waiting = False
+            scheduler.shutdown(wait=True)
+            try:
+                self.cycle.source.close()
+            except Exception:  # noqa: BLE001 - closing a dead connection is not news
+                pass
+            if self._is_leader:
+                try:
+                    self.lease.release()
+                except SQLAlchemyError:
+                    pass
+            log.info("daemon stopped")
+
+    def _wait(self, timeout: float) -> None:
+        if self.stop_event.is_set():
+            return
+        self._waiting = True
+        try:
+            if self._is_leader:
+                try:
+                    self.cycle.source.wait_for_new(timeout)
+                except Exception as exc:  # noqa: BLE001 - a dead IDLE connection: the next cycle reconnects
+                    if isinstance(exc, _Shutdown):
+                        raise
+                    log.warning("waiting for mail failed (%s); polling instead", type(exc).__name__)
+                    self.stop_event.wait(min(timeout, 5))
+            else:
+                self.stop_event.wait(timeout)
+        finally:
+            self._waiting = False

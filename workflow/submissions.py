@@ -1,0 +1,283 @@
+"""Recording a message and moving its submission through the state machine.
+
+``record`` does, in the caller's single transaction: the message row, its
+attachments, the submission's state change, the audit entries, the
+acknowledgement in the outbox, and the mailbox cursor. Either all of it
+commits or none does, and a message already known by the hash of its raw
+bytes changes nothing (invariant 2).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parseaddr
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflow import models
+from workflow.outbox_queue import queue_email
+
+if TYPE_CHECKING:
+    from intake.pipeline import Understanding
+    from workflow.campaigns import Campaign
+    from workflow.roster import Roster
+
+BOT = "bot"
+
+# Which states a new report may move a submission out of, and where to.
+# A coordinator's "exempt" is kept: the report is recorded as a version only.
+_SUPERSEDABLE = {
+    models.MISSING, models.RECEIVED, models.ACKNOWLEDGED, models.NEEDS_REVIEW,
+    models.RESUBMISSION_REQUESTED, models.ACCEPTED,
+}
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    message_id: int
+    duplicate: bool
+    status: str
+    submission_id: int | None = None
+    state: str | None = None
+    ack_queued: bool = False
+
+
+@dataclass(frozen=True)
+class RecordContext:
+    roster: "Roster"
+    campaigns: dict[int, "Campaign"]
+    reply_address: str
+    domain: str  # for Message-IDs of outgoing mail
+    now: datetime
+
+
+def reference_for(message: models.Message) -> str:
+    """The reference number a sender quotes to correct a misunderstanding."""
+    return f"TDC-{message.year or 0:04d}-{message.id:06d}"
+
+
+def audit(session: Session, *, action: str, actor: str = BOT, submission: models.Submission | None = None,
+          message_id: int | None = None, from_state: str | None = None, to_state: str | None = None,
+          reason: str = "", at: datetime | None = None, agency_slug: str | None = None, year: int | None = None) -> None:
+    session.add(models.AuditEntry(
+        at=at or models.utcnow(), actor=actor, action=action,
+        agency_slug=submission.agency_slug if submission else agency_slug,
+        year=submission.year if submission else year,
+        submission_id=submission.id if submission else None,
+        message_id=message_id, from_state=from_state, to_state=to_state, reason=reason,
+    ))
+
+
+def deadline_for(session: Session, campaign: "Campaign", agency_slug: str) -> datetime:
+    """The campaign deadline, moved by a coordinator's extension for everyone or this agency."""
+    deadline = campaign.deadline_at()
+    extensions = session.scalars(select(models.DeadlineExtension).where(
+        models.DeadlineExtension.year == campaign.year,
+        (models.DeadlineExtension.agency_slug.is_(None)) | (models.DeadlineExtension.agency_slug == agency_slug),
+    ))
+    for ext in extensions:
+        deadline = max(deadline, ext.until_at)
+    return deadline
+
+
+def recompute_on_time(session: Session, submission: models.Submission, campaign: "Campaign | None") -> None:
+    """On time = the first report not later rejected arrived before the (extended) deadline."""
+    first = session.scalar(
+        select(models.Message)
+        .where(models.Message.submission_id == submission.id, models.Message.rejected.is_(False))
+        .order_by(models.Message.arrived_at, models.Message.id)
+        .limit(1)
+    )
+    submission.first_received_at = first.arrived_at if first else None
+    if first is None or campaign is None:
+        submission.on_time = None
+    else:
+        submission.on_time = first.arrived_at < deadline_for(session, campaign, submission.agency_slug)
+
+
+def advance_cursor(session: Session, mailbox: str, uidvalidity: int | None, uid: int | None) -> None:
+    if uidvalidity is None or uid is None:
+        return
+    cursor = session.get(models.MailboxCursor, (mailbox, uidvalidity))
+    if cursor is None:
+        session.add(models.MailboxCursor(mailbox=mailbox, uidvalidity=uidvalidity, last_uid=uid))
+    elif uid > cursor.last_uid:
+        cursor.last_uid = uid
+
+
+def _message_row(u: "Understanding", now: datetime) -> models.Message:
+    env = u.envelope
+    cls = u.classification
+    notes = list(u.notes)
+    if u.verdict is not None and u.verdict.action != "accept":
+        notes.extend(u.verdict.reasons)
+    return models.Message(
+        sha256=u.blob.sha256,
+        source_key=u.raw.source_key,
+        mailbox=u.raw.mailbox,
+        uidvalidity=u.raw.uidvalidity,
+        uid=u.raw.uid,
+        message_id=(env.message_id if env else None),
+        raw_path=str(u.blob.path) if u.blob.path else "",
+        size=len(u.raw.raw),
+        from_addr=env.from_addr if env else "",
+        from_name=env.from_name if env else "",
+        subject=env.subject if env else "",
+        date_header=env.date_header if env else None,
+        arrived_at=u.raw.arrived_at,
+        recorded_at=now,
+        status=u.status,
+        kind=(cls.kind if cls else (u.verdict.kind if u.verdict and u.verdict.kind in {"auto_reply", "bounce"} else None)),
+        agency_slug=cls.agency if cls else None,
+        year=cls.year if cls else None,
+        confidence=cls.confidence if cls else None,
+        reasons=list(cls.reasons) if cls else [],
+        notes=notes,
+        quarantine_reason=u.quarantine_reason,
+        outline_present=list(u.outline.present) if u.outline else [],
+        outline_missing=list(u.outline.missing) if u.outline else [],
+        marked_done=False,
+        rejected=False,
+    )
+
+
+def _attachment_rows(u: "Understanding") -> list[models.Attachment]:
+    return [
+        models.Attachment(
+            filename=a.filename, safe_name=a.safe_name, content_type=a.content_type, size=a.size,
+            sha256=a.sha256, path=a.path, from_forward=a.from_forward, text_chars=a.text_chars, notes=list(a.notes),
+        )
+        for a in u.attachments
+    ]
+
+
+def _indicator_rows(u: "Understanding") -> list[models.IndicatorRow]:
+    return [
+        models.IndicatorRow(position=i, indicator=r.indicator, unit=r.unit, target=r.target, result=r.result,
+                            cumulative=r.cumulative, rate=r.rate, findings=list(r.findings))
+        for i, r in enumerate(u.indicators)
+    ]
+
+
+def _get_submission(session: Session, agency: str, year: int, now: datetime) -> models.Submission:
+    sub = session.scalar(select(models.Submission).where(
+        models.Submission.agency_slug == agency, models.Submission.year == year))
+    if sub is None:
+        sub = models.Submission(agency_slug=agency, year=year, state=models.MISSING, created_at=now, updated_at=now,
+                                review_reasons=[], outline_missing=[])
+        session.add(sub)
+        session.flush()
+    return sub
+
+
+def _attach_report(session: Session, msg: models.Message, u: "Understanding", ctx: RecordContext) -> models.Submission | None:
+    """Link a report to its submission and move the state; None when it cannot be placed (review queue)."""
+    cls = u.classification
+    assert cls is not None
+    if cls.agency is None or cls.year is None:
+        return None
+    try:
+        agency = ctx.roster.get(cls.agency)
+    except KeyError:
+        return None
+    if not agency.owes(cls.year):
+        u.review_reasons.append(f"{agency.name} không thuộc danh sách phải báo cáo năm {cls.year}")
+        return None
+    sub = _get_submission(session, cls.agency, cls.year, ctx.now)
+    msg.submission_id = sub.id
+    before = sub.state
+    superseded = sub.current_message_id
+    sub.current_message_id = msg.id
+    sub.last_received_at = msg.arrived_at
+    sub.outline_missing = list(msg.outline_missing)
+    sub.review_reasons = list(u.review_reasons)
+    sub.updated_at = ctx.now
+    if before in _SUPERSEDABLE:
+        sub.state = models.NEEDS_REVIEW if u.review_reasons else models.RECEIVED
+    recompute_on_time(session, sub, ctx.campaigns.get(cls.year))
+    reason = "; ".join(u.review_reasons) or "nhận báo cáo"
+    if superseded is not None:
+        reason = f"phiên bản mới thay thế thư #{superseded}; {reason}"
+    audit(session, action="report_received", submission=sub, message_id=msg.id, from_state=before,
+          to_state=sub.state, reason=reason, at=ctx.now)
+    return sub
+
+
+def _queue_ack(session: Session, msg: models.Message, sub: models.Submission | None, u: "Understanding",
+               ctx: RecordContext) -> bool:
+    env = u.envelope
+    assert env is not None
+    reply_to = parseaddr(env.reply_to[0])[1] if env.reply_to else ""
+    recipient = (reply_to or env.from_addr).lower()
+    if not recipient:
+        return False
+    cls = u.classification
+    agency = None
+    if cls and cls.agency:
+        try:
+            agency = ctx.roster.get(cls.agency)
+        except KeyError:
+            agency = None
+    campaign = ctx.campaigns.get(cls.year) if cls and cls.year else None
+    missing_labels = []
+    if campaign is not None and u.outline is not None:
+        titles = {s.code: s.title for s in campaign.outline}
+        missing_labels = [f"{code} ({titles.get(code, '')})".replace(" ()", "") for code in u.outline.missing]
+    needs_review = bool(u.review_reasons) or sub is None
+    context = {
+        "agency_name": agency.name if agency else None,
+        "year": cls.year if cls else None,
+        "reference": reference_for(msg),
+        "received_at": msg.arrived_at,
+        "on_time": sub.on_time if sub else None,
+        "deadline": campaign.deadline if campaign else None,
+        "subject": env.subject,
+        "attachments": [{"filename": a.filename, "size": a.size} for a in u.attachments],
+        "outline_missing": missing_labels,
+        "needs_review": needs_review,
+        "review_reasons": list(u.review_reasons),
+        "reply_address": ctx.reply_address,
+        "campaign_dispatch": campaign.dispatch if campaign else None,
+    }
+    refs = " ".join(filter(None, [env.header("references"), env.message_id])) or None
+    row = queue_email(
+        session, dedupe_key=f"ack:{msg.id}", kind="ack", template="ack", recipients=[recipient], context=context,
+        domain=ctx.domain, now=ctx.now, agency_slug=msg.agency_slug, year=msg.year, related_message_id=msg.id,
+        in_reply_to=env.message_id, references=refs,
+    )
+    if row is None:
+        return False
+    if sub is not None and sub.state == models.RECEIVED:
+        sub.state = models.ACKNOWLEDGED
+        audit(session, action="ack_queued", submission=sub, message_id=msg.id, from_state=models.RECEIVED,
+              to_state=models.ACKNOWLEDGED, reason=f"thư báo nhận {row.dedupe_key}", at=ctx.now)
+    return True
+
+
+def record(session: Session, u: "Understanding", ctx: RecordContext) -> RecordResult:
+    """Record one understood message; a message already known by its content hash is a no-op."""
+    advance_cursor(session, u.raw.mailbox, u.raw.uidvalidity, u.raw.uid)
+    existing = session.scalar(select(models.Message).where(models.Message.sha256 == u.blob.sha256))
+    if existing is not None:
+        return RecordResult(existing.id, True, existing.status, existing.submission_id)
+    msg = _message_row(u, ctx.now)
+    msg.attachments = _attachment_rows(u)
+    session.add(msg)
+    session.flush()
+    for row in _indicator_rows(u):
+        row.message_id = msg.id
+        session.add(row)
+    if msg.status == "quarantined":
+        audit(session, action="quarantined", message_id=msg.id, reason=msg.quarantine_reason or "", at=ctx.now)
+        return RecordResult(msg.id, False, msg.status)
+    if msg.status != "recorded" or u.classification is None or u.classification.kind != "report":
+        return RecordResult(msg.id, False, msg.status)
+    sub = _attach_report(session, msg, u, ctx)
+    if sub is None:
+        msg.notes = list(msg.notes) + list(u.review_reasons)
+        audit(session, action="report_unplaced", message_id=msg.id, agency_slug=msg.agency_slug, year=msg.year,
+              reason="; ".join(u.review_reasons) or "không xác định được đơn vị hoặc năm", at=ctx.now)
+    acked = _queue_ack(session, msg, sub, u, ctx)
+    return RecordResult(msg.id, False, msg.status, sub.id if sub else None, sub.state if sub else None, acked)
