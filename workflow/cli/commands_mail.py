@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Callable, Iterator
 
 import typer
 
@@ -14,6 +15,28 @@ from workflow.logs import setup_logging
 
 LogFormat = Annotated[str, typer.Option("--log-format", help="Log lines as 'text' or 'json'.")]
 LogLevel = Annotated[str, typer.Option("--log-level", help="debug, info, warning, error.")]
+
+
+@contextmanager
+def intake_progress() -> Iterator[Callable[[Any], None]]:
+    """A live counter on a terminal (a backfill can be 20,000 messages), a line every 100 otherwise."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    if not console.is_terminal:
+        def plain(stats: Any) -> None:
+            if stats.fetched % 100 == 0:
+                console.print(f"intake: {stats.summary()}", markup=False)
+
+        yield plain
+        return
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                  transient=True) as bar:
+        task = bar.add_task("intake", total=None)
+
+        def live(stats: Any) -> None:
+            bar.update(task, description=f"đã đọc {stats.fetched} thư — {stats.summary()}")
+
+        yield live
 
 
 def register(app: typer.Typer) -> None:
@@ -31,7 +54,8 @@ def register(app: typer.Typer) -> None:
         with open_app(config) as a:
             daemon = Daemon(a)
             if once:
-                result = daemon.run_once()
+                with intake_progress() as progress:
+                    result = daemon.run_once(progress=progress)
                 for c in result.cycles:
                     console.print(f"intake: {c.summary()}", markup=False)
                 sent = sum(f.sent for f in result.flushed)
