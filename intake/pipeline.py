@@ -189,9 +189,9 @@ def understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> U
         log.exception("classifier crashed on %s", raw.source_key)
         result.classification = Classification("other", None, None, 0.0, [f"lỗi phân loại ({type(exc).__name__})"])
         result.review_reasons.append("bộ phân loại gặp lỗi; cần cán bộ xem xét")
-    _add_review_reasons(result, ctx)
     if result.classification.kind == "report":
         _read_outline_and_indicators(result, ctx)
+    _add_review_reasons(result, ctx)
     return result
 
 
@@ -215,6 +215,8 @@ def _add_review_reasons(result: Understanding, ctx: IntakeContext) -> None:
             result.review_reasons.append(
                 f"địa chỉ gửi {result.envelope.from_addr or '(trống)'} không thuộc danh sách địa chỉ đã biết của đơn vị"
             )
+    if result.outline is not None and result.outline.missing_required:
+        result.review_reasons.append("báo cáo thiếu mục bắt buộc của đề cương: " + ", ".join(result.outline.missing_required))
     for doc in result.documents:
         if doc.needs_review:
             result.review_reasons.append(f"{doc.filename}: {doc.needs_review}")

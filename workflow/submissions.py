@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow import models
+from workflow import models, states
+from workflow.audit import BOT, audit
 from workflow.outbox_queue import queue_email
 
 if TYPE_CHECKING:
@@ -24,14 +25,8 @@ if TYPE_CHECKING:
     from workflow.campaigns import Campaign
     from workflow.roster import Roster
 
-BOT = "bot"
-
-# Which states a new report may move a submission out of, and where to.
-# A coordinator's "exempt" is kept: the report is recorded as a version only.
-_SUPERSEDABLE = {
-    models.MISSING, models.RECEIVED, models.ACKNOWLEDGED, models.NEEDS_REVIEW,
-    models.RESUBMISSION_REQUESTED, models.ACCEPTED,
-}
+__all__ = ["BOT", "audit", "record", "RecordContext", "RecordResult", "ack_context", "deadline_for",
+           "recompute_on_time", "reference_for"]
 
 
 @dataclass(frozen=True)
@@ -56,18 +51,6 @@ class RecordContext:
 def reference_for(message: models.Message) -> str:
     """The reference number a sender quotes to correct a misunderstanding."""
     return f"TDC-{message.year or 0:04d}-{message.id:06d}"
-
-
-def audit(session: Session, *, action: str, actor: str = BOT, submission: models.Submission | None = None,
-          message_id: int | None = None, from_state: str | None = None, to_state: str | None = None,
-          reason: str = "", at: datetime | None = None, agency_slug: str | None = None, year: int | None = None) -> None:
-    session.add(models.AuditEntry(
-        at=at or models.utcnow(), actor=actor, action=action,
-        agency_slug=submission.agency_slug if submission else agency_slug,
-        year=submission.year if submission else year,
-        submission_id=submission.id if submission else None,
-        message_id=message_id, from_state=from_state, to_state=to_state, reason=reason,
-    ))
 
 
 def deadline_for(session: Session, campaign: "Campaign", agency_slug: str) -> datetime:
@@ -194,15 +177,50 @@ def _attach_report(session: Session, msg: models.Message, u: "Understanding", ct
     sub.outline_missing = list(msg.outline_missing)
     sub.review_reasons = list(u.review_reasons)
     sub.updated_at = ctx.now
-    if before in _SUPERSEDABLE:
-        sub.state = models.NEEDS_REVIEW if u.review_reasons else models.RECEIVED
     recompute_on_time(session, sub, ctx.campaigns.get(cls.year))
     reason = "; ".join(u.review_reasons) or "nhận báo cáo"
     if superseded is not None:
         reason = f"phiên bản mới thay thế thư #{superseded}; {reason}"
-    audit(session, action="report_received", submission=sub, message_id=msg.id, from_state=before,
-          to_state=sub.state, reason=reason, at=ctx.now)
+    target = states.NEEDS_REVIEW if u.review_reasons else states.RECEIVED
+    if before == states.EXEMPT or before == target:
+        # The version is recorded; the state stays (a coordinator's exemption, or already there).
+        audit(session, action=states.SUPERSEDED if superseded else states.REPORT_RECEIVED, submission=sub,
+              message_id=msg.id, from_state=before, to_state=before, reason=reason, at=ctx.now)
+    else:
+        event = states.REPORT_RECEIVED if before in (states.MISSING, states.RESUBMISSION_REQUESTED) else states.SUPERSEDED
+        states.transition(session, sub, target, actor=BOT, reason=reason, now=ctx.now, message_id=msg.id, event=event)
     return sub
+
+
+def ack_context(msg: models.Message, sub: models.Submission | None, roster: "Roster",
+                campaigns: dict[int, "Campaign"], reply_address: str, review_reasons: list[str]) -> dict:
+    """The ``ack`` template's context from the recorded rows, so an ack can be (re)built any time."""
+    agency = None
+    if msg.agency_slug:
+        try:
+            agency = roster.get(msg.agency_slug, msg.year)
+        except KeyError:
+            agency = None
+    campaign = campaigns.get(msg.year) if msg.year else None
+    missing_labels: list[str] = []
+    if campaign is not None:
+        titles = {s.code: s.title for s in campaign.outline}
+        missing_labels = [f"{code} ({titles.get(code, '')})".replace(" ()", "") for code in msg.outline_missing or []]
+    return {
+        "agency_name": agency.name if agency else None,
+        "year": msg.year,
+        "reference": reference_for(msg),
+        "received_at": msg.arrived_at,
+        "on_time": sub.on_time if sub else None,
+        "deadline": campaign.deadline if campaign else None,
+        "subject": msg.subject,
+        "attachments": [{"filename": a.filename, "size": a.size} for a in msg.attachments],
+        "outline_missing": missing_labels,
+        "needs_review": bool(review_reasons) or sub is None,
+        "review_reasons": list(review_reasons),
+        "reply_address": reply_address,
+        "campaign_dispatch": campaign.dispatch if campaign else None,
+    }
 
 
 def _queue_ack(session: Session, msg: models.Message, sub: models.Submission | None, u: "Understanding",
@@ -213,34 +231,7 @@ def _queue_ack(session: Session, msg: models.Message, sub: models.Submission | N
     recipient = (reply_to or env.from_addr).lower()
     if not recipient:
         return False
-    cls = u.classification
-    agency = None
-    if cls and cls.agency:
-        try:
-            agency = ctx.roster.get(cls.agency)
-        except KeyError:
-            agency = None
-    campaign = ctx.campaigns.get(cls.year) if cls and cls.year else None
-    missing_labels = []
-    if campaign is not None and u.outline is not None:
-        titles = {s.code: s.title for s in campaign.outline}
-        missing_labels = [f"{code} ({titles.get(code, '')})".replace(" ()", "") for code in u.outline.missing]
-    needs_review = bool(u.review_reasons) or sub is None
-    context = {
-        "agency_name": agency.name if agency else None,
-        "year": cls.year if cls else None,
-        "reference": reference_for(msg),
-        "received_at": msg.arrived_at,
-        "on_time": sub.on_time if sub else None,
-        "deadline": campaign.deadline if campaign else None,
-        "subject": env.subject,
-        "attachments": [{"filename": a.filename, "size": a.size} for a in u.attachments],
-        "outline_missing": missing_labels,
-        "needs_review": needs_review,
-        "review_reasons": list(u.review_reasons),
-        "reply_address": ctx.reply_address,
-        "campaign_dispatch": campaign.dispatch if campaign else None,
-    }
+    context = ack_context(msg, sub, ctx.roster, ctx.campaigns, ctx.reply_address, list(u.review_reasons))
     refs = " ".join(filter(None, [env.header("references"), env.message_id])) or None
     row = queue_email(
         session, dedupe_key=f"ack:{msg.id}", kind="ack", template="ack", recipients=[recipient], context=context,
@@ -249,10 +240,9 @@ def _queue_ack(session: Session, msg: models.Message, sub: models.Submission | N
     )
     if row is None:
         return False
-    if sub is not None and sub.state == models.RECEIVED:
-        sub.state = models.ACKNOWLEDGED
-        audit(session, action="ack_queued", submission=sub, message_id=msg.id, from_state=models.RECEIVED,
-              to_state=models.ACKNOWLEDGED, reason=f"thư báo nhận {row.dedupe_key}", at=ctx.now)
+    if sub is not None and sub.state == states.RECEIVED:
+        states.transition(session, sub, states.ACKNOWLEDGED, actor=BOT, reason=f"thư báo nhận {row.dedupe_key}",
+                          now=ctx.now, message_id=msg.id, event=states.ACK_QUEUED)
     return True
 
 

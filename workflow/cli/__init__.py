@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import typer
 
-from workflow.cli import commands_admin, commands_mail, commands_season
+from workflow.cli import commands_actions, commands_admin, commands_mail, commands_season
+from workflow.cli import commands_reports
 
 app = typer.Typer(
     name="tdc-bot",
@@ -22,6 +23,8 @@ app = typer.Typer(
 commands_admin.register(app)
 commands_season.register(app)
 commands_mail.register(app)
+commands_actions.register(app)
+commands_reports.register(app)
 
 
 def main() -> None:

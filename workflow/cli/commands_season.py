@@ -8,17 +8,10 @@ from sqlalchemy import select
 
 from workflow import models
 from workflow.cli.common import ConfigOption, JsonOption, console, fail, open_app, print_json, table, vn_date
+from workflow.states import STATE_LABELS_VI
 from workflow.status import message_counts, outbox_counts, season_status
 
-STATE_LABELS = {
-    models.MISSING: "chưa nộp",
-    models.RECEIVED: "đã nhận",
-    models.ACKNOWLEDGED: "đã báo nhận",
-    models.NEEDS_REVIEW: "cần xem xét",
-    models.RESUBMISSION_REQUESTED: "đề nghị gửi lại",
-    models.ACCEPTED: "đã chấp nhận",
-    models.EXEMPT: "miễn",
-}
+STATE_LABELS = STATE_LABELS_VI
 
 
 def register(app: typer.Typer) -> None:
