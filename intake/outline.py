@@ -48,12 +48,16 @@ class _Candidate:
     folded: str  # folded words, numbering and bare numbers removed
 
 
-def _clean(text: str) -> str:
+def clean_heading(text: str) -> str:
+    """Folded heading words without numbering or bare numbers: what matching compares."""
     folded = words(text)
     folded = _LEADING_NUMBER.sub("", folded, count=1)
     folded = _NUMBER_TOKEN.sub(" ", folded)
     folded = re.sub(r"^ve\s+", "", folded.strip())  # "Về công tác tham mưu" = "Công tác tham mưu"
     return " ".join(folded.split())
+
+
+_clean = clean_heading  # the former private name, kept for existing callers
 
 
 def _candidates(docs: list[DocumentText], body_text: str) -> list[list[_Candidate]]:
@@ -93,25 +97,37 @@ def section_matches(section: OutlineSection, heading: str) -> bool:
     return any(_phrase_in(phrase, heading) for phrase in phrases)
 
 
+def heading_matches(level: int, folded: str, sections: tuple[OutlineSection, ...],
+                    enclosing: set[str]) -> list[OutlineSection]:
+    """Sections one heading (at ``level``, text already cleaned) may stand for.
+
+    ``enclosing`` holds the top-level codes the current level-1 heading
+    matched; public so that intake.sections splits text by the same rules.
+    """
+    found = []
+    for section in sections:
+        if abs(level - _depth(section)) > 1:
+            continue
+        if level >= 2 and enclosing and _top(section.code) not in enclosing:
+            continue  # "2. Đánh giá..." under "I." is not section II
+        if section_matches(section, folded):
+            found.append(section)
+    return found
+
+
 def _match_source(candidates: list[_Candidate], sections: tuple[OutlineSection, ...],
                   matches: dict[str, tuple[int, str]]) -> None:
     """Record code -> (level distance, heading); a heading at the section's own
     level is the better witness than its parent's heading that also fits."""
     enclosing: set[str] = set()  # top-level codes the current level-1 heading matched
     for cand in candidates:
-        found = []
-        for section in sections:
-            if abs(cand.level - _depth(section)) > 1:
-                continue
-            if cand.level >= 2 and enclosing and _top(section.code) not in enclosing:
-                continue  # "2. Đánh giá..." under "I." is not section II
-            if section_matches(section, cand.folded):
-                found.append(section.code)
-                distance = abs(cand.level - _depth(section))
-                if section.code not in matches or distance < matches[section.code][0]:
-                    matches[section.code] = (distance, cand.text)
+        found = heading_matches(cand.level, cand.folded, sections, enclosing)
+        for section in found:
+            distance = abs(cand.level - _depth(section))
+            if section.code not in matches or distance < matches[section.code][0]:
+                matches[section.code] = (distance, cand.text)
         if cand.level == 1:
-            enclosing = {_top(code) for code in found}
+            enclosing = {_top(s.code) for s in found}
 
 
 def check_outline(docs: list[DocumentText], body_text: str,

@@ -1,0 +1,134 @@
+"""The text a report wrote under each section of the official outline.
+
+The consolidated national report quotes, under every outline section, what
+each agency said about it. Reports renumber and reword the annex, so a
+heading is tied to a section by exactly the rules the outline check uses
+(intake.outline: meaning, level and the enclosing "I./II./III." heading);
+the text then runs until the next heading at the same or a higher level.
+
+A heading that matches no section is treated as part of the text of the
+section it sits in when it is deeper ("a) Hội nghị..." under "2.1."), and
+closes that section otherwise (its text then belongs to the enclosing
+section, if any). Rendered table rows are left out (the indicator table is
+aggregated on its own), and so is everything from the signature block or
+"Nơi nhận" on.
+"""
+from __future__ import annotations
+
+import re
+
+from rapidfuzz import fuzz
+
+from intake.documents.numbering import numbered_headings
+from intake.model import DocumentText, OutlineSection
+from intake.outline import clean_heading, heading_matches
+from intake.text import words
+
+LOOKAHEAD = 4  # headings the reader saw but that are not found line by line are skipped
+_SIGNATURE = re.compile(
+    r"^(?:noi nhan|(?:kt|tm|tl|ktl|q)\s+\S.*|(?:pho\s+)?(?:giam doc|chu tich|bo truong|thu truong|"
+    r"chi cuc truong|vien truong|tong cuc truong)|nguoi ky|ky ten)$"
+)
+
+
+def _line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _table_lines(doc: DocumentText) -> set[str]:
+    """Table rows as the docx reader rendered them into the text."""
+    rows = set()
+    for grid in doc.tables:
+        for row in grid:
+            if any(cell.strip() for cell in row):
+                rows.add(_line(" | ".join(cell.replace("\n", " ") for cell in row)))
+    return rows
+
+
+def _is_signature(line: str) -> bool:
+    folded = words(line)
+    if folded.startswith("noi nhan"):
+        return True
+    return line.upper() == line and bool(_SIGNATURE.match(folded))
+
+
+def _best(level: int, folded: str, found: list[OutlineSection]) -> OutlineSection | None:
+    """Of the sections a heading may stand for, the one at its own level, then the
+    closest title ("Nguyên nhân của những tồn tại" also names II.2's "tồn tại")."""
+    if not found:
+        return None
+    return min(found, key=lambda s: (abs(level - (s.code.count(".") + 1)),
+                                     -fuzz.token_sort_ratio(clean_heading(s.title), folded)))
+
+
+class _Splitter:
+    """Walks one source's lines, keeping a stack of the open (level, code) headings."""
+
+    def __init__(self, sections: tuple[OutlineSection, ...], out: dict[str, list[str]]) -> None:
+        self.sections = sections
+        self.out = out
+        self.stack: list[tuple[int, str | None]] = []
+        self.enclosing: set[str] = set()
+
+    def current(self) -> str | None:
+        return next((code for _, code in reversed(self.stack) if code), None)
+
+    def heading(self, level: int, text: str) -> None:
+        while self.stack and self.stack[-1][0] >= level:
+            self.stack.pop()
+        folded = clean_heading(text)
+        found = heading_matches(level, folded, self.sections, self.enclosing) if folded else []
+        if level == 1:
+            self.enclosing = {s.code.split(".")[0] for s in found}
+        section = _best(level, folded, found)
+        if section is not None:
+            self.stack.append((level, section.code))
+            return
+        self.stack.append((level, None))
+        self.body(text)  # an unmatched sub-heading is part of what its section says
+
+    def body(self, line: str) -> None:
+        code = self.current()
+        if code is not None and line:
+            self.out.setdefault(code, []).append(line)
+
+
+def _split_source(text: str, headings: list[tuple[int, str]], skip: set[str],
+                  sections: tuple[OutlineSection, ...], out: dict[str, list[str]]) -> None:
+    splitter = _Splitter(sections, out)
+    pending = [(level, _line(h)) for level, h in headings]
+    position = 0
+    for raw in text.splitlines():
+        line = _line(raw)
+        if not line:
+            continue
+        ahead = [i for i in range(position, min(position + LOOKAHEAD, len(pending))) if pending[i][1] == line]
+        if ahead:
+            position = ahead[0] + 1
+            splitter.heading(pending[ahead[0]][0], line)
+            continue
+        if _is_signature(line):
+            break
+        if line in skip:
+            continue
+        splitter.body(line)
+
+
+def split_sections(docs: list[DocumentText], sections: tuple[OutlineSection, ...],
+                   body_text: str = "") -> dict[str, str]:
+    """Section code -> the text written directly under it (children have their own entries).
+
+    Several documents (a report and its annex) and the email body each
+    contribute, in that order; a code appears only when some text was found
+    for it. Never raises on odd input: an unreadable document simply adds nothing.
+    """
+    out: dict[str, list[str]] = {}
+    for doc in docs:
+        if not doc.text.strip():
+            continue
+        headings = list(doc.headings) if doc.headings else numbered_headings(doc.text)
+        _split_source(doc.text, headings, _table_lines(doc), sections, out)
+    if body_text and body_text.strip():
+        _split_source(body_text, numbered_headings(body_text), set(), sections, out)
+    order = [s.code for s in sections]
+    return {code: "\n".join(out[code]) for code in order if code in out}

@@ -1,0 +1,87 @@
+"""Documents and data for coordinators: the consolidated report (compile) and exports."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from workflow.cli.common import ConfigOption, NowOption, console, fail, open_app, parse_now
+
+YearOption = Annotated[int, typer.Option("--year", "-y", help="Reporting year.")]
+
+
+def _progress_reporter(err: Console):  # type: ignore[no-untyped-def]
+    """A Rich bar on a terminal; plain "i/n name" lines otherwise (logs, pipes, cron)."""
+    bar = Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), console=err, disable=not err.is_terminal)
+    task = bar.add_task("Đang tổng hợp", total=None)
+
+    def report(done: int, total: int, name: str) -> None:
+        if err.is_terminal:
+            bar.update(task, completed=done, total=total, description=f"Đang tổng hợp: {name}")
+        else:
+            err.print(f"[{done}/{total}] {name}", markup=False, highlight=False)
+
+    return bar, report
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("compile")
+    def compile_command(
+        year: YearOption,
+        out: Annotated[Path, typer.Option("--out", "-o", help="The .docx file to write.")],
+        now: NowOption = None,
+        config: ConfigOption = None,
+    ) -> None:
+        """Write the consolidated national report of YEAR (.docx): extracts per outline section,
+        summed indicators, and an annex of who reported when and who did not."""
+        from notifier.compile_docx import compiled_report_docx
+        from workflow.compile import compile_for_app
+
+        when = parse_now(now)
+        err = Console(stderr=True, soft_wrap=True)
+        with open_app(config) as a:
+            if year not in a.campaigns:
+                fail(f"No campaign for {year} in the campaigns file.", 1)
+            bar, report_progress = _progress_reporter(err)
+            with bar:
+                report = compile_for_app(a, year, progress=report_progress, now=when)
+            try:
+                path = compiled_report_docx(report, out, tz=a.tz)
+            except OSError as exc:
+                fail(f"Cannot write {out}: {exc}", 1)
+        console.print(f"Đã ghi {path} ({len(report.reported)} đơn vị đã báo cáo, {len(report.missing)} chưa báo cáo, "
+                      f"{len(report.indicators)} chỉ tiêu tổng hợp)", markup=False)
+        for problem in report.problems:
+            err.print(f"cảnh báo: {problem}", markup=False, highlight=False)
+
+    @app.command("export")
+    def export_command(
+        year: YearOption,
+        fmt: Annotated[str, typer.Option("--format", "-f", help="csv | json | xlsx")] = "xlsx",
+        out: Annotated[str | None, typer.Option(
+            "--out", "-o",
+            help="csv: a folder (status.csv, indicators.csv) or a prefix (PREFIX-status.csv, PREFIX-indicators.csv); "
+                 "json/xlsx: the file ('-' = stdout for json). Default: tdc-YEAR… in the current folder.")] = None,
+        config: ConfigOption = None,
+    ) -> None:
+        """Export YEAR's status table and indicator rows for spreadsheets."""
+        from workflow.export import FORMATS, export, gather
+
+        fmt = fmt.lower().strip()
+        if fmt not in FORMATS:
+            fail(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}", 2)
+        with open_app(config) as a:
+            with a.db.sessions() as session:
+                data = gather(session, a.roster, year)
+        if not data.status:
+            fail(f"No agency owes a report for {year} in the roster.", 1)
+        try:
+            written = export(data, fmt, out)
+        except OSError as exc:
+            fail(f"Cannot write the export: {exc}", 1)
+        for path in written:
+            Console(stderr=True).print(f"Đã ghi {path}", markup=False, highlight=False)
