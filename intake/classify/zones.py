@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from html.parser import HTMLParser
 
+from intake.documents.plain import html_to_text as plain_html_to_text
 from intake.model import DocumentText, Envelope
 from intake.text import nfc, words
 
@@ -64,41 +64,12 @@ class InlineForward:
     body: str
 
 
-class _HTMLText(HTMLParser):
-    """Visible text of an HTML body; scripts and styles dropped, nothing run."""
-
-    _BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "table", "blockquote"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs) -> None:  # noqa: ANN001
-        if tag in ("script", "style", "head"):
-            self._skip += 1
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "head"):
-            self._skip = max(0, self._skip - 1)
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
-
-
 def html_to_text(html: str) -> str:
-    parser = _HTMLText()
+    """Visible text of an HTML body (the document reader's parser: scripts and styles dropped, nothing run)."""
     try:
-        parser.feed(html[:_MAX_TEXT])
-        parser.close()
+        return plain_html_to_text(html[:_MAX_TEXT])
     except Exception:  # a broken body is no reason to lose the rest
         return ""
-    return "".join(parser.parts)
 
 
 def body_text(env: Envelope) -> str:

@@ -11,12 +11,10 @@ import tempfile
 from pathlib import Path
 
 from intake.containers import is_encrypted_office
-from intake.documents import legacy_vn
 from intake.documents.budget import Budget
-from intake.documents.numbering import numbered_headings
+from intake.documents.plain import finish_text
 from intake.documents.tools import ToolError, find_tool, run_tool
 from intake.model import DocumentText
-from intake.text import nfc
 
 NO_DOC_TOOL = "Tệp Word cũ (.doc): máy chủ chưa cài antiword hoặc LibreOffice để đọc"
 _MAX_SECONDS = 60.0
@@ -72,11 +70,4 @@ def read_doc(filename: str, data: bytes, budget: Budget) -> DocumentText:
         doc.notes.append("không đọc được tệp: " + "; ".join(errors))
         doc.needs_review = "Không đọc được tệp Word (.doc): tệp hỏng hoặc định dạng không đúng"
         return doc
-    text, encoding = legacy_vn.repair_text(nfc(text))
-    if encoding:
-        doc.notes.append(f"đã chuyển mã {legacy_vn.encoding_label(encoding)} sang Unicode")
-    budget.add(text)
-    doc.text = budget.text()
-    doc.headings = numbered_headings(doc.text)
-    doc.notes.extend(budget.notes)
-    return doc
+    return finish_text(doc, text, budget)

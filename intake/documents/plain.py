@@ -84,8 +84,12 @@ def read_plain(filename: str, data: bytes, budget: Budget, html: bool = False) -
     text = decode_bytes(data)
     if html:
         text = html_to_text(text)
+    return finish_text(DocumentText(filename=filename, format="html" if html else "txt"), text, budget)
+
+
+def finish_text(doc: DocumentText, text: str, budget: Budget) -> DocumentText:
+    """Common end of every plain-text reader: legacy encodings repaired, limits applied, headings found."""
     text, encoding = legacy_vn.repair_text(nfc(text))
-    doc = DocumentText(filename=filename, format="html" if html else "txt")
     if encoding:
         doc.notes.append(f"đã chuyển mã {legacy_vn.encoding_label(encoding)} sang Unicode")
     budget.add(text)
