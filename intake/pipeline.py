@@ -117,6 +117,8 @@ def _read_documents(env: Envelope, stored: list[StoredAttachment], limits: DocLi
         for doc in found:
             saved.text_chars += len(doc.text)
             saved.notes.extend(doc.notes)
+            if doc.needs_review and doc.needs_review not in saved.notes:
+                saved.notes.append(doc.needs_review)  # kept with the file even when the message is no report
         docs.extend(found)
     return docs
 

@@ -20,7 +20,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
-from notifier.outbox import FlushResult, flush
+from notifier.outbox import FlushResult, flush, release_interrupted_claims
 from notifier.transports import make_transport
 from workflow import models
 from workflow.app import App
@@ -99,8 +99,17 @@ class Daemon:
             leader = False
         if leader != self._is_leader:
             log.info("this daemon is now %s", "the leader" if leader else "a standby")
+            if leader:
+                self._take_over_sends()
         self._is_leader = leader
         return leader
+
+    def _take_over_sends(self) -> None:
+        """A new leader frees the sends a killed leader left claimed (else they wait out the claim lease)."""
+        try:
+            release_interrupted_claims(self.app.db, self.clock())
+        except SQLAlchemyError as exc:
+            log.warning("could not release interrupted sends: %s", type(exc).__name__)
 
     def intake_tick(self) -> CycleStats | None:
         if not self._is_leader:
@@ -151,8 +160,65 @@ class Daemon:
         return scheduler
 
     def extra_jobs(self) -> list[tuple[str, Callable[[], Any], Any]]:
-        """Daily jobs (reminders, digest) added by the workflow when configured."""
-        return []
+        """Daily jobs: reminders to agencies and the coordinators' digest, at their configured times.
+
+        Each is a tick that asks the database what is due for the current
+        season (the plan skips what downtime missed), so a run after a restart
+        or a second run on the same day sends nothing twice. The leader only.
+
+        APScheduler's in-memory cron jobs do not remember a run missed while
+        the daemon was down (their first run is the next one in the future),
+        so a daemon started after today's time also gets a one-off catch-up
+        run right away; being idempotent, it sends only what is still due.
+        """
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.date import DateTrigger
+
+        from workflow.digest import queue_digest
+        from workflow.reminders import season_year, send_reminders
+
+        def daily(name: str, work: Callable[[int, datetime], Any]) -> Callable[[], Any]:
+            def tick() -> Any:
+                if not self._is_leader:
+                    return None
+                now = self.clock()
+                try:
+                    year = season_year(self.app.campaigns, now)
+                    if year is None:
+                        self._record_job(name, True, "no campaign season open")
+                        return None
+                    result = work(year, now)
+                except Exception as exc:  # noqa: BLE001 - a failed day is recorded and retried tomorrow
+                    log.exception("job %s failed", name)
+                    self._record_job(name, False, f"{type(exc).__name__}: {exc}")
+                    return None
+                self._record_job(name, True, result.summary())
+                try:
+                    self.flush_tick()  # send now, not at the next outbox tick
+                except Exception:  # noqa: BLE001 - the queued mail waits for the outbox tick
+                    log.exception("job %s: flushing the outbox failed", name)
+                return result
+
+            tick.__name__ = f"{name}_tick"
+            return tick
+
+        def at(hhmm: str) -> CronTrigger:
+            hour, minute = (int(part) for part in hhmm.split(":"))
+            return CronTrigger(hour=hour, minute=minute, timezone=self.app.tz)
+
+        schedule = self.app.settings.schedule
+        wanted: list[tuple[str, Callable[[int, datetime], Any], str]] = []
+        if self.app.settings.reminders.enabled:
+            wanted.append(("reminders", lambda y, now: send_reminders(self.app, y, now), schedule.reminder_time))
+        wanted.append(("digest", lambda y, now: queue_digest(self.app, y, now), schedule.digest_time))
+        local_now = self.clock().astimezone(self.app.tz)
+        jobs: list[tuple[str, Callable[[], Any], Any]] = []
+        for name, work, hhmm in wanted:
+            tick = daily(name, work)
+            jobs.append((name, tick, at(hhmm)))
+            if local_now.strftime("%H:%M") >= hhmm.zfill(5):
+                jobs.append((f"{name}-catch-up", tick, DateTrigger(run_date=datetime.now(self.app.tz))))
+        return jobs
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         log.info("signal %s received: stopping", signal.Signals(signum).name)

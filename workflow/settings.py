@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 CONFIG_ENV = "TDC_CONFIG"
 
@@ -112,6 +112,22 @@ class ScheduleConfig(_Section):
     lease_seconds: float = Field(60, gt=0)
 
 
+class RemindersConfig(_Section):
+    """The reminder plan, in days relative to each agency's (possibly extended) deadline day.
+
+    Stages are named d-14 … d0 before/on the deadline and late+3, late+6 …
+    after it; the dedupe keys carry these names, so renaming a stage resends it.
+    """
+
+    enabled: bool = True
+    days_before: list[PositiveInt] = Field(default_factory=lambda: [14, 7, 3, 1])
+    on_deadline_day: bool = True
+    late_every_days: int = Field(3, gt=0)
+    late_until_days: int = Field(30, ge=0)
+    # Stages this many days before the deadline, or fewer, use the firm wording.
+    firm_within_days: int = Field(3, ge=0)
+
+
 class ClassifierConfig(_Section):
     review_threshold: float = Field(0.6, ge=0, le=1)
 
@@ -125,6 +141,7 @@ class Settings(_Section):
     coordinators: CoordinatorsConfig = Field(default_factory=CoordinatorsConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
+    reminders: RemindersConfig = Field(default_factory=RemindersConfig)
     roster_dir: str | None = None
     campaigns_file: str | None = None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from workflow.cli import commands_actions, commands_admin, commands_mail, commands_season
+from workflow.cli import commands_deadline
 from workflow.cli import commands_reports
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app = typer.Typer(
 commands_admin.register(app)
 commands_season.register(app)
 commands_mail.register(app)
+commands_deadline.register(app)
 commands_actions.register(app)
 commands_reports.register(app)
 

@@ -1,0 +1,126 @@
+"""Commands around the deadline: remind (agencies still owing) and digest (coordinators).
+
+Both take ``--now`` so an operator (or a test) can ask "what would go out on
+that day?", and ``--dry-run`` to see it without queuing anything. Without
+``--send`` they only queue: the daemon's outbox tick sends, with its retries
+and daily caps.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+
+from workflow.cli.common import ConfigOption, JsonOption, NowOption, console, fail, open_app, parse_now, print_json, table
+
+YearOption = Annotated[
+    int | None,
+    typer.Option("--year", "-y", help="Reporting year. Default: the campaign whose season is current."),
+]
+DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Show what would be queued; queue nothing.")]
+SendOption = Annotated[bool, typer.Option("--send", help="Flush the outbox right away instead of waiting for the daemon.")]
+
+
+def _year(app: Any, year: int | None, now: datetime) -> int:
+    from workflow.reminders import season_year
+
+    if year is not None:
+        if year not in app.campaigns:
+            fail(f"No campaign for {year} in the campaigns file.", 2)
+        return year
+    found = season_year(app.campaigns, now)
+    if found is None:
+        fail(f"No campaign season has opened by {now:%d/%m/%Y}; give --year.", 2)
+    return found  # type: ignore[return-value]
+
+
+def _flush(app: Any, now: datetime) -> Any:
+    from notifier.outbox import flush
+    from notifier.transports import make_transport
+
+    smtp = app.settings.smtp
+    transport = make_transport(smtp, app.config.smtp_password)
+    return flush(app.db, transport, smtp.from_, now=now, max_attempts=smtp.max_attempts,
+                 backoff_seconds=smtp.backoff_seconds, daily_cap=smtp.max_per_recipient_per_day,
+                 reply_to=smtp.reply_to)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("remind")
+    def remind(
+        year: YearOption = None,
+        dry_run: DryRunOption = False,
+        send: SendOption = False,
+        json_out: JsonOption = False,
+        now: NowOption = None,
+        config: ConfigOption = None,
+    ) -> None:
+        """Queue today's reminders to agencies that still owe the report (one stage per agency, once)."""
+        from workflow.reminders import ReminderError, send_reminders
+
+        moment = parse_now(now)
+        with open_app(config) as a:
+            y = _year(a, year, moment)
+            try:
+                run = send_reminders(a, y, moment, dry_run=dry_run)
+            except ReminderError as exc:
+                fail(str(exc), 2)
+            flushed = _flush(a, moment) if send and not dry_run else None
+        shown = run.due.reminders if dry_run else run.queued
+        if json_out:
+            print_json({
+                "year": y, "date": run.due.today.strftime("%d/%m/%Y"), "dry_run": dry_run,
+                "reminders": [r.as_json() for r in shown],
+                "skipped": [{"dedupe_key": k, "reason": why} for k, why in run.skipped],
+                "no_address": [u.as_json() for u in run.due.no_address],
+                "sent": flushed.sent if flushed else None,
+            })
+            return
+        verb = "would queue" if dry_run else "queued"
+        t = table("agency", "stage", "recipients", "subject", title=f"Nhắc nộp báo cáo năm {y}: {verb} {len(shown)}")
+        for r in shown:
+            t.add_row(r.agency, r.stage, ", ".join(r.recipients), r.subject)
+        console.print(t)
+        if run.due.no_address:
+            console.print("no address: " + ", ".join(u.name for u in run.due.no_address), markup=False)
+        if flushed is not None:
+            console.print(f"outbox: sent {flushed.sent}, failed {flushed.failed}, retry {flushed.retried}", markup=False)
+
+    @app.command("digest")
+    def digest(
+        year: YearOption = None,
+        dry_run: DryRunOption = False,
+        send: SendOption = False,
+        json_out: JsonOption = False,
+        now: NowOption = None,
+        config: ConfigOption = None,
+    ) -> None:
+        """Build today's coordinator digest and queue it (HTML + text, .docx status table attached)."""
+        from workflow.digest import queue_digest
+
+        moment = parse_now(now)
+        with open_app(config) as a:
+            y = _year(a, year, moment)
+            try:
+                run = queue_digest(a, y, moment, dry_run=dry_run)
+            except ValueError as exc:
+                fail(str(exc), 2)
+            flushed = _flush(a, moment) if send and not dry_run else None
+        if json_out:
+            data = run.as_json()
+            data["dry_run"] = dry_run
+            data["sent"] = flushed.sent if flushed else None
+            print_json(data)
+            return
+        d = run.data
+        console.print(run.subject or "", markup=False)
+        console.print(f"to: {', '.join(run.recipients) or '(none)'} — {run.note}", markup=False)
+        console.print("  ".join(f"{k}: {v}" for k, v in sorted(d.counts.items())), markup=False)
+        if d.missing:
+            t = table("agency", "days left", title=f"Chưa nộp: {len(d.missing)}")
+            for m in d.missing:
+                t.add_row(m["name"], str(m["days_left"]))
+            console.print(t)
+        if flushed is not None:
+            console.print(f"outbox: sent {flushed.sent}, failed {flushed.failed}, retry {flushed.retried}", markup=False)
