@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test venv test-deps clean
+.PHONY: demo run test venv test-deps clean
 
 $(BIN)/tdc-bot: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -13,7 +13,12 @@ $(BIN)/tdc-bot: pyproject.toml
 
 venv: $(BIN)/tdc-bot
 
-# Main job on the embedded defaults (SQLite, local Maildir, file outbox under ./var).
+# The main job on the embedded defaults, with no server: a whole reporting season
+# generated into a local Maildir (var/demo) and replayed day by day.
+demo: venv
+	$(BIN)/tdc-bot demo
+
+# One intake cycle on the embedded defaults (SQLite, local Maildir, file outbox under ./var).
 run: venv
 	$(BIN)/tdc-bot run --once
 

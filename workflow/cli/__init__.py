@@ -11,6 +11,7 @@ import typer
 
 from workflow.cli import commands_actions, commands_admin, commands_mail, commands_season
 from workflow.cli import commands_deadline
+from workflow.cli import commands_ops
 from workflow.cli import commands_reports
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ commands_season.register(app)
 commands_mail.register(app)
 commands_deadline.register(app)
 commands_actions.register(app)
+commands_ops.register(app)
 commands_reports.register(app)
 
 
