@@ -103,6 +103,13 @@ def _attach(msg: EmailMessage, attachment: dict[str, str]) -> None:
     maintype, _, subtype = content_type.partition("/")
     if not subtype:
         maintype, subtype = "application", "octet-stream"
+    cid = attachment.get("inline_cid")
+    html = msg.get_body(("html",)) if cid else None
+    if html is not None:
+        # Shown inside the HTML (<img src="cid:...">): a multipart/related sibling of the HTML part.
+        html.add_related(path.read_bytes(), maintype=maintype, subtype=subtype, cid=f"<{cid}>",
+                         disposition="inline", filename=filename)
+        return
     msg.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=filename)
 
 

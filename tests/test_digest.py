@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -206,6 +207,14 @@ def test_cli_digest_is_delivered_with_its_docx_table(tmp_path: Path, smtp_server
     assert names["Thành phố Hải Phòng"] == "Đã gửi xác nhận" and names["Tỉnh Long An"] == "Chưa nộp"
     text = msg.get_body(("plain",)).get_content()
     assert "Thành phố Hải Phòng" in text and "còn 2 ngày" in text
+    # The chart is shown, not attached: an image in a multipart/related beside the HTML, named by its Content-ID.
+    html_part = msg.get_body(("html",))
+    cid = re.search(r'src="cid:([^"]+)"', html_part.get_content()).group(1)
+    related = msg.get_body(("related",))
+    assert related is not None
+    (image,) = [p for p in related.iter_parts() if p.get_content_type() == "image/png"]
+    assert image["Content-ID"] == f"<{cid}>"
+    assert image.get_content().startswith(b"\x89PNG\r\n")
 
     # Same day again: already queued, nothing more is sent.
     again = json.loads(run_cli("digest", "--send", "--json", "--now", "2024-11-28T18:00", config=config).stdout)

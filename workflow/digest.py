@@ -262,6 +262,16 @@ def docx_path_for(app: "App", day: date) -> Path:
     return app.store_root / "generated" / f"digest-{day:%Y-%m-%d}.docx"
 
 
+def _chart(app: "App", year: int, day: date) -> Path:
+    """The cumulative-submissions chart (this year beside last year) for the HTML digest."""
+    from notifier.chart import submissions_chart
+    from workflow.chart_data import chart_series
+
+    with app.db.sessions() as session:
+        this_year, last_year = chart_series(session, app.campaigns, year)
+    return submissions_chart(this_year, last_year, year, docx_path_for(app, day).with_suffix(".png"))
+
+
 def queue_digest(app: "App", year: int, now: datetime, dry_run: bool = False) -> DigestRun:
     """Build the day's digest and queue it (with its .docx table) to the coordinators, once per day."""
     from notifier.render import render_email
@@ -284,13 +294,19 @@ def queue_digest(app: "App", year: int, now: datetime, dry_run: bool = False) ->
         run.note = "dry run"
         return run
     path = status_table_docx(data.rows, year, data.date, docx_path_for(app, data.date))
-    attachment = {"filename": f"tinh-hinh-bao-cao-{year}-{data.date:%Y-%m-%d}.docx",
-                  "content_type": DOCX_CONTENT_TYPE, "path": str(path.resolve())}
+    attachments = [{"filename": f"tinh-hinh-bao-cao-{year}-{data.date:%Y-%m-%d}.docx",
+                    "content_type": DOCX_CONTENT_TYPE, "path": str(path.resolve())}]
+    context = data.template_context()
+    if not data.one_line:
+        chart = _chart(app, year, data.date)
+        context["chart_cid"] = f"chart.{data.date:%Y-%m-%d}@{message_domain(app)}"
+        attachments.append({"filename": chart.name, "content_type": "image/png", "path": str(chart.resolve()),
+                            "inline_cid": context["chart_cid"]})
     try:
         with app.db.transaction() as session:
             row = queue_email(session, dedupe_key=key, kind="digest", template="digest", recipients=run.recipients,
-                              context=data.template_context(), domain=message_domain(app), now=now, year=year,
-                              attachments=[attachment])
+                              context=context, domain=message_domain(app), now=now, year=year,
+                              attachments=attachments)
     except IntegrityError:
         row = None  # another daemon queued it between our check and our commit
     run.queued = row is not None
