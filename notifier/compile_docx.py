@@ -28,7 +28,7 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 
 from intake.indicators import format_vn_number
-from notifier.digest_docx import STATE_LABELS
+from notifier.labels import state_label
 
 if TYPE_CHECKING:
     from docx.document import Document as DocxDocument
@@ -266,7 +266,7 @@ def _indicators(doc: "DocxDocument", report: "CompiledReport") -> None:
 
 def annex_rows(rows: list["StatusRow"], tz) -> list[tuple[str, ...]]:  # type: ignore[no-untyped-def]
     on_time = {True: "Đúng hạn", False: "Muộn", None: ""}
-    return [(str(i), r.name, vn_day(r.received_at, tz), on_time[r.on_time], STATE_LABELS.get(r.state, r.state),
+    return [(str(i), r.name, vn_day(r.received_at, tz), on_time[r.on_time], state_label(r.state, capital=True),
              str(r.versions)) for i, r in enumerate(rows, 1)]
 
 
@@ -279,7 +279,7 @@ def _annex(doc: "DocxDocument", report: "CompiledReport", tz) -> None:  # type: 
     _grid(doc, ANNEX_COLUMNS, ANNEX_WIDTHS_MM, annex_rows(report.reported, tz))
     _para(doc, f"2. Các đơn vị chưa gửi báo cáo ({len(report.missing)} đơn vị)", bold=True,
           align=WD_ALIGN_PARAGRAPH.LEFT, space_after=Pt(6)).paragraph_format.space_before = Pt(12)
-    missing = [(str(i), r.name, STATE_LABELS.get(r.state, r.state)) for i, r in enumerate(report.missing, 1)]
+    missing = [(str(i), r.name, state_label(r.state, capital=True)) for i, r in enumerate(report.missing, 1)]
     _grid(doc, MISSING_COLUMNS, MISSING_WIDTHS_MM, missing)
     if report.exempt:
         _para(doc, f"3. Các đơn vị được miễn báo cáo ({len(report.exempt)} đơn vị): "

@@ -26,6 +26,8 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
+from notifier.labels import state_label
+
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 FONT = "Times New Roman"
 FONT_SIZE = Pt(13)
@@ -33,15 +35,6 @@ COLUMNS = ("STT", "Đơn vị", "Trạng thái", "Ngày nhận", "Đúng hạn",
 COLUMN_WIDTHS_MM = (14, 80, 45, 30, 25, 63)  # sums to the text width of landscape A4 with 20 mm margins
 DOCX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
-STATE_LABELS = {
-    "missing": "Chưa nộp",
-    "received": "Đã nhận",
-    "acknowledged": "Đã gửi xác nhận",
-    "needs_review": "Cần kiểm tra",
-    "resubmission_requested": "Đã đề nghị gửi lại",
-    "accepted": "Đã chấp nhận",
-    "exempt": "Miễn báo cáo",
-}
 
 
 class StatusLike(Protocol):
@@ -65,7 +58,7 @@ def table_rows(rows: Iterable[StatusLike]) -> list[TableRow]:
     for i, row in enumerate(rows, 1):
         received = row.received_at.astimezone(VIETNAM).strftime("%d/%m/%Y") if row.received_at else ""
         on_time = {True: "Đúng hạn", False: "Muộn", None: ""}[row.on_time]
-        out.append(TableRow((str(i), row.name, STATE_LABELS.get(row.state, row.state), received, on_time,
+        out.append(TableRow((str(i), row.name, state_label(row.state, capital=True), received, on_time,
                              ", ".join(row.outline_missing or []))))
     return out
 

@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 
+from notifier.labels import state_label
+
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -119,6 +121,7 @@ def make_environment(templates_dir: Path = TEMPLATES_DIR) -> Environment:
     env.filters["vn_number"] = vn_number
     env.filters["vn_filesize"] = vn_filesize
     env.filters["one_line"] = one_line
+    env.filters["state_label"] = state_label
     return env
 
 

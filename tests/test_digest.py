@@ -135,7 +135,7 @@ def test_status_table_docx_is_a_landscape_a4_annex(env, tmp_path) -> None:  # ty
     body = [[c.text for c in row.cells] for row in table.rows[1:]]
     assert len(body) == len(roster.owing(YEAR))
     tay_ninh = next(r for r in body if r[1] == "Tỉnh Tây Ninh")
-    assert tay_ninh[2:5] == ["Đã gửi xác nhận", "01/12/2024", "Muộn"]
+    assert tay_ninh[2:5] == ["Đã báo nhận", "01/12/2024", "Muộn"]
     assert [r[0] for r in body] == [str(i) for i in range(1, len(body) + 1)]
     assert not list(path.parent.glob(".digest-*"))  # no temporary file left behind
 
@@ -204,7 +204,7 @@ def test_cli_digest_is_delivered_with_its_docx_table(tmp_path: Path, smtp_server
     (table,) = document.tables
     assert len(table.rows) == len(roster.owing(YEAR)) + 1
     names = {row.cells[1].text: row.cells[2].text for row in table.rows[1:]}
-    assert names["Thành phố Hải Phòng"] == "Đã gửi xác nhận" and names["Tỉnh Long An"] == "Chưa nộp"
+    assert names["Thành phố Hải Phòng"] == "Đã báo nhận" and names["Tỉnh Long An"] == "Chưa nộp"
     text = msg.get_body(("plain",)).get_content()
     assert "Thành phố Hải Phòng" in text and "còn 2 ngày" in text
     # The chart is shown, not attached: an image in a multipart/related beside the HTML, named by its Content-ID.

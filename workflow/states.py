@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from notifier.labels import STATE_LABELS
 from workflow import models
 from workflow.audit import audit
 
@@ -22,15 +23,7 @@ RESUBMISSION_REQUESTED = models.RESUBMISSION_REQUESTED
 ACCEPTED = models.ACCEPTED
 EXEMPT = models.EXEMPT
 
-STATE_LABELS_VI: dict[str, str] = {
-    MISSING: "chưa nộp",
-    RECEIVED: "đã nhận",
-    ACKNOWLEDGED: "đã báo nhận",
-    NEEDS_REVIEW: "cần xem xét",
-    RESUBMISSION_REQUESTED: "đề nghị gửi lại",
-    ACCEPTED: "đã chấp nhận",
-    EXEMPT: "miễn",
-}
+STATE_LABELS_VI: dict[str, str] = STATE_LABELS  # one vocabulary: notifier.labels
 
 # Events: what causes a transition. The names are also the audit ``action``.
 REPORT_RECEIVED = "report_received"   # a report arrives (first one, or after a resubmission request)

@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from intake.sources.maildir import deliver
+from notifier.labels import state_label
 from workflow.app import App
 from workflow.demo.season import DemoMail, SeasonPlan, build_season
 from workflow.status import StatusRow, season_status
@@ -31,10 +32,6 @@ VN = ZoneInfo("Asia/Ho_Chi_Minh")
 MARKER = ".tdc-demo"
 DIGEST_DAYS_BEFORE = 14
 COORDINATOR = "Điều phối viên NSCL <dieuphoi@tdc.example.vn>"
-STATE_LABELS = {
-    "missing": "chưa nộp", "received": "đã nhận", "acknowledged": "đã báo nhận", "needs_review": "cần xem xét",
-    "resubmission_requested": "đề nghị gửi lại", "accepted": "đã chấp nhận", "exempt": "miễn",
-}
 
 
 class DemoError(Exception):
@@ -203,7 +200,7 @@ def _status_table(rows: list[StatusRow], year: int) -> Table:
         received = r.received_at.astimezone(VN).strftime("%d/%m/%Y %H:%M") if r.received_at else "—"
         on_time = {True: "đúng hạn", False: "muộn", None: "—"}[r.on_time]
         gaps = ", ".join(r.outline_missing[:3]) + (", …" if len(r.outline_missing) > 3 else "")
-        table.add_row(str(i), _short(r.name), STATE_LABELS.get(r.state, r.state), received, on_time, gaps or "—")
+        table.add_row(str(i), _short(r.name), state_label(r.state), received, on_time, gaps or "—")
     return table
 
 
@@ -288,7 +285,7 @@ def _print_summary(result: DemoResult, console: Console) -> None:
     counts: dict[str, int] = {}
     for r in result.status:
         counts[r.state] = counts.get(r.state, 0) + 1
-    console.print("  ".join(f"{STATE_LABELS.get(k, k)}: {v}" for k, v in sorted(counts.items())), markup=False, highlight=False)
+    console.print("  ".join(f"{state_label(k)}: {v}" for k, v in sorted(counts.items())), markup=False, highlight=False)
     console.print(f"Thư đã gửi (tệp .eml): {result.outbox_files} trong {result.outbox_dir}", markup=False, highlight=False)
     console.print(f"Bản tổng hợp gần nhất (.docx): {result.digest_docx or '—'}", markup=False, highlight=False)
     console.print(f"Báo cáo tổng hợp năm {year} (.docx): {result.compiled_docx or '— (chưa có lệnh compile)'}",
