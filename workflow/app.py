@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from workflow import models
 from workflow.campaigns import Campaign, load_campaigns
-from workflow.db import Database
+from workflow.db import Database, startup_lock
 from workflow.roster import Roster, load_roster
 from workflow.settings import LoadedConfig, load_config
 
@@ -72,7 +72,7 @@ class App:
 
     def sync_reference_data(self) -> None:
         """Mirror the roster and campaigns (config is the truth) into their tables."""
-        with self.db.transaction() as session:
+        with startup_lock(self.db.engine), self.db.transaction() as session:
             for agency in self.roster_base.all():
                 session.merge(models.Agency(
                     slug=agency.slug, name=agency.name, kind=agency.kind,

@@ -47,8 +47,40 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+# Any constant will do: it names the lock, on this database only.
+_STARTUP_LOCK_KEY = 0x7DC1322
+
+
+@contextmanager
+def startup_lock(engine: Engine) -> Iterator[None]:
+    """Serialise start-up work (migrations, reference data) between daemons sharing a database.
+
+    Two daemons started together on a fresh database would otherwise both
+    create the tables or insert the same rows, and one would die. PostgreSQL:
+    a session advisory lock; SQLite: a lock file beside the database file.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock({_STARTUP_LOCK_KEY})")
+            try:
+                yield
+            finally:
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_STARTUP_LOCK_KEY})")
+                conn.commit()
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield
+        return
+    from filelock import FileLock
+
+    with FileLock(f"{database}.startup.lock", timeout=300):
+        yield
+
+
 def upgrade(engine: Engine) -> None:
-    command.upgrade(alembic_config(engine), "head")
+    with startup_lock(engine):
+        command.upgrade(alembic_config(engine), "head")
 
 
 def pending_migrations(engine: Engine) -> list[str]:

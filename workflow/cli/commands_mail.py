@@ -4,17 +4,26 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any, Callable, Iterator
 
 import typer
 
-from workflow.cli.common import ConfigOption, JsonOption, console, fail, open_app, table
+from workflow.cli.common import ConfigOption, JsonOption, NowOption, console, fail, open_app, parse_now, table
 from workflow.logs import setup_logging
 
 LogFormat = Annotated[str, typer.Option("--log-format", help="Log lines as 'text' or 'json'.")]
 LogLevel = Annotated[str, typer.Option("--log-level", help="debug, info, warning, error.")]
+
+
+def shifted_clock(start: datetime) -> Callable[[], datetime]:
+    """A clock that reads ``start`` now and advances in real time."""
+    import time
+
+    origin = time.monotonic()
+    start_utc = start.astimezone(timezone.utc)
+    return lambda: start_utc + timedelta(seconds=time.monotonic() - origin)
 
 
 @contextmanager
@@ -44,15 +53,21 @@ def register(app: typer.Typer) -> None:
     def run(
         once: Annotated[bool, typer.Option("--once", help="One full cycle: fetch everything new, record, flush the outbox, exit.")] = False,
         config: ConfigOption = None,
+        now: NowOption = None,
         log_format: LogFormat = "text",
         log_level: LogLevel = "info",
     ) -> None:
-        """Run the intake daemon (IDLE/poll, outbox, scheduled jobs) until SIGTERM/SIGINT."""
+        """Run the intake daemon (IDLE/poll, outbox, scheduled jobs) until SIGTERM/SIGINT.
+
+        With --now the daemon's clock starts at that moment and runs on from there
+        (replaying a season, testing a deadline day); mail arrival times stay the server's.
+        """
         setup_logging(log_format, log_level)
         from workflow.daemon import Daemon
 
+        clock = shifted_clock(parse_now(now)) if now else None
         with open_app(config) as a:
-            daemon = Daemon(a)
+            daemon = Daemon(a, clock=clock)
             if once:
                 with intake_progress() as progress:
                     result = daemon.run_once(progress=progress)
