@@ -131,8 +131,30 @@ def _charset_ok(name: str | None) -> bool:
         return False
 
 
+def _looks_vietnamese(text: str) -> bool:
+    """Every non-ASCII letter is a Latin letter Vietnamese uses (no CJK, no box drawing...)."""
+    others = [ch for ch in text if ord(ch) > 127]
+    return bool(others) and all("\u00c0" <= ch <= "\u01b0" or "\u1ea0" <= ch <= "\u1ef9" for ch in others)
+
+
 def _guess_text(data: bytes) -> tuple[str, str]:
-    """Statistical detection, preferring the Vietnamese code page when it is a candidate."""
+    """What Vietnamese mail really is first, then statistical detection.
+
+    Short Vietnamese texts fool statistical detectors (windows-1258 bytes
+    come out as big5 or cp932), so two cheap, specific checks go first:
+    UTF-8 damaged in a few places (a cut quoted-printable line) stays UTF-8,
+    and bytes that read as Vietnamese in windows-1258 are windows-1258.
+    """
+    try:
+        legacy = nfc(data.decode(_LEGACY_FALLBACK))
+    except UnicodeDecodeError:
+        legacy = ""
+    if _looks_vietnamese(legacy):
+        return legacy, _LEGACY_FALLBACK
+    lenient = data.decode("utf-8", "replace")
+    broken = lenient.count("\ufffd")
+    if broken and (broken <= 2 or broken * 10 <= sum(1 for ch in lenient if ord(ch) > 127)):
+        return lenient, "utf-8 with replacement characters"
     matches = list(from_bytes(data))
     if not matches:
         return data.decode("utf-8", "replace"), "utf-8 with replacement characters"
@@ -411,12 +433,41 @@ def _leaf(part: Message, ctype: str, env: Envelope, state: _Walk, in_forward: bo
         state.top.attachments.append(att)
 
 
+def _transfer_encoding(part: Message) -> str:
+    return str(part.get("content-transfer-encoding", "")).strip().lower()
+
+
+def _decode_encoded_forward(part: Message, parsed: Message, label: str, defects: list[str]) -> Message | None:
+    """Re-read a base64/QP-encoded message/rfc822 from its decoded bytes."""
+    import base64
+    import binascii
+    import quopri
+
+    text = parsed.as_string(maxheaderlen=0, policy=policy.compat32.clone(mangle_from_=False))
+    encoded = text.encode("ascii", "surrogateescape")
+    try:
+        data = base64.b64decode(encoded) if _transfer_encoding(part) == "base64" else quopri.decodestring(encoded)
+    except (binascii.Error, ValueError):
+        defects.append(f"{label}: encoded forwarded message not decodable")
+        return parsed
+    defects.append(f"{label}: forwarded message was {_transfer_encoding(part)}-encoded; decoded")
+    try:
+        return BytesParser(policy=policy.compat32).parsebytes(data)
+    except RecursionError:
+        defects.append(f"{label}: forwarded message nested too deeply")
+        return None
+
+
 def _forward(part: Message, env: Envelope, state: _Walk, depth: int, label: str) -> None:
     """A message/rfc822 part becomes its own Envelope; its files also count as ours."""
     payload = part.get_payload()
     inner: Message | None = None
     if isinstance(payload, list) and payload and isinstance(payload[0], Message):
         inner = payload[0]
+        if _transfer_encoding(part) in ("base64", "quoted-printable"):
+            # RFC 2046 forbids it, but some mailers encode forwards; the stdlib
+            # then parses the *encoded* text as a message and the forward is lost.
+            inner = _decode_encoded_forward(part, inner, label, env.defects)
     else:  # a base64/QP-encoded forward is not parsed by the stdlib: do it here
         data = _payload_bytes(part, label, env.defects)
         if data:

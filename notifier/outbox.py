@@ -57,6 +57,10 @@ MAX_BACKOFF = timedelta(hours=6)
 CAP_WINDOW = timedelta(hours=24)
 CAP_EXEMPT_KINDS = frozenset({"digest"})
 ERROR_MAX = 500
+# Marks a retry caused by the server being unusable; while the oldest waiting
+# row carries it, the whole queue waits, so rows queued during an outage
+# cannot overtake it when the server returns.
+SERVER_DOWN = "server unavailable: "
 _CLAIM_TRIES = 5
 
 
@@ -158,6 +162,8 @@ def _claim_next(db: Database, now: datetime) -> OutboxEmail | None:
     """Take the oldest due row (pending and due, or sending with an expired lease), or None."""
     for _ in range(_CLAIM_TRIES):
         with db.transaction() as session:
+            if _queue_held(session, now):
+                return None
             query = (
                 select(OutboxEmail.id, OutboxEmail.state, OutboxEmail.attempts)
                 .where(OutboxEmail.state.in_((PENDING, SENDING)), OutboxEmail.next_attempt_at <= now)
@@ -185,6 +191,15 @@ def _claim_next(db: Database, now: datetime) -> OutboxEmail | None:
                 log.warning("outbox %s: previous send was interrupted (lease expired); sending again", candidate.id)
             return session.get(OutboxEmail, candidate.id)
     return None
+
+
+def _queue_held(session: Session, now: datetime) -> bool:
+    """True while the oldest waiting row is backing off from a dead server (see SERVER_DOWN)."""
+    head = session.execute(
+        select(OutboxEmail.next_attempt_at, OutboxEmail.last_error)
+        .where(OutboxEmail.state == PENDING).order_by(OutboxEmail.id).limit(1)
+    ).first()
+    return head is not None and head.next_attempt_at > now and (head.last_error or "").startswith(SERVER_DOWN)
 
 
 # -- sending --------------------------------------------------------------------------
@@ -282,6 +297,8 @@ def _record(
     else:
         retry_at = now + _backoff(claimed.attempts, backoff_seconds)
         values.update(state=PENDING, next_attempt_at=retry_at)
+        if outcome.scope == "connection":
+            values["last_error"] = _short(SERVER_DOWN + (outcome.note or ""))
     with db.transaction() as session:
         updated = session.execute(
             update(OutboxEmail)

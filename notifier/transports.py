@@ -17,6 +17,7 @@ exception messages end up in the database (``last_error``) and in logs.
 """
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import re
@@ -172,7 +173,7 @@ class SmtpTransport:
         client = self._connect()
         try:
             if self.username:
-                client.login(self.username, self.__password or "")
+                self._login(client)
             refused = client.send_message(msg, from_addr=envelope_from, to_addrs=recipients)
         finally:
             try:
@@ -180,6 +181,20 @@ class SmtpTransport:
             except (smtplib.SMTPException, OSError):
                 client.close()
         return {addr: (code, _reply_text(code, text)) for addr, (code, text) in refused.items()}
+
+    def _login(self, client: smtplib.SMTP) -> None:
+        """Log in; a non-ASCII password goes as UTF-8 AUTH PLAIN (RFC 4616), which smtplib's login() cannot send."""
+        password = self.__password or ""
+        if (self.username + password).isascii():
+            client.login(self.username, password)
+            return
+        client.ehlo_or_helo_if_needed()
+        if not client.has_extn("auth"):
+            raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
+        token = base64.b64encode(f"\0{self.username}\0{password}".encode("utf-8")).decode("ascii")
+        code, reply = client.docmd("AUTH", f"PLAIN {token}")
+        if code != 235:
+            raise smtplib.SMTPAuthenticationError(code, reply)
 
     def _all_refused(self, refused: dict[str, tuple[int, bytes]]) -> SendError:
         details = "; ".join(f"{addr}: {_reply_text(code, text)}" for addr, (code, text) in refused.items())

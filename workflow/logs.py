@@ -34,5 +34,5 @@ def setup_logging(fmt: str = "text", level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
-    for noisy in ("apscheduler", "imapclient", "mail-parser", "mailparser"):
+    for noisy in ("apscheduler", "imapclient", "mail-parser", "mailparser", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

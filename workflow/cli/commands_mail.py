@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -63,6 +64,9 @@ def register(app: typer.Typer) -> None:
         (replaying a season, testing a deadline day); mail arrival times stay the server's.
         """
         setup_logging(log_format, log_level)
+        # A stop request during start-up (migrations, loading) is a clean exit too; the daemon
+        # installs its own handler once it runs.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         from workflow.daemon import Daemon
 
         clock = shifted_clock(parse_now(now)) if now else None
@@ -76,6 +80,10 @@ def register(app: typer.Typer) -> None:
                 sent = sum(f.sent for f in result.flushed)
                 failed = sum(f.failed for f in result.flushed)
                 console.print(f"outbox: sent {sent}, failed {failed}", markup=False)
+                stopped = [c.stopped_early for c in result.cycles if c.stopped_early]
+                if stopped:
+                    # For cron and scripts: the cycle could not finish; it will be retried, nothing was lost.
+                    fail(f"intake stopped early: {stopped[-1]}", 1)
                 return
             daemon.run_forever()
 
