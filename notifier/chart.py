@@ -8,13 +8,13 @@ a file.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from notifier.files import save_atomically
 
 WIDTH_PX, HEIGHT_PX, DPI = 700, 350, 100
 THIS_YEAR_COLOUR = "#c0392b"
@@ -69,17 +69,5 @@ def submissions_chart(this_year: Points, last_year: Points, year: int, path: Pat
     else:
         ax.text(0.5, 0.5, "Chưa có báo cáo nào", transform=ax.transAxes, ha="center", va="center", fontsize=10)
     fig.tight_layout()
-    return _save_atomically(fig, Path(path))
-
-
-def _save_atomically(fig: Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".chart-", suffix=".png.tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=DPI)  # no bbox_inches="tight": it would change the size
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    # no bbox_inches="tight": it would change the size
+    return save_atomically(path, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI))

@@ -14,8 +14,6 @@ a coordinator edits it before it is signed.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
@@ -28,6 +26,7 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 
 from intake.indicators import format_vn_number
+from notifier.files import save_atomically
 from notifier.labels import state_label
 
 if TYPE_CHECKING:
@@ -317,17 +316,4 @@ def compiled_report_docx(report: "CompiledReport", path: Path | str, *, tz,  # t
     if table_after is None:
         _indicators(doc, report)
     _annex(doc, report, tz)
-    return _save_atomically(doc, Path(path))
-
-
-def _save_atomically(doc: "DocxDocument", path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".compile-", suffix=".docx.tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        doc.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return save_atomically(path, doc.save)

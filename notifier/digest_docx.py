@@ -10,8 +10,6 @@ points at a half-written attachment.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -26,6 +24,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
+from notifier.files import save_atomically
 from notifier.labels import state_label
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -140,17 +139,4 @@ def status_table_docx(rows: Iterable[StatusLike], year: int, day: date, path: Pa
     for column, width in zip(table.columns, COLUMN_WIDTHS_MM):
         for cell in column.cells:
             cell.width = Mm(width)
-    return _save_atomically(doc, Path(path))
-
-
-def _save_atomically(doc, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".digest-", suffix=".docx.tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        doc.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return save_atomically(path, doc.save)

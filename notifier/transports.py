@@ -23,12 +23,13 @@ import os
 import re
 import smtplib
 import ssl
-import tempfile
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
+
+from notifier.files import save_atomically
 
 if TYPE_CHECKING:
     from workflow.settings import SmtpConfig
@@ -233,7 +234,7 @@ class FileTransport:
         data = head.encode("utf-8") + msg.as_bytes(policy=SMTP)
         try:
             self.outbox_dir.mkdir(parents=True, exist_ok=True)
-            self._write_atomic(self.outbox_dir / name, data)
+            _write_bytes(self.outbox_dir / name, data)
         except OSError as exc:
             raise TransientSendError(f"cannot write {self.outbox_dir / name}: {exc.strerror or exc}") from None
         log.info("wrote %s", self.outbox_dir / name)
@@ -246,23 +247,9 @@ class FileTransport:
         ident = _FILE_UNSAFE.sub("_", str(msg.get("Message-ID", "")).strip("<> ")).strip("._")[:120] or "message"
         return f"{stamp}-{ident}.eml"
 
-    @staticmethod
-    def _write_atomic(target: Path, data: bytes) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".eml", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+
+def _write_bytes(target: Path, data: bytes) -> None:
+    save_atomically(target, lambda tmp: Path(tmp).write_bytes(data))
 
 
 def make_transport(smtp_config: SmtpConfig, password: str | None) -> Transport:

@@ -20,12 +20,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
-from notifier.outbox import FlushResult, flush, release_interrupted_claims
+from notifier.outbox import FlushResult, release_interrupted_claims
 from notifier.transports import make_transport
 from workflow import models
 from workflow.app import App
 from workflow.intake_cycle import CycleStats, IntakeCycle, open_cycle
 from workflow.lease import Lease, make_holder_id
+from workflow.outbox_queue import send_due
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +78,8 @@ class Daemon:
         """Send what is due in the outbox; the leader only."""
         if not self._is_leader:
             return None
-        smtp = self.app.settings.smtp
         try:
-            result = flush(
-                self.app.db, self.transport, smtp.from_, now=self.clock(), max_attempts=smtp.max_attempts,
-                backoff_seconds=smtp.backoff_seconds, daily_cap=smtp.max_per_recipient_per_day,
-                reply_to=smtp.reply_to,
-            )
+            result = send_due(self.app, self.clock(), self.transport)
         except SQLAlchemyError as exc:
             log.warning("outbox flush skipped: database unavailable (%s)", type(exc).__name__)
             self._record_job("outbox", False, f"database unavailable: {type(exc).__name__}")

@@ -7,14 +7,19 @@ The dedupe key is unique in the database: deciding twice queues once.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from notifier.compose import new_message_id
+from notifier.outbox import FlushResult, flush
 from notifier.render import render_email
+from notifier.transports import Transport, make_transport
 from workflow import models
+
+if TYPE_CHECKING:
+    from workflow.app import App
 
 
 def queue_email(
@@ -61,3 +66,13 @@ def queue_email(
     session.add(row)
     session.flush()
     return row
+
+
+def send_due(app: "App", now: datetime, transport: Transport | None = None) -> FlushResult:
+    """Send what is due in the outbox with the configured transport, retry policy and daily cap."""
+    smtp = app.settings.smtp
+    return flush(
+        app.db, transport or make_transport(smtp, app.config.smtp_password), smtp.from_, now=now,
+        max_attempts=smtp.max_attempts, backoff_seconds=smtp.backoff_seconds,
+        daily_cap=smtp.max_per_recipient_per_day, reply_to=smtp.reply_to,
+    )

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from workflow.cli.common import ConfigOption, JsonOption, NowOption, console, fail, open_app, parse_now, print_json, table
+from workflow.outbox_queue import send_due
 
 YearOption = Annotated[
     int | None,
@@ -35,17 +36,6 @@ def _year(app: Any, year: int | None, now: datetime) -> int:
     return found  # type: ignore[return-value]
 
 
-def _flush(app: Any, now: datetime) -> Any:
-    from notifier.outbox import flush
-    from notifier.transports import make_transport
-
-    smtp = app.settings.smtp
-    transport = make_transport(smtp, app.config.smtp_password)
-    return flush(app.db, transport, smtp.from_, now=now, max_attempts=smtp.max_attempts,
-                 backoff_seconds=smtp.backoff_seconds, daily_cap=smtp.max_per_recipient_per_day,
-                 reply_to=smtp.reply_to)
-
-
 def register(app: typer.Typer) -> None:
     @app.command("remind")
     def remind(
@@ -66,7 +56,7 @@ def register(app: typer.Typer) -> None:
                 run = send_reminders(a, y, moment, dry_run=dry_run)
             except ReminderError as exc:
                 fail(str(exc), 2)
-            flushed = _flush(a, moment) if send and not dry_run else None
+            flushed = send_due(a, moment) if send and not dry_run else None
         shown = run.due.reminders if dry_run else run.queued
         if json_out:
             print_json({
@@ -106,7 +96,7 @@ def register(app: typer.Typer) -> None:
                 run = queue_digest(a, y, moment, dry_run=dry_run)
             except ValueError as exc:
                 fail(str(exc), 2)
-            flushed = _flush(a, moment) if send and not dry_run else None
+            flushed = send_due(a, moment) if send and not dry_run else None
         if json_out:
             data = run.as_json()
             data["dry_run"] = dry_run
