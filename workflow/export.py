@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from notifier.digest_docx import STATE_LABELS
+from notifier.labels import state_label
 from workflow import models
 from workflow.campaigns import VIETNAM
 from workflow.status import season_status
@@ -76,7 +76,7 @@ def gather(session: Session, roster: "Roster", year: int) -> ExportData:
     rows = season_status(session, roster, year)
     status = [{
         "agency": r.agency, "name": r.name, "kind": r.kind, "state": r.state,
-        "state_label": STATE_LABELS.get(r.state, r.state),
+        "state_label": state_label(r.state, capital=True),
         "received_date": r.received_at.astimezone(VIETNAM).strftime("%d/%m/%Y") if r.received_at else "",
         "received_at": r.received_at.astimezone(VIETNAM).isoformat() if r.received_at else None,
         "on_time": r.on_time, "outline_missing": list(r.outline_missing), "versions": r.versions,
