@@ -110,7 +110,12 @@ class Daemon:
     def intake_tick(self) -> CycleStats | None:
         if not self._is_leader:
             return None
-        stats = self.cycle.run_once()
+        try:
+            stats = self.cycle.run_once()
+        except Exception as exc:  # noqa: BLE001 - the daemon outlives any one cycle's failure
+            log.exception("intake cycle failed; retrying at the next cycle")
+            self._record_job("intake", False, f"{type(exc).__name__}: {exc}")
+            return None
         self._record_job("intake", stats.stopped_early is None, stats.summary())
         if stats.fetched or stats.stopped_early:
             log.info("intake: %s", stats.summary())

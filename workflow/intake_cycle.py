@@ -5,10 +5,12 @@ The order is the "no mail lost, none processed twice" guarantee:
 1. messages recorded earlier but not yet marked on the server (the daemon
    died between commit and marking) are marked first;
 2. each new message is stored and understood outside any transaction,
-   recorded in ONE transaction, and only after the commit marked processed;
-3. a storage or database failure stops the cycle at that message: it stays
-   unmarked and is read again next time; later messages wait for it, so the
-   UID cursor never skips a message.
+   then recorded in ONE transaction together with the rest of its batch
+   (at most one IMAP fetch's worth), and only after the commit marked
+   processed (one MOVE/STORE for the batch where the source can);
+3. a storage failure stops the cycle at that message, a database failure
+   at that batch: it stays unmarked and is read again next time; later
+   messages wait for it, so the UID cursor never skips a message.
 
 Only one cycle runs at a time (a file lock beside the store), and each cycle
 takes at most ``cycle_limit`` messages, so a backlog is worked in batches.
@@ -17,27 +19,37 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parseaddr
+from itertools import islice
 from pathlib import Path
 from typing import Callable
 
 from filelock import FileLock, Timeout
 from sqlalchemy import select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 
 from intake.documents.budget import DocLimits
 from intake.limits import Limits
 from intake.model import RawMessage
-from intake.pipeline import IntakeContext, understand
+from intake.pipeline import IntakeContext, Understanding, understand
 from intake.sources import Source, SourceError, make_source
 from intake.store import RawStore, StoreError
 from workflow import models
 from workflow.app import App
-from workflow.submissions import RecordContext, record
+from workflow.submissions import RecordContext, RecordResult, record
 
 log = logging.getLogger(__name__)
+
+# The database itself is unusable (down, restarting, connection lost): stop the cycle and retry later.
+# Any other error is about one message (a value the database refuses, a bug) and is handled per message.
+OUTAGE = (OperationalError, InterfaceError, DisconnectionError)
+
+# Understanding waits on the disk (fsync per stored file); a few threads overlap the waits.
+UNDERSTAND_THREADS = 4
 
 
 @dataclass
@@ -156,12 +168,12 @@ class IntakeCycle:
             raw = RawMessage(source_key=row.source_key, raw=b"", arrived_at=row.arrived_at,
                              mailbox=self.source.mailbox, uidvalidity=row.uidvalidity, uid=row.uid)
             self.source.mark_done(raw)
-            self._set_marked(row.id)
+            self._set_marked([row.id])
             stats.marked_late += 1
 
-    def _set_marked(self, message_id: int) -> None:
+    def _set_marked(self, message_ids: list[int]) -> None:
         with self.app.db.transaction() as session:
-            session.execute(update(models.Message).where(models.Message.id == message_id).values(marked_done=True))
+            session.execute(update(models.Message).where(models.Message.id.in_(message_ids)).values(marked_done=True))
 
     def run_once(self, limit: int | None = None, on_message: Callable[[CycleStats], None] | None = None) -> CycleStats:
         """One cycle; returns what it did. Never raises for one bad message or a passing outage."""
@@ -182,12 +194,16 @@ class IntakeCycle:
         try:
             self._mark_pending(stats)
             ctx = self._context()
-            for raw in self.source.fetch_new(self._cursors(), limit):
-                stats.fetched += 1
-                if not self._process(raw, ctx, stats):
-                    break
-                if on_message is not None:
-                    on_message(stats)
+            messages = self.source.fetch_new(self._cursors(), limit)
+            size = self.app.settings.mailbox.batch_size
+            with ThreadPoolExecutor(max_workers=UNDERSTAND_THREADS, thread_name_prefix="understand") as pool:
+                # islice takes exactly one fetch's worth without asking the source for the next one.
+                while chunk := list(islice(messages, size)):
+                    batch = self._understand_all(pool, chunk, ctx, stats)
+                    if batch:
+                        self._record_batch(batch, ctx, stats, on_message)
+                    if len(batch) < len(chunk):
+                        break
         except SourceError as exc:
             stats.stopped_early = f"mailbox: {exc}"
             log.warning("intake cycle stopped: mailbox unavailable: %s", exc)
@@ -195,29 +211,87 @@ class IntakeCycle:
             stats.stopped_early = f"database: {type(exc).__name__}"
             log.warning("intake cycle stopped: database unavailable: %s", exc.__class__.__name__)
 
-    def _process(self, raw: RawMessage, ctx: IntakeContext, stats: CycleStats) -> bool:
-        """Understand, record, mark one message; False stops the cycle (message left for next time)."""
+    def _understand_all(self, pool: ThreadPoolExecutor, chunk: list[RawMessage], ctx: IntakeContext,
+                        stats: CycleStats) -> list[Understanding]:
+        """Store and understand a fetch's worth, in order; stops at the first storage failure.
+
+        Why threads: storing a message waits for the disk (an fsync per file),
+        and those waits overlap; the results are taken in arrival order, so
+        what is recorded is always an unbroken run of the oldest messages.
+        A message after a failed one may already be stored, which is harmless
+        (the store is content-addressed) and it is read again next cycle.
+        """
+        futures = [pool.submit(understand, raw, ctx, self.store) for raw in chunk]
+        done: list[Understanding] = []
+        for raw, future in zip(chunk, futures):
+            stats.fetched += 1
+            try:
+                done.append(future.result())
+            except StoreError as exc:
+                stats.stopped_early = f"storage: {exc}"
+                log.error("cannot store message %s (%s); it stays unprocessed on the server and is retried next cycle",
+                          raw.source_key, exc)
+                for later in futures:
+                    later.cancel()
+                break
+        return done
+
+    def _record_alone(self, u: Understanding, ctx: IntakeContext) -> RecordResult:
+        """Record one message; if even that fails, record it as quarantined with the reason.
+
+        A message that breaks the recorder (a bug, a value the database refuses)
+        must neither be lost nor block every message after it.
+        """
         try:
-            understanding = understand(raw, ctx, self.store)
-        except StoreError as exc:
-            stats.stopped_early = f"storage: {exc}"
-            log.error("cannot store message %s (%s); it stays unprocessed on the server and is retried next cycle",
-                      raw.source_key, exc)
-            return False
-        with self.app.db.transaction() as session:
-            result = record(session, understanding, self._record_context(ctx.roster))
-        if result.duplicate:
-            stats.duplicates += 1
-        elif result.status == "quarantined":
-            stats.quarantined += 1
-        elif result.status == "ignored":
-            stats.ignored += 1
-        else:
-            stats.recorded += 1
-        stats.acks_queued += int(result.ack_queued)
-        self.source.mark_done(raw)
-        self._set_marked(result.message_id)
-        return True
+            with self.app.db.transaction() as session:
+                return record(session, u, self._record_context(ctx.roster))
+        except OUTAGE:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            log.exception("cannot record message %s; quarantining it", u.raw.source_key)
+            reason = f"lỗi nội bộ khi ghi nhận thư ({type(exc).__name__}); thư gốc được giữ nguyên, cần cán bộ xem"
+            fallback = Understanding(raw=u.raw, blob=u.blob, envelope=u.envelope, quarantine_reason=reason)
+            with self.app.db.transaction() as session:
+                return record(session, fallback, self._record_context(ctx.roster))
+
+    def _record_batch(self, batch: list[Understanding], ctx: IntakeContext, stats: CycleStats,
+                      on_message: Callable[[CycleStats], None] | None) -> None:
+        """Record a few understood messages in one transaction, then mark them on the server.
+
+        Why one transaction for several messages: a commit waits for the disk
+        (SQLite syncs every commit), and one per message made a backfill
+        disk-bound. Each message is still all-or-nothing (it is inside the
+        batch's all-or-nothing), marking still follows the commit, and a
+        failure leaves the whole batch unmarked, to be read again and
+        recognised by its hash. A batch is at most one IMAP fetch's worth
+        (``mailbox.batch_size``) and the cycle's last batch is recorded when
+        the fetch ends, so a lone new message is recorded as soon as it is read.
+        """
+        try:
+            with self.app.db.transaction() as session:
+                results = [record(session, u, self._record_context(ctx.roster)) for u in batch]
+        except OUTAGE:
+            raise
+        except Exception:  # noqa: BLE001 - one message's fault must not hold back the others
+            log.exception("recording a batch of %d failed; recording its messages one by one", len(batch))
+            results = [self._record_alone(u, ctx) for u in batch]
+        deferred = getattr(self.source, "deferred_marks", None)
+        with deferred() if deferred is not None else nullcontext():
+            for understanding in batch:
+                self.source.mark_done(understanding.raw)
+        self._set_marked([result.message_id for result in results])
+        for result in results:
+            if result.duplicate:
+                stats.duplicates += 1
+            elif result.status == "quarantined":
+                stats.quarantined += 1
+            elif result.status == "ignored":
+                stats.ignored += 1
+            else:
+                stats.recorded += 1
+            stats.acks_queued += int(result.ack_queued)
+            if on_message is not None:
+                on_message(stats)
 
 
 def open_cycle(app: App) -> IntakeCycle:

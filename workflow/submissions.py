@@ -90,6 +90,12 @@ def advance_cursor(session: Session, mailbox: str, uidvalidity: int | None, uid:
         cursor.last_uid = uid
 
 
+def _fit(value: str | None, column: object) -> str | None:
+    """Cut a sender-controlled value to its column's length: PostgreSQL refuses longer ones, SQLite does not."""
+    length = getattr(getattr(column, "type", None), "length", None)
+    return value[:length] if value is not None and length else value
+
+
 def _message_row(u: "Understanding", now: datetime) -> models.Message:
     env = u.envelope
     cls = u.classification
@@ -98,15 +104,15 @@ def _message_row(u: "Understanding", now: datetime) -> models.Message:
         notes.extend(u.verdict.reasons)
     return models.Message(
         sha256=u.blob.sha256,
-        source_key=u.raw.source_key,
-        mailbox=u.raw.mailbox,
+        source_key=_fit(u.raw.source_key, models.Message.source_key),
+        mailbox=_fit(u.raw.mailbox, models.Message.mailbox),
         uidvalidity=u.raw.uidvalidity,
         uid=u.raw.uid,
-        message_id=(env.message_id if env else None),
+        message_id=_fit(env.message_id if env else None, models.Message.message_id),
         raw_path=str(u.blob.path) if u.blob.path else "",
         size=len(u.raw.raw),
-        from_addr=env.from_addr if env else "",
-        from_name=env.from_name if env else "",
+        from_addr=_fit(env.from_addr if env else "", models.Message.from_addr),
+        from_name=_fit(env.from_name if env else "", models.Message.from_name),
         subject=env.subject if env else "",
         date_header=env.date_header if env else None,
         arrived_at=u.raw.arrived_at,
@@ -129,7 +135,8 @@ def _message_row(u: "Understanding", now: datetime) -> models.Message:
 def _attachment_rows(u: "Understanding") -> list[models.Attachment]:
     return [
         models.Attachment(
-            filename=a.filename, safe_name=a.safe_name, content_type=a.content_type, size=a.size,
+            filename=_fit(a.filename, models.Attachment.filename), safe_name=_fit(a.safe_name, models.Attachment.safe_name),
+            content_type=_fit(a.content_type, models.Attachment.content_type), size=a.size,
             sha256=a.sha256, path=a.path, from_forward=a.from_forward, text_chars=a.text_chars, notes=list(a.notes),
         )
         for a in u.attachments
@@ -138,7 +145,7 @@ def _attachment_rows(u: "Understanding") -> list[models.Attachment]:
 
 def _indicator_rows(u: "Understanding") -> list[models.IndicatorRow]:
     return [
-        models.IndicatorRow(position=i, indicator=r.indicator, unit=r.unit, target=r.target, result=r.result,
+        models.IndicatorRow(position=i, indicator=r.indicator, unit=_fit(r.unit, models.IndicatorRow.unit), target=r.target, result=r.result,
                             cumulative=r.cumulative, rate=r.rate, findings=list(r.findings))
         for i, r in enumerate(u.indicators)
     ]
@@ -236,7 +243,7 @@ def _queue_ack(session: Session, msg: models.Message, sub: models.Submission | N
     row = queue_email(
         session, dedupe_key=f"ack:{msg.id}", kind="ack", template="ack", recipients=[recipient], context=context,
         domain=ctx.domain, now=ctx.now, agency_slug=msg.agency_slug, year=msg.year, related_message_id=msg.id,
-        in_reply_to=env.message_id, references=refs,
+        in_reply_to=_fit(env.message_id, models.OutboxEmail.in_reply_to), references=refs,
     )
     if row is None:
         return False
