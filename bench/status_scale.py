@@ -21,11 +21,11 @@ YEARS = list(range(2021, 2031))
 
 def _status_work(app, year: int) -> int:
     from workflow import models
-    from workflow.status import outbox_counts, season_status
+    from workflow.status import season_status, unsent_counts
 
     with app.db.sessions() as session:
         rows = season_status(session, app.roster, year)
-        outbox_counts(session)
+        unsent_counts(session)
         list(session.scalars(select(models.JobRun).order_by(models.JobRun.name)))
     return len(rows)
 

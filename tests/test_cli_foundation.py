@@ -100,3 +100,27 @@ def test_a_wrong_config_fails_at_start_of_any_command(tmp_path):
     proc = run_cli("status", "--year", "2024", config=path, check=False)
     assert proc.returncode == 2
     assert f"{path}: database.urll: unknown key (did you mean 'url'?)" in proc.stderr
+
+
+def test_status_reports_outline_gaps_and_review_reasons_on_both_backends(tmp_path, db_url):
+    from datetime import datetime, timezone
+
+    from workflow import models
+
+    config = write_config(tmp_path, db_url)
+    run_cli("db", "upgrade", config=config)
+    db = Database(db_url)
+    try:
+        with db.transaction() as s:
+            at = datetime(2024, 11, 20, 3, 0, tzinfo=timezone.utc)
+            s.add(models.Submission(agency_slug="tay-ninh", year=2024, state="needs_review", first_received_at=at,
+                                    on_time=True, outline_missing=["I.2.1", "IV"], review_reasons=["độ tin cậy thấp"]))
+            s.add(models.Submission(agency_slug="can-tho", year=2024, state="acknowledged", first_received_at=at,
+                                    on_time=True, outline_missing=[], review_reasons=[]))
+    finally:
+        db.dispose()
+    rows = {r["agency"]: r for r in cli_json("status", "--year", "2024", config=config)}
+    assert rows["tay-ninh"]["outline_missing"] == ["I.2.1", "IV"]
+    assert rows["tay-ninh"]["review_reasons"] == ["độ tin cậy thấp"]
+    assert rows["can-tho"]["outline_missing"] == [] and rows["can-tho"]["review_reasons"] == []
+    assert rows["ha-noi"]["state"] == "missing" and rows["ha-noi"]["outline_missing"] == []

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from workflow import models
 from workflow.cli.common import ConfigOption, JsonOption, console, fail, open_app, print_json, table, vn_date
 from workflow.states import STATE_LABELS_VI
-from workflow.status import message_counts, outbox_counts, season_status
+from workflow.status import message_counts, outbox_counts, season_status, unsent_counts
 
 STATE_LABELS = STATE_LABELS_VI
 
@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
         with open_app(config) as a:
             with a.db.sessions() as session:
                 rows = season_status(session, a.roster, year)
-                outbox = outbox_counts(session)
+                outbox = unsent_counts(session)
                 jobs = list(session.scalars(select(models.JobRun).order_by(models.JobRun.name)))
             if not rows:
                 fail(f"No agency owes a report for {year} in the roster.", 1)
@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
             for r in rows:
                 counts[r.state] = counts.get(r.state, 0) + 1
             console.print("  ".join(f"{STATE_LABELS.get(k, k)}: {v}" for k, v in sorted(counts.items())), markup=False)
-            console.print("outbox: " + ", ".join(f"{k} {v}" for k, v in outbox.items()), markup=False)
+            console.print("outbox (unsent): " + ", ".join(f"{k} {v}" for k, v in outbox.items()), markup=False)
             for job in jobs:
                 console.print(f"job {job.name}: {vn_date(job.last_run_at)} {'ok' if job.ok else 'FAILED'} {job.result}", markup=False)
 
