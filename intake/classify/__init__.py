@@ -68,14 +68,14 @@ def classify(env: Envelope, docs: list[DocumentText], roster: "Roster",
              guard: GuardVerdict | None = None, threshold: float = 0.6) -> Classification:
     zones = message_zones(env, docs)
     kind: KindVerdict = decide_kind(env, zones, docs, guard)
-    year: YearVerdict = decide_year(zones, campaigns, arrived_at, _dispatch_lookup())
-    if kind.kind != "report":
+    if kind.kind != "report":  # a non-report carries no year: deciding one would be wasted work
         arrival = local_arrival(arrived_at)
         roster_year = arrival.year - 1 if arrival.month <= 3 else arrival.year
         agency = _address_only(env, roster, roster_year)
         return Classification(kind.kind, agency.slug, None, round(kind.confidence, 3),
                               kind.reasons + agency.reasons)
 
+    year: YearVerdict = decide_year(zones, campaigns, arrived_at, _dispatch_lookup())
     agency = decide_agency(env, zones, roster, year.year, _index_for(roster))
     agency_c = agency.confidence if agency.slug else C_NO_AGENCY
     confidence = round(kind.confidence * agency_c * year.confidence, 3)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from intake.text import fold, nfc
 
@@ -19,6 +20,7 @@ _TONES = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
 _WORD = re.compile(r"[^\W_]+")
 
 
+@lru_cache(maxsize=16384)  # words recur from message to message; tokenising a report calls this thousands of times
 def strip_tones(text: str) -> str:
     """'Thanh Hoá' -> 'thanh hoa', 'Nội' -> 'nôi': tones go, vowel shapes stay."""
     decomposed = unicodedata.normalize("NFD", text.lower())
