@@ -20,11 +20,21 @@ Which library does what, and why:
   can raise on hostile input.
 * The Date header goes through mail-parser's ``parse_mail_date``, which is
   stricter than ``email.utils`` about impossible dates and says why.
+
+Memory: the stdlib parser holds several copies of every body as text (the
+whole message decoded, a read buffer, a list of lines, the joined payload,
+then the bytes to decode), about 8x the message size. Large base64 bodies
+are therefore cut out of the bytes it reads and decoded once, straight from
+the raw bytes (see :class:`_BulkBodies`); what the parser sees, and so every
+result, is the same as if it had read them.
 """
 from __future__ import annotations
 
+import binascii
 import mimetypes
 import re
+import secrets
+from binascii import a2b_base64
 from datetime import datetime
 from email import policy
 from email.errors import MessageDefect
@@ -49,6 +59,14 @@ _BOUNDARY_LINE = re.compile(r"^--([0-9A-Za-z'()+_,./:=?-][0-9A-Za-z'()+_,./:=? -
 _LATIN_DECLARED = {"us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "windows-1252", "cp1252"}
 _MIME_HEADERS = ("content-type", "content-disposition")
 _ADDR_SPEC = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}")
+# Whole lines of base64 alphabet, from a line start to a line end (or the end of the data).
+# Possessive repeats: a plain "+" on the group keeps a backtracking entry per line (~250 bytes each).
+_BASE64_LINES = re.compile(rb"(?:^[A-Za-z0-9+/=]++(?:\r?\n|\Z))++", re.M)
+# Messages below this size are parsed as they are: the copies cost little.
+LEAN_MESSAGE_BYTES = 1024 * 1024
+# A run of base64 lines at least this long is cut out of what the stdlib parser reads.
+LEAN_RUN_BYTES = 64 * 1024
+_BULK_TOKEN = re.compile(r"tdcbulk[0-9a-f]{16}n[0-9]{8}")
 
 
 class MessageRejected(Exception):
@@ -245,6 +263,114 @@ def _parse_date(msg: Message, defects: list[str]) -> datetime | None:
     return result.value
 
 
+# ---------------------------------------------------------------- large bodies
+
+
+class _BulkBodies:
+    """Long runs of base64 lines, replaced by a one-line token before the stdlib parses.
+
+    Why this is invisible to the parser: a run starts and ends on line
+    breaks and holds only base64 letters, so none of its lines can be a MIME
+    boundary (those start with ``--``), a header (needs ``:`` or leading
+    space) or a blank line; the token is such a line too. Every place that
+    reads a body goes through :meth:`decode` (the common case: a base64 part
+    that is exactly one run, decoded once from the raw bytes) or
+    :meth:`expand` (anything else: the original text is put back first).
+    The token carries a random nonce, so a sender cannot forge one.
+    """
+
+    def __init__(self) -> None:
+        self._prefix = ""  # drawn on the first large message: small ones never pay for it
+        self._spans: dict[str, tuple[bytes, int, int]] = {}
+
+    def cut(self, raw: bytes) -> bytes:
+        """The bytes the stdlib parser reads: ``raw`` itself unless it is large."""
+        if len(raw) < LEAN_MESSAGE_BYTES:
+            return raw
+        self._prefix = self._prefix or f"tdcbulk{secrets.token_hex(8)}n"
+        pieces: list[bytes] = []
+        last = 0
+        for match in _BASE64_LINES.finditer(raw):
+            start, end = match.span()
+            if end - start < LEAN_RUN_BYTES:
+                continue
+            eol = b"\r\n" if raw.endswith(b"\r\n", start, end) else b"\n" if raw.endswith(b"\n", start, end) else b""
+            token = f"{self._prefix}{len(self._spans):08d}"
+            self._spans[token] = (raw, start, end - len(eol))
+            pieces += [raw[last:start], token.encode("ascii"), eol]
+            last = end
+        if not pieces:
+            return raw
+        pieces.append(raw[last:])
+        return b"".join(pieces)
+
+    def _original(self, token: re.Match[str]) -> str:
+        span = self._spans.get(token.group())
+        if span is None:
+            return token.group()
+        data, start, end = span
+        return data[start:end].decode("ascii")
+
+    def restore(self, text: str) -> str:
+        """``text`` with every token replaced by the run it stands for."""
+        if not self._spans or self._prefix not in text:
+            return text
+        return _BULK_TOKEN.sub(self._original, text)
+
+    def payload_len(self, part: Message) -> int:
+        """The encoded size the part really has, without building it."""
+        payload = part._payload  # noqa: SLF001 - the encoded size, read before decoding anything
+        if not isinstance(payload, (str, bytes)):
+            return 0
+        size = len(payload)
+        if isinstance(payload, str) and self._spans and self._prefix in payload:
+            for token in _BULK_TOKEN.finditer(payload):
+                data, start, end = self._spans.get(token.group(), (b"", 0, len(token.group())))
+                size += end - start - len(token.group())
+        return size
+
+    def decode(self, part: Message) -> bytes | None:
+        """The decoded bytes of a base64 part that is one clean run, else None.
+
+        Clean means the stdlib would decode it without a defect (whole quads,
+        padding only at the very end), so the result is byte for byte the
+        same; anything else goes the stdlib's way, defects included.
+        """
+        payload = part._payload  # noqa: SLF001
+        if not isinstance(payload, str) or not self._spans:
+            return None
+        span = self._spans.get(payload.strip("\r\n"))
+        if span is None or str(part.get("content-transfer-encoding", "")).lower() != "base64":
+            return None
+        data, start, end = span
+        if not _clean_base64(data, start, end):
+            return None
+        return a2b_base64(memoryview(data)[start:end])
+
+    def expand(self, part: Message) -> None:
+        """Put the original text back into a part's payload before the stdlib reads it."""
+        payload = part._payload  # noqa: SLF001
+        if isinstance(payload, str) and self._spans and self._prefix in payload:
+            part.set_payload(self.restore(payload))
+
+
+def _clean_base64(data: bytes, start: int, end: int) -> bool:
+    """Base64 lines that decode without padding or character defects."""
+    letters = end - start - data.count(b"\n", start, end) - data.count(b"\r", start, end)
+    if letters % 4:
+        return False
+    pad = data.find(b"=", start, end)
+    if pad < 0:
+        return True
+    tail = data[pad:end].replace(b"\r", b"").replace(b"\n", b"")
+    return len(tail) <= 2 and tail.strip(b"=") == b""
+
+
+def _parse_bytes(data: bytes, bulk: _BulkBodies) -> Message:
+    """The stdlib's MIME tree of ``data``, large base64 bodies cut out; RecursionError passes."""
+    return BytesParser(policy=policy.compat32).parsebytes(bulk.cut(data))
+
+
 # ---------------------------------------------------------------- parts
 
 
@@ -255,6 +381,7 @@ class _Walk:
         self.limits = limits
         self.top: Envelope | None = None  # forwarded attachments are also listed here
         self.count = 0
+        self.bulk = _BulkBodies()
 
 
 def _part_defects(part: Message, label: str, defects: list[str]) -> None:
@@ -294,13 +421,12 @@ def _disposition(part: Message) -> str | None:
         return None
 
 
-def _raw_payload_len(part: Message) -> int:
-    payload = part._payload  # noqa: SLF001 - the encoded size, read before decoding anything
-    return len(payload) if isinstance(payload, (str, bytes)) else 0
-
-
-def _payload_bytes(part: Message, label: str, defects: list[str]) -> bytes:
+def _payload_bytes(part: Message, label: str, defects: list[str], bulk: _BulkBodies) -> bytes:
     """Decoded bytes; broken base64/QP is decoded as far as possible, never raised."""
+    fast = bulk.decode(part)
+    if fast is not None:
+        return fast
+    bulk.expand(part)
     seen = len(part.defects)
     try:
         data = part.get_payload(decode=True)
@@ -331,7 +457,7 @@ def _guess_boundary(body: str) -> str | None:
     return first if sum(1 for f in found if f.startswith(first)) >= 2 else None
 
 
-def _reparse_with_boundary(part: Message, boundary: str) -> Message | None:
+def _reparse_with_boundary(part: Message, boundary: str, bulk: _BulkBodies) -> Message | None:
     payload = part.get_payload()
     if not isinstance(payload, str):
         return None
@@ -342,7 +468,7 @@ def _reparse_with_boundary(part: Message, boundary: str) -> Message | None:
         body = payload.encode("utf-8", "surrogateescape")
     data = head.encode("ascii") + body
     try:
-        fixed = BytesParser(policy=policy.compat32).parsebytes(data)
+        fixed = _parse_bytes(data, bulk)
     except RecursionError:
         return None
     return fixed if fixed.is_multipart() else None
@@ -366,20 +492,21 @@ def _walk(part: Message, env: Envelope, state: _Walk, depth: int, in_forward: bo
                 _walk(sub, env, state, depth + 1, in_forward, f"{label}.{i + 1}")
         return
     if ctype.startswith("multipart/"):
+        state.bulk.expand(part)
         boundary = _guess_boundary(part.get_payload() if isinstance(part.get_payload(), str) else "")
-        fixed = _reparse_with_boundary(part, boundary) if boundary else None
+        fixed = _reparse_with_boundary(part, boundary, state.bulk) if boundary else None
         if fixed is not None:
             env.defects.append(f"{label}: multipart boundary missing or wrong; recovered as {boundary!r}")
             _walk(fixed, env, state, depth, in_forward, label)
         else:
             env.defects.append(f"{label}: multipart without usable boundary; read as plain text")
-            _body_text(part, "text/plain", env, label)
+            _body_text(part, "text/plain", env, state, label)
         return
     _leaf(part, ctype, env, state, in_forward, label)
 
 
-def _body_text(part: Message, ctype: str, env: Envelope, label: str) -> None:
-    data = _payload_bytes(part, label, env.defects)
+def _body_text(part: Message, ctype: str, env: Envelope, state: _Walk, label: str) -> None:
+    data = _payload_bytes(part, label, env.defects, state.bulk)
     text, note = decode_text(data, part.get_content_charset(None))
     if note:
         env.defects.append(f"{label}: {note}")
@@ -389,9 +516,9 @@ def _body_text(part: Message, ctype: str, env: Envelope, label: str) -> None:
         env.text_body = f"{env.text_body}\n{text}" if env.text_body else text
 
 
-def _too_big(part: Message, limits: Limits) -> bool:
+def _too_big(part: Message, state: _Walk) -> bool:
     """Judged on the encoded size (base64 inflates by 4/3) before decoding anything."""
-    return _raw_payload_len(part) > limits.max_part_bytes * 4 // 3 + 4096
+    return state.bulk.payload_len(part) > state.limits.max_part_bytes * 4 // 3 + 4096
 
 
 def _leaf(part: Message, ctype: str, env: Envelope, state: _Walk, in_forward: bool, label: str) -> None:
@@ -400,19 +527,19 @@ def _leaf(part: Message, ctype: str, env: Envelope, state: _Walk, in_forward: bo
     filename = _filename(part, env.defects)
     what = filename or ctype
     if _is_body(ctype, disposition, filename):
-        if _too_big(part, limits):
+        if _too_big(part, state):
             env.defects.append(f"{label}: {ctype} body over {limits.max_part_bytes} bytes skipped")
         else:
-            _body_text(part, ctype, env, label)
+            _body_text(part, ctype, env, state, label)
         return
     if state.count >= limits.max_attachments:
         env.defects.append(f"{label}: more than {limits.max_attachments} attachments; {what} skipped")
         return
     oversize = f"{label}: attachment {what} over {limits.max_part_bytes} bytes skipped"
-    if _too_big(part, limits):
+    if _too_big(part, state):
         env.defects.append(oversize)
         return
-    data = _payload_bytes(part, label, env.defects)
+    data = _payload_bytes(part, label, env.defects, state.bulk)
     if len(data) > limits.max_part_bytes:
         env.defects.append(oversize)
         return
@@ -437,13 +564,13 @@ def _transfer_encoding(part: Message) -> str:
     return str(part.get("content-transfer-encoding", "")).strip().lower()
 
 
-def _decode_encoded_forward(part: Message, parsed: Message, label: str, defects: list[str]) -> Message | None:
+def _decode_encoded_forward(part: Message, parsed: Message, label: str, defects: list[str],
+                            bulk: _BulkBodies) -> Message | None:
     """Re-read a base64/QP-encoded message/rfc822 from its decoded bytes."""
     import base64
-    import binascii
     import quopri
 
-    text = parsed.as_string(maxheaderlen=0, policy=policy.compat32.clone(mangle_from_=False))
+    text = bulk.restore(parsed.as_string(maxheaderlen=0, policy=policy.compat32.clone(mangle_from_=False)))
     encoded = text.encode("ascii", "surrogateescape")
     try:
         data = base64.b64decode(encoded) if _transfer_encoding(part) == "base64" else quopri.decodestring(encoded)
@@ -452,7 +579,7 @@ def _decode_encoded_forward(part: Message, parsed: Message, label: str, defects:
         return parsed
     defects.append(f"{label}: forwarded message was {_transfer_encoding(part)}-encoded; decoded")
     try:
-        return BytesParser(policy=policy.compat32).parsebytes(data)
+        return _parse_bytes(data, bulk)
     except RecursionError:
         defects.append(f"{label}: forwarded message nested too deeply")
         return None
@@ -467,12 +594,12 @@ def _forward(part: Message, env: Envelope, state: _Walk, depth: int, label: str)
         if _transfer_encoding(part) in ("base64", "quoted-printable"):
             # RFC 2046 forbids it, but some mailers encode forwards; the stdlib
             # then parses the *encoded* text as a message and the forward is lost.
-            inner = _decode_encoded_forward(part, inner, label, env.defects)
+            inner = _decode_encoded_forward(part, inner, label, env.defects, state.bulk)
     else:  # a base64/QP-encoded forward is not parsed by the stdlib: do it here
-        data = _payload_bytes(part, label, env.defects)
+        data = _payload_bytes(part, label, env.defects, state.bulk)
         if data:
             try:
-                inner = BytesParser(policy=policy.compat32).parsebytes(data)
+                inner = _parse_bytes(data, state.bulk)
             except RecursionError:
                 env.defects.append(f"{label}: forwarded message nested too deeply")
                 return
@@ -525,17 +652,17 @@ def parse(raw: bytes, limits: Limits | None = None) -> Envelope:
         raise LimitExceeded(
             f"thư quá lớn: {len(raw) / 1048576:.1f} MiB (giới hạn {limits.max_message_bytes / 1048576:.0f} MiB)"
         )
-    if not raw.strip():
+    if not raw or raw.isspace():  # not raw.strip(): that copies the whole message
         raise ParseError("thư rỗng")
+    state = _Walk(limits)
     try:
-        msg = BytesParser(policy=policy.compat32).parsebytes(raw)
+        msg = _parse_bytes(raw, state.bulk)
     except RecursionError as exc:
         raise ParseError("cấu trúc MIME lồng nhau quá sâu, không đọc được") from exc
     except Exception as exc:  # the stdlib parser is lenient; anything else is truly unreadable
         raise ParseError(f"không đọc được cấu trúc thư ({exc.__class__.__name__})") from exc
     if not msg.keys():
         raise ParseError("không tìm thấy phần tiêu đề thư (không phải định dạng email)")
-    state = _Walk(limits)
     try:
         return _envelope(msg, state, depth=0, in_forward=False, size=len(raw), label="part 1")
     except RecursionError as exc:
