@@ -50,6 +50,10 @@ OUTAGE = (OperationalError, InterfaceError, DisconnectionError)
 
 # Understanding waits on the disk (fsync per stored file); a few threads overlap the waits.
 UNDERSTAND_THREADS = 4
+# A fetch holding more raw bytes than this is understood one message at a time: a message being
+# read holds about twice its size (raw bytes plus decoded attachments), so four at once would
+# multiply the peak memory of a mailbox with large attachments.
+SERIAL_FROM_BYTES = 32 * 1024 * 1024
 
 
 @dataclass
@@ -128,6 +132,19 @@ def own_addresses(app: App) -> frozenset[str]:
 
 def own_domain(app: App) -> str:
     return app.settings.smtp.from_address.rpartition("@")[2] or "tdc-intake.invalid"
+
+
+class _Later:
+    """Work run only when its result is asked for: the in-thread, one-at-a-time twin of a Future."""
+
+    def __init__(self, func: Callable[..., Understanding], *args: object):
+        self._call = lambda: func(*args)
+
+    def result(self) -> Understanding:
+        return self._call()
+
+    def cancel(self) -> bool:
+        return True
 
 
 class IntakeCycle:
@@ -221,7 +238,10 @@ class IntakeCycle:
         A message after a failed one may already be stored, which is harmless
         (the store is content-addressed) and it is read again next cycle.
         """
-        futures = [pool.submit(understand, raw, ctx, self.store) for raw in chunk]
+        if sum(len(raw.raw) for raw in chunk) > SERIAL_FROM_BYTES:
+            futures = [_Later(understand, raw, ctx, self.store) for raw in chunk]
+        else:
+            futures = [pool.submit(understand, raw, ctx, self.store) for raw in chunk]
         done: list[Understanding] = []
         for raw, future in zip(chunk, futures):
             stats.fetched += 1

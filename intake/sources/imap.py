@@ -122,6 +122,10 @@ class ImapSource:
             s.host, port=s.effective_port, ssl=s.security == "ssl",
             ssl_context=self._ssl_context() if s.security == "ssl" else None, timeout=timeout,
         )
+        if not logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG):
+            # imapclient turns imaplib's debug output on (level 5), which formats a repr of every
+            # response, a 68 MB message included, before the logger drops it: memory and CPU for nothing.
+            client._imap.debug = 0
         try:
             if s.security == "starttls":
                 client.starttls(self._ssl_context())
