@@ -57,3 +57,23 @@ def test_run_once_quarantines_what_it_cannot_read_and_goes_on(tmp_path):
     status = {r["agency"]: r for r in cli_json("status", "--year", "2024", config=config)}
     assert status["tay-ninh"]["state"] == "acknowledged"
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+
+
+def test_run_once_as_a_standby_says_so_and_exits_3(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from workflow import models
+    from workflow.db import Database
+
+    config = write_config(tmp_path, f"sqlite:///{tmp_path}/tdc.db")
+    run_cli("db", "upgrade", config=config)
+    db = Database(f"sqlite:///{tmp_path}/tdc.db")
+    with db.transaction() as s:  # a daemon elsewhere holds the lease for another minute
+        s.add(models.Lease(name="leader", holder="other-host:1:x",
+                           expires_at=datetime.now(timezone.utc) + timedelta(minutes=1)))
+    db.dispose()
+    deliver(tmp_path / "mail", mailfactory.report_email())
+    proc = run_cli("run", "--once", config=config, check=False)
+    assert proc.returncode == 3
+    assert "another daemon holds the leader lease" in proc.stderr and "lease_seconds" in proc.stderr
+    assert cli_json("stats", config=config)["messages"] == 0

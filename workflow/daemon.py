@@ -41,6 +41,7 @@ class _Shutdown(Exception):
 class OnceResult:
     cycles: list[CycleStats] = field(default_factory=list)
     flushed: list[FlushResult] = field(default_factory=list)
+    standby: bool = False  # another daemon held the leader lease: nothing was done
 
     @property
     def fetched(self) -> int:
@@ -128,6 +129,7 @@ class Daemon:
         out = OnceResult()
         if not self.lease_tick():
             log.warning("another daemon holds the leader lease; nothing done")
+            out.standby = True
             return out
         try:
             while True:

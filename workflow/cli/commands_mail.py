@@ -75,6 +75,10 @@ def register(app: typer.Typer) -> None:
             if once:
                 with intake_progress() as progress:
                     result = daemon.run_once(progress=progress)
+                if result.standby:
+                    # After a crash the dead run's lease must expire first (schedule.lease_seconds).
+                    fail("another daemon holds the leader lease; nothing done (if that daemon was killed, "
+                         f"retry after schedule.lease_seconds = {a.settings.schedule.lease_seconds:g} s)", 3)
                 for c in result.cycles:
                     console.print(f"intake: {c.summary()}", markup=False)
                 sent = sum(f.sent for f in result.flushed)
