@@ -26,6 +26,7 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 
 from intake.indicators import format_vn_number
+from notifier.docx_style import set_font
 from notifier.files import save_atomically
 from notifier.labels import state_label
 
@@ -54,24 +55,7 @@ MISSING_WIDTHS_MM = (10, 100, 50)
 
 # ---- fonts and styles --------------------------------------------------------------------------
 def _fonts(element, size: Pt | None = None, bold: bool | None = None, italic: bool | None = None) -> None:
-    """Font on a style or run, with every script slot set and theme fonts removed (they win otherwise)."""
-    font = element.font
-    font.name = FONT
-    if size is not None:
-        font.size = size
-    if bold is not None:
-        font.bold = bold
-    if italic is not None:
-        font.italic = italic
-    rpr = element.element.get_or_add_rPr()
-    rfonts = rpr.find(qn("w:rFonts"))
-    if rfonts is None:
-        rfonts = OxmlElement("w:rFonts")
-        rpr.insert(0, rfonts)
-    for attr in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
-        rfonts.attrib.pop(qn(attr), None)
-    for attr in ("w:ascii", "w:hAnsi", "w:cs", "w:eastAsia"):
-        rfonts.set(qn(attr), FONT)
+    set_font(element, FONT, size, bold, italic)
 
 
 def _setup(doc: "DocxDocument") -> None:

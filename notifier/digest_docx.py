@@ -24,6 +24,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
+from notifier.docx_style import set_font
 from notifier.files import save_atomically
 from notifier.labels import state_label
 
@@ -62,20 +63,8 @@ def table_rows(rows: Iterable[StatusLike]) -> list[TableRow]:
     return out
 
 
-def _set_font(style_or_run, bold: bool | None = None) -> None:
-    font = style_or_run.font
-    font.name = FONT
-    font.size = FONT_SIZE
-    if bold is not None:
-        font.bold = bold
-    # Word picks the font per script; without eastAsia some builds render diacritics in another face.
-    rpr = style_or_run.element.get_or_add_rPr()
-    fonts = rpr.find(qn("w:rFonts"))
-    if fonts is None:
-        fonts = OxmlElement("w:rFonts")
-        rpr.append(fonts)
-    for attr in ("w:ascii", "w:hAnsi", "w:cs", "w:eastAsia"):
-        fonts.set(qn(attr), FONT)
+def _set_font(style_or_run, bold: bool | None = None) -> None:  # noqa: ANN001
+    set_font(style_or_run, FONT, FONT_SIZE, bold)
 
 
 def _paragraph(doc, text: str, bold: bool = False, italic: bool = False, center: bool = True) -> None:

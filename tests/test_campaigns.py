@@ -9,7 +9,6 @@ import pytest
 
 from intake.text import words
 from workflow.campaigns import (
-    Campaign,
     CampaignError,
     campaign_for_dispatch,
     load_campaigns,
@@ -20,11 +19,6 @@ CONFIG = Path(__file__).resolve().parent.parent / "config"
 ICT = timezone(timedelta(hours=7))
 OUTLINE_CODES = ["I", "I.1", "I.2", "I.2.1", "I.2.2", "I.2.3", "I.2.4", "I.2.5", "I.2.6",
                  "II", "II.1", "II.2", "II.3", "III", "III.1", "III.2", "IV"]
-
-
-@pytest.fixture(scope="module")
-def campaigns() -> dict[int, Campaign]:
-    return load_campaigns()
 
 
 def test_years_2021_to_2026_are_present(campaigns):

@@ -21,20 +21,6 @@ PROGRAMME = "Chương trình quốc gia hỗ trợ doanh nghiệp nâng cao năn
 
 
 @pytest.fixture(scope="module")
-def roster():
-    from workflow.roster import load_roster
-
-    return load_roster()
-
-
-@pytest.fixture(scope="module")
-def campaigns():
-    from workflow.campaigns import load_campaigns
-
-    return load_campaigns()
-
-
-@pytest.fixture(scope="module")
 def index(roster):
     return NameIndex(roster.all())
 

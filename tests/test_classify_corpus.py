@@ -20,20 +20,6 @@ FIELDS = ("kind", "agency", "year")
 
 
 @pytest.fixture(scope="module")
-def roster():
-    from workflow.roster import load_roster
-
-    return load_roster()
-
-
-@pytest.fixture(scope="module")
-def campaigns():
-    from workflow.campaigns import load_campaigns
-
-    return load_campaigns()
-
-
-@pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> list[tuple[Path, dict]]:
     return build(tmp_path_factory.mktemp("corpus"))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from intake.text import fold, slugify
-from workflow.roster import Agency, Roster, RosterError, load_roster
+from workflow.roster import Agency, RosterError, load_roster
 
 MINISTRIES_2024 = {
     "bo-cong-thuong",
@@ -26,11 +26,6 @@ PROVINCES_2025 = {
     "lam-dong", "dong-nai", "ho-chi-minh", "tay-ninh", "dong-thap", "vinh-long", "an-giang", "can-tho",
     "ca-mau",
 }
-
-
-@pytest.fixture(scope="module")
-def roster() -> Roster:
-    return load_roster()
 
 
 def slug_rule(name: str) -> str:
