@@ -56,6 +56,7 @@ class BenchEnv:
             f'from = "Hệ thống tiếp nhận báo cáo <baocao@tdc.example.vn>"\nbackoff_seconds = 1\nmax_attempts = 50\n'
             f'max_per_recipient_per_day = 100000',
             f'[schedule]\noutbox_seconds = 1\nlease_seconds = {lease_seconds}',
+            '[reminders]\nenabled = false',  # only acknowledgements are measured
         ]) + "\n" + extra
         path = workdir / "tdc.toml"
         path.write_text(text, encoding="utf-8")

@@ -12,14 +12,19 @@ TDC_BOT = str(Path(sys.executable).parent / "tdc-bot")
 
 
 def write_config(tmp_path: Path, db_url: str, extra: str = "") -> Path:
-    """A config on the embedded shape (Maildir + file outbox) with the given database."""
+    """A config on the embedded shape (Maildir + file outbox) with the given database.
+
+    Reminders are off: the daemon runs on the wall clock, and a test run inside a real
+    campaign window (22/11 after 08:00 in Hanoi, say) would also send that day's reminders.
+    """
     path = tmp_path / "tdc.toml"
     path.write_text(
         f'[database]\nurl = "{db_url}"\n'
         f'[storage]\npath = "{tmp_path / "store"}"\n'
         f'[mailbox]\nsource = "maildir"\nmaildir = "{tmp_path / "mail"}"\n'
         f'[smtp]\ntransport = "file"\noutbox_dir = "{tmp_path / "outbox"}"\n'
-        f'from = "Hệ thống tiếp nhận báo cáo <baocao@tdc.example.vn>"\n' + extra,
+        f'from = "Hệ thống tiếp nhận báo cáo <baocao@tdc.example.vn>"\n'
+        '[reminders]\nenabled = false\n' + extra,
         encoding="utf-8",
     )
     return path

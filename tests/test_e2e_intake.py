@@ -45,6 +45,7 @@ def make_config(tmp_path: Path, *, source: str, smtp, dovecot=None, extra: str =
         f'from = "Hệ thống tiếp nhận báo cáo <baocao@tdc.example.vn>"\nbackoff_seconds = 1\nmax_attempts = 50'
     )
     lines.append('[schedule]\noutbox_seconds = 1\nlease_seconds = 5')
+    lines.append('[reminders]\nenabled = false')  # wall-clock daemon: no real-season reminders in these tests
     path = tmp_path / "tdc.toml"
     path.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
     return path

@@ -56,6 +56,7 @@ def write_config(tmp_path: Path, *, db_url: str, smtp=None, dovecot=None, maildi
             f'from = "Hệ thống tiếp nhận báo cáo <baocao@tdc.example.vn>"\n{smtp_extra}'
         )
     lines.append(f"[schedule]\noutbox_seconds = 1\nlease_seconds = {lease_seconds}")
+    lines.append("[reminders]\nenabled = false")  # wall-clock daemon: no real-season reminders in these tests
     path = root / "tdc.toml"
     path.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
     return path
