@@ -37,7 +37,7 @@ def report_doc(place: str, year: int, title: str | None = None, extra: str = "",
     title = title or f"Kết quả thực hiện {PROGRAMME} năm {year} trên địa bàn {prefix} {place}"
     text = "\n".join([
         f"UBND {prefix.upper()} {place.upper()} | CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
-        f"SỞ KHOA HỌC VÀ CÔNG NGHỆ | Độc lập - Tự do - Hạnh phúc",
+        "SỞ KHOA HỌC VÀ CÔNG NGHỆ | Độc lập - Tự do - Hạnh phúc",
         f"Số: 12/BC-SKHCN | {place}, ngày 20 tháng 11 năm {year}",
         "BÁO CÁO", title, "Kính gửi: Bộ Khoa học và Công nghệ",
         "I. Kết quả triển khai",

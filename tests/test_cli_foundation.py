@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from sqlalchemy import inspect
 
 from tests.cli_helpers import cli_json, run_cli, write_config

@@ -1,8 +1,6 @@
 """The real `tdc-bot run` process on the embedded shape: delivers, quarantines, stops cleanly."""
 from __future__ import annotations
 
-import json
-import os
 import signal
 import subprocess
 import time
