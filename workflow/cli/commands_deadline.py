@@ -8,7 +8,7 @@ and daily caps.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable
 
 import typer
 
@@ -36,6 +36,20 @@ def _year(app: Any, year: int | None, now: datetime) -> int:
     return found  # type: ignore[return-value]
 
 
+def _run_daily(config: str | None, year: int | None, now: str | None, dry_run: bool, send: bool,
+               job: Callable[[Any, int, datetime], Any], refusals: tuple[type[Exception], ...]) -> tuple[int, Any, Any]:
+    """What `remind` and `digest` share: load, pick the season, run the day's job, send when asked."""
+    moment = parse_now(now)
+    with open_app(config) as a:
+        y = _year(a, year, moment)
+        try:
+            run = job(a, y, moment)
+        except refusals as exc:
+            fail(str(exc), 2)
+        flushed = send_due(a, moment) if send and not dry_run else None
+    return y, run, flushed
+
+
 def register(app: typer.Typer) -> None:
     @app.command("remind")
     def remind(
@@ -49,14 +63,8 @@ def register(app: typer.Typer) -> None:
         """Queue today's reminders to agencies that still owe the report (one stage per agency, once)."""
         from workflow.reminders import ReminderError, send_reminders
 
-        moment = parse_now(now)
-        with open_app(config) as a:
-            y = _year(a, year, moment)
-            try:
-                run = send_reminders(a, y, moment, dry_run=dry_run)
-            except ReminderError as exc:
-                fail(str(exc), 2)
-            flushed = send_due(a, moment) if send and not dry_run else None
+        y, run, flushed = _run_daily(config, year, now, dry_run, send,
+                                     lambda a, y, moment: send_reminders(a, y, moment, dry_run=dry_run), (ReminderError,))
         shown = run.due.reminders if dry_run else run.queued
         if json_out:
             print_json({
@@ -89,14 +97,8 @@ def register(app: typer.Typer) -> None:
         """Build today's coordinator digest and queue it (HTML + text, .docx status table attached)."""
         from workflow.digest import queue_digest
 
-        moment = parse_now(now)
-        with open_app(config) as a:
-            y = _year(a, year, moment)
-            try:
-                run = queue_digest(a, y, moment, dry_run=dry_run)
-            except ValueError as exc:
-                fail(str(exc), 2)
-            flushed = send_due(a, moment) if send and not dry_run else None
+        _, run, flushed = _run_daily(config, year, now, dry_run, send,
+                                     lambda a, y, moment: queue_digest(a, y, moment, dry_run=dry_run), (ValueError,))
         if json_out:
             data = run.as_json()
             data["dry_run"] = dry_run
