@@ -29,6 +29,7 @@ from workflow.reminders import (
     local_day,
     message_domain,
     own_addresses,
+    require_campaign,
 )
 from workflow.settings import RemindersConfig
 from workflow.status import StatusRow, season_status
@@ -204,9 +205,7 @@ def build_digest(
 ) -> DigestData:
     """Everything the digest of ``now``'s Vietnam day says about ``year``."""
     config = config or RemindersConfig()
-    campaign = campaigns.get(year)
-    if campaign is None:
-        raise ValueError(f"không có đợt báo cáo (campaign) năm {year} trong cấu hình")
+    campaign = require_campaign(campaigns, year)
     today = local_day(now)
     since = last_digest_at(session, now, digest_key(today)) or now - NEW_WINDOW
     rows = season_status(session, roster, year)

@@ -64,6 +64,14 @@ class ReminderError(ValueError):
     """A request that cannot be planned (no campaign for the year); the text says why."""
 
 
+def require_campaign(campaigns: Mapping[int, "Campaign"], year: int) -> "Campaign":
+    """The year's campaign, or a ReminderError naming the year (reminders and the digest both need one)."""
+    campaign = campaigns.get(year)
+    if campaign is None:
+        raise ReminderError(f"không có đợt báo cáo (campaign) năm {year} trong cấu hình")
+    return campaign
+
+
 # -- the plan --------------------------------------------------------------------------------
 
 
@@ -260,9 +268,7 @@ def due_reminders(
 ) -> DueReminders:
     """The reminders due at ``now`` for ``year``, and the owing agencies nobody can be reminded at."""
     config = config or RemindersConfig()
-    campaign = campaigns.get(year)
-    if campaign is None:
-        raise ReminderError(f"không có đợt báo cáo (campaign) năm {year} trong cấu hình")
+    campaign = require_campaign(campaigns, year)
     today = local_day(now)
     result = DueReminders(year=year, today=today)
     owing = [row for row in season_status(session, roster, year) if row.state in OWING_STATES]
