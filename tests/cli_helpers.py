@@ -11,6 +11,18 @@ REPO = Path(__file__).resolve().parent.parent
 TDC_BOT = str(Path(sys.executable).parent / "tdc-bot")
 
 
+def wait_for(predicate, timeout: float, every: float = 0.1) -> bool:  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` until it holds or ``timeout`` seconds pass; True if it held."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every)
+    return False
+
+
 def write_config(tmp_path: Path, db_url: str, extra: str = "") -> Path:
     """A config on the embedded shape (Maildir + file outbox) with the given database.
 

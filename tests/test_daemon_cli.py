@@ -3,21 +3,11 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 from intake.sources.maildir import deliver
 from tests import mailfactory
-from tests.cli_helpers import TDC_BOT, cli_json, run_cli, write_config
-
-
-def _wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
+from tests.cli_helpers import TDC_BOT, cli_json, run_cli, wait_for, write_config
 
 
 def test_daemon_acknowledges_then_stops_cleanly_on_sigterm(tmp_path):
@@ -30,7 +20,7 @@ def test_daemon_acknowledges_then_stops_cleanly_on_sigterm(tmp_path):
     try:
         deliver(tmp_path / "mail", mailfactory.report_email())
         outbox = tmp_path / "outbox"
-        assert _wait_for(lambda: outbox.exists() and any(outbox.glob("*.eml")), 30), "no acknowledgement written"
+        assert wait_for(lambda: outbox.exists() and any(outbox.glob("*.eml")), 30), "no acknowledgement written"
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from intake.sources.maildir import deliver
 from tests import mailfactory
-from tests.cli_helpers import TDC_BOT
+from tests.cli_helpers import TDC_BOT, wait_for
 from workflow import models
 from workflow.db import Database
 
@@ -55,15 +55,6 @@ def _leader_pid(db: Database) -> int | None:
     return int(lease.holder.split(":")[1]) if lease else None
 
 
-def _wait(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_two_daemons_send_each_reminder_once_and_the_standby_takes_over(tmp_path, pg_url, smtp_server):
@@ -89,7 +80,7 @@ def test_two_daemons_send_each_reminder_once_and_the_standby_takes_over(tmp_path
         os.kill(leader, signal.SIGKILL)
         killed_at = time.monotonic()
         deliver(tmp_path / "mail", mailfactory.report_email())
-        assert _wait(lambda: _leader_pid(db) not in (None, leader), timeout=LEASE_SECONDS * 5)
+        assert wait_for(lambda: _leader_pid(db) not in (None, leader), timeout=LEASE_SECONDS * 5, every=0.2)
         takeover = time.monotonic() - killed_at
         smtp_server.wait_for(4, timeout=30)
         ack = smtp_server.messages[-1]
