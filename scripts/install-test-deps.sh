@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests start for real: Dovecot (IMAP),
 # PostgreSQL, Tesseract OCR with Vietnamese, antiword (.doc), poppler (PDF rasterising),
-# openssl (test certificates), DejaVu fonts (Vietnamese glyphs in generated PDFs).
+# openssl (test certificates), DejaVu fonts (Vietnamese glyphs in generated PDFs),
+# Chromium and its WebDriver (the web board's real-browser tests).
 set -euo pipefail
-pkgs=(dovecot-imapd postgresql tesseract-ocr tesseract-ocr-vie antiword poppler-utils openssl fonts-dejavu-core)
+pkgs=(dovecot-imapd postgresql tesseract-ocr tesseract-ocr-vie antiword poppler-utils openssl fonts-dejavu-core chromium chromium-driver)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

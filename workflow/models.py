@@ -300,3 +300,14 @@ class IndicatorRow(Base):
     cumulative: Mapped[float | None] = mapped_column(Float)
     rate: Mapped[float | None] = mapped_column(Float)
     findings: Mapped[list] = mapped_column(default=list)
+
+
+class User(Base):
+    """A coordinator who may log in to the web board (workflow.web); the password only as an Argon2 hash."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # lower-case; the audit actor
+    password_hash: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column()

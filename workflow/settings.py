@@ -132,6 +132,22 @@ class ClassifierConfig(_Section):
     review_threshold: float = Field(0.6, ge=0, le=1)
 
 
+class WebConfig(_Section):
+    """The coordinators' web board (workflow.web); see the [web] section of config/tdc.example.toml."""
+
+    enabled: bool = False  # also serve the board from `tdc-bot run`
+    host: str = "127.0.0.1"
+    port: int = Field(8080, gt=0, lt=65536)
+    secret_key_env: str | None = None
+    secret_key_file: str | None = None
+    session_hours: float = Field(12, gt=0, le=24 * 30)
+    trusted_proxies: list[str] = Field(default_factory=list)
+    trusted_header: str = ""
+    login_attempts: int = Field(5, gt=0)
+    login_window_minutes: float = Field(15, gt=0)
+    login_delay_seconds: float = Field(30, gt=0)
+
+
 class Settings(_Section):
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
@@ -142,6 +158,7 @@ class Settings(_Section):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
     reminders: RemindersConfig = Field(default_factory=RemindersConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
     roster_dir: str | None = None
     campaigns_file: str | None = None
 
@@ -274,6 +291,7 @@ def _cross_checks(settings: Settings, environ: dict[str, str]) -> tuple[list[Pro
         parts = value.split(":")
         if len(parts) != 2 or not all(p.isdigit() for p in parts) or not (0 <= int(parts[0]) < 24 and 0 <= int(parts[1]) < 60):
             problems.append(Problem(f"schedule.{key}", f"expected HH:MM, got {value!r}"))
+    _check_web(settings.web, environ, problems)
     url = settings.database.url
     if not (url.startswith("sqlite") or url.startswith("postgresql")):
         problems.append(Problem("database.url", "only sqlite:/// and postgresql+psycopg:// URLs are supported"))
@@ -283,6 +301,20 @@ def _cross_checks(settings: Settings, environ: dict[str, str]) -> tuple[list[Pro
             "contains a password; put it in the environment variable TDC_DATABASE_PASSWORD or use a .pgpass file",
         ))
     return problems, imap_password, smtp_password
+
+
+def _check_web(web: WebConfig, environ: dict[str, str], problems: list[Problem]) -> None:
+    for i, proxy in enumerate(web.trusted_proxies):
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            problems.append(Problem(f"web.trusted_proxies[{i}]", f"not an IP address or network: {proxy!r}"))
+    if web.trusted_header and not web.trusted_proxies:
+        problems.append(Problem("web.trusted_header",
+                                "needs web.trusted_proxies: anyone could send the header otherwise"))
+    if web.secret_key_env and len(environ.get(web.secret_key_env, "")) < 32:
+        problems.append(Problem("web.secret_key_env",
+                                f"environment variable {web.secret_key_env} is unset or shorter than 32 characters"))
 
 
 def _apply_database_password(settings: Settings, environ: dict[str, str]) -> None:

@@ -1,0 +1,148 @@
+"""Assembling the board: routes, the login gate, the security layers around them.
+
+Why Starlette: a small, well-kept ASGI toolkit (routing, forms, static and
+file responses) without an ORM or a template system of its own to fight, so
+the board can use the project's SQLAlchemy session code and Jinja2 filters
+as they are; uvicorn serves it. Pages are rendered on the server with plain
+HTML forms: they work on a phone, behind strict proxies and with a CSP that
+allows no script at all, and there is no JavaScript build step to maintain.
+
+Order of the layers, outermost first: security headers (on every response,
+errors included) -> trusted proxy headers -> signed session -> login gate ->
+routes.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+from zoneinfo import ZoneInfo
+
+from anyio import to_thread
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from workflow import accounts
+from workflow.web.jobs import CompileJobs
+from workflow.web.pages import Board
+from workflow.web.security import (
+    LoginLimiter,
+    SecurityHeadersMiddleware,
+    SessionMiddleware,
+    TrustedProxyMiddleware,
+    from_trusted_proxy,
+    load_secret,
+)
+
+if TYPE_CHECKING:
+    from workflow.app import App
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
+OPEN_PATHS = ("/login", "/static/", "/favicon.ico")
+
+
+class LoginGate:
+    """Every path but /login and static files needs a logged-in coordinator who still has an account.
+
+    With ``[web] trusted_header`` set, a request from one of ``trusted_proxies``
+    carrying that header with a known coordinator's e-mail is logged in as them
+    (the proxy has authenticated the person); from anywhere else the header is ignored.
+    """
+
+    def __init__(self, app: Any, board: Board, trusted_header: str, proxies: list[str]) -> None:
+        self.app, self.board = app, board
+        self.header = trusted_header.lower().encode("latin-1")
+        self.proxies = proxies
+
+    def _known(self, email: str) -> bool:
+        with self.board.app.db.sessions() as session:
+            return accounts.user_exists(session, email)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(OPEN_PATHS):
+            await self.app(scope, receive, send)
+            return
+        session = scope["session"]
+        user = session.get("user")
+        if self.header and from_trusted_proxy(scope.get("tdc.peer"), self.proxies):
+            value = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == self.header), "")
+            if value:
+                try:
+                    claimed = accounts.normalise_email(value)
+                except accounts.AccountError:
+                    claimed = ""
+                if claimed and claimed != user and await to_thread.run_sync(self._known, claimed):
+                    session.clear()
+                    session["user"] = user = claimed
+        if user and not await to_thread.run_sync(self._known, user):
+            session.clear()  # account removed: the signed cookie is worth nothing any more
+            user = None
+        if not user:
+            target = scope["path"] + (f"?{scope['query_string'].decode('latin-1')}" if scope.get("query_string") else "")
+            if scope["method"] in ("GET", "HEAD"):
+                from urllib.parse import quote
+
+                response = RedirectResponse(f"/login?next={quote(target, safe='/')}", 303)
+            else:
+                response = RedirectResponse("/login", 303)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def create_app(app: "App", clock: Callable[[], datetime] | None = None) -> Starlette:
+    """The board's ASGI application over an assembled ``App`` (database migrated, roster loaded)."""
+    from notifier.render import TEMPLATES_DIR, make_environment
+
+    web = app.settings.web
+    tz = ZoneInfo(app.settings.schedule.timezone)
+    clock = clock or (lambda: datetime.now(tz))
+    env = make_environment(TEMPLATES_DIR)
+    limiter = LoginLimiter(web.login_attempts, web.login_window_minutes * 60, web.login_delay_seconds)
+    board = Board(app, env, limiter, CompileJobs(app, clock), clock)
+    secret = load_secret(web.secret_key_env, web.secret_key_file, app.store_root)
+
+    async def http_error(request: Request, exc: Exception) -> HTMLResponse:
+        status = getattr(exc, "status_code", 500)
+        detail = getattr(exc, "detail", "") or ""
+        if "session" not in request.scope:  # before the session layer (should not happen): plain text
+            return HTMLResponse(f"<p>{status}</p>", status_code=status)
+        return board.render(request, "error.html.j2", status=status, code=status, detail=detail)
+
+    routes = [
+        Route("/login", board.login_page, methods=["GET"]),
+        Route("/login", board.login, methods=["POST"]),
+        Route("/logout", board.logout, methods=["POST"]),
+        Route("/", board.season, methods=["GET"]),
+        Route("/agency/{slug:str}/{year:int}", board.agency, methods=["GET"]),
+        Route("/attachment/{id:int}", board.attachment, methods=["GET"]),
+        Route("/review", board.review, methods=["GET"]),
+        Route("/confirm", board.confirm, methods=["GET"]),
+        Route("/action", board.act, methods=["POST"]),
+        Route("/quarantine", board.quarantine, methods=["GET"]),
+        Route("/outbox", board.outbox, methods=["GET"]),
+        Route("/outbox/{id:int}", board.outbox_email, methods=["GET"]),
+        Route("/chart/{year:int}.png", board.chart, methods=["GET"]),
+        Route("/export/{year:int}/{name:str}", board.export, methods=["GET"]),
+        Route("/compile/{year:int}", board.compile_start, methods=["POST"]),
+        Route("/compile/{year:int}", board.compile_status, methods=["GET"]),
+        Route("/compile/{year:int}/download", board.compile_download, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    middleware = [
+        Middleware(SecurityHeadersMiddleware),
+        Middleware(TrustedProxyMiddleware, proxies=web.trusted_proxies),
+        Middleware(SessionMiddleware, secret=secret, max_age_seconds=int(web.session_hours * 3600)),
+        Middleware(LoginGate, board=board, trusted_header=web.trusted_header, proxies=web.trusted_proxies),
+    ]
+    starlette = Starlette(routes=routes, middleware=middleware,
+                          exception_handlers={HTTPException: http_error})
+    starlette.state.board = board
+    return starlette

@@ -1,0 +1,377 @@
+"""The board's request handlers: read pages, files, and the coordinator's decisions.
+
+GET handlers are plain functions (Starlette runs them in its thread pool, so
+the synchronous database code never blocks the event loop); handlers that read
+a form are async only to read it and hand the work to the pool. Every POST goes
+through ``_form``: CSRF token and same-origin check first, nothing else runs
+without them. Every decision calls ``workflow.actions`` in one transaction,
+with the logged-in coordinator's e-mail as the audit actor.
+"""
+from __future__ import annotations
+
+import logging
+import tempfile
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import quote, urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from notifier.labels import state_label
+from workflow import accounts, models, states
+from workflow.actions import ActionError, action_context
+from workflow.actions import accept as do_accept
+from workflow.actions import assign as do_assign
+from workflow.actions import exempt as do_exempt
+from workflow.actions import extend as do_extend
+from workflow.actions import request_resubmission as do_request_resubmission
+from workflow.web import views
+from workflow.web.security import csrf_ok, csrf_token, login_keys, same_origin
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+    from workflow.app import App
+    from workflow.web.jobs import CompileJobs
+    from workflow.web.security import LoginLimiter
+
+log = logging.getLogger(__name__)
+
+# Types a browser could run or render as a page: always sent as opaque bytes.
+ACTIVE_TYPES = ("text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
+                "text/javascript", "application/javascript", "application/x-javascript")
+
+ACTIONS: dict[str, str] = {
+    "accept": "Chấp nhận báo cáo",
+    "request_resubmission": "Đề nghị gửi lại",
+    "exempt": "Miễn báo cáo",
+    "extend": "Gia hạn nộp",
+    "assign": "Xếp thư vào đơn vị",
+}
+NEEDS_REASON = {"request_resubmission", "exempt", "extend"}
+
+
+class Forbidden(HTTPException):
+    def __init__(self, detail: str) -> None:
+        super().__init__(403, detail)
+
+
+def parse_day(text: str) -> date | None:
+    """DD/MM/YYYY (as officials write it) or YYYY-MM-DD; None when it is neither."""
+    value = (text or "").strip()
+    for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site after login (no '//host', no scheme): never an open redirect."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+def attachment_disposition(filename: str) -> str:
+    """``attachment`` with an ASCII fallback and the UTF-8 name (RFC 6266 / 5987)."""
+    from intake.text import to_ascii
+
+    fallback = "".join(c if c.isalnum() or c in "._-" else "_" for c in to_ascii(filename or "tep"))[:150] or "tep"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename or fallback, safe='')}"
+
+
+class Board:
+    """The pages, over one assembled ``App``; ``clock`` gives "now" (tests and --now pin it)."""
+
+    def __init__(self, app: "App", env: "Environment", limiter: "LoginLimiter", jobs: "CompileJobs",
+                 clock: Callable[[], datetime]) -> None:
+        self.app, self.env, self.limiter, self.jobs, self.clock = app, env, limiter, jobs, clock
+
+    # --- helpers --------------------------------------------------------------------------
+    def render(self, request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        session = request.session
+        flash = session.pop("flash", [])
+        html = self.env.get_template(f"web/{template}").render(
+            user=session.get("user"), csrf=csrf_token(session), flash=flash, path=request.url.path,
+            state_label=state_label, **context)
+        return HTMLResponse(html, status_code=status)
+
+    @staticmethod
+    def flash(request: Request, kind: str, text: str) -> None:
+        request.session.setdefault("flash", []).append([kind, text[:600]])
+
+    async def _form(self, request: Request) -> dict[str, str]:
+        """The posted fields, after the CSRF and same-origin checks (403 otherwise)."""
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        if not same_origin(headers, request.url.scheme):
+            raise Forbidden("Yêu cầu từ trang khác bị từ chối. Cross-site request refused.")
+        form = await request.form()
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        if not csrf_ok(request.session, fields.get("csrf_token")):
+            raise Forbidden("Thiếu hoặc sai mã chống giả mạo (CSRF); hãy tải lại trang. Missing or wrong CSRF token.")
+        return fields
+
+    def default_year(self) -> int:
+        from workflow.reminders import season_year
+
+        return season_year(self.app.campaigns, self.clock()) or max(self.app.campaigns)
+
+    # --- login ----------------------------------------------------------------------------
+    def login_page(self, request: Request) -> Response:
+        if request.session.get("user"):
+            return RedirectResponse(safe_next(request.query_params.get("next")), 303)
+        return self.render(request, "login.html.j2", next=safe_next(request.query_params.get("next")),
+                           email="", error=None)
+
+    async def login(self, request: Request) -> Response:
+        fields = await self._form(request)
+        email, password = fields.get("email", "")[:320], fields.get("password", "")[:1024]
+        target = safe_next(fields.get("next"))
+        ip = (request.client.host if request.client else "") or "?"
+        keys = login_keys(email, ip)
+        wait = self.limiter.wait_seconds(keys)
+        if wait > 0:
+            seconds = int(wait) + 1
+            log.warning("login refused for %s from %s: too many failures, wait %ss", email[:80], ip, seconds)
+            response = self.render(request, "login.html.j2", status=429, next=target, email=email,
+                                   error=f"Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {seconds} giây.")
+            response.headers["Retry-After"] = str(seconds)
+            return response
+
+        def check() -> str | None:
+            with self.app.db.transaction() as session:
+                return accounts.verify_login(session, email, password, self.clock())
+
+        user = await run_in_threadpool(check)
+        if user is None:
+            self.limiter.failed(keys)
+            log.info("login failed for %s from %s", email[:80], ip)
+            return self.render(request, "login.html.j2", status=401, next=target, email=email,
+                               error="Email hoặc mật khẩu không đúng.")
+        self.limiter.succeeded(keys)
+        request.session.clear()
+        request.session.update({"user": user, "login_at": self.clock().isoformat()})
+        csrf_token(request.session)  # a fresh token for the logged-in session
+        log.info("login %s from %s", user, ip)
+        return RedirectResponse(target, 303)
+
+    async def logout(self, request: Request) -> Response:
+        await self._form(request)
+        request.session.clear()
+        return RedirectResponse("/login", 303)
+
+    # --- pages ----------------------------------------------------------------------------
+    def season(self, request: Request) -> Response:
+        year = _int(request.query_params.get("year")) or self.default_year()
+        if year not in self.app.campaigns:
+            raise HTTPException(404, f"Không có đợt báo cáo năm {year}.")
+        filters = views.BoardFilters.from_query(request.query_params)
+        with self.app.db.sessions() as session:
+            data = views.board(session, self.app.roster, self.app.campaigns, year, filters)
+        job = self.jobs.get(year)
+        return self.render(request, "board.html.j2", board=data, filters=filters, kinds=views.KINDS,
+                           states=views.state_choices(), job=job)
+
+    def agency(self, request: Request) -> Response:
+        slug, year = request.path_params["slug"], request.path_params["year"]
+        with self.app.db.sessions() as session:
+            try:
+                data = views.agency_page(session, self.app.roster, self.app.campaigns, slug, year)
+            except ActionError as exc:
+                raise HTTPException(404, str(exc)) from None
+        return self.render(request, "agency.html.j2", a=data)
+
+    def attachment(self, request: Request) -> Response:
+        with self.app.db.sessions() as session:
+            att = session.get(models.Attachment, request.path_params["id"])
+        if att is None:
+            raise HTTPException(404, "Không có tệp này.")
+        path = Path(att.path).resolve()
+        if not path.is_relative_to(self.app.store_root.resolve()) or not path.is_file():
+            log.error("attachment %s: %s is missing or outside the store", att.id, att.path)
+            raise HTTPException(404, "Tệp không còn trong kho lưu trữ.")
+        media = (att.content_type or "application/octet-stream").split(";")[0].strip().lower()
+        if media in ACTIVE_TYPES or not media or "/" not in media:
+            media = "application/octet-stream"
+        return FileResponse(path, media_type=media, headers={
+            "Content-Disposition": attachment_disposition(att.filename),
+            "Content-Security-Policy": "default-src 'none'; sandbox"})
+
+    def review(self, request: Request) -> Response:
+        with self.app.db.sessions() as session:
+            data = views.review_queue(session, self.app.roster, None)
+        for item in data["submissions"]:
+            item["received"] = datetime.fromisoformat(item["received_at"]) if item["received_at"] else None
+        for item in data["messages"]:
+            item["arrived"] = datetime.fromisoformat(item["arrived_at"]) if item["arrived_at"] else None
+        return self.render(request, "review.html.j2", queue=data, default_year=self.default_year())
+
+    def confirm(self, request: Request) -> Response:
+        """The confirmation step: what will happen, and one button that does it (POST /action)."""
+        params = dict(request.query_params)
+        action = params.get("action", "")
+        if action not in ACTIONS:
+            raise HTTPException(400, "Thao tác không hợp lệ.")
+        fields = {k: params.get(k, "")[:2000] for k in ("agency", "year", "reason", "until", "message", "back")}
+        agency_name = fields["agency"]
+        year = _int(fields["year"])
+        if fields["agency"] and year:
+            try:
+                agency_name = self.app.roster.get(fields["agency"], year).name
+            except KeyError:
+                agency_name = fields["agency"]
+        problem = None
+        if action in NEEDS_REASON and not fields["reason"].strip():
+            problem = "Cần nêu lý do."
+        if action == "extend" and parse_day(fields["until"]) is None:
+            problem = "Ngày gia hạn cần dạng dd/mm/yyyy."
+        return self.render(request, "confirm.html.j2", action=action, title=ACTIONS[action], f=fields,
+                           agency_name=agency_name, problem=problem)
+
+    async def act(self, request: Request) -> Response:
+        fields = await self._form(request)
+        action = fields.get("action", "")
+        if action not in ACTIONS:
+            raise HTTPException(400, "Thao tác không hợp lệ.")
+        actor = request.session["user"]
+        year = _int(fields.get("year"))
+        agency = (fields.get("agency") or "").strip()
+        reason = (fields.get("reason") or "").strip()
+        back = safe_next(fields.get("back") or (f"/agency/{agency}/{year}" if agency and year else "/review"))
+
+        def run() -> str:
+            from notifier.render import RenderError
+
+            ctx = action_context(self.app, self.clock(), actor)
+            try:
+                with self.app.db.transaction() as session:
+                    if year is None:
+                        raise ActionError("Thiếu năm báo cáo.")
+                    if action == "accept":
+                        result = do_accept(session, ctx, agency, year, reason)
+                    elif action == "request_resubmission":
+                        result = do_request_resubmission(session, ctx, agency, year, reason)
+                    elif action == "exempt":
+                        result = do_exempt(session, ctx, agency, year, reason)
+                    elif action == "extend":
+                        day = parse_day(fields.get("until", ""))
+                        if day is None:
+                            raise ActionError("Ngày gia hạn cần dạng dd/mm/yyyy.")
+                        result = do_extend(session, ctx, year, day, reason, agency or None)
+                    else:
+                        message = _int(fields.get("message"))
+                        if message is None:
+                            raise ActionError("Thiếu số thư.")
+                        result = do_assign(session, ctx, message, agency, year, reason)
+            except (ActionError, states.IllegalTransition) as exc:
+                raise _Refused(str(exc)) from None
+            except RenderError as exc:
+                raise _Refused(f"Không soạn được email nên không thay đổi gì: {exc}") from None
+            return result.summary()
+
+        try:
+            summary = await run_in_threadpool(run)
+        except _Refused as exc:
+            self.flash(request, "error", str(exc))
+            log.info("web action %s by %s refused: %s", action, actor, exc)
+        else:
+            self.flash(request, "ok", summary)
+            log.info("web action %s by %s: %s", action, actor, summary)
+        if action == "assign" and agency and year:
+            back = f"/agency/{agency}/{year}"
+        return RedirectResponse(back, 303)
+
+    def quarantine(self, request: Request) -> Response:
+        with self.app.db.sessions() as session:
+            rows = views.quarantine(session)
+        return self.render(request, "quarantine.html.j2", rows=rows)
+
+    def outbox(self, request: Request) -> Response:
+        with self.app.db.sessions() as session:
+            data = views.outbox(session)
+        return self.render(request, "outbox.html.j2", o=data)
+
+    def outbox_email(self, request: Request) -> Response:
+        with self.app.db.sessions() as session:
+            email = views.outbox_email(session, request.path_params["id"])
+        if email is None:
+            raise HTTPException(404, "Không có thư này.")
+        return self.render(request, "email.html.j2", e=email)
+
+    # --- files ----------------------------------------------------------------------------
+    def chart(self, request: Request) -> Response:
+        """The digest's cumulative chart for a year, drawn by the digest's own code."""
+        from notifier.chart import submissions_chart
+        from workflow.chart_data import chart_series
+
+        year = request.path_params["year"]
+        if year not in self.app.campaigns:
+            raise HTTPException(404, "Không có đợt báo cáo này.")
+        with self.app.db.sessions() as session:
+            this_year, last_year = chart_series(session, self.app.campaigns, year)
+        with tempfile.TemporaryDirectory(prefix="tdc-chart-") as tmp:
+            png = submissions_chart(this_year, last_year, year, Path(tmp) / "chart.png").read_bytes()
+        return Response(png, media_type="image/png")
+
+    def export(self, request: Request) -> Response:
+        from workflow.export import gather, write_csv, write_xlsx
+
+        year, name = request.path_params["year"], request.path_params["name"]
+        if year not in self.app.campaigns or name not in ("status.csv", "indicators.csv", "xlsx"):
+            raise HTTPException(404, "Không có tệp xuất này.")
+        with self.app.db.sessions() as session:
+            data = gather(session, self.app.roster, year)
+        with tempfile.TemporaryDirectory(prefix="tdc-export-") as tmp:
+            if name == "xlsx":
+                (path,) = write_xlsx(data, str(Path(tmp) / f"tdc-{year}.xlsx"))
+                media, filename = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                                   f"tdc-{year}.xlsx")
+            else:
+                status, indicators = write_csv(data, tmp + "/")
+                path = status if name == "status.csv" else indicators
+                media, filename = "text/csv; charset=utf-8", f"tdc-{year}-{name}"
+            body = path.read_bytes()
+        return Response(body, media_type=media, headers={"Content-Disposition": attachment_disposition(filename)})
+
+    async def compile_start(self, request: Request) -> Response:
+        await self._form(request)
+        year = request.path_params["year"]
+        if year not in self.app.campaigns:
+            raise HTTPException(404, "Không có đợt báo cáo này.")
+        self.jobs.start(year, request.session["user"])
+        return RedirectResponse(f"/compile/{year}", 303)
+
+    def compile_status(self, request: Request) -> Response:
+        year = request.path_params["year"]
+        job = self.jobs.get(year)
+        if job is None:
+            return RedirectResponse(f"/?{urlencode({'year': year})}", 303)
+        response = self.render(request, "compile.html.j2", job=job, year=year)
+        if job.running:
+            response.headers["Refresh"] = "2"
+        return response
+
+    def compile_download(self, request: Request) -> Response:
+        year = request.path_params["year"]
+        job = self.jobs.get(year)
+        if job is None or job.path is None or not job.path.is_file():
+            raise HTTPException(404, "Báo cáo tổng hợp chưa được tạo.")
+        return FileResponse(job.path, media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                            headers={"Content-Disposition": attachment_disposition(job.path.name)})
+
+
+class _Refused(Exception):
+    """An action refused by the rules (the text is for the coordinator)."""
