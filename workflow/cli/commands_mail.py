@@ -89,6 +89,9 @@ def register(app: typer.Typer) -> None:
                     # For cron and scripts: the cycle could not finish; it will be retried, nothing was lost.
                     fail(f"intake stopped early: {stopped[-1]}", 1)
                 return
+            from workflow.cli.commands_web import start_with_daemon  # the web board, when [web] enabled
+
+            start_with_daemon(a)
             daemon.run_forever()
 
     @app.command("classify")

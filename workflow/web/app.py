@@ -134,6 +134,7 @@ def create_app(app: "App", clock: Callable[[], datetime] | None = None) -> Starl
         Route("/compile/{year:int}", board.compile_start, methods=["POST"]),
         Route("/compile/{year:int}", board.compile_status, methods=["GET"]),
         Route("/compile/{year:int}/download", board.compile_download, methods=["GET"]),
+        Route("/static/states.css", board.state_colours, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     middleware = [

@@ -312,6 +312,11 @@ class Board:
         return self.render(request, "email.html.j2", e=email)
 
     # --- files ----------------------------------------------------------------------------
+    def state_colours(self, request: Request) -> Response:
+        """The digest's state colours as CSS, rendered from the digest's own label template."""
+        css = self.env.get_template("web/states.css.j2").render()
+        return Response(css, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
+
     def chart(self, request: Request) -> Response:
         """The digest's cumulative chart for a year, drawn by the digest's own code."""
         from notifier.chart import submissions_chart
