@@ -1,0 +1,338 @@
+"""The web board as a coordinator uses it: headless Chromium (Debian's) driven by Selenium.
+
+One replayed season (`tdc-bot demo`'s, 12 agencies, seed 3) is served by the
+real board (uvicorn in a thread, the clock pinned to 11/12/2024 09:00 in Hanoi)
+and one browser walks through it in file order: a stranger is sent to the
+login page, the coordinator logs in, reads the 2024 board, filters, searches,
+opens an agency, downloads an attachment, accepts a report, requests a
+resubmission, and finally a forged POST and five wrong passwords are refused.
+Every page gets a screenshot (in ``screenshots/`` of this module's temporary
+folder, printed at the end) and an axe-core accessibility check (axe.min.js
+vendored beside this file, never fetched) with no serious or critical
+violation.
+"""
+from __future__ import annotations
+
+import io
+import os
+import time
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import pytest
+from rich.console import Console
+from sqlalchemy import select
+
+from tests.cli_helpers import wait_for
+from tests.servers.common import free_port, require_binary
+from workflow import models
+from workflow.accounts import add_user
+from workflow.app import App
+
+pytestmark = pytest.mark.slow
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+YEAR = 2024
+NOW = datetime(2024, 12, 11, 9, 0, tzinfo=VN)
+USER, PASSWORD = "dieuphoi@tdc.example.vn", "mật-khẩu-đủ-dài-2024"
+AXE = Path(__file__).resolve().parent / "axe.min.js"
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--disable-extensions", "--lang=vi")
+
+
+@pytest.fixture(scope="module")
+def season(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The demo season replayed through the real daemon, then served by the board."""
+    from workflow.demo import run_demo
+    from workflow.web.server import start_in_thread
+
+    result = run_demo(tmp_path_factory.mktemp("season") / "demo", year=YEAR, agencies=12, seed=3,
+                      console=Console(file=io.StringIO(), width=120))
+    app = App.load(str(result.config_path))
+    with app.db.transaction() as session:
+        add_user(session, USER, PASSWORD)
+    port = free_port()
+    server, thread = start_in_thread(app, "127.0.0.1", port, clock=lambda: NOW)
+    yield {"result": result, "app": app, "server": server, "base": f"http://127.0.0.1:{port}"}
+    server.should_exit = True
+    thread.join(timeout=10)
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("board-browser")
+    (path / "screenshots").mkdir()
+    (path / "downloads").mkdir()
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser(out_dir: Path):  # type: ignore[no-untyped-def]
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium = require_binary("/usr/bin/chromium", "apt-get install -y chromium chromium-driver")
+    driver_path = require_binary("/usr/bin/chromedriver", "apt-get install -y chromium chromium-driver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={out_dir / 'profile'}")
+    options.add_argument("--window-size=1280,900")
+    options.add_experimental_option("prefs", {
+        "download.default_directory": str(out_dir / "downloads"), "download.prompt_for_download": False,
+        "safebrowsing.enabled": False})
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    driver.set_page_load_timeout(120)
+    driver.set_script_timeout(120)
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior",
+                           {"behavior": "allow", "downloadPath": str(out_dir / "downloads")})
+    yield driver
+    driver.quit()
+    print(f"\nscreenshots of the board: {out_dir / 'screenshots'}")
+
+
+# --- helpers -----------------------------------------------------------------------------------
+def css(driver, selector: str):  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.CSS_SELECTOR, selector)
+
+
+def all_css(driver, selector: str) -> list:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    return driver.find_elements(By.CSS_SELECTOR, selector)
+
+
+def shoot(driver, out_dir: Path, name: str) -> Path:  # type: ignore[no-untyped-def]
+    """A full-page screenshot: the window is stretched to the page's height first."""
+    width = driver.get_window_size()["width"]
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, min(max(height + 120, 600), 6000))
+    path = out_dir / "screenshots" / f"{name}.png"
+    assert driver.save_screenshot(str(path))
+    driver.set_window_size(width, 900)
+    return path
+
+
+def axe_violations(driver) -> list[dict]:  # type: ignore[no-untyped-def]
+    """axe-core's serious and critical violations on the current page (WCAG 2.x A/AA rules)."""
+    driver.execute_script(AXE.read_text(encoding="utf-8"))
+    result = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']})"
+        ".then(r => done({passes: r.passes.length, violations: r.violations.map(v => ({id: v.id,"
+        " impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.html)}))}))"
+        ".catch(e => done({error: String(e)}));")
+    assert "error" not in result, result
+    assert result["passes"] > 10  # axe really ran its rules on this page
+    return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def check_page(driver, out_dir: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+    shoot(driver, out_dir, name)
+    assert axe_violations(driver) == [], name
+
+
+def path_of(driver) -> str:  # type: ignore[no-untyped-def]
+    parts = urlsplit(driver.current_url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def log_in(driver, base: str, email: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    if not urlsplit(driver.current_url).path.startswith("/login"):
+        driver.get(f"{base}/login")
+    css(driver, "#email").clear()
+    css(driver, "#email").send_keys(email)
+    css(driver, "#password").send_keys(password)
+    css(driver, ".login button[type=submit]").click()
+
+
+# --- the walk-through, in order ----------------------------------------------------------------
+def test_a_stranger_is_sent_to_the_login_page(season, browser, out_dir) -> None:
+    browser.get(f"{season['base']}/review")
+    assert path_of(browser) == "/login?next=/review"
+    form = css(browser, "form[action='/login']")
+    names = {el.get_attribute("name"): el.get_attribute("type") for el in all_css(browser, "form[action='/login'] input")}
+    assert names["email"] == "email" and names["password"] == "password" and names["csrf_token"] == "hidden"
+    assert form.get_attribute("method") == "post"
+    check_page(browser, out_dir, "01-login")
+
+
+def test_the_coordinator_logs_in_and_lands_where_they_were_going(season, browser) -> None:
+    log_in(browser, season["base"], USER, PASSWORD)
+    assert path_of(browser) == "/review"
+    assert USER in css(browser, ".who").text
+    cookie = browser.get_cookie("tdc_session")
+    assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax"
+
+
+def test_the_2024_board_shows_every_owing_agency_with_the_right_counts(season, browser, out_dir) -> None:
+    result, app = season["result"], season["app"]
+    browser.get(f"{season['base']}/")  # the clock says 11/12/2024: the current season is 2024
+    assert "năm 2024" in css(browser, "h1").text
+    rows = all_css(browser, "#board tbody tr")
+    assert [r.get_attribute("data-agency") for r in rows] == [a.slug for a in app.roster.owing(YEAR)]
+    assert len(rows) == 69  # 63 provinces and 6 ministries owed a 2024 report
+    expected: dict[str, int] = {}
+    for row in result.status:  # what `tdc-bot status` said at the end of the replay
+        expected[row.state] = expected.get(row.state, 0) + 1
+    shown = {el.get_attribute("data-state"): int(el.text) for el in all_css(browser, ".counts strong")}
+    assert {k: v for k, v in shown.items() if v} == expected
+    assert expected[models.MISSING] == 69 - len(result.plan.participants)
+    chart = css(browser, "img.chart")
+    assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", chart) > 0
+    check_page(browser, out_dir, "02-board-2024")
+
+
+def test_filtering_to_late_agencies(season, browser, out_dir) -> None:
+    browser.get(f"{season['base']}/?year={YEAR}")
+    css(browser, "#f-late").click()
+    css(browser, "#f-submit").click()
+    assert "late=1" in browser.current_url
+    late = [r.agency for r in season["result"].status if r.on_time is False]
+    assert late  # the demo has reports after the deadline
+    rows = all_css(browser, "#board tbody tr")
+    assert [r.get_attribute("data-agency") for r in rows] == late
+    for row in rows:
+        assert "Muộn" in row.text and "ngày" in row.text
+    check_page(browser, out_dir, "03-board-late")
+
+
+def test_searching_without_diacritics_finds_tay_ninh(season, browser, out_dir) -> None:
+    browser.get(f"{season['base']}/?year={YEAR}")
+    css(browser, "#f-q").send_keys("tay ninh")
+    css(browser, "#f-submit").click()
+    rows = all_css(browser, "#board tbody tr")
+    assert [r.get_attribute("data-agency") for r in rows] == ["tay-ninh"]
+    assert "Tây Ninh" in rows[0].text
+    check_page(browser, out_dir, "04-board-search")
+
+
+def _agency_with_attachment(app: App) -> tuple[str, models.Attachment]:
+    with app.db.sessions() as session:
+        sub = session.scalars(select(models.Submission).where(
+            models.Submission.year == YEAR, models.Submission.state == models.ACKNOWLEDGED)
+            .order_by(models.Submission.id)).first()
+        att = session.scalars(select(models.Attachment).where(
+            models.Attachment.message_id == sub.current_message_id)).first()
+        return sub.agency_slug, att
+
+
+def test_opening_an_agency_and_downloading_its_report(season, browser, out_dir) -> None:
+    app = season["app"]
+    slug, att = _agency_with_attachment(app)
+    browser.get(f"{season['base']}/?year={YEAR}")
+    css(browser, f"#board tr[data-agency='{slug}'] a").click()
+    assert path_of(browser) == f"/agency/{slug}/{YEAR}"
+    assert css(browser, "#agency-state").text == "Đã báo nhận"
+    assert all_css(browser, "#audit tbody tr")  # the bot's own entries at least
+    check_page(browser, out_dir, "05-agency")
+    link = css(browser, f"a[data-attachment='{att.id}']")
+    assert link.text == att.filename
+    link.click()
+    target = out_dir / "downloads" / att.filename
+    assert wait_for(lambda: target.is_file() and not list((out_dir / "downloads").glob("*.crdownload")), 30), \
+        list((out_dir / "downloads").iterdir())
+    assert target.read_bytes() == Path(att.path).read_bytes()
+    assert path_of(browser) == f"/agency/{slug}/{YEAR}"  # downloaded, not opened in the tab
+
+
+def test_accepting_from_the_review_queue_changes_the_state_and_names_the_coordinator(season, browser, out_dir) -> None:
+    base = season["base"]
+    browser.get(f"{base}/review")
+    items = all_css(browser, "article.item[id^='review-']")
+    assert items
+    check_page(browser, out_dir, "06-review")
+    first = items[0]
+    slug = first.get_attribute("id").removeprefix("review-").rsplit("-", 1)[0]
+    first.find_element("css selector", "button[value='accept']").click()
+    assert urlsplit(browser.current_url).path == "/confirm"
+    assert "Chấp nhận" in css(browser, "h1").text
+    check_page(browser, out_dir, "07-confirm")
+    css(browser, "#confirm").click()
+    assert path_of(browser) == "/review"
+    assert "đã chấp nhận" in css(browser, ".flash.ok").text
+    assert not all_css(browser, f"#review-{slug}-{YEAR}")
+    browser.get(f"{base}/agency/{slug}/{YEAR}")
+    assert css(browser, "#agency-state").text == "Đã chấp nhận"
+    last = all_css(browser, "#audit tbody tr")[-1]
+    assert USER in last.text and "đã chấp nhận" in last.text
+    with season["app"].db.sessions() as session:
+        entry = session.scalars(select(models.AuditEntry).where(models.AuditEntry.to_state == models.ACCEPTED)).one()
+    assert entry.actor == USER and entry.agency_slug == slug
+
+
+def test_requesting_a_resubmission_queues_the_email_to_the_agency(season, browser, out_dir) -> None:
+    base = season["base"]
+    browser.get(f"{base}/review")
+    item = all_css(browser, "article.item[id^='review-']")[0]
+    slug = item.get_attribute("id").removeprefix("review-").rsplit("-", 1)[0]
+    reason = "Thiếu biểu số liệu chỉ tiêu năm 2024"
+    item.find_element("css selector", "input[id^='rs-']").send_keys(reason)
+    item.find_element("css selector", "button[value='resubmit']").click()
+    assert reason in css(browser, "main").text
+    css(browser, "#confirm").click()
+    assert "đề nghị gửi lại" in css(browser, ".flash.ok").text
+    browser.get(f"{base}/outbox")
+    check_page(browser, out_dir, "08-outbox")
+    with season["app"].db.sessions() as session:
+        email = session.scalars(select(models.OutboxEmail).where(
+            models.OutboxEmail.kind == "resubmission", models.OutboxEmail.agency_slug == slug)).one()
+    row = css(browser, f"#unsent a[href='/outbox/{email.id}']")
+    row.click()
+    assert reason in css(browser, "#email-body").text
+    assert css(browser, "#email-state").text == models.PENDING
+    assert set(email.recipients) and all(r in css(browser, "main").text for r in email.recipients)
+    check_page(browser, out_dir, "09-outbox-email")
+
+
+def test_quarantine_page(season, browser, out_dir) -> None:
+    browser.get(f"{season['base']}/quarantine")
+    with season["app"].db.sessions() as session:
+        quarantined = session.scalars(select(models.Message).where(models.Message.status == "quarantined")).all()
+    assert len(all_css(browser, "#quarantine tbody tr")) == max(len(quarantined), 1)
+    check_page(browser, out_dir, "10-quarantine")
+
+
+def test_the_board_fits_a_phone(season, browser, out_dir) -> None:
+    browser.set_window_size(390, 844)
+    try:
+        browser.get(f"{season['base']}/?year={YEAR}")
+        overflow = browser.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 1  # the table scrolls inside its frame; the page itself does not
+        assert browser.execute_script("return document.querySelector('meta[name=viewport]') !== null")
+        browser.save_screenshot(str(out_dir / "screenshots" / "11-board-phone.png"))
+    finally:
+        browser.set_window_size(1280, 900)
+
+
+def test_a_post_without_the_csrf_token_is_refused(season, browser) -> None:
+    browser.get(f"{season['base']}/?year={YEAR}")
+    # A forged form: the same POST, without the hidden token (WebDriver scripts are not page scripts).
+    browser.execute_script("document.querySelector(\"form[action^='/compile'] input[name=csrf_token]\").remove();")
+    css(browser, "form[action^='/compile'] button").click()
+    assert "CSRF" in css(browser, "#error-detail").text
+    assert season["server"].config.app.state.board.jobs.get(YEAR) is None  # nothing was started
+
+
+def test_five_wrong_passwords_slow_the_next_attempt_down(season, browser, out_dir) -> None:
+    browser.delete_all_cookies()
+    base = season["base"]
+    browser.get(f"{base}/login")
+    for _ in range(5):
+        log_in(browser, base, USER, "not-the-password")
+        assert "không đúng" in css(browser, "#login-error").text
+    started = time.monotonic()
+    log_in(browser, base, USER, PASSWORD)  # even the right password waits now
+    assert "thử lại sau" in css(browser, "#login-error").text
+    assert urlsplit(browser.current_url).path == "/login"
+    assert time.monotonic() - started < 20  # refused at once, not by a hanging request
+    shoot(browser, out_dir, "12-login-slowed")
+    assert os.listdir(out_dir / "screenshots")
