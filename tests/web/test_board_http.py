@@ -1,0 +1,269 @@
+"""The board's security and plumbing over real HTTP (uvicorn on 127.0.0.1), without a browser.
+
+Accounts on SQLite and PostgreSQL; the session cookie's flags, Secure behind a
+trusted proxy, the headers on every response, the trusted-header login (off by
+default), a removed account's session, the login limiter's arithmetic, and the
+`users` and `web` commands.
+"""
+from __future__ import annotations
+
+import http.cookiejar
+import re
+import subprocess
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import TDC_BOT, run_cli, wait_for, write_config
+from tests.servers.common import free_port
+from workflow import accounts
+from workflow.app import App
+from workflow.settings import ConfigError, load_config
+from workflow.web.pages import attachment_disposition, parse_day, safe_next
+from workflow.web.security import LoginLimiter, same_origin
+
+PASSWORD = "một mật khẩu đủ dài"
+
+
+# --- units -----------------------------------------------------------------------------------
+def test_limiter_slows_down_after_the_limit_and_doubles_the_wait() -> None:
+    now = [1000.0]
+    limiter = LoginLimiter(attempts=5, window=900, delay=30, clock=lambda: now[0])
+    keys = ["addr:a@b.vn", "ip:10.0.0.1"]
+    for _ in range(4):
+        limiter.failed(keys)
+        assert limiter.wait_seconds(keys) == 0
+    limiter.failed(keys)
+    assert limiter.wait_seconds(keys) == pytest.approx(30)
+    limiter.failed(keys)
+    assert limiter.wait_seconds(keys) == pytest.approx(60)
+    now[0] += 61
+    assert limiter.wait_seconds(keys) == 0
+    now[0] += 900  # the window forgets old failures
+    assert limiter.wait_seconds(keys) == 0
+
+
+def test_limiter_counts_per_ip_across_addresses() -> None:
+    limiter = LoginLimiter(attempts=2, window=900, delay=10, ip_factor=2)
+    for i in range(4):
+        limiter.failed([f"addr:user{i}@b.vn", "ip:10.0.0.9"])
+    assert limiter.wait_seconds(["addr:someone-new@b.vn", "ip:10.0.0.9"]) > 0
+    assert limiter.wait_seconds(["addr:someone-new@b.vn", "ip:10.0.0.10"]) == 0
+
+
+def test_small_helpers() -> None:
+    assert safe_next("/review") == "/review"
+    for bad in ("//evil.example/x", "https://evil.example/", "\\\\evil", "", None):
+        assert safe_next(bad) == "/"
+    assert parse_day("05/12/2024").isoformat() == "2024-12-05"
+    assert parse_day("2024-12-05").isoformat() == "2024-12-05"
+    assert parse_day("5 tháng 12") is None
+    header = attachment_disposition("Báo cáo Tây Ninh.docx")
+    assert header.startswith("attachment; filename=\"Bao_cao_Tay_Ninh.docx\"")
+    assert "filename*=UTF-8''B%C3%A1o%20c%C3%A1o%20T%C3%A2y%20Ninh.docx" in header
+    assert same_origin({"host": "board.vn", "origin": "https://board.vn"}, "https")
+    assert not same_origin({"host": "board.vn", "origin": "https://evil.example"}, "https")
+    assert not same_origin({"host": "board.vn", "sec-fetch-site": "cross-site"}, "https")
+
+
+def test_accounts_on_both_databases(db_url: str) -> None:
+    from datetime import datetime, timezone
+
+    from workflow.db import Database
+
+    db = Database(db_url)
+    try:
+        with db.transaction() as s:
+            assert accounts.add_user(s, "Cán Bộ <Can.Bo@Example.VN>", PASSWORD) == ("can.bo@example.vn", True)
+        with db.transaction() as s:
+            with pytest.raises(accounts.AccountError):
+                accounts.add_user(s, "can.bo@example.vn", PASSWORD)
+        with db.transaction() as s:
+            with pytest.raises(accounts.AccountError, match="12"):
+                accounts.add_user(s, "x@example.vn", "short")
+        now = datetime(2024, 12, 1, tzinfo=timezone.utc)
+        with db.transaction() as s:
+            row = s.scalar(__import__("sqlalchemy").select(accounts.models.User))
+            assert row.password_hash.startswith("$argon2id$") and PASSWORD not in row.password_hash
+            assert accounts.verify_login(s, "CAN.BO@example.vn", PASSWORD, now) == "can.bo@example.vn"
+            assert accounts.verify_login(s, "can.bo@example.vn", "wrong password!", now) is None
+            assert accounts.verify_login(s, "nobody@example.vn", PASSWORD, now) is None
+        with db.sessions() as s:
+            (info,) = accounts.list_users(s)
+            assert info.email == "can.bo@example.vn" and info.last_login_at == now
+        with db.transaction() as s:
+            assert accounts.remove_user(s, "can.bo@example.vn") is True
+            assert accounts.remove_user(s, "can.bo@example.vn") is False
+    finally:
+        db.dispose()
+
+
+def test_web_config_mistakes_fail_at_start(tmp_path: Path) -> None:
+    path = tmp_path / "tdc.toml"
+    path.write_text('[web]\ntrusted_header = "X-Remote-User"\nport = 70000\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "web.port" in str(err.value)
+    path.write_text('[web]\ntrusted_header = "X-Remote-User"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "web.trusted_header" in str(err.value) and "trusted_proxies" in str(err.value)
+    path.write_text('[web]\ntrusted_proxies = ["not-an-ip"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"web.trusted_proxies\[0\]"):
+        load_config(path)
+
+
+# --- over HTTP ---------------------------------------------------------------------------------
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return None
+
+
+def client() -> tuple[urllib.request.OpenerDirector, http.cookiejar.CookieJar]:
+    jar = http.cookiejar.CookieJar()
+    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect()), jar
+
+
+def call(opener, url: str, data: dict | None = None, headers: dict | None = None):  # type: ignore[no-untyped-def]
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    request = urllib.request.Request(url, data=body, headers=headers or {})
+    try:
+        response = opener.open(request, timeout=30)
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read().decode("utf-8", "replace")
+    return response.status, dict(response.headers), response.read().decode("utf-8", "replace")
+
+
+def token(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+@pytest.fixture
+def served(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A board on an empty season, with one account, the trusted-header login on for 127.0.0.1."""
+    from workflow.web.server import start_in_thread
+
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'tdc.db'}",
+                          '[web]\ntrusted_proxies = ["127.0.0.1"]\ntrusted_header = "X-Remote-User"\n')
+    app = App.load(str(config))
+    with app.db.transaction() as s:
+        accounts.add_user(s, "dieuphoi@example.vn", PASSWORD)
+    port = free_port()
+    server, thread = start_in_thread(app, "127.0.0.1", port)
+    yield {"app": app, "base": f"http://127.0.0.1:{port}", "config": config}
+    server.should_exit = True
+    thread.join(timeout=10)
+    app.close()
+
+
+def login(opener, base: str, email: str = "dieuphoi@example.vn", password: str = PASSWORD, headers=None):  # type: ignore[no-untyped-def]
+    _, _, html = call(opener, f"{base}/login")
+    return call(opener, f"{base}/login", {"csrf_token": token(html), "email": email, "password": password,
+                                          "next": "/outbox"}, headers)
+
+
+def test_session_cookie_flags_and_headers(served) -> None:
+    base = served["base"]
+    opener, _ = client()
+    status, headers, _ = call(opener, f"{base}/outbox")
+    assert status == 303 and headers["location"] == "/login?next=/outbox"
+    for name in ("content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy"):
+        assert name in {k.lower() for k in headers}, name
+    assert "script-src 'none'" in headers["content-security-policy"] and headers["x-frame-options"] == "DENY"
+    status, headers, _ = login(opener, base)
+    assert status == 303 and headers["location"] == "/outbox"
+    cookie = headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    status, _, html = call(opener, f"{base}/outbox")
+    assert status == 200 and "Hộp thư đi" in html
+
+
+def test_secure_cookie_behind_a_trusted_https_proxy(served) -> None:
+    opener, _ = client()
+    status, headers, _ = login(opener, served["base"], headers={"X-Forwarded-Proto": "https"})
+    assert status == 303 and "; Secure" in headers["set-cookie"]
+
+
+def test_a_post_without_csrf_or_from_another_site_is_refused(served) -> None:
+    base = served["base"]
+    opener, _ = client()
+    login(opener, base)
+    status, _, html = call(opener, f"{base}/action", {"action": "accept", "agency": "tay-ninh", "year": "2024"})
+    assert status == 403 and "CSRF" in html
+    _, _, page = call(opener, f"{base}/outbox")
+    status, _, _ = call(opener, f"{base}/action", {"csrf_token": token(page), "action": "accept",
+                                                   "agency": "tay-ninh", "year": "2024"},
+                        {"Origin": "https://evil.example"})
+    assert status == 403
+
+
+def test_a_removed_account_loses_its_session(served) -> None:
+    base = served["base"]
+    opener, _ = client()
+    login(opener, base)
+    assert call(opener, f"{base}/quarantine")[0] == 200
+    run_cli("users", "remove", "dieuphoi@example.vn", config=served["config"])
+    status, headers, _ = call(opener, f"{base}/quarantine")
+    assert status == 303 and headers["location"].startswith("/login")
+
+
+def test_trusted_header_login(served) -> None:
+    base = served["base"]
+    opener, _ = client()
+    status, _, html = call(opener, f"{base}/quarantine", headers={"X-Remote-User": "dieuphoi@example.vn"})
+    assert status == 200 and "dieuphoi@example.vn" in html
+    opener, _ = client()  # an unknown person named by the proxy is not let in
+    assert call(opener, f"{base}/quarantine", headers={"X-Remote-User": "ke.la@example.vn"})[0] == 303
+
+
+def test_trusted_header_is_ignored_by_default(tmp_path: Path) -> None:
+    from workflow.web.server import start_in_thread
+
+    app = App.load(str(write_config(tmp_path, f"sqlite:///{tmp_path / 'tdc.db'}")))
+    with app.db.transaction() as s:
+        accounts.add_user(s, "dieuphoi@example.vn", PASSWORD)
+    port = free_port()
+    server, thread = start_in_thread(app, "127.0.0.1", port)
+    try:
+        opener, _ = client()
+        status, _, _ = call(opener, f"http://127.0.0.1:{port}/quarantine",
+                            headers={"X-Remote-User": "dieuphoi@example.vn", "Remote-User": "dieuphoi@example.vn"})
+        assert status == 303
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        app.close()
+
+
+def test_users_commands_and_the_web_command(tmp_path: Path) -> None:
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'tdc.db'}")
+    proc = subprocess.run([TDC_BOT, "users", "add", "Dieu.Phoi@Example.VN", "--password-stdin", "--config",
+                           str(config)], input=PASSWORD + "\n", capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert PASSWORD not in proc.stdout + proc.stderr
+    listed = run_cli("users", "list", "--json", config=config).stdout
+    assert '"email": "dieu.phoi@example.vn"' in listed
+    again = subprocess.run([TDC_BOT, "users", "add", "dieu.phoi@example.vn", "--password-stdin", "--config",
+                            str(config)], input="short\n", capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1
+    port = free_port()
+    server = subprocess.Popen([TDC_BOT, "web", "--port", str(port), "--config", str(config)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        def up() -> bool:
+            try:
+                return call(client()[0], f"http://127.0.0.1:{port}/login")[0] == 200
+            except OSError:
+                return False
+        assert wait_for(up, 60)
+        opener, _ = client()
+        status, _, _ = login(opener, f"http://127.0.0.1:{port}", email="dieu.phoi@example.vn")
+        assert status == 303
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    run_cli("users", "remove", "dieu.phoi@example.vn", config=config)
+    assert run_cli("users", "remove", "dieu.phoi@example.vn", config=config, check=False).returncode == 1
