@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.measure import Figure  # noqa: E402
 
-FIGURES = ("latency", "idle", "backfill", "resume", "memory50", "status")
+FIGURES = ("latency", "idle", "backfill", "resume", "memory50", "status", "web")
 
 
 def sizes(quick: bool) -> dict[str, int]:
@@ -82,6 +82,10 @@ def run(selected: list[str], quick: bool) -> list[Figure]:
                 figures.extend(_guarded(name, lambda: step(env)))
     if "status" in selected:
         figures.extend(_guarded("status", status_figures))
+    if "web" in selected:
+        from bench.web_board import board_ratio
+
+        figures.extend(_guarded("web", board_ratio))
     return figures
 
 
