@@ -322,6 +322,23 @@ def test_a_post_without_the_csrf_token_is_refused(season, browser) -> None:
     assert season["server"].config.app.state.board.jobs.get(YEAR) is None  # nothing was started
 
 
+def test_the_national_report_is_compiled_on_request_with_progress(season, browser, out_dir) -> None:
+    browser.get(f"{season['base']}/?year={YEAR}")
+    css(browser, "form[action^='/compile'] button").click()
+    assert urlsplit(browser.current_url).path == f"/compile/{YEAR}"
+    assert "Báo cáo tổng hợp năm 2024" in css(browser, "h1").text
+
+    def done() -> bool:
+        browser.refresh()
+        return bool(all_css(browser, "#compile-done"))
+    assert wait_for(done, 240, every=2), css(browser, "main").text
+    check_page(browser, out_dir, "13-compile")
+    css(browser, f"a[href='/compile/{YEAR}/download']").click()
+    target = out_dir / "downloads" / f"bao-cao-tong-hop-{YEAR}.docx"
+    assert wait_for(lambda: target.is_file() and not list((out_dir / "downloads").glob("*.crdownload")), 30)
+    assert target.read_bytes()[:2] == b"PK"  # a .docx (zip) file
+
+
 def test_five_wrong_passwords_slow_the_next_attempt_down(season, browser, out_dir) -> None:
     browser.delete_all_cookies()
     base = season["base"]

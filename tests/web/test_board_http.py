@@ -267,3 +267,41 @@ def test_users_commands_and_the_web_command(tmp_path: Path) -> None:
         server.wait(timeout=30)
     run_cli("users", "remove", "dieu.phoi@example.vn", config=config)
     assert run_cli("users", "remove", "dieu.phoi@example.vn", config=config, check=False).returncode == 1
+
+
+def test_run_serves_the_board_when_web_is_enabled(tmp_path: Path) -> None:
+    port = free_port()
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'tdc.db'}", f"[web]\nenabled = true\nport = {port}\n")
+    daemon = subprocess.Popen([TDC_BOT, "run", "--config", str(config)], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        def up() -> bool:
+            try:
+                return call(client()[0], f"http://127.0.0.1:{port}/login")[0] == 200
+            except OSError:
+                return False
+        assert wait_for(up, 90), "the board did not come up beside the daemon"
+        status, headers, _ = call(client()[0], f"http://127.0.0.1:{port}/")
+        assert status == 303 and headers["location"].startswith("/login")
+    finally:
+        daemon.terminate()
+        out, _ = daemon.communicate(timeout=60)
+    assert daemon.returncode == 0, out
+
+
+def test_exports_and_chart_are_downloads(served) -> None:
+    base = served["base"]
+    opener, _ = client()
+    login(opener, base)
+    request = urllib.request.Request(f"{base}/export/2024/status.csv")
+    with opener.open(request, timeout=60) as response:
+        body = response.read()
+        assert response.headers["Content-Disposition"].startswith('attachment; filename="tdc-2024-status.csv"')
+    assert body.startswith("\ufeff".encode()) and "Mã đơn vị" in body.decode("utf-8-sig")
+    assert body.decode("utf-8-sig").count("\n") == 1 + 69  # header + every agency owing 2024
+    with opener.open(f"{base}/export/2024/xlsx", timeout=60) as response:
+        assert response.read()[:2] == b"PK"
+    with opener.open(f"{base}/chart/2024.png", timeout=60) as response:
+        assert response.headers["Content-Type"] == "image/png" and response.read()[:4] == b"\x89PNG"
+    assert call(opener, f"{base}/export/2024/secrets.txt")[0] == 404
+    assert call(opener, f"{base}/agency/khong-co/2024")[0] == 404

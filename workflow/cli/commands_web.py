@@ -87,8 +87,14 @@ def register(app: typer.Typer) -> None:
         from workflow.logs import setup_logging
         from workflow.web.server import serve
 
+        from workflow.accounts import list_users
+
         setup_logging("text", "info")
         with open_app(config) as a:
+            with a.db.sessions() as session:
+                if not list_users(session):
+                    console.print("Chưa có tài khoản nào: tạo bằng `tdc-bot users add EMAIL --password-stdin`. "
+                                  "No accounts yet: nobody can log in until one is added.", markup=False)
             serve(a, host or a.settings.web.host, port or a.settings.web.port)
 
 
