@@ -109,6 +109,19 @@ def all_css(driver, selector: str) -> list:  # type: ignore[no-untyped-def]
     return driver.find_elements(By.CSS_SELECTOR, selector)
 
 
+def click_and_load(driver, element, timeout: float = 90) -> None:  # type: ignore[no-untyped-def]
+    """Click something that navigates, and wait for the new page: on a loaded machine click()
+    can return before the browser has even started to leave the old page."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, timeout).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, timeout).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def shoot(driver, out_dir: Path, name: str) -> Path:  # type: ignore[no-untyped-def]
     """A full-page screenshot: the window is stretched to the page's height first."""
     width = driver.get_window_size()["width"]
@@ -150,7 +163,7 @@ def log_in(driver, base: str, email: str, password: str) -> None:  # type: ignor
     css(driver, "#email").clear()
     css(driver, "#email").send_keys(email)
     css(driver, "#password").send_keys(password)
-    css(driver, ".login button[type=submit]").click()
+    click_and_load(driver, css(driver, ".login button[type=submit]"))
 
 
 # --- the walk-through, in order ----------------------------------------------------------------
@@ -193,7 +206,7 @@ def test_the_2024_board_shows_every_owing_agency_with_the_right_counts(season, b
 def test_filtering_to_late_agencies(season, browser, out_dir) -> None:
     browser.get(f"{season['base']}/?year={YEAR}")
     css(browser, "#f-late").click()
-    css(browser, "#f-submit").click()
+    click_and_load(browser, css(browser, "#f-submit"))
     assert "late=1" in browser.current_url
     late = [r.agency for r in season["result"].status if r.on_time is False]
     assert late  # the demo has reports after the deadline
@@ -207,7 +220,7 @@ def test_filtering_to_late_agencies(season, browser, out_dir) -> None:
 def test_searching_without_diacritics_finds_tay_ninh(season, browser, out_dir) -> None:
     browser.get(f"{season['base']}/?year={YEAR}")
     css(browser, "#f-q").send_keys("tay ninh")
-    css(browser, "#f-submit").click()
+    click_and_load(browser, css(browser, "#f-submit"))
     rows = all_css(browser, "#board tbody tr")
     assert [r.get_attribute("data-agency") for r in rows] == ["tay-ninh"]
     assert "Tây Ninh" in rows[0].text
@@ -228,7 +241,7 @@ def test_opening_an_agency_and_downloading_its_report(season, browser, out_dir) 
     app = season["app"]
     slug, att = _agency_with_attachment(app)
     browser.get(f"{season['base']}/?year={YEAR}")
-    css(browser, f"#board tr[data-agency='{slug}'] a").click()
+    click_and_load(browser, css(browser, f"#board tr[data-agency='{slug}'] a"))
     assert path_of(browser) == f"/agency/{slug}/{YEAR}"
     assert css(browser, "#agency-state").text == "Đã báo nhận"
     assert all_css(browser, "#audit tbody tr")  # the bot's own entries at least
@@ -251,11 +264,11 @@ def test_accepting_from_the_review_queue_changes_the_state_and_names_the_coordin
     check_page(browser, out_dir, "06-review")
     first = items[0]
     slug = first.get_attribute("id").removeprefix("review-").rsplit("-", 1)[0]
-    first.find_element("css selector", "button[value='accept']").click()
+    click_and_load(browser, first.find_element("css selector", "button[value='accept']"))
     assert urlsplit(browser.current_url).path == "/confirm"
     assert "Chấp nhận" in css(browser, "h1").text
     check_page(browser, out_dir, "07-confirm")
-    css(browser, "#confirm").click()
+    click_and_load(browser, css(browser, "#confirm"))
     assert path_of(browser) == "/review"
     assert "đã chấp nhận" in css(browser, ".flash.ok").text
     assert not all_css(browser, f"#review-{slug}-{YEAR}")
@@ -275,9 +288,9 @@ def test_requesting_a_resubmission_queues_the_email_to_the_agency(season, browse
     slug = item.get_attribute("id").removeprefix("review-").rsplit("-", 1)[0]
     reason = "Thiếu biểu số liệu chỉ tiêu năm 2024"
     item.find_element("css selector", "input[id^='rs-']").send_keys(reason)
-    item.find_element("css selector", "button[value='resubmit']").click()
+    click_and_load(browser, item.find_element("css selector", "button[value='resubmit']"))
     assert reason in css(browser, "main").text
-    css(browser, "#confirm").click()
+    click_and_load(browser, css(browser, "#confirm"))
     assert "đề nghị gửi lại" in css(browser, ".flash.ok").text
     browser.get(f"{base}/outbox")
     check_page(browser, out_dir, "08-outbox")
@@ -285,7 +298,7 @@ def test_requesting_a_resubmission_queues_the_email_to_the_agency(season, browse
         email = session.scalars(select(models.OutboxEmail).where(
             models.OutboxEmail.kind == "resubmission", models.OutboxEmail.agency_slug == slug)).one()
     row = css(browser, f"#unsent a[href='/outbox/{email.id}']")
-    row.click()
+    click_and_load(browser, row)
     assert reason in css(browser, "#email-body").text
     assert css(browser, "#email-state").text == models.PENDING
     assert set(email.recipients) and all(r in css(browser, "main").text for r in email.recipients)
@@ -317,19 +330,21 @@ def test_a_post_without_the_csrf_token_is_refused(season, browser) -> None:
     browser.get(f"{season['base']}/?year={YEAR}")
     # A forged form: the same POST, without the hidden token (WebDriver scripts are not page scripts).
     browser.execute_script("document.querySelector(\"form[action^='/compile'] input[name=csrf_token]\").remove();")
-    css(browser, "form[action^='/compile'] button").click()
+    click_and_load(browser, css(browser, "form[action^='/compile'] button"))
     assert "CSRF" in css(browser, "#error-detail").text
     assert season["server"].config.app.state.board.jobs.get(YEAR) is None  # nothing was started
 
 
 def test_the_national_report_is_compiled_on_request_with_progress(season, browser, out_dir) -> None:
     browser.get(f"{season['base']}/?year={YEAR}")
-    css(browser, "form[action^='/compile'] button").click()
-    assert urlsplit(browser.current_url).path == f"/compile/{YEAR}"
-    assert "Báo cáo tổng hợp năm 2024" in css(browser, "h1").text
+    click_and_load(browser, css(browser, "form[action^='/compile'] button"))
+    # The compilation starts at once and competes for the CPU: the redirect may come after click() returns.
+    assert wait_for(lambda: urlsplit(browser.current_url).path == f"/compile/{YEAR}", 60), browser.current_url
+    assert wait_for(lambda: "Báo cáo tổng hợp năm 2024" in css(browser, "h1").text, 30)
 
     def done() -> bool:
-        browser.refresh()
+        if not all_css(browser, "#compile-done"):
+            browser.get(f"{season['base']}/compile/{YEAR}")  # the page also reloads itself every 2 s
         return bool(all_css(browser, "#compile-done"))
     assert wait_for(done, 240, every=2), css(browser, "main").text
     check_page(browser, out_dir, "13-compile")
