@@ -300,7 +300,8 @@ def test_requesting_a_resubmission_queues_the_email_to_the_agency(season, browse
     row = css(browser, f"#unsent a[href='/outbox/{email.id}']")
     click_and_load(browser, row)
     assert reason in css(browser, "#email-body").text
-    assert css(browser, "#email-state").text == models.PENDING
+    assert css(browser, "#email-state").get_attribute("data-state") == models.PENDING
+    assert css(browser, "#email-state").text == "chờ gửi"
     assert set(email.recipients) and all(r in css(browser, "main").text for r in email.recipients)
     check_page(browser, out_dir, "09-outbox-email")
 

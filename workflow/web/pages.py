@@ -109,7 +109,10 @@ class Board:
         flash = session.pop("flash", [])
         html = self.env.get_template(f"web/{template}").render(
             user=session.get("user"), csrf=csrf_token(session), flash=flash, path=request.url.path,
-            state_label=state_label, **context)
+            state_label=state_label, outbox_state=lambda c: views.words(views.OUTBOX_STATES, c),
+            email_kind=lambda c: views.words(views.EMAIL_KINDS, c),
+            message_status=lambda c: views.words(views.MESSAGE_STATUSES, c),
+            message_kind=lambda c: views.words(views.MESSAGE_KINDS, c), **context)
         return HTMLResponse(html, status_code=status)
 
     @staticmethod

@@ -34,6 +34,17 @@ if TYPE_CHECKING:
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 STATE_ORDER = tuple(STATE_LABELS)  # the digest's order: missing, received, ..., exempt
 KINDS = {"province": "Tỉnh, thành phố", "ministry": "Bộ, ngành"}
+OUTBOX_STATES = {"pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed": "gửi lỗi",
+                 "suppressed": "không gửi (vượt giới hạn mỗi ngày)"}
+EMAIL_KINDS = {"ack": "báo nhận", "reminder": "nhắc nộp", "resubmission": "đề nghị gửi lại",
+               "digest": "bản tổng hợp hằng ngày"}
+MESSAGE_STATUSES = {"recorded": "đã ghi nhận", "ignored": "bỏ qua (thư tự động)", "quarantined": "cách ly"}
+MESSAGE_KINDS = {"report": "báo cáo", "other": "thư khác"}
+
+
+def words(table: dict[str, str], code: str | None) -> str:
+    """The Vietnamese word for a stored code, the code itself when there is none."""
+    return table.get(code or "", code or "—")
 
 
 @dataclass(frozen=True)
