@@ -305,3 +305,35 @@ def test_exports_and_chart_are_downloads(served) -> None:
         assert response.headers["Content-Type"] == "image/png" and response.read()[:4] == b"\x89PNG"
     assert call(opener, f"{base}/export/2024/secrets.txt")[0] == 404
     assert call(opener, f"{base}/agency/khong-co/2024")[0] == 404
+
+
+def test_extend_exempt_and_a_refused_accept_through_the_board(served) -> None:
+    from sqlalchemy import select
+
+    from workflow import models
+
+    base, app = served["base"], served["app"]
+    opener, _ = client()
+    login(opener, base)
+
+    def act(**fields: str) -> str:
+        _, _, page = call(opener, f"{base}/confirm?{urllib.parse.urlencode(fields)}")
+        assert 'id="confirm"' in page, page
+        status, headers, _ = call(opener, f"{base}/action", {"csrf_token": token(page), **fields})
+        assert status == 303
+        return call(opener, f"{base}{headers['location']}")[2]
+
+    page = act(action="accept", agency="tay-ninh", year="2024", back="/review")
+    assert 'class="flash error"' in page and "Tây Ninh" in page  # nothing to accept: the rules refuse
+    page = act(action="extend", agency="tay-ninh", year="2024", until="10/12/2024", reason="Lũ lụt")
+    assert 'class="flash ok"' in page
+    page = act(action="exempt", agency="bo-y-te", year="2024", reason="Sáp nhập")
+    assert 'id="agency-state">Miễn báo cáo' in page
+    with app.db.sessions() as s:
+        (ext,) = s.scalars(select(models.DeadlineExtension)).all()
+        assert ext.created_by == "dieuphoi@example.vn" and ext.agency_slug == "tay-ninh"
+        entries = s.scalars(select(models.AuditEntry).where(models.AuditEntry.actor == "dieuphoi@example.vn")).all()
+        assert {e.action for e in entries} >= {"deadline_extended"} and len(entries) >= 2
+        sub = s.scalars(select(models.Submission).where(models.Submission.agency_slug == "bo-y-te")).one()
+        assert sub.state == models.EXEMPT
+    assert "10/12/2024" in call(opener, f"{base}/agency/tay-ninh/2024")[2]
