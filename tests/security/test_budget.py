@@ -22,11 +22,13 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, select
 
 from intake.documents.tools import find_tool
 from intake.sources.maildir import deliver
 from tests import mailfactory
-from tests.cli_helpers import TDC_BOT, cli_json, write_config
+from tests.cli_helpers import TDC_BOT, write_config
+from workflow import models
 
 FIRST = datetime(2024, 11, 20, 2, 0, tzinfo=timezone.utc)
 SENDER = "vanthu@skhcn.tayninh.gov.vn"
@@ -62,23 +64,30 @@ def _setup(tmp_path: Path, attack: bytes, limits: str = "") -> Path:
 
 
 def _messages(config: Path) -> list[dict]:
-    return cli_json("show", "an-giang/2024", config=config)["versions"]  # type: ignore[index]
+    """Every recorded message with its attachments' notes, read straight from the SQLite file."""
+    engine = create_engine(f"sqlite:///{config.parent / 'tdc.db'}")
+    try:
+        with engine.connect() as conn:
+            messages = [dict(m) for m in conn.execute(select(models.Message.__table__)).mappings()]
+            for m in messages:
+                m["attachment_notes"] = [n for (notes,) in conn.execute(
+                    select(models.Attachment.notes).where(models.Attachment.message_id == m["id"])) for n in notes]
+    finally:
+        engine.dispose()
+    return messages
 
 
 def _after(config: Path, first: Run) -> dict:
-    """The report behind the attack was recorded; a second cycle reads nothing again."""
+    """The report behind the attack was recorded; a second cycle reads nothing again. Returns the attack's row."""
     print(f"run --once: {first.seconds:.1f} s, CPU {first.cpu_seconds:.1f} s, max RSS {first.max_rss_mb:.0f} MB")
     assert first.returncode == 0, first.output
-    assert _messages(config), "the report after the attack was not recorded"
-    stats = cli_json("stats", config=config)
+    before = _messages(config)
+    assert any(m["from_addr"] == "vanthu@skhcn.angiang.gov.vn" and m["status"] == "recorded" for m in before), \
+        "the report after the attack was not recorded"
     again = run_once(config)
     assert again.returncode == 0 and "fetched 0" in again.output, again.output
-    assert cli_json("stats", config=config) == stats
-    return stats  # type: ignore[return-value]
-
-
-def _quarantine_reasons(config: Path) -> str:
-    return " ".join(r["reason"] or "" for r in cli_json("quarantine", "list", config=config))  # type: ignore[union-attr]
+    assert len(_messages(config)) == len(before) == 2
+    return next(m for m in before if m["from_addr"] != "vanthu@skhcn.angiang.gov.vn")
 
 
 def _head(subject: str, boundary: str | None = None) -> bytes:
@@ -92,18 +101,16 @@ def test_many_tiny_mime_parts_are_refused_before_parsing(tmp_path):
     parts = b"".join(b"--p\r\nContent-Type: text/plain\r\n\r\nx\r\n" for _ in range(60_000))
     attack = _head("Bao cao 2024 nhieu phan", "p") + b"\r\n" + parts + b"--p--\r\n"
     config = _setup(tmp_path, attack)
-    first = run_once(config)
-    _after(config, first)
-    assert "quá nhiều phần MIME" in _quarantine_reasons(config)
+    attack = _after(config, first := run_once(config))
+    assert attack["status"] == "quarantined" and "quá nhiều phần MIME" in attack["quarantine_reason"]
     assert first.cpu_seconds < 30 and first.max_rss_mb < 400, first
 
 
 def test_a_million_header_lines_are_refused_before_parsing(tmp_path):
     attack = _head("Bao cao 2024 nhieu dong") + b"X-Pad: a\r\n" * 300_000 + b"\r\nxin chao\r\n"
     config = _setup(tmp_path, attack)
-    first = run_once(config)
-    _after(config, first)
-    assert "quá nhiều dòng tiêu đề" in _quarantine_reasons(config)
+    attack = _after(config, first := run_once(config))
+    assert attack["status"] == "quarantined" and "quá nhiều dòng tiêu đề" in attack["quarantine_reason"]
     assert first.cpu_seconds < 30 and first.max_rss_mb < 400, first
 
 
@@ -152,12 +159,9 @@ def test_slow_pdf_pages_stop_at_the_message_budget(tmp_path):
     files["Phụ lục.zip"] = (zipped.getvalue(), "application/zip")
     config = _setup(tmp_path, _with_files("Báo cáo kết quả Chương trình 1322 năm 2024", files),
                     "message_seconds = 5")
-    first = run_once(config)
-    _after(config, first)
-    shown = cli_json("show", "tay-ninh/2024", config=config)
-    notes = " ".join(n for v in shown["versions"] for a in v["attachments"] for n in a.get("notes", []))  # type: ignore[index]
-    reasons = " ".join(shown["review_reasons"])  # type: ignore[index]
-    assert "đọc một phần" in (notes + reasons).lower(), shown
+    attack = _after(config, first := run_once(config))
+    assert attack["status"] == "recorded"
+    assert any("vượt ngân sách xử lý" in n for n in attack["attachment_notes"]), attack["attachment_notes"]
     # Unbounded, these 12 pages cost well over a minute of CPU; bounded, 5 s of reading plus the cycle.
     assert first.cpu_seconds < 30, first
     assert first.seconds < 120, first
@@ -170,8 +174,8 @@ def test_a_huge_page_is_rendered_within_the_pixel_budget(tmp_path):
     pdf = _pdf(b"/MediaBox [0 0 6000 6000]", zlib.compress(b"q Q"))
     config = _setup(tmp_path, _with_files("Báo cáo năm 2024 (bản quét)", {"Báo cáo quét.pdf": (pdf, "application/pdf")}),
                     "max_page_megapixels = 4")
-    first = run_once(config)
-    _after(config, first)
+    attack = _after(config, first := run_once(config))
+    assert attack["status"] == "recorded"
     assert first.max_rss_mb < 400, first
 
 
@@ -208,7 +212,8 @@ def test_a_huge_document_xml_stops_at_the_memory_budget(tmp_path):
                                           {"Báo cáo 2024.docx": (data, "application/vnd.openxmlformats-officedocument"
                                                                  ".wordprocessingml.document")}),
                     "message_memory_mb = 160")
-    first = run_once(config)
-    _after(config, first)
-    # Unbounded, python-docx holds this document.xml as ~450 MB of lxml tree.
-    assert first.max_rss_mb < 300, first
+    attack = _after(config, first := run_once(config))
+    assert attack["status"] == "recorded"
+    assert any("không đọc được" in n or "vượt ngân sách" in n for n in attack["attachment_notes"]), attack
+    # Unbounded, reading this document.xml in the daemon takes ~60 s of CPU and ~330 MB.
+    assert first.max_rss_mb < 300 and first.cpu_seconds < 30, first

@@ -56,7 +56,7 @@ VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 def fail(message: str, code: int = 1) -> None:
     """Print to stderr unwrapped (scripts grep these lines) and exit."""
-    sys.stderr.write(message.rstrip("\n") + "\n")
+    sys.stderr.write(terminal_text(message).rstrip("\n") + "\n")  # errors may quote a sender's text
     raise typer.Exit(code)
 
 
