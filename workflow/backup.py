@@ -43,7 +43,8 @@ from sqlalchemy.engine import make_url
 
 from workflow import models
 from workflow.db import alembic_config, upgrade
-from workflow.restore_safety import ArchiveLimits, ArchiveTooLarge, extract_bounded, hold_restored_outbox
+from workflow.restore_safety import (ArchiveLimits, ArchiveTooLarge, extract_bounded, hold_restored_outbox,
+                                     UnsafeArchive, stored_paths_inside)
 
 if TYPE_CHECKING:
     from workflow.app import App
@@ -470,11 +471,14 @@ def restore_backup(app: "App", archive: Path, force: bool = False, limits: Archi
                 for table, batch in rows:
                     counts.setdefault(table.name, 0)
                     if batch:
-                        conn.execute(table.insert(), [rewrite.row(table, r) for r in batch])
+                        rows_in = [stored_paths_inside(table.name, rewrite.row(table, r), store_root) for r in batch]
+                        conn.execute(table.insert(), rows_in)
                         counts[table.name] += len(batch)
                 held = hold_restored_outbox(conn)  # restored mail waits for a coordinator's release
                 if engine.dialect.name == "postgresql":
                     _reset_sequences(conn)
+        except UnsafeArchive as exc:
+            raise BackupError(f"tệp sao lưu {archive} bị từ chối: {exc}; cơ sở dữ liệu không thay đổi") from None
         finally:
             if source_engine is not None:
                 source_engine.dispose()

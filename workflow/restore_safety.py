@@ -101,6 +101,27 @@ def extract_bounded(archive: Path, into: Path, accept: Callable[[tarfile.TarInfo
             total += written
 
 
+def stored_paths_inside(table: str, row: dict[str, Any], store_root: Path) -> dict[str, Any]:
+    """Refuse a restored row whose stored file lies outside the store.
+
+    ``compile`` reads these paths back: a crafted archive must not point them
+    at /etc/shadow. Raises UnsafeArchive, which the caller turns into a refusal.
+    """
+    column = {"messages": "raw_path", "attachments": "path"}.get(table)
+    value = row.get(column) if column else None
+    if value:
+        root = os.path.normpath(str(store_root.resolve()))
+        path = os.path.normpath(value if os.path.isabs(value) else os.path.join(os.getcwd(), value))
+        resolved_root = os.path.normpath(os.path.abspath(str(store_root)))
+        if not any(path.startswith(r + os.sep) for r in (root, resolved_root)):
+            raise UnsafeArchive(f"{table}.{column} trỏ ra ngoài thư mục lưu trữ: {value!r}")
+    return row
+
+
+class UnsafeArchive(ValueError):
+    """A restored row points outside the store."""
+
+
 def hold_restored_outbox(conn: Connection) -> int:
     """Every restored email not yet sent becomes ``suppressed`` until a coordinator releases it."""
     table = models.OutboxEmail.__table__

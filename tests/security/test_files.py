@@ -157,3 +157,29 @@ def test_maildir_never_follows_symlinks(tmp_path):
     for path in _files_in(tmp_path / "store"):
         assert b"SECRET-7731" not in path.read_bytes()
     assert (mail / "dropped.eml").is_symlink()  # left where it was, not adopted
+
+
+def test_restored_rows_cannot_point_outside_the_store(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    config = write_config(src, f"sqlite:///{src / 'tdc.db'}")
+    deliver(src / "mail", mailfactory.report_email())
+    run_cli("run", "--once", config=config)
+    app = _app(config)
+    try:
+        with app.db.transaction() as session:
+            for attachment in session.scalars(select(models.Attachment)):
+                attachment.path = "/etc/passwd"  # compile would read it back into the national report
+        archive = create_backup(app, tmp_path / "crafted.tar.gz").path
+    finally:
+        app.close()
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    proc = run_cli("restore", str(archive), config=write_config(dst, f"sqlite:///{dst / 'tdc.db'}"), check=False)
+    assert proc.returncode != 0 and "ngoài thư mục lưu trữ" in proc.stderr, proc.stderr
+    app = _app(dst / "tdc.toml")
+    try:
+        with app.db.sessions() as session:
+            assert session.scalar(select(models.Attachment.id)) is None
+    finally:
+        app.close()
