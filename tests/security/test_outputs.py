@@ -11,6 +11,7 @@ import csv
 import json
 from datetime import datetime, timezone
 from email import message_from_bytes
+from email.message import EmailMessage
 from email.policy import default
 
 import docx
@@ -19,7 +20,7 @@ from openpyxl import load_workbook
 
 from intake.sources.maildir import deliver
 from tests.cli_helpers import cli_json, run_cli, write_config
-from tests.test_compile import AGENCIES, YEAR, report_email
+from tests.test_compile import AGENCIES, YEAR, report_docx, report_email
 from workflow.app import App
 from workflow.daemon import Daemon
 
@@ -48,6 +49,14 @@ def season(tmp_path_factory):
     stranger = (f"To: baocao@tdc.example.vn\r\nSubject: {SUBJECT}\r\n"
                 "Content-Type: text/plain; charset=utf-8\r\n\r\nxin chao\r\n").encode("utf-8")
     deliver(tmp_path / "mail", stranger, when=datetime(2024, 11, 21, 2, 0, tzinfo=timezone.utc))
+    # A report from an unknown address that names no agency: it waits in `review list`.
+    unplaced = EmailMessage()
+    unplaced["From"], unplaced["To"] = "nguoila@gmail.com", "baocao@tdc.example.vn"
+    unplaced["Subject"] = "[/x] Báo cáo kết quả Chương trình 1322 năm 2024 \x1b]0;pwned\x07\x1b[31m"
+    unplaced.set_content("Kính gửi Bộ KH&CN, gửi báo cáo kết quả thực hiện Chương trình năm 2024.")
+    unplaced.add_attachment(report_docx("đơn vị", [(h, "") for h, _ in spec["sections"]], []),
+                            maintype="application", subtype="octet-stream", filename="bao-cao.docx")
+    deliver(tmp_path / "mail", unplaced.as_bytes(), when=datetime(2024, 11, 22, 2, 0, tzinfo=timezone.utc))
     app = App.load(str(config))
     try:
         Daemon(app).run_once()
@@ -105,7 +114,7 @@ def test_digest_docx_survives_control_characters(tmp_path):
     assert "Tỉnh X" in "".join(c.text for t in docx.Document(str(path)).tables for r in t.rows for c in r.cells)
 
 
-@pytest.mark.parametrize("command", [("quarantine", "list"), ("review", "list"), ("show", "1"), ("show", "2"),
+@pytest.mark.parametrize("command", [("quarantine", "list"), ("review", "list"), ("show", "1"), ("show", "2"), ("show", "3"),
                                      ("status", "--year", str(YEAR))])
 def test_terminal_output_is_plain_text(season, command):
     tmp_path, config = season
@@ -113,6 +122,12 @@ def test_terminal_output_is_plain_text(season, command):
     assert "\x1b" not in proc.stdout and "\x07" not in proc.stdout and "\x9b" not in proc.stdout
     assert "\u202e" not in proc.stdout and "\x01" not in proc.stdout
     assert "Traceback" not in proc.stderr and "MarkupError" not in proc.stderr
+
+
+def test_review_list_shows_markup_literally(season):
+    tmp_path, config = season
+    shown = run_cli("review", "list", config=config, env={"COLUMNS": "400"}).stdout
+    assert "[/x] Báo cáo" in shown and "\x1b" not in shown
 
 
 def test_quarantine_list_shows_markup_literally_and_json_exactly(season):
