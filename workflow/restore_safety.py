@@ -20,7 +20,7 @@ import os
 import tarfile
 from dataclasses import dataclass
 from email.utils import getaddresses
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Callable
 
 from sqlalchemy import select, update
