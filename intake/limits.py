@@ -31,6 +31,13 @@ class Limits:
     zip_max_ratio: float = 100.0
     zip_max_member_bytes: int = 100 * MiB
     zip_max_nesting: int = 2  # zip inside zip inside zip is already suspicious
+    # One budget per message, across all its parts, attachments and zip members (see
+    # intake.precheck and intake.documents.sandbox). A report needs seconds and tens of MiB.
+    message_seconds: float = 60.0  # wall time for reading all of a message's documents (and OCR)
+    message_memory_bytes: int = 512 * MiB  # address space of the process that reads them
+    max_parts: int = 1_000  # MIME parts, counted in the raw bytes before the parser runs
+    max_header_lines: int = 5_000  # header lines of the message and all its parts, likewise
+    max_pixels: int = 25_000_000  # one rendered page or image given to OCR (A4 at 200 dpi: 3.9 M)
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any] | None) -> "Limits":

@@ -14,14 +14,15 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from intake.classify import classify
-from intake.documents import read_attachment
 from intake.documents.budget import DocLimits
+from intake.documents.sandbox import read_all
 from intake.guards import authentication_failures, check
 from intake.indicators import IndicatorRow, extract_indicators
 from intake.limits import Limits
-from intake.model import Classification, DocumentText, Envelope, GuardVerdict, RawMessage
+from intake.model import AttachmentPart, Classification, DocumentText, Envelope, GuardVerdict, RawMessage
 from intake.outline import OutlineResult, check_outline
 from intake.parse import MessageRejected, parse
+from intake.precheck import precheck
 from intake.store import RawStore, StoredBlob
 
 if TYPE_CHECKING:
@@ -104,16 +105,19 @@ def _read_documents(env: Envelope, stored: list[StoredAttachment], limits: DocLi
     """Text of every attachment (forwarded ones are in the list too), each distinct file read once."""
     docs: list[DocumentText] = []
     seen: set[tuple[str, str]] = set()
+    todo: list[tuple[AttachmentPart, StoredAttachment]] = []
     for att, saved in zip(env.attachments, stored):
         if att.inline and att.content_type.startswith("image/") or (att.filename, saved.sha256) in seen:
             continue
         seen.add((att.filename, saved.sha256))
-        try:
-            found = read_attachment(att.filename, att.content_type, att.data, limits)
-        except Exception as exc:  # noqa: BLE001 - one unreadable file must not stop the message
-            log.warning("document reader failed on %r: %s", saved.safe_name, exc)
-            saved.notes.append(f"không đọc được tệp: {type(exc).__name__}")
-            continue
+        todo.append((att, saved))
+    try:  # one budget for the whole message: documents are read in a limited child (intake.documents.sandbox)
+        read = read_all([(a.filename, a.content_type, a.data, s.path or None) for a, s in todo], limits)
+    except Exception as exc:  # noqa: BLE001 - the reader failing must not stop the message
+        log.warning("document reading failed: %s", exc)
+        read = [[DocumentText(filename=a.filename, format="other", notes=[f"không đọc được tệp: {type(exc).__name__}"])]
+                for a, _ in todo]
+    for (att, saved), found in zip(todo, read):
         for doc in found:
             saved.text_chars += len(doc.text)
             saved.notes.extend(doc.notes)
@@ -163,6 +167,9 @@ def understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> U
 
         blob = StoredBlob(sha256=hashlib.sha256(raw.raw).hexdigest(), path=None, size=len(raw.raw))  # type: ignore[arg-type]
     result = Understanding(raw=raw, blob=blob)
+    if (reason := precheck(raw.raw, ctx.limits)) is not None:  # before the parser can spend the budget
+        result.quarantine_reason = reason
+        return result
     try:
         env = parse(raw.raw, ctx.limits)
     except MessageRejected as exc:

@@ -29,6 +29,7 @@ from intake.indicators import format_vn_number
 from notifier.docx_style import set_font
 from notifier.files import save_atomically
 from notifier.labels import state_label
+from notifier.safe_text import xml_clean
 
 if TYPE_CHECKING:
     from docx.document import Document as DocxDocument
@@ -284,7 +285,12 @@ def _indicator_anchor(codes: list[str]) -> str | None:
 def compiled_report_docx(report: "CompiledReport", path: Path | str, *, tz,  # type: ignore[no-untyped-def]
                          issuer: str = "BỘ KHOA HỌC VÀ CÔNG NGHỆ", place: str = "Hà Nội",
                          extract_chars: int = EXTRACT_CHARS) -> Path:
-    """Write the consolidated report to ``path`` (atomically) and return the path."""
+    """Write the consolidated report to ``path`` (atomically) and return the path.
+
+    Agencies' text is cleaned once here (control characters XML cannot hold):
+    one bad report must not stop the national report.
+    """
+    report, issuer, place = xml_clean((report, issuer, place))
     doc = Document()
     _setup(doc)
     day = (report.generated_at or datetime.now(tz)).astimezone(tz)

@@ -27,6 +27,7 @@ from docx.shared import Mm, Pt
 from notifier.docx_style import set_font
 from notifier.files import save_atomically
 from notifier.labels import state_label
+from notifier.safe_text import xml_clean
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 FONT = "Times New Roman"
@@ -97,7 +98,8 @@ def _fill_cell(cell, text: str, bold: bool = False, center: bool = False) -> Non
 def status_table_docx(rows: Iterable[StatusLike], year: int, day: date, path: Path | str,
                       annex: str = "") -> Path:
     """Write the status table for ``year`` as of ``day`` to ``path`` (landscape A4); return the path."""
-    body = table_rows(rows)
+    body = xml_clean(table_rows(rows))  # agency names and outline labels: no XML-forbidden characters
+    annex = xml_clean(annex)
     doc = Document()
     section = doc.sections[0]
     section.orientation = WD_ORIENT.LANDSCAPE

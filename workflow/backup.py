@@ -43,6 +43,8 @@ from sqlalchemy.engine import make_url
 
 from workflow import models
 from workflow.db import alembic_config, upgrade
+from workflow.restore_safety import (ArchiveLimits, ArchiveTooLarge, extract_bounded, hold_restored_outbox,
+                                     UnsafeArchive, stored_paths_inside)
 
 if TYPE_CHECKING:
     from workflow.app import App
@@ -238,6 +240,7 @@ def create_backup(app: "App", out: Path) -> BackupResult:
                 "members": members,
             }
             _add_bytes(tar, MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
+        os.chmod(partial, 0o600)  # the whole database and every report: readable by the owner only
         os.replace(partial, out)
     return BackupResult(out, manifest)
 
@@ -256,14 +259,16 @@ def _safe_member(member: tarfile.TarInfo) -> None:
         raise BackupError(f"tệp sao lưu có mục lạ: {member.name!r}")
 
 
-def extract_verified(archive: Path, into: Path) -> dict[str, Any]:
-    """Unpack into ``into`` and check every member against the manifest; returns the manifest."""
+def extract_verified(archive: Path, into: Path, limits: ArchiveLimits | None = None) -> dict[str, Any]:
+    """Unpack into ``into`` and check every member against the manifest; returns the manifest.
+
+    The archive is untrusted until verified: unpacking streams with size caps
+    (see workflow.restore_safety), so a bomb stops at the cap, not at the disk's end.
+    """
     try:
-        with tarfile.open(archive, "r:gz") as tar:
-            members = tar.getmembers()
-            for member in members:
-                _safe_member(member)
-            tar.extractall(into, members=members, filter="data")
+        extract_bounded(archive, into, _safe_member, limits)
+    except ArchiveTooLarge as exc:
+        raise BackupError(f"tệp sao lưu {archive} bị từ chối: {exc}") from None
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise BackupError(f"không đọc được tệp sao lưu {archive}: {exc}") from None
     manifest_path = into / MANIFEST
@@ -417,11 +422,12 @@ def _move_store(source: Path, target: Path) -> int:
         dest = target / path.relative_to(source)
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(path), dest)
+        os.chmod(dest, 0o640)  # the store's own mode (unpacking wrote 0600)
         count += 1
     return count
 
 
-def restore_backup(app: "App", archive: Path, force: bool = False) -> RestoreResult:
+def restore_backup(app: "App", archive: Path, force: bool = False, limits: ArchiveLimits | None = None) -> RestoreResult:
     """Restore ``archive`` into the app's (empty) database and store folder."""
     archive = Path(archive)
     if not archive.is_file():
@@ -441,7 +447,7 @@ def restore_backup(app: "App", archive: Path, force: bool = False) -> RestoreRes
     parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".tdc-restore-", dir=parent) as tmp_name:
         tmp = Path(tmp_name)
-        manifest = extract_verified(archive, tmp)
+        manifest = extract_verified(archive, tmp, limits)
         db_info = manifest.get("database", {})
         source_engine: Engine | None = None
         if db_info.get("format") == "sqlite":
@@ -465,10 +471,14 @@ def restore_backup(app: "App", archive: Path, force: bool = False) -> RestoreRes
                 for table, batch in rows:
                     counts.setdefault(table.name, 0)
                     if batch:
-                        conn.execute(table.insert(), [rewrite.row(table, r) for r in batch])
+                        rows_in = [stored_paths_inside(table.name, rewrite.row(table, r), store_root) for r in batch]
+                        conn.execute(table.insert(), rows_in)
                         counts[table.name] += len(batch)
+                held = hold_restored_outbox(conn)  # restored mail waits for a coordinator's release
                 if engine.dialect.name == "postgresql":
                     _reset_sequences(conn)
+        except UnsafeArchive as exc:
+            raise BackupError(f"tệp sao lưu {archive} bị từ chối: {exc}; cơ sở dữ liệu không thay đổi") from None
         finally:
             if source_engine is not None:
                 source_engine.dispose()
@@ -477,4 +487,6 @@ def restore_backup(app: "App", archive: Path, force: bool = False) -> RestoreRes
              if name not in SKIP_TABLES and counts.get(name, 0) != n]
     if notes:
         raise BackupError("số dòng khôi phục không khớp manifest: " + "; ".join(notes))
-    return RestoreResult(counts=counts, files=files, revision=current_revision(engine))
+    held_notes = [f"{held} thư chưa gửi được giữ lại (suppressed): xem rồi cho gửi bằng `tdc-bot outbox release`"] \
+        if held else []
+    return RestoreResult(counts=counts, files=files, revision=current_revision(engine), notes=held_notes)

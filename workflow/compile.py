@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from intake.documents import DocLimits, read_attachment
+from intake.documents import DocLimits
+from intake.documents.sandbox import read_all
 from intake.limits import Limits
 from intake.model import DocumentText, OutlineSection
 from intake.parse import parse
@@ -143,7 +144,8 @@ class _Reader:
             except OSError as exc:
                 self.problems.append(f"{agency_name}: không đọc lại được tệp {att.filename} ({exc.strerror or exc})")
                 continue
-            docs.extend(read_attachment(att.filename, att.content_type, data, self.doc_limits))
+            # Stored documents are still the senders': read within the same per-message budget as at intake.
+            docs.extend(read_all([(att.filename, att.content_type, data, att.path)], self.doc_limits)[0])
         return docs
 
     def body(self, message: models.Message) -> str:

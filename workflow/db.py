@@ -5,6 +5,7 @@ migrates the database before touching it, on SQLite and PostgreSQL alike.
 """
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -24,8 +25,9 @@ def make_engine(url: str) -> Engine:
     """An engine with the settings each backend needs for a long-running daemon."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(parsed.database))
         engine = create_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -38,6 +40,28 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def private_file(path: Path) -> None:
+    """Create the SQLite file owner-only (0600) before SQLite does (it would use the umask, often 0644).
+
+    It holds every report and address; SQLite gives its -wal/-shm files the
+    database file's mode. An existing file loses its "other" permissions only:
+    a group an operator chose keeps its access.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        try:
+            mode = path.stat().st_mode
+            if mode & 0o007 and path.is_file() and path.stat().st_uid == os.getuid():
+                os.chmod(path, mode & 0o770)
+        except OSError:
+            pass
+        return
+    except OSError:
+        return  # SQLite reports the real problem (read-only folder, ...) with its own words
+    os.close(fd)
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -35,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from notifier.labels import state_label
+from notifier.safe_text import spreadsheet_text
 from workflow import models
 from workflow.campaigns import VIETNAM
 from workflow.status import season_status
@@ -100,16 +101,20 @@ def gather(session: Session, roster: "Roster", year: int) -> ExportData:
 
 
 # ---- cell values for spreadsheets ------------------------------------------------------------
+# Text cells pass through spreadsheet_text: an agency's "=HYPERLINK(...)" is shown, never evaluated
+# (OWASP CSV injection); numbers are written as numbers and never altered.
 def _csv_value(key: str, value: Any) -> str:
     if value is None:
         return ""
     if key == "on_time":
         return ON_TIME_LABELS[value]
-    if isinstance(value, list):
-        return "; ".join(str(v) for v in value)
+    if isinstance(value, bool) or isinstance(value, int):
+        return str(value)
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value)
-    return str(value)
+    if isinstance(value, list):
+        return spreadsheet_text("; ".join(str(v) for v in value))
+    return spreadsheet_text(str(value))
 
 
 def _xlsx_value(key: str, value: Any) -> Any:
@@ -117,6 +122,8 @@ def _xlsx_value(key: str, value: Any) -> Any:
         return datetime.fromisoformat(value).replace(tzinfo=None)  # Excel has no time zones; Vietnam time
     if key in ("on_time", "outline_missing", "findings") or isinstance(value, list):
         return _csv_value(key, value) or None
+    if isinstance(value, str):
+        return spreadsheet_text(value)
     return value
 
 

@@ -87,6 +87,11 @@ def limits_from(app: App) -> Limits:
         max_attachments=cfg.max_attachments,
         zip_max_members=cfg.max_zip_members,
         zip_max_total_bytes=int(cfg.max_zip_total_mb * mib),
+        message_seconds=cfg.message_seconds,
+        message_memory_bytes=int(cfg.message_memory_mb * mib),
+        max_parts=cfg.max_parts,
+        max_header_lines=cfg.max_header_lines,
+        max_pixels=int(cfg.max_page_megapixels * 1_000_000),
     )
 
 

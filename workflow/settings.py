@@ -47,6 +47,12 @@ class LimitsConfig(_Section):
     max_doc_chars: int = Field(400_000, gt=0)
     max_doc_pages: int = Field(200, gt=0)
     max_doc_seconds: float = Field(60, gt=0)
+    # One budget per message (documents, zip members and OCR together): see README "Security".
+    message_seconds: float = Field(60, gt=0)
+    message_memory_mb: float = Field(512, ge=64)
+    max_parts: int = Field(1000, gt=0)
+    max_header_lines: int = Field(5000, gt=0)
+    max_page_megapixels: float = Field(25, gt=0)
 
 
 class _ServerCredentials(_Section):

@@ -7,6 +7,8 @@ a coordinator with the reason, rather than being silently treated as empty.
 """
 from __future__ import annotations
 
+import io
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -47,6 +49,34 @@ def _recognise(image: Path, budget: Budget) -> str:
     return out.decode("utf-8", "replace")
 
 
+MIN_DPI = 30  # below this the text is unreadable anyway
+
+
+def render_dpi(width_pt: float, height_pt: float, max_pixels: int) -> int:
+    """The resolution that keeps one rendered page within ``max_pixels`` (at most RENDER_DPI).
+
+    Pixels are counted before pdftoppm runs: a 337-byte PDF can declare a page
+    of 6000 × 6000 points, which at 200 dpi is 280 megapixels and gigabytes.
+    """
+    area_in2 = max(width_pt, 1.0) * max(height_pt, 1.0) / (72.0 * 72.0)
+    return min(RENDER_DPI, int(math.sqrt(max_pixels / area_in2)))
+
+
+def _page_sizes(data: bytes) -> dict[int, tuple[float, float]]:
+    from pypdf import PdfReader
+
+    sizes: dict[int, tuple[float, float]] = {}
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        for index, page in enumerate(reader.pages):
+            box = page.mediabox
+            unit = float(page.get("/UserUnit", 1) or 1)
+            sizes[index] = (abs(float(box.width)) * unit, abs(float(box.height)) * unit)
+    except Exception:  # noqa: BLE001 - unknown size: rendered at the smallest resolution
+        return {}
+    return sizes
+
+
 def ocr_pdf_pages(data: bytes, pages: list[int], budget: Budget) -> tuple[dict[int, str], list[str]]:
     """Text of the given 0-based pages, and notes about pages that failed."""
     renderer = find_tool("pdftoppm")
@@ -54,15 +84,22 @@ def ocr_pdf_pages(data: bytes, pages: list[int], budget: Budget) -> tuple[dict[i
         raise ToolError("máy chủ chưa cài pdftoppm")
     texts: dict[int, str] = {}
     problems: list[str] = []
+    max_pixels = budget.limits.containers.max_pixels
+    sizes = _page_sizes(data)
     with tempfile.TemporaryDirectory(prefix="tdc-ocr-") as tmp:
         source = Path(tmp) / "input.pdf"
         source.write_bytes(data)
         for page in pages:
             if budget.out_of_time():
                 break
+            width, height = sizes.get(page, (14400.0, 14400.0))  # unknown: as large as PDF allows
+            dpi = render_dpi(width, height, max_pixels)
+            if dpi < MIN_DPI:
+                problems.append(f"trang {page + 1}: trang quá lớn để nhận dạng ({width:.0f} × {height:.0f} điểm)")
+                continue
             target = Path(tmp) / f"page-{page + 1}"
             try:
-                run_tool([renderer, "-r", str(RENDER_DPI), "-f", str(page + 1), "-l", str(page + 1),
+                run_tool([renderer, "-r", str(dpi), "-f", str(page + 1), "-l", str(page + 1),
                           "-png", "-singlefile", str(source), str(target)],
                          timeout=min(_PAGE_SECONDS, budget.remaining_seconds()), env=_env())
                 texts[page] = _recognise(target.with_suffix(".png"), budget)
@@ -71,7 +108,23 @@ def ocr_pdf_pages(data: bytes, pages: list[int], budget: Budget) -> tuple[dict[i
     return texts, problems
 
 
+def image_too_large(data: bytes, max_pixels: int) -> str | None:
+    """Why an image must not go to tesseract (its header declares too many pixels), or None."""
+    try:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as image:  # reads the header only
+            width, height = image.size
+    except Exception:  # noqa: BLE001 - tesseract will say what is wrong with it
+        return None
+    if width * height > max_pixels:
+        return f"ảnh quá lớn để nhận dạng chữ ({width} × {height} điểm ảnh)"
+    return None
+
+
 def ocr_image(data: bytes, suffix: str, budget: Budget) -> str:
+    if (reason := image_too_large(data, budget.limits.containers.max_pixels)) is not None:
+        raise ToolError(reason)
     with tempfile.TemporaryDirectory(prefix="tdc-ocr-") as tmp:
         image = Path(tmp) / f"image{suffix}"
         image.write_bytes(data)

@@ -9,6 +9,7 @@ the next fetch, keeping their file time as the arrival time.
 """
 from __future__ import annotations
 
+import errno
 import itertools
 import logging
 import os
@@ -18,6 +19,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from stat import S_ISLNK, S_ISREG
 from typing import Callable, Iterator
 
 from intake.model import RawMessage
@@ -114,10 +116,12 @@ class MaildirSource:
         now = time.time()
         for path in sorted(self.root.glob("*.eml")):
             try:
-                stat = path.stat()
+                stat = path.lstat()  # never follow a link: it could point anywhere on the machine
             except FileNotFoundError:
                 continue
-            if not path.is_file() or path.name.startswith(".") or now - stat.st_mtime < self.settle_seconds:
+            if not S_ISREG(stat.st_mode) or path.name.startswith(".") or now - stat.st_mtime < self.settle_seconds:
+                if S_ISLNK(stat.st_mode):
+                    log.warning("maildir %s: %s is a symbolic link, not taken", self.root, path.name)
                 continue
             target = self.root / "new" / unique_name(stat.st_mtime)
             try:
@@ -130,7 +134,7 @@ class MaildirSource:
         entries: list[_Entry] = []
         for sub in ("new", "cur"):
             for path in (self.root / sub).iterdir():
-                if path.name.startswith(".") or not path.is_file():
+                if path.name.startswith(".") or path.is_symlink() or not path.is_file():
                     continue
                 try:
                     entries.append(_Entry(path, delivery_time(path)))
@@ -153,7 +157,7 @@ class MaildirSource:
         self._yielded = set()
         for entry in entries[:limit]:
             try:
-                raw = entry.path.read_bytes()
+                raw = _read_regular(entry.path)
             except FileNotFoundError:
                 continue
             except OSError as exc:
@@ -230,6 +234,21 @@ class MaildirSource:
 
     def close(self) -> None:
         """Nothing is held open between calls."""
+
+
+def _read_regular(path: Path) -> bytes:
+    """The file's bytes, refusing a symbolic link (O_NOFOLLOW) or anything but a regular file,
+    even if one was swapped in after the listing."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise FileNotFoundError(f"{path.name} is a symbolic link") from None
+        raise
+    with os.fdopen(fd, "rb") as fh:
+        if not S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise FileNotFoundError(f"{path.name} is not a regular file")
+        return fh.read()
 
 
 def glob_escape(name: str) -> str:

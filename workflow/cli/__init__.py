@@ -14,6 +14,7 @@ from workflow.cli import commands_deadline
 from workflow.cli import commands_ops
 from workflow.cli import commands_reports
 from workflow.cli import commands_web
+from workflow.cli import commands_outbox
 
 app = typer.Typer(
     name="tdc-bot",
@@ -31,6 +32,7 @@ commands_actions.register(app)
 commands_ops.register(app)
 commands_reports.register(app)
 commands_web.register(app)
+commands_outbox.register(app)
 
 
 def main() -> None:

@@ -78,3 +78,5 @@ def register(app: typer.Typer) -> None:
                 fail(f"restore: {exc}", 1)
         console.print(f"restored {sum(result.counts.values())} rows and {result.files} files "
                       f"(schema revision {result.revision})", markup=False)
+        for note in result.notes:
+            console.print(note, markup=False)

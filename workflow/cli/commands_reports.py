@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from workflow.cli.common import ConfigOption, NowOption, console, fail, open_app, parse_now
+from workflow.cli.common import ConfigOption, NowOption, SafeConsole, console, fail, open_app, parse_now
 
 YearOption = Annotated[int, typer.Option("--year", "-y", help="Reporting year.")]
 
@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         from workflow.compile import compile_for_app
 
         when = parse_now(now)
-        err = Console(stderr=True, soft_wrap=True)
+        err = SafeConsole(stderr=True, soft_wrap=True)
         with open_app(config) as a:
             if year not in a.campaigns:
                 fail(f"No campaign for {year} in the campaigns file.", 1)
@@ -84,4 +84,4 @@ def register(app: typer.Typer) -> None:
         except OSError as exc:
             fail(f"Cannot write the export: {exc}", 1)
         for path in written:
-            Console(stderr=True).print(f"Đã ghi {path}", markup=False, highlight=False)
+            SafeConsole(stderr=True).print(f"Đã ghi {path}", markup=False, highlight=False)

@@ -11,7 +11,9 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from notifier.safe_text import terminal_text
 from workflow.settings import ConfigError
 
 ConfigOption = Annotated[
@@ -24,13 +26,37 @@ NowOption = Annotated[
     typer.Option("--now", help="Pretend the time is this (ISO 8601, e.g. 2024-11-23T08:00; Asia/Ho_Chi_Minh when no offset)."),
 ]
 
-console = Console(soft_wrap=True)
+
+
+class SafeConsole(Console):
+    """A Console for text that may come from a mail: never parsed as Rich markup, never
+    passing escape sequences or control characters to the terminal (see notifier.safe_text).
+
+    Strings become plain ``Text`` objects here, so ``[/x] hello`` in a subject is shown as is
+    instead of raising ``MarkupError``; renderables built by the code (tables) are passed on.
+    """
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        kwargs.pop("markup", None)
+        kwargs.setdefault("highlight", False)
+        cleaned = [Text(terminal_text(o)) if isinstance(o, str) else o for o in objects]
+        super().print(*cleaned, **kwargs)
+
+
+class SafeTable(Table):
+    """A Table whose string cells are plain text, cleaned for the terminal (see SafeConsole)."""
+
+    def add_row(self, *renderables: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        super().add_row(*(Text(terminal_text(r)) if isinstance(r, str) else r for r in renderables), **kwargs)
+
+
+console = SafeConsole(soft_wrap=True)
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def fail(message: str, code: int = 1) -> None:
     """Print to stderr unwrapped (scripts grep these lines) and exit."""
-    sys.stderr.write(message.rstrip("\n") + "\n")
+    sys.stderr.write(terminal_text(message).rstrip("\n") + "\n")  # errors may quote a sender's text
     raise typer.Exit(code)
 
 
@@ -73,7 +99,7 @@ def vn_date(value: datetime | None) -> str:
 
 
 def table(*columns: str, title: str | None = None) -> Table:
-    t = Table(title=title, show_lines=False, header_style="bold")
+    t = SafeTable(title=Text(terminal_text(title)) if title else None, show_lines=False, header_style="bold")
     for column in columns:
         t.add_column(column)
     return t
