@@ -387,6 +387,11 @@ def plan_for_app(app: "App", year: int, now: datetime) -> DueReminders:
 
 def send_reminders(app: "App", year: int, now: datetime, dry_run: bool = False) -> ReminderRun:
     """Queue what is due, one transaction per agency, so one failure does not hold back the rest."""
+    if not dry_run:
+        from workflow.contacts import carry_over
+
+        with app.db.transaction() as session:  # a merged unit is offered its predecessors' contacts
+            carry_over(session, app.roster_base, year, now=now)
     run = ReminderRun(due=plan_for_app(app, year, now), dry_run=dry_run)
     if dry_run:
         return run

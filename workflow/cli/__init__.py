@@ -13,6 +13,7 @@ from workflow.cli import commands_actions, commands_admin, commands_mail, comman
 from workflow.cli import commands_deadline
 from workflow.cli import commands_ops
 from workflow.cli import commands_reports
+from workflow.cli import commands_contacts
 
 app = typer.Typer(
     name="tdc-bot",
@@ -29,6 +30,7 @@ commands_deadline.register(app)
 commands_actions.register(app)
 commands_ops.register(app)
 commands_reports.register(app)
+commands_contacts.register(app)
 
 
 def main() -> None:
