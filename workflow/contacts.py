@@ -298,11 +298,12 @@ def check_table(roster: "Roster", rows: list[tuple[int, list[str]]], session: Se
                     problems.append(f"{address} trùng với dòng {seen[key]} (duplicate)")
                     continue
                 other = owner.get(address)
-                if other is not None and other[0] != slug:
+                if other is not None and not merged(roster, other[0], slug):
                     problems.append(f"{address} đã ghi cho {other[0]} ở dòng {other[1]} (one address, two agencies)")
                     continue
-                if taken.get(address, slug) != slug:
-                    problems.append(f"{address} đã là địa chỉ của {taken[address]} trong danh bạ "
+                clash = sorted(s for s in taken.get(address, set()) if not merged(roster, s, slug))
+                if clash:
+                    problems.append(f"{address} đã là địa chỉ của {', '.join(clash)} trong danh bạ "
                                     f"(already a contact of another agency)")
                     continue
                 seen[key] = number
@@ -338,10 +339,24 @@ def _addresses(text: str, problems: list[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _owners(session: Session) -> dict[str, str]:
-    """Address -> agency for the live (not removed) contacts already in the book."""
+def _owners(session: Session) -> dict[str, set[str]]:
+    """Address -> agencies of the live (not removed) contacts already in the book."""
     rows = session.execute(select(models.Contact.email, models.Contact.agency_slug, models.Contact.until_year))
-    return {email: slug for email, slug, until in rows if until != REMOVED_UNTIL}
+    out: dict[str, set[str]] = {}
+    for email, slug, until in rows:
+        if until != REMOVED_UNTIL:
+            out.setdefault(email, set()).add(slug)
+    return out
+
+
+def merged(roster: "Roster", a: str, b: str) -> bool:
+    """Whether one address may serve both agencies: the same one, or one absorbed the other (2025 merger)."""
+    if a == b:
+        return True
+    try:
+        return b in roster.get(a).absorbed or a in roster.get(b).absorbed
+    except KeyError:
+        return False
 
 
 # -- changing the book -------------------------------------------------------------------------
@@ -417,8 +432,9 @@ def add(session: Session, roster: "Roster", agency: str, email: str, *, actor: s
     address = normalise_address(email)
     if address is None:
         raise ContactError(f"địa chỉ email không hợp lệ: {email!r} (invalid address)")
-    other = _owners(session).get(address)
-    if other is not None and other != slug:
+    clash = sorted(s for s in _owners(session).get(address, set()) if not merged(roster, s, slug))
+    if clash:
+        other = ", ".join(clash)
         raise ContactError(f"{address} đã là địa chỉ của {other}; hãy xoá ở đó trước "
                            f"(already a contact of {other})")
     line = ContactLine(line=0, agency=slug, email=address, name=name, role=normalise_role(role), phone=phone,
