@@ -105,7 +105,7 @@ class AgencyNames:
         self.roster = roster
         self._exact: dict[str, set[str]] = {}
         for agency in roster.all():
-            for year in range(agency.from_year, (agency.until_year or agency.from_year) + 2):
+            for year in range(agency.from_year, (agency.until_year or max(agency.from_year, 2030)) + 1):
                 view = roster.get(agency.slug, year)
                 for name in (*view.names(), view.slug):
                     for key in self._keys(name):

@@ -43,8 +43,8 @@ def _ids(value: str | None) -> list[str]:
     return _MSGID.findall(value or "")
 
 
-def referenced_message_ids(u: "Understanding") -> list[str]:
-    """Message-IDs this message refers to: its In-Reply-To/References and those of a returned message."""
+def referenced_message_ids(u: "Understanding", returned: bool = True) -> list[str]:
+    """Message-IDs this message refers to: its In-Reply-To/References and (``returned``) those of a returned message."""
     env = u.envelope
     found: list[str] = []
     if env is not None:
@@ -53,8 +53,11 @@ def referenced_message_ids(u: "Understanding") -> list[str]:
                 found += _ids(value)
         for fwd in env.forwarded:
             found += _ids(fwd.message_id)
-    if len(u.raw.raw) <= DSN_READ_LIMIT:
-        found += _returned_ids(message_from_bytes(u.raw.raw, policy=compat32))
+    if returned and len(u.raw.raw) <= DSN_READ_LIMIT:
+        try:
+            found += _returned_ids(message_from_bytes(u.raw.raw, policy=compat32))
+        except Exception:  # noqa: BLE001 - hostile bytes: no reference found is the safe answer
+            pass
     return list(dict.fromkeys(found))
 
 
@@ -87,9 +90,12 @@ def bounce_details(u: "Understanding") -> tuple[list[str], str]:
     """(failed recipients, reason) read from a DSN's status part, or from its text when there is none."""
     failed: list[str] = []
     reasons: list[str] = []
-    if len(u.raw.raw) <= DSN_READ_LIMIT:
-        msg = message_from_bytes(u.raw.raw, policy=compat32)
-        for part in msg.walk():
+    try:
+        parts = list(message_from_bytes(u.raw.raw, policy=compat32).walk()) if len(u.raw.raw) <= DSN_READ_LIMIT else []
+    except Exception:  # noqa: BLE001 - hostile bytes: fall back to the text body
+        parts = []
+    if parts:
+        for part in parts:
             if part.get_content_type() not in _STATUS_PARTS:
                 continue
             text = _text(part)
@@ -109,9 +115,9 @@ def bounce_details(u: "Understanding") -> tuple[list[str], str]:
     return list(dict.fromkeys(failed)), "; ".join(dict.fromkeys(reasons)) or "thư bị trả lại (không rõ lý do)"
 
 
-def reminder_for(session: Session, u: "Understanding") -> models.OutboxEmail | None:
+def reminder_for(session: Session, u: "Understanding", returned: bool = True) -> models.OutboxEmail | None:
     """The reminder this message answers, if it refers to one of ours."""
-    ids = referenced_message_ids(u)
+    ids = referenced_message_ids(u, returned)
     if not ids:
         return None
     return session.scalar(select(models.OutboxEmail).where(
@@ -131,7 +137,7 @@ def note_response(session: Session, msg: models.Message, u: "Understanding", now
         kind = "reply"
     else:
         return None
-    reminder = reminder_for(session, u)
+    reminder = reminder_for(session, u, returned=kind == "bounce")
     if reminder is None:
         return None
     addresses: list[str] = []
