@@ -337,3 +337,27 @@ def test_reminders_never_use_unconfirmed_or_suggested_addresses(tmp_path: Path) 
             assert reminder_recipients(session, roster, ["long-an"], YEAR)["long-an"].all == []
     finally:
         database.dispose()
+
+
+def test_a_reminder_reaches_its_cc_over_real_smtp(tmp_path: Path, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    from notifier.outbox import flush
+    from notifier.transports import SmtpTransport
+
+    app = App.load(str(cli_config(tmp_path, f"sqlite:///{tmp_path / 'tdc.db'}")))
+    try:
+        with app.db.transaction() as session:
+            contacts.add(session, app.roster_base, "tay-ninh", "binh.tran@tayninh.example.org", actor="ĐPV", now=NOW,
+                         role="đầu mối", unit="Sở Khoa học và Công nghệ tỉnh Tây Ninh")
+        send_reminders(app, YEAR, vn(2024, 11, 23))
+        row = _reminder(app, "tay-ninh", "d-7")
+        transport = SmtpTransport(smtp_server.host, smtp_server.port, security="none", username=None, password=None,
+                                  timeout=10, local_hostname="localhost")
+        result = flush(app.db, transport, app.settings.smtp.from_, now=vn(2024, 11, 23, 8, 1))
+        assert result.failed == 0 and result.sent >= 1
+        (got,) = [m for m in smtp_server.messages if m.message()["Message-ID"] == row.message_id_header]
+        assert sorted(got.rcpt_tos) == ["binh.tran@tayninh.example.org", "skhcn@tayninh.gov.vn"]
+        msg = got.message()
+        assert msg["To"] == "binh.tran@tayninh.example.org" and msg["Cc"] == "skhcn@tayninh.gov.vn"
+        assert "Kính gửi: Sở Khoa học và Công nghệ tỉnh Tây Ninh." in msg.get_body(("plain",)).get_content()
+    finally:
+        app.close()
