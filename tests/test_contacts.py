@@ -361,3 +361,29 @@ def test_a_reminder_reaches_its_cc_over_real_smtp(tmp_path: Path, smtp_server) -
         assert "Kính gửi: Sở Khoa học và Công nghệ tỉnh Tây Ninh." in msg.get_body(("plain",)).get_content()
     finally:
         app.close()
+
+
+def test_migration_copies_taught_addresses_into_the_book(db_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from workflow.db import alembic_config, make_engine
+
+    engine = make_engine(db_url)
+    try:
+        command.upgrade(alembic_config(engine), "0001")
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO learned_addresses (address, agency_slug, taught_by, created_at) "
+                              "VALUES ('thuky.la@yahoo.com', 'long-an', 'ĐPV', :at)"), {"at": datetime(2024, 1, 2)})
+        command.upgrade(alembic_config(engine), "head")
+    finally:
+        engine.dispose()
+    database = Database(db_url)
+    try:
+        with database.sessions() as session:
+            (row,) = session.scalars(select(models.Contact)).all()
+            assert (row.agency_slug, row.email, row.source, row.confirmed, row.failing, row.created_by) == (
+                "long-an", "thuky.la@yahoo.com", "learned", True, False, "ĐPV")
+            assert contacts.confirmed_addresses(session) == {"thuky.la@yahoo.com": "long-an"}
+    finally:
+        database.dispose()
