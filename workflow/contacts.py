@@ -16,7 +16,7 @@ written to or trusted as the agency's address:
 Senders of reports nobody vouched for are *suggestions*: listed, never used.
 A bounce marks a contact failing (with the reason); reminders skip it until
 a coordinator confirms it again. A removed contact stays as a tombstone
-(``removed_at``-like: unconfirmed, ``until_year`` closed) so that a carried
+(unconfirmed, ``until_year`` = 0) so that a carried
 over address a coordinator declined is not offered again.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from intake.text import fold, words
+from intake.text import words
 from notifier.files import save_atomically
 from workflow import models
 from workflow.audit import audit
@@ -409,8 +409,6 @@ def upsert(session: Session, line: ContactLine, *, actor: str, now: datetime, dr
     if not dry_run:
         for key, value in diff.items():
             setattr(row, key, value)
-        if row.source == models.CONTACT_CARRIED_OVER and diff.get("confirmed"):
-            pass  # keeps telling where it came from
         row.updated_at = now
         audit(session, action="contact_updated", actor=actor, agency_slug=line.agency, at=now,
               reason=f"{line.email}: " + ", ".join(f"{k}={v!r}" for k, v in diff.items()))
@@ -555,7 +553,7 @@ def failing_addresses(session: Session) -> frozenset[str]:
     return frozenset(session.scalars(select(models.Contact.email).where(models.Contact.failing.is_(True))))
 
 
-def contact_json(contact: models.Contact, roster: "Roster | None" = None) -> dict[str, Any]:
+def contact_json(contact: models.Contact) -> dict[str, Any]:
     return {
         "agency": contact.agency_slug, "email": contact.email, "name": contact.name, "role": contact.role,
         "phone": contact.phone, "unit": contact.unit, "source": contact.source, "confirmed": contact.confirmed,
@@ -666,12 +664,6 @@ def write_table(rows: list[Mapping[str, Any]], out: Path) -> None:
     save_atomically(out, lambda tmp: Path(tmp).write_bytes(data))
 
 
-def agencies_without_contacts(session: Session, roster: "Roster", slugs: Iterable[str], year: int) -> list[str]:
-    """Of ``slugs``, those with no confirmed usable contact (roster addresses do not count here)."""
-    found = usable(session, slugs, year)
-    return [slug for slug, rows in found.items() if not rows]
-
-
 def _fold_roles(roles: Iterable[str]) -> set[str]:
     return {words(normalise_role(r)) for r in roles}
 
@@ -697,5 +689,5 @@ def split_recipients(contacts: list[models.Contact], extra: Iterable[str], to_ro
 
 
 __all__ = ["AgencyNames", "Change", "ContactError", "ContactLine", "ImportCheck", "add", "carry_over",
-           "check_table", "confirm", "confirmed_addresses", "fold", "import_lines", "learn", "list_contacts",
+           "check_table", "confirm", "confirmed_addresses", "import_lines", "learn", "list_contacts",
            "read_table", "remove", "resolve", "split_recipients", "suggestions", "usable", "write_table"]
