@@ -119,17 +119,21 @@ def compose(
     reply_to: str | None = None,
     now: datetime | None = None,
     recipients: list[str] | None = None,
+    cc: list[str] | None = None,
 ) -> EmailMessage:
     """Build the message for ``row``: text + HTML alternatives, attachments, loop-safe headers.
 
-    ``recipients`` overrides ``row.recipients`` (the outbox drops addresses
-    that reached their daily cap). Raises ComposeError when the row itself
+    ``recipients`` overrides ``row.recipients`` and ``cc`` ``row.cc`` (the
+    outbox drops addresses that reached their daily cap). Raises ComposeError when the row itself
     is unusable, so the caller can mark it failed with that reason.
     """
     to = _check_addresses(list(recipients if recipients is not None else row.recipients or []))
     msg = EmailMessage(policy=POLICY)
     msg["From"] = _header_value("From", from_header)
     msg["To"] = ", ".join(to)
+    copies = [c for c in (cc if cc is not None else getattr(row, "cc", None) or []) if c not in to]
+    if copies:
+        msg["Cc"] = ", ".join(_check_addresses(copies))
     if reply_to:
         msg["Reply-To"] = _header_value("Reply-To", reply_to)
     msg["Subject"] = one_line(row.subject or "")

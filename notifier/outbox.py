@@ -214,13 +214,13 @@ def _recent_counts(db: Database, now: datetime) -> Counter[str]:
     counts: Counter[str] = Counter()
     with db.transaction() as session:
         rows = session.execute(
-            select(OutboxEmail.recipients, OutboxEmail.kind).where(
+            select(OutboxEmail.recipients, OutboxEmail.cc, OutboxEmail.kind).where(
                 OutboxEmail.state == SENT, OutboxEmail.sent_at >= now - CAP_WINDOW
             )
         )
-        for recipients, kind in rows:
+        for recipients, copies, kind in rows:
             if kind not in CAP_EXEMPT_KINDS:
-                counts.update(_address(r) for r in recipients or [])
+                counts.update(_address(r) for r in [*(recipients or []), *(copies or [])])
     return counts
 
 
@@ -235,16 +235,20 @@ def _deliver(
     daily_cap: int,
 ) -> _Outcome:
     recipients = [r for r in (row.recipients or []) if isinstance(r, str)]
+    copies = [r for r in (row.cc or []) if isinstance(r, str)]
     capped: list[str] = []
     if row.kind not in CAP_EXEMPT_KINDS:
-        capped = [r for r in recipients if sent_counts[_address(r)] >= daily_cap]
+        capped = [r for r in recipients + copies if sent_counts[_address(r)] >= daily_cap]
         recipients = [r for r in recipients if r not in capped]
+        copies = [r for r in copies if r not in capped]
     cap_note = f"daily cap of {daily_cap} emails per address reached for {', '.join(capped)}" if capped else None
+    if not recipients:
+        recipients, copies = copies, []  # the copies still deserve the mail when every To is capped
     if not recipients:
         return _Outcome("suppressed", cap_note or "no recipients")
     try:
-        msg = compose(row, from_header, reply_to=reply_to, now=now, recipients=recipients)
-        envelope_to = [addr for _, addr in getaddresses(recipients)]
+        msg = compose(row, from_header, reply_to=reply_to, now=now, recipients=recipients, cc=copies)
+        envelope_to = [addr for _, addr in getaddresses(recipients + copies)]
         refused = transport.send(msg, envelope_to, envelope_from)
     except ComposeError as exc:
         return _Outcome("failed", f"cannot compose: {exc}")
@@ -258,7 +262,7 @@ def _deliver(
         log.exception("outbox %s: unexpected error while sending", row.id)
         return _Outcome("retry", f"unexpected {type(exc).__name__}: {exc}")
     notes = [n for n in (cap_note, _refused_note(refused)) if n]
-    return _Outcome("sent", "; ".join(notes) or None, recipients=tuple(recipients))
+    return _Outcome("sent", "; ".join(notes) or None, recipients=tuple(recipients + copies))
 
 
 def _refused_note(refused: dict[str, tuple[int, str]]) -> str | None:

@@ -349,21 +349,29 @@ def test_only_agencies_that_still_owe_are_reminded(db, roster, campaigns, tmp_pa
     assert "đã đề nghị gửi lại" in render_email(planned.reminders[0].template, **planned.reminders[0].context).text
 
 
-def test_past_senders_are_reminded_but_not_noreply_free_mail_or_our_own(db, roster, campaigns, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_past_senders_are_suggestions_only_taught_addresses_are_reminded(db, roster, campaigns, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Changed with the contact book (#13): a sender nobody vouched for is a suggestion, never reminded.
     # Long An has no roster address; it sent mail last year from its department and from others.
     for seed, sender in (("la1", "vanphong@skhcn.longan.gov.vn"), ("la2", "no-reply@longan.gov.vn"),
                          ("la3", "chuyenvien.la@gmail.com"), ("la4", "baocao@tdc.example.vn")):
         record_report(db, roster, campaigns, report(tmp_path, "long-an", vn(2023, 11, 28), sender, seed, year=2023))
-    with db.transaction() as session:  # mail the bot ignored (an auto-reply) does not teach an address
-        session.add(models.Message(sha256="f" * 64, source_key="x", mailbox="test", raw_path="", size=1,
-                                   from_addr="autoreply-x@longan.gov.vn", arrived_at=vn(2023, 12, 1),
-                                   status="ignored", agency_slug="long-an"))
+    with db.sessions() as session:
+        planned = due_reminders(session, roster, campaigns, YEAR, vn(2024, 11, 23),
+                                exclude=frozenset({"baocao@tdc.example.vn"}))
+        from workflow.contacts import suggestions
+
+        suggested = {s["email"] for s in suggestions(session, roster, agency="long-an")}
+    assert "long-an" not in {r.agency for r in planned}
+    assert [u.agency for u in planned.no_address] == ["long-an"]
+    assert "vanphong@skhcn.longan.gov.vn" in suggested and "chuyenvien.la@gmail.com" in suggested
+    with db.transaction() as session:  # a coordinator taught one (assign): it is reminded, noreply never
         session.add(models.LearnedAddress(address="thuky.la@yahoo.com", agency_slug="long-an", taught_by="ĐPV"))
+        session.add(models.LearnedAddress(address="no-reply@longan.gov.vn", agency_slug="long-an", taught_by="ĐPV"))
     with db.sessions() as session:
         planned = due_reminders(session, roster, campaigns, YEAR, vn(2024, 11, 23),
                                 exclude=frozenset({"baocao@tdc.example.vn"}))
     by_agency = {r.agency: r for r in planned}
-    assert by_agency["long-an"].recipients == ("thuky.la@yahoo.com", "vanphong@skhcn.longan.gov.vn")
+    assert by_agency["long-an"].recipients == ("thuky.la@yahoo.com",)
     assert planned.no_address == []
 
 

@@ -136,3 +136,67 @@ def test_digest_on_the_day_after_a_late_report_says_so(tmp_path: Path, db_url: s
         assert isinstance(data.since, datetime) and data.since == vn(2024, 12, 3, 7, 30)
     finally:
         app.close()
+
+
+# -- the contact book (#13): the shipped roster, every agency reminded by its imported addresses --------
+
+STAGE_DAYS = [date(2024, 11, 16), date(2024, 11, 23), date(2024, 11, 27), date(2024, 11, 29), date(2024, 11, 30),
+              date(2024, 12, 3), date(2024, 12, 6), date(2024, 12, 9)]
+
+
+def _contact_sheet(path: Path, agencies) -> dict[str, tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """The coordinators' sheet for every agency: a focal point and a clerk each; returns slug -> (focal, clerk)."""
+    addresses = {}
+    lines = ["Đơn vị;Họ và tên;Vai trò;Email;Kính gửi"]
+    for agency in agencies:
+        key = agency.slug.replace("-", "")
+        focal, clerk = f"daumoi.{key}@example.org", f"vanthu.{key}@example.org"
+        addresses[agency.slug] = (focal, clerk)
+        lines.append(f"{agency.name};Đầu mối {agency.short_name};Đầu mối;{focal};Sở Khoa học và Công nghệ {agency.short_name}")
+        lines.append(f"{agency.short_name};Văn thư;văn thư;{clerk};")
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8-sig")
+    return addresses
+
+
+def test_2024_season_reminds_all_69_agencies_by_imported_addresses(tmp_path: Path, db_url: str) -> None:
+    from tests.cli_helpers import run_cli
+    from tests.test_contacts import shipped_config
+
+    config = shipped_config(tmp_path, db_url)
+    app = App.load(str(config))
+    try:
+        agencies = app.roster_base.owing(YEAR)
+        assert len(agencies) == 69
+        addresses = _contact_sheet(tmp_path / "dau-moi.csv", agencies)
+        run_cli("contacts", "import", str(tmp_path / "dau-moi.csv"), config=config)
+        slugs = [a.slug for a in agencies]
+        # Who reports when (after that morning's reminders); the last 14 never do.
+        reports = {date(2024, 11, 20): slugs[:10], date(2024, 11, 25): slugs[10:30],
+                   date(2024, 11, 29): slugs[30:45], date(2024, 12, 4): slugs[45:55]}
+        owing = set(slugs)
+        reminded: dict[str, list[str]] = {}
+        day = date(2024, 11, 16)
+        while day <= date(2024, 12, 10):
+            run = send_reminders(app, YEAR, vn(day.year, day.month, day.day, 8))
+            assert run.due.no_address == [], day
+            queued = {r.agency: r for r in run.queued}
+            assert set(queued) == (owing if day in STAGE_DAYS else set()), day
+            for slug, planned in queued.items():
+                assert planned.recipients == (addresses[slug][0],) and planned.cc == (addresses[slug][1],), slug
+                reminded.setdefault(slug, []).append(planned.stage)
+            for i, slug in enumerate(reports.get(day, [])):
+                at = vn(day.year, day.month, day.day, 10, i)
+                record_report(app.db, app.roster, app.campaigns,
+                              report(tmp_path, slug, at, addresses[slug][0], f"{slug}-{day:%m%d}"))
+                owing.discard(slug)
+            day += timedelta(days=1)
+        assert set(reminded) == set(slugs)  # every agency was reached
+        # Each stopped at its report: 20/11 after d-14, 25/11 after d-7, 29/11 after d-1, 04/12 after late+3.
+        assert [len(reminded[slugs[i]]) for i in (0, 12, 40, 50, 68)] == [1, 2, 4, 6, len(STAGE_DAYS)]
+        assert reminded[slugs[68]] == ["d-14", "d-7", "d-3", "d-1", "d0", "late+3", "late+6", "late+9"]
+        with app.db.sessions() as session:
+            outbox = session.scalars(select(models.OutboxEmail).where(models.OutboxEmail.kind == "reminder")).all()
+        assert {r.agency_slug for r in outbox} == set(slugs)
+        assert all(set(r.recipients) | set(r.cc or []) <= set(addresses[r.agency_slug]) for r in outbox)
+    finally:
+        app.close()

@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from intake.text import slugify
-from workflow import models, states
+from workflow import contacts, models, states
 from workflow.outbox_queue import queue_email
 from workflow.roster import expected_slug, normalise_address
 from workflow import submissions
@@ -287,6 +287,11 @@ def accept(session: Session, ctx: ActionContext, agency: str, year: int, reason:
                                           reason=reason.strip() or "chấp nhận báo cáo", event=states.ACCEPT,
                                           message_id=sub.current_message_id)
     result.to_state, result.changed, result.message_id = sub.state, True, sub.current_message_id
+    current = session.get(models.Message, sub.current_message_id) if sub.current_message_id else None
+    if current is not None and current.from_addr and normalise_address(current.from_addr) not in ctx.own_addresses:
+        if contacts.learn(session, ag.slug, current.from_addr, actor=ctx.actor, now=ctx.now,
+                          why=f"gửi báo cáo năm {year} đã được chấp nhận") is not None:
+            result.notes.append(f"đã thêm {normalise_address(current.from_addr)} vào danh bạ (learned)")
     return result
 
 
@@ -368,6 +373,7 @@ def _learn_address(session: Session, ctx: ActionContext, msg: models.Message, ag
         return "không học địa chỉ gửi: trống hoặc không hợp lệ (sender address empty or invalid)"
     if normal in ctx.own_addresses:
         return f"không học địa chỉ {normal}: đó là địa chỉ của hệ thống (the bot's own address)"
+    contacts.learn(session, agency.slug, normal, actor=ctx.actor, now=ctx.now, why=reason)  # the contact book
     row = session.get(models.LearnedAddress, normal)
     if row is not None and row.agency_slug == agency.slug:
         return None

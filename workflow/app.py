@@ -56,9 +56,16 @@ class App:
 
     @property
     def roster(self) -> Roster:
-        """The configured roster plus the sender addresses coordinators taught the bot."""
+        """The configured roster plus the addresses the bot may trust as an agency's.
+
+        Those are the confirmed contacts of the contact book (workflow.contacts)
+        and the senders coordinators tied to an agency with ``assign``.
+        """
+        from workflow.contacts import confirmed_addresses
+
         with self.db.sessions() as session:
-            learned = {row.address: row.agency_slug for row in session.scalars(select(models.LearnedAddress))}
+            learned = confirmed_addresses(session)
+            learned.update({row.address: row.agency_slug for row in session.scalars(select(models.LearnedAddress))})
         return self.roster_base.with_learned(learned) if learned else self.roster_base
 
     @cached_property

@@ -62,6 +62,12 @@ class DigestData:
     outbox_failed: list[dict[str, Any]] = field(default_factory=list)
     quarantine: list[dict[str, Any]] = field(default_factory=list)
     no_address: list[dict[str, str]] = field(default_factory=list)
+    # The contact book (workflow.contacts): bounced reminder addresses, replies to reminders,
+    # units whose contacts wait for confirmation, senders suggested as contacts.
+    bounced: list[dict[str, Any]] = field(default_factory=list)
+    reminder_replies: list[dict[str, Any]] = field(default_factory=list)
+    unconfirmed_contacts: list[dict[str, Any]] = field(default_factory=list)
+    suggested_contacts: list[dict[str, Any]] = field(default_factory=list)
     one_line: bool = False
 
     def template_context(self) -> dict[str, Any]:
@@ -70,6 +76,8 @@ class DigestData:
             "new_since_yesterday": self.new_since_yesterday, "missing": self.missing,
             "needs_review": self.needs_review, "outbox_failed": self.outbox_failed,
             "quarantine": self.quarantine, "no_address": self.no_address,
+            "bounced": self.bounced, "reminder_replies": self.reminder_replies,
+            "unconfirmed_contacts": self.unconfirmed_contacts, "suggested_contacts": self.suggested_contacts,
         }
 
     def as_json(self) -> dict[str, Any]:
@@ -193,6 +201,28 @@ def _quarantine(session: Session, now: datetime) -> list[dict[str, Any]]:
             for m in rows]
 
 
+def _contact_sections(session: Session, roster: "Roster", data: DigestData, owing: set[str], since: datetime,
+                      now: datetime) -> None:
+    """What the contact book asks of coordinators: bounces, replies to reminders, addresses to confirm."""
+    from workflow import contacts
+
+    data.bounced = [_compact(dict(b, name=_name(roster, b["agency"], data.year))) for b in contacts.bounced(session, since)]
+    replies = session.execute(
+        select(models.ReminderResponse, models.Message)
+        .join(models.Message, models.Message.id == models.ReminderResponse.message_id)
+        .where(models.ReminderResponse.kind == "reply", models.ReminderResponse.at >= since,
+               models.ReminderResponse.at <= now)
+        .order_by(models.Message.arrived_at, models.Message.id))
+    data.reminder_replies = [_compact({
+        "name": _name(roster, r.agency_slug, r.year), "agency": r.agency_slug, "from_addr": m.from_addr or None,
+        "subject": m.subject or None, "received_at": m.arrived_at, "id": m.id,
+    }) for r, m in replies]
+    data.unconfirmed_contacts = contacts.unconfirmed_units(session, roster, data.year)
+    data.suggested_contacts = [
+        {"agency": s["agency"], "name": _name(roster, s["agency"], data.year), "email": s["email"]}
+        for s in contacts.suggestions(session, roster, data.year) if s["agency"] in owing or not owing]
+
+
 def build_digest(
     session: Session,
     roster: "Roster",
@@ -223,10 +253,12 @@ def build_digest(
         quarantine=_quarantine(session, now),
         no_address=[{"agency": m["slug"], "name": m["name"]} for m in missing if not addresses.get(m["slug"])],
     )
+    _contact_sections(session, roster, data, {m["slug"] for m in missing}, since, now)
     # Missing agencies keep the digest full only while the reminder plan runs; after that a
     # season's stragglers alone do not turn every day of the year into a long email.
     season_running = today <= campaign.deadline + timedelta(days=config.late_until_days)
-    pending = data.needs_review or data.outbox_failed or data.quarantine or (data.missing and season_running)
+    pending = (data.needs_review or data.outbox_failed or data.quarantine or data.bounced or data.reminder_replies
+               or (data.missing and season_running))
     data.one_line = not data.new_since_yesterday and not pending
     return data
 

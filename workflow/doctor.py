@@ -143,6 +143,34 @@ def check_database(url: str) -> list[Check]:
         engine.dispose()
 
 
+def check_contacts(loaded: LoadedConfig, now: datetime) -> Check:
+    """How many agencies owing this season's report have no confirmed contact to remind (a warning)."""
+    from workflow.app import App
+    from workflow.reminders import OWING_STATES, own_addresses, reminder_recipients, season_year
+    from workflow.status import season_status
+
+    name = "danh bạ liên hệ"
+    app = App(loaded, migrate=False)
+    try:
+        year = season_year(app.campaigns, now)
+        if year is None:
+            return _ok(name, "chưa có đợt báo cáo nào mở")
+        with app.db.sessions() as session:
+            owing = [r for r in season_status(session, app.roster_base, year) if r.state in OWING_STATES]
+            found = reminder_recipients(session, app.roster_base, [r.agency for r in owing], year,
+                                        own_addresses(app, year), app.settings.reminders)
+    except Exception as exc:  # noqa: BLE001 - the doctor reports, it never crashes
+        return Check(name, WARN, f"không kiểm tra được ({type(exc).__name__})")
+    finally:
+        app.close()
+    missing = [r.name for r in owing if not found[r.agency].to]
+    if not missing:
+        return _ok(name, f"năm {year}: cả {len(owing)} đơn vị còn nợ báo cáo đều có liên hệ đã xác nhận")
+    shown = ", ".join(missing[:5]) + ("…" if len(missing) > 5 else "")
+    return Check(name, WARN, f"năm {year}: {len(missing)}/{len(owing)} đơn vị còn nợ báo cáo chưa có liên hệ đã xác nhận "
+                             f"({shown}): nhập danh bạ bằng `tdc-bot contacts import TỆP`")
+
+
 # -- folders --------------------------------------------------------------------------------
 
 
@@ -346,6 +374,8 @@ def run_checks(config_path: str | None, now: datetime | None = None,
         checks.append(check_smtp(s.smtp, loaded.smtp_password))
     checks.append(check_clock(s.schedule.timezone, now))
     checks.append(check_campaign_year(loaded, now))
+    if not any(c.failed for c in checks if c.name.startswith(("cơ sở dữ liệu", "lược đồ", "danh sách", "chiến dịch"))):
+        checks.append(check_contacts(loaded, now))
     db_password = make_url(s.database.url).password if "@" in s.database.url else None
     scrub = _scrubber([loaded.imap_password, loaded.smtp_password, str(db_password) if db_password else None])
     return [Check(c.name, c.status, scrub(c.detail)) for c in checks]

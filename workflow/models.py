@@ -247,6 +247,7 @@ class OutboxEmail(Base):
     dedupe_key: Mapped[str] = mapped_column(String(300), unique=True)
     kind: Mapped[str] = mapped_column(String(30))
     recipients: Mapped[list] = mapped_column(default=list)
+    cc: Mapped[list | None] = mapped_column(default=list)  # copies (a reminder's other contacts); NULL on old rows
     subject: Mapped[str] = mapped_column(Text)
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
@@ -311,3 +312,58 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column()
+
+
+# Contact sources (the contact book, workflow/contacts.py).
+CONTACT_IMPORTED = "imported"
+CONTACT_COORDINATOR = "coordinator"
+CONTACT_LEARNED = "learned"
+CONTACT_CARRIED_OVER = "carried over"
+CONTACT_SOURCES = (CONTACT_IMPORTED, CONTACT_COORDINATOR, CONTACT_LEARNED, CONTACT_CARRIED_OVER)
+
+
+class Contact(Base):
+    """A person or mailbox at an agency the bot may write to (reminders), and that identifies it.
+
+    Only confirmed contacts are written to and trusted as the agency's
+    address; unconfirmed ones (carried over from an absorbed province) wait
+    for a coordinator. A bounce is kept with its reason and makes the address
+    skipped until a coordinator confirms it again.
+    """
+
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agency_slug: Mapped[str] = mapped_column(String(80), index=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(100), default="")
+    phone: Mapped[str] = mapped_column(String(60), default="")
+    unit: Mapped[str] = mapped_column(String(300), default="")  # as written after "Kính gửi:"
+    source: Mapped[str] = mapped_column(String(20))
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    from_year: Mapped[int | None] = mapped_column(Integer)
+    until_year: Mapped[int | None] = mapped_column(Integer)
+    carried_from: Mapped[str | None] = mapped_column(String(80))  # the absorbed agency it came from
+    failing: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_bounce_at: Mapped[datetime | None] = mapped_column()
+    bounce_reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(120), default="bot")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (UniqueConstraint("agency_slug", "email", name="uq_contact_agency_email"),)
+
+
+class ReminderResponse(Base):
+    """A message that answers one of our reminders: a bounce, or a reply that is not a report."""
+
+    __tablename__ = "reminder_responses"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
+    outbox_id: Mapped[int] = mapped_column(Integer, index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # bounce | reply
+    agency_slug: Mapped[str | None] = mapped_column(String(80), index=True)
+    year: Mapped[int | None] = mapped_column(Integer)
+    addresses: Mapped[list] = mapped_column(default=list)  # for a bounce: the contacts marked failing
+    reason: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

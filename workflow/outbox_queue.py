@@ -38,6 +38,7 @@ def queue_email(
     in_reply_to: str | None = None,
     references: str | None = None,
     attachments: list[dict[str, str]] | None = None,
+    cc: list[str] | None = None,
 ) -> models.OutboxEmail | None:
     """Render and queue one email; None when this dedupe key was already queued."""
     existing = session.scalar(select(models.OutboxEmail).where(models.OutboxEmail.dedupe_key == dedupe_key))
@@ -48,6 +49,7 @@ def queue_email(
         dedupe_key=dedupe_key,
         kind=kind,
         recipients=sorted({r.lower() for r in recipients if r}),
+        cc=sorted({r.lower() for r in cc or [] if r} - {r.lower() for r in recipients if r}),
         subject=rendered.subject,
         body_text=rendered.text,
         body_html=rendered.html,

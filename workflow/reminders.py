@@ -164,11 +164,13 @@ class PlannedReminder:
     dedupe_key: str
     subject: str
     context: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    cc: tuple[str, ...] = ()  # the agency's other contacts (To holds the focal points)
 
     def as_json(self) -> dict[str, Any]:
         return {
             "agency": self.agency, "agency_name": self.agency_name, "stage": self.stage, "template": self.template,
-            "recipients": list(self.recipients), "subject": self.subject, "dedupe_key": self.dedupe_key,
+            "recipients": list(self.recipients), "cc": list(self.cc), "subject": self.subject,
+            "dedupe_key": self.dedupe_key,
             "deadline": self.deadline.strftime("%d/%m/%Y"), "days_left": self.days_left,
         }
 
@@ -204,39 +206,63 @@ def is_unread_mailbox(address: str) -> bool:
     return bool(_UNREAD_LOCAL.match(address.partition("@")[0]))
 
 
-def agency_addresses(session: Session, roster: "Roster", slugs: Iterable[str], year: int,
-                     exclude: frozenset[str] = frozenset()) -> dict[str, list[str]]:
-    """Addresses to remind, per agency: the roster's, those coordinators taught, and past senders.
+@dataclass(frozen=True)
+class Recipients:
+    """Who one agency's reminder goes to, and the unit named after "Kính gửi:"."""
 
-    Past senders count only from messages the bot recorded (not machine
-    mail, not quarantined); a free-mail address counts only when the roster
-    or a coordinator vouches for it, because anyone can hold one.
+    to: tuple[str, ...]
+    cc: tuple[str, ...] = ()
+    unit: str = ""
+
+    @property
+    def all(self) -> list[str]:
+        return [*self.to, *self.cc]
+
+
+def reminder_recipients(session: Session, roster: "Roster", slugs: Iterable[str], year: int,
+                        exclude: frozenset[str] = frozenset(),
+                        config: RemindersConfig | None = None) -> dict[str, Recipients]:
+    """Per agency: its confirmed contacts (To: the focal points, Cc: the others) and the vouched addresses.
+
+    Vouched: the roster's exact addresses and those coordinators taught with
+    ``assign``. Senders nobody vouched for are only suggestions
+    (workflow.contacts.suggestions) and an address that bounced is skipped
+    until a coordinator confirms it again.
     """
+    from workflow import contacts
+
+    config = config or RemindersConfig()
     wanted = list(dict.fromkeys(slugs))
-    found: dict[str, dict[str, None]] = {slug: {} for slug in wanted}
+    book = contacts.usable(session, wanted, year)
+    failing = contacts.failing_addresses(session)
 
-    def add(slug: str, raw: str, vouched: bool) -> None:
+    def ok(raw: str) -> str | None:
         address = normalise_address(raw)
-        if address is None or address in exclude or is_unread_mailbox(address):
-            return
-        if not vouched and address.rpartition("@")[2] in GENERIC_MAIL_DOMAINS:
-            return
-        found[slug][address] = None
+        if address is None or address in exclude or address in failing or is_unread_mailbox(address):
+            return None
+        return address
 
+    vouched: dict[str, list[str]] = {slug: [] for slug in wanted}
     for slug in wanted:
-        for address in roster.get(slug, year).addresses:
-            add(slug, address, True)
+        vouched[slug] += [a for a in (ok(x) for x in roster.get(slug, year).addresses) if a]
     if wanted:
         for row in session.scalars(select(models.LearnedAddress).where(models.LearnedAddress.agency_slug.in_(wanted))):
-            add(row.agency_slug, row.address, True)
-        senders = session.execute(
-            select(models.Message.agency_slug, models.Message.from_addr)
-            .where(models.Message.agency_slug.in_(wanted), models.Message.status == "recorded")
-            .distinct()
-        )
-        for slug, address in senders:
-            add(slug, address or "", False)
-    return {slug: sorted(addresses) for slug, addresses in found.items()}
+            address = ok(row.address)
+            if address:
+                vouched[row.agency_slug].append(address)
+    out: dict[str, Recipients] = {}
+    for slug in wanted:
+        rows = [c for c in book.get(slug, []) if ok(c.email)]
+        to, cc, unit = contacts.split_recipients(rows, sorted(set(vouched[slug])), config.to_roles, config.cc_others)
+        out[slug] = Recipients(tuple(to), tuple(cc), unit)
+    return out
+
+
+def agency_addresses(session: Session, roster: "Roster", slugs: Iterable[str], year: int,
+                     exclude: frozenset[str] = frozenset()) -> dict[str, list[str]]:
+    """Every address a reminder to each agency would reach (To and Cc), sorted."""
+    found = reminder_recipients(session, roster, slugs, year, exclude)
+    return {slug: sorted(r.all) for slug, r in found.items()}
 
 
 def queued_stages(session: Session, year: int) -> dict[str, set[str]]:
@@ -272,12 +298,12 @@ def due_reminders(
     today = local_day(now)
     result = DueReminders(year=year, today=today)
     owing = [row for row in season_status(session, roster, year) if row.state in OWING_STATES]
-    addresses = agency_addresses(session, roster, (r.agency for r in owing), year, exclude)
+    addresses = reminder_recipients(session, roster, (r.agency for r in owing), year, exclude, config)
     queued = queued_stages(session, year)
     opens = campaign_opens(campaign)
     for row in owing:
-        recipients = addresses.get(row.agency, [])
-        if not recipients:
+        who = addresses.get(row.agency)
+        if who is None or not who.to:
             result.no_address.append(Unreachable(row.agency, row.name))
             continue
         if not config.enabled:
@@ -300,11 +326,12 @@ def due_reminders(
             "reporting_address": reporting_address,
             "stage": current.stage.name,
             "resubmission": row.state == models.RESUBMISSION_REQUESTED,
+            "contact_unit": who.unit or None,
         }
         subject = render_email(current.stage.template, **context).subject
         result.reminders.append(PlannedReminder(
             agency=row.agency, agency_name=row.name, stage=current.stage.name, template=current.stage.template,
-            recipients=tuple(recipients), deadline=last_day, days_left=days_left,
+            recipients=who.to, cc=who.cc, deadline=last_day, days_left=days_left,
             dedupe_key=reminder_key(row.agency, year, current.stage.name), subject=subject, context=context,
         ))
     return result
@@ -360,6 +387,11 @@ def plan_for_app(app: "App", year: int, now: datetime) -> DueReminders:
 
 def send_reminders(app: "App", year: int, now: datetime, dry_run: bool = False) -> ReminderRun:
     """Queue what is due, one transaction per agency, so one failure does not hold back the rest."""
+    if not dry_run:
+        from workflow.contacts import carry_over
+
+        with app.db.transaction() as session:  # a merged unit is offered its predecessors' contacts
+            carry_over(session, app.roster_base, year, now=now)
     run = ReminderRun(due=plan_for_app(app, year, now), dry_run=dry_run)
     if dry_run:
         return run
@@ -373,13 +405,14 @@ def send_reminders(app: "App", year: int, now: datetime, dry_run: bool = False) 
                 row = queue_email(
                     session, dedupe_key=planned.dedupe_key, kind="reminder", template=planned.template,
                     recipients=list(planned.recipients), context=planned.context, domain=domain, now=now,
-                    agency_slug=planned.agency, year=year,
+                    agency_slug=planned.agency, year=year, cc=list(planned.cc),
                 )
                 if row is None:
                     run.skipped.append((planned.dedupe_key, "đã có trong hàng đợi"))
                     continue
                 audit(session, action="reminder_queued", agency_slug=planned.agency, year=year, at=now,
-                      reason=f"{planned.stage} → {', '.join(planned.recipients)}")
+                      reason=f"{planned.stage} → {', '.join(planned.recipients)}"
+                      + (f"; cc {', '.join(planned.cc)}" if planned.cc else ""))
             run.queued.append(planned)
         except IntegrityError:
             # Another daemon queued the same key between our check and our commit.

@@ -132,6 +132,10 @@ class RemindersConfig(_Section):
     late_until_days: int = Field(30, ge=0)
     # Stages this many days before the deadline, or fewer, use the firm wording.
     firm_within_days: int = Field(3, ge=0)
+    # Contacts whose role is one of these go in To, the agency's other contacts in Cc
+    # (all in To when none has such a role); cc_others = false puts everyone in To.
+    to_roles: list[str] = Field(default_factory=lambda: ["đầu mối"])
+    cc_others: bool = True
 
 
 class ClassifierConfig(_Section):

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from workflow import models, states
 from workflow.audit import BOT, audit
 from workflow.outbox_queue import queue_email
+from workflow.reminder_mail import note_response
 
 if TYPE_CHECKING:
     from intake.pipeline import Understanding
@@ -270,6 +271,7 @@ def record(session: Session, u: "Understanding", ctx: RecordContext) -> RecordRe
         audit(session, action="quarantined", message_id=msg.id, reason=msg.quarantine_reason or "", at=ctx.now)
         return RecordResult(msg.id, False, msg.status)
     if msg.status != "recorded" or u.classification is None or u.classification.kind != "report":
+        note_response(session, msg, u, ctx.now)  # a bounce of, or a reply to, one of our reminders
         return RecordResult(msg.id, False, msg.status)
     sub = _attach_report(session, msg, u, ctx)
     if sub is None:

@@ -15,6 +15,7 @@ from workflow.cli import commands_ops
 from workflow.cli import commands_reports
 from workflow.cli import commands_web
 from workflow.cli import commands_outbox
+from workflow.cli import commands_contacts
 
 app = typer.Typer(
     name="tdc-bot",
@@ -33,6 +34,7 @@ commands_ops.register(app)
 commands_reports.register(app)
 commands_web.register(app)
 commands_outbox.register(app)
+commands_contacts.register(app)
 
 
 def main() -> None:

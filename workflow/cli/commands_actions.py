@@ -192,6 +192,12 @@ def register(app: typer.Typer) -> None:
             t.add_row(str(m["id"]), _vn(m["arrived_at"]), m["from"], m["subject"][:60], guess,
                       "; ".join(m["notes"] + m["reasons"])[:300] or "—")
         console.print(t)
+        if data["reminder_replies"]:
+            t = table("id", "arrived", "agency", "from", "subject",
+                      title=f"Phản hồi nhắc nhở: {len(data['reminder_replies'])}")
+            for m in data["reminder_replies"]:
+                t.add_row(str(m["id"]), _vn(m["arrived_at"]), m["name"], m["from"], (m["subject"] or "")[:80])
+            console.print(t)
 
     @app.command("show")
     def show(submission: Annotated[str, typer.Argument(help="AGENCY/YEAR (e.g. tay-ninh/2024) or a message id.")],
@@ -238,7 +244,20 @@ def review_queue(session: Session, roster: Any, year: int | None) -> dict[str, l
         "agency_guess": m.agency_slug, "year_guess": m.year, "confidence": m.confidence,
         "reasons": list(m.reasons or []), "notes": list(m.notes or []),
     } for m in session.scalars(msgs.order_by(models.Message.arrived_at, models.Message.id))]
-    return {"submissions": out_subs, "messages": out_msgs}
+    return {"submissions": out_subs, "messages": out_msgs, "reminder_replies": reminder_replies(session, roster, year)}
+
+
+def reminder_replies(session: Session, roster: Any, year: int | None) -> list[dict[str, Any]]:
+    """Replies to reminders that are not reports ("we will send by 5/12"), linked to their agency."""
+    query = (select(models.ReminderResponse, models.Message)
+             .join(models.Message, models.Message.id == models.ReminderResponse.message_id)
+             .where(models.ReminderResponse.kind == "reply"))
+    if year is not None:
+        query = query.where(models.ReminderResponse.year == year)
+    return [{
+        "id": m.id, "agency": r.agency_slug, "name": _agency_name(roster, r.agency_slug, r.year), "year": r.year,
+        "arrived_at": _iso(m.arrived_at), "from": m.from_addr, "subject": m.subject, "outbox_id": r.outbox_id,
+    } for r, m in session.execute(query.order_by(models.Message.arrived_at, models.Message.id))]
 
 
 def _agency_name(roster: Any, slug: str | None, year: int | None) -> str:

@@ -78,7 +78,7 @@ def register(app: typer.Typer) -> None:
         verb = "would queue" if dry_run else "queued"
         t = table("agency", "stage", "recipients", "subject", title=f"Nhắc nộp báo cáo năm {y}: {verb} {len(shown)}")
         for r in shown:
-            t.add_row(r.agency, r.stage, ", ".join(r.recipients), r.subject)
+            t.add_row(r.agency, r.stage, ", ".join(r.recipients) + (f" (cc {', '.join(r.cc)})" if r.cc else ""), r.subject)
         console.print(t)
         if run.due.no_address:
             console.print("no address: " + ", ".join(u.name for u in run.due.no_address), markup=False)

@@ -18,12 +18,13 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
-from sqlalchemy import event
+from sqlalchemy import event, select
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from intake.sources.maildir import deliver
 from notifier.labels import state_label
+from workflow import models
 from workflow.app import App
 from workflow.demo.season import DemoMail, SeasonPlan, build_season
 from workflow.status import StatusRow, season_status
@@ -68,6 +69,7 @@ class DemoResult:
     digest_docx: Path | None
     compiled_docx: Path | None
     days: list[DayLog]
+    reminded: set[str] = field(default_factory=set)  # agencies at least one reminder went to
 
 
 def prepare_directory(directory: Path) -> None:
@@ -262,6 +264,11 @@ def run_demo(directory: Path | str = "var/demo", year: int = 2024, agencies: int
                       f"phát lại từ {plan.opens:%d/%m/%Y} đến {plan.ends:%d/%m/%Y} (hạn {plan.deadline:%d/%m/%Y}).",
                       markup=False, highlight=False)
         clock = FixedClock(_at(plan.opens, 0, 0))
+        from workflow.demo.contacts import FILENAME, seed_contacts
+
+        seeded = seed_contacts(app, year, directory, clock.now)
+        console.print(f"Danh bạ đầu mối: {seeded} địa chỉ (example.org) nhập từ {directory / FILENAME}.",
+                      markup=False, highlight=False)
         replay = Replay(app, plan, clock)
         logs = _replay_days(replay, console)
         if progress is not None:
@@ -269,12 +276,15 @@ def run_demo(directory: Path | str = "var/demo", year: int = 2024, agencies: int
                 progress(log)
         with app.db.sessions() as session:
             rows = season_status(session, app.roster, year)
+            reminded = set(session.scalars(select(models.OutboxEmail.agency_slug).where(
+                models.OutboxEmail.kind == "reminder", models.OutboxEmail.year == year)))
         compiled = _compile(app, year, directory, clock.now)
         outbox = Path(app.settings.smtp.outbox_dir)
         files = len(list(outbox.glob("*.eml"))) if outbox.is_dir() else 0
     finally:
         app.close()
-    result = DemoResult(directory, config_path, plan, rows, outbox, files, replay.last_digest, compiled, logs)
+    result = DemoResult(directory, config_path, plan, rows, outbox, files, replay.last_digest, compiled, logs,
+                        reminded=reminded)
     _print_summary(result, console)
     return result
 
@@ -287,6 +297,9 @@ def _print_summary(result: DemoResult, console: Console) -> None:
         counts[r.state] = counts.get(r.state, 0) + 1
     console.print("  ".join(f"{state_label(k)}: {v}" for k, v in sorted(counts.items())), markup=False, highlight=False)
     console.print(f"Thư đã gửi (tệp .eml): {result.outbox_files} trong {result.outbox_dir}", markup=False, highlight=False)
+    late = {r.agency for r in result.status if r.state in (models.MISSING, models.RESUBMISSION_REQUESTED)}
+    console.print(f"Đơn vị chưa nộp đã nhận thư nhắc: {len(late & result.reminded)}/{len(late)}",
+                  markup=False, highlight=False)
     console.print(f"Bản tổng hợp gần nhất (.docx): {result.digest_docx or '—'}", markup=False, highlight=False)
     console.print(f"Báo cáo tổng hợp năm {year} (.docx): {result.compiled_docx or '— (chưa có lệnh compile)'}",
                   markup=False, highlight=False)
