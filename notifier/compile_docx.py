@@ -25,7 +25,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 
-from intake.indicators import format_vn_number
+from intake.indicators import format_vn_number, format_vn_percent
 from notifier.docx_style import set_font
 from notifier.files import save_atomically
 from notifier.labels import state_label
@@ -230,7 +230,8 @@ def _number(value: float | None, decimals: int = 2) -> str:
 
 def indicator_table_rows(indicators: list["AggregatedIndicator"]) -> list[tuple[str, ...]]:
     return [(str(i), item.indicator, item.unit or "", _number(item.target), _number(item.result),
-             _number(item.cumulative), _number(item.rate, 1), str(item.agencies))
+             _number(item.cumulative), format_vn_percent(item.rate) if item.rate is not None else "",
+             str(item.agencies))
             for i, item in enumerate(indicators, 1)]
 
 
