@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.documents import DocLimits, read_attachment
+from intake.documents.plain import body_text
 from intake.limits import Limits
 from intake.model import DocumentText, OutlineSection
 from intake.parse import parse
@@ -148,7 +149,8 @@ class _Reader:
 
     def body(self, message: models.Message) -> str:
         try:
-            return parse(Path(message.raw_path).read_bytes(), self.limits).text_body or ""
+            env = parse(Path(message.raw_path).read_bytes(), self.limits)
+            return body_text(env.text_body, env.html_body)  # an HTML-only body keeps its headings
         except Exception as exc:  # noqa: BLE001 - the body is a bonus; attachments carry the report
             log.info("could not re-read the body of message %s: %s", message.id, exc)
             return ""
