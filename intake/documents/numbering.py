@@ -16,6 +16,8 @@ _LETTER_HEAD = re.compile(r"^([a-zđ])\s*[).]\s+(\S.*)$")
 # "A. KẾT QUẢ TRIỂN KHAI", "Phần B - Đánh giá": reports laid out A/B/C instead of I/II/III.
 _CAPITAL_HEAD = re.compile(r"^(?:(?:PHẦN|Phần|MỤC|Mục)\s+)?([A-HĐ])\s*[.:)–-]\s+(\S.*)$")
 MAX_HEADING_CHARS = 220
+# OCR reads the roman "I" of a scanned heading as "l" or "|": "Il. Đánh giá" is "II. Đánh giá".
+_OCR_ROMAN = re.compile(r"^([Il|]{1,3}|[Il|]?V[Il|]{0,3})(\s*[.:)]\s+[A-ZĐÀ-Ỹ])")
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,9 @@ def parse_numbered(line: str) -> Numbered | None:
     line = line.strip()
     if not line or len(line) > MAX_HEADING_CHARS:
         return None
+    ocr = _OCR_ROMAN.match(line)
+    if ocr and ("l" in ocr.group(1) or "|" in ocr.group(1)):
+        line = ocr.group(1).replace("l", "I").replace("|", "I") + line[ocr.end(1):]
     match = _ROMAN_HEAD.match(line)
     if match and match.group(1):
         return _checked(Numbered("roman", match.group(1), 1, match.group(2).strip()))

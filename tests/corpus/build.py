@@ -743,6 +743,41 @@ def report_mentioning_other_programmes() -> Case:
                 "our report, citing other programmes it was combined with")
 
 
+@case
+def hau_giang_html_only_report() -> Case:
+    when = utc(2024, 11, 26)
+    doc = province_report("Hậu Giang", "tỉnh", 2024, place="Vị Thanh")
+    html = "<html><body>" + "".join(
+        f'<p class=MsoNormal><span style="font-size:13pt">{ln.replace("&", "&amp;")}</span></p>\r\n'
+        for ln in doc.lines()) + "</body></html>"
+    msg = mail("skhcn@haugiang.gov.vn", "Báo cáo kết quả Chương trình NSCL năm 2024", "", when, html=html)
+    return Case("hau-giang-html-only-report", msg.as_bytes(), "report", "hau-giang", 2024, when,
+                "the whole report as an HTML-only body, no attachment")
+
+
+@case
+def soc_trang_letters_layout() -> Case:
+    when = utc(2024, 11, 27)
+    doc = province_report("Sóc Trăng", "tỉnh", 2024, numbering="letters")
+    msg = mail("skhcn@soctrang.gov.vn", "Báo cáo NSCL năm 2024", cover("Sở KH&CN Sóc Trăng", 2024), when,
+               [docx_att("ST-2024.docx", docx_bytes(doc))])
+    return Case("soc-trang-letters-layout", msg.as_bytes(), "report", "soc-trang", 2024, when,
+                "sections laid out A/B/C instead of I/II/III")
+
+
+@case
+def bac_lieu_ocr_scan() -> Case:
+    from tests.fixtures.documents import scanned_pdf as text_scan
+
+    when = utc(2024, 11, 28)
+    doc = province_report("Bạc Liêu", "tỉnh", 2024)
+    msg = mail("skhcn@baclieu.gov.vn", "Báo cáo kết quả Chương trình NSCL năm 2024 (bản scan)",
+               "Kính gửi Ủy ban TĐC,\nSở gửi bản scan báo cáo có chữ ký, đóng dấu.\nTrân trọng.", when,
+               [("BL-scan.pdf", "application/pdf", text_scan(doc.lines()))])
+    return Case("bac-lieu-ocr-scan", msg.as_bytes(), "report", "bac-lieu", 2024, when,
+                "a scanned report with readable text (OCR)")
+
+
 def build(dest: Path) -> list[tuple[Path, dict]]:
     """Write every case as NNN-name.eml plus labels.json; return (path, label) pairs."""
     dest = Path(dest)
