@@ -76,6 +76,9 @@ def flush_summary(sent: int, failed: int, retried: int, suppressed: int = 0, sto
 
 # English words of run summaries stored by older versions -> Vietnamese, longest first.
 _SUMMARY_WORDS: tuple[tuple[str, str], ...] = (
+    ("no coordinators configured (coordinators.emails): digest built, nothing queued",
+     "chưa khai báo cán bộ đầu mối (coordinators.emails): đã lập bản tin, chưa xếp gửi"),
+    ("already queued today", "hôm nay đã xếp gửi"),
     ("marked after restart", "đánh dấu sau khởi động lại"), ("acks queued", "thư báo nhận đã xếp"),
     ("stopped early", "dừng sớm"), ("without address", "không có địa chỉ"),
     ("no campaign season open", "không có mùa báo cáo đang mở"), ("database unavailable", "không kết nối được cơ sở dữ liệu"),
@@ -95,7 +98,7 @@ def job_summary(result: str) -> str:
                              stopped)
     text = result or ""
     for english, vietnamese in _SUMMARY_WORDS:
-        text = re.sub(rf"\b{re.escape(english)}\b", vietnamese, text)
+        text = re.sub(rf"(?<![\w.]){re.escape(english)}(?![\w.])", vietnamese, text)
     return text
 
 
