@@ -144,3 +144,16 @@ def test_digest_sections_are_numbered_contiguously():
         numbers = [int(n) for n in re.findall(r"(?m)^\s*(\d)\. [A-ZĐÁÀẢÃẠÂĂÊÔƠƯa-zđ]", body)]
         assert numbers == list(range(1, len(numbers) + 1)), body
         assert "3. Thư bị cách ly" in body
+
+
+def test_compile_marks_reports_still_under_review(season):
+    config, tmp_path = season
+    out = tmp_path / "tong-hop.docx"
+    run_cli("compile", "--year", str(YEAR), "--out", str(out), config=config)
+    paragraphs = [p.text for p in docx.Document(str(out)).paragraphs]
+    quoted = [p for p in paragraphs if p.startswith(("Tỉnh Kiên Giang:", "Tỉnh Tây Ninh:"))]
+    assert quoted and all(p.startswith("Tỉnh Kiên Giang: (báo cáo đang được cán bộ xem xét") for p in quoted
+                          if p.startswith("Tỉnh Kiên Giang:"))
+    assert all("đang được cán bộ xem xét" not in p for p in quoted if p.startswith("Tỉnh Tây Ninh:"))
+    assert any("chưa được chấp nhận" in p for p in paragraphs)
+    assert any(p.startswith("Tỉnh Kiên Giang:") for p in quoted)
