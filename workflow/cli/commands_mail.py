@@ -11,7 +11,6 @@ from typing import Annotated, Any, Callable, Iterator
 
 import typer
 
-from notifier.labels import job_summary
 from workflow.cli.common import ConfigOption, JsonOption, NowOption, console, fail, open_app, parse_now, table
 from workflow.logs import setup_logging
 
@@ -36,7 +35,7 @@ def intake_progress() -> Iterator[Callable[[Any], None]]:
     if not console.is_terminal:
         def plain(stats: Any) -> None:
             if stats.fetched % 100 == 0:
-                console.print(f"Nhận thư: {job_summary(stats.summary())}", markup=False)
+                console.print(f"intake: {stats.summary()}", markup=False)
 
         yield plain
         return
@@ -81,10 +80,10 @@ def register(app: typer.Typer) -> None:
                     fail("another daemon holds the leader lease; nothing done (if that daemon was killed, "
                          f"retry after schedule.lease_seconds = {a.settings.schedule.lease_seconds:g} s)", 3)
                 for c in result.cycles:
-                    console.print(f"Nhận thư: {job_summary(c.summary())}", markup=False)
+                    console.print(f"intake: {c.summary()}", markup=False)
                 sent = sum(f.sent for f in result.flushed)
                 failed = sum(f.failed for f in result.flushed)
-                console.print(f"Gửi thư: đã gửi {sent}, lỗi {failed}", markup=False)
+                console.print(f"outbox: sent {sent}, failed {failed}", markup=False)
                 stopped = [c.stopped_early for c in result.cycles if c.stopped_early]
                 if stopped:
                     # For cron and scripts: the cycle could not finish; it will be retried, nothing was lost.
