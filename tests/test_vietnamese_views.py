@@ -12,7 +12,6 @@ import re
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from pathlib import Path
 
 import docx
 import pytest
