@@ -170,6 +170,13 @@ def _column_roles(grid: list[list[str]], header_rows: int) -> dict[str, int]:
     width = max(len(row) for row in grid)
     headers = [" ".join(row[col] for row in grid[:header_rows] if col < len(row) and row[col].strip())
                for col in range(width)]
+    if header_rows > 1:
+        # Under a merged "Kết quả thực hiện" the sub-header says what the column is ("Kế hoạch năm 2024",
+        # "Lũy kế"); only a sub-header that says nothing by itself ("Năm 2024") takes the joined wording.
+        for col in range(width):
+            below = [row[col] for row in grid[1:header_rows] if col < len(row) and row[col].strip()]
+            if below and _role(below[-1]) not in (None, "skip") and words(below[-1]) != "chi tieu":
+                headers[col] = below[-1]
     roles: dict[str, int] = {}
     bare_chi_tieu: list[int] = []
     for col, header in enumerate(headers):

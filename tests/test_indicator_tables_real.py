@@ -174,3 +174,14 @@ def test_compile_sums_every_value_and_rate(compiled):
 def _indicator_rows(shown: dict) -> list[dict]:
     versions = shown.get("versions") or shown.get("messages") or []
     return [row for version in versions[-1:] for row in version.get("indicators", [])]
+
+
+def test_sub_headers_under_a_merged_result_header_say_what_each_column_is():
+    from intake.indicators import rows_of_table
+
+    grid = [["TT", "Nội dung thực hiện", "Kết quả thực hiện", "", "", "Tỷ lệ (%)"],
+            ["", "", f"Kế hoạch năm {YEAR}", f"Thực hiện năm {YEAR}", "Lũy kế đến nay", ""],
+            ["1", "Hội nghị tuyên truyền", "4 cuộc", "3 cuộc", "3 cuộc", "75"]]
+    (row,) = rows_of_table(grid)
+    assert (row.unit, row.target, row.result, row.cumulative, row.rate, row.findings) == (
+        "cuộc", 4.0, 3.0, 3.0, 75.0, [])
