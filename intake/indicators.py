@@ -1,8 +1,11 @@
 """Indicator tables: target, result of the year, cumulative, completion rate.
 
 Reports carry a table of the programme's indicators (Chỉ tiêu / Kết quả năm /
-Lũy kế / Tỷ lệ hoàn thành) in many wordings, often with a two-row header
-whose top cells are merged. We find such tables by their header words
+Lũy kế / Tỷ lệ hoàn thành) in many wordings ("Nội dung thực hiện", "theo Kế
+hoạch 05 năm", "Kết quả từ đầu Chương trình đến hết năm …"), often with a
+two-row header whose top cells are merged, values that carry their unit in
+the cell ("1.250 lượt doanh nghiệp", "112,5 %"), and, when the table runs
+over a page break, a last part that is a second table without a header row. We find such tables by their header words
 (folded, so with or without diacritics), read Vietnamese numbers ("10.000"
 is ten thousand, "9,93" is nine point nine three), and check the arithmetic
 a coordinator would check by hand: cumulative ÷ target × 100 ≈ rate. A
@@ -64,9 +67,46 @@ def parse_vn_number(text: str | None) -> float | None:
     raise ValueError(f"không phải số: {text!r}")
 
 
+# A number followed by a unit written in words: "1.250 lượt doanh nghiệp", "8 phòng thử nghiệm".
+_QUANTITY = re.compile(r"^\s*([+-]?[\d][\d., \u00a0\u202f]*?)\s*([^\W\d_][^\d]*?)?\s*$")
+
+
+def parse_vn_quantity(text: str | None) -> tuple[float | None, str | None]:
+    """A cell that may carry its unit: "1.250 lượt doanh nghiệp" -> (1250.0, "lượt doanh nghiệp").
+
+    "0 %" -> (0.0, None): a percent sign is not a unit. A bare number or an
+    empty cell has no unit. Raises ValueError like :func:`parse_vn_number`
+    for anything else ("khoảng 5", "2021-2025").
+    """
+    try:
+        return parse_vn_number(text), None
+    except ValueError:
+        pass
+    cell = (text or "").replace("\u00a0", " ").replace("\u202f", " ").strip()
+    match = _QUANTITY.match(cell)
+    if not match or not match.group(2):
+        raise ValueError(f"không phải số: {text!r}")
+    unit = " ".join(match.group(2).split()).strip(" .;:")
+    if unit.startswith("%"):
+        unit = unit[1:].strip()
+    if not unit or not any(ch.isalpha() for ch in unit) or len(unit) > 60:
+        raise ValueError(f"không phải số: {text!r}")
+    value = parse_vn_number(match.group(1))
+    return value, unit
+
+
 def format_vn_number(value: float, decimals: int = 2) -> str:
     """1234.5 -> '1.234,5'; 80.0 -> '80' (for Vietnamese findings)."""
     text = f"{value:,.{decimals}f}".rstrip("0").rstrip(".")
+    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+
+
+def format_vn_percent(value: float) -> str:
+    """The one rule for a rate in a document: one decimal, Vietnamese comma (87 -> '87,0', 81.63 -> '81,6').
+
+    A column of rates then reads alike ("87,0" beside "81,6", never "87" beside "81,6").
+    """
+    text = f"{value:,.1f}"
     return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
 
 
@@ -78,16 +118,22 @@ _ROLE_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("skip", ("stt", "tt", "so tt", "ghi chu")),
     ("unit", ("don vi tinh", "dvt", "don vi")),
     ("rate", ("ty le", "muc do hoan thanh", "so voi ke hoach", "so voi kh", "so voi chi tieu", "so voi muc tieu")),
-    ("cumulative", ("luy ke", "cong don")),
+    # "Nội dung thực hiện" names the indicators, although it says "thực hiện".
+    ("indicator", ("noi dung thuc hien", "noi dung cong viec", "ten chi tieu", "ten nhiem vu")),
+    ("cumulative", ("luy ke", "cong don", "tu dau chuong trinh", "tu khi trien khai", "tu nam 2021",
+                    "den nay", "tu dau giai doan")),
     ("result", ("ket qua", "thuc hien", "dat duoc", "uoc thuc hien")),
     ("target", ("muc tieu", "ke hoach", "chi tieu giai doan", "chi tieu nam", "chi tieu den nam",
-                "chi tieu ke hoach", "duoc giao")),
+                "chi tieu ke hoach", "duoc giao", "giai doan")),
     ("indicator", ("noi dung", "ten chi tieu", "nhiem vu", "hang muc", "danh muc", "chi tieu")),
 )
 
 
 def _role(header: str) -> str | None:
     folded = " " + words(header) + " "
+    if " den het nam " in folded and (" ket qua " in folded or " thuc hien " in folded) \
+            and not any(f" {p} " in folded for p in ("ty le", "noi dung thuc hien")):
+        return "cumulative"  # "Kết quả từ … đến hết năm 2024", not a target "Chỉ tiêu đến hết năm 2025"
     for role, phrases in _ROLE_RULES:
         if any(f" {p} " in folded for p in phrases):
             return role
@@ -106,7 +152,7 @@ def _header_rows(grid: list[list[str]]) -> int:
 
 def _is_number(cell: str) -> bool:
     try:
-        return parse_vn_number(cell) is not None
+        return parse_vn_quantity(cell)[0] is not None
     except ValueError:
         return False
 
@@ -124,6 +170,13 @@ def _column_roles(grid: list[list[str]], header_rows: int) -> dict[str, int]:
     width = max(len(row) for row in grid)
     headers = [" ".join(row[col] for row in grid[:header_rows] if col < len(row) and row[col].strip())
                for col in range(width)]
+    if header_rows > 1:
+        # Under a merged "Kết quả thực hiện" the sub-header says what the column is ("Kế hoạch năm 2024",
+        # "Lũy kế"); only a sub-header that says nothing by itself ("Năm 2024") takes the joined wording.
+        for col in range(width):
+            below = [row[col] for row in grid[1:header_rows] if col < len(row) and row[col].strip()]
+            if below and _role(below[-1]) not in (None, "skip") and words(below[-1]) != "chi tieu":
+                headers[col] = below[-1]
     roles: dict[str, int] = {}
     bare_chi_tieu: list[int] = []
     for col, header in enumerate(headers):
@@ -178,16 +231,19 @@ def _read_row(row: list[str], roles: dict[str, int]) -> IndicatorRow | None:
     values: dict[str, float | None] = {}
     findings: list[str] = []
     labels = {"target": "chỉ tiêu", "result": "kết quả năm", "cumulative": "lũy kế", "rate": "tỷ lệ"}
+    cell_units: list[str] = []
     for role in ("target", "result", "cumulative", "rate"):
         raw = _cell(row, roles.get(role))
         try:
-            values[role] = parse_vn_number(raw)
+            values[role], cell_unit = parse_vn_quantity(raw)
+            if cell_unit and role != "rate":
+                cell_units.append(cell_unit)
         except ValueError:
             values[role] = None
             findings.append(f"ô {labels[role]} không đọc được thành số: “{raw}”")
     if not name or (all(v is None for v in values.values()) and not findings):
         return None  # group titles ("I. Nhóm chỉ tiêu...") and blank rows
-    unit = _cell(row, roles.get("unit")) or None
+    unit = " ".join(_cell(row, roles.get("unit")).split()) or (cell_units[0] if cell_units else None)
     item = IndicatorRow(indicator=name, unit=unit, target=values["target"], result=values["result"],
                         cumulative=values["cumulative"], rate=values["rate"], findings=findings)
     finding = _rate_finding(item)
@@ -196,14 +252,32 @@ def _read_row(row: list[str], roles: dict[str, int]) -> IndicatorRow | None:
     return item
 
 
+def _width(grid: list[list[str]]) -> int:
+    return max((len(row) for row in grid), default=0)
+
+
 def rows_of_table(grid: list[list[str]]) -> list[IndicatorRow]:
     """Indicator rows of one table grid, or [] when it is not an indicator table."""
     if not is_indicator_table(grid):
         return []
     header_rows = _header_rows(grid)
-    roles = _column_roles(grid, header_rows)
+    return _read_rows(grid[header_rows:], _column_roles(grid, header_rows))
+
+
+def _is_continuation(grid: list[list[str]], width: int) -> bool:
+    """The part of a table after a page break: same columns, no header row, some numbers."""
+    if _width(grid) != width or not any(_is_number(cell) for row in grid for cell in row):
+        return False
+    first = next(row for row in grid if any(cell.strip() for cell in row))
+    if any(_is_number(cell) for cell in first):
+        return True
+    return not any(len(cell) < 40 and _role(cell) in ("target", "result", "cumulative", "rate", "unit")
+                   for cell in first)
+
+
+def _read_rows(body: list[list[str]], roles: dict[str, int]) -> list[IndicatorRow]:
     rows = []
-    for row in grid[header_rows:]:
+    for row in body:
         if _is_column_numbering(row):
             continue
         item = _read_row(row, roles)
@@ -213,9 +287,20 @@ def rows_of_table(grid: list[list[str]]) -> list[IndicatorRow]:
 
 
 def extract_indicators(docs: list[DocumentText]) -> list[IndicatorRow]:
+    """Rows of every indicator table; a headerless table right after one continues it."""
     found: list[IndicatorRow] = []
     for doc in docs:
+        roles: dict[str, int] | None = None  # of the indicator table just read, for its continuation
+        width = 0
         for grid in doc.tables:
-            if grid and any(row for row in grid):
-                found.extend(rows_of_table(grid))
+            if not grid or not any(row for row in grid):
+                continue
+            if is_indicator_table(grid):
+                header_rows = _header_rows(grid)
+                roles, width = _column_roles(grid, header_rows), _width(grid)
+                found.extend(_read_rows(grid[header_rows:], roles))
+            elif roles is not None and _is_continuation(grid, width):
+                found.extend(_read_rows(grid, roles))
+            else:
+                roles = None
     return found

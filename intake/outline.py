@@ -39,6 +39,13 @@ class OutlineResult:
     missing: list[str]
     matches: dict[str, str] = field(default_factory=dict)
     missing_required: list[str] = field(default_factory=list)
+    # The report has headings of its own but most required parts are not among them:
+    # it is laid out differently, which is worth saying once instead of listing every section.
+    different_layout: bool = False
+
+
+LAYOUT_NOTE = "bố cục khác đề cương"
+DIFFERENT_LAYOUT_MIN_HEADINGS = 3
 
 
 @dataclass(frozen=True)
@@ -133,7 +140,9 @@ def _match_source(candidates: list[_Candidate], sections: tuple[OutlineSection, 
 def check_outline(docs: list[DocumentText], body_text: str,
                   sections: tuple[OutlineSection, ...]) -> OutlineResult:
     ranked: dict[str, tuple[int, str]] = {}
+    headings = 0
     for candidates in _candidates(docs, body_text or ""):
+        headings += len(candidates)
         _match_source(candidates, sections, ranked)
     matches = {code: ranked[code][1] for code in [s.code for s in sections] if code in ranked}
     present_codes = set(matches)
@@ -144,8 +153,11 @@ def check_outline(docs: list[DocumentText], body_text: str,
     present = [c for c in order if c in present_codes]
     missing = [c for c in order if c not in present_codes]
     required = {s.code for s in sections if s.required}
+    top_required = [s.code for s in sections if s.required and "." not in s.code]
+    top_missing = [c for c in top_required if c not in present_codes]
+    different = headings >= DIFFERENT_LAYOUT_MIN_HEADINGS and len(top_missing) >= max(2, len(top_required) // 2 + 1)
     return OutlineResult(present=present, missing=missing, matches=matches,
-                         missing_required=[c for c in missing if c in required])
+                         missing_required=[c for c in missing if c in required], different_layout=different)
 
 
 def _short(title: str, limit: int = 60) -> str:
@@ -158,6 +170,8 @@ def _short(title: str, limit: int = 60) -> str:
 
 def format_missing(result: OutlineResult, sections: tuple[OutlineSection, ...]) -> str:
     """Vietnamese sentence for the acknowledgement; a missing parent stands for its children."""
+    if result.different_layout:
+        return "Báo cáo trình bày theo bố cục khác đề cương; cán bộ đầu mối sẽ đối chiếu nội dung."
     missing = set(result.missing)
     titles = {s.code: s.title for s in sections}
     listed = []

@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING
 
 from intake.classify import classify
 from intake.documents.budget import DocLimits
+from intake.documents.plain import body_text
 from intake.documents.sandbox import read_all
 from intake.guards import authentication_failures, check
 from intake.indicators import IndicatorRow, extract_indicators
 from intake.limits import Limits
 from intake.model import AttachmentPart, Classification, DocumentText, Envelope, GuardVerdict, RawMessage
-from intake.outline import OutlineResult, check_outline
+from intake.outline import LAYOUT_NOTE, OutlineResult, check_outline
 from intake.parse import MessageRejected, parse
 from intake.precheck import precheck
 from intake.store import RawStore, StoredBlob
@@ -224,7 +225,11 @@ def _add_review_reasons(result: Understanding, ctx: IntakeContext) -> None:
             result.review_reasons.append(
                 f"địa chỉ gửi {result.envelope.from_addr or '(trống)'} không thuộc danh sách địa chỉ đã biết của đơn vị"
             )
-    if result.outline is not None and result.outline.missing_required:
+    if result.outline is not None and result.outline.different_layout:
+        result.review_reasons.append(f"{LAYOUT_NOTE}: cần đối chiếu nội dung với đề cương")
+        if LAYOUT_NOTE not in result.notes:
+            result.notes.append(LAYOUT_NOTE)  # kept on the message: the ack says so instead of listing sections
+    elif result.outline is not None and result.outline.missing_required:
         result.review_reasons.append("báo cáo thiếu mục bắt buộc của đề cương: " + ", ".join(result.outline.missing_required))
     for doc in result.documents:
         if doc.needs_review:
@@ -237,7 +242,8 @@ def _read_outline_and_indicators(result: Understanding, ctx: IntakeContext) -> N
     campaign = ctx.campaigns.get(cls.year) if cls.year is not None else None
     if campaign is not None and campaign.outline:
         try:
-            result.outline = check_outline(result.documents, result.envelope.text_body, campaign.outline)
+            body = body_text(result.envelope.text_body, result.envelope.html_body)  # HTML-only bodies too
+            result.outline = check_outline(result.documents, body, campaign.outline)
         except Exception:  # noqa: BLE001
             log.exception("outline check failed")
     try:

@@ -69,11 +69,33 @@ class _Splitter:
         self.out = out
         self.stack: list[tuple[int, str | None]] = []
         self.enclosing: set[str] = set()
+        self.titles = {sec.code: clean_heading(sec.title) for sec in sections}
+        self.after_heading = 0  # body lines seen since the last heading (a wrapped heading's tail comes first)
 
     def current(self) -> str | None:
         return next((code for _, code in reversed(self.stack) if code), None)
 
+    def continues_heading(self, line: str) -> bool:
+        """Whether ``line`` is the wrapped second line of the heading just read (PDF, plain text).
+
+        "III. Phương hướng, giải pháp … và những năm" / "tiếp theo": the tail is part of the
+        section's official title, or, for a heading in the report's own words, a short line
+        that starts in lower case and ends without a full stop.
+        """
+        if self.after_heading or not self.stack:
+            return False
+        folded = clean_heading(line)
+        if not folded or len(line) > 90 or line.endswith((".", ":", ";")):
+            return False
+        code = self.stack[-1][1]
+        if code is not None and len(folded) >= 6:
+            title = self.titles.get(code, "")
+            if f" {folded} " in f" {title} " or fuzz.partial_ratio(folded, title) >= 95:
+                return True
+        return line[:1].islower() and len(line) <= 60
+
     def heading(self, level: int, text: str) -> None:
+        self.after_heading = 0
         while self.stack and self.stack[-1][0] >= level:
             self.stack.pop()
         folded = clean_heading(text)
@@ -88,6 +110,7 @@ class _Splitter:
         self.body(text)  # an unmatched sub-heading is part of what its section says
 
     def body(self, line: str) -> None:
+        self.after_heading += 1
         code = self.current()
         if code is not None and line:
             self.out.setdefault(code, []).append(line)
@@ -110,6 +133,9 @@ def _split_source(text: str, headings: list[tuple[int, str]], skip: set[str],
         if _is_signature(line):
             break
         if line in skip:
+            continue
+        if splitter.continues_heading(line):
+            splitter.after_heading += 1  # the wrapped tail of the heading, not text under it
             continue
         splitter.body(line)
 

@@ -25,7 +25,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 
-from intake.indicators import format_vn_number
+from intake.indicators import format_vn_number, format_vn_percent
 from notifier.docx_style import set_font
 from notifier.files import save_atomically
 from notifier.labels import state_label
@@ -113,6 +113,9 @@ def _para(container, text: str = "", *, bold: bool = False, italic: bool = False
     return para
 
 
+UNDER_REVIEW_MARK = "(báo cáo đang được cán bộ xem xét, chưa chính thức)"
+
+
 def trim_extract(text: str, limit: int = EXTRACT_CHARS) -> str:
     """One paragraph of at most ``limit`` characters, cut at a word, ending in "…" when cut."""
     flat = " ".join(text.split())
@@ -168,7 +171,9 @@ def _title(doc: "DocxDocument", report: "CompiledReport", tz) -> None:  # type: 
     _para(doc, (f"Báo cáo tổng hợp từ báo cáo năm {report.year} của {len(report.reported)}/{owing} đơn vị "
                 f"({_count_kinds(report.reported)}) gửi về {basis}, hạn nộp {report.deadline:%d/%m/%Y}. "
                 "Nội dung dưới mỗi mục là trích dẫn báo cáo của từng đơn vị; số liệu chỉ tiêu do hệ thống "
-                "cộng tự động từ bảng chỉ tiêu các đơn vị gửi, cần được cán bộ rà soát trước khi ban hành."),
+                "cộng tự động từ bảng chỉ tiêu các đơn vị gửi, cần được cán bộ rà soát trước khi ban hành."
+                + (f" Trích dẫn ghi “{UNDER_REVIEW_MARK}” là của báo cáo chưa được chấp nhận."
+                   if any(e.under_review for s in report.sections for e in s.extracts) else "")),
           italic=True, align=WD_ALIGN_PARAGRAPH.JUSTIFY, space_after=Pt(6))
 
 
@@ -185,6 +190,8 @@ def _section(doc: "DocxDocument", section: "SectionExtracts", has_children: bool
         para.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
         para.paragraph_format.first_line_indent = Mm(10)
         _fonts(para.add_run(f"{extract.name}:"), bold=True)
+        if extract.under_review:
+            _fonts(para.add_run(f" {UNDER_REVIEW_MARK}"), italic=True)
         _fonts(para.add_run(" " + trim_extract(extract.text, limit)))
     if not section.extracts and not has_children:
         _para(doc, "(Chưa có đơn vị nào báo cáo nội dung này.)", italic=True, align=WD_ALIGN_PARAGRAPH.LEFT,
@@ -231,7 +238,8 @@ def _number(value: float | None, decimals: int = 2) -> str:
 
 def indicator_table_rows(indicators: list["AggregatedIndicator"]) -> list[tuple[str, ...]]:
     return [(str(i), item.indicator, item.unit or "", _number(item.target), _number(item.result),
-             _number(item.cumulative), _number(item.rate, 1), str(item.agencies))
+             _number(item.cumulative), format_vn_percent(item.rate) if item.rate is not None else "",
+             str(item.agencies))
             for i, item in enumerate(indicators, 1)]
 
 

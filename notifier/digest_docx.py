@@ -1,4 +1,8 @@
-"""The season's status table as a .docx annex, attached to the coordinators' digest.
+"""The digest's .docx: a first page a coordinator can forward, then the season's status table as an annex.
+
+The first page says what a reader needs before the 60-row table: the date,
+how many agencies are in each state, what arrived since yesterday, who is
+late and what waits for review.
 
 Why a Word file: coordinators paste this table into the Ministry's summary
 report, which is drafted in Word in the official style (Decree 30/2020:
@@ -13,11 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Any, Iterable, Mapping, Protocol
 from zoneinfo import ZoneInfo
 
 from docx import Document
 from docx.enum.section import WD_ORIENT
+from docx.enum.text import WD_BREAK
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
@@ -26,7 +31,7 @@ from docx.shared import Mm, Pt
 
 from notifier.docx_style import set_font
 from notifier.files import save_atomically
-from notifier.labels import state_label
+from notifier.labels import STATE_LABELS, state_label
 from notifier.safe_text import xml_clean
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -95,11 +100,63 @@ def _fill_cell(cell, text: str, bold: bool = False, center: bool = False) -> Non
     _set_font(run, bold)
 
 
+def _heading(doc, text: str) -> None:
+    para = doc.add_paragraph()
+    para.paragraph_format.space_before = Pt(8)
+    para.paragraph_format.space_after = Pt(2)
+    _set_font(para.add_run(text), bold=True)
+
+
+def _items(doc, lines: list[str], empty: str = "Không có.") -> None:
+    for line in lines or [empty]:
+        _paragraph(doc, f"- {line}" if lines else line, center=False)
+
+
+def _days(n: Any) -> str:
+    if n is None:
+        return ""
+    return f"còn {n} ngày" if n > 0 else ("hạn cuối hôm nay" if n == 0 else f"quá hạn {-n} ngày")
+
+
+def first_page(doc, year: int, day: date, summary: Mapping[str, Any], rows: list[StatusLike]) -> None:
+    """Date, counts by state, new since yesterday, late, waiting for review: what a reader needs first."""
+    _paragraph(doc, f"BẢN TIN TÌNH HÌNH TIẾP NHẬN BÁO CÁO NĂM {year}", bold=True)
+    _paragraph(doc, "Chương trình quốc gia hỗ trợ doanh nghiệp nâng cao năng suất và chất lượng sản phẩm, hàng hóa "
+                    "giai đoạn 2021-2030", italic=True)
+    _paragraph(doc, f"Ngày {day:%d/%m/%Y}", italic=True)
+    counts = dict(summary.get("counts") or {})
+    _heading(doc, f"1. Số đơn vị theo trạng thái (tổng số {sum(counts.values())})")
+    _items(doc, [f"{state_label(state, capital=True)}: {counts[state]}" for state in STATE_LABELS if counts.get(state)])
+    new = list(summary.get("new_since_yesterday") or [])
+    _heading(doc, f"2. Báo cáo mới nhận từ hôm qua ({len(new)})")
+    _items(doc, [f"{r.get('name') or '(chưa xác định cơ quan)'}"
+                 + (f", nhận lúc {r['received_at'].astimezone(VIETNAM):%H:%M ngày %d/%m/%Y}"
+                    if isinstance(r.get("received_at"), datetime) else "")
+                 + (", sau thời hạn" if r.get("on_time") is False else "") for r in new])
+    overdue = [m for m in summary.get("missing") or [] if (m.get("days_left") is not None and m["days_left"] < 0)]
+    late = [r for r in rows if r.on_time is False]
+    _heading(doc, f"3. Chậm báo cáo ({len(overdue)} chưa nộp đã quá hạn, {len(late)} nộp sau thời hạn)")
+    _items(doc, [f"{m.get('name') or m.get('slug')}: chưa nộp, {_days(m.get('days_left'))}" for m in overdue]
+           + [f"{r.name}: nộp sau thời hạn" for r in late])
+    review = list(summary.get("needs_review") or [])
+    _heading(doc, f"4. Chờ cán bộ đầu mối xem xét ({len(review)})")
+    _items(doc, [f"{r.get('name') or '(chưa xác định cơ quan)'}"
+                 + (f": {'; '.join(r['reasons']) if not isinstance(r['reasons'], str) else r['reasons']}"
+                    if r.get("reasons") else "") for r in review])
+    _paragraph(doc, "Chi tiết từng đơn vị: xem Phụ lục ở trang sau.", italic=True, center=False)
+    doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+
+
 def status_table_docx(rows: Iterable[StatusLike], year: int, day: date, path: Path | str,
-                      annex: str = "") -> Path:
-    """Write the status table for ``year`` as of ``day`` to ``path`` (landscape A4); return the path."""
+                      annex: str = "", summary: Mapping[str, Any] | None = None) -> Path:
+    """Write the status table for ``year`` as of ``day`` to ``path`` (landscape A4); return the path.
+
+    With ``summary`` (the digest's template context) a first page comes before the annex.
+    """
+    rows = list(rows)
     body = xml_clean(table_rows(rows))  # agency names and outline labels: no XML-forbidden characters
     annex = xml_clean(annex)
+    summary = xml_clean(dict(summary)) if summary is not None else None  # subjects and reasons come from mail
     doc = Document()
     section = doc.sections[0]
     section.orientation = WD_ORIENT.LANDSCAPE
@@ -107,6 +164,8 @@ def status_table_docx(rows: Iterable[StatusLike], year: int, day: date, path: Pa
     section.left_margin = section.right_margin = Mm(20)
     section.top_margin = section.bottom_margin = Mm(20)
     _set_font(doc.styles["Normal"])
+    if summary is not None:
+        first_page(doc, year, day, summary, rows)
 
     _paragraph(doc, f"PHỤ LỤC{(' ' + annex) if annex else ''}", bold=True)
     _paragraph(doc, f"TÌNH HÌNH GỬI BÁO CÁO NĂM {year}", bold=True)

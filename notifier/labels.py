@@ -5,6 +5,8 @@ which owns the states themselves, imports it from here.
 """
 from __future__ import annotations
 
+import re
+
 STATE_LABELS: dict[str, str] = {
     "missing": "chưa nộp",
     "received": "đã nhận",
@@ -20,3 +22,87 @@ def state_label(state: str, capital: bool = False) -> str:
     """'acknowledged' -> 'đã báo nhận' ('Đã báo nhận' with capital=True, for table cells)."""
     text = STATE_LABELS.get(state, state)
     return text[:1].upper() + text[1:] if capital else text
+
+
+# ---- audit events, jobs and run summaries, as a coordinator reads them ----
+# The database and JSON keep the English names (stable for scripts); every human-readable
+# output goes through these tables.
+
+ACTION_LABELS: dict[str, str] = {
+    "report_received": "nhận báo cáo",
+    "superseded": "nhận phiên bản mới",
+    "ack_queued": "đã xếp thư báo nhận",
+    "flagged_for_review": "chuyển cán bộ xem xét",
+    "accept": "chấp nhận",
+    "request_resubmission": "đề nghị gửi lại",
+    "exempt": "miễn báo cáo",
+    "reopen": "mở lại",
+    "assign": "xếp thư cho đơn vị",
+    "detached": "tách thư sang đơn vị khác",
+    "ack_resent": "gửi lại thư báo nhận",
+    "address_learned": "ghi nhận địa chỉ gửi",
+    "deadline_extended": "gia hạn",
+    "message_assigned": "xếp thư",
+    "message_detached": "tách thư",
+    "on_time_recomputed": "tính lại đúng hạn",
+    "quarantined": "cách ly",
+    "reminder_queued": "xếp thư nhắc",
+    "report_unplaced": "chưa xếp được báo cáo",
+}
+ACTOR_LABELS: dict[str, str] = {"bot": "hệ thống"}
+JOB_LABELS: dict[str, str] = {
+    "intake": "nhận thư",
+    "outbox": "gửi thư",
+    "reminders": "nhắc hạn",
+    "digest": "bản tổng hợp",
+}
+
+
+def action_label(action: str) -> str:
+    return ACTION_LABELS.get(action, action.replace("_", " "))
+
+
+def actor_label(actor: str) -> str:
+    return ACTOR_LABELS.get(actor, actor)
+
+
+def flush_summary(sent: int, failed: int, retried: int, suppressed: int = 0, stopped: str | None = None) -> str:
+    """One outbox run in words: 'đã gửi 3, lỗi 0, chờ gửi lại 1'."""
+    text = f"đã gửi {sent}, lỗi {failed}, chờ gửi lại {retried}"
+    if suppressed:
+        text += f", không gửi (giới hạn) {suppressed}"
+    return text + (f"; dừng sớm: {stopped}" if stopped else "")
+
+
+# English words of run summaries stored by older versions -> Vietnamese, longest first.
+_SUMMARY_WORDS: tuple[tuple[str, str], ...] = (
+    ("no coordinators configured (coordinators.emails): digest built, nothing queued",
+     "chưa khai báo cán bộ đầu mối (coordinators.emails): đã lập bản tin, chưa xếp gửi"),
+    ("already queued today", "hôm nay đã xếp gửi"),
+    ("marked after restart", "đánh dấu sau khởi động lại"), ("acks queued", "thư báo nhận đã xếp"),
+    ("stopped early", "dừng sớm"), ("without address", "không có địa chỉ"),
+    ("no campaign season open", "không có mùa báo cáo đang mở"), ("database unavailable", "không kết nối được cơ sở dữ liệu"),
+    ("not queued", "chưa xếp"), ("dry run", "chạy thử"), ("duplicates", "trùng"), ("quarantined", "cách ly"),
+    ("recorded", "đã ghi"), ("fetched", "đã lấy"), ("ignored", "bỏ qua"), ("queued", "đã xếp"),
+    ("due", "đến hạn"), ("digest", "bản tổng hợp"), ("year", "năm"),
+)
+_FLUSH_REPR = re.compile(r"FlushResult\(sent=(\d+), failed=(\d+), retried=(\d+), suppressed=(\d+), stopped=(None|'[^']*'|\"[^\"]*\")\)")
+
+
+def job_summary(result: str) -> str:
+    """A stored job result in Vietnamese: no Python repr, no English words."""
+    match = _FLUSH_REPR.search(result or "")
+    if match:
+        stopped = None if match.group(5) == "None" else match.group(5)[1:-1]
+        return flush_summary(int(match.group(1)), int(match.group(2)), int(match.group(3)), int(match.group(4)),
+                             stopped)
+    text = result or ""
+    for english, vietnamese in _SUMMARY_WORDS:
+        text = re.sub(rf"(?<![\w.]){re.escape(english)}(?![\w.])", vietnamese, text)
+    return text
+
+
+def job_line(name: str, day: str, ok: bool, result: str) -> str:
+    """'Việc gửi thư: 28/11/2024 · bình thường · đã gửi 3, lỗi 0, chờ gửi lại 0'."""
+    state = "bình thường" if ok else "LỖI"
+    return f"Việc {JOB_LABELS.get(name, name)}: {day} · {state} · {job_summary(result)}"

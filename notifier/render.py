@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 
+from notifier.addressing import addressee, agency_reasons
 from notifier.labels import state_label
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -122,6 +123,8 @@ def make_environment(templates_dir: Path = TEMPLATES_DIR) -> Environment:
     env.filters["vn_filesize"] = vn_filesize
     env.filters["one_line"] = one_line
     env.filters["state_label"] = state_label
+    env.filters["addressee"] = addressee  # "Kính gửi:" line of letters to agencies (one rule)
+    env.filters["agency_reasons"] = agency_reasons  # plain reasons, no internal scores
     return env
 
 

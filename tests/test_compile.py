@@ -246,7 +246,7 @@ def test_indicator_table_sums_are_exact(compiled):
         # 100 + 50 + 40; 20 + 12 + 8; 60 + 30 + 10; 100 / 190 = 52,63 %
         ["1", "Số doanh nghiệp được hỗ trợ áp dụng hệ thống quản lý", "Doanh nghiệp", "190", "40", "100", "52,6", "3"],
         # the ministry's "Lượt" row is another unit: not added to enterprises
-        ["2", "Số doanh nghiệp được hỗ trợ áp dụng hệ thống quản lý", "Lượt", "10", "5", "5", "50", "1"],
+        ["2", "Số doanh nghiệp được hỗ trợ áp dụng hệ thống quản lý", "Lượt", "10", "5", "5", "50,0", "1"],
         # 1.000 + 500; 82 + 48; 400 + 250; 650 / 1.500 = 43,33 %
         ["3", "Số người được đào tạo về năng suất chất lượng", "Người", "1.500", "130", "650", "43,3", "2"],
     ]

@@ -118,3 +118,34 @@ def test_pdf_reports_carry_vietnamese_text() -> None:
     assert "Kính gửi: Bộ Khoa học và Công nghệ" in text
     assert "tỉnh Tây Ninh" in text
     assert "Tỷ lệ hoàn thành" in text
+
+
+def test_machine_replies_answer_reminders_the_bot_really_sent(demo) -> None:
+    """The auto-reply and the bounce come from agencies the bot reminded, after the reminder went out."""
+    result, _ = demo
+    machine = [m for m in result.plan.mails if m.label in ("trả lời tự động", "thư báo lỗi (bounce)")]
+    assert len(machine) == 2
+    app = App.load(str(result.config_path), migrate=False)
+    try:
+        with app.db.sessions() as session:
+            reminders = list(session.scalars(select(models.OutboxEmail).where(models.OutboxEmail.kind == "reminder")))
+    finally:
+        app.close()
+    for mail in machine:
+        sent_before = [r for r in reminders if r.agency_slug == mail.agency and r.state == models.SENT
+                       and r.created_at.replace(tzinfo=r.created_at.tzinfo or mail.arrives.tzinfo) <= mail.arrives]
+        assert sent_before, f"{mail.label} from {mail.agency} answers no reminder"
+        assert result.plan.contacts[mail.agency] in sent_before[0].recipients
+
+
+def test_ministry_reports_are_worded_for_a_ministry() -> None:
+    from workflow.campaigns import load_campaigns
+    from workflow.roster import load_roster
+
+    roster = load_roster()
+    campaign = load_campaigns()[YEAR]
+    ministry = next(a for a in roster.owing(YEAR) if a.kind == "ministry")
+    for style in (ReportStyle(), ReportStyle(renumbered=True)):
+        text = "\n".join(t for _, t in report_lines(ministry, YEAR, campaign.outline, style, random.Random(1)))
+        assert "Ủy ban nhân dân" not in text and "Sở Khoa học và Công nghệ" not in text
+        assert "địa phương" not in text and "Vụ Khoa học và Công nghệ" in text

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.documents import DocLimits
+from intake.documents.plain import body_text
 from intake.documents.sandbox import read_all
 from intake.limits import Limits
 from intake.model import DocumentText, OutlineSection
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# States whose report is quoted but not yet settled: the national report marks these extracts.
+UNDER_REVIEW_STATES = frozenset({models.NEEDS_REVIEW, models.RESUBMISSION_REQUESTED})
 # States in which an agency has sent a report that counts for the season.
 REPORTED_STATES = frozenset({models.RECEIVED, models.ACKNOWLEDGED, models.NEEDS_REVIEW,
                              models.RESUBMISSION_REQUESTED, models.ACCEPTED})
@@ -50,6 +53,7 @@ class AgencyExtract:
     slug: str
     name: str
     text: str  # full text under the section; the document builder trims it
+    under_review: bool = False  # the report still waits for a coordinator: quoted with a marker
 
 
 @dataclass
@@ -150,7 +154,8 @@ class _Reader:
 
     def body(self, message: models.Message) -> str:
         try:
-            return parse(Path(message.raw_path).read_bytes(), self.limits).text_body or ""
+            env = parse(Path(message.raw_path).read_bytes(), self.limits)
+            return body_text(env.text_body, env.html_body)  # an HTML-only body keeps its headings
         except Exception as exc:  # noqa: BLE001 - the body is a bonus; attachments carry the report
             log.info("could not re-read the body of message %s: %s", message.id, exc)
             return ""
@@ -182,7 +187,8 @@ def compile_report(session: Session, roster: "Roster", campaign: "Campaign", *,
         else:
             texts = split_sections(reader.documents(message, row.name), campaign.outline, reader.body(message))
             for code, text in texts.items():
-                by_code[code].extracts.append(AgencyExtract(row.agency, row.name, text))
+                by_code[code].extracts.append(AgencyExtract(row.agency, row.name, text,
+                                                            under_review=row.state in UNDER_REVIEW_STATES))
             indicator_rows.append((row.agency, list(session.scalars(
                 select(models.IndicatorRow).where(models.IndicatorRow.message_id == message.id)
                 .order_by(models.IndicatorRow.position)))))

@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from notifier.outbox import FlushResult, release_interrupted_claims
 from notifier.transports import make_transport
+from notifier.labels import flush_summary
 from workflow import models
 from workflow.app import App
 from workflow.intake_cycle import CycleStats, IntakeCycle, open_cycle
@@ -85,7 +86,8 @@ class Daemon:
             log.warning("outbox flush skipped: database unavailable (%s)", type(exc).__name__)
             self._record_job("outbox", False, f"database unavailable: {type(exc).__name__}")
             return None
-        self._record_job("outbox", True, str(result))
+        self._record_job("outbox", True, flush_summary(result.sent, result.failed, result.retried, result.suppressed,
+                                                      result.stopped))  # words, not a repr
         return result
 
     def lease_tick(self) -> bool:

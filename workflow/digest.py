@@ -324,7 +324,8 @@ def queue_digest(app: "App", year: int, now: datetime, dry_run: bool = False) ->
     if dry_run:
         run.note = "dry run"
         return run
-    path = status_table_docx(data.rows, year, data.date, docx_path_for(app, data.date))
+    path = status_table_docx(data.rows, year, data.date, docx_path_for(app, data.date),
+                             summary=data.template_context())  # a first page before the annex
     attachments = [{"filename": f"tinh-hinh-bao-cao-{year}-{data.date:%Y-%m-%d}.docx",
                     "content_type": DOCX_CONTENT_TYPE, "path": str(path.resolve())}]
     context = data.template_context()

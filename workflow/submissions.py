@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from intake.outline import LAYOUT_NOTE
 from workflow import models, states
 from workflow.audit import BOT, audit
 from workflow.outbox_queue import queue_email
@@ -214,6 +215,8 @@ def ack_context(msg: models.Message, sub: models.Submission | None, roster: "Ros
     if campaign is not None:
         titles = {s.code: s.title for s in campaign.outline}
         missing_labels = [f"{code} ({titles.get(code, '')})".replace(" ()", "") for code in msg.outline_missing or []]
+        if LAYOUT_NOTE in (msg.notes or []):  # laid out differently: say so once, not every section
+            missing_labels = []
     return {
         "agency_name": agency.name if agency else None,
         "year": msg.year,
@@ -224,6 +227,7 @@ def ack_context(msg: models.Message, sub: models.Submission | None, roster: "Ros
         "subject": msg.subject,
         "attachments": [{"filename": a.filename, "size": a.size} for a in msg.attachments],
         "outline_missing": missing_labels,
+        "different_layout": LAYOUT_NOTE in (msg.notes or []),
         "needs_review": bool(review_reasons) or sub is None,
         "review_reasons": list(review_reasons),
         "reply_address": reply_address,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from intake.classify.programme import other_programme
 from intake.classify.zones import (
     DOC_ADDRESSEE, DOC_BODY, DOC_TITLE, FILENAME, MAIL_BODY, SUBJECT, Zone, excerpt, is_reply_subject,
 )
@@ -108,6 +109,10 @@ def _judge(group: dict[str, str]) -> tuple[str, str]:
     if why:
         return "notice", why
     in_title = _programme_count(title)
+    if title and is_report_title(title):
+        other = other_programme(title, body)  # what the document is about, not keywords anywhere
+        if other:
+            return "notice", f"báo cáo của chương trình khác ({other})"
     if title and is_report_title(title) and (in_title or _programme_count(body) >= 2):
         lines = title.splitlines()
         shown = " ".join(lines[1:]) if len(lines) > 1 and words(lines[0]) == "bao cao" else " ".join(lines)

@@ -13,16 +13,20 @@ _ROMAN = r"(?:X{0,3})(?:IX|IV|V?I{0,3})"
 _ROMAN_HEAD = re.compile(rf"^(?:(?:PHẦN|Phần|MỤC|Mục)\s+)?({_ROMAN})\s*[.:)/–-]\s*(\S.*)$")
 _ARABIC_HEAD = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})(\.|\))?\s+(\S.*)$")
 _LETTER_HEAD = re.compile(r"^([a-zđ])\s*[).]\s+(\S.*)$")
+# "A. KẾT QUẢ TRIỂN KHAI", "Phần B - Đánh giá": reports laid out A/B/C instead of I/II/III.
+_CAPITAL_HEAD = re.compile(r"^(?:(?:PHẦN|Phần|MỤC|Mục)\s+)?([A-HĐ])\s*[.:)–-]\s+(\S.*)$")
 MAX_HEADING_CHARS = 220
+# OCR reads the roman "I" of a scanned heading as "l" or "|": "Il. Đánh giá" is "II. Đánh giá".
+_OCR_ROMAN = re.compile(r"^([Il|]{1,3}|[Il|]?V[Il|]{0,3})(\s*[.:)]\s+[A-ZĐÀ-Ỹ])")
 
 
 @dataclass(frozen=True)
 class Numbered:
     """A line that starts with heading numbering."""
 
-    kind: str  # roman | arabic | letter
-    number: str  # "II", "2.1", "a"
-    depth: int  # roman 1; arabic: number of parts; letter: 1
+    kind: str  # roman | capital | arabic | letter
+    number: str  # "II", "B", "2.1", "a"
+    depth: int  # roman and capital 1; arabic: number of parts; letter: 1
     title: str  # the text after the number
 
 
@@ -35,9 +39,15 @@ def parse_numbered(line: str) -> Numbered | None:
     line = line.strip()
     if not line or len(line) > MAX_HEADING_CHARS:
         return None
+    ocr = _OCR_ROMAN.match(line)
+    if ocr and ("l" in ocr.group(1) or "|" in ocr.group(1)):
+        line = ocr.group(1).replace("l", "I").replace("|", "I") + line[ocr.end(1):]
     match = _ROMAN_HEAD.match(line)
     if match and match.group(1):
         return _checked(Numbered("roman", match.group(1), 1, match.group(2).strip()))
+    match = _CAPITAL_HEAD.match(line)
+    if match and match.group(2)[:1].isupper():  # "A. Kết quả", not "A. là ..." in a sentence
+        return _checked(Numbered("capital", match.group(1), 1, match.group(2).strip()))
     match = _ARABIC_HEAD.match(line)
     if match:
         number, closer, title = match.groups()
@@ -67,7 +77,7 @@ class LevelTracker:
         self._last = 1
 
     def level(self, item: Numbered) -> int:
-        if item.kind == "roman":
+        if item.kind in ("roman", "capital"):
             level = 1
         elif item.kind == "arabic":
             level = item.depth + (1 if self.has_roman else 0)
@@ -78,7 +88,8 @@ class LevelTracker:
 
 
 def has_roman_headings(lines: list[str]) -> bool:
-    return any((n := parse_numbered(line)) is not None and n.kind == "roman" for line in lines)
+    """Whether a top level (I/II/III, or A/B/C) sits above the arabic numbering."""
+    return any((n := parse_numbered(line)) is not None and n.kind in ("roman", "capital") for line in lines)
 
 
 def numbered_headings(text: str) -> list[tuple[int, str]]:

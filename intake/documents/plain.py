@@ -47,14 +47,25 @@ def decode_bytes(data: bytes) -> str:
 
 
 class _TextOfHtml(HTMLParser):
+    """Text of an HTML body with one line per block, as a browser shows it.
+
+    Line breaks in the HTML source are spaces (Outlook wraps a heading such as
+    "I. Kết quả\ntriển khai" over two source lines); only block tags and
+    ``<br>`` break lines, so numbered headings stay whole for the outline check.
+    """
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._skipping = 0
+        self._pre = 0
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         if tag in _SKIP_TAGS:
             self._skipping += 1
+        elif tag == "pre":
+            self._pre += 1
+            self.parts.append("\n")
         elif tag in _BLOCK_TAGS:
             self.parts.append("\n")
         elif tag in ("td", "th"):
@@ -63,12 +74,17 @@ class _TextOfHtml(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP_TAGS and self._skipping:
             self._skipping -= 1
+        elif tag == "pre" and self._pre:
+            self._pre -= 1
+            self.parts.append("\n")
         elif tag in _BLOCK_TAGS:
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
+        if self._skipping:
+            return
+        data = data.replace("\u00a0", " ")
+        self.parts.append(data if self._pre else re.sub(r"\s+", " ", data))
 
 
 def html_to_text(html: str) -> str:
@@ -77,7 +93,15 @@ def html_to_text(html: str) -> str:
     parser.close()
     text = "".join(parser.parts)
     text = re.sub(r"[ \t\r\f\v]+", " ", text)
+    text = re.sub(r" *\n *", "\n", text)
     return re.sub(r"\n\s*\n+", "\n\n", text).strip()
+
+
+def body_text(text_body: str, html_body: str) -> str:
+    """The readable body of a mail: its text part, else the text of its HTML part."""
+    if (text_body or "").strip():
+        return text_body
+    return html_to_text(html_body) if (html_body or "").strip() else ""
 
 
 def read_plain(filename: str, data: bytes, budget: Budget, html: bool = False) -> DocumentText:

@@ -656,6 +656,128 @@ def other_programme_report() -> Case:
                 "a results report of a different programme")
 
 
+def _other_programme_doc(issuer_top: str, issuer_unit: str, place: str, title: str, grounds: list[str],
+                         facts: list[str]) -> bytes:
+    """A results report shaped like ours (header, BÁO CÁO, Kính gửi, grounds, I/II/III) about another programme."""
+    lines = [issuer_top, issuer_unit, "Số: 301/BC-SKHCN", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+             "Độc lập - Tự do - Hạnh phúc", f"{place}, ngày 22 tháng 11 năm 2024", "BÁO CÁO", title,
+             "Kính gửi: Bộ Khoa học và Công nghệ;", *grounds, "I. Kết quả triển khai", *facts,
+             "II. Đánh giá, nhận xét", "Hoàn thành các nhiệm vụ đề ra; kinh phí còn hạn chế.",
+             "III. Phương hướng năm 2025", "Tiếp tục hỗ trợ doanh nghiệp nâng cao năng suất, chất lượng.",
+             "Nơi nhận:", "- Như trên;", "GIÁM ĐỐC"]
+    return plain_docx([ln for ln in lines if ln])
+
+
+@case
+def de_an_996_measurement() -> Case:
+    when = utc(2024, 11, 22)
+    doc = _other_programme_doc(
+        "UBND TỈNH BẾN TRE", "SỞ KHOA HỌC VÀ CÔNG NGHỆ", "Bến Tre",
+        "Kết quả thực hiện Đề án “Tăng cường, đổi mới hoạt động đo lường hỗ trợ doanh nghiệp Việt Nam nâng cao "
+        "năng lực cạnh tranh và hội nhập quốc tế giai đoạn đến năm 2025, định hướng đến năm 2030” năm 2024",
+        ["Căn cứ Quyết định số 996/QĐ-TTg ngày 10/8/2018 của Thủ tướng Chính phủ;",
+         "Thực hiện Công văn số 3120/BKHCN-TĐC của Bộ Khoa học và Công nghệ về việc báo cáo Đề án 996;"],
+        ["Kiểm định 1.250 phương tiện đo; hỗ trợ 12 doanh nghiệp nâng cao năng suất, chất lượng nhờ đo lường "
+         "chính xác; lồng ghép với Chương trình quốc gia hỗ trợ doanh nghiệp nâng cao năng suất và chất lượng "
+         "sản phẩm, hàng hóa (Chương trình 1322). " * 4])
+    msg = mail("Sở KH&CN Bến Tre <skhcn@bentre.gov.vn>", "Báo cáo kết quả thực hiện Đề án 996 năm 2024",
+               "Kính gửi Ủy ban TĐC,\nSở KH&CN Bến Tre gửi báo cáo kết quả năm 2024 (đính kèm).\nTrân trọng.",
+               when, [docx_att("BC De an 996 nam 2024.docx", doc)])
+    return Case("de-an-996", msg.as_bytes(), "other", "ben-tre", None, when,
+                "Đề án 996 on measurement: mentions năng suất, chất lượng and 1322 in passing")
+
+
+@case
+def intellectual_property_programme() -> Case:
+    when = utc(2024, 11, 26)
+    doc = _other_programme_doc(
+        "UBND TỈNH LONG AN", "SỞ KHOA HỌC VÀ CÔNG NGHỆ", "Long An",
+        "Kết quả thực hiện Chương trình phát triển tài sản trí tuệ trên địa bàn tỉnh Long An năm 2024",
+        ["Căn cứ Quyết định số 1068/QĐ-TTg ngày 22/8/2019 của Thủ tướng Chính phủ;"],
+        ["Hỗ trợ 20 doanh nghiệp đăng ký nhãn hiệu, nâng cao chất lượng và năng suất sản phẩm đặc sản. " * 5])
+    msg = mail("skhcn@longan.gov.vn", "Báo cáo kết quả Chương trình tài sản trí tuệ năm 2024",
+               cover("Sở KH&CN tỉnh Long An", 2024), when, [docx_att("BC-SHTT-2024.docx", doc)])
+    return Case("ip-programme", msg.as_bytes(), "other", "long-an", None, when,
+                "the intellectual-property programme, not Program 1322")
+
+
+@case
+def digital_transformation_from_dost() -> Case:
+    when = utc(2024, 11, 27)
+    doc = _other_programme_doc(
+        "UBND TỈNH ĐỒNG THÁP", "SỞ KHOA HỌC VÀ CÔNG NGHỆ", "Cao Lãnh",
+        "Kết quả thực hiện nhiệm vụ chuyển đổi số hỗ trợ doanh nghiệp nâng cao năng suất, chất lượng năm 2024",
+        ["Căn cứ Kế hoạch số 88/KH-UBND về chuyển đổi số tỉnh Đồng Tháp năm 2024;"],
+        ["Triển khai nền tảng số cho 30 doanh nghiệp, giúp nâng cao năng suất chất lượng. " * 6])
+    msg = mail("skhcn@dongthap.gov.vn", "Báo cáo kết quả chuyển đổi số năm 2024 (NSCL)",
+               cover("Sở KH&CN Đồng Tháp", 2024), when, [docx_att("CDS-DT-2024.docx", doc)])
+    return Case("digital-transformation-dost", msg.as_bytes(), "other", "dong-thap", None, when,
+                "digital transformation report from the Sở KH&CN, mentioning năng suất chất lượng")
+
+
+@case
+def so_cong_thuong_own_plan() -> Case:
+    when = utc(2024, 11, 25)
+    doc = _other_programme_doc(
+        "UBND TỈNH BÌNH DƯƠNG", "SỞ CÔNG THƯƠNG", "Bình Dương",
+        "Kết quả thực hiện Kế hoạch nâng cao năng suất, chất lượng sản phẩm công nghiệp chủ lực năm 2024",
+        ["Thực hiện Kế hoạch số 120/KH-SCT ngày 15/3/2024 của Sở Công Thương;",
+         "Thực hiện Công văn số 4258/BKHCN-TĐC (tham khảo);"],
+        ["Hỗ trợ 15 doanh nghiệp công nghiệp nâng cao năng suất và chất lượng sản phẩm. " * 6])
+    msg = mail("sct@binhduong.gov.vn", "Báo cáo kết quả nâng cao năng suất chất lượng ngành công thương 2024",
+               "Kính gửi,\nSở Công Thương gửi báo cáo (đính kèm).\nTrân trọng.", when,
+               [docx_att("SCT-2024.docx", doc)])
+    return Case("so-cong-thuong-plan", msg.as_bytes(), "other", "binh-duong", None, when,
+                "a Sở Công Thương's own plan on productivity, not the national programme")
+
+
+@case
+def report_mentioning_other_programmes() -> Case:
+    when = utc(2024, 11, 23)
+    doc = province_report("Vĩnh Phúc", "tỉnh", 2024, extra=[
+        "Lồng ghép với Đề án 996 về đo lường, Chương trình phát triển tài sản trí tuệ và nhiệm vụ chuyển đổi số "
+        "của tỉnh để hỗ trợ 10 doanh nghiệp."])
+    msg = mail("skhcn@vinhphuc.gov.vn", "Báo cáo kết quả Chương trình NSCL năm 2024 (lồng ghép Đề án 996)",
+               cover("Sở KH&CN Vĩnh Phúc", 2024), when, [docx_att("VP-2024.docx", docx_bytes(doc))])
+    return Case("report-mentions-other-programmes", msg.as_bytes(), "report", "vinh-phuc", 2024, when,
+                "our report, citing other programmes it was combined with")
+
+
+@case
+def hau_giang_html_only_report() -> Case:
+    when = utc(2024, 11, 26)
+    doc = province_report("Hậu Giang", "tỉnh", 2024, place="Vị Thanh")
+    html = "<html><body>" + "".join(
+        f'<p class=MsoNormal><span style="font-size:13pt">{ln.replace("&", "&amp;")}</span></p>\r\n'
+        for ln in doc.lines()) + "</body></html>"
+    msg = mail("skhcn@haugiang.gov.vn", "Báo cáo kết quả Chương trình NSCL năm 2024", "", when, html=html)
+    return Case("hau-giang-html-only-report", msg.as_bytes(), "report", "hau-giang", 2024, when,
+                "the whole report as an HTML-only body, no attachment")
+
+
+@case
+def soc_trang_letters_layout() -> Case:
+    when = utc(2024, 11, 27)
+    doc = province_report("Sóc Trăng", "tỉnh", 2024, numbering="letters")
+    msg = mail("skhcn@soctrang.gov.vn", "Báo cáo NSCL năm 2024", cover("Sở KH&CN Sóc Trăng", 2024), when,
+               [docx_att("ST-2024.docx", docx_bytes(doc))])
+    return Case("soc-trang-letters-layout", msg.as_bytes(), "report", "soc-trang", 2024, when,
+                "sections laid out A/B/C instead of I/II/III")
+
+
+@case
+def bac_lieu_ocr_scan() -> Case:
+    from tests.fixtures.documents import scanned_pdf as text_scan
+
+    when = utc(2024, 11, 28)
+    doc = province_report("Bạc Liêu", "tỉnh", 2024)
+    msg = mail("skhcn@baclieu.gov.vn", "Báo cáo kết quả Chương trình NSCL năm 2024 (bản scan)",
+               "Kính gửi Ủy ban TĐC,\nSở gửi bản scan báo cáo có chữ ký, đóng dấu.\nTrân trọng.", when,
+               [("BL-scan.pdf", "application/pdf", text_scan(doc.lines()))])
+    return Case("bac-lieu-ocr-scan", msg.as_bytes(), "report", "bac-lieu", 2024, when,
+                "a scanned report with readable text (OCR)")
+
+
 def build(dest: Path) -> list[tuple[Path, dict]]:
     """Write every case as NNN-name.eml plus labels.json; return (path, label) pairs."""
     dest = Path(dest)

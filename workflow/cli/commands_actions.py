@@ -17,6 +17,7 @@ import typer
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from notifier.labels import action_label, actor_label, state_label
 from workflow import models, states
 from workflow.actions import (
     ActionContext,
@@ -179,13 +180,13 @@ def register(app: typer.Typer) -> None:
         if json_out:
             print_json(data)
             return
-        t = table("agency", "name", "year", "message", "received", "reasons",
+        t = table("mã đơn vị", "đơn vị", "năm", "số thư", "ngày nhận", "lý do",
                   title=f"Báo cáo cần xem xét: {len(data['submissions'])}")
         for s in data["submissions"]:
             t.add_row(s["agency"], s["name"], str(s["year"]), str(s["current_message_id"] or "—"),
                       _vn(s["received_at"]), "; ".join(s["review_reasons"]) or "—")
         console.print(t)
-        t = table("id", "arrived", "from", "subject", "guess", "reasons",
+        t = table("số thư", "ngày nhận", "người gửi", "tiêu đề", "dự đoán", "lý do",
                   title=f"Thư báo cáo chưa xếp được: {len(data['messages'])}")
         for m in data["messages"]:
             guess = f"{m['agency_guess'] or '?'}/{m['year_guess'] or '?'}"
@@ -301,7 +302,7 @@ def show_data(session: Session, roster: Any, campaigns: dict[int, Any], target: 
     return {
         "agency": slug, "name": _agency_name(roster, slug, year), "year": year,
         "submission_id": sub.id if sub else None,
-        "state": state, "state_label": states.label(state) if state else "chưa xếp (unplaced)",
+        "state": state, "state_label": states.label(state) if state else "chưa xếp được",
         "on_time": sub.on_time if sub else None,
         "first_received_at": _iso(sub.first_received_at) if sub else None,
         "last_received_at": _iso(sub.last_received_at) if sub else None,
@@ -356,7 +357,7 @@ def _print_show(data: dict[str, Any]) -> None:
     if data["review_reasons"]:
         lines.append("Cần xem xét: " + "; ".join(data["review_reasons"]))
     if not data["versions"]:
-        lines.append("Chưa có phiên bản nào (no versions).")
+        lines.append("Chưa có phiên bản nào.")
     for v in data["versions"]:
         flags = "".join(f" ({f})" for f, on in (("hiện hành", v["current"]), ("bị trả lại", v["rejected"])) if on)
         lines.append(f"Thư #{v['id']}{flags} · {_vn(v['arrived_at'])} · {v['from'] or '?'}")
@@ -371,11 +372,15 @@ def _print_show(data: dict[str, Any]) -> None:
             unit = f" [{r['unit']}]" if r["unit"] else ""
             findings = f" — {'; '.join(r['findings'])}" if r["findings"] else ""
             lines.append(f"    - {r['indicator']}{unit}: {values}{findings}")
-    lines.append("Nhật ký (audit):")
+    lines.append("Nhật ký:")
     for e in data["audit"]:
-        change = f" {e['from_state'] or '—'} → {e['to_state']}" if e["from_state"] != e["to_state"] else ""
+        change = ""
+        if e["to_state"] and e["from_state"] != e["to_state"]:
+            before = state_label(e["from_state"]) if e["from_state"] else "—"
+            change = f" ({before} → {state_label(e['to_state'])})"
         msg = f" thư #{e['message_id']}" if e["message_id"] else ""
-        lines.append(f"  {_vn(e['at'])} {e['actor']} {e['action']}{change}{msg}: {e['reason']}")
+        lines.append(f"  {_vn(e['at'])} {actor_label(e['actor'])}: {action_label(e['action'])}{change}{msg}"
+                     + (f" — {e['reason']}" if e["reason"] else ""))
     for line in lines:
         console.print(line, markup=False, highlight=False)
 

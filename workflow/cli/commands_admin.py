@@ -76,9 +76,10 @@ def register(app: typer.Typer) -> None:
                     for ag in agencies
                 ])
                 return
-            t = table("#", "slug", "name", "kind", "domains", title=f"Đơn vị phải báo cáo năm {year}: {len(agencies)}")
+            t = table("#", "mã đơn vị", "tên chính thức", "loại", "tên miền", title=f"Đơn vị phải báo cáo năm {year}: {len(agencies)}")
             for i, ag in enumerate(agencies, 1):
-                t.add_row(str(i), ag.slug, ag.name, ag.kind, ", ".join(ag.domains[:2]))
+                t.add_row(str(i), ag.slug, ag.name, {"province": "tỉnh/thành phố", "ministry": "bộ"}.get(ag.kind, ag.kind),
+                          ", ".join(ag.domains[:2]))
             console.print(t)
 
 

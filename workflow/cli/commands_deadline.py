@@ -12,6 +12,7 @@ from typing import Annotated, Any, Callable
 
 import typer
 
+from notifier.labels import flush_summary, job_summary, state_label
 from workflow.cli.common import ConfigOption, JsonOption, NowOption, console, fail, open_app, parse_now, print_json, table
 from workflow.outbox_queue import send_due
 
@@ -75,15 +76,15 @@ def register(app: typer.Typer) -> None:
                 "sent": flushed.sent if flushed else None,
             })
             return
-        verb = "would queue" if dry_run else "queued"
-        t = table("agency", "stage", "recipients", "subject", title=f"Nhắc nộp báo cáo năm {y}: {verb} {len(shown)}")
+        verb = "sẽ xếp (chạy thử)" if dry_run else "đã xếp"
+        t = table("mã đơn vị", "mức nhắc", "người nhận", "tiêu đề", title=f"Nhắc nộp báo cáo năm {y}: {verb} {len(shown)}")
         for r in shown:
             t.add_row(r.agency, r.stage, ", ".join(r.recipients) + (f" (cc {', '.join(r.cc)})" if r.cc else ""), r.subject)
         console.print(t)
         if run.due.no_address:
-            console.print("no address: " + ", ".join(u.name for u in run.due.no_address), markup=False)
+            console.print("Không có địa chỉ: " + ", ".join(u.name for u in run.due.no_address), markup=False)
         if flushed is not None:
-            console.print(f"outbox: sent {flushed.sent}, failed {flushed.failed}, retry {flushed.retried}", markup=False)
+            console.print("Gửi thư: " + flush_summary(flushed.sent, flushed.failed, flushed.retried), markup=False)
 
     @app.command("digest")
     def digest(
@@ -107,12 +108,12 @@ def register(app: typer.Typer) -> None:
             return
         d = run.data
         console.print(run.subject or "", markup=False)
-        console.print(f"to: {', '.join(run.recipients) or '(none)'} — {run.note}", markup=False)
-        console.print("  ".join(f"{k}: {v}" for k, v in sorted(d.counts.items())), markup=False)
+        console.print(f"Gửi đến: {', '.join(run.recipients) or '(chưa có)'} — {job_summary(run.note)}", markup=False)
+        console.print("  ".join(f"{state_label(k)}: {v}" for k, v in sorted(d.counts.items())), markup=False)
         if d.missing:
-            t = table("agency", "days left", title=f"Chưa nộp: {len(d.missing)}")
+            t = table("đơn vị", "còn (ngày)", title=f"Chưa nộp: {len(d.missing)}")
             for m in d.missing:
                 t.add_row(m["name"], str(m["days_left"]))
             console.print(t)
         if flushed is not None:
-            console.print(f"outbox: sent {flushed.sent}, failed {flushed.failed}, retry {flushed.retried}", markup=False)
+            console.print("Gửi thư: " + flush_summary(flushed.sent, flushed.failed, flushed.retried), markup=False)

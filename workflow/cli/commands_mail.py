@@ -120,7 +120,7 @@ def register(app: typer.Typer) -> None:
                 for row in rows:
                     sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
                 return
-            t = table("file", "kind", "agency", "year", "conf.", "reasons")
+            t = table("tệp", "loại", "đơn vị", "năm", "độ tin cậy", "lý do")
             for row in rows:
                 t.add_row(Path(row["file"]).name, row["kind"], row["agency"] or "—", str(row["year"] or "—"),
                           f"{row['confidence']:.2f}", "; ".join(row["reasons"]))

@@ -8,10 +8,14 @@ from sqlalchemy import select
 
 from workflow import models
 from workflow.cli.common import ConfigOption, JsonOption, console, fail, open_app, print_json, table, vn_date
+from notifier.labels import job_line
 from workflow.states import STATE_LABELS_VI
 from workflow.status import message_counts, outbox_counts, season_status, unsent_counts
 
 STATE_LABELS = STATE_LABELS_VI
+# Outbox states in words (the keys stay English in --json).
+_OUTBOX_WORDS = {"pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed": "lỗi",
+                 "suppressed": "không gửi (giới hạn)"}
 
 
 def register(app: typer.Typer) -> None:
@@ -31,11 +35,11 @@ def register(app: typer.Typer) -> None:
                 outbox = unsent_counts(session)
                 jobs = list(session.scalars(select(models.JobRun).order_by(models.JobRun.name)))
             if not rows:
-                fail(f"No agency owes a report for {year} in the roster.", 1)
+                fail(f"Không có đơn vị nào phải báo cáo năm {year} trong danh sách. No agency owes a report for {year}.", 1)
             if json_out:
                 print_json([r.as_json() for r in rows])
                 return
-            t = table("#", "agency", "name", "state", "received", "on time", "outline gaps",
+            t = table("#", "mã đơn vị", "đơn vị", "trạng thái", "ngày nhận", "đúng hạn", "mục còn thiếu",
                       title=f"Tình hình nộp báo cáo năm {year}")
             for i, r in enumerate(rows, 1):
                 on_time = {True: "đúng hạn", False: "muộn", None: "—"}[r.on_time]
@@ -46,9 +50,10 @@ def register(app: typer.Typer) -> None:
             for r in rows:
                 counts[r.state] = counts.get(r.state, 0) + 1
             console.print("  ".join(f"{STATE_LABELS.get(k, k)}: {v}" for k, v in sorted(counts.items())), markup=False)
-            console.print("outbox (unsent): " + ", ".join(f"{k} {v}" for k, v in outbox.items()), markup=False)
+            console.print("Thư chưa gửi: " + (", ".join(f"{_OUTBOX_WORDS.get(k, k)} {v}" for k, v in outbox.items()) or "không có"),
+                          markup=False)
             for job in jobs:
-                console.print(f"job {job.name}: {vn_date(job.last_run_at)} {'ok' if job.ok else 'FAILED'} {job.result}", markup=False)
+                console.print(job_line(job.name, vn_date(job.last_run_at), job.ok, job.result), markup=False)
 
     @app.command("stats")
     def stats(json_out: JsonOption = False, config: ConfigOption = None) -> None:
@@ -62,9 +67,10 @@ def register(app: typer.Typer) -> None:
         if json_out:
             print_json(data)
             return
-        console.print(f"messages: {data['messages']} (recorded {msgs['recorded']}, ignored {msgs['ignored']}, "
-                      f"quarantined {msgs['quarantined']})", markup=False)
-        console.print("outbox: " + ", ".join(f"{k} {v}" for k, v in outbox.items()), markup=False)
+        console.print(f"Thư đã nhận: {data['messages']} (đã ghi {msgs['recorded']}, bỏ qua {msgs['ignored']}, "
+                      f"cách ly {msgs['quarantined']})", markup=False)
+        console.print("Thư gửi đi: " + (", ".join(f"{_OUTBOX_WORDS.get(k, k)} {v}" for k, v in outbox.items())
+                                       or "chưa có"), markup=False)
 
     @quarantine_app.command("list")
     def quarantine_list(json_out: JsonOption = False, config: ConfigOption = None) -> None:
@@ -77,7 +83,7 @@ def register(app: typer.Typer) -> None:
             print_json([{"id": m.id, "from": m.from_addr, "subject": m.subject, "arrived_at": m.arrived_at.isoformat(),
                          "reason": m.quarantine_reason, "raw_path": m.raw_path} for m in rows])
             return
-        t = table("id", "arrived", "from", "subject", "reason", title=f"Cách ly: {len(rows)}")
+        t = table("số thư", "ngày nhận", "người gửi", "tiêu đề", "lý do", title=f"Cách ly: {len(rows)}")
         for m in rows:
             t.add_row(str(m.id), vn_date(m.arrived_at), m.from_addr, m.subject[:60], m.quarantine_reason or "")
         console.print(t)

@@ -48,6 +48,23 @@ BODY = {
     "III": "Tiếp tục hỗ trợ doanh nghiệp áp dụng công cụ cải tiến, mở rộng đào tạo chuyên gia.",
     "IV": "Đề nghị Bộ Khoa học và Công nghệ tăng cường tập huấn cho cán bộ địa phương.",
 }
+# A ministry has no People's Committee and no Sở: its S&T department advises the Minister,
+# and the programme runs through the ministry's units and the enterprises of its sector.
+MINISTRY_BODY = {
+    "I": "Năm {year}, Chương trình được triển khai theo Kế hoạch của {agency_name} trong các lĩnh vực thuộc "
+         "phạm vi quản lý của Bộ.",
+    "I.1": "Vụ Khoa học và Công nghệ đã tham mưu Lãnh đạo Bộ ban hành Kế hoạch thực hiện Chương trình năm {year}, "
+           "giao nhiệm vụ cụ thể cho các cục, vụ, viện và doanh nghiệp trong ngành.",
+    "I.2.2": "Đăng 14 tin, bài trên cổng thông tin điện tử của Bộ; tổ chức {n} hội nghị phổ biến trong ngành.",
+    "IV": "Đề nghị Bộ Khoa học và Công nghệ phối hợp tập huấn cho cán bộ của các bộ, ngành.",
+}
+
+
+def body(code: str, agency: Agency) -> str | None:
+    """The demo text for one outline section, worded for the agency's kind."""
+    if agency.kind == "ministry" and code in MINISTRY_BODY:
+        return MINISTRY_BODY[code]
+    return BODY.get(code)
 
 
 @dataclass(frozen=True)
@@ -100,37 +117,37 @@ def report_lines(agency: Agency, year: int, outline: tuple[OutlineSection, ...],
     top, unit = _header(agency)
     place = agency.short_name or agency.name
     short = where(agency).replace("trên địa bàn ", "")
-    fill = {"year": year, "where_short": short, "n": rng.randint(3, 25), "m": rng.randint(40, 180)}
+    fill = {"year": year, "where_short": short, "agency_name": agency.name, "n": rng.randint(3, 25), "m": rng.randint(40, 180)}
     lines: list[tuple[str, str]] = [
-        ("center", top), ("center", unit), ("center", f"Số: {rng.randint(100, 999)}/BC-SKHCN"),
+        ("center", top), ("center", unit), ("center", f"Số: {rng.randint(100, 999)}/BC-{'KHCN' if agency.kind == 'ministry' else 'SKHCN'}"),
         ("center", f"{place}, ngày {day:02d} tháng {month:02d} năm {year}"), ("center", "BÁO CÁO"),
         ("center", TITLE.format(year=year, where=where(agency))), ("center", "Kính gửi: Bộ Khoa học và Công nghệ"),
     ]
     if style.renumbered:
         lines += [
             ("heading", "I. KẾT QUẢ TRIỂN KHAI"),
-            ("heading", "1. Về công tác tham mưu"), ("para", BODY["I.1"].format(**fill)),
+            ("heading", "1. Về công tác tham mưu"), ("para", body("I.1", agency).format(**fill)),
             ("heading", "2.1. Tăng cường công tác thông tin truyền thông về năng suất, chất lượng"),
-            ("para", BODY["I.2.2"].format(**fill)),
+            ("para", body("I.2.2", agency).format(**fill)),
             ("heading", "2.2. Đào tạo nguồn nhân lực cho hoạt động nâng cao năng suất chất lượng"),
-            ("para", BODY["I.2.4"].format(**fill)),
+            ("para", body("I.2.4", agency).format(**fill)),
         ]
         if style.indicator_table:
             lines.append(("table", ""))
         lines += [
             ("heading", "II. ĐÁNH GIÁ, NHẬN XÉT"),
-            ("heading", "1. Mặt làm được"), ("para", BODY["II.1"].format(**fill)),
-            ("heading", "2. Mặt tồn tại, hạn chế, nguyên nhân"), ("para", BODY["II.2"].format(**fill)),
-            ("heading", f"III. PHƯƠNG HƯỚNG TRIỂN KHAI TRONG NĂM {year + 1}"), ("para", BODY["III"].format(**fill)),
+            ("heading", "1. Mặt làm được"), ("para", body("II.1", agency).format(**fill)),
+            ("heading", "2. Mặt tồn tại, hạn chế, nguyên nhân"), ("para", body("II.2", agency).format(**fill)),
+            ("heading", f"III. PHƯƠNG HƯỚNG TRIỂN KHAI TRONG NĂM {year + 1}"), ("para", body("III", agency).format(**fill)),
         ]
     else:
         for section in outline:
             if section.code in style.drop or any(section.code.startswith(d + ".") for d in style.drop):
                 continue
             lines.append(("heading", f"{heading_label(section.code)} {section.title}"))
-            body = BODY.get(section.code)
-            if body:
-                lines.append(("para", body.format(**fill)))
+            text = body(section.code, agency)
+            if text:
+                lines.append(("para", text.format(**fill)))
             if section.code == "I.2" and style.indicator_table:
                 lines.append(("table", ""))
     lines += [("center", "GIÁM ĐỐC"), ("center", rng.choice(["Nguyễn Văn An", "Trần Thị Bình", "Lê Minh Châu",

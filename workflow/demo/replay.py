@@ -230,6 +230,17 @@ def _relax_durability(app: App) -> None:
         cur.close()
 
 
+def _teach_contacts(app: App, plan: SeasonPlan) -> None:
+    """Addresses coordinators know before the season (as `assign` would teach them): reminders reach them."""
+    from workflow import models
+
+    with app.db.transaction() as session:
+        for slug, address in plan.contacts.items():
+            session.merge(models.LearnedAddress(address=address.lower(), agency_slug=slug,
+                                                taught_by="điều phối viên (danh bạ mùa trước)",
+                                                created_at=_at(plan.opens, 8, 0)))
+
+
 def _compile(app: App, year: int, directory: Path, now: datetime) -> Path | None:
     """The consolidated report, when this installation has the compile feature."""
     try:
@@ -260,6 +271,7 @@ def run_demo(directory: Path | str = "var/demo", year: int = 2024, agencies: int
             plan = build_season(app.roster_base, campaign, reporting_address(app, year), agencies, seed, campaign_opens(campaign))
         except ValueError as exc:
             raise DemoError(str(exc)) from None
+        _teach_contacts(app, plan)
         console.print(f"Mùa báo cáo năm {year}: {len(plan.mails)} thư từ {len(plan.participants)} đơn vị gửi báo cáo, "
                       f"phát lại từ {plan.opens:%d/%m/%Y} đến {plan.ends:%d/%m/%Y} (hạn {plan.deadline:%d/%m/%Y}).",
                       markup=False, highlight=False)

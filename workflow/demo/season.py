@@ -12,7 +12,7 @@ Same seed, same season.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -43,6 +43,9 @@ class SeasonPlan:
     mails: list[DemoMail]
     participants: list[Agency]
     silent: list[Agency]  # owe a report and never send one
+    # Addresses the coordinators know for silent agencies (slug -> address): the bot reminds them,
+    # so the auto-reply and the bounce of the story answer reminders it really sent.
+    contacts: dict[str, str] = field(default_factory=dict)
 
 
 def sender_of(agency: Agency) -> str | None:
@@ -85,6 +88,7 @@ class SeasonBuilder:
         self.rng = random.Random(seed)
         self.opens = opens
         self.mails: list[DemoMail] = []
+        self.contacts: dict[str, str] = {}
 
     def at(self, day: date, hour: int, minute: int = 0) -> datetime:
         return datetime.combine(day, time(hour, minute), tzinfo=VN)
@@ -177,12 +181,16 @@ class SeasonBuilder:
         self._machine_and_other_mail(silent, deadline)
         self.mails.sort(key=lambda m: m.arrives)
         ends = deadline + timedelta(days=10)
-        return SeasonPlan(year, self.opens, deadline, ends, self.mails, reporting, silent)
+        return SeasonPlan(year, self.opens, deadline, ends, self.mails, reporting, silent, dict(self.contacts))
 
     def _machine_and_other_mail(self, silent: list[Agency], deadline: date) -> None:
         year = self.year
         first_reminder = deadline - timedelta(days=14)
-        absent, bouncing = silent[0], silent[1]
+        reachable = [a for a in silent if sender_of(a)] or silent
+        absent, bouncing = reachable[0], reachable[1 % len(reachable)]
+        for agency in (absent, bouncing):
+            if sender_of(agency):
+                self.contacts[agency.slug] = sender_of(agency)  # type: ignore[assignment]
         # Out-of-office answer to the first reminder: recorded, never answered.
         when = self.at(first_reminder, 8, 40)
         auto = _msg(f"{absent.short_name} <{sender_of(absent)}>", self.mailbox,
