@@ -9,7 +9,7 @@ import workflow.models
 
 
 revision = '0007'
-down_revision = '0001'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
