@@ -1,7 +1,7 @@
 """Web board users: coordinators who log in, with an Argon2 password hash.
 
 Revision ID: 0007
-Revises: 0001
+Revises: 0005
 """
 from alembic import op
 import sqlalchemy as sa
