@@ -23,6 +23,8 @@ from intake.model import Classification, DocumentText, Envelope, GuardVerdict, R
 from intake.outline import OutlineResult, check_outline
 from intake.parse import MessageRejected, parse
 from intake.store import RawStore, StoredBlob
+from intake.valid_text import NOTE as INVALID_TEXT_NOTE
+from intake.valid_text import make_valid
 
 if TYPE_CHECKING:
     from workflow.campaigns import Campaign
@@ -155,7 +157,19 @@ def understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> U
     Raises ``intake.store.StoreError`` only when the raw bytes or an
     attachment cannot be written: the caller must then leave the message
     unprocessed so it is read again later.
+
+    Everything understood passes the Unicode boundary (:mod:`intake.valid_text`)
+    twice: the envelope right after parsing, so every later stage reads valid
+    text, and the whole result before it is returned, so nothing stored or
+    rendered can carry a lone surrogate or a NUL.
     """
+    result = _understand(raw, ctx, store)
+    if make_valid(result, skip=("raw", "blob")) and INVALID_TEXT_NOTE not in result.notes:
+        result.notes.append(INVALID_TEXT_NOTE)
+    return result
+
+
+def _understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> Understanding:
     if store is not None:
         blob = store.put_message(raw.raw)
     else:
@@ -172,6 +186,8 @@ def understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> U
         log.exception("parser crashed on %s", raw.source_key)
         result.quarantine_reason = f"lỗi phân tích thư ({type(exc).__name__})"
         return result
+    if make_valid(env):
+        env.defects.append(INVALID_TEXT_NOTE)
     result.envelope = env
     result.notes.extend(env.defects)
     if (note := _date_note(env, raw.arrived_at)) is not None:
@@ -237,3 +253,24 @@ def _read_outline_and_indicators(result: Understanding, ctx: IntakeContext) -> N
         result.indicators = extract_indicators(result.documents)
     except Exception:  # noqa: BLE001
         log.exception("indicator extraction failed")
+
+
+def last_resort(raw: RawMessage, store: RawStore | None, reason: str) -> Understanding:
+    """The message reduced to what cannot fail on its content: hash, arrival, size and a reason.
+
+    Reached when understanding or recording one message raised anything at
+    all, so that the message is kept (quarantined, raw bytes stored) and the
+    ones after it flow. Only a storage failure raises (``StoreError``): then
+    the message must stay unprocessed on the server.
+    """
+    import dataclasses
+    import hashlib
+
+    from intake.valid_text import valid
+
+    if store is not None:
+        blob = store.put_message(raw.raw)  # content-addressed: a no-op when already stored
+    else:
+        blob = StoredBlob(sha256=hashlib.sha256(raw.raw).hexdigest(), path=None, size=len(raw.raw))  # type: ignore[arg-type]
+    safe_raw = dataclasses.replace(raw, source_key=valid(raw.source_key), mailbox=valid(raw.mailbox))
+    return Understanding(raw=safe_raw, blob=blob, quarantine_reason=valid(reason)[:500])

@@ -35,7 +35,7 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError,
 from intake.documents.budget import DocLimits
 from intake.limits import Limits
 from intake.model import RawMessage
-from intake.pipeline import IntakeContext, Understanding, understand
+from intake.pipeline import IntakeContext, Understanding, last_resort, understand
 from intake.sources import Source, SourceError, make_source
 from intake.store import RawStore, StoreError
 from workflow import models
@@ -132,6 +132,11 @@ def own_addresses(app: App) -> frozenset[str]:
 
 def own_domain(app: App) -> str:
     return app.settings.smtp.from_address.rpartition("@")[2] or "tdc-intake.invalid"
+
+
+def _internal_error(exc: BaseException) -> str:
+    """The quarantine reason of a message that broke the bot: the error's type, never its text."""
+    return (f"lỗi nội bộ khi xử lý thư ({type(exc).__name__}); thư gốc được giữ nguyên, cần cán bộ xem")
 
 
 class _Later:
@@ -246,7 +251,13 @@ class IntakeCycle:
         for raw, future in zip(chunk, futures):
             stats.fetched += 1
             try:
-                done.append(future.result())
+                try:
+                    done.append(future.result())
+                except StoreError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - any fault of one message: keep it, go on
+                    log.exception("understanding message %s failed; recording it as quarantined", raw.source_key)
+                    done.append(last_resort(raw, self.store, _internal_error(exc)))
             except StoreError as exc:
                 stats.stopped_early = f"storage: {exc}"
                 log.error("cannot store message %s (%s); it stays unprocessed on the server and is retried next cycle",
@@ -269,8 +280,10 @@ class IntakeCycle:
             raise
         except Exception as exc:  # noqa: BLE001
             log.exception("cannot record message %s; quarantining it", u.raw.source_key)
-            reason = f"lỗi nội bộ khi ghi nhận thư ({type(exc).__name__}); thư gốc được giữ nguyên, cần cán bộ xem"
-            fallback = Understanding(raw=u.raw, blob=u.blob, envelope=u.envelope, quarantine_reason=reason)
+            # Nothing parsed from the message goes into the fallback: the value that broke
+            # the recorder may be anywhere in it. Hash, arrival, size and the reason only.
+            fallback = Understanding(raw=last_resort(u.raw, None, "").raw, blob=u.blob,
+                                     quarantine_reason=_internal_error(exc))
             with self.app.db.transaction() as session:
                 return record(session, fallback, self._record_context(ctx.roster))
 
