@@ -54,7 +54,9 @@ _LEGACY_FALLBACK = "cp1258"  # Vietnamese Windows code page: the usual legacy cu
 _TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}
 # Machine status blocks inside DSNs/MDNs: the guards read the top-level type, nobody reads these.
 _STATUS_TYPES = {"message/delivery-status", "message/disposition-notification", "text/rfc822-headers",
-                 "message/global-delivery-status", "message/global-headers"}
+                 "message/global-delivery-status", "message/global-headers", "message/feedback-report",
+                 "message/global-disposition-notification"}
+_STATUS_TEXT_CHARS = 64 * 1024  # a status block is a few header lines; returned headers rarely more
 _BOUNDARY_LINE = re.compile(r"^--([0-9A-Za-z'()+_,./:=?-][0-9A-Za-z'()+_,./:=? -]{0,68}[0-9A-Za-z'()+_,./:=?-])\s*$", re.M)
 _LATIN_DECLARED = {"us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "windows-1252", "cp1252"}
 _MIME_HEADERS = ("content-type", "content-disposition")
@@ -482,6 +484,7 @@ def _walk(part: Message, env: Envelope, state: _Walk, depth: int, in_forward: bo
         return
     ctype = part.get_content_type()
     if ctype in _STATUS_TYPES:
+        _status_text(part, ctype, env, state)
         return
     if ctype == "message/rfc822" or (ctype in ("message/global",) and part.is_multipart()):
         _forward(part, env, state, depth, label)
@@ -503,6 +506,20 @@ def _walk(part: Message, env: Envelope, state: _Walk, depth: int, in_forward: bo
             _body_text(part, "text/plain", env, state, label)
         return
     _leaf(part, ctype, env, state, in_forward, label)
+
+
+def _status_text(part: Message, ctype: str, env: Envelope, state: _Walk) -> None:
+    """Keep a DSN/MDN/ARF status block or returned headers as text: the guards read them."""
+    try:
+        payload = part.get_payload()
+        if isinstance(payload, list):  # message/delivery-status: the stdlib parses header blocks
+            text = "\n\n".join(p.as_string() if isinstance(p, Message) else str(p) for p in payload)
+        else:
+            data = _payload_bytes(part, ctype, [], state.bulk)[: _STATUS_TEXT_CHARS * 2]
+            text = data.decode("utf-8", "replace")
+    except Exception:  # noqa: BLE001 - a status block is a hint, never a reason to fail
+        return
+    env.machine_parts.append((ctype, text[:_STATUS_TEXT_CHARS]))
 
 
 def _body_text(part: Message, ctype: str, env: Envelope, state: _Walk, label: str) -> None:

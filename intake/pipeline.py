@@ -19,6 +19,7 @@ from intake.documents.budget import DocLimits
 from intake.guards import authentication_failures, check
 from intake.indicators import IndicatorRow, extract_indicators
 from intake.limits import Limits
+from intake.machine_mail import RETURN_KINDS, STORED_KIND, flufl_bounce, returned_own_message_ids
 from intake.model import Classification, DocumentText, Envelope, GuardVerdict, RawMessage
 from intake.outline import OutlineResult, check_outline
 from intake.parse import MessageRejected, parse
@@ -66,13 +67,17 @@ class Understanding:
     outline: OutlineResult | None = None
     indicators: list[IndicatorRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Message-IDs (``<…>``) of the bot's own mail that this message returns: set only for a
+    # bounce or a complaint (guard kinds in ``intake.machine_mail.RETURN_KINDS``), so an
+    # address that bounced a reminder or an acknowledgement can be marked.
+    returned_own_message_ids: tuple[str, ...] = ()
 
     def reading(self) -> Classification:
         """The bot's reading even when classification did not run (quarantine, machine mail)."""
         if self.classification is not None:
             return self.classification
         verdict = self.verdict
-        kind = verdict.kind if verdict and verdict.kind in {"auto_reply", "bounce"} else "other"
+        kind = STORED_KIND.get(verdict.kind or "", "other") if verdict else "other"
         reasons = list(verdict.reasons if verdict else [])
         if self.quarantine_reason:
             reasons.append(f"cách ly: {self.quarantine_reason}")
@@ -194,10 +199,15 @@ def _understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> 
         result.notes.append(note)
     result.attachments = _store_attachments(store, env)
     result.verdict = check(env, set(ctx.own_addresses), ctx.own_domain)
+    if result.verdict.action == "accept" and (failed := flufl_bounce(raw.raw)):
+        result.verdict = GuardVerdict("ignore", "bounce", ["thư báo lỗi gửi (flufl.bounce): " + ", ".join(failed)])
+    if result.verdict.kind in RETURN_KINDS:
+        result.returned_own_message_ids = returned_own_message_ids(env, ctx.own_domain)
     if result.verdict.action == "quarantine":
         result.quarantine_reason = "; ".join(result.verdict.reasons) or "thư không hợp lệ"
         return result
-    result.documents = _read_documents(env, result.attachments, ctx.doc_limits)
+    if result.verdict.action == "accept":  # machine mail is never a report: its files are not read (OCR costs)
+        result.documents = _read_documents(env, result.attachments, ctx.doc_limits)
     try:
         result.classification = classify(
             env, result.documents, ctx.roster, ctx.campaigns, raw.arrived_at,

@@ -58,7 +58,6 @@ def test_report_subject_mentioning_absence_words_only_inside_other_words_is_acce
         ({"X-Autorespond": "Out of office"}, "x-autorespond"),
         ({"X-Auto-Response-Suppress": "DR, OOF, AutoReply"}, "X-Auto-Response-Suppress"),
         ({"X-Auto-Response-Suppress": "All"}, "X-Auto-Response-Suppress"),
-        ({"Precedence": "bulk"}, "Precedence: bulk"),
         ({"Precedence": "auto_reply"}, "Precedence: auto_reply"),
         ({"X-MS-Exchange-Inbox-Rules-Loop": "vanthu@tayninh.gov.vn"}, "x-ms-exchange-inbox-rules-loop"),
         ({"X-MS-Exchange-Generated-Message-Source": "Mailbox Rules Agent"}, "generated-message-source"),
@@ -292,3 +291,9 @@ def test_encrypted_office_and_macros() -> None:
     assert has_macros("bc.docx", _docx({"word/vbaProject.bin": b"vba"}))
     assert not has_macros("bc.docx", _docx())
     assert "contains macros (not executed)" in inspect("bc.docx", _docx({"word/vbaProject.bin": b"vba"}))
+
+
+def test_bulk_precedence_is_list_mail_recorded_as_other() -> None:
+    v = verdict(message(subject="Bản tin tháng 11", headers={"Precedence": "bulk"}))
+    assert (v.action, v.kind) == ("ignore", "list")
+    assert "thư từ danh sách gửi thư" in v.reasons
