@@ -45,6 +45,7 @@ from charset_normalizer import from_bytes
 from mailparser.dates import parse_mail_date
 from mailparser.utils import decode_header_part, get_addresses
 
+from intake.header_repair import repair_header_block, tolerant_address
 from intake.limits import Limits
 from intake.model import AttachmentPart, Envelope
 from intake.store import sanitize_filename
@@ -635,6 +636,11 @@ def _envelope(msg: Message, state: _Walk, depth: int, in_forward: bool, size: in
         return _addresses(name, _raw_address_values(msg, name, state.limits))
 
     from_pairs = addrs("from")
+    if headers.get("from") and not from_pairs:  # brackets in the name, obsolete syntax: read it tolerantly
+        recovered = tolerant_address(" ".join(_raw_address_values(msg, "from", state.limits)))
+        if recovered is not None:
+            from_pairs = [(nfc(_decode_words("subject", recovered[0])), recovered[1])]  # a name is unstructured text
+            defects.append("from: address read by the tolerant second pass")
     from_name, from_addr = from_pairs[0] if from_pairs else ("", "")
     if headers.get("from") and not from_pairs:
         defects.append("from: no usable address")
@@ -671,6 +677,28 @@ def parse(raw: bytes, limits: Limits | None = None) -> Envelope:
         )
     if not raw or raw.isspace():  # not raw.strip(): that copies the whole message
         raise ParseError("thư rỗng")
+    try:
+        env = _parse_envelope(raw, limits, len(raw))
+    except ParseError as exc:
+        env, first_error = None, exc
+    if env is not None and env.from_addr:
+        return env
+    # Tolerant second pass: a broken header line may have hidden the From (intake.header_repair).
+    repaired, notes = repair_header_block(raw)
+    if notes:
+        try:
+            second = _parse_envelope(repaired, limits, len(raw))
+        except ParseError:
+            second = None
+        if second is not None and (second.from_addr or env is None):
+            second.defects[:0] = notes
+            return second
+    if env is None:
+        raise first_error
+    return env
+
+
+def _parse_envelope(raw: bytes, limits: Limits, size: int) -> Envelope:
     state = _Walk(limits)
     try:
         msg = _parse_bytes(raw, state.bulk)
@@ -681,6 +709,6 @@ def parse(raw: bytes, limits: Limits | None = None) -> Envelope:
     if not msg.keys():
         raise ParseError("không tìm thấy phần tiêu đề thư (không phải định dạng email)")
     try:
-        return _envelope(msg, state, depth=0, in_forward=False, size=len(raw), label="part 1")
+        return _envelope(msg, state, depth=0, in_forward=False, size=size, label="part 1")
     except RecursionError as exc:
         raise ParseError("cấu trúc MIME lồng nhau quá sâu, không đọc được") from exc
