@@ -120,6 +120,18 @@ def _unfold(value: str) -> str:
     return re.sub(r"\r?\n(?=[ \t])", "", value).replace("\r", "").replace("\n", "")
 
 
+_ADJACENT_WORDS = re.compile(r"(=\?[^?\s]+\?[BbQq]\?[^?\s]*\?=)[ \t]+(?==\?[^?\s]+\?[BbQq]\?[^?\s]*\?=)")
+
+
+def _join_encoded_words(text: str) -> str:
+    """Whitespace between adjacent encoded words is not text (RFC 2047 §6.2): remove it.
+
+    The address parser keeps it, so a display name split across words
+    ("Phát tri" + "ển") would gain a space.
+    """
+    return _ADJACENT_WORDS.sub(r"\1", text) if "?=" in text else text
+
+
 def _decode_words(name: str, text: str) -> str:
     """RFC 2047 decoding by the standard library's modern policy, with a safe fallback."""
     if "=?" not in text:
@@ -252,7 +264,7 @@ def _raw_address_values(msg: Message, name: str, limits: Limits) -> list[str]:
     for key, raw in msg.raw_items():
         if key.strip().lower() == name:
             text, _ = _unescape(raw if isinstance(raw, str) else str(raw))
-            values.append(_unfold(text)[: limits.max_header_chars])
+            values.append(_join_encoded_words(_unfold(text)[: limits.max_header_chars]))
     return values
 
 
