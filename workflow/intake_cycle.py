@@ -280,12 +280,22 @@ class IntakeCycle:
             raise
         except Exception as exc:  # noqa: BLE001
             log.exception("cannot record message %s; quarantining it", u.raw.source_key)
-            # Nothing parsed from the message goes into the fallback: the value that broke
-            # the recorder may be anywhere in it. Hash, arrival, size and the reason only.
-            fallback = Understanding(raw=last_resort(u.raw, None, "").raw, blob=u.blob,
-                                     quarantine_reason=_internal_error(exc))
+            reason = _internal_error(exc)
+        # First with its envelope (a coordinator sees sender and subject); if that fails too,
+        # with nothing parsed from the message -- the value that broke the recorder may be
+        # anywhere in it: hash, arrival, size and the reason only, which cannot fail on content.
+        try:
             with self.app.db.transaction() as session:
-                return record(session, fallback, self._record_context(ctx.roster))
+                return record(session, Understanding(raw=u.raw, blob=u.blob, envelope=u.envelope, notes=list(u.notes),
+                                                     quarantine_reason=reason), self._record_context(ctx.roster))
+        except OUTAGE:
+            raise
+        except Exception:  # noqa: BLE001
+            log.exception("cannot quarantine message %s with its envelope; recording the bare minimum",
+                          u.raw.source_key)
+        fallback = Understanding(raw=last_resort(u.raw, None, "").raw, blob=u.blob, quarantine_reason=reason)
+        with self.app.db.transaction() as session:
+            return record(session, fallback, self._record_context(ctx.roster))
 
     def _record_batch(self, batch: list[Understanding], ctx: IntakeContext, stats: CycleStats,
                       on_message: Callable[[CycleStats], None] | None) -> None:
