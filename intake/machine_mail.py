@@ -105,12 +105,13 @@ def _own_ids_in(text: str, own_domain: str) -> list[str]:
     return [m for m in _MSGID.findall(text) if m.lower().endswith(suffix) and m.lower().startswith("tdc.")]
 
 
-def returned_own_message_ids(env: Envelope, own_domain: str | None) -> tuple[str, ...]:
+def returned_own_message_ids(env: Envelope, own_domain: str | None, replies: bool = True) -> tuple[str, ...]:
     """Message-IDs of the bot's own mail that this message refers to or carries back.
 
-    From In-Reply-To/References, attached messages, returned headers
-    (``text/rfc822-headers``, DSN/ARF blocks) and quoted ``Message-ID:``
-    lines; in order of first appearance, without duplicates, ``<…>`` form.
+    From In-Reply-To/References (unless ``replies`` is False), attached
+    messages, returned headers (``text/rfc822-headers``, DSN/ARF blocks) and
+    quoted ``Message-ID:`` lines; in order of first appearance, without
+    duplicates, ``<…>`` form.
     """
     domain = (own_domain or "").strip().lower()
     if not domain:
@@ -118,7 +119,9 @@ def returned_own_message_ids(env: Envelope, own_domain: str | None) -> tuple[str
     found: list[str] = []
     texts: list[str] = []
     for e in _envelopes(env):
-        texts += [e.message_id or "", *e.headers.get("in-reply-to", []), *e.headers.get("references", [])]
+        if e is not env or replies:
+            texts += [*e.headers.get("in-reply-to", []), *e.headers.get("references", [])]
+        texts.append(e.message_id or "")
         if e is not env:
             texts.append(e.text_body[:200_000])
     texts += [text for _, text in env.machine_parts]
@@ -146,8 +149,8 @@ def carries_own_mail(env: Envelope, own_domain: str | None) -> list[str]:
         reasons.append("thư đính kèm là thư báo nhận của hệ thống")
     if ACK_TAG.search(env.subject or "") or ACK_TAG.search(env.text_body[:200_000]):
         reasons.append("có số tham chiếu thư báo nhận của hệ thống [TDC-…]")
-    if returned_own_message_ids(env, own_domain):
-        reasons.append("nhắc tới Message-ID thư của hệ thống")
+    if returned_own_message_ids(env, own_domain, replies=False):  # a plain reply to the bot is a human's
+        reasons.append("mang Message-ID thư của hệ thống (thư đính kèm, tiêu đề trả về hoặc trích dẫn)")
     return reasons
 
 
