@@ -35,7 +35,7 @@ _AUTO_SUBJECTS = (
 _AUTO_SUBJECT_PREFIXES = ("auto:",)
 _BOUNCE_SENDERS = ("mailer-daemon", "postmaster", "mail-daemon")
 _SUPPRESS_VALUES = {"all", "oof", "autoreply"}
-_PRECEDENCE_AUTO = {"junk", "auto_reply"}  # bulk is list mail (see _list_reasons)
+_PRECEDENCE_AUTO = {"auto_reply"}  # bulk and junk are list mail (see _list_reasons)
 _DOCUMENT_TYPES = ("application/", "image/tiff")
 _DOCUMENT_NAME = re.compile(r"\.(docx?|pdf|odt|rtf|xlsx?|zip|rar|7z)$", re.I)
 
@@ -107,7 +107,7 @@ def _null_return_path(env: Envelope) -> list[str]:
 def _list_reasons(env: Envelope) -> list[str]:
     reasons = [f"{name}: {_values(env, name)[0].strip()[:80]}"
                for name in ("list-id", "list-unsubscribe", "list-post") if _values(env, name)]
-    reasons += [f"Precedence: {v.strip()}" for v in _values(env, "precedence") if _first_token(v) in ("list", "bulk")]
+    reasons += [f"Precedence: {v.strip()}" for v in _values(env, "precedence") if _first_token(v) in ("list", "bulk", "junk")]
     return [*reasons, machine_mail.LIST_REASON] if reasons else []
 
 
