@@ -18,7 +18,6 @@ import io
 from datetime import datetime, timedelta, timezone
 from email.message import Message
 from email.policy import compat32
-from pathlib import Path
 
 import pytest
 from rich.console import Console
