@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from intake import machine_mail
 from intake.model import Envelope, GuardVerdict
 from intake.text import words
 
@@ -32,20 +33,9 @@ _AUTO_SUBJECTS = (
     "autoresponse",
 )
 _AUTO_SUBJECT_PREFIXES = ("auto:",)
-_BOUNCE_SUBJECTS = (
-    "undelivered mail returned to sender",
-    "delivery status notification",
-    "khong gui duoc thu",
-    "khong the gui thu",
-    "mail delivery failed",
-    "returned mail",
-    "undeliverable",
-    "delivery has failed",
-    "failure notice",
-)
 _BOUNCE_SENDERS = ("mailer-daemon", "postmaster", "mail-daemon")
 _SUPPRESS_VALUES = {"all", "oof", "autoreply"}
-_PRECEDENCE_AUTO = {"bulk", "junk", "auto_reply"}
+_PRECEDENCE_AUTO = {"auto_reply"}  # bulk and junk are list mail (see _list_reasons)
 _DOCUMENT_TYPES = ("application/", "image/tiff")
 _DOCUMENT_NAME = re.compile(r"\.(docx?|pdf|odt|rtf|xlsx?|zip|rar|7z)$", re.I)
 
@@ -103,7 +93,7 @@ def _bounce_reasons(env: Envelope) -> list[str]:
     local = env.from_addr.partition("@")[0]
     if local in _BOUNCE_SENDERS:
         reasons.append(f"người gửi: {env.from_addr}")
-    if _subject_matches(env.subject or "", _BOUNCE_SUBJECTS):
+    if machine_mail.subject_has(env.subject or "", machine_mail.BOUNCE_SUBJECTS):
         reasons.append(f"tiêu đề: {(env.subject or '').strip()[:80]}")
     return reasons
 
@@ -117,8 +107,8 @@ def _null_return_path(env: Envelope) -> list[str]:
 def _list_reasons(env: Envelope) -> list[str]:
     reasons = [f"{name}: {_values(env, name)[0].strip()[:80]}"
                for name in ("list-id", "list-unsubscribe", "list-post") if _values(env, name)]
-    reasons += [f"Precedence: {v.strip()}" for v in _values(env, "precedence") if _first_token(v) == "list"]
-    return reasons
+    reasons += [f"Precedence: {v.strip()}" for v in _values(env, "precedence") if _first_token(v) in ("list", "bulk", "junk")]
+    return [*reasons, machine_mail.LIST_REASON] if reasons else []
 
 
 def _domain(value: str | None) -> str:
@@ -150,11 +140,28 @@ def _carries_document(env: Envelope) -> bool:
     )
 
 
+def _robot_subject(env: Envelope) -> tuple[str, str] | None:
+    """(kind, reason) of a delay warning, a receipt or a challenge-response robot, by its subject."""
+    subject = env.subject or ""
+    for kind, phrases in (("delay", machine_mail.DELAY_SUBJECTS), ("mdn", machine_mail.RECEIPT_SUBJECTS),
+                          ("challenge", machine_mail.CHALLENGE_SUBJECTS)):
+        if machine_mail.subject_has(subject, phrases):
+            return kind, f"tiêu đề: {subject.strip()[:80]}"
+    return None
+
+
 def check(env: Envelope, own_addresses: set[str], own_domain: str | None = None) -> GuardVerdict:
     """Decide whether the bot may answer this message at all."""
     kind, reasons = _own_reasons(env, own_addresses, own_domain)
     if kind:
         return GuardVerdict("ignore", kind, reasons)
+    report = machine_mail.report_kind(env)
+    if report is not None:
+        extra = _bounce_reasons(env) if report[0] == "bounce" else []
+        return GuardVerdict("ignore", report[0], [report[1], *(r for r in extra if r != report[1])])
+    robot = _robot_subject(env)
+    if robot is not None:
+        return GuardVerdict("ignore", robot[0], [robot[1]])
     reasons = _bounce_reasons(env)
     if reasons:
         return GuardVerdict("ignore", "bounce", reasons)
@@ -170,6 +177,17 @@ def check(env: Envelope, own_addresses: set[str], own_domain: str | None = None)
     reasons = _list_reasons(env)
     if reasons:
         return GuardVerdict("ignore", "list", reasons)
+    noreply = machine_mail.noreply_sender(env)
+    if noreply:
+        reasons = [f"người gửi không nhận thư trả lời: {noreply}"]
+        if _carries_document(env):
+            return GuardVerdict("quarantine", "noreply", reasons + ["thư tự động nhưng có tệp đính kèm: cần cán bộ kiểm tra"])
+        return GuardVerdict("ignore", "noreply", reasons)
+    reasons = machine_mail.carries_own_mail(env, own_domain)
+    if reasons and not _carries_document(env):
+        # A return of the bot's own mail in a format nobody knows, or a reply quoting an
+        # acknowledgement with no new report: recorded for a coordinator, never answered.
+        return GuardVerdict("ignore", "returned_own", reasons)
     if not env.from_addr or "@" not in env.from_addr:
         return GuardVerdict("quarantine", "no_sender", ["không có địa chỉ người gửi hợp lệ (From)"])
     return GuardVerdict("accept")

@@ -58,6 +58,8 @@ class Envelope:
     forwarded: list["Envelope"] = field(default_factory=list)  # nested message/rfc822 parts
     defects: list[str] = field(default_factory=list)  # what the parser had to repair or skip
     size: int = 0
+    # Machine status blocks (DSN, MDN, ARF report, returned headers): (content type, text), for the guards.
+    machine_parts: list[tuple[str, str]] = field(default_factory=list)
 
     def header(self, name: str) -> str | None:
         values = self.headers.get(name.lower())

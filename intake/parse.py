@@ -45,6 +45,7 @@ from charset_normalizer import from_bytes
 from mailparser.dates import parse_mail_date
 from mailparser.utils import decode_header_part, get_addresses
 
+from intake.header_repair import repair_header_block, tolerant_address
 from intake.limits import Limits
 from intake.model import AttachmentPart, Envelope
 from intake.store import sanitize_filename
@@ -54,7 +55,9 @@ _LEGACY_FALLBACK = "cp1258"  # Vietnamese Windows code page: the usual legacy cu
 _TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}
 # Machine status blocks inside DSNs/MDNs: the guards read the top-level type, nobody reads these.
 _STATUS_TYPES = {"message/delivery-status", "message/disposition-notification", "text/rfc822-headers",
-                 "message/global-delivery-status", "message/global-headers"}
+                 "message/global-delivery-status", "message/global-headers", "message/feedback-report",
+                 "message/global-disposition-notification"}
+_STATUS_TEXT_CHARS = 64 * 1024  # a status block is a few header lines; returned headers rarely more
 _BOUNDARY_LINE = re.compile(r"^--([0-9A-Za-z'()+_,./:=?-][0-9A-Za-z'()+_,./:=? -]{0,68}[0-9A-Za-z'()+_,./:=?-])\s*$", re.M)
 _LATIN_DECLARED = {"us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "windows-1252", "cp1252"}
 _MIME_HEADERS = ("content-type", "content-disposition")
@@ -115,6 +118,18 @@ def _unescape(raw: str) -> tuple[str, str | None]:
 
 def _unfold(value: str) -> str:
     return re.sub(r"\r?\n(?=[ \t])", "", value).replace("\r", "").replace("\n", "")
+
+
+_ADJACENT_WORDS = re.compile(r"(=\?[^?\s]+\?[BbQq]\?[^?\s]*\?=)[ \t]+(?==\?[^?\s]+\?[BbQq]\?[^?\s]*\?=)")
+
+
+def _join_encoded_words(text: str) -> str:
+    """Whitespace between adjacent encoded words is not text (RFC 2047 §6.2): remove it.
+
+    The address parser keeps it, so a display name split across words
+    ("Phát tri" + "ển") would gain a space.
+    """
+    return _ADJACENT_WORDS.sub(r"\1", text) if "?=" in text else text
 
 
 def _decode_words(name: str, text: str) -> str:
@@ -249,7 +264,7 @@ def _raw_address_values(msg: Message, name: str, limits: Limits) -> list[str]:
     for key, raw in msg.raw_items():
         if key.strip().lower() == name:
             text, _ = _unescape(raw if isinstance(raw, str) else str(raw))
-            values.append(_unfold(text)[: limits.max_header_chars])
+            values.append(_join_encoded_words(_unfold(text)[: limits.max_header_chars]))
     return values
 
 
@@ -482,6 +497,7 @@ def _walk(part: Message, env: Envelope, state: _Walk, depth: int, in_forward: bo
         return
     ctype = part.get_content_type()
     if ctype in _STATUS_TYPES:
+        _status_text(part, ctype, env, state)
         return
     if ctype == "message/rfc822" or (ctype in ("message/global",) and part.is_multipart()):
         _forward(part, env, state, depth, label)
@@ -503,6 +519,20 @@ def _walk(part: Message, env: Envelope, state: _Walk, depth: int, in_forward: bo
             _body_text(part, "text/plain", env, state, label)
         return
     _leaf(part, ctype, env, state, in_forward, label)
+
+
+def _status_text(part: Message, ctype: str, env: Envelope, state: _Walk) -> None:
+    """Keep a DSN/MDN/ARF status block or returned headers as text: the guards read them."""
+    try:
+        payload = part.get_payload()
+        if isinstance(payload, list):  # message/delivery-status: the stdlib parses header blocks
+            text = "\n\n".join(p.as_string() if isinstance(p, Message) else str(p) for p in payload)
+        else:
+            data = _payload_bytes(part, ctype, [], state.bulk)[: _STATUS_TEXT_CHARS * 2]
+            text = data.decode("utf-8", "replace")
+    except Exception:  # noqa: BLE001 - a status block is a hint, never a reason to fail
+        return
+    env.machine_parts.append((ctype, text[:_STATUS_TEXT_CHARS]))
 
 
 def _body_text(part: Message, ctype: str, env: Envelope, state: _Walk, label: str) -> None:
@@ -618,6 +648,11 @@ def _envelope(msg: Message, state: _Walk, depth: int, in_forward: bool, size: in
         return _addresses(name, _raw_address_values(msg, name, state.limits))
 
     from_pairs = addrs("from")
+    if headers.get("from") and not from_pairs:  # brackets in the name, obsolete syntax: read it tolerantly
+        recovered = tolerant_address(" ".join(_raw_address_values(msg, "from", state.limits)))
+        if recovered is not None:
+            from_pairs = [(nfc(_decode_words("subject", recovered[0])), recovered[1])]  # a name is unstructured text
+            defects.append("from: address read by the tolerant second pass")
     from_name, from_addr = from_pairs[0] if from_pairs else ("", "")
     if headers.get("from") and not from_pairs:
         defects.append("from: no usable address")
@@ -654,6 +689,28 @@ def parse(raw: bytes, limits: Limits | None = None) -> Envelope:
         )
     if not raw or raw.isspace():  # not raw.strip(): that copies the whole message
         raise ParseError("thư rỗng")
+    try:
+        env = _parse_envelope(raw, limits, len(raw))
+    except ParseError as exc:
+        env, first_error = None, exc
+    if env is not None and env.from_addr:
+        return env
+    # Tolerant second pass: a broken header line may have hidden the From (intake.header_repair).
+    repaired, notes = repair_header_block(raw)
+    if notes:
+        try:
+            second = _parse_envelope(repaired, limits, len(raw))
+        except ParseError:
+            second = None
+        if second is not None and (second.from_addr or env is None):
+            second.defects[:0] = notes
+            return second
+    if env is None:
+        raise first_error
+    return env
+
+
+def _parse_envelope(raw: bytes, limits: Limits, size: int) -> Envelope:
     state = _Walk(limits)
     try:
         msg = _parse_bytes(raw, state.bulk)
@@ -664,6 +721,6 @@ def parse(raw: bytes, limits: Limits | None = None) -> Envelope:
     if not msg.keys():
         raise ParseError("không tìm thấy phần tiêu đề thư (không phải định dạng email)")
     try:
-        return _envelope(msg, state, depth=0, in_forward=False, size=len(raw), label="part 1")
+        return _envelope(msg, state, depth=0, in_forward=False, size=size, label="part 1")
     except RecursionError as exc:
         raise ParseError("cấu trúc MIME lồng nhau quá sâu, không đọc được") from exc

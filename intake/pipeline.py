@@ -20,11 +20,14 @@ from intake.documents.sandbox import read_all
 from intake.guards import authentication_failures, check
 from intake.indicators import IndicatorRow, extract_indicators
 from intake.limits import Limits
+from intake.machine_mail import RETURN_KINDS, STORED_KIND, flufl_bounce, returned_own_message_ids
 from intake.model import AttachmentPart, Classification, DocumentText, Envelope, GuardVerdict, RawMessage
 from intake.outline import LAYOUT_NOTE, OutlineResult, check_outline
 from intake.parse import MessageRejected, parse
 from intake.precheck import precheck
 from intake.store import RawStore, StoredBlob
+from intake.valid_text import NOTE as INVALID_TEXT_NOTE
+from intake.valid_text import make_valid
 
 if TYPE_CHECKING:
     from workflow.campaigns import Campaign
@@ -66,13 +69,17 @@ class Understanding:
     outline: OutlineResult | None = None
     indicators: list[IndicatorRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Message-IDs (``<…>``) of the bot's own mail that this message returns: set only for a
+    # bounce or a complaint (guard kinds in ``intake.machine_mail.RETURN_KINDS``), so an
+    # address that bounced a reminder or an acknowledgement can be marked.
+    returned_own_message_ids: tuple[str, ...] = ()
 
     def reading(self) -> Classification:
         """The bot's reading even when classification did not run (quarantine, machine mail)."""
         if self.classification is not None:
             return self.classification
         verdict = self.verdict
-        kind = verdict.kind if verdict and verdict.kind in {"auto_reply", "bounce"} else "other"
+        kind = STORED_KIND.get(verdict.kind or "", "other") if verdict else "other"
         reasons = list(verdict.reasons if verdict else [])
         if self.quarantine_reason:
             reasons.append(f"cách ly: {self.quarantine_reason}")
@@ -160,7 +167,19 @@ def understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> U
     Raises ``intake.store.StoreError`` only when the raw bytes or an
     attachment cannot be written: the caller must then leave the message
     unprocessed so it is read again later.
+
+    Everything understood passes the Unicode boundary (:mod:`intake.valid_text`)
+    twice: the envelope right after parsing, so every later stage reads valid
+    text, and the whole result before it is returned, so nothing stored or
+    rendered can carry a lone surrogate or a NUL.
     """
+    result = _understand(raw, ctx, store)
+    if make_valid(result, skip=("raw", "blob")) and INVALID_TEXT_NOTE not in result.notes:
+        result.notes.append(INVALID_TEXT_NOTE)
+    return result
+
+
+def _understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> Understanding:
     if store is not None:
         blob = store.put_message(raw.raw)
     else:
@@ -180,16 +199,23 @@ def understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> U
         log.exception("parser crashed on %s", raw.source_key)
         result.quarantine_reason = f"lỗi phân tích thư ({type(exc).__name__})"
         return result
+    if make_valid(env):
+        env.defects.append(INVALID_TEXT_NOTE)
     result.envelope = env
     result.notes.extend(env.defects)
     if (note := _date_note(env, raw.arrived_at)) is not None:
         result.notes.append(note)
     result.attachments = _store_attachments(store, env)
     result.verdict = check(env, set(ctx.own_addresses), ctx.own_domain)
+    if result.verdict.action == "accept" and (failed := flufl_bounce(raw.raw)):
+        result.verdict = GuardVerdict("ignore", "bounce", ["thư báo lỗi gửi (flufl.bounce): " + ", ".join(failed)])
+    if result.verdict.kind in RETURN_KINDS:
+        result.returned_own_message_ids = returned_own_message_ids(env, ctx.own_domain)
     if result.verdict.action == "quarantine":
         result.quarantine_reason = "; ".join(result.verdict.reasons) or "thư không hợp lệ"
         return result
-    result.documents = _read_documents(env, result.attachments, ctx.doc_limits)
+    if result.verdict.action == "accept":  # machine mail is never a report: its files are not read (OCR costs)
+        result.documents = _read_documents(env, result.attachments, ctx.doc_limits)
     try:
         result.classification = classify(
             env, result.documents, ctx.roster, ctx.campaigns, raw.arrived_at,
@@ -250,3 +276,24 @@ def _read_outline_and_indicators(result: Understanding, ctx: IntakeContext) -> N
         result.indicators = extract_indicators(result.documents)
     except Exception:  # noqa: BLE001
         log.exception("indicator extraction failed")
+
+
+def last_resort(raw: RawMessage, store: RawStore | None, reason: str) -> Understanding:
+    """The message reduced to what cannot fail on its content: hash, arrival, size and a reason.
+
+    Reached when understanding or recording one message raised anything at
+    all, so that the message is kept (quarantined, raw bytes stored) and the
+    ones after it flow. Only a storage failure raises (``StoreError``): then
+    the message must stay unprocessed on the server.
+    """
+    import dataclasses
+    import hashlib
+
+    from intake.valid_text import valid
+
+    if store is not None:
+        blob = store.put_message(raw.raw)  # content-addressed: a no-op when already stored
+    else:
+        blob = StoredBlob(sha256=hashlib.sha256(raw.raw).hexdigest(), path=None, size=len(raw.raw))  # type: ignore[arg-type]
+    safe_raw = dataclasses.replace(raw, source_key=valid(raw.source_key), mailbox=valid(raw.mailbox))
+    return Understanding(raw=safe_raw, blob=blob, quarantine_reason=valid(reason)[:500])

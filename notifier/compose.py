@@ -25,7 +25,7 @@ import secrets
 import time
 from datetime import datetime, timezone
 from email.message import EmailMessage
-from email.policy import SMTP
+from notifier.header_encoding import SMTP_EXACT
 from email.utils import format_datetime, getaddresses
 from pathlib import Path
 
@@ -33,7 +33,8 @@ from notifier.render import VN_TZ, one_line
 from workflow.models import OutboxEmail
 
 # 7bit: bodies go out as quoted-printable or base64, so a relay without 8BITMIME passes them intact.
-POLICY = SMTP.clone(cte_type="7bit")
+# Subject and display names are written by notifier.header_encoding, which decodes back exactly.
+POLICY = SMTP_EXACT
 AUTO_REPLIED_KINDS = frozenset({"ack", "resubmission"})
 _ATOM_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")

@@ -25,11 +25,11 @@ import smtplib
 import ssl
 from datetime import datetime, timezone
 from email.message import EmailMessage
-from email.policy import SMTP
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from notifier.files import save_atomically
+from notifier.header_encoding import SMTP_EXACT
 
 if TYPE_CHECKING:
     from workflow.settings import SmtpConfig
@@ -231,7 +231,7 @@ class FileTransport:
                 raise PermanentSendError(f"line break in envelope address {value!r}")
         name = self.file_name(msg)
         head = f"X-Envelope-From: <{envelope_from}>\r\nX-Envelope-To: {', '.join(f'<{r}>' for r in recipients)}\r\n"
-        data = head.encode("utf-8") + msg.as_bytes(policy=SMTP)
+        data = head.encode("utf-8") + msg.as_bytes(policy=SMTP_EXACT)  # Subject/names decode back exactly
         try:
             self.outbox_dir.mkdir(parents=True, exist_ok=True)
             _write_bytes(self.outbox_dir / name, data)

@@ -58,7 +58,6 @@ def test_report_subject_mentioning_absence_words_only_inside_other_words_is_acce
         ({"X-Autorespond": "Out of office"}, "x-autorespond"),
         ({"X-Auto-Response-Suppress": "DR, OOF, AutoReply"}, "X-Auto-Response-Suppress"),
         ({"X-Auto-Response-Suppress": "All"}, "X-Auto-Response-Suppress"),
-        ({"Precedence": "bulk"}, "Precedence: bulk"),
         ({"Precedence": "auto_reply"}, "Precedence: auto_reply"),
         ({"X-MS-Exchange-Inbox-Rules-Loop": "vanthu@tayninh.gov.vn"}, "x-ms-exchange-inbox-rules-loop"),
         ({"X-MS-Exchange-Generated-Message-Source": "Mailbox Rules Agent"}, "generated-message-source"),
@@ -292,3 +291,21 @@ def test_encrypted_office_and_macros() -> None:
     assert has_macros("bc.docx", _docx({"word/vbaProject.bin": b"vba"}))
     assert not has_macros("bc.docx", _docx())
     assert "contains macros (not executed)" in inspect("bc.docx", _docx({"word/vbaProject.bin": b"vba"}))
+
+
+def test_bulk_precedence_is_list_mail_recorded_as_other() -> None:
+    v = verdict(message(subject="Bản tin tháng 11", headers={"Precedence": "bulk"}))
+    assert (v.action, v.kind) == ("ignore", "list")
+    assert "thư từ danh sách gửi thư" in v.reasons
+
+
+def test_a_plain_reply_to_the_bot_is_not_own_mail() -> None:
+    """In-Reply-To one of our Message-IDs: a human answering a reminder, read as usual."""
+    msg = message(subject="Re: Nhắc nộp báo cáo", headers={"In-Reply-To": "<tdc.reminder.1.2.ab@tcvn.gov.vn>"})
+    assert verdict(msg).action == "accept"
+
+
+def test_a_quoted_acknowledgement_without_a_document_is_never_answered() -> None:
+    msg = message(subject="Re: Đã nhận báo cáo năm 2024 [TDC-2024-000012]")
+    v = verdict(msg)
+    assert (v.action, v.kind) == ("ignore", "returned_own")

@@ -26,8 +26,8 @@ class App:
     _db: Database | None = field(default=None, repr=False)
 
     @classmethod
-    def load(cls, config_path: str | None = None, migrate: bool = True) -> "App":
-        app = cls(load_config(config_path), migrate=migrate)
+    def load(cls, config_path: str | None = None, migrate: bool = True, need_secrets: bool = True) -> "App":
+        app = cls(load_config(config_path, need_secrets=need_secrets), migrate=migrate)
         # Fail now, not at the first email, on broken data files.
         app.roster_base
         app.campaigns

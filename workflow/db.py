@@ -104,7 +104,73 @@ def startup_lock(engine: Engine) -> Iterator[None]:
 
 def upgrade(engine: Engine) -> None:
     with startup_lock(engine):
-        command.upgrade(alembic_config(engine), "head")
+        if engine.dialect.name != "sqlite":
+            command.upgrade(alembic_config(engine), "head")  # PostgreSQL: DDL is transactional already
+            return
+        migration_engine = sqlite_migration_engine(engine)
+        try:
+            repair_half_made_schema(migration_engine)
+            command.upgrade(alembic_config(migration_engine), "head")
+        finally:
+            migration_engine.dispose()
+
+
+def sqlite_migration_engine(engine: Engine) -> Engine:
+    """An engine on the same SQLite file whose migrations are all-or-nothing.
+
+    Why: Python's sqlite3 module opens a transaction only before INSERT,
+    UPDATE and DELETE, so each CREATE TABLE of a migration committed on its
+    own. A kill -9 during the very first start left tables without an
+    ``alembic_version`` row, and every later start failed with "table
+    agencies already exists". Here the driver's own transaction handling is
+    off and SQLAlchemy's begin emits ``BEGIN IMMEDIATE`` (SQLAlchemy's
+    documented recipe), so the whole upgrade, DDL included, commits once.
+    """
+    from sqlalchemy.pool import NullPool
+
+    migration_engine = create_engine(engine.url, connect_args={"timeout": 30}, poolclass=NullPool)
+
+    @event.listens_for(migration_engine, "connect")
+    def _connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.close()
+
+    @event.listens_for(migration_engine, "begin")
+    def _begin(conn):  # type: ignore[no-untyped-def]
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return migration_engine
+
+
+def repair_half_made_schema(engine: Engine) -> list[str]:
+    """Drop the tables of a first start that died before it recorded any migration; return their names.
+
+    Only a database with no ``alembic_version`` row and no row in any of
+    its tables is touched: that is a first start interrupted by an older
+    release (non-atomic DDL), and nothing in it can be lost. Anything else
+    is left for Alembic to judge.
+    """
+    from sqlalchemy import inspect, text
+
+    with engine.connect() as conn:
+        tables = [t for t in inspect(conn).get_table_names() if not t.startswith("sqlite_")]
+        if not tables:
+            return []
+        if "alembic_version" in tables and conn.execute(text("SELECT count(*) FROM alembic_version")).scalar():
+            return []
+        for table in tables:
+            if table != "alembic_version" and conn.execute(text(f'SELECT 1 FROM "{table}" LIMIT 1')).first():
+                return []
+        for table in tables:  # foreign keys are off on this engine: any order drops
+            conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{table}"')
+        conn.commit()
+    import logging
+
+    logging.getLogger(__name__).warning("first start had been interrupted: dropped half-made empty tables %s", tables)
+    return tables
 
 
 def pending_migrations(engine: Engine) -> list[str]:

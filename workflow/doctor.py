@@ -345,11 +345,24 @@ def check_clock(timezone_name: str, now: datetime) -> Check:
 
 
 def _scrubber(secrets: list[str | None]) -> Callable[[str], str]:
-    values = [s for s in secrets if s]
+    """Mask a secret where it stands as a value of its own, never inside other words.
+
+    Replacing the password's text everywhere turned "mailbox.host" into
+    "mailbo***.host" for the password "x" -- which told the reader the
+    password. A secret is masked only as a whole field: delimited by the
+    start or end of the text, whitespace, quotes, or the separators of
+    URLs and key=value pairs (``: @ / = , ; ( )``). The database URL is
+    shown with its password field masked structurally (``_redact``).
+    """
+    import re
+
+    values = sorted({s for s in secrets if s}, key=len, reverse=True)
+    edge = r"""[\s'"`:@/=,;()<>\[\]]"""
+    patterns = [re.compile(rf"(?:(?<={edge})|^){re.escape(v)}(?=(?:{edge})|$)") for v in values]
 
     def scrub(textual: str) -> str:
-        for value in values:
-            textual = textual.replace(value, "***")
+        for pattern in patterns:
+            textual = pattern.sub("***", textual)
         return textual
 
     return scrub

@@ -35,7 +35,7 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError,
 from intake.documents.budget import DocLimits
 from intake.limits import Limits
 from intake.model import RawMessage
-from intake.pipeline import IntakeContext, Understanding, understand
+from intake.pipeline import IntakeContext, Understanding, last_resort, understand
 from intake.sources import Source, SourceError, make_source
 from intake.store import RawStore, StoreError
 from workflow import models
@@ -137,6 +137,11 @@ def own_addresses(app: App) -> frozenset[str]:
 
 def own_domain(app: App) -> str:
     return app.settings.smtp.from_address.rpartition("@")[2] or "tdc-intake.invalid"
+
+
+def _internal_error(exc: BaseException) -> str:
+    """The quarantine reason of a message that broke the bot: the error's type, never its text."""
+    return (f"lỗi nội bộ khi xử lý thư ({type(exc).__name__}); thư gốc được giữ nguyên, cần cán bộ xem")
 
 
 class _Later:
@@ -251,7 +256,13 @@ class IntakeCycle:
         for raw, future in zip(chunk, futures):
             stats.fetched += 1
             try:
-                done.append(future.result())
+                try:
+                    done.append(future.result())
+                except StoreError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - any fault of one message: keep it, go on
+                    log.exception("understanding message %s failed; recording it as quarantined", raw.source_key)
+                    done.append(last_resort(raw, self.store, _internal_error(exc)))
             except StoreError as exc:
                 stats.stopped_early = f"storage: {exc}"
                 log.error("cannot store message %s (%s); it stays unprocessed on the server and is retried next cycle",
@@ -274,10 +285,22 @@ class IntakeCycle:
             raise
         except Exception as exc:  # noqa: BLE001
             log.exception("cannot record message %s; quarantining it", u.raw.source_key)
-            reason = f"lỗi nội bộ khi ghi nhận thư ({type(exc).__name__}); thư gốc được giữ nguyên, cần cán bộ xem"
-            fallback = Understanding(raw=u.raw, blob=u.blob, envelope=u.envelope, quarantine_reason=reason)
+            reason = _internal_error(exc)
+        # First with its envelope (a coordinator sees sender and subject); if that fails too,
+        # with nothing parsed from the message -- the value that broke the recorder may be
+        # anywhere in it: hash, arrival, size and the reason only, which cannot fail on content.
+        try:
             with self.app.db.transaction() as session:
-                return record(session, fallback, self._record_context(ctx.roster))
+                return record(session, Understanding(raw=u.raw, blob=u.blob, envelope=u.envelope, notes=list(u.notes),
+                                                     quarantine_reason=reason), self._record_context(ctx.roster))
+        except OUTAGE:
+            raise
+        except Exception:  # noqa: BLE001
+            log.exception("cannot quarantine message %s with its envelope; recording the bare minimum",
+                          u.raw.source_key)
+        fallback = Understanding(raw=last_resort(u.raw, None, "").raw, blob=u.blob, quarantine_reason=reason)
+        with self.app.db.transaction() as session:
+            return record(session, fallback, self._record_context(ctx.roster))
 
     def _record_batch(self, batch: list[Understanding], ctx: IntakeContext, stats: CycleStats,
                       on_message: Callable[[CycleStats], None] | None) -> None:

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from notifier.render import render_email
 from workflow import models
 from workflow.outbox_queue import queue_email
-from workflow.roster import GENERIC_MAIL_DOMAINS, normalise_address
+from workflow.roster import normalise_address
 from workflow.settings import RemindersConfig
 from workflow.status import season_status
 from workflow.submissions import audit, deadline_for

@@ -237,7 +237,10 @@ def _problems_from_validation(error: ValidationError) -> list[Problem]:
     return problems
 
 
-def _read_secret(section: str, creds: _ServerCredentials, environ: dict[str, str], problems: list[Problem]) -> str | None:
+def _read_secret(section: str, creds: _ServerCredentials, environ: dict[str, str], problems: list[Problem],
+                 need_secrets: bool = True) -> str | None:
+    if not need_secrets:  # read-only commands never log in: a missing password is no problem for them
+        problems = []
     if creds.password_env and creds.password_file:
         problems.append(Problem(f"{section}.password_env", "set either password_env or password_file, not both"))
         return None
@@ -274,19 +277,20 @@ def _check_server(section: str, creds: _ServerCredentials, problems: list[Proble
         problems.append(Problem(f"{section}.ca_file", f"no such file: {creds.ca_file}"))
 
 
-def _cross_checks(settings: Settings, environ: dict[str, str]) -> tuple[list[Problem], str | None, str | None]:
+def _cross_checks(settings: Settings, environ: dict[str, str],
+                  need_secrets: bool = True) -> tuple[list[Problem], str | None, str | None]:
     problems: list[Problem] = []
     imap_password = smtp_password = None
     if settings.mailbox.source == "imap":
         _check_server("mailbox", settings.mailbox, problems)
         if not settings.mailbox.username:
             problems.append(Problem("mailbox.username", "required when source = \"imap\""))
-        imap_password = _read_secret("mailbox", settings.mailbox, environ, problems)
+        imap_password = _read_secret("mailbox", settings.mailbox, environ, problems, need_secrets)
         if settings.mailbox.username and not (settings.mailbox.password_env or settings.mailbox.password_file):
             pass  # already reported by _read_secret
     if settings.smtp.transport == "smtp":
         _check_server("smtp", settings.smtp, problems)
-        smtp_password = _read_secret("smtp", settings.smtp, environ, problems)
+        smtp_password = _read_secret("smtp", settings.smtp, environ, problems, need_secrets)
     if not settings.smtp.from_address or "@" not in settings.smtp.from_address:
         problems.append(Problem("smtp.from", f"not an email address: {settings.smtp.from_!r}"))
     for i, email in enumerate(settings.coordinators.emails):
@@ -327,6 +331,22 @@ def _check_web(web: WebConfig, environ: dict[str, str], problems: list[Problem])
                                 f"environment variable {web.secret_key_env} is unset or shorter than 32 characters"))
 
 
+def _without(data: dict[str, Any], locations: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """A copy of the parsed TOML with the values at ``locations`` removed (defaults take their place)."""
+    import copy
+
+    rest = copy.deepcopy(data)
+    for loc in locations:
+        node: Any = rest
+        for part in loc[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+            if node is None:
+                break
+        if isinstance(node, dict):
+            node.pop(loc[-1], None)
+    return rest
+
+
 def _apply_database_password(settings: Settings, environ: dict[str, str]) -> None:
     password = environ.get("TDC_DATABASE_PASSWORD")
     url = settings.database.url
@@ -336,8 +356,13 @@ def _apply_database_password(settings: Settings, environ: dict[str, str]) -> Non
         settings.database.url = make_url(url).set(password=password).render_as_string(hide_password=False)
 
 
-def load_config(path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None) -> LoadedConfig:
+def load_config(path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None,
+                need_secrets: bool = True) -> LoadedConfig:
     """Read, validate and resolve the configuration, or raise ConfigError listing every problem.
+
+    ``need_secrets`` False (read-only commands: status, show, review list,
+    export, compile, roster) leaves the IMAP/SMTP passwords unread-if-missing:
+    those commands never log in to a mail server.
 
     ``path`` None means: the TDC_CONFIG environment variable, else the
     embedded defaults (SQLite, local Maildir, file outbox under ./var).
@@ -360,8 +385,17 @@ def load_config(path: str | os.PathLike[str] | None = None, environ: dict[str, s
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(source, _problems_from_validation(exc)) from None
-    problems, imap_password, smtp_password = _cross_checks(settings, env)
+        problems = _problems_from_validation(exc)
+        # Every problem at once: check the rest of the file with the refused keys left out.
+        rest = _without(data, [tuple(e["loc"]) for e in exc.errors()])
+        try:
+            partial = Settings.model_validate(rest)
+        except ValidationError:
+            raise ConfigError(source, problems) from None
+        seen = {p.key for p in problems}
+        problems += [p for p in _cross_checks(partial, env, need_secrets)[0] if p.key not in seen]
+        raise ConfigError(source, problems) from None
+    problems, imap_password, smtp_password = _cross_checks(settings, env, need_secrets)
     if problems:
         raise ConfigError(source, problems)
     _apply_database_password(settings, env)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.outline import LAYOUT_NOTE
+from intake.machine_mail import STORED_KIND
 from workflow import models, states
 from workflow.audit import BOT, audit
 from workflow.outbox_queue import queue_email
@@ -120,7 +121,7 @@ def _message_row(u: "Understanding", now: datetime) -> models.Message:
         arrived_at=u.raw.arrived_at,
         recorded_at=now,
         status=u.status,
-        kind=(cls.kind if cls else (u.verdict.kind if u.verdict and u.verdict.kind in {"auto_reply", "bounce"} else None)),
+        kind=(cls.kind if cls else (STORED_KIND.get(u.verdict.kind or "") if u.verdict else None)),
         agency_slug=cls.agency if cls else None,
         year=cls.year if cls else None,
         confidence=cls.confidence if cls else None,

@@ -15,6 +15,7 @@ from intake.classify.programme import other_programme
 from intake.classify.zones import (
     DOC_ADDRESSEE, DOC_BODY, DOC_TITLE, FILENAME, MAIL_BODY, SUBJECT, Zone, excerpt, is_reply_subject,
 )
+from intake.machine_mail import STORED_KIND
 from intake.model import DocumentText, Envelope, GuardVerdict
 from intake.text import words
 
@@ -132,7 +133,9 @@ def decide_kind(env: Envelope, zones: list[Zone], docs: list[DocumentText],
     if guard is not None and guard.kind in ("auto_reply", "bounce"):
         label = "thư trả lời tự động" if guard.kind == "auto_reply" else "thư báo lỗi gửi"
         return KindVerdict(guard.kind, C_GUARD, [f"{label} (bộ lọc: {'; '.join(guard.reasons) or guard.kind})"])
-    if guard is not None and guard.kind in ("list", "own", "loop"):
+    if guard is not None and guard.kind in STORED_KIND and STORED_KIND[guard.kind] != "other":  # MDN, DSN, ARF...
+        return KindVerdict(STORED_KIND[guard.kind], C_GUARD, [f"thư tự động (bộ lọc: {'; '.join(guard.reasons)})"])
+    if guard is not None and (guard.kind in ("list", "own", "loop") or (guard.kind and guard.action != "accept")):
         return KindVerdict("other", C_GUARD, [f"không phải báo cáo: {guard.kind} ({'; '.join(guard.reasons)})"])
     if guard is None:
         found = _headers_kind(env)

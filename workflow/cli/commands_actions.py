@@ -174,7 +174,7 @@ def register(app: typer.Typer) -> None:
     def review_list(year: Annotated[int | None, typer.Option("--year", "-y", help="Only this reporting year.")] = None,
                     json_out: JsonOption = False, config: ConfigOption = None) -> None:
         """Submissions needing review and report messages the bot could not place, with its reasons."""
-        with open_app(config) as a:
+        with open_app(config, need_secrets=False) as a:
             with a.db.sessions() as session:
                 data = review_queue(session, a.roster, year)
         if json_out:
@@ -204,7 +204,7 @@ def register(app: typer.Typer) -> None:
     def show(submission: Annotated[str, typer.Argument(help="AGENCY/YEAR (e.g. tay-ninh/2024) or a message id.")],
              json_out: JsonOption = False, config: ConfigOption = None) -> None:
         """A submission's versions, attachments, outline, indicator rows and audit trail."""
-        with open_app(config) as a:
+        with open_app(config, need_secrets=False) as a:
             with a.db.sessions() as session:
                 try:
                     data = show_data(session, a.roster, a.campaigns, submission)

@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
         config: ConfigOption = None,
     ) -> None:
         """The agencies that owe a report for a year."""
-        with open_app(config, migrate=False) as a:
+        with open_app(config, migrate=False, need_secrets=False) as a:
             agencies = a.roster_base.owing(year)
             if not agencies:
                 fail(f"No agency owes a report for {year} in the roster.", 1)

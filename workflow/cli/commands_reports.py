@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
 
         when = parse_now(now)
         err = SafeConsole(stderr=True, soft_wrap=True)
-        with open_app(config) as a:
+        with open_app(config, need_secrets=False) as a:
             if year not in a.campaigns:
                 fail(f"No campaign for {year} in the campaigns file.", 1)
             bar, report_progress = _progress_reporter(err)
@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
         fmt = fmt.lower().strip()
         if fmt not in FORMATS:
             fail(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}", 2)
-        with open_app(config) as a:
+        with open_app(config, need_secrets=False) as a:
             with a.db.sessions() as session:
                 data = gather(session, a.roster, year)
         if not data.status:

@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
         config: ConfigOption = None,
     ) -> None:
         """One row per agency owing a report for YEAR, with its submission state."""
-        with open_app(config) as a:
+        with open_app(config, need_secrets=False) as a:
             with a.db.sessions() as session:
                 rows = season_status(session, a.roster, year)
                 outbox = unsent_counts(session)

@@ -61,14 +61,17 @@ def fail(message: str, code: int = 1) -> None:
 
 
 @contextmanager
-def open_app(config: str | None, migrate: bool = True) -> Iterator[Any]:
-    """Build the App, turning configuration and data errors into a clear message and exit code 2."""
+def open_app(config: str | None, migrate: bool = True, need_secrets: bool = True) -> Iterator[Any]:
+    """Build the App, turning configuration and data errors into a clear message and exit code 2.
+
+    ``need_secrets=False`` for read-only commands: they run without the IMAP/SMTP password variables.
+    """
     from workflow.app import App
     from workflow.campaigns import CampaignError
     from workflow.roster import RosterError
 
     try:
-        app = App.load(config, migrate=migrate)
+        app = App.load(config, migrate=migrate, need_secrets=need_secrets)
     except ConfigError as exc:
         fail(f"Configuration error:\n{exc}", 2)
     except (RosterError, CampaignError) as exc:

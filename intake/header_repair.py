@@ -1,0 +1,73 @@
+"""A tolerant second pass over header blocks the standard library gives up on.
+
+Why: the stdlib parser ends the header block at the first line that is not
+a header or a continuation. One broken line (a continuation written without
+leading whitespace, as some X-Brightmail-Tracker headers are; a junk line;
+RFC 2822 obsolete syntax ``From  :``) then turns every header after it into
+body text, the message has no From, and human mail was quarantined. And a
+display name with brackets (``Foo Bar [X] <a@b>``) makes the header registry
+return no address at all.
+
+This module repairs only the header block's *lines*; the parser reads the
+repaired bytes again. It is used only when the first pass found no sender,
+so well-formed mail is never touched. Which address is the sender's identity
+(when a header holds several) is not decided here.
+"""
+from __future__ import annotations
+
+import re
+
+_FIELD = re.compile(rb"^[\x21-\x39\x3b-\x7e]+:")
+_OBSOLETE_FIELD = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]+:")
+_MBOX_FROM = re.compile(rb"^From \S")
+_BLANK = re.compile(rb"\r?\n\r?\n")
+_ANGLE = re.compile(r"<([^<>]*)>")
+_COMMENT = re.compile(r"\([^()]*\)")
+_ADDR = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+
+
+def repair_header_block(raw: bytes) -> tuple[bytes, list[str]]:
+    """``raw`` with its header block made parseable, and what was repaired (empty: nothing)."""
+    match = _BLANK.search(raw)
+    head, rest = (raw[: match.start()], raw[match.start():]) if match else (raw, b"")
+    eol = b"\r\n" if b"\r\n" in head[:4096] else b"\n"
+    lines = head.split(b"\n")
+    out: list[bytes] = []
+    notes: list[str] = []
+    for i, line in enumerate(lines):
+        line = line.rstrip(b"\r")
+        if i == 0 and _MBOX_FROM.match(line):
+            out.append(line)
+        elif line[:1] in (b" ", b"\t") or _FIELD.match(line):
+            out.append(line)
+        elif obsolete := _OBSOLETE_FIELD.match(line):
+            out.append(obsolete.group(1) + b":" + line[obsolete.end():])
+            notes.append(f"header {obsolete.group(1).decode('ascii', 'replace')[:40]!r}: obsolete space before ':' removed")
+        elif out and line.strip():
+            out.append(b" " + line)
+            notes.append(f"header line without leading whitespace joined to the previous header: {line[:40]!r}")
+        elif line.strip():
+            notes.append(f"junk line before the headers dropped: {line[:40]!r}")
+    if not notes:
+        return raw, []
+    return eol.join(out) + rest, notes
+
+
+def tolerant_address(value: str) -> tuple[str, str] | None:
+    """(display name, lower-case address) from a From value the header registry could not read.
+
+    The angle-bracket address wins; comments and folding whitespace inside
+    it are removed (obsolete syntax); brackets and other specials in the
+    display name are kept as text.
+    """
+    value = " ".join(value.split())
+    angle = _ANGLE.findall(value)
+    for candidate in reversed(angle):
+        addr = "".join(_COMMENT.sub("", candidate).split())
+        if _ADDR.fullmatch(addr):
+            name = value[: value.rfind("<")].strip().strip('"').strip()
+            return name, addr.lower()
+    found = _ADDR.search(_COMMENT.sub(" ", value))
+    if found:
+        return "", found.group().lower()
+    return None

@@ -1,0 +1,204 @@
+"""Machine mail the header guards alone miss, and the bot's own mail coming back.
+
+Why a module of its own: real mail carries returned acknowledgements in
+formats nobody lists in advance (an MTA's own bounce layout, an ARF
+complaint from a feedback loop, a read receipt, a challenge-response robot).
+Answering one of them sends an acknowledgement to a bounce daemon or a
+complaint loop, and reading the returned acknowledgement as a report (it
+lists outline sections) makes a phantom submission. So this module looks for:
+
+* the bot's own mail anywhere in a message: ``X-TDC-Bot``, a Message-ID of
+  the form the bot writes (``<tdc.….@own-domain>``), the acknowledgement tag
+  ``[TDC-YYYY-NNNNNN]``, in the message, its attached messages
+  (``message/rfc822``), its returned headers (``text/rfc822-headers``) and
+  its quoted text;
+* machine reports by their MIME type: ARF feedback (RFC 5965), MDN
+  (RFC 8098), DSN (RFC 3464) read by their ``Action`` (failed, delayed,
+  delivered);
+* senders and subjects robots use (``noreply``, challenge-response, bounce
+  wordings in several languages);
+* and, for bounce layouts none of that knows, GNU Mailman's maintained
+  bounce parser ``flufl.bounce`` (about 40 MTA-specific detectors): a message
+  in which it finds failed recipients is a bounce.
+
+It only reads; :func:`intake.guards.check` decides.
+"""
+from __future__ import annotations
+
+import email
+import logging
+import re
+from collections.abc import Iterator
+
+from intake.model import Envelope
+from intake.text import words
+
+log = logging.getLogger(__name__)
+
+ACK_TAG = re.compile(r"\[TDC-\d{4}-\d{6}\]")
+_BOT_HEADER_LINE = re.compile(r"^[ >\t]*X-TDC-Bot\s*:", re.I | re.M)
+_MSGID = re.compile(r"<([^<>\s@]+@[^<>\s@]+)>")
+_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+_ACTION = re.compile(r"^\s*Action\s*:\s*([a-z-]+)", re.I | re.M)
+
+# Message kinds a guard may give, and what is stored as the message's kind.
+STORED_KIND = {
+    "bounce": "bounce", "feedback": "bounce",
+    "auto_reply": "auto_reply", "mdn": "auto_reply", "delay": "auto_reply", "delivered": "auto_reply",
+    "challenge": "auto_reply",
+    "list": "other", "noreply": "other",
+}
+# Kinds that say a message the bot sent did not arrive or was refused (for address health).
+RETURN_KINDS = frozenset({"bounce", "feedback"})
+LIST_REASON = "thư từ danh sách gửi thư"
+
+BOUNCE_SUBJECTS = (
+    "undelivered mail returned to sender", "undelivered mail", "delivery status notification",
+    "khong gui duoc thu", "khong the gui thu", "thu khong gui duoc", "khong chuyen duoc thu",
+    "mail delivery failed", "mail delivery failure", "returned mail", "return mail", "undeliverable",
+    "undeliverable mail", "delivery has failed", "failure notice", "delivery failure", "delivery failed",
+    "delivery failure notification", "delivery notification", "mail could not be delivered",
+    "message could not be delivered", "could not deliver", "nondeliverable mail", "non delivery",
+    "nondelivery", "mail system error", "returned to sender", "rejected mail", "mail delivery system",
+    "message not delivered", "delivery problem", "undeliverable message", "permanent error",
+    "unzustellbar", "nicht zustellbar", "non recapitabile", "impossible de remettre", "non remis",
+    "echec de distribution", "no se puede entregar", "nao foi possivel entregar", "onbestelbaar",
+    "メールエラー通知", "配信エラー", "不達", "退信", "系统退信", "无法投递", "반송",
+)
+DELAY_SUBJECTS = ("delivery status notification delay", "delayed mail", "mail delivery warning",
+                  "delivery delayed", "warning could not send message", "delivery notification delayed")
+RECEIPT_SUBJECTS = ("delivery status notification success", "read report", "return receipt", "read receipt",
+                    "read notification", "disposition notification", "thu da duoc doc")
+CHALLENGE_SUBJECTS = (
+    "please confirm your message", "please confirm your email", "confirm your message", "sender verification",
+    "verify your email address to deliver", "your message is awaiting verification", "spam protection",
+    "challenge response", "antispam verification", "please verify you are a human", "boxbe",
+)
+_NOREPLY_LOCAL = re.compile(
+    r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|dont[-_.]?reply|noreply[-_.].*|.*[-_.]no[-_.]?reply|"
+    r"mailer[-_.]?daemon|mail[-_.]?daemon|postmaster|bounces?|bounce[-+_.].*|.*[-+_.]bounces?)$"
+)
+
+
+def subject_has(subject: str, phrases: tuple[str, ...]) -> str | None:
+    """Phrase match on folded words (with and without diacritics), or on the raw text for CJK phrases."""
+    padded = f" {words(subject)} "
+    low = subject.lower()
+    for phrase in phrases:
+        if phrase.isascii():
+            if f" {phrase} " in padded:
+                return phrase
+        elif phrase in low:
+            return phrase
+    return None
+
+
+def _envelopes(env: Envelope, depth: int = 0) -> Iterator[Envelope]:
+    yield env
+    if depth < 8:
+        for fwd in env.forwarded:
+            yield from _envelopes(fwd, depth + 1)
+
+
+def _own_ids_in(text: str, own_domain: str) -> list[str]:
+    suffix = "@" + own_domain
+    return [m for m in _MSGID.findall(text) if m.lower().endswith(suffix) and m.lower().startswith("tdc.")]
+
+
+def returned_own_message_ids(env: Envelope, own_domain: str | None, replies: bool = True) -> tuple[str, ...]:
+    """Message-IDs of the bot's own mail that this message refers to or carries back.
+
+    From In-Reply-To/References (unless ``replies`` is False), attached
+    messages, returned headers (``text/rfc822-headers``, DSN/ARF blocks) and
+    quoted ``Message-ID:`` lines; in order of first appearance, without
+    duplicates, ``<…>`` form.
+    """
+    domain = (own_domain or "").strip().lower()
+    if not domain:
+        return ()
+    found: list[str] = []
+    texts: list[str] = []
+    for e in _envelopes(env):
+        if e is not env or replies:
+            texts += [*e.headers.get("in-reply-to", []), *e.headers.get("references", [])]
+        texts.append(e.message_id or "")
+        if e is not env:
+            texts.append(e.text_body[:200_000])
+    texts += [text for _, text in env.machine_parts]
+    texts.append(env.text_body[:200_000])
+    for text in texts:
+        for mid in _own_ids_in(text, domain):
+            if f"<{mid}>" not in found:
+                found.append(f"<{mid}>")
+    if env.message_id and env.message_id in found and len(found) == 1 and not env.forwarded:
+        return ()  # only our own Message-ID at the top: our own mail, not a return
+    return tuple(found)
+
+
+def carries_own_mail(env: Envelope, own_domain: str | None) -> list[str]:
+    """Reasons to think the bot's own mail is inside this message (attached, returned or quoted)."""
+    reasons: list[str] = []
+    inner = list(_envelopes(env))[1:]
+    if any(e.headers.get("x-tdc-bot") for e in inner):
+        reasons.append("thư đính kèm mang tiêu đề X-TDC-Bot (thư của hệ thống bị gửi lại)")
+    if any(_BOT_HEADER_LINE.search(text) for _, text in env.machine_parts):
+        reasons.append("phần tiêu đề trả về mang X-TDC-Bot")
+    if _BOT_HEADER_LINE.search(env.text_body[:200_000]):
+        reasons.append("nội dung trích dẫn tiêu đề X-TDC-Bot")
+    if any(ACK_TAG.search(e.subject or "") for e in inner):
+        reasons.append("thư đính kèm là thư báo nhận của hệ thống")
+    if ACK_TAG.search(env.subject or "") or ACK_TAG.search(env.text_body[:200_000]):
+        reasons.append("có số tham chiếu thư báo nhận của hệ thống [TDC-…]")
+    if returned_own_message_ids(env, own_domain, replies=False):  # a plain reply to the bot is a human's
+        reasons.append("mang Message-ID thư của hệ thống (thư đính kèm, tiêu đề trả về hoặc trích dẫn)")
+    return reasons
+
+
+def report_kind(env: Envelope) -> tuple[str, str] | None:
+    """(kind, reason) of a machine report recognised by its MIME structure."""
+    ctype = (env.header("content-type") or "").lower()
+    parts = {ctype_ for ctype_, _ in env.machine_parts}
+    if "feedback-report" in ctype or "message/feedback-report" in parts:
+        return "feedback", "báo cáo khiếu nại (ARF feedback-report)"
+    if "disposition-notification" in ctype or parts & {"message/disposition-notification",
+                                                         "message/global-disposition-notification"}:
+        return "mdn", "thông báo đã đọc (MDN)"
+    dsn = [text for c, text in env.machine_parts if c in ("message/delivery-status", "message/global-delivery-status")]
+    if dsn or (env.content_type == "multipart/report" and "delivery-status" in ctype):
+        actions = {a.lower() for text in dsn for a in _ACTION.findall(text)}
+        if actions and "failed" not in actions:
+            if "delayed" in actions:
+                return "delay", "thông báo chậm gửi (DSN Action: delayed)"
+            return "delivered", f"thông báo gửi thành công (DSN Action: {', '.join(sorted(actions))})"
+        return "bounce", "multipart/report (delivery-status)"
+    return None
+
+
+def noreply_sender(env: Envelope) -> str | None:
+    local = env.from_addr.partition("@")[0]
+    return env.from_addr if local and _NOREPLY_LOCAL.match(local) else None
+
+
+def flufl_bounce(raw: bytes, max_bytes: int = 1024 * 1024) -> list[str]:
+    """Failed recipients that GNU Mailman's bounce detectors find in ``raw`` (empty: not a bounce).
+
+    Only small messages are read (a bounce is small; a report with its
+    attachments is not), and any failure of the detectors means "not known".
+    """
+    if len(raw) > max_bytes:
+        return []
+    try:
+        from flufl.bounce import all_failures
+
+        logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)  # it logs every detector's crash on odd mail
+    except ImportError:  # pragma: no cover - a declared dependency; the header guards still work without it
+        return []
+    try:
+        msg = email.message_from_bytes(raw)
+        temporary, permanent = all_failures(msg)
+    except Exception:  # noqa: BLE001 - detectors are heuristics over hostile input
+        log.debug("flufl.bounce failed", exc_info=True)
+        return []
+    found = sorted({text for a in (*permanent, *temporary)
+                    if _ADDRESS.fullmatch(text := (a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a)))})
+    return found[:10]  # only real addresses: some detectors return garbage from uuencoded bodies
