@@ -45,6 +45,7 @@ from charset_normalizer import from_bytes
 from mailparser.dates import parse_mail_date
 from mailparser.utils import decode_header_part, get_addresses
 
+from intake.identity import identity, parse_mailboxes
 from intake.limits import Limits
 from intake.model import AttachmentPart, Envelope
 from intake.store import sanitize_filename
@@ -617,10 +618,12 @@ def _envelope(msg: Message, state: _Walk, depth: int, in_forward: bool, size: in
     def addrs(name: str) -> list[tuple[str, str]]:
         return _addresses(name, _raw_address_values(msg, name, state.limits))
 
-    from_pairs = addrs("from")
-    from_name, from_addr = from_pairs[0] if from_pairs else ("", "")
-    if headers.get("from") and not from_pairs:
+    # Identity comes from the one strict parser (intake.identity): the addr-spec in angle brackets, never a comment.
+    sender = identity(_raw_address_values(msg, "from", state.limits))
+    from_name, from_addr = (sender.name, sender.address) if sender else ("", "")
+    if headers.get("from") and sender is None:
         defects.append("from: no usable address")
+    reply_to = parse_mailboxes(", ".join(_raw_address_values(msg, "reply-to", state.limits))) or []
     message_id = headers.get("message-id", [None])[0]
     env = Envelope(
         message_id=message_id.strip() if message_id else None,
@@ -629,7 +632,7 @@ def _envelope(msg: Message, state: _Walk, depth: int, in_forward: bool, size: in
         from_name=from_name,
         to=[a for _, a in addrs("to")],
         cc=[a for _, a in addrs("cc")],
-        reply_to=[a for _, a in addrs("reply-to")],
+        reply_to=[m.address for m in reply_to],
         date_header=_parse_date(msg, defects),
         headers=headers,
         content_type=msg.get_content_type(),

@@ -17,6 +17,7 @@ from intake.classify import classify
 from intake.documents import read_attachment
 from intake.documents.budget import DocLimits
 from intake.guards import authentication_failures, check
+from intake.identity import SenderCheck, check_sender, content_fingerprint
 from intake.indicators import IndicatorRow, extract_indicators
 from intake.limits import Limits
 from intake.model import Classification, DocumentText, Envelope, GuardVerdict, RawMessage
@@ -64,6 +65,9 @@ class Understanding:
     outline: OutlineResult | None = None
     indicators: list[IndicatorRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    sender: SenderCheck | None = None  # did our receiving server vouch for the From domain
+    foreign_sender: bool = False  # names an agency the From address does not speak for: a coordinator places it
+    fingerprint: str | None = None  # Message-ID + sender + content: one message however it was delivered
 
     def reading(self) -> Classification:
         """The bot's reading even when classification did not run (quarantine, machine mail)."""
@@ -177,6 +181,8 @@ def understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> U
     if (note := _date_note(env, raw.arrived_at)) is not None:
         result.notes.append(note)
     result.attachments = _store_attachments(store, env)
+    result.sender = check_sender(env, ctx.trusted_authserv_ids or None)
+    result.fingerprint = content_fingerprint(env, [a.sha256 for a in result.attachments])
     result.verdict = check(env, set(ctx.own_addresses), ctx.own_domain)
     if result.verdict.action == "quarantine":
         result.quarantine_reason = "; ".join(result.verdict.reasons) or "thư không hợp lệ"
@@ -211,11 +217,14 @@ def _add_review_reasons(result: Understanding, ctx: IntakeContext) -> None:
     failures = authentication_failures(result.envelope, set(ctx.trusted_authserv_ids) if ctx.trusted_authserv_ids else None)
     if failures:
         result.review_reasons.append("xác thực người gửi thất bại: " + ", ".join(failures))
+    if result.sender is not None and result.sender.reason:
+        result.review_reasons.append(result.sender.reason)
     if cls.agency is not None and cls.year is not None:
-        sender_agency = ctx.roster.by_address(result.envelope.from_addr, cls.year)
-        if sender_agency is None or sender_agency.slug != cls.agency:
+        if not ctx.roster.speaks_for(result.envelope.from_addr, cls.agency, cls.year):
+            result.foreign_sender = True
             result.review_reasons.append(
-                f"địa chỉ gửi {result.envelope.from_addr or '(trống)'} không thuộc danh sách địa chỉ đã biết của đơn vị"
+                f"địa chỉ gửi {result.envelope.from_addr or '(trống)'} không thuộc danh sách địa chỉ đã biết của đơn vị; "
+                "cán bộ đầu mối cần xác nhận thư thuộc đơn vị nào"
             )
     if result.outline is not None and result.outline.missing_required:
         result.review_reasons.append("báo cáo thiếu mục bắt buộc của đề cương: " + ", ".join(result.outline.missing_required))

@@ -111,10 +111,12 @@ def register(app: typer.Typer) -> None:
     @app.command("accept")
     def accept(agency: AgencyArg, year: YearOption,
                reason: Annotated[str, _reason_option("optional")] = "",
+               message: Annotated[int | None, typer.Option(
+                   "--message", "-m", help="Accept this version (a message id of the submission) and make it current.")] = None,
                actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
                config: ConfigOption = None) -> None:
         """Accept an agency's report for YEAR (from received, acknowledged or needs_review)."""
-        _run(config, now, actor, json_out, lambda s, ctx: do_accept(s, ctx, agency, year, reason))
+        _run(config, now, actor, json_out, lambda s, ctx: do_accept(s, ctx, agency, year, reason, message))
 
     @app.command("request-resubmission")
     def request_resubmission(agency: AgencyArg, year: YearOption,
