@@ -174,9 +174,9 @@ def parse_mailboxes(value: str) -> list[Mailbox] | None:
                 return None
             at = next(i for i, (kind, _) in enumerate(group) if kind == "angle")
             phrase, after = group[:at], group[at + 1:]
-            # An @ in the phrase (outside quotes) is the parser-differential trap; text after
-            # the angle address is not RFC 5322 either. Both: no address rather than a guess.
-            if any(k == "text" and "@" in t for k, t in phrase) or any(t.strip() for _, t in after):
+            # The angle address wins even when the phrase looks like an address (the parser-differential
+            # trap: "vanthu@agency (x) <evil@attacker>" is evil@attacker). Text after it is not RFC 5322.
+            if any(t.strip() for _, t in after):
                 return None
             out.append(Mailbox(_decode_phrase(phrase), address))
         else:

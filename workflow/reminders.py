@@ -231,7 +231,8 @@ def agency_addresses(session: Session, roster: "Roster", slugs: Iterable[str], y
             add(row.agency_slug, row.address, True)
         senders = session.execute(
             select(models.Message.agency_slug, models.Message.from_addr)
-            .where(models.Message.agency_slug.in_(wanted), models.Message.status == "recorded")
+            .where(models.Message.agency_slug.in_(wanted), models.Message.status == "recorded",
+                   models.Message.submission_id.is_not(None))  # placed: a stranger naming the agency is not its sender
             .distinct()
         )
         for slug, address in senders:

@@ -17,6 +17,7 @@ import typer
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from intake.identity import PASS, UNCHECKED, UNVERIFIED_LABEL
 from workflow import models, states
 from workflow.actions import (
     ActionContext,
@@ -309,6 +310,8 @@ def _version(session: Session, m: models.Message, sub: models.Submission | None)
                         "cumulative": r.cumulative, "rate": r.rate, "findings": list(r.findings or [])}
                        for r in indicators],
         "reasons": list(m.reasons or []), "notes": list(m.notes or []),
+        "sender_auth": m.sender_auth or UNCHECKED,
+        "sender_note": None if m.sender_auth == PASS else UNVERIFIED_LABEL,
     }
 
 
@@ -342,7 +345,8 @@ def _print_show(data: dict[str, Any]) -> None:
         lines.append("Chưa có phiên bản nào (no versions).")
     for v in data["versions"]:
         flags = "".join(f" ({f})" for f, on in (("hiện hành", v["current"]), ("bị trả lại", v["rejected"])) if on)
-        lines.append(f"Thư #{v['id']}{flags} · {_vn(v['arrived_at'])} · {v['from'] or '?'}")
+        lines.append(f"Thư #{v['id']}{flags} · {_vn(v['arrived_at'])} · {v['from'] or '?'}"
+                     + (f" ({v['sender_note']})" if v["sender_note"] else ""))
         lines.append(f"  Tiêu đề: {v['subject'] or '(không có tiêu đề)'}")
         files = ", ".join(f"{a['filename']} ({a['size']} B)" for a in v["attachments"]) or "không có"
         lines.append(f"  Tệp đính kèm: {files}")

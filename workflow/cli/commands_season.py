@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
+from intake.identity import UNVERIFIED_LABEL
 from workflow import models
 from workflow.cli.common import ConfigOption, JsonOption, console, fail, open_app, print_json, table, vn_date
 from workflow.states import STATE_LABELS_VI
@@ -35,17 +36,21 @@ def register(app: typer.Typer) -> None:
             if json_out:
                 print_json([r.as_json() for r in rows])
                 return
-            t = table("#", "agency", "name", "state", "received", "on time", "outline gaps",
+            t = table("#", "agency", "name", "state", "received", "on time", "outline gaps", "sender",
                       title=f"Tình hình nộp báo cáo năm {year}")
             for i, r in enumerate(rows, 1):
                 on_time = {True: "đúng hạn", False: "muộn", None: "—"}[r.on_time]
                 t.add_row(str(i), r.agency, r.name, STATE_LABELS.get(r.state, r.state), vn_date(r.received_at), on_time,
-                          ", ".join(r.outline_missing) or "—")
+                          ", ".join(r.outline_missing) or "—", "chưa xác thực" if r.sender_note else "—")
             console.print(t)
             counts: dict[str, int] = {}
             for r in rows:
                 counts[r.state] = counts.get(r.state, 0) + 1
             console.print("  ".join(f"{STATE_LABELS.get(k, k)}: {v}" for k, v in sorted(counts.items())), markup=False)
+            unverified = sum(1 for r in rows if r.sender_note)
+            if unverified:
+                console.print(f"{unverified} báo cáo: {UNVERIFIED_LABEL} "
+                              "(xem [mailbox] trusted_authserv_id)", markup=False)
             console.print("outbox (unsent): " + ", ".join(f"{k} {v}" for k, v in outbox.items()), markup=False)
             for job in jobs:
                 console.print(f"job {job.name}: {vn_date(job.last_run_at)} {'ok' if job.ok else 'FAILED'} {job.result}", markup=False)
