@@ -170,7 +170,8 @@ NEW_AFTER_DECISION = "phiên bản mới sau khi đã chấp nhận"
 
 def awaiting_choice(sub: models.Submission) -> bool:
     """A newer version arrived after a coordinator's decision and waits for them to choose."""
-    return any(str(r).startswith(NEW_AFTER_DECISION) for r in sub.review_reasons or [])
+    return sub.state == states.NEEDS_REVIEW and any(str(r).startswith(NEW_AFTER_DECISION)
+                                                    for r in sub.review_reasons or [])
 
 
 def _new_version_after_decision(session: Session, sub: models.Submission, msg: models.Message, u: "Understanding",

@@ -270,3 +270,41 @@ def test_known_sender_still_gets_the_full_echo(tmp_path):
     _run(config, mailfactory.report_email())
     [ack] = _acks(config)
     assert "Báo cáo NSCL năm 2024.docx" in ack.body_text and ack.recipients == [TAY_NINH]
+
+
+# -- units: the parser and the verification rule ------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "address"), [
+    ("vanthu@skhcn.tayninh.gov.vn (So KHCN) <evil@attacker.example>", "evil@attacker.example"),
+    ('"vanthu@skhcn.tayninh.gov.vn" <evil@attacker.example>', "evil@attacker.example"),
+    ("evil@attacker.example (vanthu@skhcn.tayninh.gov.vn)", "evil@attacker.example"),
+    ("x (<vanthu@skhcn.tayninh.gov.vn>) <evil@attacker.example>", "evil@attacker.example"),
+    ("=?utf-8?b?U+G7nyBLSCZDTg==?= <VanThu@SKHCN.TayNinh.gov.vn>", "vanthu@skhcn.tayninh.gov.vn"),
+    ("x <a@b.vn> <c@d.vn>", None),           # two angle addresses: ambiguous, no identity
+    ("<a@b.vn> trailing text", None),
+    ("a@b.vn@c.vn", None),
+    ("Sở KH&CN", None),
+    ("<a@b.vn>, <c@d.vn>", None),            # two mailboxes in From: no single identity
+])
+def test_identity_parser(value, address):
+    found = parse_mailbox(value)
+    assert (found.address if found else None) == address
+
+
+def test_verification_needs_an_aligned_pass_from_the_trusted_server():
+    from intake.identity import FAIL, PASS, UNCHECKED, check_sender
+    from intake.model import Envelope
+
+    def env(*results: str) -> Envelope:
+        return Envelope(message_id="<m@x>", subject="", from_addr=TAY_NINH, from_name="",
+                        headers={"authentication-results": list(results)})
+
+    trusted = frozenset({"mx.tdc.example.vn"})
+    assert check_sender(env(), None).status == UNCHECKED
+    assert check_sender(env(), trusted).status == FAIL
+    assert check_sender(env("mx.tdc.example.vn; dmarc=pass header.from=skhcn.tayninh.gov.vn"), trusted).status == PASS
+    assert check_sender(env("mx.tdc.example.vn; dmarc=pass header.from=attacker.example"), trusted).status == FAIL
+    assert check_sender(env("mx.tdc.example.vn; dkim=pass header.d=tayninh.gov.vn"), trusted).status == FAIL  # not exact
+    assert check_sender(env("mx.tdc.example.vn; spf=pass smtp.mailfrom=x@skhcn.tayninh.gov.vn"), trusted).status == PASS
+    assert check_sender(env("evil.example; dmarc=pass header.from=skhcn.tayninh.gov.vn"), trusted).status == FAIL
