@@ -35,7 +35,7 @@ MACHINE_LOCAL_PARTS = frozenset({
 })
 QUOTE_CHARS = 60
 _URL = re.compile(r"(?i)(?:\b[a-z][a-z0-9+.-]*://|\bwww\.|\bmailto:)\S*")
-_DOMAINLIKE = re.compile(r"(?i)\b[\w-]+(?:\.[\w-]+)+\b")
+_DOMAINLIKE = re.compile(r"(?i)\b[\w-]+(?:\.[\w-]+)*\.[^\W\d_][\w-]*\b")  # the last label starts with a letter
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _GAVE_UP = "gave up after"  # a transient failure that ran out of retries: the address itself may be fine
 _REFUSED = "refused by the server:"

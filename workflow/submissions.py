@@ -277,7 +277,7 @@ def ack_context(msg: models.Message, sub: models.Submission | None, roster: "Ros
         "needs_assignment": needs_assignment,
         "outline_missing": missing_labels,
         "needs_review": bool(review_reasons) or sub is None,
-        "review_reasons": list(review_reasons),
+        "review_reasons": [r if full else short_quote(r, 300) for r in review_reasons],  # they quote file names
         "reply_address": reply_address,
         "campaign_dispatch": campaign.dispatch if campaign else None,
     }
