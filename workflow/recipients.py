@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from intake.identity import PASS, UNCHECKED, domain_of
 from workflow import models
-from workflow.roster import normalise_address
+from workflow.roster import GENERIC_MAIL_DOMAINS, normalise_address
 
 if TYPE_CHECKING:
     from workflow.roster import Roster
@@ -90,7 +90,9 @@ def ack_recipient(session: Session, *, from_addr: str, reply_to: Iterable[str], 
         alt = normalise_address(candidate or "")
         if alt is None or alt == sender:
             continue
-        trusted = (sender is not None and domain_of(alt) == domain_of(sender)) or roster.speaks_for(alt, agency_slug, year)
+        same_domain = (sender is not None and domain_of(alt) == domain_of(sender)
+                       and domain_of(sender) not in GENERIC_MAIL_DOMAINS)  # two Gmail users are strangers
+        trusted = same_domain or roster.speaks_for(alt, agency_slug, year)
         if trusted and blocked_reason(session, alt, own) is None:
             return alt
     if sender is not None and blocked_reason(session, sender, own) is None:

@@ -235,6 +235,14 @@ def test_reply_to_is_used_only_when_it_belongs_to_the_sender(tmp_path, reply_to,
     assert ack.recipients == [expected]
 
 
+def test_free_mail_reply_to_in_the_same_provider_is_not_the_sender(tmp_path):
+    config = _config(tmp_path)
+    _run(config, _with(mailfactory.report_email(sender="stranger@gmail.com", province="Bến Tre"),
+                       "Reply-To: victim@gmail.com"))
+    [ack] = _acks(config)
+    assert ack.recipients == ["stranger@gmail.com"]
+
+
 @pytest.mark.smtp
 def test_stranger_cannot_make_the_bot_mail_a_third_party_over_smtp(tmp_path, smtp_server):
     """Through the real SMTP server: the envelope recipient is the From, and the stranger's text is defanged."""
