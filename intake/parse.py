@@ -46,6 +46,7 @@ from mailparser.dates import parse_mail_date
 from mailparser.utils import decode_header_part, get_addresses
 
 from intake.header_repair import repair_header_block, tolerant_address
+from intake.identity import identity, parse_mailboxes
 from intake.limits import Limits
 from intake.model import AttachmentPart, Envelope
 from intake.store import sanitize_filename
@@ -641,21 +642,46 @@ def _forward(part: Message, env: Envelope, state: _Walk, depth: int, label: str)
     env.defects.extend(f"forward: {d}" for d in fwd.defects)
 
 
+_ANGLE_ADDR = re.compile(r"<[^<>]*>")
+
+
+def _plainly_one_mailbox(values: list[str]) -> bool:
+    """One From header naming at most one angle address with nothing after it, or one bare address.
+
+    The tolerant pass may repair syntax (brackets in a display name, obsolete
+    spacing); it must never choose between addresses where the strict
+    identity parser refused an ambiguous header (issue #10's spoofing cases).
+    """
+    if len(values) != 1:
+        return False
+    value = " ".join(values[0].split())
+    angles = _ANGLE_ADDR.findall(value)
+    if len(angles) > 1 or value.count("<") != len(angles) or value.count(">") != len(angles):
+        return False
+    if angles:
+        return value.rstrip().endswith(angles[0])
+    return len(re.findall(r"[^\s@<>,;()]+@[^\s@<>,;()]+", value)) == 1
+
+
 def _envelope(msg: Message, state: _Walk, depth: int, in_forward: bool, size: int, label: str) -> Envelope:
     defects: list[str] = []
     headers = _collect_headers(msg, state.limits, defects)
     def addrs(name: str) -> list[tuple[str, str]]:
         return _addresses(name, _raw_address_values(msg, name, state.limits))
 
-    from_pairs = addrs("from")
-    if headers.get("from") and not from_pairs:  # brackets in the name, obsolete syntax: read it tolerantly
-        recovered = tolerant_address(" ".join(_raw_address_values(msg, "from", state.limits)))
+    # Identity comes from the one strict parser (intake.identity): the addr-spec in angle brackets, never a comment.
+    from_values = _raw_address_values(msg, "from", state.limits)
+    sender = identity(from_values)
+    from_name, from_addr = (sender.name, sender.address) if sender else ("", "")
+    if sender is None and _plainly_one_mailbox(from_values):
+        # Brackets in the name, obsolete syntax: read it tolerantly, but never pick among several addresses.
+        recovered = tolerant_address(from_values[0])
         if recovered is not None:
-            from_pairs = [(nfc(_decode_words("subject", recovered[0])), recovered[1])]  # a name is unstructured text
+            from_name, from_addr = nfc(_decode_words("subject", recovered[0])), recovered[1]  # a name is unstructured text
             defects.append("from: address read by the tolerant second pass")
-    from_name, from_addr = from_pairs[0] if from_pairs else ("", "")
-    if headers.get("from") and not from_pairs:
+    if headers.get("from") and not from_addr:
         defects.append("from: no usable address")
+    reply_to = parse_mailboxes(", ".join(_raw_address_values(msg, "reply-to", state.limits))) or []
     message_id = headers.get("message-id", [None])[0]
     env = Envelope(
         message_id=message_id.strip() if message_id else None,
@@ -664,7 +690,7 @@ def _envelope(msg: Message, state: _Walk, depth: int, in_forward: bool, size: in
         from_name=from_name,
         to=[a for _, a in addrs("to")],
         cc=[a for _, a in addrs("cc")],
-        reply_to=[a for _, a in addrs("reply-to")],
+        reply_to=[m.address for m in reply_to],
         date_header=_parse_date(msg, defects),
         headers=headers,
         content_type=msg.get_content_type(),

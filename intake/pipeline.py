@@ -18,6 +18,7 @@ from intake.documents.budget import DocLimits
 from intake.documents.plain import body_text
 from intake.documents.sandbox import read_all
 from intake.guards import authentication_failures, check
+from intake.identity import SenderCheck, check_sender, content_fingerprint
 from intake.indicators import IndicatorRow, extract_indicators
 from intake.limits import Limits
 from intake.machine_mail import RETURN_KINDS, STORED_KIND, flufl_bounce, returned_own_message_ids
@@ -73,6 +74,9 @@ class Understanding:
     # bounce or a complaint (guard kinds in ``intake.machine_mail.RETURN_KINDS``), so an
     # address that bounced a reminder or an acknowledgement can be marked.
     returned_own_message_ids: tuple[str, ...] = ()
+    sender: SenderCheck | None = None  # did our receiving server vouch for the From domain
+    foreign_sender: bool = False  # names an agency the From address does not speak for: a coordinator places it
+    fingerprint: str | None = None  # Message-ID + sender + content: one message however it was delivered
 
     def reading(self) -> Classification:
         """The bot's reading even when classification did not run (quarantine, machine mail)."""
@@ -206,6 +210,8 @@ def _understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> 
     if (note := _date_note(env, raw.arrived_at)) is not None:
         result.notes.append(note)
     result.attachments = _store_attachments(store, env)
+    result.sender = check_sender(env, ctx.trusted_authserv_ids or None)
+    result.fingerprint = content_fingerprint(env, [a.sha256 for a in result.attachments])
     result.verdict = check(env, set(ctx.own_addresses), ctx.own_domain)
     if result.verdict.action == "accept" and (failed := flufl_bounce(raw.raw)):
         result.verdict = GuardVerdict("ignore", "bounce", ["thư báo lỗi gửi (flufl.bounce): " + ", ".join(failed)])
@@ -245,11 +251,14 @@ def _add_review_reasons(result: Understanding, ctx: IntakeContext) -> None:
     failures = authentication_failures(result.envelope, set(ctx.trusted_authserv_ids) if ctx.trusted_authserv_ids else None)
     if failures:
         result.review_reasons.append("xác thực người gửi thất bại: " + ", ".join(failures))
+    if result.sender is not None and result.sender.reason:
+        result.review_reasons.append(result.sender.reason)
     if cls.agency is not None and cls.year is not None:
-        sender_agency = ctx.roster.by_address(result.envelope.from_addr, cls.year)
-        if sender_agency is None or sender_agency.slug != cls.agency:
+        if not ctx.roster.speaks_for(result.envelope.from_addr, cls.agency, cls.year):
+            result.foreign_sender = True
             result.review_reasons.append(
-                f"địa chỉ gửi {result.envelope.from_addr or '(trống)'} không thuộc danh sách địa chỉ đã biết của đơn vị"
+                f"địa chỉ gửi {result.envelope.from_addr or '(trống)'} không thuộc danh sách địa chỉ đã biết của đơn vị; "
+                "cán bộ đầu mối cần xác nhận thư thuộc đơn vị nào"
             )
     if result.outline is not None and result.outline.different_layout:
         result.review_reasons.append(f"{LAYOUT_NOTE}: cần đối chiếu nội dung với đề cương")

@@ -21,6 +21,8 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
+from intake.limits import Limits
+from intake.precheck import too_many_header_lines_reason, too_many_parts_reason
 from intake.sources.maildir import deliver
 from tests.cli_helpers import REPO, run_cli, write_config
 from workflow import models
@@ -102,7 +104,10 @@ def test_every_real_message_through_the_daemon(tmp_path):
             problems.append(f"{name} ({label}): not recognised as machine mail ({row.status}, {row.kind})")
         if label == "list_bulk" and row.kind != "other":
             problems.append(f"{name}: list mail must be kind other, is {row.kind}")
-        if label == "normal" and row.status == "quarantined" and not truly_without_sender(raw):
+        over_budget = (row.quarantine_reason or "") in {too_many_parts_reason(Limits().max_parts),
+                                                        too_many_header_lines_reason(Limits().max_header_lines)}
+        # A structure over the per-message budget (an endless enclosure) is quarantined by design (issue #10).
+        if label == "normal" and row.status == "quarantined" and not truly_without_sender(raw) and not over_budget:
             problems.append(f"{name}: human mail with a sender quarantined: {row.quarantine_reason}")
     print_table(by_label)
     assert problems == []

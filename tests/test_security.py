@@ -69,7 +69,7 @@ def test_failed_sender_authentication_needs_review(tmp_path, results):
     assert any("xác thực người gửi thất bại" in r and f"{method}=fail" in r for r in row["review_reasons"]), row
 
 
-def test_unknown_address_naming_an_agency_needs_review(tmp_path):
+def test_unknown_address_naming_an_agency_waits_unplaced(tmp_path):
     config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}")
     app = App.load(str(config))
     try:
@@ -77,9 +77,11 @@ def test_unknown_address_naming_an_agency_needs_review(tmp_path):
         Daemon(app).run_once()
     finally:
         app.close()
-    row = _status(config, "tay-ninh")
-    assert row["state"] == "needs_review"
-    assert any("tayninh.baocao@gmail.com" in r and "không thuộc danh sách" in r for r in row["review_reasons"]), row
+    # Not the agency's address nor its domain: recorded, waits for a coordinator, and Tây Ninh still owes.
+    assert _status(config, "tay-ninh")["state"] == "missing"
+    [msg] = cli_json("review", "list", config=config)["messages"]
+    assert msg["from"] == "tayninh.baocao@gmail.com" and msg["agency_guess"] == "tay-ninh"
+    assert any("tayninh.baocao@gmail.com" in r and "không thuộc danh sách" in r for r in msg["notes"]), msg
 
 
 def test_passing_authentication_from_the_roster_is_received(tmp_path):

@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from email.utils import getaddresses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -27,8 +26,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from intake.text import slugify
+from intake.identity import parse_mailboxes
 from workflow import contacts, models, states
 from workflow.outbox_queue import queue_email
+from workflow.recipients import ack_recipient, blocked_reason
 from workflow.roster import expected_slug, normalise_address
 from workflow import submissions
 from workflow.submissions import _get_submission, audit, deadline_for, recompute_on_time, reference_for
@@ -221,22 +222,25 @@ def _raw_headers(msg: models.Message) -> dict[str, str]:
         return {}
 
 
-def _clean_recipients(addresses: list[str], ctx: ActionContext) -> list[str]:
+def _clean_recipients(addresses: list[str], ctx: ActionContext, session: Session | None = None) -> list[str]:
     out: list[str] = []
     for address in addresses:
         normal = normalise_address(address or "")
         if normal and normal not in ctx.own_addresses and normal not in out:
-            out.append(normal)
+            if session is None or blocked_reason(session, normal, ctx.own_addresses) is None:
+                out.append(normal)
     return out
 
 
 def _reply_recipient(session: Session, msg: models.Message, ctx: ActionContext) -> list[str]:
-    """Who an acknowledgement goes to: as the first ack did, else Reply-To, else From."""
+    """Who an acknowledgement goes to: as the first ack did, else the rule of ``workflow.recipients``."""
     first = session.scalar(select(models.OutboxEmail).where(models.OutboxEmail.dedupe_key == f"ack:{msg.id}"))
     if first is not None and first.recipients:
-        return _clean_recipients(list(first.recipients), ctx)
-    reply_to = [addr for _, addr in getaddresses([_raw_headers(msg).get("reply-to", "")]) if addr]
-    return _clean_recipients(reply_to[:1] or [msg.from_addr], ctx)
+        return _clean_recipients(list(first.recipients), ctx, session)
+    reply_to = [m.address for m in parse_mailboxes(_raw_headers(msg).get("reply-to", "")) or []]
+    chosen = ack_recipient(session, from_addr=msg.from_addr, reply_to=reply_to, agency_slug=msg.agency_slug,
+                           year=msg.year, roster=ctx.roster, own_addresses=ctx.own_addresses)
+    return [chosen] if chosen else []
 
 
 def _references(msg: models.Message) -> str | None:
@@ -247,9 +251,10 @@ def _references(msg: models.Message) -> str | None:
 
 
 def ack_context(session: Session, msg: models.Message, sub: models.Submission | None, ctx: ActionContext,
-                review_reasons: list[str] | None = None) -> dict[str, Any]:
+                review_reasons: list[str] | None = None, recipient: str | None = None) -> dict[str, Any]:
     """The ``ack`` template's context for a recorded message (shared with the recorder)."""
-    return submissions.ack_context(msg, sub, ctx.roster, ctx.campaigns, ctx.reply_address, list(review_reasons or []))
+    return submissions.ack_context(msg, sub, ctx.roster, ctx.campaigns, ctx.reply_address, list(review_reasons or []),
+                                   recipient)
 
 
 def _queue_ack(session: Session, msg: models.Message, sub: models.Submission | None, ctx: ActionContext,
@@ -259,7 +264,8 @@ def _queue_ack(session: Session, msg: models.Message, sub: models.Submission | N
         return None
     return queue_email(
         session, dedupe_key=dedupe_key, kind="ack", template="ack", recipients=recipients,
-        context=ack_context(session, msg, sub, ctx, list(sub.review_reasons or []) if sub else []),
+        context=ack_context(session, msg, sub, ctx, list(sub.review_reasons or []) if sub else [],
+                            recipients[0] if len(recipients) == 1 else None),
         domain=ctx.domain, now=ctx.now, agency_slug=msg.agency_slug, year=msg.year, related_message_id=msg.id,
         in_reply_to=msg.message_id, references=_references(msg),
     )
@@ -273,21 +279,48 @@ def _mark_acknowledged(session: Session, sub: models.Submission | None, msg: mod
 
 
 # --- actions -------------------------------------------------------------------------------
-def accept(session: Session, ctx: ActionContext, agency: str, year: int, reason: str = "") -> ActionResult:
-    """received / acknowledged / needs_review -> accepted: the coordinator is satisfied with the report."""
+def accept(session: Session, ctx: ActionContext, agency: str, year: int, reason: str = "",
+           message_id: int | None = None) -> ActionResult:
+    """received / acknowledged / needs_review -> accepted: the coordinator is satisfied with the report.
+
+    ``message_id`` chooses which version is accepted (and becomes current): a
+    newer version that arrived after an earlier acceptance waits for exactly
+    this choice. Without it the current version is accepted, and a waiting
+    newer version stays a version, not current.
+    """
     ag = resolve_agency(ctx.roster, agency, year)
     sub = _find_submission(session, ag.slug, year)
     result = ActionResult("accept", False, ag.slug, year, sub.id if sub else None)
     if sub is None:
         raise _refuse(ag, year, states.MISSING, states.ACCEPTED, states.ACCEPT)
-    if sub.state == states.ACCEPTED:
+    chosen = sub.current_message_id
+    if message_id is not None:
+        msg = _message(session, message_id)
+        if msg.submission_id != sub.id:
+            raise ActionError(f"Thư #{msg.id} không phải một phiên bản báo cáo của {ag.name} năm {year}; dùng `assign` "
+                              f"trước. Message {msg.id} is not a version of {ag.slug}/{year}.")
+        if msg.rejected:
+            raise ActionError(f"Thư #{msg.id} đã bị trả lại. Message {msg.id} was rejected.")
+        chosen = msg.id
+    waiting = submissions.awaiting_choice(sub)
+    if sub.state == states.ACCEPTED and chosen == sub.current_message_id:
         result.from_state = result.to_state = sub.state
         return result
-    result.from_state = states.transition(session, sub, states.ACCEPTED, actor=ctx.actor, now=ctx.now,
-                                          reason=reason.strip() or "chấp nhận báo cáo", event=states.ACCEPT,
-                                          message_id=sub.current_message_id)
-    result.to_state, result.changed, result.message_id = sub.state, True, sub.current_message_id
-    current = session.get(models.Message, sub.current_message_id) if sub.current_message_id else None
+    if chosen != sub.current_message_id:
+        previous = sub.current_message_id
+        sub.current_message_id = chosen
+        current = session.get(models.Message, chosen)
+        sub.outline_missing = list(current.outline_missing or []) if current else []
+        audit(session, action="version_chosen", actor=ctx.actor, submission=sub, message_id=chosen, from_state=sub.state,
+              to_state=sub.state, reason=f"chọn thư #{chosen} làm phiên bản hiện hành (trước đó: #{previous})", at=ctx.now)
+    if waiting:
+        sub.review_reasons = []
+    result.from_state = sub.state
+    if sub.state != states.ACCEPTED:
+        states.transition(session, sub, states.ACCEPTED, actor=ctx.actor, now=ctx.now,
+                          reason=reason.strip() or "chấp nhận báo cáo", event=states.ACCEPT, message_id=chosen)
+    result.to_state, result.changed, result.message_id = sub.state, True, chosen
+    current = session.get(models.Message, chosen) if chosen else None
     if current is not None and current.from_addr and normalise_address(current.from_addr) not in ctx.own_addresses:
         if contacts.learn(session, ag.slug, current.from_addr, actor=ctx.actor, now=ctx.now,
                           why=f"gửi báo cáo năm {year} đã được chấp nhận") is not None:
@@ -319,7 +352,7 @@ def request_resubmission(session: Session, ctx: ActionContext, agency: str, year
     session.flush()
     recompute_on_time(session, sub, ctx.campaigns.get(year))
     result.to_state, result.changed = sub.state, True
-    recipients = _clean_recipients([*_reply_recipient(session, msg, ctx), msg.from_addr, *ag.addresses], ctx)
+    recipients = _clean_recipients([*_reply_recipient(session, msg, ctx), msg.from_addr, *ag.addresses], ctx, session)
     if not recipients:
         result.notes.append("không có địa chỉ nhận nên chưa gửi thư đề nghị (no address to write to)")
         return result

@@ -66,6 +66,9 @@ class Daemon:
         self.stop_event = threading.Event()
         self._waiting = False
         self._is_leader = False
+        if not app.settings.mailbox.trusted_authserv_ids:
+            log.warning("sender verification is off: no [mailbox] trusted_authserv_id, so every submission is shown "
+                        "as 'người gửi chưa được xác thực' (anyone can write in an agency's name)")
 
     # -- ticks -------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from notifier.digest_docx import DOCX_CONTENT_TYPE, status_table_docx
+from intake.identity import PASS, UNVERIFIED_LABEL
 from workflow import models
 from workflow.outbox_queue import queue_email
 from workflow.reminders import (
@@ -137,6 +138,7 @@ def _new_reports(session: Session, roster: "Roster", campaigns: Mapping[int, "Ca
             "name": _name(roster, m.agency_slug, m.year), "agency": m.agency_slug, "year": m.year,
             "received_at": m.arrived_at, "on_time": on_time, "state": sub.state if sub else None,
             "reference": reference_for(m), "from_addr": m.from_addr or None,
+            "sender_note": UNVERIFIED_LABEL if m.sender_auth != PASS else None,
         }))
     return out
 

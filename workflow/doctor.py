@@ -78,6 +78,16 @@ def check_data(loaded: LoadedConfig) -> list[Check]:
     return checks
 
 
+def check_sender_verification(loaded: LoadedConfig) -> Check:
+    """Without a trusted receiving server, anyone can write in an agency's name and the bot cannot tell."""
+    name = "xác thực người gửi"
+    ids = loaded.settings.mailbox.trusted_authserv_ids
+    if ids:
+        return _ok(name, f"tin kết quả Authentication-Results của {', '.join(sorted(ids))}")
+    return Check(name, WARN, "người gửi chưa được xác thực: đặt [mailbox] trusted_authserv_id = authserv-id của máy chủ "
+                             "nhận thư (từ đầu tiên của tiêu đề Authentication-Results mà máy chủ đó thêm vào)")
+
+
 def check_campaign_year(loaded: LoadedConfig, now: datetime) -> Check:
     from workflow.campaigns import CampaignError, load_campaigns
 
@@ -387,6 +397,7 @@ def run_checks(config_path: str | None, now: datetime | None = None,
         checks.append(check_smtp(s.smtp, loaded.smtp_password))
     checks.append(check_clock(s.schedule.timezone, now))
     checks.append(check_campaign_year(loaded, now))
+    checks.append(check_sender_verification(loaded))
     if not any(c.failed for c in checks if c.name.startswith(("cơ sở dữ liệu", "lược đồ", "danh sách", "chiến dịch"))):
         checks.append(check_contacts(loaded, now))
     db_password = make_url(s.database.url).password if "@" in s.database.url else None

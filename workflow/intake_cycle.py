@@ -111,6 +111,7 @@ def intake_context(app: App, roster=None) -> IntakeContext:  # type: ignore[no-u
         own_addresses=own_addresses(app),
         own_domain=own_domain(app),
         review_threshold=app.settings.classifier.review_threshold,
+        trusted_authserv_ids=app.settings.mailbox.trusted_authserv_ids or None,
     )
 
 
@@ -175,7 +176,7 @@ class IntakeCycle:
     def _record_context(self, roster) -> RecordContext:  # type: ignore[no-untyped-def]
         reply = parseaddr(self.app.settings.smtp.reply_to or self.app.settings.smtp.from_)[1]
         return RecordContext(roster=roster, campaigns=self.app.campaigns, reply_address=reply,
-                             domain=own_domain(self.app), now=self.clock())
+                             domain=own_domain(self.app), now=self.clock(), own_addresses=own_addresses(self.app))
 
     def _cursors(self) -> dict[tuple[str, int | None], int]:
         with self.app.db.sessions() as session:

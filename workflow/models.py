@@ -164,6 +164,10 @@ class Message(Base):
     rejected: Mapped[bool] = mapped_column(Boolean, default=False)  # a coordinator asked for a resubmission of it
     outline_present: Mapped[list] = mapped_column(default=list)
     outline_missing: Mapped[list] = mapped_column(default=list)
+    # Message-ID + sender + body/attachment hashes: the same message delivered twice has two raw hashes, one of these.
+    content_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Did our receiving server vouch for the From domain: "pass", "fail", "unchecked" (not configured); None = before 0003.
+    sender_auth: Mapped[str | None] = mapped_column(String(20))
 
     attachments: Mapped[list["Attachment"]] = relationship(back_populates="message", cascade="all, delete-orphan")
 

@@ -4,9 +4,8 @@ A reminder is recognised by its Message-ID, which the bot fixed when it
 queued the row (workflow.outbox_queue): a human reply quotes it in
 In-Reply-To/References, a delivery status notification (RFC 3464) carries
 the returned message's headers in a ``message/rfc822`` or
-``text/rfc822-headers`` part. ``referenced_message_ids`` is the one place
-that reads them (intake's own bounce detection may expose the same list
-later; this is where to plug it in).
+``text/rfc822-headers`` part, which intake's machine-mail detection reads
+(``Understanding.returned_own_message_ids``).
 
 Intake never writes the database; this is called by the recorder
 (workflow.submissions.record), in the message's own transaction.
@@ -17,7 +16,6 @@ import re
 from datetime import datetime
 from email import message_from_bytes
 from email.message import Message
-from email.parser import HeaderParser
 from email.policy import compat32
 from typing import TYPE_CHECKING
 
@@ -34,8 +32,6 @@ if TYPE_CHECKING:
 _MSGID = re.compile(r"<[^<>\s]{1,250}@[^<>\s]{1,250}>")
 # A DSN is small; a large message is not read again just to look for one.
 DSN_READ_LIMIT = 2 * 1024 * 1024
-_HEADER_PARTS = {"text/rfc822-headers", "message/rfc822-headers", "message/global-headers"}
-_MESSAGE_PARTS = {"message/rfc822", "message/global"}
 _STATUS_PARTS = {"message/delivery-status", "message/global-delivery-status"}
 
 
@@ -44,7 +40,12 @@ def _ids(value: str | None) -> list[str]:
 
 
 def referenced_message_ids(u: "Understanding", returned: bool = True) -> list[str]:
-    """Message-IDs this message refers to: its In-Reply-To/References and (``returned``) those of a returned message."""
+    """Message-IDs this message refers to: its In-Reply-To/References and (``returned``) those of a returned message.
+
+    The returned ones are intake's (``Understanding.returned_own_message_ids``,
+    read by intake.machine_mail from DSN/ARF parts, attached messages and quoted
+    headers): one parser of returned mail for the guards and for contact health.
+    """
     env = u.envelope
     found: list[str] = []
     if env is not None:
@@ -53,27 +54,9 @@ def referenced_message_ids(u: "Understanding", returned: bool = True) -> list[st
                 found += _ids(value)
         for fwd in env.forwarded:
             found += _ids(fwd.message_id)
-    if returned and len(u.raw.raw) <= DSN_READ_LIMIT:
-        try:
-            found += _returned_ids(message_from_bytes(u.raw.raw, policy=compat32))
-        except Exception:  # noqa: BLE001 - hostile bytes: no reference found is the safe answer
-            pass
+    if returned:
+        found += list(u.returned_own_message_ids)
     return list(dict.fromkeys(found))
-
-
-def _returned_ids(msg: Message) -> list[str]:
-    found: list[str] = []
-    for part in msg.walk():
-        ctype = part.get_content_type()
-        if ctype in _MESSAGE_PARTS:
-            payload = part.get_payload()
-            inner = payload[0] if isinstance(payload, list) and payload else None
-            if isinstance(inner, Message):
-                found += _ids(inner.get("Message-ID"))
-        elif ctype in _HEADER_PARTS:
-            text = _text(part)
-            found += _ids(HeaderParser(policy=compat32).parsestr(text, headersonly=True).get("Message-ID"))
-    return found
 
 
 def _text(part: Message) -> str:

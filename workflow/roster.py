@@ -40,10 +40,10 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, replace
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Iterable
 
+from intake.identity import parse_mailbox
 from intake.text import fold, slugify
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -116,8 +116,8 @@ def expected_slug(name: str) -> str:
 
 def normalise_address(address: str) -> str | None:
     """'Sở KH&CN <SKHCN@TayNinh.gov.vn>' -> 'skhcn@tayninh.gov.vn'; None if it is not one."""
-    _, addr = parseaddr(address or "")
-    addr = addr.strip().strip(".").lower()
+    mailbox = parse_mailbox(address or "")  # the strict identity parser: a comment never supplies the address
+    addr = (mailbox.address if mailbox else "").strip().strip(".").lower()
     local, at, domain = addr.rpartition("@")
     domain = domain.rstrip(".")
     if not at or not _LOCAL_RE.match(local) or not _DOMAIN_RE.match(domain):
@@ -239,6 +239,26 @@ class Roster:
             return None
         target = self.successor(slug, year)
         return self.get(target, year) if target else None
+
+    def speaks_for(self, address: str, slug: str | None, year: int | None) -> bool:
+        """THE check "is this a known address of this agency": every identity decision asks it.
+
+        True when the address is one the roster knows for the agency (configured,
+        learned from a coordinator's ``assign``, or — via ``with_learned`` — any
+        other confirmed contact fed into the same lookup) or lies in the agency's
+        own mail domain. A free-mail address or another agency's domain is not
+        the agency's until a coordinator says so.
+        """
+        if not address or not slug or year is None:
+            return False
+        agency = self.by_address(address, year)
+        if agency is None:
+            return False
+        try:
+            wanted = self.successor(slug, year) or slug
+        except KeyError:
+            return False
+        return agency.slug in (slug, wanted)
 
     def with_learned(self, learned: dict[str, str]) -> "Roster":
         """A roster that also knows addresses coordinators tied to agencies.

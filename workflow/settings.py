@@ -84,9 +84,18 @@ class MailboxConfig(_ServerCredentials):
     cycle_limit: int = Field(500, gt=0)
     poll_seconds: float = Field(60, gt=0)
     idle: bool = True
+    # The authserv-id(s) of our own receiving server: only its Authentication-Results count.
+    trusted_authserv_id: str | list[str] | None = None
 
     def default_port(self) -> int:
         return 993 if self.security == "ssl" else 143
+
+    @property
+    def trusted_authserv_ids(self) -> frozenset[str]:
+        """The configured authserv-ids, lower-case; empty when sender verification is off."""
+        value = self.trusted_authserv_id
+        values = [value] if isinstance(value, str) else list(value or [])
+        return frozenset(v.strip().lower() for v in values if v and v.strip())
 
 
 class SmtpConfig(_ServerCredentials):

@@ -56,6 +56,7 @@ def _table() -> dict[tuple[str, str], frozenset[str]]:
 
     allow(REPORT_RECEIVED, (MISSING, RESUBMISSION_REQUESTED), RECEIVED, NEEDS_REVIEW)
     allow(SUPERSEDED, _HAS_REPORT, RECEIVED, NEEDS_REVIEW)
+    allow(SUPERSEDED, (EXEMPT,), NEEDS_REVIEW)  # a report after an exemption waits for the coordinator
     allow(ACK_QUEUED, (RECEIVED,), ACKNOWLEDGED)
     allow(FLAGGED, (RECEIVED, ACKNOWLEDGED), NEEDS_REVIEW)
     allow(ACCEPT, (RECEIVED, ACKNOWLEDGED, NEEDS_REVIEW), ACCEPTED)

@@ -12,7 +12,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Text, func, select, type_coerce
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
+
+from intake.identity import PASS, UNVERIFIED_LABEL
 
 from workflow import models
 
@@ -31,6 +33,7 @@ class StatusRow:
     versions: int
     outline_missing: list[str]
     review_reasons: list[str]
+    sender_note: str | None = None  # "người gửi chưa được xác thực" unless our receiving server vouched for it
 
     def as_json(self) -> dict:
         data = asdict(self)
@@ -47,14 +50,17 @@ def _json_list(value: object) -> list:
 
 def season_status(session: Session, roster: "Roster", year: int) -> list[StatusRow]:
     sub, msg = models.Submission, models.Message
+    current = aliased(models.Message)
     # One query: the year's submissions (year index) with their versions counted through the
     # messages' submission_id index, so the cost follows the roster, not the archive. Plain
     # columns, not ORM objects: building 100 entities per call cost more than the query.
     found = {row.agency_slug: row for row in session.execute(
         select(sub.agency_slug, sub.state, sub.first_received_at, sub.on_time,
                type_coerce(sub.outline_missing, Text).label("outline_missing"),
-               type_coerce(sub.review_reasons, Text).label("review_reasons"), func.count(msg.id).label("versions"))
+               type_coerce(sub.review_reasons, Text).label("review_reasons"), func.count(msg.id).label("versions"),
+               func.max(current.sender_auth).label("sender_auth"))
         .outerjoin(msg, msg.submission_id == sub.id)
+        .outerjoin(current, current.id == sub.current_message_id)
         .where(sub.year == year)
         .group_by(sub.id)
     )}
@@ -71,6 +77,7 @@ def season_status(session: Session, roster: "Roster", year: int) -> list[StatusR
             versions=row.versions if row else 0,
             outline_missing=_json_list(row.outline_missing) if row else [],
             review_reasons=_json_list(row.review_reasons) if row else [],
+            sender_note=UNVERIFIED_LABEL if row and row.versions and row.sender_auth != PASS else None,
         ))
     return rows
 

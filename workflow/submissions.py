@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import parseaddr
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -22,6 +21,7 @@ from workflow import models, states
 from workflow.audit import BOT, audit
 from workflow.outbox_queue import queue_email
 from workflow.reminder_mail import note_response
+from workflow.recipients import ack_recipient, is_verified_contact, short_quote
 
 if TYPE_CHECKING:
     from intake.pipeline import Understanding
@@ -49,6 +49,7 @@ class RecordContext:
     reply_address: str
     domain: str  # for Message-IDs of outgoing mail
     now: datetime
+    own_addresses: frozenset[str] = frozenset()  # the bot's own: never answered
 
 
 def reference_for(message: models.Message) -> str:
@@ -132,6 +133,8 @@ def _message_row(u: "Understanding", now: datetime) -> models.Message:
         outline_missing=list(u.outline.missing) if u.outline else [],
         marked_done=False,
         rejected=False,
+        content_sha256=u.fingerprint,
+        sender_auth=u.sender.status if u.sender else None,
     )
 
 
@@ -165,12 +168,48 @@ def _get_submission(session: Session, agency: str, year: int, now: datetime) -> 
     return sub
 
 
+NEW_AFTER_DECISION = "phiên bản mới sau khi đã chấp nhận"
+
+
+def awaiting_choice(sub: models.Submission) -> bool:
+    """A newer version arrived after a coordinator's decision and waits for them to choose."""
+    return sub.state == states.NEEDS_REVIEW and any(str(r).startswith(NEW_AFTER_DECISION)
+                                                    for r in sub.review_reasons or [])
+
+
+def _new_version_after_decision(session: Session, sub: models.Submission, msg: models.Message, u: "Understanding",
+                                ctx: RecordContext) -> None:
+    """Keep the version a coordinator accepted (or the exemption) and ask them to choose.
+
+    Never displacing a decision automatically is what stops a spoofed "new
+    version" from replacing an accepted report.
+    """
+    before = sub.state
+    decided = {states.ACCEPTED: f"đã chấp nhận thư #{sub.current_message_id}", states.EXEMPT: "đã miễn báo cáo"}.get(
+        before, "chờ cán bộ đầu mối quyết định")
+    reason = (f"{NEW_AFTER_DECISION} ({decided}): thư #{msg.id} chờ cán bộ đầu mối chọn "
+              f"(tdc-bot accept {sub.agency_slug} --year {sub.year} --message {msg.id} để dùng phiên bản mới)")
+    sub.last_received_at = msg.arrived_at
+    kept = [r for r in (sub.review_reasons or []) if str(r).startswith(NEW_AFTER_DECISION)]
+    sub.review_reasons = [*kept, reason, *u.review_reasons]
+    sub.updated_at = ctx.now
+    recompute_on_time(session, sub, ctx.campaigns.get(sub.year))
+    if before == states.NEEDS_REVIEW:
+        audit(session, action=states.SUPERSEDED, submission=sub, message_id=msg.id, from_state=before, to_state=before,
+              reason=reason, at=ctx.now)
+    else:
+        states.transition(session, sub, states.NEEDS_REVIEW, actor=BOT, reason=reason, now=ctx.now, message_id=msg.id,
+                          event=states.SUPERSEDED)
+
+
 def _attach_report(session: Session, msg: models.Message, u: "Understanding", ctx: RecordContext) -> models.Submission | None:
     """Link a report to its submission and move the state; None when it cannot be placed (review queue)."""
     cls = u.classification
     assert cls is not None
     if cls.agency is None or cls.year is None:
         return None
+    if u.foreign_sender:
+        return None  # not the agency's address nor its domain: counts for no one until a coordinator assigns it
     try:
         agency = ctx.roster.get(cls.agency)
     except KeyError:
@@ -180,6 +219,9 @@ def _attach_report(session: Session, msg: models.Message, u: "Understanding", ct
         return None
     sub = _get_submission(session, cls.agency, cls.year, ctx.now)
     msg.submission_id = sub.id
+    if sub.state in (states.ACCEPTED, states.EXEMPT) or awaiting_choice(sub):
+        _new_version_after_decision(session, sub, msg, u, ctx)
+        return sub
     before = sub.state
     superseded = sub.current_message_id
     sub.current_message_id = msg.id
@@ -192,8 +234,7 @@ def _attach_report(session: Session, msg: models.Message, u: "Understanding", ct
     if superseded is not None:
         reason = f"phiên bản mới thay thế thư #{superseded}; {reason}"
     target = states.NEEDS_REVIEW if u.review_reasons else states.RECEIVED
-    if before == states.EXEMPT or before == target:
-        # The version is recorded; the state stays (a coordinator's exemption, or already there).
+    if before == target:
         audit(session, action=states.SUPERSEDED if superseded else states.REPORT_RECEIVED, submission=sub,
               message_id=msg.id, from_state=before, to_state=before, reason=reason, at=ctx.now)
     else:
@@ -203,10 +244,21 @@ def _attach_report(session: Session, msg: models.Message, u: "Understanding", ct
 
 
 def ack_context(msg: models.Message, sub: models.Submission | None, roster: "Roster",
-                campaigns: dict[int, "Campaign"], reply_address: str, review_reasons: list[str]) -> dict:
-    """The ``ack`` template's context from the recorded rows, so an ack can be (re)built any time."""
+                campaigns: dict[int, "Campaign"], reply_address: str, review_reasons: list[str],
+                recipient: str | None = None) -> dict:
+    """The ``ack`` template's context from the recorded rows, so an ack can be (re)built any time.
+
+    What the sender wrote (subject, file names) is echoed in full only to a
+    verified contact of the agency; anyone else gets a short link-free quote.
+    A report whose sender does not speak for the agency it names is told a
+    coordinator will confirm which agency it belongs to, and is not named as it.
+    """
+    full = recipient is not None and is_verified_contact(msg, recipient, roster)
+    echo = (lambda text: text) if full else short_quote  # noqa: E731
+    needs_assignment = (sub is None and bool(msg.agency_slug) and msg.year is not None
+                        and not roster.speaks_for(msg.from_addr, msg.agency_slug, msg.year))
     agency = None
-    if msg.agency_slug:
+    if msg.agency_slug and not needs_assignment:
         try:
             agency = roster.get(msg.agency_slug, msg.year)
         except KeyError:
@@ -225,12 +277,13 @@ def ack_context(msg: models.Message, sub: models.Submission | None, roster: "Ros
         "received_at": msg.arrived_at,
         "on_time": sub.on_time if sub else None,
         "deadline": campaign.deadline if campaign else None,
-        "subject": msg.subject,
-        "attachments": [{"filename": a.filename, "size": a.size} for a in msg.attachments],
+        "subject": echo(msg.subject),
+        "attachments": [{"filename": echo(a.filename), "size": a.size} for a in msg.attachments],
+        "needs_assignment": needs_assignment,
         "outline_missing": missing_labels,
         "different_layout": LAYOUT_NOTE in (msg.notes or []),
         "needs_review": bool(review_reasons) or sub is None,
-        "review_reasons": list(review_reasons),
+        "review_reasons": [r if full else short_quote(r, 300) for r in review_reasons],  # they quote file names
         "reply_address": reply_address,
         "campaign_dispatch": campaign.dispatch if campaign else None,
     }
@@ -240,11 +293,13 @@ def _queue_ack(session: Session, msg: models.Message, sub: models.Submission | N
                ctx: RecordContext) -> bool:
     env = u.envelope
     assert env is not None
-    reply_to = parseaddr(env.reply_to[0])[1] if env.reply_to else ""
-    recipient = (reply_to or env.from_addr).lower()
+    recipient = ack_recipient(session, from_addr=env.from_addr, reply_to=env.reply_to, agency_slug=msg.agency_slug,
+                              year=msg.year, roster=ctx.roster, own_addresses=ctx.own_addresses)
     if not recipient:
+        audit(session, action="ack_withheld", message_id=msg.id, agency_slug=msg.agency_slug, year=msg.year,
+              reason="không có địa chỉ an toàn để gửi thư báo nhận", at=ctx.now)
         return False
-    context = ack_context(msg, sub, ctx.roster, ctx.campaigns, ctx.reply_address, list(u.review_reasons))
+    context = ack_context(msg, sub, ctx.roster, ctx.campaigns, ctx.reply_address, list(u.review_reasons), recipient)
     refs = " ".join(filter(None, [env.header("references"), env.message_id])) or None
     row = queue_email(
         session, dedupe_key=f"ack:{msg.id}", kind="ack", template="ack", recipients=[recipient], context=context,
@@ -259,12 +314,35 @@ def _queue_ack(session: Session, msg: models.Message, sub: models.Submission | N
     return True
 
 
+def _same_message(session: Session, u: "Understanding") -> models.Message | None:
+    """The message already recorded with the same Message-ID, sender and content (another delivery of it)."""
+    if not u.fingerprint:
+        return None
+    return session.scalar(select(models.Message).where(models.Message.content_sha256 == u.fingerprint)
+                          .order_by(models.Message.id).limit(1))
+
+
+def _record_duplicate_delivery(session: Session, twin: models.Message, u: "Understanding", ctx: RecordContext) -> None:
+    """One audit line per extra delivery (its raw hash), no new version, no new acknowledgement."""
+    note = f"thư #{twin.id} được giao thêm một lần (khác tiêu đề vận chuyển), bản gốc sha256 {u.blob.sha256}"
+    seen = session.scalar(select(models.AuditEntry.id).where(
+        models.AuditEntry.action == "duplicate_delivery", models.AuditEntry.message_id == twin.id,
+        models.AuditEntry.reason == note).limit(1))
+    if seen is None:
+        audit(session, action="duplicate_delivery", message_id=twin.id, agency_slug=twin.agency_slug, year=twin.year,
+              reason=note, at=ctx.now)
+
+
 def record(session: Session, u: "Understanding", ctx: RecordContext) -> RecordResult:
     """Record one understood message; a message already known by its content hash is a no-op."""
     advance_cursor(session, u.raw.mailbox, u.raw.uidvalidity, u.raw.uid)
     existing = session.scalar(select(models.Message).where(models.Message.sha256 == u.blob.sha256))
     if existing is not None:
         return RecordResult(existing.id, True, existing.status, existing.submission_id)
+    twin = _same_message(session, u)
+    if twin is not None:
+        _record_duplicate_delivery(session, twin, u, ctx)
+        return RecordResult(twin.id, True, twin.status, twin.submission_id)
     msg = _message_row(u, ctx.now)
     msg.attachments = _attachment_rows(u)
     session.add(msg)

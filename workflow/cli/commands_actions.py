@@ -18,6 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from notifier.labels import action_label, actor_label, state_label
+from intake.identity import PASS, UNCHECKED, UNVERIFIED_LABEL
 from workflow import models, states
 from workflow.actions import (
     ActionContext,
@@ -112,10 +113,12 @@ def register(app: typer.Typer) -> None:
     @app.command("accept")
     def accept(agency: AgencyArg, year: YearOption,
                reason: Annotated[str, _reason_option("optional")] = "",
+               message: Annotated[int | None, typer.Option(
+                   "--message", "-m", help="Accept this version (a message id of the submission) and make it current.")] = None,
                actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
                config: ConfigOption = None) -> None:
         """Accept an agency's report for YEAR (from received, acknowledged or needs_review)."""
-        _run(config, now, actor, json_out, lambda s, ctx: do_accept(s, ctx, agency, year, reason))
+        _run(config, now, actor, json_out, lambda s, ctx: do_accept(s, ctx, agency, year, reason, message))
 
     @app.command("request-resubmission")
     def request_resubmission(agency: AgencyArg, year: YearOption,
@@ -327,6 +330,8 @@ def _version(session: Session, m: models.Message, sub: models.Submission | None)
                         "cumulative": r.cumulative, "rate": r.rate, "findings": list(r.findings or [])}
                        for r in indicators],
         "reasons": list(m.reasons or []), "notes": list(m.notes or []),
+        "sender_auth": m.sender_auth or UNCHECKED,
+        "sender_note": None if m.sender_auth == PASS else UNVERIFIED_LABEL,
     }
 
 
@@ -360,7 +365,8 @@ def _print_show(data: dict[str, Any]) -> None:
         lines.append("Chưa có phiên bản nào.")
     for v in data["versions"]:
         flags = "".join(f" ({f})" for f, on in (("hiện hành", v["current"]), ("bị trả lại", v["rejected"])) if on)
-        lines.append(f"Thư #{v['id']}{flags} · {_vn(v['arrived_at'])} · {v['from'] or '?'}")
+        lines.append(f"Thư #{v['id']}{flags} · {_vn(v['arrived_at'])} · {v['from'] or '?'}"
+                     + (f" ({v['sender_note']})" if v["sender_note"] else ""))
         lines.append(f"  Tiêu đề: {v['subject'] or '(không có tiêu đề)'}")
         files = ", ".join(f"{a['filename']} ({a['size']} B)" for a in v["attachments"]) or "không có"
         lines.append(f"  Tệp đính kèm: {files}")

@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
+from intake.identity import UNVERIFIED_LABEL
 from workflow import models
 from workflow.cli.common import ConfigOption, JsonOption, console, fail, open_app, print_json, table, vn_date
 from notifier.labels import job_line
@@ -39,17 +40,21 @@ def register(app: typer.Typer) -> None:
             if json_out:
                 print_json([r.as_json() for r in rows])
                 return
-            t = table("#", "mã đơn vị", "đơn vị", "trạng thái", "ngày nhận", "đúng hạn", "mục còn thiếu",
+            t = table("#", "mã đơn vị", "đơn vị", "trạng thái", "ngày nhận", "đúng hạn", "mục còn thiếu", "người gửi",
                       title=f"Tình hình nộp báo cáo năm {year}")
             for i, r in enumerate(rows, 1):
                 on_time = {True: "đúng hạn", False: "muộn", None: "—"}[r.on_time]
                 t.add_row(str(i), r.agency, r.name, STATE_LABELS.get(r.state, r.state), vn_date(r.received_at), on_time,
-                          ", ".join(r.outline_missing) or "—")
+                          ", ".join(r.outline_missing) or "—", "chưa xác thực" if r.sender_note else "—")
             console.print(t)
             counts: dict[str, int] = {}
             for r in rows:
                 counts[r.state] = counts.get(r.state, 0) + 1
             console.print("  ".join(f"{STATE_LABELS.get(k, k)}: {v}" for k, v in sorted(counts.items())), markup=False)
+            unverified = sum(1 for r in rows if r.sender_note)
+            if unverified:
+                console.print(f"{unverified} báo cáo: {UNVERIFIED_LABEL} "
+                              "(xem [mailbox] trusted_authserv_id)", markup=False)
             console.print("Thư chưa gửi: " + (", ".join(f"{_OUTBOX_WORDS.get(k, k)} {v}" for k, v in outbox.items()) or "không có"),
                           markup=False)
             for job in jobs:
