@@ -5,7 +5,7 @@ into the book as confirmed contacts of source ``learned``; the old table
 stays, and both feed the roster's address lookup.
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0003
 """
 from alembic import op
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ import workflow.models
 
 
 revision = '0005'
-down_revision = '0001'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
