@@ -4,14 +4,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 
-from workflow import models
 from workflow.cli.common import ConfigOption, JsonOption, console, fail, open_app, print_json, table, vn_date
-from workflow.states import STATE_LABELS_VI
-from workflow.status import message_counts, outbox_counts, season_status, unsent_counts
-
-STATE_LABELS = STATE_LABELS_VI
 
 
 def register(app: typer.Typer) -> None:
@@ -25,6 +19,12 @@ def register(app: typer.Typer) -> None:
         config: ConfigOption = None,
     ) -> None:
         """One row per agency owing a report for YEAR, with its submission state."""
+        from sqlalchemy import select
+
+        from workflow import models
+        from workflow.states import STATE_LABELS_VI as STATE_LABELS
+        from workflow.status import season_status, unsent_counts
+
         with open_app(config) as a:
             with a.db.sessions() as session:
                 rows = season_status(session, a.roster, year)
@@ -53,6 +53,8 @@ def register(app: typer.Typer) -> None:
     @app.command("stats")
     def stats(json_out: JsonOption = False, config: ConfigOption = None) -> None:
         """Counts of messages (recorded, ignored, quarantined) and outbox emails by state."""
+        from workflow.status import message_counts, outbox_counts
+
         with open_app(config) as a:
             with a.db.sessions() as session:
                 msgs = message_counts(session)
@@ -69,6 +71,10 @@ def register(app: typer.Typer) -> None:
     @quarantine_app.command("list")
     def quarantine_list(json_out: JsonOption = False, config: ConfigOption = None) -> None:
         """Messages kept raw but not processed, with the reason."""
+        from sqlalchemy import select
+
+        from workflow import models
+
         with open_app(config) as a:
             with a.db.sessions() as session:
                 rows = list(session.scalars(

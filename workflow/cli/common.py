@@ -1,18 +1,26 @@
-"""What every command shares: the --config option, loading the app, output helpers."""
+"""What every command shares: the --config option, loading the app, output helpers.
+
+Start-up cost is a feature here: coordinators type ``tdc-bot status`` all day,
+and ``--help`` must not pay for SQLAlchemy, Alembic or python-docx. So this
+module and every ``commands_*`` module import only the standard library and
+Typer at module level; everything heavy is imported inside the command that
+uses it (docs/architecture.md, "The command line starts fast"). ``console`` is created on
+first use, because Rich's console costs as much as a bare Python start.
+"""
 from __future__ import annotations
 
 import json
 import sys
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any, Iterator
+from typing import TYPE_CHECKING, Annotated, Any, Iterator
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from workflow.settings import ConfigError
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 ConfigOption = Annotated[
     str | None,
@@ -24,7 +32,29 @@ NowOption = Annotated[
     typer.Option("--now", help="Pretend the time is this (ISO 8601, e.g. 2024-11-23T08:00; Asia/Ho_Chi_Minh when no offset)."),
 ]
 
-console = Console(soft_wrap=True)
+
+
+_console: "Console | None" = None
+
+
+def rich_console() -> "Console":
+    """The one stdout console (soft-wrapped: scripts grep whole lines); hand this to Rich widgets."""
+    global _console
+    if _console is None:
+        from rich.console import Console
+
+        _console = Console(soft_wrap=True)
+    return _console
+
+
+class _LazyConsole:
+    """Stands for ``rich_console()`` so ``console.print(...)`` costs nothing until something is printed."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(rich_console(), name)
+
+
+console: "Console" = _LazyConsole()  # type: ignore[assignment]
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
@@ -40,6 +70,7 @@ def open_app(config: str | None, migrate: bool = True) -> Iterator[Any]:
     from workflow.app import App
     from workflow.campaigns import CampaignError
     from workflow.roster import RosterError
+    from workflow.settings import ConfigError
 
     try:
         app = App.load(config, migrate=migrate)
@@ -72,7 +103,9 @@ def vn_date(value: datetime | None) -> str:
     return value.astimezone(VN).strftime("%d/%m/%Y %H:%M") if value else "—"
 
 
-def table(*columns: str, title: str | None = None) -> Table:
+def table(*columns: str, title: str | None = None) -> "Table":
+    from rich.table import Table
+
     t = Table(title=title, show_lines=False, header_style="bold")
     for column in columns:
         t.add_column(column)
