@@ -1,0 +1,56 @@
+"""Recording ordinary mail with two Core inserts instead of the ORM's unit of work.
+
+Why: in a mailbox backfill nineteen messages in twenty are not reports (news,
+replies, auto-replies). For them ``record`` only writes the message row and its
+attachment rows: no submission, no state change, no acknowledgement. Building
+ORM objects and flushing them through the unit of work cost several times the
+inserts themselves, so these rows go in as plain INSERTs, in the caller's
+transaction, with the same values the ORM path writes
+(``workflow.submissions.message_values`` / ``attachment_values``).
+
+Reports, quarantined messages and anything with indicator rows keep the ORM
+path in ``workflow.submissions.record``; the duplicate check (by content hash)
+is the same on both paths, so a message is still recorded once.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from workflow import models
+
+if TYPE_CHECKING:
+    from intake.pipeline import Understanding
+    from workflow.submissions import RecordResult
+
+
+def is_plain(u: "Understanding") -> bool:
+    """Mail whose recording is only its rows: ignored machine mail, or recorded mail that is no report."""
+    if u.indicators:
+        return False
+    if u.status == "ignored":
+        return True
+    return u.status == "recorded" and (u.classification is None or u.classification.kind != "report")
+
+
+def record_plain(session: Session, u: "Understanding", now: datetime) -> "RecordResult | None":
+    """Record ``u`` with Core inserts when it is plain mail; None means "use the ORM path"."""
+    if not is_plain(u):
+        return None
+    from workflow.submissions import RecordResult, attachment_values, message_values
+
+    messages = models.Message.__table__
+    known = session.execute(
+        select(messages.c.id, messages.c.status, messages.c.submission_id).where(messages.c.sha256 == u.blob.sha256)
+    ).first()
+    if known is not None:
+        return RecordResult(known.id, True, known.status, known.submission_id)
+    values = message_values(u, now)
+    message_id = session.execute(insert(messages).values(**values)).inserted_primary_key[0]
+    rows = attachment_values(u)
+    if rows:
+        session.execute(insert(models.Attachment.__table__), [dict(row, message_id=message_id) for row in rows])
+    return RecordResult(message_id, False, values["status"])
