@@ -24,3 +24,14 @@ def campaigns():
     from workflow.campaigns import load_campaigns
 
     return load_campaigns()
+
+
+# The Dovecot fixtures, as tests/servers/postgres.py and smtp.py do for theirs: a test that uses one is
+# marked ``imap``, so ``make test-fast`` (no servers) leaves it out without a list to keep up to date.
+DOVECOT_FIXTURES = frozenset({"dovecot_server", "dovecot"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if DOVECOT_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.imap)
