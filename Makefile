@@ -29,9 +29,9 @@ test-deps:
 test: test-deps venv
 	$(BIN)/pytest -q
 
-# The developer's loop: unit tests only — no Dovecot, SMTP or PostgreSQL, nothing marked slow —
-# spread over the machine's cores (pytest-xdist). The whole suite stays `make test`, as in CI.
-FAST := not imap and not smtp and not postgres and not slow
+# The developer's loop: unit tests only — no Dovecot, SMTP or PostgreSQL, no tdc-bot child processes,
+# nothing marked slow — spread over the machine's cores (pytest-xdist). The whole suite stays `make test`, as in CI.
+FAST := not imap and not smtp and not postgres and not cli and not slow
 test-fast: venv
 	$(BIN)/pytest -q -n auto -m "$(FAST)"
 

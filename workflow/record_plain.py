@@ -15,9 +15,10 @@ is the same on both paths, so a message is still recorded once.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from workflow import models
@@ -25,6 +26,15 @@ from workflow import models
 if TYPE_CHECKING:
     from intake.pipeline import Understanding
     from workflow.submissions import RecordResult
+
+
+@cache
+def _statements():  # type: ignore[no-untyped-def]
+    """Built once: constructing a statement per message (coercions, cache keys) cost more than running it."""
+    messages, attachments = models.Message.__table__, models.Attachment.__table__
+    known = select(messages.c.id, messages.c.status, messages.c.submission_id).where(
+        messages.c.sha256 == bindparam("sha"))
+    return known, insert(messages), insert(attachments)
 
 
 def is_plain(u: "Understanding") -> bool:
@@ -42,15 +52,13 @@ def record_plain(session: Session, u: "Understanding", now: datetime) -> "Record
         return None
     from workflow.submissions import RecordResult, attachment_values, message_values
 
-    messages = models.Message.__table__
-    known = session.execute(
-        select(messages.c.id, messages.c.status, messages.c.submission_id).where(messages.c.sha256 == u.blob.sha256)
-    ).first()
+    find, insert_message, insert_attachments = _statements()
+    known = session.execute(find, {"sha": u.blob.sha256}).first()
     if known is not None:
         return RecordResult(known.id, True, known.status, known.submission_id)
     values = message_values(u, now)
-    message_id = session.execute(insert(messages).values(**values)).inserted_primary_key[0]
+    message_id = session.execute(insert_message, values).inserted_primary_key[0]
     rows = attachment_values(u)
     if rows:
-        session.execute(insert(models.Attachment.__table__), [dict(row, message_id=message_id) for row in rows])
+        session.execute(insert_attachments, [dict(row, message_id=message_id) for row in rows])
     return RecordResult(message_id, False, values["status"])
