@@ -26,7 +26,7 @@ import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterable, Iterator
 
 from intake.text import nfc
 
@@ -128,6 +128,14 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _fsync_file(name: str) -> None:
+    fd = os.open(name, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _describe(exc: OSError, target: Path) -> str:
     if exc.errno == errno.ENOSPC:
         why = "disk full"
@@ -192,10 +200,12 @@ class RawStore:
             for tmp in (leftover or {}).values():
                 Path(tmp).unlink(missing_ok=True)
 
-    def sync_pending(self) -> None:
+    def sync_pending(self, each: Callable[..., Iterable[object]] = map) -> None:
         """Make every deferred write durable under its final name: flush all, rename all, flush their folders.
 
-        Raises StoreError (and keeps none of the files not yet renamed) when the disk refuses.
+        ``each`` runs the flushes (``map``, or a thread pool's ``map``: flushes issued together are
+        committed together by the file system's journal). Raises StoreError (and keeps none of the
+        files not yet renamed) when the disk refuses.
         """
         if self._pending is None:
             return
@@ -204,12 +214,7 @@ class RawStore:
             self._pending.clear()
         renamed = 0
         try:
-            for _, tmp in items:
-                fd = os.open(tmp, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+            list(each(_fsync_file, [tmp for _, tmp in items]))
             for path, tmp in items:
                 os.replace(tmp, path)
                 renamed += 1
@@ -217,8 +222,7 @@ class RawStore:
             for _, tmp in items[renamed:]:
                 Path(tmp).unlink(missing_ok=True)
             raise StoreError(_describe(exc, items[min(renamed, len(items) - 1)][0])) from exc
-        for directory in {path.parent for path, _ in items}:
-            _fsync_dir(directory)
+        list(each(_fsync_dir, list({path.parent for path, _ in items})))
 
     def _write_once(self, path: Path, data: bytes) -> None:
         """Atomic and idempotent: same name means same bytes, so an existing file is kept."""

@@ -218,7 +218,7 @@ class IntakeCycle:
                 # islice takes exactly one fetch's worth without asking the source for the next one.
                 while chunk := list(islice(messages, size)):
                     batch = self._understand_all(pool, chunk, ctx, stats)
-                    if batch and not self._sync_store(stats):
+                    if batch and not self._sync_store(stats, pool):
                         break
                     if batch:
                         self._record_batch(batch, ctx, stats, on_message)
@@ -231,10 +231,10 @@ class IntakeCycle:
             stats.stopped_early = f"database: {type(exc).__name__}"
             log.warning("intake cycle stopped: database unavailable: %s", exc.__class__.__name__)
 
-    def _sync_store(self, stats: CycleStats) -> bool:
+    def _sync_store(self, stats: CycleStats, pool: ThreadPoolExecutor) -> bool:
         """The batch's raw files flushed and named (intake/store.py) before its commit; False stops the cycle."""
         try:
-            self.store.sync_pending()
+            self.store.sync_pending(pool.map)
         except StoreError as exc:
             stats.stopped_early = f"storage: {exc}"
             log.error("cannot store a batch of messages (%s); they stay unprocessed on the server and are retried "
