@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo run test venv test-deps clean
+.PHONY: demo run test test-fast venv test-deps clean
 
 $(BIN)/tdc-bot: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -28,6 +28,12 @@ test-deps:
 
 test: test-deps venv
 	$(BIN)/pytest -q
+
+# The developer's loop: unit tests only — no Dovecot, SMTP or PostgreSQL, no tdc-bot child processes,
+# nothing marked slow — spread over the machine's cores (pytest-xdist). The whole suite stays `make test`, as in CI.
+FAST := not imap and not smtp and not postgres and not cli and not slow
+test-fast: venv
+	$(BIN)/pytest -q -n auto -m "$(FAST)"
 
 clean:
 	rm -rf var .pytest_cache

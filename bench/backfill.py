@@ -7,6 +7,7 @@ mail — storing, parsing, classifying, recording, marking, acknowledging.
 """
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -86,6 +87,7 @@ def backfill_run(env: BenchEnv, count: int, label: str) -> tuple[ChildRun, dict,
     timing = {"messages": count, "mailbox_mb": round(nbytes / 2**20, 1), "fill_seconds": round(written, 2),
               "dovecot_index_seconds": round(indexed, 2), "plain_fetch_seconds": round(plain, 2),
               "bot_seconds": round(run.seconds, 2), "bot_msgs_per_second": round(count / run.seconds, 1),
+              "bot_cpu_seconds": round(run.cpu_seconds, 1), "loadavg": [round(v, 2) for v in os.getloadavg()],
               "peak_rss_mb": round(run.max_rss_mb, 1)}
     return run, timing, facts
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.measure import Figure  # noqa: E402
 
-FIGURES = ("latency", "idle", "backfill", "resume", "memory50", "status", "web")
+FIGURES = ("cli", "latency", "idle", "backfill", "resume", "memory50", "status", "web")
 
 
 def sizes(quick: bool) -> dict[str, int]:
@@ -69,6 +69,8 @@ def run(selected: list[str], quick: bool) -> list[Figure]:
 
     n = sizes(quick)
     figures: list[Figure] = []
+    if "cli" in selected:  # first, before the servers and the big mailboxes load the machine
+        figures.extend(_guarded("cli", lambda: cli_figures(quick)))
     steps: list[tuple[str, Callable[..., object]]] = [
         ("latency", lambda env: ack_latency(env, n["rounds"])),
         ("idle", lambda env: idle_cycle_ratio(env, n["idle_big"], n["idle_small"])),
@@ -87,6 +89,12 @@ def run(selected: list[str], quick: bool) -> list[Figure]:
 
         figures.extend(_guarded("web", board_ratio))
     return figures
+
+
+def cli_figures(quick: bool) -> list[Figure]:
+    from bench.cli_startup import cli_startup_figures
+
+    return cli_startup_figures(rounds=5 if quick else 9)
 
 
 def _guarded(name: str, step: Callable[[], object]) -> list[Figure]:

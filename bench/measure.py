@@ -42,6 +42,7 @@ class ChildRun:
     max_rss_mb: float
     returncode: int
     output: str
+    cpu_seconds: float = 0.0  # user + system of the child: what it cost, whatever else loads the machine
 
 
 def run_bot_once(config: Path, *, kill_when=None, poll: float = 0.05) -> ChildRun:
@@ -66,7 +67,8 @@ def run_bot_once(config: Path, *, kill_when=None, poll: float = 0.05) -> ChildRu
                 time.sleep(poll)
         child.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
-    return ChildRun(seconds, usage.ru_maxrss / 1024, child.returncode, log.read_text(errors="replace")[-4000:])
+    return ChildRun(seconds, usage.ru_maxrss / 1024, child.returncode, log.read_text(errors="replace")[-4000:],
+                    usage.ru_utime + usage.ru_stime)
 
 
 def sqlite_count(db: Path, sql: str) -> int:

@@ -5,6 +5,14 @@ wrong later, a coordinator can always reopen the message exactly as it
 arrived. Files are addressed by SHA-256 so a message read twice (a crash
 before the server was told) is stored once, and written atomically so a
 crash never leaves a half file under a valid name.
+
+Durability costs a disk flush per file and per folder. A backfill writes
+thousands of files, so the intake cycle can ask for them in batches
+(``deferred_sync``): every file of a fetch is written under a temporary name,
+then one pass flushes them all, renames them, and flushes their folders,
+before the database commit that records them. The order for each file is the
+same as alone (data on disk, then its name, then the commit), so nothing
+recorded can point at a missing or half-written file.
 """
 from __future__ import annotations
 
@@ -13,9 +21,12 @@ import hashlib
 import os
 import re
 import tempfile
+import threading
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterable, Iterator
 
 from intake.text import nfc
 
@@ -117,6 +128,14 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _fsync_file(name: str) -> None:
+    fd = os.open(name, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _describe(exc: OSError, target: Path) -> str:
     if exc.errno == errno.ENOSPC:
         why = "disk full"
@@ -135,6 +154,9 @@ class RawStore:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
         self._real_root = self.root.resolve()
+        # Inside deferred_sync(): final path -> temporary file written but not yet flushed nor renamed.
+        self._pending: dict[Path, str] | None = None
+        self._pending_lock = threading.Lock()
 
     # ---- paths -------------------------------------------------------
     def message_path(self, sha256: str) -> Path:
@@ -165,9 +187,49 @@ class RawStore:
         self._write_once(path, data)
         return StoredBlob(sha, path, len(data))
 
+    # ---- batched durability ----------------------------------------
+    @contextmanager
+    def deferred_sync(self) -> Iterator[None]:
+        """Writes inside wait for ``sync_pending()`` to be flushed and named; unsynced ones are dropped at exit."""
+        self._pending = {}
+        try:
+            yield
+        finally:
+            with self._pending_lock:
+                leftover, self._pending = self._pending, None
+            for tmp in (leftover or {}).values():
+                Path(tmp).unlink(missing_ok=True)
+
+    def sync_pending(self, each: Callable[..., Iterable[object]] = map) -> None:
+        """Make every deferred write durable under its final name: flush all, rename all, flush their folders.
+
+        ``each`` runs the flushes (``map``, or a thread pool's ``map``: flushes issued together are
+        committed together by the file system's journal). Raises StoreError (and keeps none of the
+        files not yet renamed) when the disk refuses.
+        """
+        if self._pending is None:
+            return
+        with self._pending_lock:
+            items = list(self._pending.items())
+            self._pending.clear()
+        renamed = 0
+        try:
+            list(each(_fsync_file, [tmp for _, tmp in items]))
+            for path, tmp in items:
+                os.replace(tmp, path)
+                renamed += 1
+        except OSError as exc:
+            for _, tmp in items[renamed:]:
+                Path(tmp).unlink(missing_ok=True)
+            raise StoreError(_describe(exc, items[min(renamed, len(items) - 1)][0])) from exc
+        list(each(_fsync_dir, list({path.parent for path, _ in items})))
+
     def _write_once(self, path: Path, data: bytes) -> None:
         """Atomic and idempotent: same name means same bytes, so an existing file is kept."""
         if path.is_file() and path.stat().st_size == len(data):
+            return
+        if self._pending is not None:
+            self._write_deferred(path, data)
             return
         directory = path.parent
         tmp_name: str | None = None
@@ -191,6 +253,32 @@ class RawStore:
             if tmp_name:
                 Path(tmp_name).unlink(missing_ok=True)
             raise StoreError(_describe(exc, path)) from exc
+
+    def _write_deferred(self, path: Path, data: bytes) -> None:
+        """Write under a temporary name in the final folder; ``sync_pending`` flushes and renames it."""
+        with self._pending_lock:
+            if self._pending is not None and path in self._pending:
+                return  # the same content already waits under this name
+        tmp_name: str | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+            fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+            try:
+                os.fchmod(fd, FILE_MODE)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+            except BaseException:
+                Path(tmp_name).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            if tmp_name:
+                Path(tmp_name).unlink(missing_ok=True)
+            raise StoreError(_describe(exc, path)) from exc
+        with self._pending_lock:
+            if self._pending is not None and path not in self._pending:
+                self._pending[path] = tmp_name
+                return
+        Path(tmp_name).unlink(missing_ok=True)  # the same content was queued meanwhile, or the batch ended
 
     # ---- reading -----------------------------------------------------
     def exists(self, sha256: str) -> bool:

@@ -78,17 +78,32 @@ class App:
         return Path(self.settings.storage.path)
 
     def sync_reference_data(self) -> None:
-        """Mirror the roster and campaigns (config is the truth) into their tables."""
+        """Mirror the roster and campaigns (config is the truth) into their tables.
+
+        Every command runs this at start, so it first reads both tables in two
+        queries and writes (one merge per changed row) only when the files
+        changed: a merge per agency at every ``tdc-bot status`` cost more than
+        the status itself.
+        """
+        agencies = {a.slug: (a.name, a.kind, a.from_year, a.until_year) for a in self.roster_base.all()}
+        campaigns = {c.year: (c.dispatch, c.deadline_at()) for c in self.campaigns.values()}
+        with self.db.sessions() as session:
+            stored_agencies = {r[0]: tuple(r[1:]) for r in session.execute(select(
+                models.Agency.slug, models.Agency.name, models.Agency.kind, models.Agency.from_year,
+                models.Agency.until_year))}
+            stored_campaigns = {r[0]: tuple(r[1:]) for r in session.execute(select(
+                models.Campaign.year, models.Campaign.dispatch, models.Campaign.deadline_at))}
+        changed_agencies = [slug for slug, row in agencies.items() if stored_agencies.get(slug) != row]
+        changed_campaigns = [year for year, row in campaigns.items() if stored_campaigns.get(year) != row]
+        if not changed_agencies and not changed_campaigns:
+            return
         with startup_lock(self.db.engine), self.db.transaction() as session:
-            for agency in self.roster_base.all():
-                session.merge(models.Agency(
-                    slug=agency.slug, name=agency.name, kind=agency.kind,
-                    from_year=agency.from_year, until_year=agency.until_year,
-                ))
-            for campaign in self.campaigns.values():
-                session.merge(models.Campaign(
-                    year=campaign.year, dispatch=campaign.dispatch, deadline_at=campaign.deadline_at(),
-                ))
+            for slug in changed_agencies:
+                name, kind, from_year, until_year = agencies[slug]
+                session.merge(models.Agency(slug=slug, name=name, kind=kind, from_year=from_year, until_year=until_year))
+            for year in changed_campaigns:
+                dispatch, deadline_at = campaigns[year]
+                session.merge(models.Campaign(year=year, dispatch=dispatch, deadline_at=deadline_at))
 
     def close(self) -> None:
         if self._db is not None:

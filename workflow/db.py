@@ -2,23 +2,26 @@
 
 Alembic owns the schema: ``upgrade()`` runs at every start so a new release
 migrates the database before touching it, on SQLite and PostgreSQL alike.
+Importing Alembic costs more than everything else ``tdc-bot status`` does, so
+the start first compares the database's ``alembic_version`` with the head
+revision read from the migration files' text (``workflow.schema_head``), and
+only loads Alembic when they differ.
 """
 from __future__ import annotations
 
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+from workflow.schema_head import MIGRATIONS, database_is_current
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 
 def make_engine(url: str) -> Engine:
@@ -64,7 +67,9 @@ def private_file(path: Path) -> None:
     os.close(fd)
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine) -> "Config":
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
@@ -103,6 +108,11 @@ def startup_lock(engine: Engine) -> Iterator[None]:
 
 
 def upgrade(engine: Engine) -> None:
+    """Migrate to the head revision; a database already there costs one SELECT, not an Alembic import."""
+    if database_is_current(engine):
+        return
+    from alembic import command
+
     with startup_lock(engine):
         if engine.dialect.name != "sqlite":
             command.upgrade(alembic_config(engine), "head")  # PostgreSQL: DDL is transactional already
@@ -175,6 +185,9 @@ def repair_half_made_schema(engine: Engine) -> list[str]:
 
 def pending_migrations(engine: Engine) -> list[str]:
     """Revisions not yet applied (empty when the database is current)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config(engine))
     with engine.connect() as conn:
         current = set(MigrationContext.configure(conn).get_current_heads())

@@ -224,10 +224,13 @@ class IntakeCycle:
             ctx = self._context()
             messages = self.source.fetch_new(self._cursors(), limit)
             size = self.app.settings.mailbox.batch_size
-            with ThreadPoolExecutor(max_workers=UNDERSTAND_THREADS, thread_name_prefix="understand") as pool:
+            with ThreadPoolExecutor(max_workers=UNDERSTAND_THREADS, thread_name_prefix="understand") as pool, \
+                    self.store.deferred_sync():
                 # islice takes exactly one fetch's worth without asking the source for the next one.
                 while chunk := list(islice(messages, size)):
                     batch = self._understand_all(pool, chunk, ctx, stats)
+                    if batch and not self._sync_store(stats, pool):
+                        break
                     if batch:
                         self._record_batch(batch, ctx, stats, on_message)
                     if len(batch) < len(chunk):
@@ -238,6 +241,17 @@ class IntakeCycle:
         except SQLAlchemyError as exc:
             stats.stopped_early = f"database: {type(exc).__name__}"
             log.warning("intake cycle stopped: database unavailable: %s", exc.__class__.__name__)
+
+    def _sync_store(self, stats: CycleStats, pool: ThreadPoolExecutor) -> bool:
+        """The batch's raw files flushed and named (intake/store.py) before its commit; False stops the cycle."""
+        try:
+            self.store.sync_pending(pool.map)
+        except StoreError as exc:
+            stats.stopped_early = f"storage: {exc}"
+            log.error("cannot store a batch of messages (%s); they stay unprocessed on the server and are retried "
+                      "next cycle", exc)
+            return False
+        return True
 
     def _understand_all(self, pool: ThreadPoolExecutor, chunk: list[RawMessage], ctx: IntakeContext,
                         stats: CycleStats) -> list[Understanding]:

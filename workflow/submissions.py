@@ -22,6 +22,7 @@ from workflow.audit import BOT, audit
 from workflow.outbox_queue import queue_email
 from workflow.reminder_mail import note_response
 from workflow.recipients import ack_recipient, is_verified_contact, short_quote
+from workflow.record_plain import record_plain
 
 if TYPE_CHECKING:
     from intake.pipeline import Understanding
@@ -87,11 +88,16 @@ def recompute_on_time(session: Session, submission: models.Submission, campaign:
 def advance_cursor(session: Session, mailbox: str, uidvalidity: int | None, uid: int | None) -> None:
     if uidvalidity is None or uid is None:
         return
-    cursor = session.get(models.MailboxCursor, (mailbox, uidvalidity))
+    # Held for the session's life: the identity map forgets a clean object nobody references, and
+    # reloading the cursor for every message of a backfill was a query per message.
+    held: dict = session.info.setdefault("mailbox_cursors", {})
+    cursor = held.get((mailbox, uidvalidity)) or session.get(models.MailboxCursor, (mailbox, uidvalidity))
     if cursor is None:
-        session.add(models.MailboxCursor(mailbox=mailbox, uidvalidity=uidvalidity, last_uid=uid))
+        cursor = models.MailboxCursor(mailbox=mailbox, uidvalidity=uidvalidity, last_uid=uid)
+        session.add(cursor)
     elif uid > cursor.last_uid:
         cursor.last_uid = uid
+    held[(mailbox, uidvalidity)] = cursor
 
 
 def _fit(value: str | None, column: object) -> str | None:
@@ -101,12 +107,17 @@ def _fit(value: str | None, column: object) -> str | None:
 
 
 def _message_row(u: "Understanding", now: datetime) -> models.Message:
+    return models.Message(**message_values(u, now))
+
+
+def message_values(u: "Understanding", now: datetime) -> dict:
+    """The ``messages`` row of one understood message, as column values (ORM and Core paths share it)."""
     env = u.envelope
     cls = u.classification
     notes = list(u.notes)
     if u.verdict is not None and u.verdict.action != "accept":
         notes.extend(u.verdict.reasons)
-    return models.Message(
+    return dict(
         sha256=u.blob.sha256,
         source_key=_fit(u.raw.source_key, models.Message.source_key),
         mailbox=_fit(u.raw.mailbox, models.Message.mailbox),
@@ -139,8 +150,13 @@ def _message_row(u: "Understanding", now: datetime) -> models.Message:
 
 
 def _attachment_rows(u: "Understanding") -> list[models.Attachment]:
+    return [models.Attachment(**values) for values in attachment_values(u)]
+
+
+def attachment_values(u: "Understanding") -> list[dict]:
+    """The ``attachments`` rows of one message, without ``message_id`` (ORM and Core paths share them)."""
     return [
-        models.Attachment(
+        dict(
             filename=_fit(a.filename, models.Attachment.filename), safe_name=_fit(a.safe_name, models.Attachment.safe_name),
             content_type=_fit(a.content_type, models.Attachment.content_type), size=a.size,
             sha256=a.sha256, path=a.path, from_forward=a.from_forward, text_chars=a.text_chars, notes=list(a.notes),
@@ -336,6 +352,8 @@ def _record_duplicate_delivery(session: Session, twin: models.Message, u: "Under
 def record(session: Session, u: "Understanding", ctx: RecordContext) -> RecordResult:
     """Record one understood message; a message already known by its content hash is a no-op."""
     advance_cursor(session, u.raw.mailbox, u.raw.uidvalidity, u.raw.uid)
+    if (plain := record_plain(session, u, ctx.now)) is not None:
+        return plain  # ordinary mail and machine mail: Core inserts (workflow/record_plain.py)
     existing = session.scalar(select(models.Message).where(models.Message.sha256 == u.blob.sha256))
     if existing is not None:
         return RecordResult(existing.id, True, existing.status, existing.submission_id)

@@ -12,7 +12,7 @@ from email import policy
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from intake.identity import UNVERIFIED_LABEL, parse_mailbox
 from intake.sources.maildir import deliver

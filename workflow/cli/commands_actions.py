@@ -11,30 +11,12 @@ import getpass
 import os
 import re
 from datetime import date, datetime
-from typing import Annotated, Any, Callable
+from typing import TYPE_CHECKING, Annotated, Any, Callable
 
 import typer
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
 
-from notifier.labels import action_label, actor_label, state_label
 from intake.identity import PASS, UNCHECKED, UNVERIFIED_LABEL
-from workflow import models, states
-from workflow.actions import (
-    ActionContext,
-    ActionError,
-    ActionResult,
-    action_context,
-    last_day_on_time,
-    resolve_agency,
-)
-from workflow.actions import accept as do_accept
-from workflow.actions import assign as do_assign
-from workflow.actions import exempt as do_exempt
-from workflow.actions import extend as do_extend
-from workflow.actions import reopen as do_reopen
-from workflow.actions import request_resubmission as do_request_resubmission
-from workflow.actions import resend_ack as do_resend_ack
+from notifier.labels import action_label, actor_label, state_label
 from workflow.cli.common import (
     ConfigOption,
     JsonOption,
@@ -47,6 +29,12 @@ from workflow.cli.common import (
     table,
     vn_date,
 )
+
+if TYPE_CHECKING:  # imported where used: the command line must start fast (workflow/cli/common.py)
+    from sqlalchemy.orm import Session
+
+    from workflow import models
+    from workflow.actions import ActionContext, ActionResult
 
 ActorOption = Annotated[
     str | None,
@@ -90,6 +78,8 @@ def _run(config: str | None, now: str | None, actor: str | None, json_out: bool,
          action: Callable[[Session, ActionContext], ActionResult]) -> None:
     """One action in one transaction; a refusal rolls everything back and exits 1."""
     from notifier.render import RenderError
+    from workflow import states
+    from workflow.actions import ActionError, action_context
 
     with open_app(config) as a:
         ctx = action_context(a, parse_now(now), resolve_actor(actor))
@@ -118,6 +108,8 @@ def register(app: typer.Typer) -> None:
                actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
                config: ConfigOption = None) -> None:
         """Accept an agency's report for YEAR (from received, acknowledged or needs_review)."""
+        from workflow.actions import accept as do_accept
+
         _run(config, now, actor, json_out, lambda s, ctx: do_accept(s, ctx, agency, year, reason, message))
 
     @app.command("request-resubmission")
@@ -126,6 +118,8 @@ def register(app: typer.Typer) -> None:
                              actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
                              config: ConfigOption = None) -> None:
         """Reject the current version and email the agency asking for a new one (once per version)."""
+        from workflow.actions import request_resubmission as do_request_resubmission
+
         _run(config, now, actor, json_out, lambda s, ctx: do_request_resubmission(s, ctx, agency, year, reason))
 
     @app.command("exempt")
@@ -134,6 +128,8 @@ def register(app: typer.Typer) -> None:
                actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
                config: ConfigOption = None) -> None:
         """Exempt an agency from reporting for YEAR (any state); no reminders go to it."""
+        from workflow.actions import exempt as do_exempt
+
         _run(config, now, actor, json_out, lambda s, ctx: do_exempt(s, ctx, agency, year, reason))
 
     @app.command("reopen")
@@ -142,6 +138,8 @@ def register(app: typer.Typer) -> None:
                actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
                config: ConfigOption = None) -> None:
         """Lift an exemption: back to missing, or to the state the received versions imply."""
+        from workflow.actions import reopen as do_reopen
+
         _run(config, now, actor, json_out, lambda s, ctx: do_reopen(s, ctx, agency, year, reason))
 
     @app.command("assign")
@@ -152,6 +150,8 @@ def register(app: typer.Typer) -> None:
                actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
                config: ConfigOption = None) -> None:
         """Place a message as AGENCY's report for YEAR and learn its sender address."""
+        from workflow.actions import assign as do_assign
+
         _run(config, now, actor, json_out, lambda s, ctx: do_assign(s, ctx, message, agency, year, reason))
 
     @app.command("extend")
@@ -162,6 +162,8 @@ def register(app: typer.Typer) -> None:
                actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
                config: ConfigOption = None) -> None:
         """Extend YEAR's deadline (for everyone or one agency) and recompute who is on time."""
+        from workflow.actions import extend as do_extend
+
         day = parse_day(until)
         _run(config, now, actor, json_out, lambda s, ctx: do_extend(s, ctx, year, day, reason, agency))
 
@@ -171,6 +173,8 @@ def register(app: typer.Typer) -> None:
                    actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
                    config: ConfigOption = None) -> None:
         """Queue a new acknowledgement for a report message (each run sends one more)."""
+        from workflow.actions import resend_ack as do_resend_ack
+
         _run(config, now, actor, json_out, lambda s, ctx: do_resend_ack(s, ctx, message, reason))
 
     @review_app.command("list")
@@ -207,6 +211,8 @@ def register(app: typer.Typer) -> None:
     def show(submission: Annotated[str, typer.Argument(help="AGENCY/YEAR (e.g. tay-ninh/2024) or a message id.")],
              json_out: JsonOption = False, config: ConfigOption = None) -> None:
         """A submission's versions, attachments, outline, indicator rows and audit trail."""
+        from workflow.actions import ActionError
+
         with open_app(config, need_secrets=False) as a:
             with a.db.sessions() as session:
                 try:
@@ -229,6 +235,10 @@ def _vn(value: str | None) -> str:
 
 
 def review_queue(session: Session, roster: Any, year: int | None) -> dict[str, list[dict[str, Any]]]:
+    from sqlalchemy import or_, select
+
+    from workflow import models
+
     subs = select(models.Submission).where(models.Submission.state == models.NEEDS_REVIEW)
     msgs = select(models.Message).where(models.Message.status == "recorded", models.Message.kind == "report",
                                         models.Message.submission_id.is_(None))
@@ -253,6 +263,10 @@ def review_queue(session: Session, roster: Any, year: int | None) -> dict[str, l
 
 def reminder_replies(session: Session, roster: Any, year: int | None) -> list[dict[str, Any]]:
     """Replies to reminders that are not reports ("we will send by 5/12"), linked to their agency."""
+    from sqlalchemy import select
+
+    from workflow import models
+
     query = (select(models.ReminderResponse, models.Message)
              .join(models.Message, models.Message.id == models.ReminderResponse.message_id)
              .where(models.ReminderResponse.kind == "reply"))
@@ -278,6 +292,11 @@ _TARGET = re.compile(r"^\s*(?P<agency>[^/]+?)\s*/\s*(?P<year>\d{4})\s*$")
 
 def show_data(session: Session, roster: Any, campaigns: dict[int, Any], target: str) -> dict[str, Any]:
     """Everything about one submission (AGENCY/YEAR) or the submission of one message (id)."""
+    from sqlalchemy import select
+
+    from workflow import models, states
+    from workflow.actions import ActionError, last_day_on_time, resolve_agency
+
     message: models.Message | None = None
     if target.strip().isdigit():
         message = session.get(models.Message, int(target))
@@ -318,6 +337,10 @@ def show_data(session: Session, roster: Any, campaigns: dict[int, Any], target: 
 
 
 def _version(session: Session, m: models.Message, sub: models.Submission | None) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from workflow import models
+
     indicators = session.scalars(select(models.IndicatorRow).where(models.IndicatorRow.message_id == m.id)
                                  .order_by(models.IndicatorRow.position))
     return {
@@ -337,6 +360,10 @@ def _version(session: Session, m: models.Message, sub: models.Submission | None)
 
 def _audit_trail(session: Session, sub: models.Submission | None, ids: list[int], slug: str | None,
                  year: int | None) -> list[dict[str, Any]]:
+    from sqlalchemy import or_, select
+
+    from workflow import models
+
     conditions = []
     if sub is not None:
         conditions.append(models.AuditEntry.submission_id == sub.id)

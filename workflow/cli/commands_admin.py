@@ -6,7 +6,6 @@ from typing import Annotated
 import typer
 
 from workflow.cli.common import ConfigOption, JsonOption, console, fail, open_app, print_json, table
-from workflow.settings import ConfigError, load_config
 
 
 def register(app: typer.Typer) -> None:
@@ -20,6 +19,7 @@ def register(app: typer.Typer) -> None:
         """Validate the configuration and data files, reporting every problem at once."""
         from workflow.campaigns import CampaignError, load_campaigns
         from workflow.roster import RosterError, load_roster
+        from workflow.settings import ConfigError, load_config
         from pathlib import Path
 
         problems: list[str] = []

@@ -14,7 +14,6 @@ import typer
 
 from notifier.labels import flush_summary, job_summary, state_label
 from workflow.cli.common import ConfigOption, JsonOption, NowOption, console, fail, open_app, parse_now, print_json, table
-from workflow.outbox_queue import send_due
 
 YearOption = Annotated[
     int | None,
@@ -40,6 +39,8 @@ def _year(app: Any, year: int | None, now: datetime) -> int:
 def _run_daily(config: str | None, year: int | None, now: str | None, dry_run: bool, send: bool,
                job: Callable[[Any, int, datetime], Any], refusals: tuple[type[Exception], ...]) -> tuple[int, Any, Any]:
     """What `remind` and `digest` share: load, pick the season, run the day's job, send when asked."""
+    from workflow.outbox_queue import send_due
+
     moment = parse_now(now)
     with open_app(config) as a:
         y = _year(a, year, moment)

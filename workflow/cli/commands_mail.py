@@ -11,8 +11,7 @@ from typing import Annotated, Any, Callable, Iterator
 
 import typer
 
-from workflow.cli.common import ConfigOption, JsonOption, NowOption, console, fail, open_app, parse_now, table
-from workflow.logs import setup_logging
+from workflow.cli.common import ConfigOption, JsonOption, NowOption, console, fail, open_app, parse_now, rich_console, table
 
 LogFormat = Annotated[str, typer.Option("--log-format", help="Log lines as 'text' or 'json'.")]
 LogLevel = Annotated[str, typer.Option("--log-level", help="debug, info, warning, error.")]
@@ -39,7 +38,7 @@ def intake_progress() -> Iterator[Callable[[Any], None]]:
 
         yield plain
         return
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=rich_console(),
                   transient=True) as bar:
         task = bar.add_task("intake", total=None)
 
@@ -63,6 +62,8 @@ def register(app: typer.Typer) -> None:
         With --now the daemon's clock starts at that moment and runs on from there
         (replaying a season, testing a deadline day); mail arrival times stay the server's.
         """
+        from workflow.logs import setup_logging
+
         setup_logging(log_format, log_level)
         # A stop request during start-up (migrations, loading) is a clean exit too; the daemon
         # installs its own handler once it runs.

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from workflow.cli.common import ConfigOption, NowOption, console, fail, parse_now
+from workflow.cli.common import ConfigOption, NowOption, console, fail, parse_now, rich_console
 
 
 def register(app: typer.Typer) -> None:
@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
         from workflow.demo import DemoError, run_demo
 
         try:
-            run_demo(directory, year=year, agencies=agencies, seed=seed, console=console)
+            run_demo(directory, year=year, agencies=agencies, seed=seed, console=rich_console())
         except DemoError as exc:
             fail(f"demo: {exc}", 2)
 

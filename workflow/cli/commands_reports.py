@@ -2,19 +2,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from workflow.cli.common import ConfigOption, NowOption, SafeConsole, console, fail, open_app, parse_now
+from workflow.cli.common import ConfigOption, NowOption, console, fail, open_app, parse_now, safe_console
+
+if TYPE_CHECKING:  # imported where used: the command line must start fast (workflow/cli/common.py)
+    from rich.console import Console
 
 YearOption = Annotated[int, typer.Option("--year", "-y", help="Reporting year.")]
 
 
 def _progress_reporter(err: Console):  # type: ignore[no-untyped-def]
     """A Rich bar on a terminal; plain "i/n name" lines otherwise (logs, pipes, cron)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     bar = Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), console=err, disable=not err.is_terminal)
     task = bar.add_task("Đang tổng hợp", total=None)
@@ -38,11 +41,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write the consolidated national report of YEAR (.docx): extracts per outline section,
         summed indicators, and an annex of who reported when and who did not."""
+
         from notifier.compile_docx import compiled_report_docx
         from workflow.compile import compile_for_app
 
         when = parse_now(now)
-        err = SafeConsole(stderr=True, soft_wrap=True)
+        err = safe_console(stderr=True, soft_wrap=True)
         with open_app(config, need_secrets=False) as a:
             if year not in a.campaigns:
                 fail(f"No campaign for {year} in the campaigns file.", 1)
@@ -69,6 +73,7 @@ def register(app: typer.Typer) -> None:
         config: ConfigOption = None,
     ) -> None:
         """Export YEAR's status table and indicator rows for spreadsheets."""
+
         from workflow.export import FORMATS, export, gather
 
         fmt = fmt.lower().strip()
@@ -84,4 +89,4 @@ def register(app: typer.Typer) -> None:
         except OSError as exc:
             fail(f"Cannot write the export: {exc}", 1)
         for path in written:
-            SafeConsole(stderr=True).print(f"Đã ghi {path}", markup=False, highlight=False)
+            safe_console(stderr=True).print(f"Đã ghi {path}", markup=False, highlight=False)

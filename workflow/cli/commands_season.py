@@ -4,16 +4,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 
-from intake.identity import UNVERIFIED_LABEL
-from workflow import models
 from workflow.cli.common import ConfigOption, JsonOption, console, fail, open_app, print_json, table, vn_date
-from notifier.labels import job_line
-from workflow.states import STATE_LABELS_VI
-from workflow.status import message_counts, outbox_counts, season_status, unsent_counts
 
-STATE_LABELS = STATE_LABELS_VI
 # Outbox states in words (the keys stay English in --json).
 _OUTBOX_WORDS = {"pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed": "lỗi",
                  "suppressed": "không gửi (giới hạn)"}
@@ -30,6 +23,14 @@ def register(app: typer.Typer) -> None:
         config: ConfigOption = None,
     ) -> None:
         """One row per agency owing a report for YEAR, with its submission state."""
+        from sqlalchemy import select
+
+        from intake.identity import UNVERIFIED_LABEL
+        from notifier.labels import job_line
+        from workflow import models
+        from workflow.states import STATE_LABELS_VI as STATE_LABELS
+        from workflow.status import season_status, unsent_counts
+
         with open_app(config, need_secrets=False) as a:
             with a.db.sessions() as session:
                 rows = season_status(session, a.roster, year)
@@ -63,6 +64,8 @@ def register(app: typer.Typer) -> None:
     @app.command("stats")
     def stats(json_out: JsonOption = False, config: ConfigOption = None) -> None:
         """Counts of messages (recorded, ignored, quarantined) and outbox emails by state."""
+        from workflow.status import message_counts, outbox_counts
+
         with open_app(config) as a:
             with a.db.sessions() as session:
                 msgs = message_counts(session)
@@ -80,6 +83,10 @@ def register(app: typer.Typer) -> None:
     @quarantine_app.command("list")
     def quarantine_list(json_out: JsonOption = False, config: ConfigOption = None) -> None:
         """Messages kept raw but not processed, with the reason."""
+        from sqlalchemy import select
+
+        from workflow import models
+
         with open_app(config) as a:
             with a.db.sessions() as session:
                 rows = list(session.scalars(

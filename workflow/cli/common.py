@@ -1,20 +1,28 @@
-"""What every command shares: the --config option, loading the app, output helpers."""
+"""What every command shares: the --config option, loading the app, output helpers.
+
+Start-up cost is a feature here: coordinators type ``tdc-bot status`` all day,
+and ``--help`` must not pay for SQLAlchemy, Alembic or python-docx. So this
+module and every ``commands_*`` module import only the standard library and
+Typer at module level; everything heavy is imported inside the command that
+uses it (docs/architecture.md, "The command line starts fast"). ``console`` is created on
+first use, because Rich's console costs as much as a bare Python start.
+"""
 from __future__ import annotations
 
 import json
 import sys
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any, Iterator
+from typing import TYPE_CHECKING, Annotated, Any, Iterator
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from notifier.safe_text import terminal_text
-from workflow.settings import ConfigError
+from notifier.safe_text import terminal_text  # plain re: cheap to import
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 ConfigOption = Annotated[
     str | None,
@@ -28,29 +36,39 @@ NowOption = Annotated[
 
 
 
-class SafeConsole(Console):
-    """A Console for text that may come from a mail: never parsed as Rich markup, never
-    passing escape sequences or control characters to the terminal (see notifier.safe_text).
+_console: "Console | None" = None
 
-    Strings become plain ``Text`` objects here, so ``[/x] hello`` in a subject is shown as is
-    instead of raising ``MarkupError``; renderables built by the code (tables) are passed on.
+
+def rich_console() -> "Console":
+    """The one stdout console (soft-wrapped: scripts grep whole lines); hand this to Rich widgets.
+
+    A SafeConsole (workflow.cli.safe_console): text from a mail is never read as markup.
     """
+    global _console
+    if _console is None:
+        from workflow.cli.safe_console import SafeConsole as _SafeConsole
 
-    def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        kwargs.pop("markup", None)
-        kwargs.setdefault("highlight", False)
-        cleaned = [Text(terminal_text(o)) if isinstance(o, str) else o for o in objects]
-        super().print(*cleaned, **kwargs)
-
-
-class SafeTable(Table):
-    """A Table whose string cells are plain text, cleaned for the terminal (see SafeConsole)."""
-
-    def add_row(self, *renderables: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        super().add_row(*(Text(terminal_text(r)) if isinstance(r, str) else r for r in renderables), **kwargs)
+        _console = _SafeConsole(soft_wrap=True)
+    return _console
 
 
-console = SafeConsole(soft_wrap=True)
+class _LazyConsole:
+    """Stands for ``rich_console()`` so ``console.print(...)`` costs nothing until something is printed."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(rich_console(), name)
+
+
+console: "Console" = _LazyConsole()  # type: ignore[assignment]
+
+
+def safe_console(**kwargs: Any) -> "Console":
+    """Another SafeConsole (e.g. on stderr), built on first use like ``console``."""
+    from workflow.cli.safe_console import SafeConsole as _SafeConsole
+
+    return _SafeConsole(**kwargs)
+
+
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
@@ -69,6 +87,7 @@ def open_app(config: str | None, migrate: bool = True, need_secrets: bool = True
     from workflow.app import App
     from workflow.campaigns import CampaignError
     from workflow.roster import RosterError
+    from workflow.settings import ConfigError
 
     try:
         app = App.load(config, migrate=migrate, need_secrets=need_secrets)
@@ -101,8 +120,10 @@ def vn_date(value: datetime | None) -> str:
     return value.astimezone(VN).strftime("%d/%m/%Y %H:%M") if value else "—"
 
 
-def table(*columns: str, title: str | None = None) -> Table:
-    t = SafeTable(title=Text(terminal_text(title)) if title else None, show_lines=False, header_style="bold")
+def table(*columns: str, title: str | None = None) -> "Table":
+    from workflow.cli.safe_console import SafeTable, safe_title
+
+    t = SafeTable(title=safe_title(title), show_lines=False, header_style="bold")
     for column in columns:
         t.add_column(column)
     return t
