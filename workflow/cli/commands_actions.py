@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable
 
 import typer
 
-from intake.identity import PASS, UNCHECKED, UNVERIFIED_LABEL
-from notifier.labels import action_label, actor_label, state_label
 from workflow.cli.common import (
     ConfigOption,
     JsonOption,
@@ -339,6 +337,7 @@ def show_data(session: Session, roster: Any, campaigns: dict[int, Any], target: 
 def _version(session: Session, m: models.Message, sub: models.Submission | None) -> dict[str, Any]:
     from sqlalchemy import select
 
+    from intake.identity import PASS, UNCHECKED, UNVERIFIED_LABEL
     from workflow import models
 
     indicators = session.scalars(select(models.IndicatorRow).where(models.IndicatorRow.message_id == m.id)
@@ -383,6 +382,8 @@ def _audit_trail(session: Session, sub: models.Submission | None, ids: list[int]
 
 def _print_show(data: dict[str, Any]) -> None:
     """Plain lines, not wide tables: read in a narrow terminal and pasted into emails as is."""
+    from notifier.labels import action_label, actor_label, state_label
+
     on_time = {True: "đúng hạn", False: "muộn", None: "—"}[data["on_time"]]
     lines = [f"{data['name'] or '?'} ({data['agency'] or '?'}) năm {data['year'] or '?'}: "
              f"{data['state_label']} · {on_time} · hạn {data['deadline'] or '—'}"]

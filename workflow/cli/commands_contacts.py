@@ -6,10 +6,9 @@ import the spreadsheet and read ``contacts list --json``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Callable
+from typing import TYPE_CHECKING, Annotated, Any, Callable
 
 import typer
-from sqlalchemy.orm import Session
 
 from workflow.cli.commands_actions import ActorOption, resolve_actor
 from workflow.cli.common import (
@@ -23,6 +22,9 @@ from workflow.cli.common import (
     print_json,
     table,
 )
+
+if TYPE_CHECKING:  # imported where used: the command line must start fast (workflow/cli/common.py)
+    from sqlalchemy.orm import Session
 
 AgencyArg = Annotated[str, typer.Argument(help="Agency: slug or name, with or without diacritics (tay-ninh, \"Tỉnh Tây Ninh\").")]
 EmailArg = Annotated[str, typer.Argument(help="E-mail address.")]

@@ -12,7 +12,6 @@ from typing import Annotated, Any, Callable
 
 import typer
 
-from notifier.labels import flush_summary, job_summary, state_label
 from workflow.cli.common import ConfigOption, JsonOption, NowOption, console, fail, open_app, parse_now, print_json, table
 
 YearOption = Annotated[
@@ -63,6 +62,7 @@ def register(app: typer.Typer) -> None:
         config: ConfigOption = None,
     ) -> None:
         """Queue today's reminders to agencies that still owe the report (one stage per agency, once)."""
+        from notifier.labels import flush_summary
         from workflow.reminders import ReminderError, send_reminders
 
         y, run, flushed = _run_daily(config, year, now, dry_run, send,
@@ -97,6 +97,7 @@ def register(app: typer.Typer) -> None:
         config: ConfigOption = None,
     ) -> None:
         """Build today's coordinator digest and queue it (HTML + text, .docx status table attached)."""
+        from notifier.labels import flush_summary, job_summary, state_label
         from workflow.digest import queue_digest
 
         _, run, flushed = _run_daily(config, year, now, dry_run, send,

@@ -18,8 +18,6 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from notifier.safe_text import terminal_text  # plain re: cheap to import
-
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
@@ -74,7 +72,9 @@ VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 def fail(message: str, code: int = 1) -> None:
     """Print to stderr unwrapped (scripts grep these lines) and exit."""
-    sys.stderr.write(terminal_text(message).rstrip("\n") + "\n")  # errors may quote a sender's text
+    from notifier.safe_text import terminal_text  # errors may quote a sender's text
+
+    sys.stderr.write(terminal_text(message).rstrip("\n") + "\n")
     raise typer.Exit(code)
 
 
