@@ -2,13 +2,10 @@
 
 The season table is ``workflow.status.season_status``; an agency's versions,
 attachments, outline and audit trail are the CLI's ``show`` data; the review
-queue is the CLI's ``review list`` data; "late" is the recorded ``on_time``
-and the deadline comes from ``workflow.actions.last_day_on_time``. This module
-only filters, counts and arranges for HTML.
-
-``review_queue`` and ``show_data`` still live in the CLI module that prints
-them (``workflow.cli.commands_actions``); this is the one place the board
-imports them from, so moving them (issue #14) changes one import.
+queue is the CLI's ``review list`` data (both from ``workflow.coordinator_views``);
+"late" is the recorded ``on_time`` and the deadline comes from
+``workflow.actions.last_day_on_time``; contact health is ``workflow.contacts``'
+own reading functions. This module only filters, counts and arranges for HTML.
 """
 from __future__ import annotations
 
@@ -24,7 +21,7 @@ from intake.text import fold
 from notifier.labels import STATE_LABELS, state_label
 from workflow import contacts, models
 from workflow.actions import last_day_on_time
-from workflow.cli.commands_actions import review_queue, show_data  # noqa: F401  (re-exported for pages)
+from workflow.coordinator_views import review_queue, show_data  # noqa: F401  (re-exported for pages)
 from workflow.status import season_status
 
 if TYPE_CHECKING:
