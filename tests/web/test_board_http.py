@@ -337,3 +337,57 @@ def test_extend_exempt_and_a_refused_accept_through_the_board(served) -> None:
         sub = s.scalars(select(models.Submission).where(models.Submission.agency_slug == "bo-y-te")).one()
         assert sub.state == models.EXEMPT
     assert "10/12/2024" in call(opener, f"{base}/agency/tay-ninh/2024")[2]
+
+
+def test_contact_health_column_and_the_agency_contacts_section(served, tmp_path: Path, monkeypatch) -> None:
+    """Contacts imported from a sheet, one bounced, reminders queued by the reminders' own code: the board shows it."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import select
+
+    from workflow import contacts, models
+    from workflow.reminders import send_reminders
+
+    base, app = served["base"], served["app"]
+    sheet = tmp_path / "dau-moi.csv"
+    sheet.write_text("Đơn vị,Email,Họ tên,Vai trò,Kính gửi\n"
+                     "Tây Ninh,daumoi@tayninh.example.org,Nguyễn Thị Lan,Đầu mối,Sở KH&CN Tây Ninh\n"
+                     "Tây Ninh,vanthu@tayninh.example.org,,Văn thư,\n"
+                     "Bộ Y tế,khcn@byt.example.vn,Trần Văn Bình,đầu mối,\n", encoding="utf-8")
+    now = datetime(2024, 11, 23, 2, tzinfo=timezone.utc)  # 7 days before the 30/11/2024 deadline
+    with app.db.transaction() as s:
+        checked = contacts.check_table(app.roster_base, contacts.read_table(sheet), s)
+        assert not checked.problems
+        contacts.import_lines(s, checked.lines, actor="dieuphoi@example.vn", now=now)
+    monkeypatch.setattr(app.settings, "reminders", app.settings.reminders.model_copy(update={"enabled": True}))
+    assert send_reminders(app, 2024, now).queued
+    with app.db.transaction() as s:  # what a bounce of that reminder records (reminder_mail.py)
+        bounced = s.scalars(select(models.Contact).where(models.Contact.email == "khcn@byt.example.vn")).one()
+        bounced.failing, bounced.bounce_reason = True, "550 5.1.1 user unknown"
+        bounced.last_bounce_at = datetime(2024, 11, 24, 20, tzinfo=timezone.utc)  # 25/11 in Hanoi
+
+    opener, _ = client()
+    login(opener, base)
+    page = call(opener, f"{base}/?year=2024")[2]
+    assert '<th scope="col">Liên hệ</th>' in page
+
+    def cell(slug: str) -> str:
+        row = re.search(rf'<tr [^>]*data-agency="{slug}">(.*?)</tr>', page, re.S).group(1)
+        return re.search(r'<td class="contacts">(.*?)</td>', row, re.S).group(1)
+
+    assert cell("tay-ninh") == "2 đã xác nhận"
+    assert "Chưa có liên hệ đã xác nhận" in cell("bo-y-te") and "1 địa chỉ bị trả lại" in cell("bo-y-te")
+    assert "Chưa có liên hệ đã xác nhận" in cell("ha-noi")
+
+    page = call(opener, f"{base}/agency/tay-ninh/2024")[2]
+    section = page.split('id="h-contacts">Liên hệ</h2>')[1].split("</section>")[0]
+    assert ('<tr data-contact="daumoi@tayninh.example.org"><td>daumoi@tayninh.example.org</td><td>Nguyễn Thị Lan</td>'
+            '<td>đầu mối</td><td>Sở KH&amp;CN Tây Ninh</td><td>nhập từ bảng</td><td>Có</td><td>Bình thường</td></tr>'
+            ) in section
+    assert 'data-contact="vanthu@tayninh.example.org"' in section
+    (reminder,) = re.findall(r'<ul id="reminders">(.*?)</ul>', section, re.S)
+    assert "23/11/2024" in reminder and "daumoi@tayninh.example.org" in reminder and "chờ gửi" in reminder
+    page = call(opener, f"{base}/agency/bo-y-te/2024")[2]
+    section = page.split('id="h-contacts">Liên hệ</h2>')[1].split("</section>")[0]
+    assert "Bị trả lại</span> ngày 25/11/2024: 550 5.1.1 user unknown" in section
+    assert "23/11/2024" in section and "khcn@byt.example.vn" in section  # the reminder that bounced

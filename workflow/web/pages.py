@@ -112,7 +112,8 @@ class Board:
             state_label=state_label, outbox_state=lambda c: views.words(views.OUTBOX_STATES, c),
             email_kind=lambda c: views.words(views.EMAIL_KINDS, c),
             message_status=lambda c: views.words(views.MESSAGE_STATUSES, c),
-            message_kind=lambda c: views.words(views.MESSAGE_KINDS, c), **context)
+            message_kind=lambda c: views.words(views.MESSAGE_KINDS, c),
+            contact_source=lambda c: views.words(views.CONTACT_SOURCES, c), **context)
         return HTMLResponse(html, status_code=status)
 
     @staticmethod
@@ -199,7 +200,8 @@ class Board:
         new key: formatting 69 unchanged rows costs 69 dictionary look-ups.
         """
         key = (year, row["agency"], row["name"], row["state"], row["received_at"], row["on_time"], row["late_days"],
-               row["versions"], tuple(row["outline_missing"]), tuple(row["review_reasons"]))
+               row["versions"], tuple(row["outline_missing"]), tuple(row["review_reasons"]),
+               tuple(row["contacts"].values()))
         html = self._rows.get(key)
         if html is None:
             html = self.env.get_template("web/_board_row.html.j2").render(r=row, year=year, state_label=state_label)

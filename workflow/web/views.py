@@ -2,13 +2,10 @@
 
 The season table is ``workflow.status.season_status``; an agency's versions,
 attachments, outline and audit trail are the CLI's ``show`` data; the review
-queue is the CLI's ``review list`` data; "late" is the recorded ``on_time``
-and the deadline comes from ``workflow.actions.last_day_on_time``. This module
-only filters, counts and arranges for HTML.
-
-``review_queue`` and ``show_data`` still live in the CLI module that prints
-them (``workflow.cli.commands_actions``); this is the one place the board
-imports them from, so moving them (issue #14) changes one import.
+queue is the CLI's ``review list`` data (both from ``workflow.coordinator_views``);
+"late" is the recorded ``on_time`` and the deadline comes from
+``workflow.actions.last_day_on_time``; contact health is ``workflow.contacts``'
+own reading functions. This module only filters, counts and arranges for HTML.
 """
 from __future__ import annotations
 
@@ -22,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from intake.text import fold
 from notifier.labels import STATE_LABELS, state_label
-from workflow import models
+from workflow import contacts, models
 from workflow.actions import last_day_on_time
-from workflow.cli.commands_actions import review_queue, show_data  # noqa: F401  (re-exported for pages)
+from workflow.coordinator_views import review_queue, show_data  # noqa: F401  (re-exported for pages)
 from workflow.status import season_status
 
 if TYPE_CHECKING:
@@ -40,6 +37,9 @@ EMAIL_KINDS = {"ack": "báo nhận", "reminder": "nhắc nộp", "resubmission":
                "digest": "bản tổng hợp hằng ngày"}
 MESSAGE_STATUSES = {"recorded": "đã ghi nhận", "ignored": "bỏ qua (thư tự động)", "quarantined": "cách ly"}
 MESSAGE_KINDS = {"report": "báo cáo", "other": "thư khác"}
+CONTACT_SOURCES = {models.CONTACT_IMPORTED: "nhập từ bảng", models.CONTACT_COORDINATOR: "điều phối viên thêm",
+                   models.CONTACT_LEARNED: "học từ thư đã xếp", models.CONTACT_CARRIED_OVER: "chuyển từ đơn vị sáp nhập",
+                   contacts.SUGGESTED: "gợi ý (người gửi báo cáo, chưa xác nhận)"}
 
 
 def words(table: dict[str, str], code: str | None) -> str:
@@ -85,18 +85,41 @@ def _local_day(value: datetime) -> date:
     return value.astimezone(VN).date()
 
 
+def contact_health(session: Session, roster: "Roster", year: int) -> dict[str, dict[str, int]]:
+    """Per agency, for ``year``: contacts reminders reach, failing addresses, contacts awaiting confirmation.
+
+    "Reach" is ``contacts.usable`` (the reminders' own rule); the rest counts
+    ``contacts.list_contacts`` (the book for that year, removed ones left out).
+    """
+    book = contacts.list_contacts(session, roster, year, with_suggestions=False)
+    slugs = {c["agency"] for c in book}
+    reach = contacts.usable(session, slugs, year)
+    health: dict[str, dict[str, int]] = {}
+    for c in book:
+        h = health.setdefault(c["agency"], {"usable": len(reach.get(c["agency"], [])), "failing": 0,
+                                            "unconfirmed": 0})
+        h["failing"] += bool(c["failing"])
+        h["unconfirmed"] += not c["confirmed"]
+    return health
+
+
+NO_CONTACTS = {"usable": 0, "failing": 0, "unconfirmed": 0}
+
+
 def board(session: Session, roster: "Roster", campaigns: Mapping[int, "Campaign"], year: int,
           filters: BoardFilters) -> dict[str, Any]:
     """Every agency owing ``year``'s report, in roster order, with counts over all of them."""
     campaign = campaigns.get(year)
     rows: list[dict[str, Any]] = []
     counts = dict.fromkeys(STATE_ORDER, 0)
+    health = contact_health(session, roster, year)
     for r in season_status(session, roster, year):
         counts[r.state] = counts.get(r.state, 0) + 1
         rows.append({
             "agency": r.agency, "name": r.name, "kind": r.kind, "state": r.state,
             "received_at": r.received_at, "on_time": r.on_time, "late_days": None, "versions": r.versions,
             "outline_missing": r.outline_missing, "review_reasons": r.review_reasons,
+            "contacts": health.get(r.agency, NO_CONTACTS),
         })
     shown = [row for row in rows if filters.keep(row)]
     for row in shown:  # the deadline (with extensions) only where a row is late: a few queries, not 69
@@ -138,6 +161,10 @@ def agency_page(session: Session, roster: "Roster", campaigns: Mapping[int, "Cam
                       for e in session.scalars(select(models.OutboxEmail).where(
                           models.OutboxEmail.agency_slug == data["agency"], models.OutboxEmail.year == year)
                           .order_by(models.OutboxEmail.created_at, models.OutboxEmail.id))]
+    data["reminders"] = [e for e in data["emails"] if e["kind"] == "reminder"]
+    data["contacts"] = contacts.list_contacts(session, roster, year, data["agency"])
+    for contact in data["contacts"]:
+        contact["bounced"] = datetime.fromisoformat(contact["last_bounce_at"]) if contact["last_bounce_at"] else None
     for version in data["versions"]:
         version["arrived"] = datetime.fromisoformat(version["arrived_at"]) if version["arrived_at"] else None
     for entry in data["audit"]:
