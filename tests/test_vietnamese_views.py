@@ -2,7 +2,8 @@
 audit, the digest (email and .docx). Fails on an English column word or a Python repr.
 
 A small season goes through the real daemon (Maildir, file outbox, SQLite): reports from three
-provinces, one from an unknown address (so the review list has rows), then the real `tdc-bot`
+provinces (two verified by the trusted receiving server, one not: it waits for review) and one
+from an unknown address (unplaced, in the review list), then the real `tdc-bot`
 commands run in a subprocess and the digest is queued with its .docx.
 """
 from __future__ import annotations
@@ -44,8 +45,13 @@ def english_words(text: str) -> list[str]:
     return [w for w in ENGLISH if f" {w} " in folded]
 
 
-def _report(province: str, sender: str, when: datetime) -> bytes:
+AUTHSERV = "mx.tdc.example.vn"
+
+
+def _report(province: str, sender: str, when: datetime, verified: bool = False) -> bytes:
     msg = EmailMessage()
+    if verified:  # our receiving server vouched for the sender's domain (see [mailbox] trusted_authserv_id)
+        msg["Authentication-Results"] = f"{AUTHSERV}; dmarc=pass header.from={sender.rpartition('@')[2]}"
     msg["From"] = sender
     msg["To"] = "baocao@tdc.example.vn"
     msg["Subject"] = f"Báo cáo kết quả thực hiện Chương trình 1322 năm {YEAR} - tỉnh {province}"
@@ -63,9 +69,15 @@ def season(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("views")
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'tdc.db'}",
                           '[coordinators]\nemails = ["dieuphoi@tdc.example.vn"]\n')
-    for province, sender, day in (("Tây Ninh", "skhcn@tayninh.gov.vn", 20), ("Bến Tre", "skhcn@bentre.gov.vn", 25),
-                                  ("Kiên Giang", "nguoila@gmail.com", 26)):
-        deliver(tmp_path / "mail", _report(province, sender, datetime(2024, 11, day, 3, tzinfo=timezone.utc)),
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "[mailbox]\n", f'[mailbox]\ntrusted_authserv_id = "{AUTHSERV}"\n', 1), encoding="utf-8")
+    # Kiên Giang's report comes from its own domain but unverified: placed, and waiting for review.
+    # The Cà Mau one comes from a stranger's address: recorded, not placed (the review list's messages).
+    for province, sender, day, verified in (("Tây Ninh", "skhcn@tayninh.gov.vn", 20, True),
+                                            ("Bến Tre", "skhcn@bentre.gov.vn", 25, True),
+                                            ("Kiên Giang", "skhcn@kiengiang.gov.vn", 26, False),
+                                            ("Cà Mau", "nguoila@gmail.com", 27, False)):
+        deliver(tmp_path / "mail", _report(province, sender, datetime(2024, 11, day, 3, tzinfo=timezone.utc), verified),
                 when=datetime(2024, 11, day, 3, tzinfo=timezone.utc))
     app = App.load(str(config))
     Daemon(app).run_once()
