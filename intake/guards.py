@@ -188,6 +188,9 @@ def check(env: Envelope, own_addresses: set[str], own_domain: str | None = None)
         # A return of the bot's own mail in a format nobody knows, or a reply quoting an
         # acknowledgement with no new report: recorded for a coordinator, never answered.
         return GuardVerdict("ignore", "returned_own", reasons)
+    if (not env.from_addr or "@" not in env.from_addr) and env.from_ambiguous:
+        # Several people in From: recorded and read, but with no identity nobody is answered or placed by it.
+        return GuardVerdict("accept", None, ["trường From có nhiều địa chỉ: không xác định được một người gửi"])
     if not env.from_addr or "@" not in env.from_addr:
         return GuardVerdict("quarantine", "no_sender", ["không có địa chỉ người gửi hợp lệ (From)"])
     return GuardVerdict("accept")

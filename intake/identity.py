@@ -297,6 +297,15 @@ def check_sender(env: "Envelope", trusted: frozenset[str] | None) -> SenderCheck
 
 # ------------------------------------------------------------------ duplicates
 
+def _enclosed_pieces(env: "Envelope", depth: int = 0) -> list[str]:
+    """What enclosed (forwarded, message/rfc822) messages say: two mails that differ only there are two mails."""
+    pieces: list[str] = []
+    for fwd in env.forwarded if depth < 10 else []:
+        pieces += ["\x00enclosed", fwd.message_id or "", fwd.from_addr, fwd.subject, fwd.text_body, fwd.html_body,
+                   *_enclosed_pieces(fwd, depth + 1)]
+    return pieces
+
+
 def content_fingerprint(env: "Envelope", attachment_hashes: Iterable[str]) -> str | None:
     """Message-ID + sender + body + attachments, blind to transport headers; None without a Message-ID.
 
@@ -307,7 +316,7 @@ def content_fingerprint(env: "Envelope", attachment_hashes: Iterable[str]) -> st
         return None
     digest = hashlib.sha256()
     for piece in (env.message_id.strip(), env.from_addr, env.subject, env.text_body, env.html_body,
-                  *attachment_hashes):
+                  *_enclosed_pieces(env), *attachment_hashes):
         data = (piece or "").encode("utf-8", "surrogatepass")
         digest.update(len(data).to_bytes(8, "big"))
         digest.update(data)

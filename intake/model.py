@@ -60,6 +60,8 @@ class Envelope:
     size: int = 0
     # Machine status blocks (DSN, MDN, ARF report, returned headers): (content type, text), for the guards.
     machine_parts: list[tuple[str, str]] = field(default_factory=list)
+    # From names several addresses: a sender, but no single identity (recorded, never answered, never placed by it).
+    from_ambiguous: bool = False
 
     def header(self, name: str) -> str | None:
         values = self.headers.get(name.lower())

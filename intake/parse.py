@@ -663,6 +663,12 @@ def _plainly_one_mailbox(values: list[str]) -> bool:
     return len(re.findall(r"[^\s@<>,;()]+@[^\s@<>,;()]+", value)) == 1
 
 
+def _several_addresses(values: list[str]) -> bool:
+    """More than one address in the From header(s): mail from several people, not mail from no one."""
+    found = {a.lower() for v in values for a in re.findall(r"[^\s@<>,;()\"]+@[^\s@<>,;()\"]+", v)}
+    return len(found) > 1
+
+
 def _envelope(msg: Message, state: _Walk, depth: int, in_forward: bool, size: int, label: str) -> Envelope:
     defects: list[str] = []
     headers = _collect_headers(msg, state.limits, defects)
@@ -679,7 +685,10 @@ def _envelope(msg: Message, state: _Walk, depth: int, in_forward: bool, size: in
         if recovered is not None:
             from_name, from_addr = nfc(_decode_words("subject", recovered[0])), recovered[1]  # a name is unstructured text
             defects.append("from: address read by the tolerant second pass")
-    if headers.get("from") and not from_addr:
+    from_ambiguous = bool(headers.get("from")) and not from_addr and _several_addresses(from_values)
+    if from_ambiguous:
+        defects.append("from: several addresses, no single sender identity")
+    elif headers.get("from") and not from_addr:
         defects.append("from: no usable address")
     reply_to = parse_mailboxes(", ".join(_raw_address_values(msg, "reply-to", state.limits))) or []
     message_id = headers.get("message-id", [None])[0]
@@ -696,6 +705,7 @@ def _envelope(msg: Message, state: _Walk, depth: int, in_forward: bool, size: in
         content_type=msg.get_content_type(),
         defects=defects,
         size=size,
+        from_ambiguous=from_ambiguous,
     )
     if state.top is None:
         state.top = env

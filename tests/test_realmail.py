@@ -84,6 +84,10 @@ def test_every_real_message_through_the_daemon(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'tdc.db'}")
     with Session(engine) as s:
         rows = {r.sha256: r for r in s.scalars(select(models.Message))}
+        # The same message delivered again (same Message-ID, sender and content; transport headers or a
+        # repaired MIME boundary differ) is one message: an audit line on the first, naming the raw hash.
+        duplicates = " ".join(s.scalars(select(models.AuditEntry.reason)
+                                        .where(models.AuditEntry.action == "duplicate_delivery")))
         outbox = s.scalar(select(func.count()).select_from(models.OutboxEmail))
         submissions = s.scalar(select(func.count()).select_from(models.Submission))
     engine.dispose()
@@ -93,7 +97,10 @@ def test_every_real_message_through_the_daemon(tmp_path):
     for sha, (name, label, raw) in distinct.items():
         row = rows.get(sha)
         if row is None:
-            problems.append(f"{name}: not recorded at all")
+            if sha in duplicates:
+                by_label[label]["duplicate delivery"] += 1
+            else:
+                problems.append(f"{name}: not recorded at all")
             continue
         by_label[label][outcome(row)] += 1
         if row.status == "quarantined" and not row.quarantine_reason:
@@ -106,12 +113,14 @@ def test_every_real_message_through_the_daemon(tmp_path):
             problems.append(f"{name}: list mail must be kind other, is {row.kind}")
         over_budget = (row.quarantine_reason or "") in {too_many_parts_reason(Limits().max_parts),
                                                         too_many_header_lines_reason(Limits().max_header_lines)}
-        # A structure over the per-message budget (an endless enclosure) is quarantined by design (issue #10).
-        if label == "normal" and row.status == "quarantined" and not truly_without_sender(raw) and not over_budget:
+        # A structure over the per-message budget (an endless enclosure) is quarantined by design (issue #10),
+        # and so is a no-reply sender carrying a file (a phishing "quote request" zip in this corpus).
+        by_design = over_budget or (row.quarantine_reason or "").startswith("người gửi không nhận thư trả lời")
+        if label == "normal" and row.status == "quarantined" and not truly_without_sender(raw) and not by_design:
             problems.append(f"{name}: human mail with a sender quarantined: {row.quarantine_reason}")
     print_table(by_label)
     assert problems == []
-    assert len(rows) == len(distinct)
+    assert len(rows) + sum(c["duplicate delivery"] for c in by_label.values()) == len(distinct)
     assert outbox == 0, "the bot answered real-world mail"
     assert submissions == 0, "a phantom submission was made from machine mail"
     assert not list((tmp_path / "mail" / "new").iterdir()), "a message was left unmarked"
