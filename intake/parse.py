@@ -679,6 +679,12 @@ def _envelope(msg: Message, state: _Walk, depth: int, in_forward: bool, size: in
     from_values = _raw_address_values(msg, "from", state.limits)
     sender = identity(from_values)
     from_name, from_addr = (sender.name, sender.address) if sender else ("", "")
+    if sender is not None:
+        # The display name as the header registry decodes it (encoded words joined, no space gained
+        # at a split, undecodable bytes kept for the Unicode boundary), when it agrees on the address.
+        pairs = addrs("from")
+        if len(pairs) == 1 and pairs[0][1] == sender.address:
+            from_name = pairs[0][0]
     if sender is None and _plainly_one_mailbox(from_values):
         # Brackets in the name, obsolete syntax: read it tolerantly, but never pick among several addresses.
         recovered = tolerant_address(from_values[0])
