@@ -23,9 +23,9 @@ KEYWORD = "$TdcProcessed"
 
 def _processed_state(env: BenchEnv, count: int, label: str):
     """A keyword-mode mailbox of ``count`` processed messages and its matching database."""
-    from workflow import models
+    from workflow.db import models
     from workflow.app import App
-    from workflow.intake_cycle import open_cycle
+    from workflow.runtime.intake_cycle import open_cycle
 
     user = env.new_user(label)
     mailgen.fill_maildir(env.user_maildir(user), count, keyword=KEYWORD, seed=count)

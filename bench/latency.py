@@ -17,7 +17,7 @@ from bench.mailgen import REPORT_SENDERS
 
 def ack_latency(env: BenchEnv, rounds: int) -> Figure:
     from workflow.app import App
-    from workflow.daemon import Daemon
+    from workflow.runtime.daemon import Daemon
 
     user = env.new_user("latency")
     workdir = env.workdir(f"latency-{user}")

@@ -20,8 +20,8 @@ YEARS = list(range(2021, 2031))
 
 
 def _status_work(app, year: int) -> int:
-    from workflow import models
-    from workflow.status import season_status, unsent_counts
+    from workflow.db import models
+    from workflow.season.status import season_status, unsent_counts
 
     with app.db.sessions() as session:
         rows = season_status(session, app.roster, year)
@@ -31,7 +31,7 @@ def _status_work(app, year: int) -> int:
 
 
 def _fill(app, agencies: int, per_agency: int) -> int:
-    from workflow import models
+    from workflow.db import models
 
     base = datetime(2021, 11, 1, tzinfo=timezone.utc)
     submissions, messages, outbox = [], [], []

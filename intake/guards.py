@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from intake import machine_mail
 from intake.model import Envelope, GuardVerdict
-from intake.text import words
+from reference.text import words
 
 BOT_HEADER = "x-tdc-bot"
 

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from intake.model import DocumentText
-from intake.text import words
+from reference.text import words
 
 RATE_TOLERANCE_POINTS = 0.6
 RATE_TOLERANCE_RELATIVE = 0.01

@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterator
 
 from intake.model import Envelope
-from intake.text import words
+from reference.text import words
 
 log = logging.getLogger(__name__)
 

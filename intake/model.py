@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from reference.outline import OutlineSection  # noqa: F401  (re-exported: intake stages read outlines through their own model)
+
 
 @dataclass(frozen=True)
 class RawMessage:
@@ -112,18 +114,3 @@ class Classification:
             "confidence": round(self.confidence, 3),
             "reasons": list(self.reasons),
         }
-
-
-@dataclass(frozen=True)
-class OutlineSection:
-    """One section of a campaign's official report outline (the dispatch's annex).
-
-    ``code`` is the annex numbering ("I", "I.1", "I.2.3", "IV"); ``title`` the
-    heading as the annex writes it; ``keywords`` folded phrases that identify
-    the heading by meaning when a report renumbers it.
-    """
-
-    code: str
-    title: str
-    keywords: tuple[str, ...] = ()
-    required: bool = True

@@ -17,7 +17,7 @@ from rapidfuzz import fuzz
 
 from intake.documents.numbering import numbered_headings
 from intake.model import DocumentText, OutlineSection
-from intake.text import words
+from reference.text import words
 
 TITLE_SIMILARITY = 88  # token_sort_ratio of a whole heading against a section title
 FUZZY_PHRASE = 92  # partial_ratio of a long keyword inside a heading (OCR, typos)

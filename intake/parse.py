@@ -50,7 +50,7 @@ from intake.identity import identity, parse_mailboxes
 from intake.limits import Limits
 from intake.model import AttachmentPart, Envelope
 from intake.store import sanitize_filename
-from intake.text import nfc
+from reference.text import nfc
 
 _LEGACY_FALLBACK = "cp1258"  # Vietnamese Windows code page: the usual legacy culprit
 _TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}

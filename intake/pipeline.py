@@ -31,8 +31,8 @@ from intake.valid_text import NOTE as INVALID_TEXT_NOTE
 from intake.valid_text import make_valid
 
 if TYPE_CHECKING:
-    from workflow.campaigns import Campaign
-    from workflow.roster import Roster
+    from reference.campaigns import Campaign
+    from reference.roster import Roster
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from rapidfuzz import fuzz
 from intake.documents.numbering import numbered_headings
 from intake.model import DocumentText, OutlineSection
 from intake.outline import clean_heading, heading_matches
-from intake.text import words
+from reference.text import words
 
 LOOKAHEAD = 4  # headings the reader saw but that are not found line by line are skipped
 _SIGNATURE = re.compile(

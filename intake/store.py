@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from intake.text import nfc
+from reference.text import nfc
 
 FILE_MODE = 0o640
 DIR_MODE = 0o750

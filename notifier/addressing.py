@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from intake.text import words
+from reference.text import words
 
 GENERIC = "Quý cơ quan, đơn vị"
 DOST = "Sở Khoa học và Công nghệ"

@@ -28,9 +28,9 @@ from email.message import EmailMessage
 from notifier.header_encoding import SMTP_EXACT
 from email.utils import format_datetime, getaddresses
 from pathlib import Path
+from typing import Any, Protocol, Sequence
 
 from notifier.render import VN_TZ, one_line
-from workflow.models import OutboxEmail
 
 # 7bit: bodies go out as quoted-printable or base64, so a relay without 8BITMIME passes them intact.
 # Subject and display names are written by notifier.header_encoding, which decodes back exactly.
@@ -39,6 +39,25 @@ AUTO_REPLIED_KINDS = frozenset({"ack", "resubmission"})
 _ATOM_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 _LINE_BREAK = re.compile(r"[\r\n]")
+
+
+class OutgoingEmail(Protocol):
+    """What composing needs from an outbox row; the workflow's OutboxEmail model has it.
+
+    A protocol rather than the model itself, so the notifier renders and sends
+    what it is handed without depending on the database layer above it.
+    """
+
+    kind: str
+    recipients: Sequence[str] | None
+    cc: Sequence[str] | None
+    subject: str | None
+    body_text: str | None
+    body_html: str | None
+    message_id_header: str
+    in_reply_to: str | None
+    references: str | None
+    attachments: Sequence[dict[str, Any]] | None
 
 
 class ComposeError(Exception):
@@ -115,7 +134,7 @@ def _attach(msg: EmailMessage, attachment: dict[str, str]) -> None:
 
 
 def compose(
-    row: OutboxEmail,
+    row: OutgoingEmail,
     from_header: str,
     reply_to: str | None = None,
     now: datetime | None = None,

@@ -44,7 +44,7 @@ DOCX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessin
 
 
 class StatusLike(Protocol):
-    """What a row needs (workflow.status.StatusRow has it)."""
+    """What a row needs (workflow.season.status.StatusRow has it)."""
 
     name: str
     state: str

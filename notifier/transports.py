@@ -26,13 +26,10 @@ import ssl
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol
 
 from notifier.files import save_atomically
 from notifier.header_encoding import SMTP_EXACT
-
-if TYPE_CHECKING:
-    from workflow.settings import SmtpConfig
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +249,20 @@ def _write_bytes(target: Path, data: bytes) -> None:
     save_atomically(target, lambda tmp: Path(tmp).write_bytes(data))
 
 
-def make_transport(smtp_config: SmtpConfig, password: str | None) -> Transport:
+class SmtpSettings(Protocol):
+    """The [smtp] settings a transport is built from (workflow.settings.SmtpConfig has them)."""
+
+    transport: str
+    outbox_dir: str
+    host: str
+    effective_port: int
+    security: str
+    username: str
+    ca_file: str | None
+    timeout: float
+
+
+def make_transport(smtp_config: SmtpSettings, password: str | None) -> Transport:
     """The transport the configuration asks for; the password comes resolved from the loader."""
     if smtp_config.transport == "file":
         return FileTransport(smtp_config.outbox_dir)

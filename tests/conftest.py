@@ -13,7 +13,7 @@ pytest_plugins = [
 @pytest.fixture(scope="session")
 def roster():
     """The shipped roster (config/roster), loaded once."""
-    from workflow.roster import load_roster
+    from reference.roster import load_roster
 
     return load_roster()
 
@@ -21,7 +21,7 @@ def roster():
 @pytest.fixture(scope="session")
 def campaigns():
     """The shipped campaigns (config/campaigns.toml), loaded once."""
-    from workflow.campaigns import load_campaigns
+    from reference.campaigns import load_campaigns
 
     return load_campaigns()
 

@@ -17,8 +17,8 @@ from intake.model import Classification, Envelope, GuardVerdict, RawMessage
 from intake.pipeline import StoredAttachment, Understanding
 from intake.store import StoredBlob
 from tests.cli_helpers import cli_json, run_cli, write_config
-from workflow import models
-from workflow.actions import (
+from workflow.db import models
+from workflow.season.actions import (
     ActionContext,
     ActionError,
     accept,
@@ -30,8 +30,8 @@ from workflow.actions import (
     resend_ack,
 )
 from workflow.app import App
-from workflow.states import IllegalTransition
-from workflow.submissions import RecordContext, record
+from workflow.season.states import IllegalTransition
+from workflow.season.submissions import RecordContext, record
 
 BOT_ADDRESS = "baocao@tdc.example.vn"
 ON_TIME = datetime(2024, 11, 25, 3, 0, tzinfo=timezone.utc)  # 25/11/2024 10:00 in Vietnam
@@ -159,7 +159,7 @@ def test_agency_that_no_longer_reports_is_refused_with_its_successor(app):
 
 # --- request resubmission --------------------------------------------------------------------
 def test_request_resubmission_queues_one_email_and_the_next_report_decides_on_time(app, config, tmp_path):
-    from notifier.outbox import flush
+    from workflow.runtime.outbox_flush import flush
     from notifier.transports import FileTransport
 
     first = arrive(app, tmp_path, "tay-ninh", 2024, ON_TIME, reply_to="baocao@skhcn.tayninh.gov.vn")

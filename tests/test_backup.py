@@ -14,7 +14,7 @@ from sqlalchemy import select
 from intake.sources.maildir import deliver
 from tests import mailfactory
 from tests.cli_helpers import cli_json, run_cli, write_config
-from workflow import models
+from workflow.db import models
 from workflow.app import App
 
 YEAR = 2024
@@ -196,6 +196,6 @@ def test_not_a_backup_is_refused(tmp_path: Path) -> None:
     ("/old/storefront/x", "/old/storefront/x"),
 ])
 def test_path_rewriting(value: str, expected: str) -> None:
-    from workflow.backup import PathRewriter
+    from workflow.operations.backup import PathRewriter
 
     assert PathRewriter(["/old/store", "var/store"], "/new/store")(value) == expected

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from intake.text import words
-from workflow.campaigns import (
+from reference.text import words
+from reference.campaigns import (
     CampaignError,
     campaign_for_dispatch,
     load_campaigns,

@@ -8,9 +8,9 @@ import pytest
 
 from notifier.chart import HEIGHT_PX, WIDTH_PX, submissions_chart
 from tests.cli_helpers import write_config
-from workflow import models
+from workflow.db import models
 from workflow.app import App
-from workflow.chart_data import chart_series, days_to_deadline, submission_series
+from workflow.season.chart_data import chart_series, days_to_deadline, submission_series
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

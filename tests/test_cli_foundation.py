@@ -6,7 +6,7 @@ import re
 from sqlalchemy import inspect
 
 from tests.cli_helpers import cli_json, run_cli, write_config
-from workflow.db import Database, pending_migrations
+from workflow.db.engine import Database, pending_migrations
 
 SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
@@ -104,7 +104,7 @@ def test_a_wrong_config_fails_at_start_of_any_command(tmp_path):
 def test_status_reports_outline_gaps_and_review_reasons_on_both_backends(tmp_path, db_url):
     from datetime import datetime, timezone
 
-    from workflow import models
+    from workflow.db import models
 
     config = write_config(tmp_path, db_url)
     run_cli("db", "upgrade", config=config)

@@ -15,8 +15,8 @@ from pathlib import Path
 from sqlalchemy import text
 
 from tests.cli_helpers import write_config
-from workflow.db import Database, alembic_config, make_engine
-from workflow.schema_head import VERSIONS, database_is_current, head_revisions
+from workflow.db.engine import Database, alembic_config, make_engine
+from workflow.db.schema_head import VERSIONS, database_is_current, head_revisions
 
 HEAVY = ("sqlalchemy", "alembic", "rich", "pydantic", "docx", "notifier", "jinja2", "imapclient", "matplotlib",
          "openpyxl", "mailparser")

@@ -20,13 +20,13 @@ from intake.documents import read_attachment
 from intake.model import DocumentText
 from intake.sections import split_sections
 from intake.sources.maildir import deliver
-from notifier.compile_docx import compiled_report_docx, heading_label, trim_extract
+from workflow.reports.compile_docx import compiled_report_docx, heading_label, trim_extract
 from tests.cli_helpers import run_cli, write_config
 from workflow.app import App
-from workflow.campaigns import load_campaigns
-from workflow.compile import aggregate_indicators, compile_for_app
-from workflow.daemon import Daemon
-from workflow.models import IndicatorRow
+from reference.campaigns import load_campaigns
+from workflow.reports.compile import aggregate_indicators, compile_for_app
+from workflow.runtime.daemon import Daemon
+from workflow.db.models import IndicatorRow
 
 YEAR = 2024
 OUTLINE = load_campaigns()[YEAR].outline

@@ -19,12 +19,13 @@ from intake.sources.maildir import deliver
 from tests.cli_helpers import run_cli
 from tests.test_digest import cli_config
 from tests.test_reminders import YEAR, vn
-from workflow import contacts, models
+from workflow.season import contacts
+from workflow.db import models
 from workflow.app import App
-from workflow.db import Database
-from workflow.digest import build_digest, queue_digest
-from workflow.intake_cycle import IntakeCycle, build_source
-from workflow.reminders import reminder_recipients, send_reminders
+from workflow.db.engine import Database
+from workflow.season.digest import build_digest, queue_digest
+from workflow.runtime.intake_cycle import IntakeCycle, build_source
+from workflow.season.reminders import reminder_recipients, send_reminders
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2024, 11, 1, 9, 0, tzinfo=VN)
@@ -325,7 +326,7 @@ def test_a_reply_asking_for_an_extension_is_linked_and_shows_in_the_digest(tmp_p
 
 def test_reminders_never_use_unconfirmed_or_suggested_addresses(tmp_path: Path) -> None:
     database = Database(f"sqlite:///{tmp_path / 'tdc.db'}")
-    from workflow.roster import load_roster
+    from reference.roster import load_roster
     from tests.test_reminders import write_data
 
     roster = load_roster(write_data(tmp_path / "data")[0])
@@ -340,7 +341,7 @@ def test_reminders_never_use_unconfirmed_or_suggested_addresses(tmp_path: Path) 
 
 
 def test_a_reminder_reaches_its_cc_over_real_smtp(tmp_path: Path, smtp_server) -> None:  # type: ignore[no-untyped-def]
-    from notifier.outbox import flush
+    from workflow.runtime.outbox_flush import flush
     from notifier.transports import SmtpTransport
 
     app = App.load(str(cli_config(tmp_path, f"sqlite:///{tmp_path / 'tdc.db'}")))
@@ -367,7 +368,7 @@ def test_migration_copies_taught_addresses_into_the_book(db_url: str) -> None:
     from alembic import command
     from sqlalchemy import text
 
-    from workflow.db import alembic_config, make_engine
+    from workflow.db.engine import alembic_config, make_engine
 
     engine = make_engine(db_url)
     try:

@@ -50,8 +50,8 @@ def test_run_once_quarantines_what_it_cannot_read_and_goes_on(tmp_path):
 def test_run_once_as_a_standby_says_so_and_exits_3(tmp_path):
     from datetime import datetime, timedelta, timezone
 
-    from workflow import models
-    from workflow.db import Database
+    from workflow.db import models
+    from workflow.db.engine import Database
 
     config = write_config(tmp_path, f"sqlite:///{tmp_path}/tdc.db")
     run_cli("db", "upgrade", config=config)

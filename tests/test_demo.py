@@ -9,12 +9,12 @@ import pytest
 from rich.console import Console
 from sqlalchemy import func, select
 
-from workflow import models
+from workflow.db import models
 from workflow.app import App
-from workflow.demo import DemoError, DemoResult, run_demo
-from workflow.demo.documents import ReportStyle, pdf_available, report_lines, report_pdf
-from workflow.demo.season import build_season
-from workflow.reminders import campaign_opens
+from workflow.operations.demo import DemoError, DemoResult, run_demo
+from workflow.operations.demo.documents import ReportStyle, pdf_available, report_lines, report_pdf
+from workflow.operations.demo.season import build_season
+from workflow.season.reminders import campaign_opens
 
 YEAR = 2024
 
@@ -166,8 +166,8 @@ def test_machine_replies_answer_reminders_the_bot_really_sent(demo) -> None:
 
 
 def test_ministry_reports_are_worded_for_a_ministry() -> None:
-    from workflow.campaigns import load_campaigns
-    from workflow.roster import load_roster
+    from reference.campaigns import load_campaigns
+    from reference.roster import load_roster
 
     roster = load_roster()
     campaign = load_campaigns()[YEAR]

@@ -25,13 +25,13 @@ from tests.test_reminders import (  # shared builders, not tests
     vn,
     write_data,
 )
-from workflow import models
-from workflow.actions import extend
-from workflow.campaigns import load_campaigns
-from workflow.db import Database
-from workflow.digest import build_digest, digest_key
-from workflow.roster import load_roster
-from workflow.status import season_status
+from workflow.db import models
+from workflow.season.actions import extend
+from reference.campaigns import load_campaigns
+from workflow.db.engine import Database
+from workflow.season.digest import build_digest, digest_key
+from reference.roster import load_roster
+from workflow.season.status import season_status
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import pytest
 from tests.cli_helpers import run_cli, write_config
 from tests.servers.common import free_port
 from tests.servers.smtp import SMTP_PASSWORD, SMTP_USER
-from workflow import doctor
-from workflow.db import make_engine, pending_migrations
+from workflow.operations import doctor
+from workflow.db.engine import make_engine, pending_migrations
 
 
 def _imap_config(tmp_path: Path, dovecot, *, ca_file: bool = True) -> Path:

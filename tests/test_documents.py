@@ -11,7 +11,7 @@ from intake.containers import OLE2_MAGIC
 from intake.documents import DocLimits, read_attachment, sniff_format
 from intake.documents.ocr import ocr_unavailable
 from intake.limits import Limits
-from intake.text import fold
+from reference.text import fold
 from tests.fixtures.documents import (
     add_table, docx_bytes, docx_from_lines, scanned_pdf, text_pdf, zip_bytes,
 )

@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 from intake.sources.maildir import deliver
 from tests import mailfactory
 from tests.cli_helpers import cli_json
-from workflow import models
+from workflow.db import models
 from workflow.app import App
-from workflow.daemon import Daemon
+from workflow.runtime.daemon import Daemon
 
 ARRIVED = datetime(2024, 11, 20, 3, 0, tzinfo=timezone.utc)
 

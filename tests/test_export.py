@@ -14,7 +14,7 @@ import pytest
 
 from tests.cli_helpers import run_cli
 from tests.test_compile import YEAR, build_season
-from workflow.export import csv_paths, export, gather
+from workflow.reports.export import csv_paths, export, gather
 
 REPORTERS = {"bo-cong-thuong": "18/11/2024", "tay-ninh": "20/11/2024", "can-tho": "03/12/2024"}
 

@@ -20,8 +20,8 @@ from sqlalchemy import select
 from intake.sources.maildir import deliver
 from tests import mailfactory
 from tests.cli_helpers import TDC_BOT, wait_for
-from workflow import models
-from workflow.db import Database
+from workflow.db import models
+from workflow.db.engine import Database
 
 LEASE_SECONDS = 3
 NOW = "2024-11-25T09:00"

@@ -80,7 +80,7 @@ def test_half_made_schema_of_an_older_release_is_repaired(tmp_path):
 
 
 def test_a_database_with_data_is_never_dropped(tmp_path):
-    from workflow.db import make_engine, repair_half_made_schema
+    from workflow.db.engine import make_engine, repair_half_made_schema
 
     path = tmp_path / "tdc.db"
     with sqlite3.connect(path) as conn:

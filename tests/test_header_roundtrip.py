@@ -22,8 +22,8 @@ from intake.parse import parse
 from notifier.compose import compose
 from notifier.header_encoding import SMTP_EXACT, encode_phrase, encode_text
 from notifier.render import one_line, render_email
-from workflow.models import OutboxEmail
-from workflow.roster import load_roster
+from workflow.db.models import OutboxEmail
+from reference.roster import load_roster
 
 FROM_NAME = "Hệ thống tiếp nhận báo cáo NSCL – Tổng cục Tiêu chuẩn Đo lường Chất lượng"
 FROM = f"{FROM_NAME} <baocao@tdc.example.vn>"

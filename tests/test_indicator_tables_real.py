@@ -19,12 +19,12 @@ import pytest
 from intake.documents import read_attachment
 from intake.indicators import extract_indicators, parse_vn_quantity
 from intake.sources.maildir import deliver
-from notifier.compile_docx import compiled_report_docx
+from workflow.reports.compile_docx import compiled_report_docx
 from tests.cli_helpers import run_cli, write_config
 from tests.fixtures.real_tables import LONG_NAME, report_with_table
 from workflow.app import App
-from workflow.compile import compile_for_app
-from workflow.daemon import Daemon
+from workflow.reports.compile import compile_for_app
+from workflow.runtime.daemon import Daemon
 
 YEAR = 2024
 

@@ -8,9 +8,10 @@ from sqlalchemy import select
 from intake.sources.maildir import deliver
 from tests import mailfactory
 from tests.cli_helpers import write_config
-from workflow import models, submissions
+from workflow.db import models
+from workflow.season import submissions
 from workflow.app import App
-from workflow.daemon import Daemon
+from workflow.runtime.daemon import Daemon
 
 
 def _oversized() -> bytes:
@@ -47,7 +48,7 @@ def test_a_message_that_breaks_the_recorder_is_quarantined_and_the_rest_recorded
             raise RuntimeError("recorder bug")
         return real_record(session, u, ctx)
 
-    monkeypatch.setattr("workflow.intake_cycle.record", flaky)
+    monkeypatch.setattr("workflow.runtime.intake_cycle.record", flaky)
     try:
         deliver(tmp_path / "mail", mailfactory.report_email(sender="vanphong@skhcn.cantho.gov.vn", province="Cần Thơ"))
         deliver(tmp_path / "mail", mailfactory.report_email())

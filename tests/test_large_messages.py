@@ -17,7 +17,8 @@ from intake.parse import parse
 from intake.sources.maildir import deliver
 from tests import badmail, mailfactory
 from tests.cli_helpers import write_config
-from workflow import intake_cycle, models
+from workflow.runtime import intake_cycle
+from workflow.db import models
 from workflow.app import App
 
 MB = 1024 * 1024

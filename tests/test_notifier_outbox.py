@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import select
 
 from notifier.compose import new_message_id
-from notifier.outbox import CLAIM_LEASE, FlushResult, flush
+from workflow.runtime.outbox_flush import CLAIM_LEASE, FlushResult, flush
 from notifier.transports import FileTransport, SmtpTransport
 from tests.servers.smtp import SmtpServer
-from workflow.db import Database
-from workflow.models import FAILED, PENDING, SENDING, SENT, SUPPRESSED, OutboxEmail
+from workflow.db.engine import Database
+from workflow.db.models import FAILED, PENDING, SENDING, SENT, SUPPRESSED, OutboxEmail
 
 FROM = "Hệ thống tiếp nhận báo cáo <baocao@example.vn>"
 T0 = datetime(2024, 11, 20, 1, 0, tzinfo=timezone.utc)

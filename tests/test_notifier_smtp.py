@@ -25,7 +25,7 @@ from aiosmtpd.controller import Controller
 
 from tests.servers.common import free_port
 from tests.servers.smtp import SMTP_PASSWORD, SMTP_USER, SmtpServer
-from workflow.models import OutboxEmail
+from workflow.db.models import OutboxEmail
 from workflow.settings import SmtpConfig
 
 FROM = "Hệ thống tiếp nhận báo cáo <baocao@example.vn>"

@@ -11,7 +11,7 @@ from intake.model import DocumentText, OutlineSection
 from intake.outline import check_outline, format_missing
 from tests.fixtures.documents import docx_from_lines, reference_text
 from tests.fixtures.outline_reports import ANNEX_HEADINGS, annex_report_lines
-from workflow.campaigns import load_campaigns
+from reference.campaigns import load_campaigns
 
 ALL_CODES = [code for code, _ in ANNEX_HEADINGS]
 

@@ -25,7 +25,7 @@ from intake.limits import Limits
 from intake.precheck import too_many_header_lines_reason, too_many_parts_reason
 from intake.sources.maildir import deliver
 from tests.cli_helpers import REPO, run_cli, write_config
-from workflow import models
+from workflow.db import models
 
 REALMAIL = REPO.parent / "shared" / "realmail"
 ARRIVED = datetime(2024, 11, 20, 3, 0, tzinfo=timezone.utc)

@@ -2,7 +2,7 @@
 
 The builders at the top (a five-agency roster, a 2024 campaign opened on
 17/11 with a 30/11 deadline, a report recorded through
-``workflow.submissions.record``) are shared with test_digest and
+``workflow.season.submissions.record``) are shared with test_digest and
 test_season_replay.
 """
 from __future__ import annotations
@@ -19,11 +19,11 @@ from sqlalchemy import select
 from intake.model import Classification, Envelope, GuardVerdict, RawMessage
 from intake.pipeline import Understanding
 from intake.store import StoredBlob
-from workflow import models
-from workflow.actions import ActionContext, extend, request_resubmission
-from workflow.campaigns import Campaign, load_campaigns
-from workflow.db import Database
-from workflow.reminders import (
+from workflow.db import models
+from workflow.season.actions import ActionContext, extend, request_resubmission
+from reference.campaigns import Campaign, load_campaigns
+from workflow.db.engine import Database
+from workflow.season.reminders import (
     FIRM,
     NOTICE,
     OVERDUE,
@@ -36,9 +36,9 @@ from workflow.reminders import (
     season_year,
     stage_offset,
 )
-from workflow.roster import Roster, load_roster
+from reference.roster import Roster, load_roster
 from workflow.settings import RemindersConfig
-from workflow.submissions import RecordContext, record
+from workflow.season.submissions import RecordContext, record
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 REPO = Path(__file__).resolve().parent.parent
@@ -179,7 +179,7 @@ def plan_keys(database: Database, roster: Roster, campaigns: dict[int, Campaign]
 
 def queue_due(database: Database, roster: Roster, campaigns: dict[int, Campaign], now: datetime) -> set[str]:
     """Queue what is due the way send_reminders does, returning the keys queued (no App needed)."""
-    from workflow.outbox_queue import queue_email
+    from workflow.season.outbox_queue import queue_email
 
     queued = set()
     with database.sessions() as session:
@@ -358,7 +358,7 @@ def test_past_senders_are_suggestions_only_taught_addresses_are_reminded(db, ros
     with db.sessions() as session:
         planned = due_reminders(session, roster, campaigns, YEAR, vn(2024, 11, 23),
                                 exclude=frozenset({"baocao@tdc.example.vn"}))
-        from workflow.contacts import suggestions
+        from workflow.season.contacts import suggestions
 
         suggested = {s["email"] for s in suggestions(session, roster, agency="long-an")}
     assert "long-an" not in {r.agency for r in planned}
@@ -456,7 +456,7 @@ def test_daemon_daily_jobs_run_at_their_times_for_the_leader_only(tmp_path: Path
 
     from tests.test_digest import cli_config
     from workflow.app import App
-    from workflow.daemon import Daemon
+    from workflow.runtime.daemon import Daemon
 
     config = cli_config(tmp_path, f"sqlite:///{tmp_path / 'tdc.db'}")
     config.write_text(config.read_text(encoding="utf-8")

@@ -15,11 +15,11 @@ from sqlalchemy import select
 
 from tests.test_digest import cli_config
 from tests.test_reminders import YEAR, action_ctx, record_report, report, vn
-from workflow import models
-from workflow.actions import request_resubmission
+from workflow.db import models
+from workflow.season.actions import request_resubmission
 from workflow.app import App
-from workflow.digest import queue_digest
-from workflow.reminders import send_reminders
+from workflow.season.digest import queue_digest
+from workflow.season.reminders import send_reminders
 
 DEADLINE = date(2024, 11, 30)
 FIRST, LAST = date(2024, 11, 16), date(2024, 12, 10)

@@ -29,9 +29,9 @@ from tests import mailfactory
 from tests.cli_helpers import cli_json, run_cli
 from tests.reliability import ARRIVED, IMAP_PW_ENV, SMTP_PW_ENV, TDC_BOT, write_config
 from tests.servers.smtp import SMTP_USER
-from workflow import models
+from workflow.db import models
 from workflow.app import App
-from workflow.daemon import Daemon
+from workflow.runtime.daemon import Daemon
 
 SECRET = "Zq7-Ưđ-mật-khẩu-SAI-1322-xK9!"  # IMAP: non-ASCII on purpose (AUTHENTICATE PLAIN carries UTF-8)
 SMTP_SECRET = "Zq7-SAI-smtp-1322-xK9!"  # ASCII: smtplib cannot send a non-ASCII password (see the xfail below)
@@ -234,7 +234,7 @@ def test_email_content_is_escaped_in_html_ack_and_digest(tmp_path, smtp_server):
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
         assert "<script" not in html.lower()
 
-        from workflow.digest import queue_digest
+        from workflow.season.digest import queue_digest
 
         queue_digest(app, 2024, datetime(2024, 11, 25, 1, 0, tzinfo=timezone.utc))
         with Session(app.db.engine) as s:

@@ -29,10 +29,10 @@ from intake.pipeline import understand
 from intake.sources.maildir import deliver
 from tests.cli_helpers import run_cli, write_config
 from tests.test_realmail import corpus
-from workflow import models
+from workflow.db import models
 from workflow.app import App
-from workflow.demo import run_demo
-from workflow.intake_cycle import intake_context
+from workflow.operations.demo import run_demo
+from workflow.runtime.intake_cycle import intake_context
 
 ARRIVED = datetime(2024, 11, 25, 3, 0, tzinfo=timezone.utc)
 

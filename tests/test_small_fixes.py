@@ -11,8 +11,8 @@ from intake.pipeline import understand
 from tests import mailfactory
 from tests.cli_helpers import run_cli, write_config
 from workflow.app import App
-from workflow.doctor import _scrubber
-from workflow.intake_cycle import intake_context
+from workflow.operations.doctor import _scrubber
+from workflow.runtime.intake_cycle import intake_context
 from workflow.settings import ConfigError, load_config
 
 

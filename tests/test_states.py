@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.cli_helpers import write_config
-from workflow import models, states, submissions
+from workflow.db import models
+from workflow.season import states, submissions
 from workflow.app import App
 
 NOW = datetime(2024, 11, 25, 3, 0, tzinfo=timezone.utc)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from anyascii import anyascii
 
-from intake import text as text_module
-from intake.text import fold, slugify, to_ascii, words
+from reference import text as text_module
+from reference.text import fold, slugify, to_ascii, words
 
 REFERENCE_DIR = Path(__file__).parent / "fixtures" / "reference"
 
@@ -59,7 +59,7 @@ def _random_vietnamese(rng: random.Random, length: int) -> str:
 
 
 def _samples() -> list[str]:
-    from workflow.roster import load_roster
+    from reference.roster import load_roster
 
     samples = [p.read_text(encoding="utf-8") for p in sorted(REFERENCE_DIR.glob("*.txt"))]
     assert samples, "reference documents missing"

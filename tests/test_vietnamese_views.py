@@ -21,7 +21,7 @@ from intake.sources.maildir import deliver
 from tests.cli_helpers import run_cli, write_config
 from tests.fixtures.real_tables import report_with_table
 from workflow.app import App
-from workflow.daemon import Daemon
+from workflow.runtime.daemon import Daemon
 
 YEAR = 2024
 NOW = "2024-11-28T07:30"

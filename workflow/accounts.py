@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow import models
+from workflow.db import models
 
 MIN_PASSWORD_LENGTH = 12
 

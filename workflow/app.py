@@ -6,16 +6,17 @@ where a bad config, roster or campaign file fails, before any mail is read.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from workflow import models
-from workflow.campaigns import Campaign, load_campaigns
-from workflow.db import Database, startup_lock
-from workflow.roster import Roster, load_roster
+from workflow.db import models
+from reference.campaigns import Campaign, load_campaigns
+from workflow.db.engine import Database, startup_lock
+from reference.roster import Roster, load_roster
 from workflow.settings import LoadedConfig, load_config
 
 
@@ -58,10 +59,10 @@ class App:
     def roster(self) -> Roster:
         """The configured roster plus the addresses the bot may trust as an agency's.
 
-        Those are the confirmed contacts of the contact book (workflow.contacts)
+        Those are the confirmed contacts of the contact book (workflow.season.contacts)
         and the senders coordinators tied to an agency with ``assign``.
         """
-        from workflow.contacts import confirmed_addresses
+        from workflow.season.contacts import confirmed_addresses
 
         with self.db.sessions() as session:
             learned = confirmed_addresses(session)
@@ -108,3 +109,16 @@ class App:
     def close(self) -> None:
         if self._db is not None:
             self._db.dispose()
+
+
+def own_addresses(app: App) -> frozenset[str]:
+    addresses = {app.settings.smtp.from_address}
+    if app.settings.smtp.reply_to:
+        addresses.add(parseaddr(app.settings.smtp.reply_to)[1].lower())
+    if app.settings.mailbox.source == "imap" and "@" in app.settings.mailbox.username:
+        addresses.add(app.settings.mailbox.username.lower())
+    return frozenset(a for a in addresses if a)
+
+
+def own_domain(app: App) -> str:
+    return app.settings.smtp.from_address.rpartition("@")[2] or "tdc-intake.invalid"

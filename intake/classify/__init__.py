@@ -21,8 +21,8 @@ from intake.classify.zones import message_zones
 from intake.model import Classification, DocumentText, Envelope, GuardVerdict
 
 if TYPE_CHECKING:  # pragma: no cover
-    from workflow.campaigns import Campaign
-    from workflow.roster import Roster
+    from reference.campaigns import Campaign
+    from reference.roster import Roster
 
 __all__ = ["classify"]
 
@@ -46,7 +46,7 @@ def _dispatch_lookup():
     """campaign_for_dispatch if the campaigns module is there; classification
     must still work (on the other evidence) without it."""
     try:
-        from workflow.campaigns import campaign_for_dispatch
+        from reference.campaigns import campaign_for_dispatch
     except ImportError:
         return None
     return campaign_for_dispatch

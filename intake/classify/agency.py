@@ -21,7 +21,7 @@ from intake.classify.zones import (
 from intake.model import Envelope
 
 if TYPE_CHECKING:  # pragma: no cover
-    from workflow.roster import Agency, Roster
+    from reference.roster import Agency, Roster
 
 WEIGHTS: dict[str, float] = {
     DOC_TITLE: 6.0,

@@ -17,7 +17,7 @@ from intake.classify.zones import (
 )
 from intake.machine_mail import STORED_KIND
 from intake.model import DocumentText, Envelope, GuardVerdict
-from intake.text import words
+from reference.text import words
 
 PROGRAMME = re.compile(
     r"\b(nang suat (va )?chat luong|nscl|1322( qd ttg)?|chuong trinh quoc gia ho tro doanh nghiep)\b"

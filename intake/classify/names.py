@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Iterable, Protocol
 
 from intake.classify.tokens import Token, same_word, strip_tones, tokenize
-from intake.text import fold, words
+from reference.text import fold, words
 
 # Phrases that contain a place name but are not about the place.
 _BLOCKERS = ("Thái Bình Dương",)

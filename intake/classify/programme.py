@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from intake.text import words
+from reference.text import words
 
 # The national programme named in a title or a ground.
 NATIONAL = re.compile(

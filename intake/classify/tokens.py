@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from intake.text import fold, nfc
+from reference.text import fold, nfc
 
 # Vietnamese tone marks: grave, acute, tilde, hook above, dot below.
 _TONES = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from intake.classify.zones import DOC_BODY, DOC_PLACE, DOC_TITLE, FILENAME, MAIL_BODY, SUBJECT, Zone
-from intake.text import fold, words
+from reference.text import fold, words
 
 if TYPE_CHECKING:  # pragma: no cover
-    from workflow.campaigns import Campaign
+    from reference.campaigns import Campaign
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 FIRST_YEAR = 2021  # the programme runs 2021-2030

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from intake.documents.plain import html_to_text as plain_html_to_text
 from intake.model import DocumentText, Envelope
-from intake.text import nfc, words
+from reference.text import nfc, words
 
 # Zone kinds, strongest first (see the weights in agency.py and year.py).
 DOC_TITLE = "doc_title"

@@ -18,7 +18,7 @@ from intake.documents import legacy_vn
 from intake.documents.budget import Budget
 from intake.documents.numbering import LevelTracker, has_roman_headings, parse_numbered
 from intake.model import DocumentText
-from intake.text import fold, nfc
+from reference.text import fold, nfc
 
 _MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 _HEADING_STYLE = re.compile(r"^(?:heading|tieu de|title)\s*(\d)?$")

@@ -12,7 +12,7 @@ from intake.documents.numbering import numbered_headings
 from intake.documents.ocr import ocr_pdf_pages, ocr_unavailable
 from intake.documents.tools import ToolError
 from intake.model import DocumentText
-from intake.text import nfc
+from reference.text import nfc
 
 log = logging.getLogger(__name__)
 # A page with fewer letters and digits than this has no usable text layer

@@ -11,7 +11,7 @@ from intake.documents import legacy_vn
 from intake.documents.budget import Budget
 from intake.documents.numbering import numbered_headings
 from intake.model import DocumentText
-from intake.text import nfc
+from reference.text import nfc
 
 _BLOCK_TAGS = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "section", "article"}
 _SKIP_TAGS = {"script", "style", "head", "title", "noscript", "template"}

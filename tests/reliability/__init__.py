@@ -18,7 +18,7 @@ from typing import Callable, Iterable
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Engine
 
-from workflow import models
+from workflow.db import models
 
 ARRIVED = datetime(2024, 11, 20, 3, 0, tzinfo=timezone.utc)
 TDC_BOT = str(Path(sys.executable).parent / "tdc-bot")

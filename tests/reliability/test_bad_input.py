@@ -14,12 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from intake.sources.maildir import deliver
-from intake.text import fold
+from reference.text import fold
 from tests import badmail, mailfactory
 from tests.reliability import ARRIVED, IMAP_PW_ENV, append_many, write_config
-from workflow import models
+from workflow.db import models
 from workflow.app import App
-from workflow.daemon import Daemon
+from workflow.runtime.daemon import Daemon
 
 CORPUS = badmail.build()
 

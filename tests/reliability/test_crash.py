@@ -27,10 +27,10 @@ from tests.reliability import (
     IMAP_PW_ENV, DaemonProcess, append_many, count, engine_for, outbox_busy, tagged, wait_until, write_config,
 )
 from tests.servers.dovecot import DovecotUser
-from workflow import models
+from workflow.db import models
 from workflow.app import App
-from workflow.daemon import Daemon
-from workflow.roster import load_roster
+from workflow.runtime.daemon import Daemon
+from reference.roster import load_roster
 
 pytestmark = [pytest.mark.slow, pytest.mark.imap]
 

@@ -21,7 +21,7 @@ from intake.limits import Limits
 from intake.model import RawMessage
 from intake.parse import MessageRejected, parse
 from intake.pipeline import understand
-from intake.text import fold
+from reference.text import fold
 from tests.reliability import write_config
 from workflow.app import App
 
@@ -122,7 +122,7 @@ def messages(draw) -> bytes:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def context(tmp_path_factory):  # type: ignore[no-untyped-def]
-    from workflow.intake_cycle import intake_context
+    from workflow.runtime.intake_cycle import intake_context
 
     tmp = tmp_path_factory.mktemp("fuzz")
     app = App.load(str(write_config(tmp, db_url=f"sqlite:///{tmp / 'tdc.db'}")))

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from intake.sources.maildir import deliver
 from tests import mailfactory
 from tests.reliability import ARRIVED, IMAP_PW_ENV, append_many, count, tagged, wait_until, write_config
-from workflow import models
+from workflow.db import models
 from workflow.app import App
-from workflow.daemon import Daemon
+from workflow.runtime.daemon import Daemon
 
 PROVINCES = [("tayninh", "Tây Ninh"), ("cantho", "Cần Thơ"), ("angiang", "An Giang"), ("camau", "Cà Mau"),
              ("baclieu", "Bạc Liêu"), ("soctrang", "Sóc Trăng"), ("haugiang", "Hậu Giang"), ("dongthap", "Đồng Tháp")]
@@ -145,10 +145,10 @@ def _check_storage_outage(app: App, maildir: Path, caplog: pytest.LogCaptureFixt
                           why: str) -> None:
     deliver(maildir, _report(0), when=ARRIVED)
     break_it()
-    with caplog.at_level(logging.ERROR, logger="workflow.intake_cycle"):
+    with caplog.at_level(logging.ERROR, logger="workflow.runtime.intake_cycle"):
         result = Daemon(app).run_once()
     assert result.cycles[0].stopped_early and "storage" in result.cycles[0].stopped_early
-    lines = [r.getMessage() for r in caplog.records if r.name == "workflow.intake_cycle"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "workflow.runtime.intake_cycle"]
     assert any("cannot store message" in line and why in line and "retried next cycle" in line for line in lines), lines
     assert _messages(app) == 0 and _processed(maildir) == 0  # not marked processed
     fix_it()

@@ -28,7 +28,7 @@ from intake.documents.tools import find_tool
 from intake.sources.maildir import deliver
 from tests import mailfactory
 from tests.cli_helpers import TDC_BOT, write_config
-from workflow import models
+from workflow.db import models
 
 FIRST = datetime(2024, 11, 20, 2, 0, tzinfo=timezone.utc)
 SENDER = "vanthu@skhcn.tayninh.gov.vn"

@@ -20,10 +20,10 @@ from sqlalchemy import select
 from intake.sources.maildir import deliver
 from tests import mailfactory
 from tests.cli_helpers import cli_json, run_cli, write_config
-from workflow import models
+from workflow.db import models
 from workflow.app import App
-from workflow.backup import BackupError, create_backup, restore_backup
-from workflow.restore_safety import HELD_REASON, ArchiveLimits
+from workflow.operations.backup import BackupError, create_backup, restore_backup
+from workflow.operations.restore_safety import HELD_REASON, ArchiveLimits
 
 OUTSIDER = "thu-thap@attacker.example"
 

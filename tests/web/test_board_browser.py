@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from tests.cli_helpers import wait_for
 from tests.servers.common import free_port, require_binary
-from workflow import models
+from workflow.db import models
 from workflow.accounts import add_user
 from workflow.app import App
 
@@ -46,7 +46,7 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-
 @pytest.fixture(scope="module")
 def season(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The demo season replayed through the real daemon, then served by the board."""
-    from workflow.demo import run_demo
+    from workflow.operations.demo import run_demo
     from workflow.web.server import start_in_thread
 
     result = run_demo(tmp_path_factory.mktemp("season") / "demo", year=YEAR, agencies=12, seed=3,

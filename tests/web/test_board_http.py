@@ -72,7 +72,7 @@ def test_small_helpers() -> None:
 def test_accounts_on_both_databases(db_url: str) -> None:
     from datetime import datetime, timezone
 
-    from workflow.db import Database
+    from workflow.db.engine import Database
 
     db = Database(db_url)
     try:
@@ -310,7 +310,7 @@ def test_exports_and_chart_are_downloads(served) -> None:
 def test_extend_exempt_and_a_refused_accept_through_the_board(served) -> None:
     from sqlalchemy import select
 
-    from workflow import models
+    from workflow.db import models
 
     base, app = served["base"], served["app"]
     opener, _ = client()
@@ -345,8 +345,9 @@ def test_contact_health_column_and_the_agency_contacts_section(served, tmp_path:
 
     from sqlalchemy import select
 
-    from workflow import contacts, models
-    from workflow.reminders import send_reminders
+    from workflow.season import contacts
+    from workflow.db import models
+    from workflow.season.reminders import send_reminders
 
     base, app = served["base"], served["app"]
     sheet = tmp_path / "dau-moi.csv"

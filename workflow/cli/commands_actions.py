@@ -30,7 +30,7 @@ from workflow.cli.common import (
 if TYPE_CHECKING:  # imported where used: the command line must start fast (workflow/cli/common.py)
     from sqlalchemy.orm import Session
 
-    from workflow.actions import ActionContext, ActionResult
+    from workflow.season.actions import ActionContext, ActionResult
 
 ActorOption = Annotated[
     str | None,
@@ -74,8 +74,8 @@ def _run(config: str | None, now: str | None, actor: str | None, json_out: bool,
          action: Callable[[Session, ActionContext], ActionResult]) -> None:
     """One action in one transaction; a refusal rolls everything back and exits 1."""
     from notifier.render import RenderError
-    from workflow import states
-    from workflow.actions import ActionError, action_context
+    from workflow.season import states
+    from workflow.season.actions import ActionError, action_context
 
     with open_app(config) as a:
         ctx = action_context(a, parse_now(now), resolve_actor(actor))
@@ -104,7 +104,7 @@ def register(app: typer.Typer) -> None:
                actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
                config: ConfigOption = None) -> None:
         """Accept an agency's report for YEAR (from received, acknowledged or needs_review)."""
-        from workflow.actions import accept as do_accept
+        from workflow.season.actions import accept as do_accept
 
         _run(config, now, actor, json_out, lambda s, ctx: do_accept(s, ctx, agency, year, reason, message))
 
@@ -114,7 +114,7 @@ def register(app: typer.Typer) -> None:
                              actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
                              config: ConfigOption = None) -> None:
         """Reject the current version and email the agency asking for a new one (once per version)."""
-        from workflow.actions import request_resubmission as do_request_resubmission
+        from workflow.season.actions import request_resubmission as do_request_resubmission
 
         _run(config, now, actor, json_out, lambda s, ctx: do_request_resubmission(s, ctx, agency, year, reason))
 
@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
                actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
                config: ConfigOption = None) -> None:
         """Exempt an agency from reporting for YEAR (any state); no reminders go to it."""
-        from workflow.actions import exempt as do_exempt
+        from workflow.season.actions import exempt as do_exempt
 
         _run(config, now, actor, json_out, lambda s, ctx: do_exempt(s, ctx, agency, year, reason))
 
@@ -134,7 +134,7 @@ def register(app: typer.Typer) -> None:
                actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
                config: ConfigOption = None) -> None:
         """Lift an exemption: back to missing, or to the state the received versions imply."""
-        from workflow.actions import reopen as do_reopen
+        from workflow.season.actions import reopen as do_reopen
 
         _run(config, now, actor, json_out, lambda s, ctx: do_reopen(s, ctx, agency, year, reason))
 
@@ -146,7 +146,7 @@ def register(app: typer.Typer) -> None:
                actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
                config: ConfigOption = None) -> None:
         """Place a message as AGENCY's report for YEAR and learn its sender address."""
-        from workflow.actions import assign as do_assign
+        from workflow.season.actions import assign as do_assign
 
         _run(config, now, actor, json_out, lambda s, ctx: do_assign(s, ctx, message, agency, year, reason))
 
@@ -158,7 +158,7 @@ def register(app: typer.Typer) -> None:
                actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
                config: ConfigOption = None) -> None:
         """Extend YEAR's deadline (for everyone or one agency) and recompute who is on time."""
-        from workflow.actions import extend as do_extend
+        from workflow.season.actions import extend as do_extend
 
         day = parse_day(until)
         _run(config, now, actor, json_out, lambda s, ctx: do_extend(s, ctx, year, day, reason, agency))
@@ -169,7 +169,7 @@ def register(app: typer.Typer) -> None:
                    actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
                    config: ConfigOption = None) -> None:
         """Queue a new acknowledgement for a report message (each run sends one more)."""
-        from workflow.actions import resend_ack as do_resend_ack
+        from workflow.season.actions import resend_ack as do_resend_ack
 
         _run(config, now, actor, json_out, lambda s, ctx: do_resend_ack(s, ctx, message, reason))
 
@@ -177,7 +177,7 @@ def register(app: typer.Typer) -> None:
     def review_list(year: Annotated[int | None, typer.Option("--year", "-y", help="Only this reporting year.")] = None,
                     json_out: JsonOption = False, config: ConfigOption = None) -> None:
         """Submissions needing review and report messages the bot could not place, with its reasons."""
-        from workflow.coordinator_views import review_queue
+        from workflow.season.coordinator_views import review_queue
 
         with open_app(config, need_secrets=False) as a:
             with a.db.sessions() as session:
@@ -209,8 +209,8 @@ def register(app: typer.Typer) -> None:
     def show(submission: Annotated[str, typer.Argument(help="AGENCY/YEAR (e.g. tay-ninh/2024) or a message id.")],
              json_out: JsonOption = False, config: ConfigOption = None) -> None:
         """A submission's versions, attachments, outline, indicator rows and audit trail."""
-        from workflow.actions import ActionError
-        from workflow.coordinator_views import show_data
+        from workflow.season.actions import ActionError
+        from workflow.season.coordinator_views import show_data
 
         with open_app(config, need_secrets=False) as a:
             with a.db.sessions() as session:

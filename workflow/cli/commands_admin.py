@@ -17,8 +17,8 @@ def register(app: typer.Typer) -> None:
     @config_app.command("check")
     def config_check(config: ConfigOption = None) -> None:
         """Validate the configuration and data files, reporting every problem at once."""
-        from workflow.campaigns import CampaignError, load_campaigns
-        from workflow.roster import RosterError, load_roster
+        from reference.campaigns import CampaignError, load_campaigns
+        from reference.roster import RosterError, load_roster
         from workflow.settings import ConfigError, load_config
         from pathlib import Path
 

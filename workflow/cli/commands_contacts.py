@@ -1,4 +1,4 @@
-"""`tdc-bot contacts ...`: the contact book reminders go to (see workflow/contacts.py).
+"""`tdc-bot contacts ...`: the contact book reminders go to (see workflow/season/contacts.py).
 
 The command names, options and JSON keys are a contract: coordinators' scripts
 import the spreadsheet and read ``contacts list --json``.
@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
         actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False, config: ConfigOption = None,
     ) -> None:
         """Import the coordinators' spreadsheet; every bad line is listed and nothing is imported unless all are good."""
-        from workflow import contacts
+        from workflow.season import contacts
 
         if not file.is_file():
             fail(f"Không tìm thấy tệp {file} (file not found)", 2)
@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False, config: ConfigOption = None,
     ) -> None:
         """The contact book, then suggestions (senders nobody vouched for, never reminded)."""
-        from workflow import contacts
+        from workflow.season import contacts
 
         with open_app(config) as a:
             with a.db.sessions() as session:
@@ -122,7 +122,7 @@ def register(app: typer.Typer) -> None:
 
     def _one(config: str | None, actor: str | None, now: str | None, json_out: bool,
              change: Callable[[Session, Any, str, Any], Any]) -> None:
-        from workflow import contacts
+        from workflow.season import contacts
 
         with open_app(config) as a:
             when = parse_now(now)
@@ -150,7 +150,7 @@ def register(app: typer.Typer) -> None:
         actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False, config: ConfigOption = None,
     ) -> None:
         """Add a confirmed contact (or update and confirm an existing one)."""
-        from workflow import contacts
+        from workflow.season import contacts
 
         _one(config, actor, now, json_out, lambda s, roster, who, when: contacts.add(
             s, roster, agency, email, actor=who, now=when, name=name, role=role, phone=phone, unit=unit,
@@ -160,7 +160,7 @@ def register(app: typer.Typer) -> None:
     def contacts_remove(agency: AgencyArg, email: EmailArg, actor: ActorOption = None, now: NowOption = None,
                         json_out: JsonOption = False, config: ConfigOption = None) -> None:
         """Stop using a contact (kept in the audit log; a carried-over one is not offered again)."""
-        from workflow import contacts
+        from workflow.season import contacts
 
         _one(config, actor, now, json_out, lambda s, roster, who, when: contacts.remove(
             s, roster, agency, email, actor=who, now=when))
@@ -169,7 +169,7 @@ def register(app: typer.Typer) -> None:
     def contacts_confirm(agency: AgencyArg, email: EmailArg, actor: ActorOption = None, now: NowOption = None,
                          json_out: JsonOption = False, config: ConfigOption = None) -> None:
         """Confirm a contact (carried over, or fixed after a bounce): reminders use it again."""
-        from workflow import contacts
+        from workflow.season import contacts
 
         _one(config, actor, now, json_out, lambda s, roster, who, when: contacts.confirm(
             s, roster, agency, email, actor=who, now=when))
@@ -180,7 +180,7 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False, config: ConfigOption = None,
     ) -> None:
         """Write the contact book to a spreadsheet that `contacts import` reads back."""
-        from workflow import contacts
+        from workflow.season import contacts
 
         with open_app(config) as a:
             with a.db.sessions() as session:

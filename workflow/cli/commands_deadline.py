@@ -23,7 +23,7 @@ SendOption = Annotated[bool, typer.Option("--send", help="Flush the outbox right
 
 
 def _year(app: Any, year: int | None, now: datetime) -> int:
-    from workflow.reminders import season_year
+    from workflow.season.reminders import season_year
 
     if year is not None:
         if year not in app.campaigns:
@@ -38,7 +38,7 @@ def _year(app: Any, year: int | None, now: datetime) -> int:
 def _run_daily(config: str | None, year: int | None, now: str | None, dry_run: bool, send: bool,
                job: Callable[[Any, int, datetime], Any], refusals: tuple[type[Exception], ...]) -> tuple[int, Any, Any]:
     """What `remind` and `digest` share: load, pick the season, run the day's job, send when asked."""
-    from workflow.outbox_queue import send_due
+    from workflow.runtime.outbox_flush import send_due
 
     moment = parse_now(now)
     with open_app(config) as a:
@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Queue today's reminders to agencies that still owe the report (one stage per agency, once)."""
         from notifier.labels import flush_summary
-        from workflow.reminders import ReminderError, send_reminders
+        from workflow.season.reminders import ReminderError, send_reminders
 
         y, run, flushed = _run_daily(config, year, now, dry_run, send,
                                      lambda a, y, moment: send_reminders(a, y, moment, dry_run=dry_run), (ReminderError,))
@@ -98,7 +98,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Build today's coordinator digest and queue it (HTML + text, .docx status table attached)."""
         from notifier.labels import flush_summary, job_summary, state_label
-        from workflow.digest import queue_digest
+        from workflow.season.digest import queue_digest
 
         _, run, flushed = _run_daily(config, year, now, dry_run, send,
                                      lambda a, y, moment: queue_digest(a, y, moment, dry_run=dry_run), (ValueError,))

@@ -62,13 +62,13 @@ def register(app: typer.Typer) -> None:
         With --now the daemon's clock starts at that moment and runs on from there
         (replaying a season, testing a deadline day); mail arrival times stay the server's.
         """
-        from workflow.logs import setup_logging
+        from workflow.runtime.logs import setup_logging
 
         setup_logging(log_format, log_level)
         # A stop request during start-up (migrations, loading) is a clean exit too; the daemon
         # installs its own handler once it runs.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        from workflow.daemon import Daemon
+        from workflow.runtime.daemon import Daemon
 
         clock = shifted_clock(parse_now(now)) if now else None
         with open_app(config) as a:
@@ -105,7 +105,7 @@ def register(app: typer.Typer) -> None:
         from intake.arrival import arrival_from_headers
         from intake.model import RawMessage
         from intake.pipeline import understand
-        from workflow.intake_cycle import intake_context
+        from workflow.runtime.intake_cycle import intake_context
 
         with open_app(config, migrate=False) as a:
             ctx = intake_context(a, roster=a.roster_base)

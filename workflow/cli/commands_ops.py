@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same season.")] = 1,
     ) -> None:
         """Simulate a whole reporting season offline (no server) and replay it day by day."""
-        from workflow.demo import DemoError, run_demo
+        from workflow.operations.demo import DemoError, run_demo
 
         try:
             run_demo(directory, year=year, agencies=agencies, seed=seed, console=rich_console())
@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
     @app.command("doctor")
     def doctor(config: ConfigOption = None, now: NowOption = None) -> None:
         """Check config, database, storage, IMAP/SMTP login, clock and campaigns; say what to fix. Exit 1 on any failure."""
-        from workflow.doctor import FAIL, OK, WARN, run_checks
+        from workflow.operations.doctor import FAIL, OK, WARN, run_checks
 
         checks = run_checks(config, now=parse_now(now) if now else None)
         width = max(len(OK), len(FAIL), len(WARN))  # the same columns whatever the outcome, for grep
@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
         config: ConfigOption = None,
     ) -> None:
         """One archive with the database, the raw store and a manifest of checksums."""
-        from workflow.backup import BackupError, create_backup
+        from workflow.operations.backup import BackupError, create_backup
         from workflow.cli.common import open_app
 
         with open_app(config, migrate=False) as a:
@@ -68,7 +68,7 @@ def register(app: typer.Typer) -> None:
         force: Annotated[bool, typer.Option("--force", help="Overwrite a database or store folder that already holds data.")] = False,
     ) -> None:
         """Restore an archive into the configured (empty) database and store folder, verifying every checksum."""
-        from workflow.backup import BackupError, restore_backup
+        from workflow.operations.backup import BackupError, restore_backup
         from workflow.cli.common import open_app
 
         with open_app(config, migrate=False) as a:

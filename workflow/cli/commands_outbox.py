@@ -21,8 +21,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Let held emails go out, each re-checked: attachments from inside the store, recipients
         that are plain addresses and neither the bot's own nor a machine's."""
-        from workflow.intake_cycle import own_addresses
-        from workflow.restore_safety import release
+        from workflow.runtime.intake_cycle import own_addresses
+        from workflow.operations.restore_safety import release
 
         if not ids and not restored:
             fail("outbox release: give outbox ids, or --restored for every email a restore held back", 2)

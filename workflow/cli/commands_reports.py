@@ -42,8 +42,8 @@ def register(app: typer.Typer) -> None:
         """Write the consolidated national report of YEAR (.docx): extracts per outline section,
         summed indicators, and an annex of who reported when and who did not."""
 
-        from notifier.compile_docx import compiled_report_docx
-        from workflow.compile import compile_for_app
+        from workflow.reports.compile_docx import compiled_report_docx
+        from workflow.reports.compile import compile_for_app
 
         when = parse_now(now)
         err = safe_console(stderr=True, soft_wrap=True)
@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Export YEAR's status table and indicator rows for spreadsheets."""
 
-        from workflow.export import FORMATS, export, gather
+        from workflow.reports.export import FORMATS, export, gather
 
         fmt = fmt.lower().strip()
         if fmt not in FORMATS:

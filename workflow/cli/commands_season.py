@@ -27,9 +27,9 @@ def register(app: typer.Typer) -> None:
 
         from intake.identity import UNVERIFIED_LABEL
         from notifier.labels import job_line
-        from workflow import models
-        from workflow.states import STATE_LABELS_VI as STATE_LABELS
-        from workflow.status import season_status, unsent_counts
+        from workflow.db import models
+        from workflow.season.states import STATE_LABELS_VI as STATE_LABELS
+        from workflow.season.status import season_status, unsent_counts
 
         with open_app(config, need_secrets=False) as a:
             with a.db.sessions() as session:
@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
     @app.command("stats")
     def stats(json_out: JsonOption = False, config: ConfigOption = None) -> None:
         """Counts of messages (recorded, ignored, quarantined) and outbox emails by state."""
-        from workflow.status import message_counts, outbox_counts
+        from workflow.season.status import message_counts, outbox_counts
 
         with open_app(config) as a:
             with a.db.sessions() as session:
@@ -85,7 +85,7 @@ def register(app: typer.Typer) -> None:
         """Messages kept raw but not processed, with the reason."""
         from sqlalchemy import select
 
-        from workflow import models
+        from workflow.db import models
 
         with open_app(config) as a:
             with a.db.sessions() as session:

@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
         config: ConfigOption = None,
     ) -> None:
         """Serve the coordinators' web board (binds loopback unless told otherwise)."""
-        from workflow.logs import setup_logging
+        from workflow.runtime.logs import setup_logging
         from workflow.web.server import serve
 
         from workflow.accounts import list_users

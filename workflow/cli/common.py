@@ -85,8 +85,8 @@ def open_app(config: str | None, migrate: bool = True, need_secrets: bool = True
     ``need_secrets=False`` for read-only commands: they run without the IMAP/SMTP password variables.
     """
     from workflow.app import App
-    from workflow.campaigns import CampaignError
-    from workflow.roster import RosterError
+    from reference.campaigns import CampaignError
+    from reference.roster import RosterError
     from workflow.settings import ConfigError
 
     try:

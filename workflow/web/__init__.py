@@ -1,9 +1,9 @@
 """The coordinators' web board: a second face beside the CLI, on the same actions and rules.
 
 Server-rendered pages (Starlette + Jinja2, plain HTML forms, no JavaScript)
-over what the CLI already computes: ``workflow.status`` for the season table,
-``workflow.actions`` for every decision, ``workflow.digest`` / ``chart_data``
-for the counts and the chart, ``workflow.export`` and ``workflow.compile`` for
+over what the CLI already computes: ``workflow.season.status`` for the season table,
+``workflow.season.actions`` for every decision, ``workflow.season.digest`` / ``chart_data``
+for the counts and the chart, ``workflow.reports.export`` and ``workflow.reports.compile`` for
 the downloads. Nothing here decides a state or a deadline.
 
 Modules: ``app`` (routes and assembly), ``pages`` (handlers), ``views``

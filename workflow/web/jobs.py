@@ -1,7 +1,7 @@
 """The national report compiled on request, in a background thread, with progress.
 
 Compiling reads every agency's current report (.docx/.pdf), which takes
-seconds to minutes: the request only starts ``workflow.compile`` in a thread
+seconds to minutes: the request only starts ``workflow.reports.compile`` in a thread
 and the page refreshes itself (a meta refresh, no script) until the .docx is
 ready. One job per year at a time; the finished file stays for download
 until the next compilation of that year replaces it.
@@ -67,8 +67,8 @@ class CompileJobs:
         return job
 
     def _run(self, job: CompileJob) -> None:
-        from notifier.compile_docx import compiled_report_docx
-        from workflow.compile import compile_for_app
+        from workflow.reports.compile_docx import compiled_report_docx
+        from workflow.reports.compile import compile_for_app
 
         def progress(done: int, total: int, name: str) -> None:
             job.done, job.total, job.current = done, total, name

@@ -4,7 +4,7 @@ GET handlers are plain functions (Starlette runs them in its thread pool, so
 the synchronous database code never blocks the event loop); handlers that read
 a form are async only to read it and hand the work to the pool. Every POST goes
 through ``_form``: CSRF token and same-origin check first, nothing else runs
-without them. Every decision calls ``workflow.actions`` in one transaction,
+without them. Every decision calls ``workflow.season.actions`` in one transaction,
 with the logged-in coordinator's e-mail as the audit actor.
 """
 from __future__ import annotations
@@ -23,13 +23,15 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from notifier.labels import state_label
-from workflow import accounts, models, states
-from workflow.actions import ActionError, action_context
-from workflow.actions import accept as do_accept
-from workflow.actions import assign as do_assign
-from workflow.actions import exempt as do_exempt
-from workflow.actions import extend as do_extend
-from workflow.actions import request_resubmission as do_request_resubmission
+from workflow import accounts
+from workflow.db import models
+from workflow.season import states
+from workflow.season.actions import ActionError, action_context
+from workflow.season.actions import accept as do_accept
+from workflow.season.actions import assign as do_assign
+from workflow.season.actions import exempt as do_exempt
+from workflow.season.actions import extend as do_extend
+from workflow.season.actions import request_resubmission as do_request_resubmission
 from workflow.web import views
 from workflow.web.security import csrf_ok, csrf_token, login_keys, same_origin
 
@@ -89,7 +91,7 @@ def safe_next(target: str | None) -> str:
 
 def attachment_disposition(filename: str) -> str:
     """``attachment`` with an ASCII fallback and the UTF-8 name (RFC 6266 / 5987)."""
-    from intake.text import to_ascii
+    from reference.text import to_ascii
 
     fallback = "".join(c if c.isalnum() or c in "._-" else "_" for c in to_ascii(filename or "tep"))[:150] or "tep"
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename or fallback, safe='')}"
@@ -132,7 +134,7 @@ class Board:
         return fields
 
     def default_year(self) -> int:
-        from workflow.reminders import season_year
+        from workflow.season.reminders import season_year
 
         return season_year(self.app.campaigns, self.clock()) or max(self.app.campaigns)
 
@@ -345,7 +347,7 @@ class Board:
     def chart(self, request: Request) -> Response:
         """The digest's cumulative chart for a year, drawn by the digest's own code."""
         from notifier.chart import submissions_chart
-        from workflow.chart_data import chart_series
+        from workflow.season.chart_data import chart_series
 
         year = request.path_params["year"]
         if year not in self.app.campaigns:
@@ -357,7 +359,7 @@ class Board:
         return Response(png, media_type="image/png")
 
     def export(self, request: Request) -> Response:
-        from workflow.export import gather, write_csv, write_xlsx
+        from workflow.reports.export import gather, write_csv, write_xlsx
 
         year, name = request.path_params["year"], request.path_params["name"]
         if year not in self.app.campaigns or name not in ("status.csv", "indicators.csv", "xlsx"):

@@ -1,10 +1,10 @@
 """What each page shows, read from the same functions the CLI prints.
 
-The season table is ``workflow.status.season_status``; an agency's versions,
+The season table is ``workflow.season.status.season_status``; an agency's versions,
 attachments, outline and audit trail are the CLI's ``show`` data; the review
-queue is the CLI's ``review list`` data (both from ``workflow.coordinator_views``);
+queue is the CLI's ``review list`` data (both from ``workflow.season.coordinator_views``);
 "late" is the recorded ``on_time`` and the deadline comes from
-``workflow.actions.last_day_on_time``; contact health is ``workflow.contacts``'
+``workflow.season.actions.last_day_on_time``; contact health is ``workflow.season.contacts``'
 own reading functions. This module only filters, counts and arranges for HTML.
 """
 from __future__ import annotations
@@ -17,16 +17,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from intake.text import fold
+from reference.text import fold
 from notifier.labels import STATE_LABELS, state_label
-from workflow import contacts, models
-from workflow.actions import last_day_on_time
-from workflow.coordinator_views import review_queue, show_data  # noqa: F401  (re-exported for pages)
-from workflow.status import season_status
+from workflow.season import contacts
+from workflow.db import models
+from workflow.season.actions import last_day_on_time
+from workflow.season.coordinator_views import review_queue, show_data  # noqa: F401  (re-exported for pages)
+from workflow.season.status import season_status
 
 if TYPE_CHECKING:
-    from workflow.campaigns import Campaign
-    from workflow.roster import Roster
+    from reference.campaigns import Campaign
+    from reference.roster import Roster
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 STATE_ORDER = tuple(STATE_LABELS)  # the digest's order: missing, received, ..., exempt

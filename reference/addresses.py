@@ -1,0 +1,186 @@
+"""Email address syntax (RFC 5322, RFC 6532): one strict parser for every address the bot trusts.
+
+Used for the roster's and contacts' addresses as much as for a message's
+From (intake.identity explains why the parser is strict: an addr-spec in
+angle brackets wins, comments and display names never supply an address,
+anything ambiguous gives no address). Here, below intake, so that the
+reference data parses its addresses with the same rules as intake does.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from email.header import decode_header, make_header
+from typing import Iterable
+
+from reference.text import nfc
+
+# RFC 5322 atext, plus any non-ASCII character (RFC 6532 internationalised addresses).
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]"
+_DOT_ATOM = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*")
+_QUOTED_LOCAL = re.compile(r'"(?:[^"\\\r\n]|\\.)*"')
+_LABEL = re.compile(r"[A-Za-z0-9\u0080-\U0010ffff](?:[A-Za-z0-9\-\u0080-\U0010ffff]{0,61}[A-Za-z0-9\u0080-\U0010ffff])?")
+_MAX_ADDRESS = 320
+
+@dataclass(frozen=True)
+class Mailbox:
+    """One mailbox of an address header: the display name (for people) and the address (for identity)."""
+
+    name: str
+    address: str  # lower-case addr-spec
+
+
+def _scan(value: str) -> list[tuple[str, str]] | None:
+    """Split a header value into top-level tokens: ('text'|'quoted'|'angle'|'comma', text).
+
+    Comments are dropped (RFC 5322 CFWS: they never carry meaning), quoted
+    strings and domain literals are kept whole. Unbalanced syntax gives None.
+    """
+    tokens: list[tuple[str, str]] = []
+    buf: list[str] = []
+    i, n = 0, len(value)
+
+    def flush() -> None:
+        if buf:
+            tokens.append(("text", "".join(buf)))
+            buf.clear()
+
+    while i < n:
+        ch = value[i]
+        if ch == "(":
+            depth = 0
+            while i < n:
+                c = value[i]
+                if c == "\\":
+                    i += 2
+                    continue
+                depth += (c == "(") - (c == ")")
+                i += 1
+                if depth == 0:
+                    break
+            if depth:
+                return None
+            buf.append(" ")
+            continue
+        if ch == '"':
+            match = _QUOTED_LOCAL.match(value, i)
+            if match is None:
+                return None
+            flush()
+            tokens.append(("quoted", match.group()))
+            i = match.end()
+            continue
+        if ch == "<":
+            end = value.find(">", i)
+            if end < 0 or "<" in value[i + 1:end]:
+                return None
+            flush()
+            tokens.append(("angle", value[i + 1:end]))
+            i = end + 1
+            continue
+        if ch == ">":
+            return None
+        if ch == ",":
+            flush()
+            tokens.append(("comma", ","))
+            i += 1
+            continue
+        if ch == "[":
+            end = value.find("]", i)
+            if end < 0:
+                return None
+            buf.append(value[i:end + 1])
+            i = end + 1
+            continue
+        buf.append(ch)
+        i += 1
+    flush()
+    return tokens
+
+
+def addr_spec(text: str) -> str | None:
+    """A lower-case addr-spec if ``text`` is exactly one (whitespace around it allowed), else None."""
+    text = text.strip()
+    if not text or len(text) > _MAX_ADDRESS or text.count("@") < 1:
+        return None
+    local, _, domain = text.rpartition("@")
+    if not (_QUOTED_LOCAL.fullmatch(local) or _DOT_ATOM.fullmatch(local)):
+        return None
+    domain = domain.rstrip(".")
+    if domain.startswith("[") and domain.endswith("]"):
+        if not re.fullmatch(r"\[[0-9A-Fa-f:.]+\]", domain):  # IP literals only; no general domain-literal
+            return None
+    else:
+        labels = domain.split(".")
+        if not all(_LABEL.fullmatch(label) for label in labels):
+            return None
+    return f"{local}@{domain}".lower()
+
+
+def _decode_phrase(parts: list[tuple[str, str]]) -> str:
+    text = " ".join(t[1:-1].replace('\\"', '"').replace("\\\\", "\\") if kind == "quoted" else t
+                    for kind, t in parts).strip()
+    text = " ".join(text.split())
+    try:
+        text = str(make_header(decode_header(text)))
+    except Exception:  # noqa: BLE001 - a broken encoded word stays as written
+        pass
+    return nfc(text)
+
+
+def parse_mailboxes(value: str) -> list[Mailbox] | None:
+    """Every mailbox of an address header, or None when any part of it is ambiguous or malformed."""
+    tokens = _scan(value or "")
+    if tokens is None:
+        return None
+    out: list[Mailbox] = []
+    group: list[tuple[str, str]] = []
+    for token in [*tokens, ("comma", ",")]:
+        if token[0] != "comma":
+            group.append(token)
+            continue
+        if not any(t.strip() for _, t in group):
+            group = []
+            continue  # empty list elements are allowed (obs-mbox-list)
+        angles = [t for kind, t in group if kind == "angle"]
+        if len(angles) > 1:
+            return None
+        if angles:
+            address = addr_spec(angles[0])
+            if address is None:
+                return None
+            at = next(i for i, (kind, _) in enumerate(group) if kind == "angle")
+            phrase, after = group[:at], group[at + 1:]
+            # The angle address wins even when the phrase looks like an address (the parser-differential
+            # trap: "vanthu@agency (x) <evil@attacker>" is evil@attacker). Text after it is not RFC 5322.
+            if any(t.strip() for _, t in after):
+                return None
+            out.append(Mailbox(_decode_phrase(phrase), address))
+        else:
+            joined = "".join(t for _, t in group)
+            address = addr_spec(joined)
+            if address is None:
+                return None
+            out.append(Mailbox("", address))
+        group = []
+    return out
+
+
+def parse_mailbox(value: str) -> Mailbox | None:
+    """The one mailbox of a From-like header value; None when there is not exactly one valid one."""
+    found = parse_mailboxes(value)
+    if not found or len(found) != 1:
+        return None
+    return found[0]
+
+
+def identity(values: Iterable[str]) -> Mailbox | None:
+    """The sender identity from every raw value of a header (a repeated From is ambiguous: None)."""
+    values = [v for v in values if v is not None]
+    if len(values) != 1:
+        return None
+    return parse_mailbox(values[0])
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2].lower().rstrip(".") if "@" in address else ""

@@ -1,0 +1,1 @@
+"""Running the service: backup and restore, doctor, the demo season."""

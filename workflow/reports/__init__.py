@@ -1,0 +1,1 @@
+"""What coordinators take home: the compiled national report, exports and chart data."""

@@ -1,0 +1,1 @@
+"""The running daemon: scheduler, leader lease, the intake cycle, sending the outbox, logging."""

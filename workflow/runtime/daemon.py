@@ -1,0 +1,286 @@
+"""The daemon: intake loop (IDLE where offered, else polling) plus scheduled ticks.
+
+APScheduler 3.x runs the periodic jobs in memory (they are fixed by the
+config, so nothing is gained by a job store, and a shared job store between
+two daemons is exactly what must never happen). Each job is a *tick* that
+asks the database what is due. Only the holder of the leader lease reads
+mail and sends; a second daemon on the same database waits as a standby and
+takes over when the lease expires.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import SQLAlchemyError
+
+from workflow.runtime.outbox_flush import FlushResult, release_interrupted_claims
+from notifier.transports import make_transport
+from notifier.labels import flush_summary
+from workflow.db import models
+from workflow.app import App
+from workflow.runtime.intake_cycle import CycleStats, IntakeCycle, open_cycle
+from workflow.runtime.lease import Lease, make_holder_id
+from workflow.runtime.outbox_flush import send_due
+
+log = logging.getLogger(__name__)
+
+MISFIRE_GRACE = 6 * 3600  # a tick missed while down runs once at start-up, not never
+
+
+class _Shutdown(Exception):
+    """Raised from the signal handler only while the loop is waiting for mail."""
+
+
+@dataclass
+class OnceResult:
+    cycles: list[CycleStats] = field(default_factory=list)
+    flushed: list[FlushResult] = field(default_factory=list)
+    standby: bool = False  # another daemon held the leader lease: nothing was done
+
+    @property
+    def fetched(self) -> int:
+        return sum(c.fetched for c in self.cycles)
+
+    @property
+    def sent(self) -> int:
+        return sum(f.sent for f in self.flushed)
+
+
+class Daemon:
+    def __init__(self, app: App, clock: Callable[[], datetime] | None = None, holder: str | None = None,
+                 cycle: IntakeCycle | None = None):
+        self.app = app
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.cycle = cycle or open_cycle(app)
+        self.cycle.clock = self.clock
+        self.transport = make_transport(app.settings.smtp, app.config.smtp_password)
+        lease_ttl = timedelta(seconds=app.settings.schedule.lease_seconds)
+        self.lease = Lease(app.db, "leader", holder or make_holder_id(), lease_ttl)
+        self.stop_event = threading.Event()
+        self._waiting = False
+        self._is_leader = False
+        if not app.settings.mailbox.trusted_authserv_ids:
+            log.warning("sender verification is off: no [mailbox] trusted_authserv_id, so every submission is shown "
+                        "as 'người gửi chưa được xác thực' (anyone can write in an agency's name)")
+
+    # -- ticks -------------------------------------------------------------------------------
+
+    def _record_job(self, name: str, ok: bool, result: str) -> None:
+        try:
+            with self.app.db.transaction() as session:
+                session.merge(models.JobRun(name=name, last_run_at=self.clock(), ok=ok, result=result[:500]))
+        except SQLAlchemyError:
+            log.warning("could not record the run of job %s", name)
+
+    def flush_tick(self) -> FlushResult | None:
+        """Send what is due in the outbox; the leader only."""
+        if not self._is_leader:
+            return None
+        try:
+            result = send_due(self.app, self.clock(), self.transport)
+        except SQLAlchemyError as exc:
+            log.warning("outbox flush skipped: database unavailable (%s)", type(exc).__name__)
+            self._record_job("outbox", False, f"database unavailable: {type(exc).__name__}")
+            return None
+        self._record_job("outbox", True, flush_summary(result.sent, result.failed, result.retried, result.suppressed,
+                                                      result.stopped))  # words, not a repr
+        return result
+
+    def lease_tick(self) -> bool:
+        try:
+            leader = self.lease.acquire(self.clock())
+        except SQLAlchemyError as exc:
+            log.warning("leader lease check failed: %s", type(exc).__name__)
+            leader = False
+        if leader != self._is_leader:
+            log.info("this daemon is now %s", "the leader" if leader else "a standby")
+            if leader:
+                self._take_over_sends()
+        self._is_leader = leader
+        return leader
+
+    def _take_over_sends(self) -> None:
+        """A new leader frees the sends a killed leader left claimed (else they wait out the claim lease)."""
+        try:
+            release_interrupted_claims(self.app.db, self.clock())
+        except SQLAlchemyError as exc:
+            log.warning("could not release interrupted sends: %s", type(exc).__name__)
+
+    def intake_tick(self) -> CycleStats | None:
+        if not self._is_leader:
+            return None
+        try:
+            stats = self.cycle.run_once()
+        except Exception as exc:  # noqa: BLE001 - the daemon outlives any one cycle's failure
+            log.exception("intake cycle failed; retrying at the next cycle")
+            self._record_job("intake", False, f"{type(exc).__name__}: {exc}")
+            return None
+        self._record_job("intake", stats.stopped_early is None, stats.summary())
+        if stats.fetched or stats.stopped_early:
+            log.info("intake: %s", stats.summary())
+        return stats
+
+    # -- modes -------------------------------------------------------------------------------
+
+    def run_once(self, progress: Callable[[CycleStats], None] | None = None) -> OnceResult:
+        """Fetch everything new, record it, flush the outbox, return (for `run --once`, tests, cron)."""
+        out = OnceResult()
+        if not self.lease_tick():
+            log.warning("another daemon holds the leader lease; nothing done")
+            out.standby = True
+            return out
+        try:
+            while True:
+                stats = self.cycle.run_once(on_message=progress)
+                self._record_job("intake", stats.stopped_early is None, stats.summary())
+                out.cycles.append(stats)
+                if stats.stopped_early or stats.fetched < self.app.settings.mailbox.cycle_limit:
+                    break
+            while True:
+                result = self.flush_tick()
+                if result is None:
+                    break
+                out.flushed.append(result)
+                if result.sent + result.failed + result.suppressed == 0 or result.retried:
+                    break
+        finally:
+            self.lease.release()
+            self._is_leader = False
+        return out
+
+    def scheduler(self) -> BackgroundScheduler:
+        tz = self.app.tz
+        scheduler = BackgroundScheduler(timezone=tz, job_defaults={
+            "coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE})
+        lease_every = max(1.0, self.app.settings.schedule.lease_seconds / 3)
+        scheduler.add_job(self.lease_tick, IntervalTrigger(seconds=lease_every, timezone=tz), id="lease")
+        scheduler.add_job(self.flush_tick, IntervalTrigger(seconds=self.app.settings.schedule.outbox_seconds, timezone=tz),
+                          id="outbox")
+        for job_id, func, trigger in self.extra_jobs():
+            scheduler.add_job(func, trigger, id=job_id)
+        return scheduler
+
+    def extra_jobs(self) -> list[tuple[str, Callable[[], Any], Any]]:
+        """Daily jobs: reminders to agencies and the coordinators' digest, at their configured times.
+
+        Each is a tick that asks the database what is due for the current
+        season (the plan skips what downtime missed), so a run after a restart
+        or a second run on the same day sends nothing twice. The leader only.
+
+        APScheduler's in-memory cron jobs do not remember a run missed while
+        the daemon was down (their first run is the next one in the future),
+        so a daemon started after today's time also gets a one-off catch-up
+        run right away; being idempotent, it sends only what is still due.
+        """
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.date import DateTrigger
+
+        from workflow.season.digest import queue_digest
+        from workflow.season.reminders import season_year, send_reminders
+
+        def daily(name: str, work: Callable[[int, datetime], Any]) -> Callable[[], Any]:
+            def tick() -> Any:
+                if not self._is_leader:
+                    return None
+                now = self.clock()
+                try:
+                    year = season_year(self.app.campaigns, now)
+                    if year is None:
+                        self._record_job(name, True, "no campaign season open")
+                        return None
+                    result = work(year, now)
+                except Exception as exc:  # noqa: BLE001 - a failed day is recorded and retried tomorrow
+                    log.exception("job %s failed", name)
+                    self._record_job(name, False, f"{type(exc).__name__}: {exc}")
+                    return None
+                self._record_job(name, True, result.summary())
+                try:
+                    self.flush_tick()  # send now, not at the next outbox tick
+                except Exception:  # noqa: BLE001 - the queued mail waits for the outbox tick
+                    log.exception("job %s: flushing the outbox failed", name)
+                return result
+
+            tick.__name__ = f"{name}_tick"
+            return tick
+
+        def at(hhmm: str) -> CronTrigger:
+            hour, minute = (int(part) for part in hhmm.split(":"))
+            return CronTrigger(hour=hour, minute=minute, timezone=self.app.tz)
+
+        schedule = self.app.settings.schedule
+        wanted: list[tuple[str, Callable[[int, datetime], Any], str]] = []
+        if self.app.settings.reminders.enabled:
+            wanted.append(("reminders", lambda y, now: send_reminders(self.app, y, now), schedule.reminder_time))
+        wanted.append(("digest", lambda y, now: queue_digest(self.app, y, now), schedule.digest_time))
+        local_now = self.clock().astimezone(self.app.tz)
+        jobs: list[tuple[str, Callable[[], Any], Any]] = []
+        for name, work, hhmm in wanted:
+            tick = daily(name, work)
+            jobs.append((name, tick, at(hhmm)))
+            if local_now.strftime("%H:%M") >= hhmm.zfill(5):
+                jobs.append((f"{name}-catch-up", tick, DateTrigger(run_date=datetime.now(self.app.tz))))
+        return jobs
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        log.info("signal %s received: stopping", signal.Signals(signum).name)
+        self.stop_event.set()
+        if self._waiting:
+            raise _Shutdown()
+
+    def run_forever(self, install_signals: bool = True) -> None:
+        """Until SIGTERM/SIGINT or stop_event: intake cycles woken by IDLE or the poll interval."""
+        if install_signals:
+            signal.signal(signal.SIGTERM, self._on_signal)
+            signal.signal(signal.SIGINT, self._on_signal)
+        scheduler = self.scheduler()
+        self.lease_tick()
+        scheduler.start()
+        poll = self.app.settings.mailbox.poll_seconds
+        try:
+            while not self.stop_event.is_set():
+                stats = self.intake_tick()
+                if stats is not None and stats.acks_queued:
+                    self.flush_tick()  # acknowledge now, not at the next outbox tick
+                if stats is not None and stats.fetched >= self.app.settings.mailbox.cycle_limit:
+                    continue  # backlog: next batch straight away
+                self._wait(poll if self._is_leader else min(poll, self.app.settings.schedule.lease_seconds / 3))
+        except _Shutdown:
+            pass
+        finally:
+            self._waiting = False
+            scheduler.shutdown(wait=True)
+            try:
+                self.cycle.source.close()
+            except Exception:  # noqa: BLE001 - closing a dead connection is not news
+                pass
+            if self._is_leader:
+                try:
+                    self.lease.release()
+                except SQLAlchemyError:
+                    pass
+            log.info("daemon stopped")
+
+    def _wait(self, timeout: float) -> None:
+        if self.stop_event.is_set():
+            return
+        self._waiting = True
+        try:
+            if self._is_leader:
+                try:
+                    self.cycle.source.wait_for_new(timeout)
+                except Exception as exc:  # noqa: BLE001 - a dead IDLE connection: the next cycle reconnects
+                    if isinstance(exc, _Shutdown):
+                        raise
+                    log.warning("waiting for mail failed (%s); polling instead", type(exc).__name__)
+                    self.stop_event.wait(min(timeout, 5))
+            else:
+                self.stop_event.wait(timeout)
+        finally:
+            self._waiting = False

@@ -1,0 +1,348 @@
+"""One intake cycle: fetch new mail, understand it, record it, then mark it.
+
+The order is the "no mail lost, none processed twice" guarantee:
+
+1. messages recorded earlier but not yet marked on the server (the daemon
+   died between commit and marking) are marked first;
+2. each new message is stored and understood outside any transaction,
+   then recorded in ONE transaction together with the rest of its batch
+   (at most one IMAP fetch's worth), and only after the commit marked
+   processed (one MOVE/STORE for the batch where the source can);
+3. a storage failure stops the cycle at that message, a database failure
+   at that batch: it stays unmarked and is read again next time; later
+   messages wait for it, so the UID cursor never skips a message.
+
+Only one cycle runs at a time (a file lock beside the store), and each cycle
+takes at most ``cycle_limit`` messages, so a backlog is worked in batches.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parseaddr
+from itertools import islice
+from pathlib import Path
+from typing import Callable
+
+from filelock import FileLock, Timeout
+from sqlalchemy import select, update
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
+
+from intake.documents.budget import DocLimits
+from intake.limits import Limits
+from intake.model import RawMessage
+from intake.pipeline import IntakeContext, Understanding, last_resort, understand
+from intake.sources import Source, SourceError, make_source
+from intake.store import RawStore, StoreError
+from workflow.db import models
+from workflow.app import App, own_addresses, own_domain
+from workflow.season.submissions import RecordContext, RecordResult, record
+
+log = logging.getLogger(__name__)
+
+# The database itself is unusable (down, restarting, connection lost): stop the cycle and retry later.
+# Any other error is about one message (a value the database refuses, a bug) and is handled per message.
+OUTAGE = (OperationalError, InterfaceError, DisconnectionError)
+
+# Understanding waits on the disk (fsync per stored file); a few threads overlap the waits.
+UNDERSTAND_THREADS = 4
+# A fetch holding more raw bytes than this is understood one message at a time: a message being
+# read holds about twice its size (raw bytes plus decoded attachments), so four at once would
+# multiply the peak memory of a mailbox with large attachments.
+SERIAL_FROM_BYTES = 32 * 1024 * 1024
+
+
+@dataclass
+class CycleStats:
+    fetched: int = 0
+    recorded: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    ignored: int = 0
+    acks_queued: int = 0
+    marked_late: int = 0
+    stopped_early: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = (f"fetched {self.fetched}, recorded {self.recorded}, duplicates {self.duplicates}, "
+                f"quarantined {self.quarantined}, ignored {self.ignored}, acks queued {self.acks_queued}")
+        if self.marked_late:
+            text += f", marked after restart {self.marked_late}"
+        if self.stopped_early:
+            text += f"; stopped early: {self.stopped_early}"
+        return text
+
+
+def limits_from(app: App) -> Limits:
+    cfg = app.settings.limits
+    mib = 1024 * 1024
+    return Limits(
+        max_message_bytes=int(cfg.max_message_mb * mib),
+        max_part_bytes=int(cfg.max_part_mb * mib),
+        max_attachments=cfg.max_attachments,
+        zip_max_members=cfg.max_zip_members,
+        zip_max_total_bytes=int(cfg.max_zip_total_mb * mib),
+        message_seconds=cfg.message_seconds,
+        message_memory_bytes=int(cfg.message_memory_mb * mib),
+        max_parts=cfg.max_parts,
+        max_header_lines=cfg.max_header_lines,
+        max_pixels=int(cfg.max_page_megapixels * 1_000_000),
+    )
+
+
+def doc_limits_from(app: App) -> DocLimits:
+    cfg = app.settings.limits
+    return DocLimits(max_pages=cfg.max_doc_pages, max_chars=cfg.max_doc_chars, max_seconds=cfg.max_doc_seconds,
+                     containers=limits_from(app))
+
+
+def intake_context(app: App, roster=None) -> IntakeContext:  # type: ignore[no-untyped-def]
+    """Everything `understand` needs, from the configuration."""
+    return IntakeContext(
+        roster=roster if roster is not None else app.roster,
+        campaigns=app.campaigns,
+        limits=limits_from(app),
+        doc_limits=doc_limits_from(app),
+        own_addresses=own_addresses(app),
+        own_domain=own_domain(app),
+        review_threshold=app.settings.classifier.review_threshold,
+        trusted_authserv_ids=app.settings.mailbox.trusted_authserv_ids or None,
+    )
+
+
+def build_source(app: App) -> Source:
+    mb = app.settings.mailbox
+    if mb.source == "maildir":
+        return make_source("maildir", path=mb.maildir)
+    return make_source(
+        "imap", host=mb.host, port=mb.effective_port, security=mb.security, username=mb.username,
+        password=app.config.imap_password or "", folder=mb.folder, processed_folder=mb.processed_folder,
+        processed_keyword=mb.processed_keyword, ca_file=mb.ca_file, timeout=mb.timeout, batch_size=mb.batch_size,
+        poll_interval=mb.poll_seconds,
+    )
+
+
+def _internal_error(exc: BaseException) -> str:
+    """The quarantine reason of a message that broke the bot: the error's type, never its text."""
+    return (f"lỗi nội bộ khi xử lý thư ({type(exc).__name__}); thư gốc được giữ nguyên, cần cán bộ xem")
+
+
+class _Later:
+    """Work run only when its result is asked for: the in-thread, one-at-a-time twin of a Future."""
+
+    def __init__(self, func: Callable[..., Understanding], *args: object):
+        self._call = lambda: func(*args)
+
+    def result(self) -> Understanding:
+        return self._call()
+
+    def cancel(self) -> bool:
+        return True
+
+
+class IntakeCycle:
+    """Runs cycles against one source; safe to call from a scheduler thread."""
+
+    def __init__(self, app: App, source: Source, clock: Callable[[], datetime] | None = None):
+        self.app = app
+        self.source = source
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.store = RawStore(app.store_root)
+        self._thread_lock = threading.Lock()
+        Path(app.store_root).mkdir(parents=True, exist_ok=True)
+        self._file_lock = FileLock(str(Path(app.store_root) / "intake.lock"))
+
+    def _context(self) -> IntakeContext:
+        return intake_context(self.app)
+
+    def _record_context(self, roster) -> RecordContext:  # type: ignore[no-untyped-def]
+        reply = parseaddr(self.app.settings.smtp.reply_to or self.app.settings.smtp.from_)[1]
+        return RecordContext(roster=roster, campaigns=self.app.campaigns, reply_address=reply,
+                             domain=own_domain(self.app), now=self.clock(), own_addresses=own_addresses(self.app))
+
+    def _cursors(self) -> dict[tuple[str, int | None], int]:
+        with self.app.db.sessions() as session:
+            rows = session.scalars(select(models.MailboxCursor).where(models.MailboxCursor.mailbox == self.source.mailbox))
+            return {(r.mailbox, r.uidvalidity): r.last_uid for r in rows}
+
+    def _mark_pending(self, stats: CycleStats) -> None:
+        """Finish what a crash interrupted: recorded but not yet marked on the server."""
+        with self.app.db.sessions() as session:
+            pending = list(session.execute(
+                select(models.Message.id, models.Message.source_key, models.Message.arrived_at,
+                       models.Message.uidvalidity, models.Message.uid)
+                .where(models.Message.marked_done.is_(False), models.Message.mailbox == self.source.mailbox)
+                .order_by(models.Message.id)
+            ))
+        for row in pending:
+            raw = RawMessage(source_key=row.source_key, raw=b"", arrived_at=row.arrived_at,
+                             mailbox=self.source.mailbox, uidvalidity=row.uidvalidity, uid=row.uid)
+            self.source.mark_done(raw)
+            self._set_marked([row.id])
+            stats.marked_late += 1
+
+    def _set_marked(self, message_ids: list[int]) -> None:
+        with self.app.db.transaction() as session:
+            session.execute(update(models.Message).where(models.Message.id.in_(message_ids)).values(marked_done=True))
+
+    def run_once(self, limit: int | None = None, on_message: Callable[[CycleStats], None] | None = None) -> CycleStats:
+        """One cycle; returns what it did. Never raises for one bad message or a passing outage."""
+        stats = CycleStats()
+        if not self._thread_lock.acquire(blocking=False):
+            stats.stopped_early = "another cycle is running in this process"
+            return stats
+        try:
+            with self._file_lock.acquire(timeout=0):
+                self._run(stats, limit or self.app.settings.mailbox.cycle_limit, on_message)
+        except Timeout:
+            stats.stopped_early = "another process holds the intake lock"
+        finally:
+            self._thread_lock.release()
+        return stats
+
+    def _run(self, stats: CycleStats, limit: int, on_message: Callable[[CycleStats], None] | None) -> None:
+        try:
+            self._mark_pending(stats)
+            ctx = self._context()
+            messages = self.source.fetch_new(self._cursors(), limit)
+            size = self.app.settings.mailbox.batch_size
+            with ThreadPoolExecutor(max_workers=UNDERSTAND_THREADS, thread_name_prefix="understand") as pool, \
+                    self.store.deferred_sync():
+                # islice takes exactly one fetch's worth without asking the source for the next one.
+                while chunk := list(islice(messages, size)):
+                    batch = self._understand_all(pool, chunk, ctx, stats)
+                    if batch and not self._sync_store(stats, pool):
+                        break
+                    if batch:
+                        self._record_batch(batch, ctx, stats, on_message)
+                    if len(batch) < len(chunk):
+                        break
+        except SourceError as exc:
+            stats.stopped_early = f"mailbox: {exc}"
+            log.warning("intake cycle stopped: mailbox unavailable: %s", exc)
+        except SQLAlchemyError as exc:
+            stats.stopped_early = f"database: {type(exc).__name__}"
+            log.warning("intake cycle stopped: database unavailable: %s", exc.__class__.__name__)
+
+    def _sync_store(self, stats: CycleStats, pool: ThreadPoolExecutor) -> bool:
+        """The batch's raw files flushed and named (intake/store.py) before its commit; False stops the cycle."""
+        try:
+            self.store.sync_pending(pool.map)
+        except StoreError as exc:
+            stats.stopped_early = f"storage: {exc}"
+            log.error("cannot store a batch of messages (%s); they stay unprocessed on the server and are retried "
+                      "next cycle", exc)
+            return False
+        return True
+
+    def _understand_all(self, pool: ThreadPoolExecutor, chunk: list[RawMessage], ctx: IntakeContext,
+                        stats: CycleStats) -> list[Understanding]:
+        """Store and understand a fetch's worth, in order; stops at the first storage failure.
+
+        Why threads: storing a message waits for the disk (an fsync per file),
+        and those waits overlap; the results are taken in arrival order, so
+        what is recorded is always an unbroken run of the oldest messages.
+        A message after a failed one may already be stored, which is harmless
+        (the store is content-addressed) and it is read again next cycle.
+        """
+        if sum(len(raw.raw) for raw in chunk) > SERIAL_FROM_BYTES:
+            futures = [_Later(understand, raw, ctx, self.store) for raw in chunk]
+        else:
+            futures = [pool.submit(understand, raw, ctx, self.store) for raw in chunk]
+        done: list[Understanding] = []
+        for raw, future in zip(chunk, futures):
+            stats.fetched += 1
+            try:
+                try:
+                    done.append(future.result())
+                except StoreError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - any fault of one message: keep it, go on
+                    log.exception("understanding message %s failed; recording it as quarantined", raw.source_key)
+                    done.append(last_resort(raw, self.store, _internal_error(exc)))
+            except StoreError as exc:
+                stats.stopped_early = f"storage: {exc}"
+                log.error("cannot store message %s (%s); it stays unprocessed on the server and is retried next cycle",
+                          raw.source_key, exc)
+                for later in futures:
+                    later.cancel()
+                break
+        return done
+
+    def _record_alone(self, u: Understanding, ctx: IntakeContext) -> RecordResult:
+        """Record one message; if even that fails, record it as quarantined with the reason.
+
+        A message that breaks the recorder (a bug, a value the database refuses)
+        must neither be lost nor block every message after it.
+        """
+        try:
+            with self.app.db.transaction() as session:
+                return record(session, u, self._record_context(ctx.roster))
+        except OUTAGE:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            log.exception("cannot record message %s; quarantining it", u.raw.source_key)
+            reason = _internal_error(exc)
+        # First with its envelope (a coordinator sees sender and subject); if that fails too,
+        # with nothing parsed from the message -- the value that broke the recorder may be
+        # anywhere in it: hash, arrival, size and the reason only, which cannot fail on content.
+        try:
+            with self.app.db.transaction() as session:
+                return record(session, Understanding(raw=u.raw, blob=u.blob, envelope=u.envelope, notes=list(u.notes),
+                                                     quarantine_reason=reason), self._record_context(ctx.roster))
+        except OUTAGE:
+            raise
+        except Exception:  # noqa: BLE001
+            log.exception("cannot quarantine message %s with its envelope; recording the bare minimum",
+                          u.raw.source_key)
+        fallback = Understanding(raw=last_resort(u.raw, None, "").raw, blob=u.blob, quarantine_reason=reason)
+        with self.app.db.transaction() as session:
+            return record(session, fallback, self._record_context(ctx.roster))
+
+    def _record_batch(self, batch: list[Understanding], ctx: IntakeContext, stats: CycleStats,
+                      on_message: Callable[[CycleStats], None] | None) -> None:
+        """Record a few understood messages in one transaction, then mark them on the server.
+
+        Why one transaction for several messages: a commit waits for the disk
+        (SQLite syncs every commit), and one per message made a backfill
+        disk-bound. Each message is still all-or-nothing (it is inside the
+        batch's all-or-nothing), marking still follows the commit, and a
+        failure leaves the whole batch unmarked, to be read again and
+        recognised by its hash. A batch is at most one IMAP fetch's worth
+        (``mailbox.batch_size``) and the cycle's last batch is recorded when
+        the fetch ends, so a lone new message is recorded as soon as it is read.
+        """
+        try:
+            with self.app.db.transaction() as session:
+                results = [record(session, u, self._record_context(ctx.roster)) for u in batch]
+        except OUTAGE:
+            raise
+        except Exception:  # noqa: BLE001 - one message's fault must not hold back the others
+            log.exception("recording a batch of %d failed; recording its messages one by one", len(batch))
+            results = [self._record_alone(u, ctx) for u in batch]
+        deferred = getattr(self.source, "deferred_marks", None)
+        with deferred() if deferred is not None else nullcontext():
+            for understanding in batch:
+                self.source.mark_done(understanding.raw)
+        self._set_marked([result.message_id for result in results])
+        for result in results:
+            if result.duplicate:
+                stats.duplicates += 1
+            elif result.status == "quarantined":
+                stats.quarantined += 1
+            elif result.status == "ignored":
+                stats.ignored += 1
+            else:
+                stats.recorded += 1
+            stats.acks_queued += int(result.ack_queued)
+            if on_message is not None:
+                on_message(stats)
+
+
+def open_cycle(app: App) -> IntakeCycle:
+    return IntakeCycle(app, build_source(app))

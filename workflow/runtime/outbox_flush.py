@@ -1,0 +1,363 @@
+"""Flush the outbox: claim due rows, send them, record what happened.
+
+The workflow writes outbox rows in the same transaction as the decision
+that caused them (invariant 3); this module is the only one that sends.
+
+Claiming: one row at a time, in id order, in its own short transaction. The
+claim sets ``state = sending``, adds one to ``attempts`` and sets
+``next_attempt_at`` to the end of a lease (10 minutes). The send happens
+outside any transaction, then the outcome is recorded in a second one. If
+the process dies between the two, the row stays ``sending`` until its lease
+runs out and is then claimed and sent again: a crash can at worst repeat
+one send (with the same Message-ID), never skip one. Counting the attempt
+at claim time also means a row that kills the process every time cannot
+loop forever: it fails after ``max_attempts``.
+
+Two daemons: on PostgreSQL the claim reads with ``FOR UPDATE SKIP LOCKED``,
+so each daemon takes a different row; on both backends the claim itself is
+a conditional UPDATE (``WHERE state = <seen> AND attempts = <seen>``) that
+only one transaction can win, which is what protects SQLite, where the read
+takes no lock.
+
+Per-recipient daily cap (invariant 4): counted over a rolling 24 hours of
+SENT rows, not the calendar day. A rolling window cannot be dodged at
+midnight (five emails at 23:55 and five more at 00:05) and needs no time
+zone. Digests to coordinators are exempt and not counted. An address over
+the cap is dropped from the envelope; a row left with nobody to send to
+becomes SUPPRESSED with the reason.
+
+Order: rows go out in id order. A transient failure stops the batch (no
+burst of failures against a dead server); when the server itself is the
+problem, the rest of the queue is held back until the failed row's retry
+time, so that when the server returns the queue drains in its original
+order. A failure that concerns only one message (a 4xx to RCPT or DATA)
+delays only that message.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from email.utils import getaddresses, parseaddr
+from typing import TYPE_CHECKING, Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from notifier.compose import ComposeError, compose
+from notifier.transports import PermanentSendError, SendError, Transport, TransientSendError, make_transport
+from workflow.db.engine import Database
+from workflow.db.models import FAILED, PENDING, SENDING, SENT, SUPPRESSED, OutboxEmail
+
+if TYPE_CHECKING:
+    from workflow.app import App
+
+log = logging.getLogger(__name__)
+
+CLAIM_LEASE = timedelta(minutes=10)
+MAX_BACKOFF = timedelta(hours=6)
+CAP_WINDOW = timedelta(hours=24)
+CAP_EXEMPT_KINDS = frozenset({"digest"})
+ERROR_MAX = 500
+# Marks a retry caused by the server being unusable; while the oldest waiting
+# row carries it, the whole queue waits, so rows queued during an outage
+# cannot overtake it when the server returns.
+SERVER_DOWN = "server unavailable: "
+_CLAIM_TRIES = 5
+
+
+@dataclass
+class FlushResult:
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    suppressed: int = 0
+    stopped: str | None = None  # why the batch stopped early (a transient error), for status output
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    kind: Literal["sent", "suppressed", "failed", "retry"]
+    note: str | None = None
+    recipients: tuple[str, ...] = ()
+    scope: str = "message"
+
+
+def flush(
+    db: Database,
+    transport: Transport,
+    from_header: str,
+    now: datetime | None = None,
+    batch: int = 50,
+    max_attempts: int = 8,
+    backoff_seconds: float = 60,
+    daily_cap: int = 5,
+    reply_to: str | None = None,
+) -> FlushResult:
+    """Send up to ``batch`` due outbox rows; never raises for a row's or the server's fault.
+
+    ``now`` fixes the clock (tests); otherwise each step reads the real time.
+    """
+    if now is not None and now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    clock = (lambda: now) if now is not None else (lambda: datetime.now(timezone.utc))
+    envelope_from = parseaddr(from_header)[1]
+    result = FlushResult(failed=_fail_exhausted_claims(db, clock(), max_attempts))
+    sent_counts = _recent_counts(db, clock())
+    for _ in range(batch):
+        row = _claim_next(db, clock())
+        if row is None:
+            break
+        outcome = _deliver(row, transport, from_header, envelope_from, reply_to, clock(), sent_counts, daily_cap)
+        final_state = _record(db, row, outcome, clock(), max_attempts, backoff_seconds)
+        _count(result, final_state)
+        if final_state == SENT and row.kind not in CAP_EXEMPT_KINDS:
+            sent_counts.update(_address(r) for r in outcome.recipients)
+        if outcome.kind == "retry":
+            result.stopped = outcome.note
+            break
+    return result
+
+
+# -- claiming -------------------------------------------------------------------------
+
+
+def _fail_exhausted_claims(db: Database, now: datetime, max_attempts: int) -> int:
+    """Rows whose every attempt was interrupted mid-send (the process died each time) stop here."""
+    with db.transaction() as session:
+        return session.execute(
+            update(OutboxEmail)
+            .where(
+                OutboxEmail.state == SENDING,
+                OutboxEmail.next_attempt_at <= now,
+                OutboxEmail.attempts >= max_attempts,
+            )
+            .values(state=FAILED, last_error=f"gave up after {max_attempts} attempts: the process stopped during the send")
+            .execution_options(synchronize_session=False)
+        ).rowcount
+
+
+def release_interrupted_claims(db: Database, now: datetime) -> int:
+    """Make rows claimed by a sender that has since died due again at once; returns how many.
+
+    Called by a daemon when it becomes the leader: only the leader sends, so
+    a claim still open at that moment belongs to a process that lost the
+    lease (killed, or cut off). Without this the rows would wait out the
+    whole claim lease (10 minutes) after every crash. The attempt counter is
+    kept, so a row that kills its sender each time still ends as FAILED
+    after ``max_attempts``; at worst one send is repeated, with the same
+    Message-ID.
+    """
+    with db.transaction() as session:
+        released = session.execute(
+            update(OutboxEmail)
+            .where(OutboxEmail.state == SENDING)
+            .values(state=PENDING, next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    if released:
+        log.warning("outbox: %d send(s) interrupted by a previous process are due again", released)
+    return released
+
+
+def _claim_next(db: Database, now: datetime) -> OutboxEmail | None:
+    """Take the oldest due row (pending and due, or sending with an expired lease), or None."""
+    for _ in range(_CLAIM_TRIES):
+        with db.transaction() as session:
+            if _queue_held(session, now):
+                return None
+            query = (
+                select(OutboxEmail.id, OutboxEmail.state, OutboxEmail.attempts)
+                .where(OutboxEmail.state.in_((PENDING, SENDING)), OutboxEmail.next_attempt_at <= now)
+                .order_by(OutboxEmail.id)
+                .limit(1)
+            )
+            if db.is_postgres:
+                query = query.with_for_update(skip_locked=True)
+            candidate = session.execute(query).first()
+            if candidate is None:
+                return None
+            won = session.execute(
+                update(OutboxEmail)
+                .where(
+                    OutboxEmail.id == candidate.id,
+                    OutboxEmail.state == candidate.state,
+                    OutboxEmail.attempts == candidate.attempts,
+                )
+                .values(state=SENDING, attempts=candidate.attempts + 1, next_attempt_at=now + CLAIM_LEASE)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if won != 1:
+                continue  # another daemon claimed it between our read and our write
+            if candidate.state == SENDING:
+                log.warning("outbox %s: previous send was interrupted (lease expired); sending again", candidate.id)
+            return session.get(OutboxEmail, candidate.id)
+    return None
+
+
+def _queue_held(session: Session, now: datetime) -> bool:
+    """True while the oldest waiting row is backing off from a dead server (see SERVER_DOWN)."""
+    head = session.execute(
+        select(OutboxEmail.next_attempt_at, OutboxEmail.last_error)
+        .where(OutboxEmail.state == PENDING).order_by(OutboxEmail.id).limit(1)
+    ).first()
+    return head is not None and head.next_attempt_at > now and (head.last_error or "").startswith(SERVER_DOWN)
+
+
+# -- sending --------------------------------------------------------------------------
+
+
+def _address(recipient: str) -> str:
+    return parseaddr(recipient)[1].lower() or recipient.strip().lower()
+
+
+def _recent_counts(db: Database, now: datetime) -> Counter[str]:
+    """Bot emails each address received in the last 24 hours (digests not counted)."""
+    counts: Counter[str] = Counter()
+    with db.transaction() as session:
+        rows = session.execute(
+            select(OutboxEmail.recipients, OutboxEmail.cc, OutboxEmail.kind).where(
+                OutboxEmail.state == SENT, OutboxEmail.sent_at >= now - CAP_WINDOW
+            )
+        )
+        for recipients, copies, kind in rows:
+            if kind not in CAP_EXEMPT_KINDS:
+                counts.update(_address(r) for r in [*(recipients or []), *(copies or [])])
+    return counts
+
+
+def _deliver(
+    row: OutboxEmail,
+    transport: Transport,
+    from_header: str,
+    envelope_from: str,
+    reply_to: str | None,
+    now: datetime,
+    sent_counts: Counter[str],
+    daily_cap: int,
+) -> _Outcome:
+    recipients = [r for r in (row.recipients or []) if isinstance(r, str)]
+    copies = [r for r in (row.cc or []) if isinstance(r, str)]
+    capped: list[str] = []
+    if row.kind not in CAP_EXEMPT_KINDS:
+        capped = [r for r in recipients + copies if sent_counts[_address(r)] >= daily_cap]
+        recipients = [r for r in recipients if r not in capped]
+        copies = [r for r in copies if r not in capped]
+    cap_note = f"daily cap of {daily_cap} emails per address reached for {', '.join(capped)}" if capped else None
+    if not recipients:
+        recipients, copies = copies, []  # the copies still deserve the mail when every To is capped
+    if not recipients:
+        return _Outcome("suppressed", cap_note or "no recipients")
+    try:
+        msg = compose(row, from_header, reply_to=reply_to, now=now, recipients=recipients, cc=copies)
+        envelope_to = [addr for _, addr in getaddresses(recipients + copies)]
+        refused = transport.send(msg, envelope_to, envelope_from)
+    except ComposeError as exc:
+        return _Outcome("failed", f"cannot compose: {exc}")
+    except PermanentSendError as exc:
+        return _Outcome("failed", str(exc))
+    except TransientSendError as exc:
+        return _Outcome("retry", str(exc), scope=exc.scope)
+    except SendError as exc:
+        return _Outcome("retry", str(exc))
+    except Exception as exc:  # a bug in a transport must not stop the daemon
+        log.exception("outbox %s: unexpected error while sending", row.id)
+        return _Outcome("retry", f"unexpected {type(exc).__name__}: {exc}")
+    notes = [n for n in (cap_note, _refused_note(refused)) if n]
+    return _Outcome("sent", "; ".join(notes) or None, recipients=tuple(recipients + copies))
+
+
+def _refused_note(refused: dict[str, tuple[int, str]]) -> str | None:
+    if not refused:
+        return None
+    return "refused by the server: " + "; ".join(f"{addr} ({reply})" for addr, (_, reply) in refused.items())
+
+
+# -- recording ------------------------------------------------------------------------
+
+
+def _backoff(attempts: int, backoff_seconds: float) -> timedelta:
+    delay = timedelta(seconds=backoff_seconds * 2 ** max(attempts - 1, 0))
+    return min(delay, MAX_BACKOFF)
+
+
+def _short(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return text if len(text) <= ERROR_MAX else text[: ERROR_MAX - 1] + "…"
+
+
+def _record(
+    db: Database, claimed: OutboxEmail, outcome: _Outcome, now: datetime, max_attempts: int, backoff_seconds: float
+) -> str | None:
+    """Store the outcome; return the row's new state, or None if our claim was lost meanwhile."""
+    values: dict[str, object] = {"last_error": _short(outcome.note)}
+    if outcome.kind == "sent":
+        values.update(state=SENT, sent_at=now)
+    elif outcome.kind == "suppressed":
+        values.update(state=SUPPRESSED)
+    elif outcome.kind == "failed":
+        values.update(state=FAILED)
+    elif claimed.attempts >= max_attempts:
+        values.update(state=FAILED, last_error=_short(f"gave up after {claimed.attempts} attempts: {outcome.note}"))
+    else:
+        retry_at = now + _backoff(claimed.attempts, backoff_seconds)
+        values.update(state=PENDING, next_attempt_at=retry_at)
+        if outcome.scope == "connection":
+            values["last_error"] = _short(SERVER_DOWN + (outcome.note or ""))
+    with db.transaction() as session:
+        updated = session.execute(
+            update(OutboxEmail)
+            .where(OutboxEmail.id == claimed.id, OutboxEmail.state == SENDING, OutboxEmail.attempts == claimed.attempts)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if updated != 1:
+            log.warning("outbox %s: claim lost before the result was recorded (%s)", claimed.id, outcome.kind)
+            return None
+        if values["state"] == PENDING and outcome.scope == "connection":
+            _hold_queue(session, claimed.id, values["next_attempt_at"])  # type: ignore[arg-type]
+    _log_outcome(claimed, values)
+    return str(values["state"])
+
+
+def _hold_queue(session: Session, failed_id: int, until: datetime) -> None:
+    """The server is unusable: keep every other waiting row behind the failed one, in order."""
+    session.execute(
+        update(OutboxEmail)
+        .where(OutboxEmail.state == PENDING, OutboxEmail.id != failed_id, OutboxEmail.next_attempt_at < until)
+        .values(next_attempt_at=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _log_outcome(row: OutboxEmail, values: dict[str, object]) -> None:
+    state = values["state"]
+    if state == SENT:
+        log.info("outbox %s (%s) sent", row.id, row.dedupe_key)
+    elif state == PENDING:
+        log.warning("outbox %s (%s) will be retried at %s: %s", row.id, row.dedupe_key, values["next_attempt_at"], values["last_error"])
+    else:
+        log.warning("outbox %s (%s) %s: %s", row.id, row.dedupe_key, state, values["last_error"])
+
+
+def _count(result: FlushResult, state: str | None) -> None:
+    if state == SENT:
+        result.sent += 1
+    elif state == FAILED:
+        result.failed += 1
+    elif state == PENDING:
+        result.retried += 1
+    elif state == SUPPRESSED:
+        result.suppressed += 1
+
+
+def send_due(app: "App", now: datetime, transport: Transport | None = None) -> FlushResult:
+    """Send what is due in the outbox with the configured transport, retry policy and daily cap."""
+    smtp = app.settings.smtp
+    return flush(
+        app.db, transport or make_transport(smtp, app.config.smtp_password), smtp.from_, now=now,
+        max_attempts=smtp.max_attempts, backoff_seconds=smtp.backoff_seconds,
+        daily_cap=smtp.max_per_recipient_per_day, reply_to=smtp.reply_to,
+    )

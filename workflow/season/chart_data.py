@@ -1,0 +1,49 @@
+"""The two series of the digest chart: cumulative reports against days to the deadline.
+
+Why days to the deadline rather than dates: the deadline falls on different
+weekdays and the campaign may open on different days; aligning both years on
+their own deadline shows whether this season is ahead of or behind the last.
+A report counts on the Vietnam calendar day its first version arrived
+(Submission.first_received_at); reports after the deadline have negative days.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from typing import Mapping
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflow.db import models
+from reference.campaigns import VIETNAM, Campaign
+
+Series = list[tuple[int, int]]  # (days to the deadline, reports received so far), days decreasing
+
+
+def days_to_deadline(received: date, deadline: date) -> int:
+    """30/11 deadline: received 20/11 -> 10, on 30/11 -> 0, on 02/12 -> -2."""
+    return (deadline - received).days
+
+
+def submission_series(session: Session, year: int, deadline: date, tz: ZoneInfo = VIETNAM) -> Series:
+    """One point per day on which the count grew, in time order (days decreasing)."""
+    arrivals = session.scalars(select(models.Submission.first_received_at).where(
+        models.Submission.year == year, models.Submission.first_received_at.is_not(None)))
+    per_day = Counter(days_to_deadline(at.astimezone(tz).date(), deadline) for at in arrivals)
+    series: Series = []
+    total = 0
+    for days in sorted(per_day, reverse=True):
+        total += per_day[days]
+        series.append((days, total))
+    return series
+
+
+def chart_series(session: Session, campaigns: Mapping[int, Campaign], year: int) -> tuple[Series, Series]:
+    """(this year, last year); a year without a campaign has an empty series."""
+    def series(y: int) -> Series:
+        campaign = campaigns.get(y)
+        return submission_series(session, y, campaign.deadline) if campaign else []
+
+    return series(year), series(year - 1)

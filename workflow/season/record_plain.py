@@ -1,0 +1,71 @@
+"""Recording ordinary mail with two Core inserts instead of the ORM's unit of work.
+
+Why: in a mailbox backfill nineteen messages in twenty are not reports (news,
+replies, auto-replies). For them ``record`` only writes the message row and its
+attachment rows: no submission, no state change, no acknowledgement. Building
+ORM objects and flushing them through the unit of work cost several times the
+inserts themselves, so these rows go in as plain INSERTs, in the caller's
+transaction, with the same values the ORM path writes
+(``workflow.season.submissions.message_values`` / ``attachment_values``).
+
+Reports, quarantined messages, anything with indicator rows and mail that
+refers to other messages (it may answer a reminder) keep the ORM path in ``workflow.season.submissions.record``; the duplicate check (by content hash)
+is the same on both paths, so a message is still recorded once.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import TYPE_CHECKING
+
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy.orm import Session
+
+from workflow.db import models
+
+if TYPE_CHECKING:
+    from intake.pipeline import Understanding
+    from workflow.season.submissions import RecordResult
+
+
+@cache
+def _statements():  # type: ignore[no-untyped-def]
+    """Built once: constructing a statement per message (coercions, cache keys) cost more than running it."""
+    messages, attachments = models.Message.__table__, models.Attachment.__table__
+    known = select(messages.c.id, messages.c.status, messages.c.submission_id).where(
+        messages.c.sha256 == bindparam("sha"))
+    return known, insert(messages), insert(attachments)
+
+
+def is_plain(u: "Understanding") -> bool:
+    """Mail whose recording is only its rows: ignored machine mail, or recorded mail that is no report.
+
+    Mail that refers to other messages (a reply, a returned message) may answer
+    one of our reminders: it takes the ORM path, where the reminder is looked up
+    (workflow.season.reminder_mail.note_response).
+    """
+    from workflow.season.reminder_mail import referenced_message_ids
+
+    if u.indicators or referenced_message_ids(u):
+        return False
+    if u.status == "ignored":
+        return True
+    return u.status == "recorded" and (u.classification is None or u.classification.kind != "report")
+
+
+def record_plain(session: Session, u: "Understanding", now: datetime) -> "RecordResult | None":
+    """Record ``u`` with Core inserts when it is plain mail; None means "use the ORM path"."""
+    if not is_plain(u):
+        return None
+    from workflow.season.submissions import RecordResult, attachment_values, message_values
+
+    find, insert_message, insert_attachments = _statements()
+    known = session.execute(find, {"sha": u.blob.sha256}).first()
+    if known is not None:
+        return RecordResult(known.id, True, known.status, known.submission_id)
+    values = message_values(u, now)
+    message_id = session.execute(insert_message, values).inserted_primary_key[0]
+    rows = attachment_values(u)
+    if rows:
+        session.execute(insert_attachments, [dict(row, message_id=message_id) for row in rows])
+    return RecordResult(message_id, False, values["status"])
