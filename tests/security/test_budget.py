@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import subprocess
+import sys
 import time
 import zipfile
 import zlib
@@ -43,16 +44,36 @@ class Run:
     output: str
 
 
+# A small launcher between pytest and the bot: Linux counts a child's peak RSS from the copy of its
+# parent it was forked from, so a bot started straight from a pytest process grown to ~500 MB by earlier
+# tests would report ~500 MB whatever it did. The launcher is a fresh interpreter (~10 MB); the bot is
+# forked from it and waited for with wait4, which also counts the workers the bot waited for.
+_LAUNCHER = r"""
+import json, os, sys
+out, cmd = sys.argv[1], sys.argv[2:]
+pid = os.fork()
+if pid == 0:
+    os.execv(cmd[0], cmd)
+_, status, usage = os.wait4(pid, 0)
+with open(out, "w") as f:
+    json.dump({"status": status, "cpu": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss}, f)
+"""
+
+
 def run_once(config: Path) -> Run:
+    import json
+    import tempfile
+
     env = {k: v for k, v in os.environ.items() if k != "TDC_CONFIG"}
-    started = time.monotonic()
-    proc = subprocess.Popen([TDC_BOT, "run", "--once", "--config", str(config)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    output = proc.stdout.read().decode("utf-8", "replace")  # type: ignore[union-attr]
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return Run(time.monotonic() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
-               proc.returncode, output)
+    with tempfile.TemporaryDirectory() as tmp:
+        usage_file = Path(tmp) / "usage.json"
+        started = time.monotonic()
+        proc = subprocess.run([sys.executable, "-c", _LAUNCHER, str(usage_file), TDC_BOT, "run", "--once",
+                               "--config", str(config)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        seconds = time.monotonic() - started
+        usage = json.loads(usage_file.read_text())
+    return Run(seconds, usage["cpu"], usage["maxrss_kb"] / 1024, os.waitstatus_to_exitcode(usage["status"]),
+               proc.stdout.decode("utf-8", "replace"))
 
 
 def _setup(tmp_path: Path, attack: bytes, limits: str = "") -> Path:
