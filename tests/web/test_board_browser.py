@@ -26,6 +26,8 @@ import pytest
 from rich.console import Console
 from sqlalchemy import select
 
+from selenium.common.exceptions import WebDriverException
+
 from tests.cli_helpers import wait_for
 from tests.servers.common import free_port, require_binary
 from workflow.db import models
@@ -301,12 +303,19 @@ def test_accepting_from_the_review_queue_changes_the_state_and_names_the_coordin
 
 def test_requesting_a_resubmission_queues_the_email_to_the_agency(season, browser, out_dir) -> None:
     base = season["base"]
-    browser.get(f"{base}/review")
-    item = all_css(browser, "article.item[id^='review-']")[0]
-    slug = item.get_attribute("id").removeprefix("review-").rsplit("-", 1)[0]
     reason = "Thiếu biểu số liệu chỉ tiêu năm 2024"
-    item.find_element("css selector", "input[id^='rs-']").send_keys(reason)
-    click_and_load(browser, item.find_element("css selector", "button[value='resubmit']"))
+    for attempt in range(3):  # Chromium may still be settling the page it just loaded: find the nodes again
+        try:
+            browser.get(f"{base}/review")
+            wait_for(lambda: browser.execute_script("return document.readyState") == "complete", timeout=30)
+            item_id = all_css(browser, "article.item[id^='review-']")[0].get_attribute("id")
+            css(browser, f"#{item_id} input[id^='rs-']").send_keys(reason)
+            click_and_load(browser, css(browser, f"#{item_id} button[value='resubmit']"))
+            break
+        except WebDriverException:
+            if attempt == 2:
+                raise
+    slug = item_id.removeprefix("review-").rsplit("-", 1)[0]
     assert reason in css(browser, "main").text
     click_and_load(browser, css(browser, "#confirm"))
     assert "đề nghị gửi lại" in css(browser, ".flash.ok").text
