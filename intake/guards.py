@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 
 from intake import machine_mail
+from intake.identity import split_results
 from intake.model import Envelope, GuardVerdict
 from reference.text import words
 
@@ -198,30 +199,13 @@ def check(env: Envelope, own_addresses: set[str], own_domain: str | None = None)
 
 # ------------------------------------------------------------------ RFC 8601
 
-_COMMENT = re.compile(r"\([^()]*\)")
-_RESINFO = re.compile(r"^\s*([a-z0-9_.-]+)\s*(?:/\s*\d+\s*)?=\s*([a-z]+)(.*)$", re.I | re.S)
 _FAILING = {"dmarc": {"fail"}, "spf": {"fail", "softfail"}, "dkim": {"fail"}}
-
-
-def _strip_comments(value: str) -> str:
-    for _ in range(10):  # nested comments, bounded
-        stripped = _COMMENT.sub(" ", value)
-        if stripped == value:
-            break
-        value = stripped
-    return value
 
 
 def _parse_results(value: str) -> tuple[str, list[tuple[str, str, str]]]:
     """(authserv-id, [(method, result, properties)]) of one Authentication-Results value."""
-    parts = [p.strip() for p in _strip_comments(value).split(";")]
-    authserv = parts[0].split()[0].lower() if parts and parts[0].split() else ""
-    results = []
-    for part in parts[1:]:
-        match = _RESINFO.match(part)
-        if match:
-            results.append((match.group(1).lower(), match.group(2).lower(), " ".join(match.group(3).split())))
-    return authserv, results
+    authserv, results = split_results(value)
+    return authserv, [(method, result, " ".join(rest.split())) for method, result, rest in results]
 
 
 def authentication_failures(env: Envelope, trusted_authserv_ids: set[str] | None = None) -> list[str]:
