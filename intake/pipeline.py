@@ -21,7 +21,7 @@ from intake.guards import authentication_failures, check
 from intake.identity import SenderCheck, check_sender, content_fingerprint
 from intake.indicators import IndicatorRow, extract_indicators
 from intake.limits import Limits
-from intake.machine_mail import RETURN_KINDS, STORED_KIND, flufl_bounce, returned_own_message_ids
+from intake.machine_mail import RETURN_KINDS, STORED_KIND, flufl_bounce, may_be_bounce, returned_own_message_ids
 from intake.model import AttachmentPart, Classification, DocumentText, Envelope, GuardVerdict, RawMessage
 from intake.outline import LAYOUT_NOTE, OutlineResult, check_outline
 from intake.parse import MessageRejected, parse
@@ -213,7 +213,7 @@ def _understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> 
     result.sender = check_sender(env, ctx.trusted_authserv_ids or None)
     result.fingerprint = content_fingerprint(env, [a.sha256 for a in result.attachments])
     result.verdict = check(env, set(ctx.own_addresses), ctx.own_domain)
-    if result.verdict.action == "accept" and (failed := flufl_bounce(raw.raw)):
+    if result.verdict.action == "accept" and may_be_bounce(env) and (failed := flufl_bounce(raw.raw)):
         result.verdict = GuardVerdict("ignore", "bounce", ["thư báo lỗi gửi (flufl.bounce): " + ", ".join(failed)])
     if result.verdict.kind in RETURN_KINDS:
         result.returned_own_message_ids = returned_own_message_ids(env, ctx.own_domain)

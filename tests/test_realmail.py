@@ -124,3 +124,29 @@ def test_every_real_message_through_the_daemon(tmp_path):
     assert outbox == 0, "the bot answered real-world mail"
     assert submissions == 0, "a phantom submission was made from machine mail"
     assert not list((tmp_path / "mail" / "new").iterdir()), "a message was left unmarked"
+
+
+def test_bounce_gate_lets_through_every_bounce_flufl_knows():
+    """flufl.bounce runs only behind ``may_be_bounce`` (it cost half of reading an ordinary message):
+    every real message in which its detectors find failed recipients must pass the gate, and the
+    gate must still skip most human mail, or it would save nothing."""
+    from intake.machine_mail import flufl_bounce, may_be_bounce
+    from intake.parse import MessageRejected, parse
+
+    found, stopped, human, human_gated = 0, [], 0, 0
+    for name, label, raw in corpus():
+        try:
+            env = parse(raw, Limits())
+        except MessageRejected:
+            continue
+        gated = may_be_bounce(env)
+        if label == "normal":
+            human += 1
+            human_gated += gated
+        if flufl_bounce(raw):
+            found += 1
+            if not gated:
+                stopped.append(name)
+    assert found >= 100, found  # the corpus has over a hundred bounces flufl.bounce reads
+    assert stopped == []
+    assert human_gated < human / 4, (human_gated, human)
