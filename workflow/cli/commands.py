@@ -1,4 +1,4 @@
-"""The ``tdc-bot`` command line (Typer on Click, Rich for tables and progress).
+"""Every ``tdc-bot`` command on one Typer app (Typer on Click, Rich for tables and progress).
 
 Why Typer: commands are plain typed functions, so help text, option parsing
 and validation come from the signatures; Rich gives tables on a terminal and
@@ -35,7 +35,3 @@ commands_reports.register(app)
 commands_web.register(app)
 commands_outbox.register(app)
 commands_contacts.register(app)
-
-
-def main() -> None:
-    app()

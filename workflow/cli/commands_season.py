@@ -1,15 +1,12 @@
 """Commands for coordinators following a season: status, stats, quarantine, show."""
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
 from workflow.cli.common import ConfigOption, JsonOption, console, fail, open_app, print_json, table, vn_date
-
-# Outbox states in words (the keys stay English in --json).
-_OUTBOX_WORDS = {"pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed": "lỗi",
-                 "suppressed": "không gửi (giới hạn)"}
 
 
 def register(app: typer.Typer) -> None:
@@ -23,47 +20,22 @@ def register(app: typer.Typer) -> None:
         config: ConfigOption = None,
     ) -> None:
         """One row per agency owing a report for YEAR, with its submission state."""
-        from sqlalchemy import select
-
-        from intake.identity import UNVERIFIED_LABEL
-        from notifier.labels import job_line
-        from workflow.db import models
-        from workflow.season.states import STATE_LABELS_VI as STATE_LABELS
-        from workflow.season.status import season_status, unsent_counts
+        from workflow.cli.status_view import write_status
+        from workflow.season.status import job_runs, season_status, unsent_counts
 
         with open_app(config, need_secrets=False) as a:
             with a.db.sessions() as session:
-                rows = season_status(session, a.roster, year)
+                rows = season_status(session, a.roster_base, year)
                 outbox = unsent_counts(session)
-                jobs = list(session.scalars(select(models.JobRun).order_by(models.JobRun.name)))
-            if not rows:
-                fail(f"Không có đơn vị nào phải báo cáo năm {year} trong danh sách. No agency owes a report for {year}.", 1)
-            if json_out:
-                print_json([r.as_json() for r in rows])
-                return
-            t = table("#", "mã đơn vị", "đơn vị", "trạng thái", "ngày nhận", "đúng hạn", "mục còn thiếu", "người gửi",
-                      title=f"Tình hình nộp báo cáo năm {year}")
-            for i, r in enumerate(rows, 1):
-                on_time = {True: "đúng hạn", False: "muộn", None: "—"}[r.on_time]
-                t.add_row(str(i), r.agency, r.name, STATE_LABELS.get(r.state, r.state), vn_date(r.received_at), on_time,
-                          ", ".join(r.outline_missing) or "—", "chưa xác thực" if r.sender_note else "—")
-            console.print(t)
-            counts: dict[str, int] = {}
-            for r in rows:
-                counts[r.state] = counts.get(r.state, 0) + 1
-            console.print("  ".join(f"{STATE_LABELS.get(k, k)}: {v}" for k, v in sorted(counts.items())), markup=False)
-            unverified = sum(1 for r in rows if r.sender_note)
-            if unverified:
-                console.print(f"{unverified} báo cáo: {UNVERIFIED_LABEL} "
-                              "(xem [mailbox] trusted_authserv_id)", markup=False)
-            console.print("Thư chưa gửi: " + (", ".join(f"{_OUTBOX_WORDS.get(k, k)} {v}" for k, v in outbox.items()) or "không có"),
-                          markup=False)
-            for job in jobs:
-                console.print(job_line(job.name, vn_date(job.last_run_at), job.ok, job.result), markup=False)
+                jobs = job_runs(session)
+        if not rows:
+            fail(f"Không có đơn vị nào phải báo cáo năm {year} trong danh sách. No agency owes a report for {year}.", 1)
+        write_status(sys.stdout, year, rows, outbox, jobs, as_json=json_out)
 
     @app.command("stats")
     def stats(json_out: JsonOption = False, config: ConfigOption = None) -> None:
         """Counts of messages (recorded, ignored, quarantined) and outbox emails by state."""
+        from workflow.cli.status_view import OUTBOX_WORDS
         from workflow.season.status import message_counts, outbox_counts
 
         with open_app(config) as a:
@@ -77,7 +49,7 @@ def register(app: typer.Typer) -> None:
             return
         console.print(f"Thư đã nhận: {data['messages']} (đã ghi {msgs['recorded']}, bỏ qua {msgs['ignored']}, "
                       f"cách ly {msgs['quarantined']})", markup=False)
-        console.print("Thư gửi đi: " + (", ".join(f"{_OUTBOX_WORDS.get(k, k)} {v}" for k, v in outbox.items())
+        console.print("Thư gửi đi: " + (", ".join(f"{OUTBOX_WORDS.get(k, k)} {v}" for k, v in outbox.items())
                                        or "chưa có"), markup=False)
 
     @quarantine_app.command("list")

@@ -14,9 +14,10 @@ import sys
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Iterator
-from zoneinfo import ZoneInfo
 
 import typer
+
+from workflow.cli.dates import VN, vn_date  # noqa: F401 - re-exported for the command modules
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -67,9 +68,6 @@ def safe_console(**kwargs: Any) -> "Console":
     return _SafeConsole(**kwargs)
 
 
-VN = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
 def fail(message: str, code: int = 1) -> None:
     """Print to stderr unwrapped (scripts grep these lines) and exit."""
     from notifier.safe_text import terminal_text  # errors may quote a sender's text
@@ -114,10 +112,6 @@ def parse_now(value: str | None) -> datetime:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
-
-
-def vn_date(value: datetime | None) -> str:
-    return value.astimezone(VN).strftime("%d/%m/%Y %H:%M") if value else "—"
 
 
 def table(*columns: str, title: str | None = None) -> "Table":

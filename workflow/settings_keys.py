@@ -1,0 +1,108 @@
+"""Every key the configuration file may hold, as plain data (standard library only).
+
+Why a copy of what ``workflow.settings`` declares: the command line's fast
+lane (``workflow.cli.fast_lane``) reads the file without importing pydantic,
+and must still not run on a file with a misspelt or unknown key; it hands
+such a file to the full validation, which names the key and the reason.
+``tests/test_fast_lane.py`` checks this table against the Settings model, so
+a key added there and forgotten here fails the suite.
+"""
+
+from __future__ import annotations
+
+SECTIONS: dict[str, frozenset[str]] = {
+    "database": frozenset({"url"}),
+    "storage": frozenset({"path"}),
+    "limits": frozenset(
+        {
+            "max_attachments",
+            "max_doc_chars",
+            "max_doc_pages",
+            "max_doc_seconds",
+            "max_header_lines",
+            "max_message_mb",
+            "max_page_megapixels",
+            "max_part_mb",
+            "max_parts",
+            "max_zip_members",
+            "max_zip_total_mb",
+            "message_memory_mb",
+            "message_seconds",
+        }
+    ),
+    "mailbox": frozenset(
+        {
+            "allow_insecure",
+            "batch_size",
+            "ca_file",
+            "cycle_limit",
+            "folder",
+            "host",
+            "idle",
+            "maildir",
+            "password_env",
+            "password_file",
+            "poll_seconds",
+            "port",
+            "processed_folder",
+            "processed_keyword",
+            "security",
+            "source",
+            "timeout",
+            "trusted_authserv_id",
+            "username",
+        }
+    ),
+    "smtp": frozenset(
+        {
+            "allow_insecure",
+            "backoff_seconds",
+            "ca_file",
+            "from",
+            "from_",
+            "host",
+            "max_attempts",
+            "max_per_recipient_per_day",
+            "outbox_dir",
+            "password_env",
+            "password_file",
+            "port",
+            "reply_to",
+            "security",
+            "timeout",
+            "transport",
+            "username",
+        }
+    ),
+    "coordinators": frozenset({"emails"}),
+    "schedule": frozenset({"digest_time", "lease_seconds", "outbox_seconds", "reminder_time", "timezone"}),
+    "classifier": frozenset({"review_threshold"}),
+    "reminders": frozenset(
+        {
+            "cc_others",
+            "days_before",
+            "enabled",
+            "firm_within_days",
+            "late_every_days",
+            "late_until_days",
+            "on_deadline_day",
+            "to_roles",
+        }
+    ),
+    "web": frozenset(
+        {
+            "enabled",
+            "host",
+            "login_attempts",
+            "login_delay_seconds",
+            "login_window_minutes",
+            "port",
+            "secret_key_env",
+            "secret_key_file",
+            "session_hours",
+            "trusted_header",
+            "trusted_proxies",
+        }
+    ),
+}
+TOP_LEVEL: frozenset[str] = frozenset({"roster_dir", "campaigns_file"})
