@@ -180,15 +180,16 @@ def noreply_sender(env: Envelope) -> str | None:
 
 
 # What every bounce layout carries and everyday mail rarely does: the returned message or its
-# header lines, a DSN field, an SMTP reply or enhanced status code next to an address.
-_BOUNCE_TRACE = re.compile(
-    r"^[ >\t]*(?:received|return-path|final-recipient|original-recipient|diagnostic-code|reporting-mta|"
-    r"remote-mta|x-failed-recipients|x-postfix-sender)[ \t]*:"
-    r"|\b[45]\.\d{1,3}\.\d{1,3}\b|\b[45]\d\d[ -]|#[45]\.\d|@[^\s>]*>?[:,]?[ \t]*\(?[45]\d\d\b"
-    # and the words of failed delivery, in the languages of the MTAs in the corpus
-    r"|deliver|recipient|mailbox|returned mail|permanent|fatal error|not accepting mail|quota|unknown user"
-    r"|no such user|user unknown|zustell|unzustellbar|d[ée]livr|remis|entreg|consegn|không (?:thể )?gửi",
-    re.I | re.M)
+# header lines, a DSN field, an SMTP reply or enhanced status code, or the words of failed delivery
+# (in the languages of the MTAs in the corpus). Matched on lower-cased text: words by substring
+# search and two small patterns, because one case-insensitive alternation of all of it cost more
+# per message than the rest of the guards.
+_TRACE_LINE = re.compile(r"^[ >\t]*(?:received|return-path|final-recipient|original-recipient|diagnostic-code|"
+                         r"reporting-mta|remote-mta|x-failed-recipients|x-postfix-sender)[ \t]*:", re.M)
+_STATUS_CODE = re.compile(r"\b[45]\.\d{1,3}\.\d{1,3}\b|\b[45]\d\d[ -]|#[45]\.\d|@[^\s>]*>?[:,]?[ \t]*\(?[45]\d\d\b")
+_FAILURE_WORDS = ("deliver", "recipient", "mailbox", "returned mail", "permanent", "fatal error",
+                  "not accepting mail", "quota", "unknown user", "no such user", "user unknown", "zustell",
+                  "délivr", "delivr", "remis", "entreg", "consegn", "không gửi", "không thể gửi")
 
 
 def may_be_bounce(env: Envelope) -> bool:
@@ -204,7 +205,8 @@ def may_be_bounce(env: Envelope) -> bool:
         return True
     if any(a.content_type.startswith("message/") or a.content_type == "text/rfc822-headers" for a in env.attachments):
         return True
-    return bool(_BOUNCE_TRACE.search(env.text_body[:200_000]))
+    text = env.text_body[:200_000].lower()
+    return any(w in text for w in _FAILURE_WORDS) or bool(_TRACE_LINE.search(text) or _STATUS_CODE.search(text))
 
 
 def flufl_bounce(raw: bytes, max_bytes: int = 1024 * 1024) -> list[str]:

@@ -107,6 +107,9 @@ class MaildirSource:
         self.settle_seconds = settle_seconds  # a dropped .eml younger than this may still be being copied
         self._sleep = sleep
         self._yielded: set[str] = set()
+        # Where each handed-out message was read from: marking it then needs no search of new/ and cur/
+        # (a glob per message made marking a 20,000-message backlog cost as much as reading it).
+        self._read_from: dict[str, Path] = {}
         self._more_pending = False
 
     # -- reading --------------------------------------------------------------------
@@ -155,6 +158,7 @@ class MaildirSource:
             raise SourceError(f"maildir {self.root}: cannot list messages: {exc.strerror or exc}") from None
         self._more_pending = len(entries) > limit
         self._yielded = set()
+        self._read_from = {}
         for entry in entries[:limit]:
             try:
                 raw = _read_regular(entry.path)
@@ -163,6 +167,7 @@ class MaildirSource:
             except OSError as exc:
                 raise SourceError(f"maildir {self.root}: cannot read {entry.path.name}: {exc.strerror or exc}") from None
             self._yielded.add(entry.unique)
+            self._read_from[entry.unique] = entry.path
             yield RawMessage(
                 source_key=f"maildir:{entry.unique}",
                 raw=raw,
@@ -191,7 +196,9 @@ class MaildirSource:
         if "/" in unique or unique in ("", ".", ".."):
             raise ValueError(f"not a Maildir message name: {unique!r}")
         processed = ensure_maildir(self.root / PROCESSED)
-        source = self._find(unique)
+        source = self._read_from.pop(unique, None)
+        if source is None or not source.is_file():  # not read by this fetch, or moved since (a flag change)
+            source = self._find(unique)
         if source is None:
             if not any(processed.joinpath("cur").glob(f"{glob_escape(unique)}*")):
                 log.warning("maildir %s: %s vanished before it could be marked processed", self.root, unique)

@@ -318,8 +318,9 @@ class IntakeCycle:
         the fetch ends, so a lone new message is recorded as soon as it is read.
         """
         try:
+            record_ctx = self._record_context(ctx.roster)  # one per batch: it parses the configured addresses
             with self.app.db.transaction() as session:
-                results = [record(session, u, self._record_context(ctx.roster)) for u in batch]
+                results = [record(session, u, record_ctx) for u in batch]
         except OUTAGE:
             raise
         except Exception:  # noqa: BLE001 - one message's fault must not hold back the others
