@@ -113,8 +113,12 @@ class IntakeContext:
     trusted_authserv_ids: frozenset[str] | None = None
 
 
-def _read_documents(env: Envelope, stored: list[StoredAttachment], limits: DocLimits) -> list[DocumentText]:
-    """Text of every attachment (forwarded ones are in the list too), each distinct file read once."""
+def _read_documents(env: Envelope, stored: list[StoredAttachment], limits: DocLimits,
+                    store: RawStore | None = None) -> list[DocumentText]:
+    """Text of every attachment (forwarded ones are in the list too), each distinct file read once.
+
+    A stored file goes to the document reader by its path, not its bytes (see ``RawStore.readable_path``).
+    """
     docs: list[DocumentText] = []
     seen: set[tuple[str, str]] = set()
     todo: list[tuple[AttachmentPart, StoredAttachment]] = []
@@ -124,7 +128,7 @@ def _read_documents(env: Envelope, stored: list[StoredAttachment], limits: DocLi
         seen.add((att.filename, saved.sha256))
         todo.append((att, saved))
     try:  # one budget for the whole message: documents are read in a limited child (intake.documents.sandbox)
-        read = read_all([(a.filename, a.content_type, a.data, s.path or None) for a, s in todo], limits)
+        read = read_all([(a.filename, a.content_type, a.data, _readable(store, s.path)) for a, s in todo], limits)
     except Exception as exc:  # noqa: BLE001 - the reader failing must not stop the message
         log.warning("document reading failed: %s", exc)
         read = [[DocumentText(filename=a.filename, format="other", notes=[f"không đọc được tệp: {type(exc).__name__}"])]
@@ -137,6 +141,12 @@ def _read_documents(env: Envelope, stored: list[StoredAttachment], limits: DocLi
                 saved.notes.append(doc.needs_review)  # kept with the file even when the message is no report
         docs.extend(found)
     return docs
+
+
+def _readable(store: RawStore | None, path: str) -> str | None:
+    if not path:
+        return None
+    return store.readable_path(path) if store is not None else path
 
 
 def _store_attachments(store: RawStore | None, env: Envelope) -> list[StoredAttachment]:
@@ -221,7 +231,7 @@ def _understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> 
         result.quarantine_reason = "; ".join(result.verdict.reasons) or "thư không hợp lệ"
         return result
     if result.verdict.action == "accept":  # machine mail is never a report: its files are not read (OCR costs)
-        result.documents = _read_documents(env, result.attachments, ctx.doc_limits)
+        result.documents = _read_documents(env, result.attachments, ctx.doc_limits, store)
     try:
         result.classification = classify(
             env, result.documents, ctx.roster, ctx.campaigns, raw.arrived_at,

@@ -280,6 +280,22 @@ class RawStore:
                 return
         Path(tmp_name).unlink(missing_ok=True)  # the same content was queued meanwhile, or the batch ended
 
+    def readable_path(self, path: str | os.PathLike[str]) -> str | None:
+        """Where the bytes stored under ``path`` can be read now, by this process or a child.
+
+        The final name once flushed; inside ``deferred_sync()`` before that, the
+        temporary file they were written to (complete, only not yet flushed).
+        Why: the document reader runs in a child process, and a path to hand
+        it costs nothing where a copy of a 50 MB attachment sent through a
+        pipe raised the peak memory of the whole message by as much.
+        """
+        final = Path(path)
+        if final.is_file():
+            return str(final)
+        with self._pending_lock:
+            tmp = self._pending.get(final) if self._pending is not None else None
+        return tmp if tmp and os.path.isfile(tmp) else None
+
     # ---- reading -----------------------------------------------------
     def exists(self, sha256: str) -> bool:
         try:

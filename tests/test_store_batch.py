@@ -57,3 +57,17 @@ def test_a_refused_sync_is_a_store_error_and_keeps_no_half_files(tmp_path, monke
             store.sync_pending()
     assert not any(b.path.exists() for b in blobs)
     assert not _temporaries(tmp_path)
+
+
+def test_a_deferred_attachment_is_readable_by_path_before_its_flush(tmp_path):
+    """The document reader (a child process) gets a path to read, never a copy of the bytes through a pipe."""
+    store = RawStore(tmp_path)
+    with store.deferred_sync():
+        blob = store.put_attachment(b"docx bytes", "bao-cao.docx")
+        early = store.readable_path(blob.path)
+        assert early is not None and early != str(blob.path)
+        with open(early, "rb") as fh:
+            assert fh.read() == b"docx bytes"
+        store.sync_pending()
+        assert store.readable_path(blob.path) == str(blob.path)
+    assert store.readable_path(tmp_path / "attachments" / "never-stored.docx") is None

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from workflow.db import models
-from workflow.season.status_query import UNSENT, JobRunRow, StatusRow, job_rows, season_rows, unsent_rows
+from workflow.season.status_query import UNSENT, Fetch, JobRunRow, StatusRow, job_rows, season_rows, unsent_rows
 
 if TYPE_CHECKING:
     from reference.roster import Roster
@@ -22,9 +22,10 @@ __all__ = ["UNSENT", "JobRunRow", "StatusRow", "job_runs", "message_counts", "ou
            "unsent_counts"]
 
 
-def _fetch(session: Session):  # type: ignore[no-untyped-def]
-    def fetch(sql: str, params: dict[str, Any]):  # type: ignore[no-untyped-def]
-        return session.execute(text(sql), params).all()
+def _fetch(session: Session) -> Fetch:
+    """The queries' runner on a session: ``text()`` takes the same ``:name`` parameters as sqlite3."""
+    def fetch(sql: str, params: dict[str, Any]) -> list[Any]:
+        return list(session.execute(text(sql), params).all())
     return fetch
 
 
