@@ -249,6 +249,23 @@ def _addresses(name: str, values: list[str]) -> list[tuple[str, str]]:
     return [(nfc(n or ""), a.strip().lower()) for n, a in pairs if a and "@" in a]
 
 
+def _recipient_addresses(msg: Message, name: str, limits: Limits) -> list[str]:
+    """To/Cc addresses: the strict parser (reference.addresses) first, the tolerant chain when it refuses.
+
+    Why not the header registry for all: it cost a tenth of reading an ordinary message, and where
+    both answer they agree, except that the strict parser takes the address in angle brackets when
+    the display name also looks like one (``eve@example.com <frank@example.com>`` is frank), as
+    identity does for From.
+    """
+    values = _raw_address_values(msg, name, limits)
+    if not values:
+        return []
+    strict = parse_mailboxes(", ".join(values))
+    if strict is None:
+        return [a for _, a in _addresses(name, values)]
+    return [a for a in (m.address.strip().lower() for m in strict) if "@" in a]
+
+
 def _collect_headers(msg: Message, limits: Limits, defects: list[str]) -> dict[str, list[str]]:
     headers: dict[str, list[str]] = {}
     for name, raw in msg.raw_items():
@@ -703,8 +720,8 @@ def _envelope(msg: Message, state: _Walk, depth: int, in_forward: bool, size: in
         subject=headers.get("subject", [""])[0],
         from_addr=from_addr,
         from_name=from_name,
-        to=[a for _, a in addrs("to")],
-        cc=[a for _, a in addrs("cc")],
+        to=_recipient_addresses(msg, "to", state.limits),
+        cc=_recipient_addresses(msg, "cc", state.limits),
         reply_to=[m.address for m in reply_to],
         date_header=_parse_date(msg, defects),
         headers=headers,

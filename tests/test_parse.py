@@ -371,3 +371,16 @@ def test_oversize_part_and_too_many_attachments_are_skipped() -> None:
 def test_unreadable_input_raises_parse_error(raw: bytes) -> None:
     with pytest.raises(ParseError):
         parse(raw)
+
+
+@pytest.mark.parametrize("header, expected", [
+    ("eve@example.com <frank@example.com>", ["frank@example.com"]),  # the angle address, as for From
+    ("Smith@gmail.com, Mikel@Lindsaar <raasdnil@gmail.com>", ["smith@gmail.com", "raasdnil@gmail.com"]),
+    ("=?utf-8?b?VsSDbiB0aMawIFPhu58=?= <VanThu@SKHCN.tayninh.gov.vn>", ["vanthu@skhcn.tayninh.gov.vn"]),
+    ("undisclosed-recipients:;", []),  # a group the strict parser refuses: the tolerant chain answers
+    ("a@x.vn,, b@y.vn", ["a@x.vn", "b@y.vn"]),
+])
+def test_recipient_addresses(header: str, expected: list[str]) -> None:
+    raw = f"From: a@b.vn\r\nTo: {header}\r\nCc: {header}\r\nSubject: x\r\n\r\nbody\r\n".encode()
+    env = parse(raw)
+    assert env.to == expected and env.cc == expected
