@@ -192,3 +192,27 @@ def test_lane_constants_are_the_models():
     from workflow.settings import DatabaseConfig
 
     assert fast_lane.DEFAULT_DATABASE == DatabaseConfig().url
+
+
+def test_the_session_path_sees_changes_not_yet_flushed(tmp_path, db_url):
+    """season_status through a session reads what that session just changed, as an ORM query would
+    (a plain SQL statement does not autoflush by itself): an action, then the digest, in one transaction."""
+    from sqlalchemy import select
+
+    from reference.roster import load_roster
+    from workflow.db import models
+    from workflow.season.status import season_status
+
+    db = Database(db_url)
+    at = datetime(2024, 11, 20, 3, 0, tzinfo=timezone.utc)
+    try:
+        with db.transaction() as s:
+            s.add(models.Submission(agency_slug="tay-ninh", year=YEAR, state="acknowledged", first_received_at=at,
+                                    on_time=True, outline_missing=[], review_reasons=[]))
+        with db.transaction() as s:
+            sub = s.scalars(select(models.Submission).where(models.Submission.agency_slug == "tay-ninh")).one()
+            sub.state = "needs_review"
+            rows = {r.agency: r for r in season_status(s, load_roster(None), YEAR)}
+            assert rows["tay-ninh"].state == "needs_review"
+    finally:
+        db.dispose()

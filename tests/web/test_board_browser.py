@@ -127,15 +127,20 @@ def all_css(driver, selector: str) -> list:  # type: ignore[no-untyped-def]
 
 def click_and_load(driver, element, timeout: float = 90) -> None:  # type: ignore[no-untyped-def]
     """Click something that navigates, and wait for the new page: on a loaded machine click()
-    can return before the browser has even started to leave the old page."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
+    can return before the browser has even started to leave the old page.
+
+    The old page is marked with a window property, and the new page is the one without it. Asking
+    an old node whether it is stale (Selenium's staleness_of) raced with Chromium 156, which then
+    answered "Node with given id does not belong to the document" instead of "stale".
+    """
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    old = driver.find_element(By.TAG_NAME, "html")
+    driver.execute_script("window.__tdcLeaving = true;")
     element.click()
-    WebDriverWait(driver, timeout).until(expected_conditions.staleness_of(old))
-    WebDriverWait(driver, timeout).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    wait = WebDriverWait(driver, timeout, ignored_exceptions=(WebDriverException,))  # a script run mid-navigation
+    wait.until(lambda d: d.execute_script("return window.__tdcLeaving !== true"))
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def shoot(driver, out_dir: Path, name: str) -> Path:  # type: ignore[no-untyped-def]

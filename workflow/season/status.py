@@ -23,8 +23,14 @@ __all__ = ["UNSENT", "JobRunRow", "StatusRow", "job_runs", "message_counts", "ou
 
 
 def _fetch(session: Session) -> Fetch:
-    """The queries' runner on a session: ``text()`` takes the same ``:name`` parameters as sqlite3."""
+    """The queries' runner on a session: ``text()`` takes the same ``:name`` parameters as sqlite3.
+
+    Flushed first, as an ORM query would be: a plain ``text()`` statement does not autoflush, and a
+    caller that just moved a submission in this session (an action, then the digest) must see it.
+    """
     def fetch(sql: str, params: dict[str, Any]) -> list[Any]:
+        if session.autoflush:
+            session.flush()
         return list(session.execute(text(sql), params).all())
     return fetch
 
