@@ -106,9 +106,8 @@ class MaildirSource:
         self.poll_step = poll_step
         self.settle_seconds = settle_seconds  # a dropped .eml younger than this may still be being copied
         self._sleep = sleep
-        self._yielded: set[str] = set()
-        # Where each handed-out message was read from: marking it then needs no search of new/ and cur/
-        # (a glob per message made marking a 20,000-message backlog cost as much as reading it).
+        # What the last fetch handed out, and where each was read from: marking it then needs no search
+        # of new/ and cur/ (a glob per message made marking a 20,000-message backlog cost as much as reading it).
         self._read_from: dict[str, Path] = {}
         self._more_pending = False
 
@@ -157,7 +156,6 @@ class MaildirSource:
         except OSError as exc:
             raise SourceError(f"maildir {self.root}: cannot list messages: {exc.strerror or exc}") from None
         self._more_pending = len(entries) > limit
-        self._yielded = set()
         self._read_from = {}
         for entry in entries[:limit]:
             try:
@@ -166,7 +164,6 @@ class MaildirSource:
                 continue
             except OSError as exc:
                 raise SourceError(f"maildir {self.root}: cannot read {entry.path.name}: {exc.strerror or exc}") from None
-            self._yielded.add(entry.unique)
             self._read_from[entry.unique] = entry.path
             yield RawMessage(
                 source_key=f"maildir:{entry.unique}",
@@ -196,7 +193,7 @@ class MaildirSource:
         if "/" in unique or unique in ("", ".", ".."):
             raise ValueError(f"not a Maildir message name: {unique!r}")
         processed = ensure_maildir(self.root / PROCESSED)
-        source = self._read_from.pop(unique, None)
+        source = self._read_from.get(unique)
         if source is None or not source.is_file():  # not read by this fetch, or moved since (a flag change)
             source = self._find(unique)
         if source is None:
@@ -219,7 +216,7 @@ class MaildirSource:
             return True
         for sub in ("new", "cur"):
             for path in (self.root / sub).iterdir():
-                if not path.name.startswith(".") and _base_name(path.name) not in self._yielded:
+                if not path.name.startswith(".") and _base_name(path.name) not in self._read_from:
                     return True
         return False
 
