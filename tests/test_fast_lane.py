@@ -191,7 +191,7 @@ def test_lane_constants_are_the_models():
     assert status_query.UNSENT == (models.PENDING, models.SENDING, models.FAILED, models.SUPPRESSED)
     from workflow.settings import DatabaseConfig
 
-    assert fast_lane.DEFAULT_DATABASE == DatabaseConfig().url
+    assert fast_lane.DEFAULT_DATABASE_URL == DatabaseConfig().url
 
 
 def test_the_session_path_sees_changes_not_yet_flushed(tmp_path, db_url):

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
-CONFIG_ENV = "TDC_CONFIG"
+from workflow.settings_keys import CONFIG_ENV, DEFAULT_DATABASE_URL
 
 
 class _Section(BaseModel):
@@ -31,7 +31,7 @@ class _Section(BaseModel):
 
 
 class DatabaseConfig(_Section):
-    url: str = "sqlite:///var/tdc.db"
+    url: str = DEFAULT_DATABASE_URL
 
 
 class StorageConfig(_Section):

@@ -10,6 +10,9 @@ a key added there and forgotten here fails the suite.
 
 from __future__ import annotations
 
+CONFIG_ENV = "TDC_CONFIG"  # the configuration file when --config is not given
+DEFAULT_DATABASE_URL = "sqlite:///var/tdc.db"  # [database] url of the embedded defaults
+
 SECTIONS: dict[str, frozenset[str]] = {
     "database": frozenset({"url"}),
     "storage": frozenset({"path"}),

@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
         config: ConfigOption = None,
     ) -> None:
         """One row per agency owing a report for YEAR, with its submission state."""
-        from workflow.cli.status_view import write_status
+        from workflow.cli.status_view import nobody_owes, write_status
         from workflow.season.status import job_runs, season_status, unsent_counts
 
         with open_app(config, need_secrets=False) as a:
@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
                 outbox = unsent_counts(session)
                 jobs = job_runs(session)
         if not rows:
-            fail(f"Không có đơn vị nào phải báo cáo năm {year} trong danh sách. No agency owes a report for {year}.", 1)
+            fail(nobody_owes(year), 1)
         write_status(sys.stdout, year, rows, outbox, jobs, as_json=json_out)
 
     @app.command("stats")

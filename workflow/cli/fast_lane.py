@@ -32,10 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workflow.settings_keys import SECTIONS, TOP_LEVEL
-
-CONFIG_ENV = "TDC_CONFIG"
-DEFAULT_DATABASE = "sqlite:///var/tdc.db"  # workflow.settings.DatabaseConfig.url
+from workflow.settings_keys import CONFIG_ENV, DEFAULT_DATABASE_URL, SECTIONS, TOP_LEVEL
 
 
 @dataclass(frozen=True)
@@ -122,19 +119,18 @@ def peek_config(config: str | None) -> Peek | None:
             return None
     if not _known_keys(data):
         return None
-    database = sqlite_file(data.get("database", {}).get("url", DEFAULT_DATABASE))
+    database = sqlite_file(data.get("database", {}).get("url", DEFAULT_DATABASE_URL))
     if database is None or not database.is_file():
         return None
     return Peek(database=database, roster_dir=data.get("roster_dir"), campaigns_file=data.get("campaigns_file"))
 
 
 def at_head(conn: sqlite3.Connection) -> bool:
-    from workflow.db.schema_head import UnreadableMigration, head_revisions
+    from workflow.db.schema_head import is_head
 
     try:
-        stamped = frozenset(row[0] for row in conn.execute("SELECT version_num FROM alembic_version"))
-        return stamped == head_revisions()
-    except (sqlite3.Error, OSError, UnreadableMigration):
+        return is_head(frozenset(row[0] for row in conn.execute("SELECT version_num FROM alembic_version")))
+    except sqlite3.Error:
         return False
 
 
@@ -166,12 +162,11 @@ def run_status(args: StatusArgs) -> int | None:
             jobs = job_rows(fetch)
     except sqlite3.Error:
         return None  # locked past the timeout, unreadable: the full path says what is wrong
-    if not rows:
-        sys.stderr.write(f"Không có đơn vị nào phải báo cáo năm {args.year} trong danh sách. "
-                         f"No agency owes a report for {args.year}.\n")
-        return 1
-    from workflow.cli.status_view import write_status
+    from workflow.cli.status_view import nobody_owes, write_status
 
+    if not rows:
+        sys.stderr.write(nobody_owes(args.year) + "\n")
+        return 1
     write_status(sys.stdout, args.year, rows, outbox, jobs, as_json=args.as_json)
     return 0
 

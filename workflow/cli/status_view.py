@@ -43,6 +43,11 @@ def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[s
     return [line(cells[0]), "  ".join("─" * w for w in widths), *(line(r) for r in cells[1:])]
 
 
+def nobody_owes(year: int) -> str:
+    """What status says (on stderr, exit 1) when the roster owes nothing for ``year``."""
+    return f"Không có đơn vị nào phải báo cáo năm {year} trong danh sách. No agency owes a report for {year}."
+
+
 def status_lines(year: int, rows: Sequence[StatusRow], outbox: dict[str, int], jobs: Sequence[JobRunRow]) -> list[str]:
     table = [(str(i), r.agency, r.name, STATE_LABELS.get(r.state, r.state), vn_date(r.received_at),
               _ON_TIME[r.on_time], ", ".join(r.outline_missing) or "—", "chưa xác thực" if r.sender_note else "—")

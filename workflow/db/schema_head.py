@@ -73,11 +73,15 @@ def database_revisions(engine: "Engine") -> frozenset[str] | None:
         return None
 
 
-def database_is_current(engine: "Engine") -> bool:
-    """True when the database is exactly at the head: nothing to migrate, no need for Alembic."""
+def is_head(stamped: frozenset[str] | None) -> bool:
+    """True when ``stamped`` (the rows of ``alembic_version``) is exactly the head; unreadable files: False."""
     try:
         heads = head_revisions()
     except (OSError, UnreadableMigration):
         return False
-    current = database_revisions(engine)
-    return bool(heads) and current == heads
+    return bool(heads) and stamped == heads
+
+
+def database_is_current(engine: "Engine") -> bool:
+    """True when the database is exactly at the head: nothing to migrate, no need for Alembic."""
+    return is_head(database_revisions(engine))
