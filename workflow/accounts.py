@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import parseaddr
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reference.roster import normalise_address
 from workflow.db import models
 
 MIN_PASSWORD_LENGTH = 12
@@ -47,10 +47,13 @@ def _hasher() -> Any:
 
 
 def normalise_email(email: str) -> str:
-    """'  Cán Bộ <A.B@Example.VN> ' -> 'a.b@example.vn'; AccountError when it is not an address."""
-    address = parseaddr((email or "").strip())[1].strip().lower()
-    local, _, domain = address.partition("@")
-    if not local or "." not in domain or any(c.isspace() for c in address):
+    """'  Cán Bộ <A.B@Example.VN> ' -> 'a.b@example.vn'; AccountError when it is not an address.
+
+    The roster's rule (``reference.roster.normalise_address``, on the strict identity parser): an
+    account, a contact and a sender are the same address when they are the same person's.
+    """
+    address = normalise_address((email or "").strip())
+    if address is None:
         raise AccountError(f"Địa chỉ email không hợp lệ: {email!r}. Not an email address.")
     return address
 
