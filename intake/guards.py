@@ -13,8 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from intake import machine_mail
-from intake.identity import split_results
+from intake import bulk_mail, machine_mail
 from intake.model import Envelope, GuardVerdict
 from reference.text import words
 
@@ -36,7 +35,7 @@ _AUTO_SUBJECTS = (
 _AUTO_SUBJECT_PREFIXES = ("auto:",)
 _BOUNCE_SENDERS = ("mailer-daemon", "postmaster", "mail-daemon")
 _SUPPRESS_VALUES = {"all", "oof", "autoreply"}
-_PRECEDENCE_AUTO = {"auto_reply"}  # bulk and junk are list mail (see _list_reasons)
+_PRECEDENCE_AUTO = {"auto_reply"}  # bulk and junk are list mail (intake.bulk_mail)
 _DOCUMENT_TYPES = ("application/", "image/tiff")
 _DOCUMENT_NAME = re.compile(r"\.(docx?|pdf|odt|rtf|xlsx?|zip|rar|7z)$", re.I)
 
@@ -105,13 +104,6 @@ def _null_return_path(env: Envelope) -> list[str]:
     return ["Return-Path: <>"] if any(v.strip().replace(" ", "") in ("<>", "") for v in values) else []
 
 
-def _list_reasons(env: Envelope) -> list[str]:
-    reasons = [f"{name}: {_values(env, name)[0].strip()[:80]}"
-               for name in ("list-id", "list-unsubscribe", "list-post") if _values(env, name)]
-    reasons += [f"Precedence: {v.strip()}" for v in _values(env, "precedence") if _first_token(v) in ("list", "bulk", "junk")]
-    return [*reasons, machine_mail.LIST_REASON] if reasons else []
-
-
 def _domain(value: str | None) -> str:
     if not value:
         return ""
@@ -151,15 +143,63 @@ def _robot_subject(env: Envelope) -> tuple[str, str] | None:
     return None
 
 
-def check(env: Envelope, own_addresses: set[str], own_domain: str | None = None) -> GuardVerdict:
-    """Decide whether the bot may answer this message at all."""
-    kind, reasons = _own_reasons(env, own_addresses, own_domain)
-    if kind:
-        return GuardVerdict("ignore", kind, reasons)
+def _machine_report(env: Envelope) -> GuardVerdict | None:
+    """Reports machines send about mail: DSN, MDN, ARF by MIME type, and their forms without those parts."""
     report = machine_mail.report_kind(env)
     if report is not None:
         extra = _bounce_reasons(env) if report[0] == "bounce" else []
         return GuardVerdict("ignore", report[0], [report[1], *(r for r in extra if r != report[1])])
+    complaint = machine_mail.complaint_reason(env)
+    if complaint is not None:
+        return GuardVerdict("ignore", "feedback", [complaint])
+    wrapped = machine_mail.tnef_report(env)
+    if wrapped is not None:
+        return GuardVerdict("ignore", wrapped[0], [wrapped[1]])
+    receipt = machine_mail.receipt_reason(env)
+    if receipt is not None:
+        return GuardVerdict("ignore", "mdn", [receipt])
+    return None
+
+
+def _bulk(env: Envelope, about_programme: bool) -> GuardVerdict | None:
+    """List mail, tracker notices, no-reply robots and newsletters: mail no person wrote to us.
+
+    List and tracker headers are written by software and name it plainly; the
+    no-reply and newsletter signs are heuristics, which a message about the
+    programme overrides (an e-office notice or a shared-document notice carries them).
+    """
+    for kind, reasons in (("list", bulk_mail.list_reasons(env)), ("tracker", bulk_mail.tracker_reasons(env))):
+        if reasons:
+            return GuardVerdict("ignore", kind, reasons)
+    if about_programme:
+        return None
+    noreply = machine_mail.noreply_sender(env)
+    if noreply:
+        reasons = [f"người gửi không nhận thư trả lời: {noreply}"]
+        if _carries_document(env):
+            return GuardVerdict("quarantine", "noreply", reasons + ["thư tự động nhưng có tệp đính kèm: cần cán bộ kiểm tra"])
+        return GuardVerdict("ignore", "noreply", reasons)
+    reasons = bulk_mail.newsletter_reasons(env)
+    return GuardVerdict("ignore", "newsletter", reasons) if reasons else None
+
+
+def check(env: Envelope, own_addresses: set[str], own_domain: str | None = None,
+          from_agency: bool = False, about_programme: bool = False) -> GuardVerdict:
+    """Decide whether the bot may answer this message at all.
+
+    ``from_agency`` (the sender is an agency's address or domain) keeps list,
+    tracker, no-reply and newsletter signs from setting the message aside, and
+    ``about_programme`` (it names the programme) keeps the heuristic ones from
+    it: an agency's e-office system or a shared-document notice carries them
+    too. Machine reports (bounces, receipts, complaints) and auto-replies are
+    set aside whoever sent them.
+    """
+    kind, reasons = _own_reasons(env, own_addresses, own_domain)
+    if kind:
+        return GuardVerdict("ignore", kind, reasons)
+    machine = _machine_report(env)
+    if machine is not None:
+        return machine
     robot = _robot_subject(env)
     if robot is not None:
         return GuardVerdict("ignore", robot[0], [robot[1]])
@@ -175,15 +215,8 @@ def check(env: Envelope, own_addresses: set[str], own_domain: str | None = None)
     reasons = _null_return_path(env)
     if reasons:
         return GuardVerdict("ignore", "bounce", reasons)
-    reasons = _list_reasons(env)
-    if reasons:
-        return GuardVerdict("ignore", "list", reasons)
-    noreply = machine_mail.noreply_sender(env)
-    if noreply:
-        reasons = [f"người gửi không nhận thư trả lời: {noreply}"]
-        if _carries_document(env):
-            return GuardVerdict("quarantine", "noreply", reasons + ["thư tự động nhưng có tệp đính kèm: cần cán bộ kiểm tra"])
-        return GuardVerdict("ignore", "noreply", reasons)
+    if not from_agency and (bulk := _bulk(env, about_programme)) is not None:
+        return bulk
     reasons = machine_mail.carries_own_mail(env, own_domain)
     if reasons and not _carries_document(env):
         # A return of the bot's own mail in a format nobody knows, or a reply quoting an
@@ -195,40 +228,3 @@ def check(env: Envelope, own_addresses: set[str], own_domain: str | None = None)
     if not env.from_addr or "@" not in env.from_addr:
         return GuardVerdict("quarantine", "no_sender", ["không có địa chỉ người gửi hợp lệ (From)"])
     return GuardVerdict("accept")
-
-
-# ------------------------------------------------------------------ RFC 8601
-
-_FAILING = {"dmarc": {"fail"}, "spf": {"fail", "softfail"}, "dkim": {"fail"}}
-
-
-def _parse_results(value: str) -> tuple[str, list[tuple[str, str, str]]]:
-    """(authserv-id, [(method, result, properties)]) of one Authentication-Results value."""
-    authserv, results = split_results(value)
-    return authserv, [(method, result, " ".join(rest.split())) for method, result, rest in results]
-
-
-def authentication_failures(env: Envelope, trusted_authserv_ids: set[str] | None = None) -> list[str]:
-    """DMARC/SPF/DKIM failures reported by our own receiving servers.
-
-    Only headers whose authserv-id is trusted count, because anyone can write
-    an Authentication-Results header (RFC 8601 section 5). With no trusted set
-    every header is read; that can only add failures, never hide one. A DKIM
-    failure is not reported when another signature in the same header passed.
-    """
-    trusted = {t.lower() for t in trusted_authserv_ids} if trusted_authserv_ids is not None else None
-    failures: list[str] = []
-    for value in _values(env, "authentication-results"):
-        authserv, results = _parse_results(value)
-        if trusted is not None and authserv not in trusted:
-            continue
-        dkim_passed = any(m == "dkim" and r == "pass" for m, r, _ in results)
-        for method, result, props in results:
-            if result not in _FAILING.get(method, set()):
-                continue
-            if method == "dkim" and dkim_passed:
-                continue
-            text = f"{method}={result}" + (f" {props}" if props else "")
-            if text not in failures:
-                failures.append(text)
-    return failures

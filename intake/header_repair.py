@@ -26,6 +26,28 @@ _COMMENT = re.compile(r"\([^()]*\)")
 _ADDR = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 
+_LEADING_WINDOW = 64 * 1024  # blank lines before the headers: Exchange writes one or two, not pages
+
+
+def without_leading_blank_lines(raw: bytes) -> bytes:
+    """``raw`` without the blank or all-space lines some MTAs write before the header block.
+
+    Exchange's DSNs (as kept by some archives) start with an empty line and a
+    line of spaces; to the parser that is an empty header block, and the
+    bounce became a sender-less message. Applied before the budget count
+    (intake.precheck) and the parser, so both see the same header block.
+    """
+    if raw[:1] not in (b"\r", b"\n", b" ", b"\t"):
+        return raw
+    start = 0
+    while start < min(len(raw), _LEADING_WINDOW):
+        end = raw.find(b"\n", start, _LEADING_WINDOW)
+        if end < 0 or raw[start:end].strip():
+            break
+        start = end + 1
+    return raw[start:] if start and raw[start:].strip() else raw
+
+
 def repair_header_block(raw: bytes) -> tuple[bytes, list[str]]:
     """``raw`` with its header block made parseable, and what was repaired (empty: nothing)."""
     match = _BLANK.search(raw)

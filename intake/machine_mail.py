@@ -41,16 +41,16 @@ _MSGID = re.compile(r"<([^<>\s@]+@[^<>\s@]+)>")
 _ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 _ACTION = re.compile(r"^\s*Action\s*:\s*([a-z-]+)", re.I | re.M)
 
-# Message kinds a guard may give, and what is stored as the message's kind.
+# Message kinds a guard may give, and what is stored as the message's kind: each is stored as what
+# it is (a complaint is not a bounce, a read receipt not an out-of-office reply), never as a report.
 STORED_KIND = {
-    "bounce": "bounce", "feedback": "bounce",
-    "auto_reply": "auto_reply", "mdn": "auto_reply", "delay": "auto_reply", "delivered": "auto_reply",
-    "challenge": "auto_reply",
-    "list": "other", "noreply": "other",
+    "bounce": "bounce", "feedback": "complaint",
+    "auto_reply": "auto_reply", "delay": "auto_reply", "challenge": "auto_reply",
+    "mdn": "receipt", "delivered": "receipt",
+    "list": "list", "tracker": "notice", "noreply": "notice", "newsletter": "newsletter",
 }
 # Kinds that say a message the bot sent did not arrive or was refused (for address health).
 RETURN_KINDS = frozenset({"bounce", "feedback"})
-LIST_REASON = "thư từ danh sách gửi thư"
 
 BOUNCE_SUBJECTS = (
     "undelivered mail returned to sender", "undelivered mail", "delivery status notification",
@@ -69,6 +69,16 @@ DELAY_SUBJECTS = ("delivery status notification delay", "delayed mail", "mail de
                   "delivery delayed", "warning could not send message", "delivery notification delayed")
 RECEIPT_SUBJECTS = ("delivery status notification success", "read report", "return receipt", "read receipt",
                     "read notification", "disposition notification", "thu da duoc doc")
+# Outlook/Exchange read receipts without an MDN part: "Read: <subject>" with a line saying when it was read.
+RECEIPT_PREFIXES = ("read:", "not read:", "gelesen:", "ungelesen:", "lu :", "lu:", "non lu :", "leído:", "letto:",
+                    "gelezen:", "lido:", "đã đọc:", "chưa đọc:", "已读:", "已读：", "開封済み:")
+_RECEIPT_TEXT = re.compile(r"\b(was read on|was deleted without being read|wurde am .{0,40} gelesen|"
+                           r"a ete lu le|da duoc doc vao|da bi xoa ma chua doc|your message\b.{0,200}\bwas read)\b", re.S)
+# Microsoft's complaint loop (JMRP, Hotmail/Outlook.com) sends no ARF part: the complained-of message
+# is enclosed with Hotmail's own stamp, under this subject.
+COMPLAINT_SUBJECTS = ("complaint about message from", "email feedback report", "abuse report", "spam complaint",
+                      "feedback loop", "fbl report", "spam report")
+_JMRP_STAMPS = ("x-hmxmroriginalrecipient", "x-hmxmrorigrecipient")
 CHALLENGE_SUBJECTS = (
     "please confirm your message", "please confirm your email", "confirm your message", "sender verification",
     "verify your email address to deliver", "your message is awaiting verification", "spam protection",
@@ -171,6 +181,55 @@ def report_kind(env: Envelope) -> tuple[str, str] | None:
                 return "delay", "thông báo chậm gửi (DSN Action: delayed)"
             return "delivered", f"thông báo gửi thành công (DSN Action: {', '.join(sorted(actions))})"
         return "bounce", "multipart/report (delivery-status)"
+    return None
+
+
+_MICROSOFT_FBL = re.compile(r"^staff@(hotmail|outlook|live|msn)\.com$")
+
+
+def complaint_reason(env: Envelope) -> str | None:
+    """Why ``env`` is a complaint report sent without an ARF part (Microsoft JMRP, Hotmail), or None."""
+    senders = [env.from_addr, *(v.strip().strip("<>").lower() for v in env.headers.get("return-path", [])[:1])]
+    if any(env.headers.get(stamp) for stamp in _JMRP_STAMPS) and any(_MICROSOFT_FBL.match(a) for a in senders):
+        return "báo cáo khiếu nại của Microsoft (JMRP: thư bị khiếu nại gửi lại kèm dấu của Hotmail)"
+    for inner in env.forwarded:
+        for stamp in _JMRP_STAMPS:
+            if inner.headers.get(stamp):
+                return f"báo cáo khiếu nại của Microsoft (JMRP, {stamp})"
+    if env.forwarded or any(a.content_type in ("message/rfc822", "text/rfc822-headers") for a in env.attachments):
+        phrase = subject_has(env.subject or "", COMPLAINT_SUBJECTS)
+        if phrase:
+            return f"báo cáo khiếu nại (tiêu đề: {(env.subject or '').strip()[:80]})"
+    return None
+
+
+def receipt_reason(env: Envelope) -> str | None:
+    """Why ``env`` is an Outlook-style read receipt without an MDN part ("Read: …, was read on …"), or None."""
+    subject = (env.subject or "").strip().lower()
+    if subject.startswith(RECEIPT_PREFIXES) and _RECEIPT_TEXT.search(words(env.text_body[:5000] or env.html_body[:20000])):
+        return f"thông báo đã đọc (tiêu đề: {(env.subject or '').strip()[:80]})"
+    return None
+
+
+# Exchange report classes inside winmail.dat: read / not read (a receipt), non-delivery, delivery.
+_TNEF_REPORTS = ((".IPNRN", "mdn", "thông báo đã đọc"), (".IPNNRN", "mdn", "thông báo chưa đọc"),
+                 (".NDR", "bounce", "thư báo không gửi được"), (".DR", "delivered", "thông báo đã gửi đến"))
+
+
+def tnef_report(env: Envelope) -> tuple[str, str] | None:
+    """(kind, reason) of a receipt or delivery report Exchange sent inside winmail.dat, or None."""
+    from intake.documents import tnef
+
+    for att in env.attachments:
+        if att.from_forward or not tnef.is_tnef(att.content_type, att.filename):
+            continue
+        found = tnef.message_class(att.data)
+        upper = found.upper()
+        if not upper.startswith("REPORT."):
+            continue
+        for suffix, kind, label in _TNEF_REPORTS:
+            if upper.endswith(suffix):
+                return kind, f"{label} trong winmail.dat ({found})"
     return None
 
 

@@ -53,6 +53,7 @@ class Envelope:
     reply_to: list[str] = field(default_factory=list)
     date_header: datetime | None = None
     headers: dict[str, list[str]] = field(default_factory=dict)  # lower-case name -> values
+    header_order: list[tuple[str, int]] = field(default_factory=list)  # (name, index in headers[name]), top first
     content_type: str = "text/plain"
     text_body: str = ""
     html_body: str = ""
@@ -68,6 +69,12 @@ class Envelope:
     def header(self, name: str) -> str | None:
         values = self.headers.get(name.lower())
         return values[0] if values else None
+
+    def fields(self) -> list[tuple[str, str]]:
+        """Every header field as (lower-case name, value), in the order the message carries them."""
+        if not self.header_order:  # built by hand (tests): the dict's order is all there is
+            return [(name, value) for name, values in self.headers.items() for value in values]
+        return [(name, self.headers[name][i]) for name, i in self.header_order]
 
 
 @dataclass

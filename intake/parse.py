@@ -45,7 +45,7 @@ from charset_normalizer import from_bytes
 from mailparser.dates import parse_mail_date
 from mailparser.utils import decode_header_part, get_addresses
 
-from intake.header_repair import repair_header_block, tolerant_address
+from intake.header_repair import repair_header_block, tolerant_address, without_leading_blank_lines
 from intake.identity import identity, parse_mailboxes
 from intake.limits import Limits
 from intake.model import AttachmentPart, Envelope
@@ -266,13 +266,20 @@ def _recipient_addresses(msg: Message, name: str, limits: Limits) -> list[str]:
     return [a for a in (m.address.strip().lower() for m in strict) if "@" in a]
 
 
-def _collect_headers(msg: Message, limits: Limits, defects: list[str]) -> dict[str, list[str]]:
+def _collect_headers(msg: Message, limits: Limits, defects: list[str]) -> tuple[dict[str, list[str]], list[tuple[str, int]]]:
+    """The decoded header fields by name, and their order in the message as (name, index among that name's values).
+
+    The order matters for trust: only fields our receiving server wrote above its own Received line count.
+    """
     headers: dict[str, list[str]] = {}
+    order: list[tuple[str, int]] = []
     for name, raw in msg.raw_items():
         key = name.strip().lower()
         raw_text = raw if isinstance(raw, str) else str(raw)
-        headers.setdefault(key, []).append(decode_header_value(key, raw_text, limits, defects))
-    return headers
+        values = headers.setdefault(key, [])
+        order.append((key, len(values)))
+        values.append(decode_header_value(key, raw_text, limits, defects))
+    return headers, order
 
 
 def _raw_address_values(msg: Message, name: str, limits: Limits) -> list[str]:
@@ -688,7 +695,7 @@ def _several_addresses(values: list[str]) -> bool:
 
 def _envelope(msg: Message, state: _Walk, depth: int, in_forward: bool, size: int, label: str) -> Envelope:
     defects: list[str] = []
-    headers = _collect_headers(msg, state.limits, defects)
+    headers, order = _collect_headers(msg, state.limits, defects)
     def addrs(name: str) -> list[tuple[str, str]]:
         return _addresses(name, _raw_address_values(msg, name, state.limits))
 
@@ -725,6 +732,7 @@ def _envelope(msg: Message, state: _Walk, depth: int, in_forward: bool, size: in
         reply_to=[m.address for m in reply_to],
         date_header=_parse_date(msg, defects),
         headers=headers,
+        header_order=order,
         content_type=msg.get_content_type(),
         defects=defects,
         size=size,
@@ -748,6 +756,7 @@ def parse(raw: bytes, limits: Limits | None = None) -> Envelope:
         )
     if not raw or raw.isspace():  # not raw.strip(): that copies the whole message
         raise ParseError("thư rỗng")
+    raw = without_leading_blank_lines(raw)
     try:
         env = _parse_envelope(raw, limits, len(raw))
     except ParseError as exc:

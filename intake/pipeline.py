@@ -8,18 +8,22 @@ then the message must stay unprocessed on the server and be retried.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from intake.classify import classify
+from intake.classify.programme import mentions_programme
 from intake.documents.budget import DocLimits
 from intake.documents.plain import body_text
 from intake.documents.sandbox import read_all
-from intake.guards import authentication_failures, check
-from intake.identity import SenderCheck, check_sender, content_fingerprint
+from intake.guards import check
+from intake.header_repair import without_leading_blank_lines
+from intake.identity import FAIL, SenderCheck, check_sender, content_fingerprint, raw_fingerprint
 from intake.indicators import IndicatorRow, extract_indicators
+from intake.junk import JunkVerdict, RspamdClient, header_verdict
 from intake.limits import Limits
 from intake.machine_mail import RETURN_KINDS, STORED_KIND, flufl_bounce, may_be_bounce, returned_own_message_ids
 from intake.model import AttachmentPart, Classification, DocumentText, Envelope, GuardVerdict, RawMessage
@@ -27,6 +31,7 @@ from intake.outline import LAYOUT_NOTE, OutlineResult, check_outline
 from intake.parse import MessageRejected, parse
 from intake.precheck import precheck
 from intake.store import RawStore, StoredBlob
+from intake.trusted_server import server_stamps
 from intake.valid_text import NOTE as INVALID_TEXT_NOTE
 from intake.valid_text import make_valid
 
@@ -75,8 +80,11 @@ class Understanding:
     # address that bounced a reminder or an acknowledgement can be marked.
     returned_own_message_ids: tuple[str, ...] = ()
     sender: SenderCheck | None = None  # did our receiving server vouch for the From domain
+    junk: JunkVerdict | None = None  # the spam filter's verdict, when one was asked or believed
     foreign_sender: bool = False  # names an agency the From address does not speak for: a coordinator places it
     fingerprint: str | None = None  # Message-ID + sender + content: one message however it was delivered
+    raw_fingerprint: str | None = None  # the same, read from the raw bytes before parsing (intake.identity)
+    duplicate_of: int | None = None  # a message already recorded with this raw fingerprint: not read again
 
     def reading(self) -> Classification:
         """The bot's reading even when classification did not run (quarantine, machine mail)."""
@@ -90,12 +98,23 @@ class Understanding:
         return Classification(kind, None, None, 1.0 if verdict else 0.0, reasons)
 
     @property
+    def unverified(self) -> bool:
+        """Our receiving server is configured and did not vouch for the From domain: a claim, not a proof."""
+        return self.sender is not None and self.sender.status == FAIL
+
+    @property
+    def is_junk(self) -> bool:
+        return self.junk is not None and self.junk.junk and self.verdict is not None and self.verdict.action == "accept"
+
+    @property
     def status(self) -> str:
-        """recorded | ignored (machine mail, never answered) | quarantined."""
+        """recorded | ignored (machine mail, never answered) | junk (spam, never answered) | quarantined."""
         if self.quarantine_reason:
             return "quarantined"
         if self.verdict is not None and self.verdict.action == "ignore":
             return "ignored"
+        if self.is_junk:
+            return "junk"
         return "recorded"
 
 
@@ -111,6 +130,10 @@ class IntakeContext:
     own_domain: str | None
     review_threshold: float
     trusted_authserv_ids: frozenset[str] | None = None
+    trusted_received_by: frozenset[str] = frozenset()  # hosts in our server's Received line (default: the authserv-ids)
+    junk_trust: frozenset[str] = frozenset()  # filters whose verdict headers to believe ("spamassassin", "rspamd")
+    rspamd: RspamdClient | None = None  # asked about mail without a believed verdict
+    junk_check: bool = True  # False when a coordinator rescues a message from junk: read it as ordinary mail
 
 
 def _read_documents(env: Envelope, stored: list[StoredAttachment], limits: DocLimits,
@@ -156,8 +179,6 @@ def _store_attachments(store: RawStore | None, env: Envelope) -> list[StoredAtta
             blob = store.put_attachment(att.data, att.safe_name)
             sha, path = blob.sha256, str(blob.path)
         else:
-            import hashlib
-
             sha, path = hashlib.sha256(att.data).hexdigest(), ""
         stored.append(StoredAttachment(
             filename=att.filename, safe_name=att.safe_name, content_type=att.content_type,
@@ -194,18 +215,13 @@ def understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> U
 
 
 def _understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> Understanding:
-    if store is not None:
-        blob = store.put_message(raw.raw)
-    else:
-        import hashlib
-
-        blob = StoredBlob(sha256=hashlib.sha256(raw.raw).hexdigest(), path=None, size=len(raw.raw))  # type: ignore[arg-type]
-    result = Understanding(raw=raw, blob=blob)
-    if (reason := precheck(raw.raw, ctx.limits)) is not None:  # before the parser can spend the budget
+    result = Understanding(raw=raw, blob=_store_raw(store, raw), raw_fingerprint=raw_fingerprint(raw.raw))
+    data = without_leading_blank_lines(raw.raw)  # the budget counts the header block the parser will read
+    if (reason := precheck(data, ctx.limits)) is not None:  # before the parser can spend the budget
         result.quarantine_reason = reason
         return result
     try:
-        env = parse(raw.raw, ctx.limits)
+        env = parse(data, ctx.limits)
     except MessageRejected as exc:
         result.quarantine_reason = exc.reason
         return result
@@ -220,9 +236,11 @@ def _understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> 
     if (note := _date_note(env, raw.arrived_at)) is not None:
         result.notes.append(note)
     result.attachments = _store_attachments(store, env)
-    result.sender = check_sender(env, ctx.trusted_authserv_ids or None)
+    result.sender = check_sender(env, ctx.trusted_authserv_ids or None, ctx.trusted_received_by)
     result.fingerprint = content_fingerprint(env, [a.sha256 for a in result.attachments])
-    result.verdict = check(env, set(ctx.own_addresses), ctx.own_domain)
+    from_agency, about_programme = from_an_agency(env, ctx), mentions_programme(env)
+    protected = from_agency or about_programme  # never set aside as junk: it may be an agency's report
+    result.verdict = check(env, set(ctx.own_addresses), ctx.own_domain, from_agency, about_programme)
     if result.verdict.action == "accept" and may_be_bounce(env) and (failed := flufl_bounce(raw.raw)):
         result.verdict = GuardVerdict("ignore", "bounce", ["thư báo lỗi gửi (flufl.bounce): " + ", ".join(failed)])
     if result.verdict.kind in RETURN_KINDS:
@@ -230,6 +248,12 @@ def _understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> 
     if result.verdict.action == "quarantine":
         result.quarantine_reason = "; ".join(result.verdict.reasons) or "thư không hợp lệ"
         return result
+    if result.verdict.action == "accept" and not protected and ctx.junk_check:
+        result.junk = junk_verdict(data, env, ctx)
+        if result.is_junk:
+            assert result.junk is not None
+            result.classification = Classification("spam", None, None, 1.0, [result.junk.reason])
+            return result  # never read, never answered: its files are not opened
     if result.verdict.action == "accept":  # machine mail is never a report: its files are not read (OCR costs)
         result.documents = _read_documents(env, result.attachments, ctx.doc_limits, store)
     try:
@@ -247,6 +271,27 @@ def _understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> 
     return result
 
 
+def from_an_agency(env: Envelope, ctx: IntakeContext) -> bool:
+    """From (or Reply-To, as a shared-document notice names the official) an address or domain the
+    roster or the contact book knows for a recent campaign year: never set aside as bulk or junk."""
+    years = sorted(ctx.campaigns)[-2:]
+    return any(address and ctx.roster.by_address(address, year) is not None
+               for address in (env.from_addr, *env.reply_to[:3]) for year in years)
+
+
+def junk_verdict(data: bytes, env: Envelope, ctx: IntakeContext) -> JunkVerdict | None:
+    """The trusted filter's verdict written on the message, else rspamd's answer, else None (no filter)."""
+    if ctx.junk_trust:
+        believed = header_verdict(server_stamps(env, ctx.trusted_received_by or ctx.trusted_authserv_ids or frozenset()),
+                                  ctx.junk_trust)
+        if believed is not None:
+            return believed
+    if ctx.rspamd is not None:
+        recipient = next(iter(sorted(ctx.own_addresses)), "")
+        return ctx.rspamd.check(data, sender=env.from_addr, recipient=recipient)
+    return None
+
+
 def _add_review_reasons(result: Understanding, ctx: IntakeContext) -> None:
     cls = result.classification
     assert cls is not None and result.envelope is not None
@@ -258,11 +303,12 @@ def _add_review_reasons(result: Understanding, ctx: IntakeContext) -> None:
         result.review_reasons.append("không xác định được đơn vị gửi")
     if cls.year is None:
         result.review_reasons.append("không xác định được năm báo cáo")
-    failures = authentication_failures(result.envelope, set(ctx.trusted_authserv_ids) if ctx.trusted_authserv_ids else None)
-    if failures:
-        result.review_reasons.append("xác thực người gửi thất bại: " + ", ".join(failures))
-    if result.sender is not None and result.sender.reason:
-        result.review_reasons.append(result.sender.reason)
+    if result.sender is not None:
+        if result.sender.failures:
+            result.review_reasons.append("xác thực người gửi thất bại: " + ", ".join(result.sender.failures))
+        if result.sender.reason:
+            result.review_reasons.append(result.sender.reason)
+        result.review_reasons.extend(result.sender.forgery_signs)
     if cls.agency is not None and cls.year is not None:
         if not ctx.roster.speaks_for(result.envelope.from_addr, cls.agency, cls.year):
             result.foreign_sender = True
@@ -297,6 +343,24 @@ def _read_outline_and_indicators(result: Understanding, ctx: IntakeContext) -> N
         log.exception("indicator extraction failed")
 
 
+def known_delivery(raw: RawMessage, store: RawStore | None, message_id: int, fingerprint: str) -> Understanding:
+    """Another delivery of a message already recorded (same raw fingerprint): stored, never read again.
+
+    The raw bytes are kept (the transport headers of this delivery are part of
+    the record); parsing, guards, documents and classification are skipped,
+    which is what makes a re-delivered mailbox cheap.
+    """
+    return Understanding(raw=raw, blob=_store_raw(store, raw), raw_fingerprint=fingerprint, duplicate_of=message_id)
+
+
+def _store_raw(store: RawStore | None, raw: RawMessage) -> StoredBlob:
+    """The raw bytes kept first (content-addressed); without a store (``classify``), only their hash."""
+    if store is not None:
+        return store.put_message(raw.raw)
+    return StoredBlob(sha256=hashlib.sha256(raw.raw).hexdigest(), path=None, size=len(raw.raw))  # type: ignore[arg-type]
+
+
+
 def last_resort(raw: RawMessage, store: RawStore | None, reason: str) -> Understanding:
     """The message reduced to what cannot fail on its content: hash, arrival, size and a reason.
 
@@ -306,13 +370,8 @@ def last_resort(raw: RawMessage, store: RawStore | None, reason: str) -> Underst
     the message must stay unprocessed on the server.
     """
     import dataclasses
-    import hashlib
-
     from intake.valid_text import valid
 
-    if store is not None:
-        blob = store.put_message(raw.raw)  # content-addressed: a no-op when already stored
-    else:
-        blob = StoredBlob(sha256=hashlib.sha256(raw.raw).hexdigest(), path=None, size=len(raw.raw))  # type: ignore[arg-type]
+    blob = _store_raw(store, raw)  # content-addressed: a no-op when already stored
     safe_raw = dataclasses.replace(raw, source_key=valid(raw.source_key), mailbox=valid(raw.mailbox))
     return Understanding(raw=safe_raw, blob=blob, quarantine_reason=valid(reason)[:500])

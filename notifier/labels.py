@@ -46,8 +46,11 @@ ACTION_LABELS: dict[str, str] = {
     "message_detached": "tách thư",
     "on_time_recomputed": "tính lại đúng hạn",
     "quarantined": "cách ly",
+    "junk_rescued": "đưa thư khỏi mục thư rác",
     "reminder_queued": "xếp thư nhắc",
     "report_unplaced": "chưa xếp được báo cáo",
+    "unverified_claim": "thư chưa xác thực tự nhận là báo cáo của đơn vị",
+    "accept_unverified": "chấp nhận thư chưa xác thực (đã kiểm tra)",
 }
 ACTOR_LABELS: dict[str, str] = {"bot": "hệ thống"}
 JOB_LABELS: dict[str, str] = {
@@ -83,7 +86,7 @@ _SUMMARY_WORDS: tuple[tuple[str, str], ...] = (
     ("stopped early", "dừng sớm"), ("without address", "không có địa chỉ"),
     ("no campaign season open", "không có mùa báo cáo đang mở"), ("database unavailable", "không kết nối được cơ sở dữ liệu"),
     ("not queued", "chưa xếp"), ("dry run", "chạy thử"), ("duplicates", "trùng"), ("quarantined", "cách ly"),
-    ("recorded", "đã ghi"), ("fetched", "đã lấy"), ("ignored", "bỏ qua"), ("queued", "đã xếp"),
+    ("recorded", "đã ghi"), ("fetched", "đã lấy"), ("ignored", "bỏ qua"), ("queued", "đã xếp"), ("junk", "thư rác"),
     ("due", "đến hạn"), ("digest", "bản tổng hợp"), ("year", "năm"),
 )
 _FLUSH_REPR = re.compile(r"FlushResult\(sent=(\d+), failed=(\d+), retried=(\d+), suppressed=(\d+), stopped=(None|'[^']*'|\"[^\"]*\")\)")

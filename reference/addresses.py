@@ -21,8 +21,11 @@ from reference.text import nfc
 # range up to U+10FFFF made re build a charset of the whole of Unicode at every start
 # (~25 ms, more than the rest of `tdc-bot status`). tests/test_addresses.py checks every code point.
 _ATEXT = r"[^\x00-\x20\"(),.:;<>@\[\\\]\x7f]"
-_LET_DIG = r"[^\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]"  # letter or digit, or non-ASCII
-_LET_DIG_HYP = r"[^\x00-\x2c\x2e\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]"  # the same and "-"
+# A domain label's characters: letters, digits, "_" and non-ASCII. The underscore is not a hostname
+# character (RFC 952/1123), but it is RFC 5322 atext, DNS allows it, and real mail carries it
+# ("mail_server.example.com"); refusing it made human mail sender-less.
+_LET_DIG = r"[^\x00-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]"  # letter, digit or "_", or non-ASCII
+_LET_DIG_HYP = r"[^\x00-\x2c\x2e\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]"  # the same and "-"
 _DOT_ATOM = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*")
 _QUOTED_LOCAL = re.compile(r'"(?:[^"\\\r\n]|\\.)*"')
 _LABEL = re.compile(rf"{_LET_DIG}(?:{_LET_DIG_HYP}{{0,61}}{_LET_DIG})?")
@@ -181,11 +184,18 @@ def parse_mailbox(value: str) -> Mailbox | None:
 
 
 def identity(values: Iterable[str]) -> Mailbox | None:
-    """The sender identity from every raw value of a header (a repeated From is ambiguous: None)."""
-    values = [v for v in values if v is not None]
-    if len(values) != 1:
+    """The sender identity from every raw value of a header.
+
+    A repeated From naming the same one address (some MUAs and list software
+    write the line twice) is that sender; From lines naming different
+    addresses are ambiguous: None.
+    """
+    found = [parse_mailbox(v) for v in values if v is not None]
+    if not found or any(m is None for m in found):
         return None
-    return parse_mailbox(values[0])
+    first = found[0]
+    assert first is not None
+    return first if all(m is not None and m.address == first.address for m in found) else None
 
 
 def domain_of(address: str) -> str:

@@ -13,8 +13,8 @@ from reference import addresses
 
 POSITIVE = {
     "_ATEXT": r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]",
-    "_LET_DIG": r"[A-Za-z0-9\u0080-\U0010ffff]",
-    "_LET_DIG_HYP": r"[A-Za-z0-9\-\u0080-\U0010ffff]",
+    "_LET_DIG": r"[A-Za-z0-9_\u0080-\U0010ffff]",
+    "_LET_DIG_HYP": r"[A-Za-z0-9_\-\u0080-\U0010ffff]",
 }
 
 
@@ -28,6 +28,19 @@ def test_negated_class_is_the_rfc_class(name):
 @pytest.mark.parametrize("text, ok", [
     ("vanthu@skhcn.tayninh.gov.vn", True), ("văn.thư@sở-khcn.việtnam.vn", True), ("a..b@x.vn", False),
     ("a@-x.vn", False), ("a@x-.vn", False), ("a(b)@x.vn", False), ("\"a b\"@x.vn", True),
+    ("postmaster@mail_server.example.com", True), ("a@_dmarc.x.vn", True), ("a@x_.vn", True),
 ])
 def test_addresses_still_parse(text, ok):
     assert (addresses.parse_mailbox(f"<{text}>") is not None) == ok
+
+
+@pytest.mark.parametrize("values, expected", [
+    (["A <a@x.vn>", "A <a@x.vn>"], "a@x.vn"),  # the same From line twice: one sender (issue 20)
+    (["A <a@x.vn>", "a@X.VN"], "a@x.vn"),  # the same address, written differently
+    (["A <a@x.vn>", "B <b@x.vn>"], None),  # two senders: no identity
+    (["A <a@x.vn>", "garbage <"], None),
+    ([], None),
+])
+def test_repeated_from_is_one_sender_only_when_it_names_one_address(values, expected):
+    found = addresses.identity(values)
+    assert (found.address if found else None) == expected

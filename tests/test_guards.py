@@ -8,7 +8,7 @@ from email.message import EmailMessage
 import pytest
 
 from intake.containers import check_zip, has_macros, inspect, is_encrypted_office
-from intake.guards import authentication_failures, check
+from intake.guards import check
 from intake.limits import Limits
 from intake.parse import parse
 
@@ -167,43 +167,6 @@ def test_human_reply_to_our_ack_is_accepted() -> None:
 def test_no_usable_sender_is_quarantined(sender: str) -> None:
     v = verdict(message(sender=sender))
     assert (v.action, v.kind) == ("quarantine", "no_sender")
-
-
-# ------------------------------------------------------------------ Authentication-Results
-
-
-def _auth(*values: str):
-    msg = message()
-    for value in values:
-        msg["Authentication-Results"] = value
-    return parse(msg.as_bytes())
-
-
-def test_authentication_failures_are_listed() -> None:
-    env = _auth("mx.tcvn.gov.vn; spf=softfail (domain of transitioning x does not designate) smtp.mailfrom=tayninh.gov.vn;"
-                " dkim=fail (bad signature) header.d=tayninh.gov.vn; dmarc=fail (p=none) header.from=tayninh.gov.vn")
-    assert authentication_failures(env) == [
-        "spf=softfail smtp.mailfrom=tayninh.gov.vn",
-        "dkim=fail header.d=tayninh.gov.vn",
-        "dmarc=fail header.from=tayninh.gov.vn",
-    ]
-
-
-def test_passing_results_and_a_passing_second_signature_are_not_failures() -> None:
-    env = _auth("mx.tcvn.gov.vn 1; spf=pass smtp.mailfrom=tayninh.gov.vn; dkim=fail header.d=old.vn;"
-                " dkim=pass header.d=tayninh.gov.vn; dmarc=pass header.from=tayninh.gov.vn")
-    assert authentication_failures(env) == []
-
-
-def test_only_trusted_authserv_ids_count() -> None:
-    env = _auth("mx.tcvn.gov.vn; dmarc=pass header.from=tayninh.gov.vn",
-                "evil.example; dmarc=fail header.from=tayninh.gov.vn")
-    assert authentication_failures(env, {"mx.tcvn.gov.vn"}) == []
-    assert authentication_failures(env, {"MX.TCVN.GOV.VN", "evil.example"}) == ["dmarc=fail header.from=tayninh.gov.vn"]
-
-
-def test_no_results_header_means_no_failures() -> None:
-    assert authentication_failures(parse(message().as_bytes())) == []
 
 
 # ------------------------------------------------------------------ containers

@@ -48,10 +48,13 @@ def english_words(text: str) -> list[str]:
 AUTHSERV = "mx.tdc.example.vn"
 
 
-def _report(province: str, sender: str, when: datetime, verified: bool = False) -> bytes:
+def _report(province: str, sender: str, when: datetime, verified: bool = False, broken_dkim: bool = False) -> bytes:
     msg = EmailMessage()
     if verified:  # our receiving server vouched for the sender's domain (see [mailbox] trusted_authserv_id)
-        msg["Authentication-Results"] = f"{AUTHSERV}; dmarc=pass header.from={sender.rpartition('@')[2]}"
+        domain = sender.rpartition('@')[2]
+        broken = f"; dkim=fail (body hash did not verify) header.d={domain}" if broken_dkim else ""
+        msg["Authentication-Results"] = f"{AUTHSERV}; dmarc=pass header.from={domain}{broken}"
+        msg["Received"] = f"from mail.example.vn (mail.example.vn [203.0.113.9]) by {AUTHSERV} (Postfix) with ESMTPS id 4X"
     msg["From"] = sender
     msg["To"] = "baocao@tdc.example.vn"
     msg["Subject"] = f"Báo cáo kết quả thực hiện Chương trình 1322 năm {YEAR} - tỉnh {province}"
@@ -71,14 +74,18 @@ def season(tmp_path_factory):
                           '[coordinators]\nemails = ["dieuphoi@tdc.example.vn"]\n')
     config.write_text(config.read_text(encoding="utf-8").replace(
         "[mailbox]\n", f'[mailbox]\ntrusted_authserv_id = "{AUTHSERV}"\n', 1), encoding="utf-8")
-    # Kiên Giang's report comes from its own domain but unverified: placed, and waiting for review.
-    # The Cà Mau one comes from a stranger's address: recorded, not placed (the review list's messages).
+    # Kiên Giang's report comes from its own domain, DMARC passes but a DKIM signature is broken: placed,
+    # and waiting for review. The Cà Mau one comes from a stranger's address, and the Long An one claims
+    # Long An's own domain without our server vouching for it: both recorded, neither placed (the review
+    # list's messages).
     for province, sender, day, verified in (("Tây Ninh", "skhcn@tayninh.gov.vn", 20, True),
                                             ("Bến Tre", "skhcn@bentre.gov.vn", 25, True),
-                                            ("Kiên Giang", "skhcn@kiengiang.gov.vn", 26, False),
-                                            ("Cà Mau", "nguoila@gmail.com", 27, False)):
-        deliver(tmp_path / "mail", _report(province, sender, datetime(2024, 11, day, 3, tzinfo=timezone.utc), verified),
-                when=datetime(2024, 11, day, 3, tzinfo=timezone.utc))
+                                            ("Kiên Giang", "skhcn@kiengiang.gov.vn", 26, True),
+                                            ("Cà Mau", "nguoila@gmail.com", 27, False),
+                                            ("Long An", "skhcn@longan.gov.vn", 27, False)):
+        raw = _report(province, sender, datetime(2024, 11, day, 3, tzinfo=timezone.utc), verified,
+                      broken_dkim=province == "Kiên Giang")
+        deliver(tmp_path / "mail", raw, when=datetime(2024, 11, day, 3, tzinfo=timezone.utc))
     app = App.load(str(config))
     Daemon(app).run_once()
     app.close()

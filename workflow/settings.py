@@ -86,6 +86,8 @@ class MailboxConfig(_ServerCredentials):
     idle: bool = True
     # The authserv-id(s) of our own receiving server: only its Authentication-Results count.
     trusted_authserv_id: str | list[str] | None = None
+    # The host(s) its Received line names ("by …"), when not the authserv-id: only fields above that line count.
+    trusted_received_by: str | list[str] | None = None
 
     def default_port(self) -> int:
         return 993 if self.security == "ssl" else 143
@@ -93,9 +95,17 @@ class MailboxConfig(_ServerCredentials):
     @property
     def trusted_authserv_ids(self) -> frozenset[str]:
         """The configured authserv-ids, lower-case; empty when sender verification is off."""
-        value = self.trusted_authserv_id
-        values = [value] if isinstance(value, str) else list(value or [])
-        return frozenset(v.strip().lower() for v in values if v and v.strip())
+        return _lower_set(self.trusted_authserv_id)
+
+    @property
+    def trusted_hosts(self) -> frozenset[str]:
+        """The hosts in our receiving server's Received line: ``trusted_received_by``, else the authserv-ids."""
+        return _lower_set(self.trusted_received_by) or self.trusted_authserv_ids
+
+
+def _lower_set(value: str | list[str] | None) -> frozenset[str]:
+    values = [value] if isinstance(value, str) else list(value or [])
+    return frozenset(v.strip().lower().rstrip(".") for v in values if v and v.strip())
 
 
 class SmtpConfig(_ServerCredentials):
@@ -167,6 +177,19 @@ class WebConfig(_Section):
     login_delay_seconds: float = Field(30, gt=0)
 
 
+class JunkConfig(_Section):
+    """Junk (spam): whose verdict to believe, and the optional filter to ask; see config/tdc.example.toml [junk]."""
+
+    # Verdicts our receiving server's filter wrote (above its Received line): "spamassassin", "rspamd".
+    trust_headers: list[Literal["spamassassin", "rspamd"]] = Field(default_factory=list)
+    # rspamd's HTTP API (the normal worker, POST /checkv2), asked about mail without a trusted verdict.
+    rspamd_url: str = ""
+    rspamd_password_env: str | None = None
+    timeout: float = Field(10, gt=0, le=120)
+    # rspamd's actions that make a message junk (its "greylist" and "no action" never do).
+    rspamd_junk_actions: list[str] = Field(default_factory=lambda: ["reject", "add header", "rewrite subject"])
+
+
 class Settings(_Section):
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
@@ -178,6 +201,7 @@ class Settings(_Section):
     classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
     reminders: RemindersConfig = Field(default_factory=RemindersConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    junk: JunkConfig = Field(default_factory=JunkConfig)
     roster_dir: str | None = None
     campaigns_file: str | None = None
 
@@ -315,6 +339,7 @@ def _cross_checks(settings: Settings, environ: dict[str, str],
         if len(parts) != 2 or not all(p.isdigit() for p in parts) or not (0 <= int(parts[0]) < 24 and 0 <= int(parts[1]) < 60):
             problems.append(Problem(f"schedule.{key}", f"expected HH:MM, got {value!r}"))
     _check_web(settings.web, environ, problems)
+    _check_junk(settings, environ, problems)
     url = settings.database.url
     if not (url.startswith("sqlite") or url.startswith("postgresql")):
         problems.append(Problem("database.url", "only sqlite:/// and postgresql+psycopg:// URLs are supported"))
@@ -338,6 +363,26 @@ def _check_web(web: WebConfig, environ: dict[str, str], problems: list[Problem])
     if web.secret_key_env and len(environ.get(web.secret_key_env, "")) < 32:
         problems.append(Problem("web.secret_key_env",
                                 f"environment variable {web.secret_key_env} is unset or shorter than 32 characters"))
+
+
+def _check_junk(settings: Settings, environ: dict[str, str], problems: list[Problem]) -> None:
+    junk = settings.junk
+    if junk.trust_headers and not settings.mailbox.trusted_hosts:
+        problems.append(Problem("junk.trust_headers",
+                                "needs [mailbox] trusted_authserv_id (or trusted_received_by): without the receiving "
+                                "server's Received line anyone could write the verdict"))
+    if junk.rspamd_url:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(junk.rspamd_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problems.append(Problem("junk.rspamd_url", f"expected http(s)://host:port, got {junk.rspamd_url!r}"))
+        elif parts.scheme == "http" and not _is_loopback(parts.hostname):
+            problems.append(Problem("junk.rspamd_url",
+                                    "plain http sends every message in clear text; use a loopback address or https"))
+    if junk.rspamd_password_env and not environ.get(junk.rspamd_password_env):
+        problems.append(Problem("junk.rspamd_password_env",
+                                f"environment variable {junk.rspamd_password_env} is not set or empty"))
 
 
 def _without(data: dict[str, Any], locations: list[tuple[Any, ...]]) -> dict[str, Any]:

@@ -53,6 +53,7 @@ SECTIONS: dict[str, frozenset[str]] = {
             "source",
             "timeout",
             "trusted_authserv_id",
+            "trusted_received_by",
             "username",
         }
     ),
@@ -107,5 +108,6 @@ SECTIONS: dict[str, frozenset[str]] = {
             "trusted_proxies",
         }
     ),
+    "junk": frozenset({"rspamd_junk_actions", "rspamd_password_env", "rspamd_url", "timeout", "trust_headers"}),
 }
 TOP_LEVEL: frozenset[str] = frozenset({"roster_dir", "campaigns_file"})

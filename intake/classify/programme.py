@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+from intake.model import Envelope
 from reference.text import words
 
 # The national programme named in a title or a ground.
@@ -67,3 +68,17 @@ def other_programme(title: str, body: str) -> str | None:
     if _OWN_PLAN.search(folded_title) and own_grounds:
         return "kế hoạch/chương trình riêng của đơn vị, không phải Chương trình 1322"
     return None
+
+
+_MENTION_WINDOW = 20_000
+
+
+def mentions_programme(env: Envelope) -> bool:
+    """Whether a message names the national programme anywhere cheap to read: subject, body, file names.
+
+    A guard asks before setting mail aside as bulk or junk: a message that
+    speaks of the programme is read as a possible report, whatever else it looks like.
+    """
+    names = " ".join(a.filename for a in env.attachments[:50])
+    text = " ".join((env.subject, names, env.text_body[:_MENTION_WINDOW], env.html_body[:_MENTION_WINDOW]))
+    return bool(NATIONAL.search(words(text)))

@@ -26,6 +26,9 @@ from workflow.runtime.daemon import Daemon
 
 TRUSTED = 'trusted_authserv_id = "mx.tdc.example.vn"\n'
 TAY_NINH = "vanthu@skhcn.tayninh.gov.vn"
+# Our receiving server's own trace line: its verdicts stand above it (intake.trusted_server).
+OUR_RECEIVED = ("Received: from mail.tayninh.gov.vn (mail.tayninh.gov.vn [203.0.113.5]) by mx.tdc.example.vn (Postfix) "
+                "with ESMTPS id 4XyZ; Wed, 20 Nov 2024 09:00:00 +0700")
 
 
 def _config(tmp_path: Path, *, trusted: bool = False, db_url: str | None = None, smtp=None) -> Path:  # type: ignore[no-untyped-def]
@@ -99,12 +102,17 @@ def test_unauthenticated_report_is_marked_unverified_everywhere(tmp_path):
     assert check.status == doctor.WARN and "trusted_authserv_id" in check.detail
 
 
-def test_unauthenticated_report_needs_review_when_a_trusted_server_is_configured(tmp_path):
+def test_unauthenticated_report_is_an_unverified_claim_when_a_trusted_server_is_configured(tmp_path):
+    """Issue 21 §1: a report our server did not vouch for is a claim, shown in review, not the agency's submission."""
     config = _config(tmp_path, trusted=True)
     _run(config, mailfactory.report_email())
     row = _status(config, "tay-ninh")
-    assert row["state"] == "needs_review"
-    assert any(r.startswith(UNVERIFIED_LABEL) and "skhcn.tayninh.gov.vn" in r for r in row["review_reasons"]), row
+    assert row["state"] == "missing"
+    [claim] = cli_json("review", "list", config=config)["messages"]
+    assert claim["unverified_claim"] and claim["claim"].startswith("chưa xác thực, tự nhận là Tỉnh Tây Ninh")
+    assert any(r.startswith(UNVERIFIED_LABEL) and "skhcn.tayninh.gov.vn" in r for r in claim["notes"]), claim
+    [ack] = _acks(config)
+    assert "chưa được tính là báo cáo của Quý cơ quan" in " ".join(ack.body_text.split())
     check = next(c for c in doctor.run_checks(str(config)) if c.name == "xác thực người gửi")
     assert check.status == doctor.OK
 
@@ -116,14 +124,16 @@ def test_forged_results_below_a_foreign_header_do_not_count(tmp_path):
                    "Authentication-Results: mx.other.example; none",
                    "Authentication-Results: mx.tdc.example.vn; dmarc=pass header.from=skhcn.tayninh.gov.vn")
     _run(config, forged)
-    assert _status(config, "tay-ninh")["state"] == "needs_review"
+    assert _status(config, "tay-ninh")["state"] == "missing"
+    [claim] = cli_json("review", "list", config=config)["messages"]
+    assert claim["unverified_claim"] and claim["agency_guess"] == "tay-ninh"
 
 
 def test_aligned_pass_from_the_trusted_server_is_received(tmp_path):
     config = _config(tmp_path, trusted=True)
     good = _with(mailfactory.report_email(),
                  "Authentication-Results: mx.tdc.example.vn; spf=pass smtp.mailfrom=vanthu@skhcn.tayninh.gov.vn; "
-                 "dkim=pass header.d=skhcn.tayninh.gov.vn; dmarc=pass header.from=skhcn.tayninh.gov.vn")
+                 "dkim=pass header.d=skhcn.tayninh.gov.vn; dmarc=pass header.from=skhcn.tayninh.gov.vn", OUR_RECEIVED)
     _run(config, good)
     row = _status(config, "tay-ninh")
     assert row["state"] == "acknowledged" and row["sender_note"] is None
@@ -135,7 +145,7 @@ def test_comment_in_from_never_supplies_the_address(tmp_path):
     assert parse_mailbox("vanthu@skhcn.tayninh.gov.vn (So KHCN) <evil@attacker.example>").address == "evil@attacker.example"
     config = _config(tmp_path, trusted=True)
     raw = _with(_replace_from(mailfactory.report_email(), f"{TAY_NINH} (So KHCN) <evil@attacker.example>"),
-                "Authentication-Results: mx.tdc.example.vn; dmarc=pass header.from=attacker.example")
+                "Authentication-Results: mx.tdc.example.vn; dmarc=pass header.from=attacker.example", OUR_RECEIVED)
     _run(config, raw)
     [msg] = _rows(config, models.Message)
     assert msg.from_addr == "evil@attacker.example"
@@ -309,9 +319,11 @@ def test_verification_needs_an_aligned_pass_from_the_trusted_server():
     from intake.identity import FAIL, PASS, UNCHECKED, check_sender
     from intake.model import Envelope
 
-    def env(*results: str) -> Envelope:
+    def env(*results: str) -> Envelope:  # our server's verdicts stand above its own Received line
         return Envelope(message_id="<m@x>", subject="", from_addr=TAY_NINH, from_name="",
-                        headers={"authentication-results": list(results)})
+                        headers={"authentication-results": list(results),
+                                 "received": ["from client.example (client.example [192.0.2.7]) by mx.tdc.example.vn "
+                                              "(Postfix) with ESMTP id 4Xy; Wed, 20 Nov 2024 09:00:00 +0700"]})
 
     trusted = frozenset({"mx.tdc.example.vn"})
     assert check_sender(env(), None).status == UNCHECKED

@@ -16,6 +16,7 @@ from workflow.cli import commands_reports
 from workflow.cli import commands_web
 from workflow.cli import commands_outbox
 from workflow.cli import commands_contacts
+from workflow.cli import commands_junk
 
 app = typer.Typer(
     name="tdc-bot",
@@ -35,3 +36,4 @@ commands_reports.register(app)
 commands_web.register(app)
 commands_outbox.register(app)
 commands_contacts.register(app)
+commands_junk.register(app)

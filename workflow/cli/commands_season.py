@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("stats")
     def stats(json_out: JsonOption = False, config: ConfigOption = None) -> None:
-        """Counts of messages (recorded, ignored, quarantined) and outbox emails by state."""
+        """Số thư đã nhận (đã ghi, bỏ qua, thư rác, cách ly) và số thư gửi đi theo trạng thái."""
         from workflow.cli.status_view import OUTBOX_WORDS
         from workflow.season.status import message_counts, outbox_counts
 
@@ -43,12 +43,12 @@ def register(app: typer.Typer) -> None:
                 msgs = message_counts(session)
                 outbox = outbox_counts(session)
         data = {"messages": sum(msgs.values()), "recorded": msgs["recorded"], "ignored": msgs["ignored"],
-                "quarantined": msgs["quarantined"], "outbox": outbox}
+                "junk": msgs["junk"], "quarantined": msgs["quarantined"], "outbox": outbox}
         if json_out:
             print_json(data)
             return
         console.print(f"Thư đã nhận: {data['messages']} (đã ghi {msgs['recorded']}, bỏ qua {msgs['ignored']}, "
-                      f"cách ly {msgs['quarantined']})", markup=False)
+                      f"thư rác {msgs['junk']}, cách ly {msgs['quarantined']})", markup=False)
         console.print("Thư gửi đi: " + (", ".join(f"{OUTBOX_WORDS.get(k, k)} {v}" for k, v in outbox.items())
                                        or "chưa có"), markup=False)
 

@@ -166,6 +166,8 @@ class Message(Base):
     outline_missing: Mapped[list] = mapped_column(default=list)
     # Message-ID + sender + body/attachment hashes: the same message delivered twice has two raw hashes, one of these.
     content_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The raw header fields a transport does not touch and the body bytes: known before parsing (migration 0010).
+    raw_fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
     # Did our receiving server vouch for the From domain: "pass", "fail", "unchecked" (not configured); None = before 0003.
     sender_auth: Mapped[str | None] = mapped_column(String(20))
 

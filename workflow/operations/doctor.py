@@ -84,8 +84,35 @@ def check_sender_verification(loaded: LoadedConfig) -> Check:
     ids = loaded.settings.mailbox.trusted_authserv_ids
     if ids:
         return _ok(name, f"tin kết quả Authentication-Results của {', '.join(sorted(ids))}")
-    return Check(name, WARN, "người gửi chưa được xác thực: đặt [mailbox] trusted_authserv_id = authserv-id của máy chủ "
-                             "nhận thư (từ đầu tiên của tiêu đề Authentication-Results mà máy chủ đó thêm vào)")
+    return Check(name, WARN, "người gửi chưa được xác thực: ai cũng có thể gửi thư nhân danh địa chỉ của một đơn vị, và "
+                             "thư đó được tính là báo cáo của đơn vị (chỉ ghi chú 'chưa xác thực'); đặt [mailbox] "
+                             "trusted_authserv_id = authserv-id của máy chủ nhận thư (từ đầu tiên của tiêu đề "
+                             "Authentication-Results mà máy chủ đó thêm vào)")
+
+
+def check_junk_filter(loaded: LoadedConfig) -> Check:
+    """Without a spam filter, spam is recorded as ordinary mail and coordinators see it."""
+    name = "bộ lọc thư rác"
+    junk = loaded.settings.junk
+    trusted = ", ".join(junk.trust_headers)
+    if junk.rspamd_url:
+        import urllib.error
+        import urllib.request
+
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(junk.rspamd_url.rstrip("/") + "/ping", timeout=min(junk.timeout, 5)) as answer:
+                answer.read(64)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            return _fail(name, f"không hỏi được rspamd tại {junk.rspamd_url}: {exc}; thư vẫn được nhận, "
+                               "nhưng không lọc thư rác cho đến khi rspamd chạy lại")
+        return _ok(name, f"hỏi rspamd tại {junk.rspamd_url}" + (f"; tin phán quyết {trusted} của máy chủ nhận thư"
+                                                                 if trusted else ""))
+    if trusted:
+        return _ok(name, f"tin phán quyết {trusted} của máy chủ nhận thư "
+                         f"({', '.join(sorted(loaded.settings.mailbox.trusted_hosts))})")
+    return Check(name, WARN, "chưa có bộ lọc thư rác: thư rác được ghi như thư thường và hiện cho cán bộ xem; "
+                             "đặt [junk] rspamd_url (rspamd trên máy này) hoặc trust_headers (bộ lọc của máy chủ nhận thư)")
 
 
 def check_campaign_year(loaded: LoadedConfig, now: datetime) -> Check:
@@ -398,6 +425,7 @@ def run_checks(config_path: str | None, now: datetime | None = None,
     checks.append(check_clock(s.schedule.timezone, now))
     checks.append(check_campaign_year(loaded, now))
     checks.append(check_sender_verification(loaded))
+    checks.append(check_junk_filter(loaded))
     if not any(c.failed for c in checks if c.name.startswith(("cơ sở dữ liệu", "lược đồ", "danh sách", "chiến dịch"))):
         checks.append(check_contacts(loaded, now))
     db_password = make_url(s.database.url).password if "@" in s.database.url else None

@@ -18,8 +18,9 @@ takes at most ``cycle_limit`` messages, so a backlog is worked in batches.
 from __future__ import annotations
 
 import logging
+import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,13 +30,15 @@ from pathlib import Path
 from typing import Callable
 
 from filelock import FileLock, Timeout
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 
 from intake.documents.budget import DocLimits
+from intake.junk import RspamdClient
 from intake.limits import Limits
 from intake.model import RawMessage
-from intake.pipeline import IntakeContext, Understanding, last_resort, understand
+from intake.identity import raw_fingerprint
+from intake.pipeline import IntakeContext, Understanding, known_delivery, last_resort, understand
 from intake.sources import Source, SourceError, make_source
 from intake.store import RawStore, StoreError
 from workflow.db import models
@@ -63,6 +66,7 @@ class CycleStats:
     duplicates: int = 0
     quarantined: int = 0
     ignored: int = 0
+    junk: int = 0
     acks_queued: int = 0
     marked_late: int = 0
     stopped_early: str | None = None
@@ -71,6 +75,8 @@ class CycleStats:
     def summary(self) -> str:
         text = (f"fetched {self.fetched}, recorded {self.recorded}, duplicates {self.duplicates}, "
                 f"quarantined {self.quarantined}, ignored {self.ignored}, acks queued {self.acks_queued}")
+        if self.junk:
+            text += f", junk {self.junk}"
         if self.marked_late:
             text += f", marked after restart {self.marked_late}"
         if self.stopped_early:
@@ -112,7 +118,26 @@ def intake_context(app: App, roster=None) -> IntakeContext:  # type: ignore[no-u
         own_domain=own_domain(app),
         review_threshold=app.settings.classifier.review_threshold,
         trusted_authserv_ids=app.settings.mailbox.trusted_authserv_ids or None,
+        trusted_received_by=app.settings.mailbox.trusted_hosts,
+        junk_trust=frozenset(app.settings.junk.trust_headers),
+        rspamd=rspamd_client(app),
     )
+
+
+def record_context(app: App, roster, now: datetime) -> RecordContext:  # type: ignore[no-untyped-def]
+    """What recording needs besides the message, as the daemon sees it."""
+    reply = parseaddr(app.settings.smtp.reply_to or app.settings.smtp.from_)[1]
+    return RecordContext(roster=roster, campaigns=app.campaigns, reply_address=reply,
+                         domain=own_domain(app), now=now, own_addresses=own_addresses(app))
+
+
+def rspamd_client(app: App) -> RspamdClient | None:
+    """The configured rspamd (``[junk] rspamd_url``), or None: no filter is asked."""
+    junk = app.settings.junk
+    if not junk.rspamd_url:
+        return None
+    password = os.environ.get(junk.rspamd_password_env) if junk.rspamd_password_env else None
+    return RspamdClient(junk.rspamd_url, junk.timeout, password, frozenset(a.lower() for a in junk.rspamd_junk_actions))
 
 
 def build_source(app: App) -> Source:
@@ -161,9 +186,7 @@ class IntakeCycle:
         return intake_context(self.app)
 
     def _record_context(self, roster) -> RecordContext:  # type: ignore[no-untyped-def]
-        reply = parseaddr(self.app.settings.smtp.reply_to or self.app.settings.smtp.from_)[1]
-        return RecordContext(roster=roster, campaigns=self.app.campaigns, reply_address=reply,
-                             domain=own_domain(self.app), now=self.clock(), own_addresses=own_addresses(self.app))
+        return record_context(self.app, roster, self.clock())
 
     def _cursors(self) -> dict[tuple[str, int | None], int]:
         with self.app.db.sessions() as session:
@@ -250,10 +273,17 @@ class IntakeCycle:
         A message after a failed one may already be stored, which is harmless
         (the store is content-addressed) and it is read again next cycle.
         """
-        if sum(len(raw.raw) for raw in chunk) > SERIAL_FROM_BYTES:
-            futures = [_Later(understand, raw, ctx, self.store) for raw in chunk]
-        else:
-            futures = [pool.submit(understand, raw, ctx, self.store) for raw in chunk]
+        prints = [raw_fingerprint(raw.raw) for raw in chunk]
+        known = self._known_fingerprints(set(prints))
+        serial = sum(len(raw.raw) for raw in chunk) > SERIAL_FROM_BYTES
+        futures: list[Future[Understanding] | _Later] = []
+        for raw, fingerprint in zip(chunk, prints):
+            if fingerprint in known:  # delivered again: stored and audited, never read again
+                futures.append(_Later(known_delivery, raw, self.store, known[fingerprint], fingerprint))
+            elif serial:
+                futures.append(_Later(understand, raw, ctx, self.store))
+            else:
+                futures.append(pool.submit(understand, raw, ctx, self.store))
         done: list[Understanding] = []
         for raw, future in zip(chunk, futures):
             stats.fetched += 1
@@ -273,6 +303,14 @@ class IntakeCycle:
                     later.cancel()
                 break
         return done
+
+    def _known_fingerprints(self, prints: set[str]) -> dict[str, int]:
+        """Raw fingerprint -> the first message recorded with it, for one fetch's worth: one indexed query."""
+        with self.app.db.sessions() as session:
+            rows = session.execute(select(models.Message.raw_fingerprint, func.min(models.Message.id))
+                                   .where(models.Message.raw_fingerprint.in_(sorted(prints)))
+                                   .group_by(models.Message.raw_fingerprint))
+            return {fingerprint: message_id for fingerprint, message_id in rows}
 
     def _record_alone(self, u: Understanding, ctx: IntakeContext) -> RecordResult:
         """Record one message; if even that fails, record it as quarantined with the reason.
@@ -338,6 +376,8 @@ class IntakeCycle:
                 stats.quarantined += 1
             elif result.status == "ignored":
                 stats.ignored += 1
+            elif result.status == "junk":
+                stats.junk += 1
             else:
                 stats.recorded += 1
             stats.acks_queued += int(result.ack_queued)

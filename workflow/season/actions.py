@@ -290,6 +290,8 @@ def accept(session: Session, ctx: ActionContext, agency: str, year: int, reason:
     newer version stays a version, not current.
     """
     ag = resolve_agency(ctx.roster, agency, year)
+    if message_id is not None and submissions.is_unverified_claim(claim := _message(session, message_id)):
+        return _accept_unverified(session, ctx, ag, year, claim, reason)
     sub = _find_submission(session, ag.slug, year)
     result = ActionResult("accept", False, ag.slug, year, sub.id if sub else None)
     if sub is None:
@@ -326,6 +328,45 @@ def accept(session: Session, ctx: ActionContext, agency: str, year: int, reason:
         if contacts.learn(session, ag.slug, current.from_addr, actor=ctx.actor, now=ctx.now,
                           why=f"gửi báo cáo năm {year} đã được chấp nhận") is not None:
             result.notes.append(f"đã thêm {normalise_address(current.from_addr)} vào danh bạ (learned)")
+    return result
+
+
+def _accept_unverified(session: Session, ctx: ActionContext, ag: "Agency", year: int, msg: models.Message,
+                       reason: str) -> ActionResult:
+    """A coordinator who checked an unverified claim (by phone) accepts that very message as the agency's report.
+
+    Only by its id, never by accepting the agency: the message joins the
+    submission, becomes its current version and is accepted, audited as the
+    acceptance of an unverified message. Its address is not learned: one
+    checked message does not make the next one from that address proven.
+    """
+    sub = _get_submission(session, ag.slug, year, ctx.now)
+    result = ActionResult("accept", True, ag.slug, year, sub.id, msg.id, from_state=sub.state)
+    if sub.state == states.EXEMPT:
+        raise ActionError(f"{ag.name} đang được miễn báo cáo năm {year}; mở lại (`reopen`) trước khi chấp nhận thư #{msg.id}. "
+                          f"{ag.slug}/{year} is exempt.")
+    claimed = f"{msg.agency_slug}/{msg.year}" if msg.agency_slug else "?"
+    msg.submission_id, msg.agency_slug, msg.year = sub.id, ag.slug, year
+    previous = sub.current_message_id
+    sub.current_message_id = msg.id
+    sub.last_received_at = msg.arrived_at
+    sub.outline_missing = list(msg.outline_missing or [])
+    sub.review_reasons = []
+    sub.updated_at = ctx.now
+    recompute_on_time(session, sub, ctx.campaigns.get(year))
+    text = (f"chấp nhận thư chưa xác thực #{msg.id} từ {msg.from_addr or '(không rõ)'} (tự nhận là {claimed})"
+            + (f", trước đó phiên bản hiện hành là #{previous}" if previous else "")
+            + f": {reason.strip() or 'cán bộ đầu mối đã kiểm tra'}")
+    audit(session, action="accept_unverified", actor=ctx.actor, submission=sub, message_id=msg.id,
+          from_state=sub.state, to_state=states.ACCEPTED, reason=text, at=ctx.now)
+    if sub.state in (states.MISSING, states.RESUBMISSION_REQUESTED):  # no version yet: it arrives by this decision
+        states.transition(session, sub, states.RECEIVED, actor=ctx.actor, now=ctx.now, reason=text,
+                          event=states.ASSIGN, message_id=msg.id)
+    if sub.state != states.ACCEPTED:
+        states.transition(session, sub, states.ACCEPTED, actor=ctx.actor, now=ctx.now, reason=text,
+                          event=states.ACCEPT, message_id=msg.id)
+    result.to_state = sub.state
+    result.notes.append("thư chưa xác thực: địa chỉ gửi không được thêm vào danh bạ")
     return result
 
 

@@ -39,12 +39,34 @@ def review_queue(session: Session, roster: Any, year: int | None) -> dict[str, l
             "received_at": _iso(sub.last_received_at), "review_reasons": list(sub.review_reasons or []),
             "outline_missing": list(sub.outline_missing or []),
         })
-    out_msgs = [{
+    out_msgs = [_unplaced(m, roster) for m in session.scalars(msgs.order_by(models.Message.arrived_at, models.Message.id))]
+    return {"submissions": out_subs, "messages": out_msgs, "reminder_replies": reminder_replies(session, roster, year)}
+
+
+def _unplaced(m: models.Message, roster: Any) -> dict[str, Any]:
+    """A report that counts for no agency yet: a stranger's, or a claim our receiving server did not vouch for."""
+    from workflow.season.submissions import claim_label, is_unverified_claim
+
+    unverified = is_unverified_claim(m)
+    return {
         "id": m.id, "arrived_at": _iso(m.arrived_at), "from": m.from_addr, "subject": m.subject,
         "agency_guess": m.agency_slug, "year_guess": m.year, "confidence": m.confidence,
+        "unverified_claim": unverified, "claim": claim_label(m, roster) if unverified else None,
         "reasons": list(m.reasons or []), "notes": list(m.notes or []),
-    } for m in session.scalars(msgs.order_by(models.Message.arrived_at, models.Message.id))]
-    return {"submissions": out_subs, "messages": out_msgs, "reminder_replies": reminder_replies(session, roster, year)}
+    }
+
+
+def unverified_claims(session: Session, roster: Any, slug: str, year: int) -> list[dict[str, Any]]:
+    """Messages claiming to be ``slug``'s report for ``year`` that our server did not vouch for."""
+    from sqlalchemy import select
+
+    from intake.identity import FAIL
+
+    rows = session.scalars(select(models.Message).where(
+        models.Message.submission_id.is_(None), models.Message.kind == "report", models.Message.status == "recorded",
+        models.Message.sender_auth == FAIL, models.Message.agency_slug == slug, models.Message.year == year,
+    ).order_by(models.Message.arrived_at, models.Message.id))
+    return [_unplaced(m, roster) for m in rows]
 
 
 def reminder_replies(session: Session, roster: Any, year: int | None) -> list[dict[str, Any]]:
@@ -119,6 +141,7 @@ def show_data(session: Session, roster: Any, campaigns: dict[int, Any], target: 
         "current_message_id": sub.current_message_id if sub else None,
         "review_reasons": list(sub.review_reasons or []) if sub else [],
         "versions": [_version(session, m, sub) for m in versions],
+        "unverified_claims": unverified_claims(session, roster, slug, year) if slug and year else [],
         "audit": _audit_trail(session, sub, ids, slug, year),
     }
 

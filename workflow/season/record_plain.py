@@ -38,7 +38,7 @@ def _statements():  # type: ignore[no-untyped-def]
 
 
 def is_plain(u: "Understanding") -> bool:
-    """Mail whose recording is only its rows: ignored machine mail, or recorded mail that is no report.
+    """Mail whose recording is only its rows: ignored machine mail, junk, or recorded mail that is no report.
 
     Mail that refers to other messages (a reply, a returned message) may answer
     one of our reminders: it takes the ORM path, where the reminder is looked up
@@ -48,7 +48,7 @@ def is_plain(u: "Understanding") -> bool:
 
     if u.indicators or referenced_message_ids(u):
         return False
-    if u.status == "ignored":
+    if u.status in ("ignored", "junk"):
         return True
     return u.status == "recorded" and (u.classification is None or u.classification.kind != "report")
 

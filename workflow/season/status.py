@@ -55,7 +55,7 @@ def outbox_counts(session: Session) -> dict[str, int]:
 
 
 def message_counts(session: Session) -> dict[str, int]:
-    counts = {"recorded": 0, "ignored": 0, "quarantined": 0}
+    counts = {"recorded": 0, "ignored": 0, "junk": 0, "quarantined": 0}
     for status, count in session.execute(select(models.Message.status, func.count()).group_by(models.Message.status)):
         counts[status] = count
     return counts

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from intake.outline import LAYOUT_NOTE
+from intake.identity import FAIL, UNVERIFIED_LABEL
 from intake.machine_mail import STORED_KIND
+from intake.outline import LAYOUT_NOTE
 from workflow.db import models
 from workflow.season import states
 from workflow.season.audit import BOT, audit
@@ -146,6 +147,7 @@ def message_values(u: "Understanding", now: datetime) -> dict:
         marked_done=False,
         rejected=False,
         content_sha256=u.fingerprint,
+        raw_fingerprint=u.raw_fingerprint,
         sender_auth=u.sender.status if u.sender else None,
     )
 
@@ -188,6 +190,20 @@ def _get_submission(session: Session, agency: str, year: int, now: datetime) -> 
 NEW_AFTER_DECISION = "phiên bản mới sau khi đã chấp nhận"
 
 
+def is_unverified_claim(msg: models.Message) -> bool:
+    """A report that names an agency our receiving server did not vouch for, not placed: a claim, not a submission."""
+    return msg.submission_id is None and msg.kind == "report" and msg.sender_auth == FAIL and bool(msg.agency_slug)
+
+
+def claim_label(msg: models.Message, roster: "Roster") -> str:
+    """'chưa xác thực, tự nhận là Sở KH&CN …': how a coordinator reads an unverified claim."""
+    try:
+        name = roster.get(msg.agency_slug or "", msg.year).name
+    except KeyError:
+        name = msg.agency_slug or "?"
+    return f"chưa xác thực, tự nhận là {name}" + (f" (năm {msg.year})" if msg.year else "")
+
+
 def awaiting_choice(sub: models.Submission) -> bool:
     """A newer version arrived after a coordinator's decision and waits for them to choose."""
     return sub.state == states.NEEDS_REVIEW and any(str(r).startswith(NEW_AFTER_DECISION)
@@ -227,6 +243,8 @@ def _attach_report(session: Session, msg: models.Message, u: "Understanding", ct
         return None
     if u.foreign_sender:
         return None  # not the agency's address nor its domain: counts for no one until a coordinator assigns it
+    if u.unverified:
+        return None  # claims the agency, our server did not vouch for it: counts for no one until accepted by id
     try:
         agency = ctx.roster.get(cls.agency)
     except KeyError:
@@ -274,6 +292,7 @@ def ack_context(msg: models.Message, sub: models.Submission | None, roster: "Ros
     echo = (lambda text: text) if full else short_quote  # noqa: E731
     needs_assignment = (sub is None and bool(msg.agency_slug) and msg.year is not None
                         and not roster.speaks_for(msg.from_addr, msg.agency_slug, msg.year))
+    unverified = sub is None and not needs_assignment and msg.sender_auth == FAIL and bool(msg.agency_slug)
     agency = None
     if msg.agency_slug and not needs_assignment:
         try:
@@ -297,6 +316,7 @@ def ack_context(msg: models.Message, sub: models.Submission | None, roster: "Ros
         "subject": echo(msg.subject),
         "attachments": [{"filename": echo(a.filename), "size": a.size} for a in msg.attachments],
         "needs_assignment": needs_assignment,
+        "unverified": unverified,
         "outline_missing": missing_labels,
         "different_layout": LAYOUT_NOTE in (msg.notes or []),
         "needs_review": bool(review_reasons) or sub is None,
@@ -350,9 +370,21 @@ def _record_duplicate_delivery(session: Session, twin: models.Message, u: "Under
               reason=note, at=ctx.now)
 
 
+def _record_known_delivery(session: Session, u: "Understanding", ctx: RecordContext) -> RecordResult:
+    """A delivery recognised by its raw fingerprint before reading: the audit line of a duplicate delivery."""
+    twin = session.get(models.Message, u.duplicate_of)
+    if twin is None:  # removed since the lookup (a restore): nothing to be a twin of; keep the bytes, quarantined
+        raise LookupError(f"message #{u.duplicate_of} vanished during the intake cycle")
+    if twin.sha256 != u.blob.sha256:
+        _record_duplicate_delivery(session, twin, u, ctx)
+    return RecordResult(twin.id, True, twin.status, twin.submission_id)
+
+
 def record(session: Session, u: "Understanding", ctx: RecordContext) -> RecordResult:
     """Record one understood message; a message already known by its content hash is a no-op."""
     advance_cursor(session, u.raw.mailbox, u.raw.uidvalidity, u.raw.uid)
+    if u.duplicate_of is not None:
+        return _record_known_delivery(session, u, ctx)
     if (plain := record_plain(session, u, ctx.now)) is not None:
         return plain  # ordinary mail and machine mail: Core inserts (workflow/season/record_plain.py)
     existing = session.scalar(select(models.Message).where(models.Message.sha256 == u.blob.sha256))
@@ -366,6 +398,30 @@ def record(session: Session, u: "Understanding", ctx: RecordContext) -> RecordRe
     msg.attachments = _attachment_rows(u)
     session.add(msg)
     session.flush()
+    return _settle(session, msg, u, ctx)
+
+
+# Columns that name the stored delivery, not the reading of it: kept when a message is read again.
+_DELIVERY_COLUMNS = frozenset({"sha256", "source_key", "mailbox", "uidvalidity", "uid", "raw_path", "size",
+                               "arrived_at", "recorded_at", "marked_done", "rejected"})
+
+
+def record_again(session: Session, msg: models.Message, u: "Understanding", ctx: RecordContext) -> RecordResult:
+    """A stored message read again (a coordinator rescued it from junk): its row takes the new reading.
+
+    Then it settles as a newly arrived message would: a report joins its
+    submission (and is acknowledged), a bounce or a reply reaches its reminder.
+    """
+    for key, value in message_values(u, ctx.now).items():
+        if key not in _DELIVERY_COLUMNS:
+            setattr(msg, key, value)
+    msg.attachments = _attachment_rows(u)
+    session.flush()
+    return _settle(session, msg, u, ctx)
+
+
+def _settle(session: Session, msg: models.Message, u: "Understanding", ctx: RecordContext) -> RecordResult:
+    """What a recorded message changes: indicators, its submission's state, the acknowledgement."""
     for row in _indicator_rows(u):
         row.message_id = msg.id
         session.add(row)
@@ -378,7 +434,12 @@ def record(session: Session, u: "Understanding", ctx: RecordContext) -> RecordRe
     sub = _attach_report(session, msg, u, ctx)
     if sub is None:
         msg.notes = list(msg.notes) + list(u.review_reasons)
-        audit(session, action="report_unplaced", message_id=msg.id, agency_slug=msg.agency_slug, year=msg.year,
-              reason="; ".join(u.review_reasons) or "không xác định được đơn vị hoặc năm", at=ctx.now)
+        if u.unverified and msg.agency_slug and msg.year is not None and not u.foreign_sender:
+            audit(session, action="unverified_claim", message_id=msg.id, agency_slug=msg.agency_slug, year=msg.year,
+                  reason=f"{claim_label(msg, ctx.roster)}: " + ("; ".join(u.review_reasons) or UNVERIFIED_LABEL),
+                  at=ctx.now)
+        else:
+            audit(session, action="report_unplaced", message_id=msg.id, agency_slug=msg.agency_slug, year=msg.year,
+                  reason="; ".join(u.review_reasons) or "không xác định được đơn vị hoặc năm", at=ctx.now)
     acked = _queue_ack(session, msg, sub, u, ctx)
     return RecordResult(msg.id, False, msg.status, sub.id if sub else None, sub.state if sub else None, acked)
