@@ -257,6 +257,8 @@ def raw_fingerprint(raw: bytes) -> str:
     for name in _KEPT_FIELDS:
         for value in kept.get(name, []):
             digest.update(name + b":" + value + b"\n")
+    if not kept or end < 0:  # no header we know, or no header block at all: the whole text is the message
+        digest.update(b"\x00head\n" + head.rstrip())
     digest.update(b"\n")
     digest.update(body.rstrip())
     return digest.hexdigest()

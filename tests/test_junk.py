@@ -1,0 +1,138 @@
+"""Junk: believed only from our server's filter, never hiding an agency's report, listed apart, rescued (issue 20).
+
+The verdict a spam filter wrote is believed only above our receiving server's
+own Received line (``intake.trusted_server``); below it the sender wrote it.
+Junk is stored, never answered, never read (its files are not opened) and
+kept out of every coordinator list but ``tdc-bot junk list``; ``junk rescue``
+reads it again as ordinary mail. The live rspamd path is in
+``tests/test_junk_rspamd.py``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from sqlalchemy import select
+
+from intake.documents.budget import DocLimits
+from intake.junk import header_verdict
+from intake.limits import Limits
+from intake.model import RawMessage
+from intake.parse import parse
+from intake.pipeline import IntakeContext, understand
+from intake.sources.maildir import deliver
+from intake.trusted_server import server_stamps
+from tests import mailfactory
+from tests.cli_helpers import cli_json, run_cli
+from tests.reliability import ARRIVED, write_config
+from workflow.app import App
+from workflow.db import models
+from workflow.operations import doctor
+
+OURS = ("Received: from mail.example.net (mail.example.net [198.51.100.4]) by mx.tdc.example.vn (Postfix) "
+        "with ESMTP id 4Q; Wed, 20 Nov 2024 09:00:00 +0700")
+SA_YES = "X-Spam-Status: Yes, score=14.2 required=5.0 tests=GTUBE,MISSING_DATE autolearn=no"
+SA_NO = "X-Spam-Status: No, score=-1.0 required=5.0"
+HOSTS = frozenset({"mx.tdc.example.vn"})
+
+
+def _with(raw: bytes, *fields: str) -> bytes:
+    return "".join(f"{f}\r\n" for f in fields).encode() + raw
+
+
+def disguised_report(sender: str = "nguyenvana.work@gmail.com") -> bytes:
+    """A real report whose mail says nothing of the programme: only the attached document does."""
+    msg = EmailMessage()
+    msg["From"] = f"Nguyễn Văn A <{sender}>"
+    msg["To"] = "baocao@tdc.example.vn"
+    msg["Subject"] = "Gửi anh chị tài liệu"
+    msg["Date"] = format_datetime(datetime(2024, 11, 20, 2, 0, tzinfo=timezone.utc))
+    msg["Message-ID"] = "<tl-1@gmail.com>"
+    msg.set_content("Em gửi anh chị tài liệu đính kèm.")
+    msg.add_attachment(mailfactory.report_docx(), maintype="application",
+                       subtype="vnd.openxmlformats-officedocument.wordprocessingml.document", filename="tai-lieu.docx")
+    return msg.as_bytes()
+
+
+def test_a_filters_verdict_counts_only_above_our_received_line():
+    above = server_stamps(parse(_with(disguised_report(), SA_YES, OURS)), HOSTS)
+    verdict = header_verdict(above, frozenset({"spamassassin"}))
+    assert verdict is not None and verdict.junk and verdict.score == 14.2 and verdict.threshold == 5.0
+    below = server_stamps(parse(_with(disguised_report(), OURS, SA_YES)), HOSTS)
+    assert header_verdict(below, frozenset({"spamassassin"})) is None  # the sender wrote it
+    assert header_verdict(above, frozenset({"rspamd"})) is None  # a filter we were not told to trust
+    rspamd = server_stamps(parse(_with(disguised_report(), "X-Spamd-Result: default: True [16.50 / 15.00];",
+                                       "X-Rspamd-Action: reject", OURS)), HOSTS)
+    found = header_verdict(rspamd, frozenset({"rspamd"}))
+    assert found is not None and found.junk and found.action == "reject" and "16,5" in found.reason
+    nowhere = server_stamps(parse(_with(disguised_report(), SA_YES)), HOSTS)
+    assert header_verdict(nowhere, frozenset({"spamassassin"})) is None  # never passed our server
+
+
+def _ctx(roster, campaigns) -> IntakeContext:  # type: ignore[no-untyped-def]
+    return IntakeContext(roster=roster, campaigns=campaigns, limits=Limits(), doc_limits=DocLimits(),
+                         own_addresses=frozenset({"baocao@tdc.example.vn"}), own_domain="tdc.example.vn",
+                         review_threshold=0.6, trusted_authserv_ids=HOSTS, trusted_received_by=HOSTS,
+                         junk_trust=frozenset({"spamassassin"}))
+
+
+def _understand(raw: bytes, ctx: IntakeContext):  # type: ignore[no-untyped-def]
+    return understand(RawMessage("t:1", raw, ARRIVED, "test"), ctx, None)
+
+
+def test_junk_is_never_read_and_never_hides_an_agencys_report(roster, campaigns):
+    ctx = _ctx(roster, campaigns)
+    junk = _understand(_with(disguised_report(), SA_YES, OURS), ctx)
+    assert junk.status == "junk" and junk.reading().kind == "spam"
+    assert junk.documents == [] and all(a.text_chars == 0 for a in junk.attachments)  # its file was not opened
+    agency = _understand(_with(mailfactory.report_email(), SA_YES, OURS), ctx)  # an agency's own domain
+    assert agency.status == "recorded" and agency.classification.kind == "report" and agency.junk is None
+    about = _understand(_with(mailfactory.report_email(sender="nguoila@gmail.com"), SA_YES, OURS), ctx)
+    assert about.status == "recorded" and about.classification.kind == "report"  # it names the programme
+    forged_no = _understand(_with(disguised_report(), OURS, SA_NO), ctx)
+    assert forged_no.junk is None and forged_no.status == "recorded"  # no believed verdict, no filter asked
+    rescued = _understand(_with(disguised_report(), SA_YES, OURS), dataclasses.replace(ctx, junk_check=False))
+    assert rescued.status == "recorded" and rescued.classification.kind == "report"
+
+
+def test_junk_is_listed_apart_never_answered_and_a_coordinator_can_rescue_it(tmp_path):
+    config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}",
+                          mailbox_extra='trusted_authserv_id = "mx.tdc.example.vn"\n',
+                          extra='[junk]\ntrust_headers = ["spamassassin"]\n')
+    deliver(config.parent / "mail", _with(disguised_report(), SA_YES, OURS), when=ARRIVED)
+    run_cli("run", "--once", config=config)
+    [listed] = cli_json("junk", "list", config=config)
+    assert listed["from"] == "nguyenvana.work@gmail.com" and "SpamAssassin" in listed["reason"]
+    review = cli_json("review", "list", config=config)
+    assert review["messages"] == [] and review["submissions"] == []  # coordinators do not read it
+    stats = cli_json("stats", config=config)
+    assert stats["junk"] == 1 and sum(stats["outbox"].values()) == 0  # never answered
+
+    out = run_cli("junk", "rescue", str(listed["id"]), "--actor", "dieuphoi", config=config).stdout
+    assert f"Thư #{listed['id']} đã đưa khỏi mục thư rác" in out
+    assert cli_json("junk", "list", config=config) == []
+    [claim] = cli_json("review", "list", config=config)["messages"]  # a stranger's report: waits for a coordinator
+    assert claim["id"] == listed["id"] and claim["agency_guess"] == "tay-ninh"
+    app = App.load(str(config))
+    try:
+        with app.db.sessions() as session:
+            entry = session.scalar(select(models.AuditEntry).where(models.AuditEntry.action == "junk_rescued"))
+            assert entry is not None and entry.actor == "dieuphoi" and entry.message_id == listed["id"]
+            acks = list(session.scalars(select(models.OutboxEmail)))
+            assert [a.related_message_id for a in acks] == [listed["id"]]  # answered now, as new mail would be
+    finally:
+        app.close()
+    refused = run_cli("junk", "rescue", str(listed["id"]), config=config, check=False)
+    assert refused.returncode == 1 and "không nằm trong mục thư rác" in refused.stderr
+
+
+def test_doctor_says_what_is_missing_without_a_filter(tmp_path):
+    bare = write_config(tmp_path / "a", db_url=f"sqlite:///{tmp_path / 'a.db'}")
+    check = next(c for c in doctor.run_checks(str(bare)) if c.name == "bộ lọc thư rác")
+    assert check.status == doctor.WARN and "thư rác được ghi như thư thường" in check.detail
+    down = write_config(tmp_path / "b", db_url=f"sqlite:///{tmp_path / 'b.db'}",
+                        extra='[junk]\nrspamd_url = "http://127.0.0.1:9"\ntimeout = 2\n')
+    check = next(c for c in doctor.run_checks(str(down)) if c.name == "bộ lọc thư rác")
+    assert check.status == doctor.FAIL and "không hỏi được rspamd" in check.detail
