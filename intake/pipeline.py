@@ -85,6 +85,7 @@ class Understanding:
     fingerprint: str | None = None  # Message-ID + sender + content: one message however it was delivered
     raw_fingerprint: str | None = None  # the same, read from the raw bytes before parsing (intake.identity)
     duplicate_of: int | None = None  # a message already recorded with this raw fingerprint: not read again
+    deferred: bool = False  # a stranger's attachments, read after the known senders of the cycle
 
     def reading(self) -> Classification:
         """The bot's reading even when classification did not run (quarantine, machine mail)."""
@@ -134,6 +135,8 @@ class IntakeContext:
     junk_trust: frozenset[str] = frozenset()  # filters whose verdict headers to believe ("spamassassin", "rspamd")
     rspamd: RspamdClient | None = None  # asked about mail without a believed verdict
     junk_check: bool = True  # False when a coordinator rescues a message from junk: read it as ordinary mail
+    # True in the intake cycle: a stranger's documents are read after the known senders' (issue 21 §5).
+    defer_strangers: bool = False
 
 
 def _read_documents(env: Envelope, stored: list[StoredAttachment], limits: DocLimits,
@@ -254,6 +257,11 @@ def _understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> 
             assert result.junk is not None
             result.classification = Classification("spam", None, None, 1.0, [result.junk.reason])
             return result  # never read, never answered: its files are not opened
+    known = from_agency or (result.sender is not None and result.sender.verified)
+    if result.verdict.action == "accept" and ctx.defer_strangers and not known and _has_heavy_files(env):
+        result.deferred = True  # its files could spend the whole budget: the cycle reads it after the known senders
+        result.classification = Classification("other", None, None, 0.0, [DEFERRED_REASON])
+        return result
     if result.verdict.action == "accept":  # machine mail is never a report: its files are not read (OCR costs)
         result.documents = _read_documents(env, result.attachments, ctx.doc_limits, store)
     try:
@@ -269,6 +277,18 @@ def _understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> 
         _read_outline_and_indicators(result, ctx)
     _add_review_reasons(result, ctx)
     return result
+
+
+DEFERRED_REASON = "người gửi chưa biết: tệp đính kèm được đọc sau thư của các đơn vị đã biết"
+
+
+def _has_heavy_files(env: Envelope) -> bool:
+    """Files only the budgeted document reader opens (documents, archives, images): a stranger's can wait."""
+    from intake.documents import sniff_format
+    from intake.documents.sandbox import needs_child
+
+    return any(needs_child(sniff_format(a.filename, a.content_type, a.data)) for a in env.attachments
+               if not (a.inline and a.content_type.startswith("image/")))  # as _read_documents skips them
 
 
 def from_an_agency(env: Envelope, ctx: IntakeContext) -> bool:

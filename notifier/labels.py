@@ -69,11 +69,14 @@ def actor_label(actor: str) -> str:
     return ACTOR_LABELS.get(actor, actor)
 
 
-def flush_summary(sent: int, failed: int, retried: int, suppressed: int = 0, stopped: str | None = None) -> str:
+def flush_summary(sent: int, failed: int, retried: int, suppressed: int = 0, stopped: str | None = None,
+                  held: int = 0) -> str:
     """One outbox run in words: 'đã gửi 3, lỗi 0, chờ gửi lại 1'."""
     text = f"đã gửi {sent}, lỗi {failed}, chờ gửi lại {retried}"
     if suppressed:
         text += f", không gửi (giới hạn) {suppressed}"
+    if held:
+        text += f", giữ lại (giới hạn mỗi giờ) {held}"
     return text + (f"; dừng sớm: {stopped}" if stopped else "")
 
 
@@ -87,6 +90,7 @@ _SUMMARY_WORDS: tuple[tuple[str, str], ...] = (
     ("no campaign season open", "không có mùa báo cáo đang mở"), ("database unavailable", "không kết nối được cơ sở dữ liệu"),
     ("not queued", "chưa xếp"), ("dry run", "chạy thử"), ("duplicates", "trùng"), ("quarantined", "cách ly"),
     ("recorded", "đã ghi"), ("fetched", "đã lấy"), ("ignored", "bỏ qua"), ("queued", "đã xếp"), ("junk", "thư rác"),
+    ("read later", "đọc tệp sau"),
     ("due", "đến hạn"), ("digest", "bản tổng hợp"), ("year", "năm"),
 )
 _FLUSH_REPR = re.compile(r"FlushResult\(sent=(\d+), failed=(\d+), retried=(\d+), suppressed=(\d+), stopped=(None|'[^']*'|\"[^\"]*\")\)")

@@ -198,5 +198,29 @@ def identity(values: Iterable[str]) -> Mailbox | None:
     return first if all(m is not None and m.address == first.address for m in found) else None
 
 
+# Providers that deliver "first.last" and "firstlast" to one inbox (and googlemail.com is gmail.com).
+_DOTS_IGNORED = frozenset({"gmail.com"})
+_SAME_PROVIDER = {"googlemail.com": "gmail.com"}
+
+
+def inbox_key(address: str) -> str:
+    """One key per inbox, for caps that count mail to a person.
+
+    Case, a ``+tag`` sub-address and, where the provider ignores them, dots
+    in the local part all reach the same inbox: counting them apart would
+    let one person receive the cap many times over.
+    """
+    normal = address.strip().strip("<>").lower()
+    local, at, domain = normal.rpartition("@")
+    if not at:
+        return normal
+    domain = _SAME_PROVIDER.get(domain.rstrip("."), domain.rstrip("."))
+    if not local.startswith('"'):
+        local = local.split("+", 1)[0]
+        if domain in _DOTS_IGNORED:
+            local = local.replace(".", "")
+    return f"{local}@{domain}"
+
+
 def domain_of(address: str) -> str:
     return address.rpartition("@")[2].lower().rstrip(".") if "@" in address else ""

@@ -240,6 +240,15 @@ class Roster:
         target = self.successor(slug, year)
         return self.get(target, year) if target else None
 
+    def knows(self, address: str) -> bool:
+        """The exact address is a configured, learned or confirmed-contact address of some agency.
+
+        Stricter than ``by_address``: a domain match is not knowing a person
+        (anyone can be forged at an agency's domain until our server verifies it).
+        """
+        normal = normalise_address(address or "")
+        return normal is not None and (normal in self._learned or normal in self._addresses)
+
     def speaks_for(self, address: str, slug: str | None, year: int | None) -> bool:
         """THE check "is this a known address of this agency": every identity decision asks it.
 

@@ -233,3 +233,41 @@ def test_concurrent_flushes_never_send_a_row_twice(db: Database, smtp_server: Sm
 def test_naive_now_is_refused(db: Database, smtp_server: SmtpServer) -> None:
     with pytest.raises(ValueError, match="aware"):
         flush(db, transport_for(smtp_server), FROM, now=datetime(2024, 11, 20, 8, 0))
+
+
+def test_inbox_key_counts_case_tags_and_ignored_dots_as_one_inbox() -> None:
+    from reference.addresses import inbox_key
+
+    assert {inbox_key(a) for a in ("Nguyen.Van.A@gmail.com", "nguyenvana+baocao@gmail.com",
+                                   "NGUYENVANA@googlemail.com", "n.g.u.y.e.n.v.a.n.a@gmail.com")} == {"nguyenvana@gmail.com"}
+    assert inbox_key("van.thu+x@skhcn.tayninh.gov.vn") == "van.thu@skhcn.tayninh.gov.vn"  # dots matter elsewhere
+    assert inbox_key("a@b.vn") != inbox_key("c@b.vn")
+
+
+def test_daily_cap_counts_one_inbox_however_it_is_spelt(db: Database, smtp_server: SmtpServer) -> None:
+    """Issue 21 §4: '+tag', dots Gmail ignores and case were three inboxes to the cap, one to the person."""
+    spellings = ["nguyenvana@gmail.com", "Nguyen.VanA@gmail.com", "nguyenvana+1@gmail.com", "NGUYENVANA+2@GMAIL.COM"]
+    for n, address in enumerate(spellings):
+        add_row(db, n, recipients=[address])
+    result = flush(db, transport_for(smtp_server), FROM, now=T0, daily_cap=2)
+    assert (result.sent, result.suppressed) == (2, 2)
+    assert [r.state for r in rows(db)] == [SENT, SENT, SUPPRESSED, SUPPRESSED]
+
+
+def test_acknowledgements_to_strangers_wait_for_the_hourly_cap(db: Database, smtp_server: SmtpServer) -> None:
+    """Issue 21 §4: a flood of forged senders is answered at most ``stranger_cap`` times an hour; the rest wait."""
+    from workflow.db.models import HELD
+
+    for n in range(7):
+        add_row(db, n, recipients=[f"forged{n}@example.net"], to_stranger=True)
+    add_row(db, 50, recipients=["vanthu@skhcn.tayninh.gov.vn"])  # a known address: never held
+    result = flush(db, transport_for(smtp_server), FROM, now=T0, stranger_cap=3)
+    assert (result.sent, result.held) == (4, 4)
+    stored = rows(db)
+    assert [r.state for r in stored] == [SENT] * 3 + [HELD] * 4 + [SENT]
+    assert all("giữ lại do vượt giới hạn 3 thư báo nhận mỗi giờ" in (r.last_error or "") for r in stored[3:7])
+    assert all(r.attempts == 0 for r in stored[3:7])  # waiting is not a failed attempt
+    assert flush(db, transport_for(smtp_server), FROM, now=T0 + timedelta(minutes=30), stranger_cap=3).sent == 0
+    later = flush(db, transport_for(smtp_server), FROM, now=T0 + timedelta(minutes=61), stranger_cap=3)
+    assert later.sent == 3 and [r.state for r in rows(db)].count(HELD) == 1
+    assert len(smtp_server.messages) == 7

@@ -116,6 +116,8 @@ class SmtpConfig(_ServerCredentials):
     max_attempts: int = Field(8, gt=0)
     backoff_seconds: float = Field(60, gt=0)
     max_per_recipient_per_day: int = Field(5, gt=0)
+    # Acknowledgements to senders neither verified nor known, for everyone together, per rolling hour.
+    max_stranger_acks_per_hour: int = Field(20, gt=0)
 
     def default_port(self) -> int:
         return {"ssl": 465, "starttls": 587, "none": 25}[self.security]

@@ -67,6 +67,7 @@ SECTIONS: dict[str, frozenset[str]] = {
             "host",
             "max_attempts",
             "max_per_recipient_per_day",
+            "max_stranger_acks_per_hour",
             "outbox_dir",
             "password_env",
             "password_file",

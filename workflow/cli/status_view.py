@@ -21,7 +21,7 @@ from workflow.season.status_query import JobRunRow, StatusRow
 
 HEADERS = ("#", "mã đơn vị", "đơn vị", "trạng thái", "ngày nhận", "đúng hạn", "mục còn thiếu", "người gửi")
 # Outbox states in words (the keys stay English in --json).
-OUTBOX_WORDS = {"pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed": "lỗi",
+OUTBOX_WORDS = {"held": "giữ lại (giới hạn mỗi giờ)", "pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed": "lỗi",
                 "suppressed": "không gửi (giới hạn)"}
 _ON_TIME = {True: "đúng hạn", False: "muộn", None: "—"}
 

@@ -168,6 +168,9 @@ class Message(Base):
     content_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     # The raw header fields a transport does not touch and the body bytes: known before parsing (migration 0010).
     raw_fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    # A stranger's message whose attachments wait until the known senders of the cycle are read (migration 0011).
+    reading_deferred: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    read_at: Mapped[datetime | None] = mapped_column()  # when its reading was done (None while deferred)
     # Did our receiving server vouch for the From domain: "pass", "fail", "unchecked" (not configured); None = before 0003.
     sender_auth: Mapped[str | None] = mapped_column(String(20))
 
@@ -238,6 +241,7 @@ SENDING = "sending"
 SENT = "sent"
 FAILED = "failed"
 SUPPRESSED = "suppressed"  # never sent on purpose (per-recipient daily cap), with the reason
+HELD = "held"  # waiting for the hourly cap on acknowledgements to strangers (sent when it allows), with the reason
 
 
 class OutboxEmail(Base):
@@ -270,6 +274,8 @@ class OutboxEmail(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
+    # An answer to a sender neither verified nor a known address: counted against the hourly cap (migration 0011).
+    to_stranger: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
 

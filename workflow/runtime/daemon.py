@@ -90,7 +90,7 @@ class Daemon:
             self._record_job("outbox", False, f"database unavailable: {type(exc).__name__}")
             return None
         self._record_job("outbox", True, flush_summary(result.sent, result.failed, result.retried, result.suppressed,
-                                                      result.stopped))  # words, not a repr
+                                                      result.stopped, result.held))  # words, not a repr
         return result
 
     def lease_tick(self) -> bool:

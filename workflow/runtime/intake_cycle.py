@@ -17,6 +17,7 @@ takes at most ``cycle_limit`` messages, so a backlog is worked in batches.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -43,7 +44,7 @@ from intake.sources import Source, SourceError, make_source
 from intake.store import RawStore, StoreError
 from workflow.db import models
 from workflow.app import App, own_addresses, own_domain
-from workflow.season.submissions import RecordContext, RecordResult, record
+from workflow.season.submissions import RecordContext, RecordResult, record, record_again
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class CycleStats:
     quarantined: int = 0
     ignored: int = 0
     junk: int = 0
+    read_later: int = 0  # strangers' messages whose attachments were read after the known senders
     acks_queued: int = 0
     marked_late: int = 0
     stopped_early: str | None = None
@@ -77,6 +79,8 @@ class CycleStats:
                 f"quarantined {self.quarantined}, ignored {self.ignored}, acks queued {self.acks_queued}")
         if self.junk:
             text += f", junk {self.junk}"
+        if self.read_later:
+            text += f", read later {self.read_later}"
         if self.marked_late:
             text += f", marked after restart {self.marked_late}"
         if self.stopped_early:
@@ -183,7 +187,7 @@ class IntakeCycle:
         self._file_lock = FileLock(str(Path(app.store_root) / "intake.lock"))
 
     def _context(self) -> IntakeContext:
-        return intake_context(self.app)
+        return dataclasses.replace(intake_context(self.app), defer_strangers=True)
 
     def _record_context(self, roster) -> RecordContext:  # type: ignore[no-untyped-def]
         return record_context(self.app, roster, self.clock())
@@ -245,6 +249,8 @@ class IntakeCycle:
                         self._record_batch(batch, ctx, stats, on_message)
                     if len(batch) < len(chunk):
                         break
+                if stats.stopped_early is None:
+                    self._read_deferred(pool, ctx, stats, limit)
         except SourceError as exc:
             stats.stopped_early = f"mailbox: {exc}"
             log.warning("intake cycle stopped: mailbox unavailable: %s", exc)
@@ -303,6 +309,54 @@ class IntakeCycle:
                     later.cancel()
                 break
         return done
+
+    def _read_deferred(self, pool: ThreadPoolExecutor, ctx: IntakeContext, stats: CycleStats, limit: int) -> None:
+        """Strangers' messages whose attachments waited for the cycle's known senders: read now, settled as new mail.
+
+        Why: a stranger's files can spend the whole per-message budget (a PDF
+        built to keep OCR busy), and eight of them ahead of an agency's report
+        held the report for minutes. Their rows are already recorded and marked
+        on the server (nothing is lost); what waits is only the reading, which
+        runs here with the same budget per message, oldest first, and then
+        records its outcome as a new message would (a report is filed and acknowledged).
+        """
+        with self.app.db.sessions() as session:
+            rows = session.execute(
+                select(models.Message.id, models.Message.sha256, models.Message.source_key, models.Message.arrived_at,
+                       models.Message.mailbox, models.Message.uidvalidity, models.Message.uid)
+                .where(models.Message.reading_deferred.is_(True), models.Message.status == "recorded")
+                .order_by(models.Message.id).limit(limit)).all()
+        if not rows:
+            return
+        reading = dataclasses.replace(ctx, defer_strangers=False)
+
+        def read(row) -> Understanding:  # type: ignore[no-untyped-def]
+            raw = RawMessage(source_key=row.source_key, raw=self.store.read(row.sha256), arrived_at=row.arrived_at,
+                             mailbox=row.mailbox, uidvalidity=row.uidvalidity, uid=row.uid)
+            return understand(raw, reading, self.store)
+
+        for row, future in [(row, pool.submit(read, row)) for row in rows]:
+            try:
+                understood = future.result()
+            except StoreError as exc:
+                stats.stopped_early = f"storage: {exc}"
+                log.error("cannot read the stored message #%s again (%s); its reading waits for the next cycle", row.id, exc)
+                return
+            except Exception as exc:  # noqa: BLE001 - one message's fault: keep it recorded, stop waiting for it
+                log.exception("reading message #%s later failed", row.id)
+                understood = last_resort(RawMessage(row.source_key, b"", row.arrived_at, row.mailbox), None,
+                                         _internal_error(exc))
+            with self.app.db.transaction() as session:
+                msg = session.get(models.Message, row.id)
+                if msg is None or not msg.reading_deferred:
+                    continue  # another process read it meanwhile
+                if understood.quarantine_reason and understood.envelope is None:
+                    msg.reading_deferred, msg.read_at = False, self.clock()
+                    msg.notes = [*(msg.notes or []), f"đọc tệp sau thất bại: {understood.quarantine_reason}"]
+                    continue
+                result = record_again(session, msg, understood, self._record_context(ctx.roster))
+            stats.read_later += 1
+            stats.acks_queued += int(result.ack_queued)
 
     def _known_fingerprints(self, prints: set[str]) -> dict[str, int]:
         """Raw fingerprint -> the first message recorded with it, for one fetch's worth: one indexed query."""

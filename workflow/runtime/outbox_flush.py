@@ -26,6 +26,15 @@ zone. Digests to coordinators are exempt and not counted. An address over
 the cap is dropped from the envelope; a row left with nobody to send to
 becomes SUPPRESSED with the reason.
 
+Per-inbox counting: ``reference.addresses.inbox_key`` (case, ``+tag``, and the dots
+Gmail ignores reach one inbox), so a sender cannot multiply the cap by spelling.
+
+Acknowledgements to strangers (neither a verified sender nor a known address,
+``outbox.to_stranger``) have a global cap too, ``stranger_cap`` an hour over a
+rolling hour: a thousand forged messages from a thousand addresses must not
+make the ministry's address mail a thousand people. A row over it is HELD with
+the reason (coordinators see it) and goes out, oldest first, as the hour allows.
+
 Order: rows go out in id order. A transient failure stops the batch (no
 burst of failures against a dead server); when the server itself is the
 problem, the rest of the queue is held back until the failed row's retry
@@ -42,13 +51,14 @@ from datetime import datetime, timedelta, timezone
 from email.utils import getaddresses, parseaddr
 from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from notifier.compose import ComposeError, compose
 from notifier.transports import PermanentSendError, SendError, Transport, TransientSendError, make_transport
 from workflow.db.engine import Database
-from workflow.db.models import FAILED, PENDING, SENDING, SENT, SUPPRESSED, OutboxEmail
+from reference.addresses import inbox_key
+from workflow.db.models import FAILED, HELD, PENDING, SENDING, SENT, SUPPRESSED, OutboxEmail
 
 if TYPE_CHECKING:
     from workflow.app import App
@@ -58,6 +68,7 @@ log = logging.getLogger(__name__)
 CLAIM_LEASE = timedelta(minutes=10)
 MAX_BACKOFF = timedelta(hours=6)
 CAP_WINDOW = timedelta(hours=24)
+STRANGER_WINDOW = timedelta(hours=1)
 CAP_EXEMPT_KINDS = frozenset({"digest"})
 ERROR_MAX = 500
 # Marks a retry caused by the server being unusable; while the oldest waiting
@@ -74,11 +85,15 @@ class FlushResult:
     retried: int = 0
     suppressed: int = 0
     stopped: str | None = None  # why the batch stopped early (a transient error), for status output
+    held: int = 0  # acknowledgements to strangers waiting for the hourly cap
+
+
+HELD_PREFIX = "giữ lại do vượt giới hạn "
 
 
 @dataclass(frozen=True)
 class _Outcome:
-    kind: Literal["sent", "suppressed", "failed", "retry"]
+    kind: Literal["sent", "suppressed", "failed", "retry", "held"]
     note: str | None = None
     recipients: tuple[str, ...] = ()
     scope: str = "message"
@@ -94,6 +109,7 @@ def flush(
     backoff_seconds: float = 60,
     daily_cap: int = 5,
     reply_to: str | None = None,
+    stranger_cap: int = 20,
 ) -> FlushResult:
     """Send up to ``batch`` due outbox rows; never raises for a row's or the server's fault.
 
@@ -105,15 +121,22 @@ def flush(
     envelope_from = parseaddr(from_header)[1]
     result = FlushResult(failed=_fail_exhausted_claims(db, clock(), max_attempts))
     sent_counts = _recent_counts(db, clock())
+    strangers = _release_held(db, clock(), stranger_cap)
     for _ in range(batch):
         row = _claim_next(db, clock())
         if row is None:
             break
+        if row.to_stranger and strangers >= stranger_cap:
+            outcome = _Outcome("held", f"{HELD_PREFIX}{stranger_cap} thư báo nhận mỗi giờ cho người gửi chưa xác thực")
+            _count(result, _record(db, row, outcome, clock(), max_attempts, backoff_seconds))
+            continue
         outcome = _deliver(row, transport, from_header, envelope_from, reply_to, clock(), sent_counts, daily_cap)
         final_state = _record(db, row, outcome, clock(), max_attempts, backoff_seconds)
         _count(result, final_state)
         if final_state == SENT and row.kind not in CAP_EXEMPT_KINDS:
             sent_counts.update(_address(r) for r in outcome.recipients)
+        if final_state == SENT and row.to_stranger:
+            strangers += 1
         if outcome.kind == "retry":
             result.stopped = outcome.note
             break
@@ -196,6 +219,23 @@ def _claim_next(db: Database, now: datetime) -> OutboxEmail | None:
     return None
 
 
+def _release_held(db: Database, now: datetime, cap: int) -> int:
+    """Acknowledgements to strangers sent in the last hour; held ones are made due, oldest first, while the cap allows."""
+    with db.transaction() as session:
+        sent = session.scalar(select(func.count()).select_from(OutboxEmail).where(
+            OutboxEmail.to_stranger.is_(True), OutboxEmail.state == SENT,
+            OutboxEmail.sent_at >= now - STRANGER_WINDOW)) or 0
+        room = cap - sent
+        if room > 0:
+            ids = list(session.scalars(select(OutboxEmail.id).where(OutboxEmail.state == HELD)
+                                       .order_by(OutboxEmail.id).limit(room)))
+            if ids:
+                session.execute(update(OutboxEmail).where(OutboxEmail.id.in_(ids), OutboxEmail.state == HELD)
+                                .values(state=PENDING, next_attempt_at=now)
+                                .execution_options(synchronize_session=False))
+    return sent
+
+
 def _queue_held(session: Session, now: datetime) -> bool:
     """True while the oldest waiting row is backing off from a dead server (see SERVER_DOWN)."""
     head = session.execute(
@@ -209,7 +249,8 @@ def _queue_held(session: Session, now: datetime) -> bool:
 
 
 def _address(recipient: str) -> str:
-    return parseaddr(recipient)[1].lower() or recipient.strip().lower()
+    """The inbox a recipient string reaches (``reference.addresses.inbox_key``)."""
+    return inbox_key(parseaddr(recipient)[1] or recipient)
 
 
 def _recent_counts(db: Database, now: datetime) -> Counter[str]:
@@ -293,7 +334,9 @@ def _record(
 ) -> str | None:
     """Store the outcome; return the row's new state, or None if our claim was lost meanwhile."""
     values: dict[str, object] = {"last_error": _short(outcome.note)}
-    if outcome.kind == "sent":
+    if outcome.kind == "held":
+        values.update(state=HELD, attempts=claimed.attempts - 1)  # waiting is not an attempt
+    elif outcome.kind == "sent":
         values.update(state=SENT, sent_at=now)
     elif outcome.kind == "suppressed":
         values.update(state=SUPPRESSED)
@@ -351,13 +394,30 @@ def _count(result: FlushResult, state: str | None) -> None:
         result.retried += 1
     elif state == SUPPRESSED:
         result.suppressed += 1
+    elif state == HELD:
+        result.held += 1
 
 
-def send_due(app: "App", now: datetime, transport: Transport | None = None) -> FlushResult:
-    """Send what is due in the outbox with the configured transport, retry policy and daily cap."""
+def send_due(app: "App", now: datetime, transport: Transport | None = None, batch: int = 50) -> FlushResult:
+    """Send everything due in the outbox, batch after batch, with the configured transport, retries and caps.
+
+    Why until empty: at the deadline sixty reports arrive together, and one
+    batch per outbox tick left the last of their acknowledgements waiting a
+    tick or more. A batch that stops early (a transient error) ends the run.
+    """
     smtp = app.settings.smtp
-    return flush(
-        app.db, transport or make_transport(smtp, app.config.smtp_password), smtp.from_, now=now,
-        max_attempts=smtp.max_attempts, backoff_seconds=smtp.backoff_seconds,
-        daily_cap=smtp.max_per_recipient_per_day, reply_to=smtp.reply_to,
-    )
+    transport = transport or make_transport(smtp, app.config.smtp_password)
+    total = FlushResult()
+    while True:
+        result = flush(
+            app.db, transport, smtp.from_, now=now, batch=batch,
+            max_attempts=smtp.max_attempts, backoff_seconds=smtp.backoff_seconds,
+            daily_cap=smtp.max_per_recipient_per_day, reply_to=smtp.reply_to,
+            stranger_cap=smtp.max_stranger_acks_per_hour,
+        )
+        for name in ("sent", "failed", "retried", "suppressed", "held"):
+            setattr(total, name, getattr(total, name) + getattr(result, name))
+        total.stopped = result.stopped
+        handled = result.sent + result.failed + result.retried + result.suppressed + result.held
+        if result.stopped or handled < batch:
+            return total

@@ -34,6 +34,7 @@ def queue_email(
     references: str | None = None,
     attachments: list[dict[str, str]] | None = None,
     cc: list[str] | None = None,
+    to_stranger: bool = False,
 ) -> models.OutboxEmail | None:
     """Render and queue one email; None when this dedupe key was already queued."""
     existing = session.scalar(select(models.OutboxEmail).where(models.OutboxEmail.dedupe_key == dedupe_key))
@@ -59,6 +60,7 @@ def queue_email(
         attempts=0,
         next_attempt_at=now,
         created_at=now,
+        to_stranger=to_stranger,
     )
     session.add(row)
     session.flush()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from intake.identity import FAIL, UNVERIFIED_LABEL
+from intake.identity import FAIL, UNCHECKED, UNVERIFIED_LABEL
 from intake.machine_mail import STORED_KIND
 from intake.outline import LAYOUT_NOTE
 from workflow.db import models
@@ -148,6 +148,8 @@ def message_values(u: "Understanding", now: datetime) -> dict:
         rejected=False,
         content_sha256=u.fingerprint,
         raw_fingerprint=u.raw_fingerprint,
+        reading_deferred=u.deferred,
+        read_at=None if u.deferred else now,
         sender_auth=u.sender.status if u.sender else None,
     )
 
@@ -326,6 +328,22 @@ def ack_context(msg: models.Message, sub: models.Submission | None, roster: "Ros
     }
 
 
+def is_stranger(u: "Understanding", msg: models.Message, recipient: str, roster: "Roster") -> bool:
+    """An answer to someone the bot cannot vouch for: counted against the hourly cap on such answers.
+
+    Not a stranger: a sender our receiving server verified, an address the
+    roster or the contact book knows exactly, or — only where verification is
+    not configured, the best there is — an address in the domain of the agency
+    the report was filed under.
+    """
+    if u.sender is not None and u.sender.verified:
+        return False
+    if roster.knows(recipient):
+        return False
+    unchecked = u.sender is None or u.sender.status == UNCHECKED
+    return not (unchecked and msg.submission_id is not None and roster.speaks_for(recipient, msg.agency_slug, msg.year))
+
+
 def _queue_ack(session: Session, msg: models.Message, sub: models.Submission | None, u: "Understanding",
                ctx: RecordContext) -> bool:
     env = u.envelope
@@ -338,10 +356,11 @@ def _queue_ack(session: Session, msg: models.Message, sub: models.Submission | N
         return False
     context = ack_context(msg, sub, ctx.roster, ctx.campaigns, ctx.reply_address, list(u.review_reasons), recipient)
     refs = " ".join(filter(None, [env.header("references"), env.message_id])) or None
+    stranger = is_stranger(u, msg, recipient, ctx.roster)
     row = queue_email(
         session, dedupe_key=f"ack:{msg.id}", kind="ack", template="ack", recipients=[recipient], context=context,
         domain=ctx.domain, now=ctx.now, agency_slug=msg.agency_slug, year=msg.year, related_message_id=msg.id,
-        in_reply_to=_fit(env.message_id, models.OutboxEmail.in_reply_to), references=refs,
+        in_reply_to=_fit(env.message_id, models.OutboxEmail.in_reply_to), references=refs, to_stranger=stranger,
     )
     if row is None:
         return False
