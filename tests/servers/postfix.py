@@ -159,8 +159,9 @@ class PostfixServer:
             table.write_text("".join(f"{line}\n" for line in self._header_checks), encoding="utf-8")
             header_checks = f"header_checks = regexp:{table}\n"
         (self.config_dir / "main.cf").write_text(MAIN_CF.format(
-            root=self.root, queue_dir=self.queue_dir, data_dir=self.data_dir, log_path=self.log_path, hostname=self.hostname,
-            domain=self.domain, lmtp_port=lmtp_port, milter=milter, header_checks=header_checks), encoding="utf-8")
+            root=self.root, queue_dir=self.queue_dir, data_dir=self.data_dir, log_path=self.log_path,
+            hostname=self.hostname, domain=self.domain, lmtp_port=lmtp_port, milter=milter,
+            header_checks=header_checks), encoding="utf-8")
         (self.config_dir / "master.cf").write_text(MASTER_CF.format(smtp_port=self.port), encoding="utf-8")
         # Postfix waits (in 0.3 s steps, ~2 s) for a table or main.cf written "in this second" to settle;
         # these files are complete, so date them in the past.
