@@ -345,6 +345,28 @@ def test_dns_answers_the_zone_and_nxdomain_for_the_rest(dns_server: LoopbackDNS)
         strings = reply.rr[0].rdata.data
         assert all(len(s) <= 255 for s in strings) and len(strings) > 1  # a 2048-bit key needs several
         assert b"".join(strings).decode() == key.record
-    assert dns_server.resolve("zen.spamhaus.org", "A").header.rcode == RCODE.NXDOMAIN
     no_aaaa = dns_server.resolve(AGENCY_DOMAIN, "AAAA")
     assert no_aaaa.header.rcode == RCODE.NOERROR and not no_aaaa.rr  # the name exists, that type does not
+
+
+def test_dns_negative_answers_look_like_a_real_servers(dns_server: LoopbackDNS) -> None:
+    """NXDOMAIN with the SOA in the authority section, the client's EDNS echoed (see _Resolver.resolve)."""
+    from dnslib import EDNS0, QTYPE, RCODE, DNSRecord
+
+    query = DNSRecord.question("python.org", "TXT")
+    query.add_ar(EDNS0(udp_len=1232))
+    raw = query.send(dns_server.host, dns_server.port, timeout=2)
+    reply = DNSRecord.parse(raw)
+    assert reply.header.rcode == RCODE.NXDOMAIN and not reply.rr
+    assert [rr.rtype for rr in reply.auth] == [QTYPE.SOA]
+    assert [rr.rtype for rr in reply.ar] == [QTYPE.OPT]
+    assert len(raw) > 28  # rspamd's resolver drops replies of 28 bytes or less as too short
+
+
+def test_rspamd_gets_an_answer_for_a_domain_that_does_not_exist(rspamd_server: RspamdServer) -> None:
+    """A short unknown name (foo.org): SPF "none" at once, not a DNS failure after rspamd's time-out."""
+    message = (b"From: <x@foo.org>\r\nTo: <baocao@tdc.test>\r\nSubject: s\r\nMessage-ID: <1@foo.org>\r\n"
+               b"Date: Mon, 01 Dec 2025 10:00:00 +0700\r\n\r\nbody\r\n")
+    checked = rspamd_server.check(message, ip="192.0.2.1", mail_from="x@foo.org", helo="mail.foo.org")
+    assert "R_SPF_NA" in checked.symbols
+    assert "R_SPF_DNSFAIL" not in checked.symbols

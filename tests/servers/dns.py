@@ -46,6 +46,9 @@ SPF_LOOPBACK = "v=spf1 ip4:127.0.0.1 -all"
 DKIM_SELECTOR = "tdc2025"
 DKIM_BITS = 2048
 READY_TIMEOUT = 60.0
+# The server speaks for every name (the root zone, as far as its clients know).
+SOA_MNAME = "ns.loopback.test."
+SOA_RNAME = "hostmaster.loopback.test."
 
 
 def _import_dnslib():
@@ -189,7 +192,13 @@ class _Resolver:
         self._lock = threading.Lock()
 
     def resolve(self, request, handler):  # dnslib's interface
-        from dnslib import QTYPE, RCODE, RR
+        """Answer like a real authoritative server: records, or NXDOMAIN/NODATA with the zone's SOA.
+
+        The SOA (RFC 2308) and the EDNS OPT echoed back are not decoration: rspamd's resolver (rdns)
+        drops a reply no longer than 28 bytes, so a bare NXDOMAIN for a short name such as
+        ``python.org`` would look to it like a timeout (1 s, then a retransmit).
+        """
+        from dnslib import EDNS0, QTYPE, RCODE, RR, SOA
 
         self.ready.wait(READY_TIMEOUT)  # a zone still being filled answers once it is complete, never half
         reply = request.reply()  # aa=1, ra=1, the question copied
@@ -202,6 +211,10 @@ class _Resolver:
             reply.header.rcode = RCODE.NXDOMAIN
         for rdata in records:
             reply.add_answer(RR(qname, request.q.qtype, rdata=rdata, ttl=60))
+        if not records:
+            reply.add_auth(RR(".", QTYPE.SOA, ttl=60, rdata=SOA(SOA_MNAME, SOA_RNAME, (1, 3600, 600, 86400, 60))))
+        if any(rr.rtype == QTYPE.OPT for rr in request.ar):
+            reply.add_ar(EDNS0(udp_len=1232))
         return reply
 
 
