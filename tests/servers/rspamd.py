@@ -174,7 +174,7 @@ class RspamdServer:
     def __init__(self, root: Path, binary: str, dns: LoopbackDNS, *,
                  actions: Mapping[str, float | None] | None = NEVER_REJECT,
                  hostname: str = MX_HOSTNAME, hs_cache: Path | None = None, log_level: str = "info",
-                 strip_authentication_results: bool = True) -> None:
+                 strip_authentication_results: bool = True, extra_config: Mapping[str, str] | None = None) -> None:
         self.root = root
         self.binary = binary
         self.dns = dns
@@ -183,6 +183,8 @@ class RspamdServer:
         self.hs_cache = Path(hs_cache or os.environ.get("RSPAMD_HS_CACHE") or DEFAULT_HS_CACHE)
         self.log_level = log_level
         self.strip_authentication_results = strip_authentication_results
+        # More files for the local configuration directory, e.g. {"local.d/hfilter.conf": "..."} (a benchmark's profile).
+        self.extra_config = dict(extra_config or {})
         self.http_port = free_port()
         self.milter_port = free_port()
         self.conf_dir = root / "conf"
@@ -213,6 +215,8 @@ class RspamdServer:
             (self.conf_dir / "local.d" / name).write_text(text.format(**values), encoding="utf-8")
         for name, text in OVERRIDE_FILES.items():
             (self.conf_dir / "override.d" / name).write_text(text, encoding="utf-8")
+        for relative, text in self.extra_config.items():
+            (self.conf_dir / relative).write_text(text, encoding="utf-8")
         if self.actions is not None:
             (self.conf_dir / "override.d" / "actions.conf").write_text(_actions_file(self.actions), encoding="utf-8")
         if os.geteuid() == 0:
