@@ -239,7 +239,7 @@ class RspamdServer:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def start(self, timeout: float = 180.0) -> None:
+    def start(self, timeout: float = 300.0) -> None:
         """Start and wait for both workers; a cold Hyperscan cache makes the first start slow (see module doc)."""
         if self.running:
             return
