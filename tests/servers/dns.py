@@ -12,10 +12,8 @@ out.
 Each mail domain gets SPF ``v=spf1 ip4:127.0.0.1 -all``, a DKIM key pair made
 for this session (openssl) published at ``<selector>._domainkey.<domain>``, and
 a DMARC record ``_dmarc.<domain>``; ``MailDomain.sign`` signs a message with
-that key through dkimpy, as the agency's own server would. The session's
-domains (``session_zone``) are published by a background thread while the
-other servers start (four 2048-bit keys take ~2 s of CPU); until it is done,
-DNS answers and ``LoopbackDNS.domains`` wait for it.
+that key through dkimpy, as the agency's own server would. Keys are made on
+first use (2048-bit RSA costs ~0.5 s of CPU each), so the server starts at once.
 """
 from __future__ import annotations
 
@@ -45,7 +43,6 @@ MX_HOSTNAME = f"mx.{MAILBOX_DOMAIN}"
 SPF_LOOPBACK = "v=spf1 ip4:127.0.0.1 -all"
 DKIM_SELECTOR = "tdc2025"
 DKIM_BITS = 2048
-READY_TIMEOUT = 60.0
 # The server speaks for every name (the root zone, as far as its clients know).
 SOA_MNAME = "ns.loopback.test."
 SOA_RNAME = "hostmaster.loopback.test."
@@ -130,39 +127,42 @@ class DkimKey:
 
     @classmethod
     def generate(cls, domain: str, selector: str = DKIM_SELECTOR, bits: int = DKIM_BITS) -> "DkimKey":
-        return cls.generate_many([domain], selector, bits)[domain]
-
-    @classmethod
-    def generate_many(cls, domains: list[str], selector: str = DKIM_SELECTOR,
-                      bits: int = DKIM_BITS) -> dict[str, "DkimKey"]:
-        """Keys for several domains at once: openssl runs in parallel (a 2048-bit key takes ~0.5 s of CPU).
-
-        openssl (already needed for the test certificates) rather than a crypto library in the venv.
-        """
+        """openssl (already needed for the test certificates) rather than a crypto library in the venv."""
         openssl = require_binary("openssl", "apt-get install -y openssl")
-        children = {domain: subprocess.Popen([openssl, "genpkey", "-algorithm", "RSA", "-pkeyopt",
-                                              f"rsa_keygen_bits:{bits}"], stdout=subprocess.PIPE,
-                                             stderr=subprocess.DEVNULL)
-                    for domain in domains}
-        keys = {}
-        for domain, child in children.items():
-            private, _ = child.communicate()
-            if child.returncode != 0:
-                raise RuntimeError(f"openssl genpkey failed for {domain}")
-            public_der = subprocess.run([openssl, "pkey", "-pubout", "-outform", "DER"], input=private,
-                                        check=True, capture_output=True).stdout
-            keys[domain] = cls(domain, selector, private, base64.b64encode(public_der).decode("ascii"))
-        return keys
+        private = subprocess.run([openssl, "genpkey", "-algorithm", "RSA", "-pkeyopt", f"rsa_keygen_bits:{bits}"],
+                                 check=True, capture_output=True).stdout
+        public_der = subprocess.run([openssl, "pkey", "-pubout", "-outform", "DER"], input=private,
+                                    check=True, capture_output=True).stdout
+        return cls(domain, selector, private, base64.b64encode(public_der).decode("ascii"))
 
 
-@dataclass
 class MailDomain:
-    """A sending domain as published in the loopback DNS: SPF, a DKIM key, a DMARC policy."""
+    """A sending domain as published in the loopback DNS: SPF, a DMARC policy, a DKIM key made on first use.
 
-    name: str
-    dkim: DkimKey
-    spf: str
-    dmarc: str | None
+    A 2048-bit key costs ~0.5 s of CPU (several seconds on a loaded machine), so a domain's key is made
+    and published the first time someone needs it (``dkim``, ``sign``), never at session start; until
+    then its ``<selector>._domainkey`` name answers NXDOMAIN, as for a domain that publishes no key.
+    """
+
+    def __init__(self, name: str, *, spf: str, dmarc: str | None, selector: str,
+                 publish: Callable[[DkimKey], None], key: DkimKey | None = None) -> None:
+        self.name = name
+        self.spf = spf
+        self.dmarc = dmarc
+        self.selector = selector
+        self._publish = publish
+        self._key = key
+        self._lock = threading.Lock()
+        if key is not None:
+            publish(key)
+
+    @property
+    def dkim(self) -> DkimKey:
+        with self._lock:
+            if self._key is None:
+                self._key = DkimKey.generate(self.name, self.selector)
+                self._publish(self._key)
+            return self._key
 
     def sign(self, message: bytes, *, signing_domain: str | None = None,
              headers: tuple[bytes, ...] = (b"from", b"to", b"subject", b"date", b"message-id",
@@ -185,9 +185,8 @@ class MailDomain:
 class _Resolver:
     """dnslib resolver over a Zone, counting the questions so tests can see the verifier asked."""
 
-    def __init__(self, zone: Zone, ready: threading.Event) -> None:
+    def __init__(self, zone: Zone) -> None:
         self.zone = zone
-        self.ready = ready
         self.questions: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
 
@@ -200,7 +199,6 @@ class _Resolver:
         """
         from dnslib import EDNS0, QTYPE, RCODE, RR, SOA
 
-        self.ready.wait(READY_TIMEOUT)  # a zone still being filled answers once it is complete, never half
         reply = request.reply()  # aa=1, ra=1, the question copied
         qname = str(request.q.qname)
         qtype = QTYPE.get(request.q.qtype, str(request.q.qtype))
@@ -233,13 +231,10 @@ class LoopbackDNS:
     def __init__(self) -> None:
         self.dnslib = _import_dnslib()
         self.zone = Zone()
-        self._ready = threading.Event()
-        self._ready.set()
-        self._fill_error: BaseException | None = None
-        self._resolver = _Resolver(self.zone, self._ready)
+        self._resolver = _Resolver(self.zone)
         self._servers: list[object] = []
         self.port = 0
-        self._domains: dict[str, MailDomain] = {}
+        self.domains: dict[str, MailDomain] = {}
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self) -> None:
@@ -266,35 +261,6 @@ class LoopbackDNS:
             server.stop()
             server.server.server_close()
         self._servers = []
-
-    def fill_in_background(self, fill: Callable[["LoopbackDNS"], None]) -> None:
-        """Run ``fill`` (key generation, ~2 s of CPU) in a thread while the other servers start.
-
-        Until it is done, every DNS answer and ``domains`` wait for it, so nobody sees half a zone.
-        """
-        self._ready.clear()
-
-        def run() -> None:
-            try:
-                fill(self)
-            except BaseException as exc:  # reported by wait_ready, in the test's thread
-                self._fill_error = exc
-            finally:
-                self._ready.set()
-
-        threading.Thread(target=run, name="dns-zone-fill", daemon=True).start()
-
-    def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
-        if not self._ready.wait(timeout):
-            raise RuntimeError(f"the DNS zone was not filled after {timeout}s")
-        if self._fill_error is not None:
-            raise RuntimeError("filling the DNS zone failed") from self._fill_error
-
-    @property
-    def domains(self) -> dict[str, MailDomain]:
-        """The published mail domains by name (waits for a zone being filled)."""
-        self.wait_ready()
-        return self._domains
 
     @property
     def nameserver(self) -> str:
@@ -325,16 +291,16 @@ class LoopbackDNS:
     def add_mail_domain(self, name: str, *, spf: str = SPF_LOOPBACK, dmarc: str | None = "v=DMARC1; p=reject",
                         selector: str = DKIM_SELECTOR, key: DkimKey | None = None,
                         mx: str | None = None) -> MailDomain:
-        """Publish a sending domain: A/MX (so it "exists" for checks that ask), SPF, a DKIM key, DMARC."""
-        key = key or DkimKey.generate(name, selector)
+        """Publish a sending domain: A/MX (so it "exists" for checks that ask), SPF, DMARC; its DKIM key
+        now if given, else when first used (see MailDomain)."""
         self.add_a(name, "127.0.0.1")
         self.add_mx(name, mx or name)
         self.add_txt(name, spf)
-        self.add_txt(key.record_name, key.record)
         if dmarc is not None:
             self.add_txt(f"_dmarc.{name}", dmarc)
-        domain = MailDomain(name, key, spf, dmarc)
-        self._domains[name] = domain
+        domain = MailDomain(name, spf=spf, dmarc=dmarc, selector=selector, key=key,
+                            publish=lambda made: self.set_txt(made.record_name, made.record))
+        self.domains[name] = domain
         return domain
 
     def resolve(self, name: str, rtype: str = "A", *, tcp: bool = False, timeout: float = 2.0):
@@ -346,13 +312,11 @@ class LoopbackDNS:
 
 
 def session_zone(dns: LoopbackDNS) -> None:
-    """The test domains every chain test can rely on (see the module constants)."""
-    names = [AGENCY_ORG_DOMAIN, AGENCY_DOMAIN, ATTACKER_DOMAIN, MAILBOX_DOMAIN]
-    keys = DkimKey.generate_many(names)
-    dns.add_mail_domain(AGENCY_ORG_DOMAIN, key=keys[AGENCY_ORG_DOMAIN])
-    dns.add_mail_domain(AGENCY_DOMAIN, key=keys[AGENCY_DOMAIN])
-    dns.add_mail_domain(ATTACKER_DOMAIN, key=keys[ATTACKER_DOMAIN], dmarc="v=DMARC1; p=none")
-    dns.add_mail_domain(MAILBOX_DOMAIN, key=keys[MAILBOX_DOMAIN], mx=MX_HOSTNAME)
+    """The test domains every chain test can rely on (see the module constants); their keys come on first use."""
+    dns.add_mail_domain(AGENCY_ORG_DOMAIN)
+    dns.add_mail_domain(AGENCY_DOMAIN)
+    dns.add_mail_domain(ATTACKER_DOMAIN, dmarc="v=DMARC1; p=none")
+    dns.add_mail_domain(MAILBOX_DOMAIN, mx=MX_HOSTNAME)
     dns.add_a(MX_HOSTNAME, "127.0.0.1")
 
 
@@ -367,8 +331,8 @@ def dns_server() -> Iterator[LoopbackDNS]:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     server = LoopbackDNS()
+    session_zone(server)
     server.start()
-    server.fill_in_background(session_zone)
     try:
         yield server
     finally:
