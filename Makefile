@@ -22,16 +22,16 @@ demo: venv
 run: venv
 	$(BIN)/tdc-bot run --once
 
-# Debian test servers (Dovecot, PostgreSQL, OCR, antiword) when missing, then the whole suite.
+# Debian test servers (Dovecot, PostgreSQL, Postfix, rspamd, OCR, antiword) when missing, then the whole suite.
 test-deps:
 	scripts/install-test-deps.sh
 
 test: test-deps venv
 	$(BIN)/pytest -q
 
-# The developer's loop: unit tests only — no Dovecot, SMTP or PostgreSQL, no tdc-bot child processes,
+# The developer's loop: unit tests only — no Dovecot, SMTP, PostgreSQL or receiving chain (DNS, rspamd, Postfix), no tdc-bot child processes,
 # nothing marked slow — spread over the machine's cores (pytest-xdist). The whole suite stays `make test`, as in CI.
-FAST := not imap and not smtp and not postgres and not cli and not slow
+FAST := not imap and not smtp and not postgres and not mta and not cli and not slow
 test-fast: venv
 	$(BIN)/pytest -q -n auto -m "$(FAST)"
 

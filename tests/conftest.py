@@ -7,6 +7,10 @@ pytest_plugins = [
     "tests.servers.dovecot",
     "tests.servers.smtp",
     "tests.servers.postgres",
+    # the receiving chain (issue 21 §3, issue 20): loopback DNS, rspamd, Postfix delivering to Dovecot by LMTP
+    "tests.servers.dns",
+    "tests.servers.rspamd",
+    "tests.servers.postfix",
 ]
 
 

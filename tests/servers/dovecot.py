@@ -7,6 +7,10 @@ having to empty mailboxes between them. The fixed session user lives in a
 passwd-file; fresh users are accepted by a second, static passdb with the
 same password (Dovecot notices passwd-file edits only about once a second,
 which made adding users per test flaky).
+
+When Debian's dovecot-lmtpd is installed, the same server also takes mail by
+LMTP on a loopback port, for the private Postfix of the receiving-chain tests
+(tests/servers/postfix.py); without it, IMAP works exactly as before.
 """
 from __future__ import annotations
 
@@ -29,6 +33,8 @@ import pytest
 from tests.servers.common import free_port, require_binary, wait_for_port
 
 INSTALL_HINT = "apt-get install -y dovecot-imapd"
+LMTP_BINARY = "/usr/lib/dovecot/lmtp"
+LMTP_INSTALL_HINT = "apt-get install -y dovecot-lmtpd"
 PASSWORD = "Mật-khẩu-thử-1322"  # non-ASCII on purpose: AUTHENTICATE PLAIN must carry UTF-8
 
 
@@ -39,7 +45,7 @@ state_dir = {state_dir}
 instance_name = tdc-test-{port}
 log_path = {log_path}
 info_log_path = {log_path}
-protocols = imap
+protocols = {protocols}
 listen = 127.0.0.1
 default_internal_user = dovecot
 default_login_user = dovenull
@@ -67,7 +73,7 @@ service imap-login {{
     ssl = yes
   }}
 }}
-passdb {{
+{lmtp}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {passwd}
 }}
@@ -115,6 +121,20 @@ def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
     return ca_cert, cert, key
 
 
+# A recipient user@domain is delivered to the IMAP user "user": the domain is stripped.
+LMTP_TEMPLATE = """\
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {lmtp_port}
+  }}
+}}
+protocol lmtp {{
+  auth_username_format = %Ln
+}}
+"""
+
+
 class DovecotServer:
     """Handle on the session's Dovecot: ports, credentials, lifecycle, log."""
 
@@ -125,6 +145,8 @@ class DovecotServer:
         self.binary = binary
         self.port = free_port()
         self.ssl_port = free_port()
+        # LMTP only where Debian's dovecot-lmtpd is installed: Dovecot refuses a protocol it lacks.
+        self.lmtp_port: int | None = free_port() if os.path.isfile(LMTP_BINARY) else None
         self.maildir = root / "mail"
         self.passwd_file = root / "passwd"
         self.log_path = root / "dovecot.log"
@@ -144,10 +166,12 @@ class DovecotServer:
         self.cert_path, server_cert, server_key = make_certificates(self.root / "tls")
         self.passwd_file.write_text(f"{self.user}:{{PLAIN}}{self.password}::::::\n", encoding="utf-8")
         os.chmod(self.passwd_file, 0o644)
+        lmtp = LMTP_TEMPLATE.format(lmtp_port=self.lmtp_port) if self.lmtp_port else ""
         self.config_path.write_text(CONFIG_TEMPLATE.format(
             base_dir=self.root / "run", state_dir=self.root / "state", log_path=self.log_path,
             cert=server_cert, key=server_key, maildir=self.maildir, passwd=self.passwd_file,
             port=self.port, ssl_port=self.ssl_port, password=self.password,
+            protocols="imap lmtp" if self.lmtp_port else "imap", lmtp=lmtp,
         ), encoding="utf-8")
 
     @property
@@ -167,6 +191,8 @@ class DovecotServer:
         try:
             wait_for_port(self.port, timeout=15)
             wait_for_port(self.ssl_port, timeout=15)
+            if self.lmtp_port:
+                wait_for_port(self.lmtp_port, timeout=15)
         except RuntimeError as exc:
             self.stop()
             raise RuntimeError(f"Dovecot did not start: {exc}\n{self.log()}") from exc
@@ -189,8 +215,13 @@ class DovecotServer:
                 _signal_group(group, signal.SIGKILL)
                 deadline = time.monotonic() + 5
             time.sleep(0.05)
-        while _port_open(self.port) or _port_open(self.ssl_port):
+        while any(_port_open(port) for port in self.ports):
             time.sleep(0.05)
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        """Every port this server listens on (LMTP's only when it has one)."""
+        return tuple(port for port in (self.port, self.ssl_port, self.lmtp_port) if port)
 
     def restart(self) -> None:
         """Stop and start again on the same ports: every open client connection dies."""
