@@ -78,21 +78,24 @@ def _spamassassin(stamps: ServerStamps) -> JunkVerdict | None:
     return None
 
 
+RSPAMD_JUNK_ACTIONS = frozenset({"reject", "add header", "rewrite subject"})
+
+
 def _rspamd(stamps: ServerStamps) -> JunkVerdict | None:
-    result = stamps.values("x-spamd-result")
+    """rspamd's verdict: its action decides (its "default: True/False" follows the reject threshold only)."""
     action = (stamps.values("x-rspamd-action") or [""])[0].strip().lower() or None
-    if result:
-        match = _SPAMD_RESULT.search(result[0])
-        if match:
-            return JunkVerdict(match.group(1).lower() == "true", "rspamd (máy chủ nhận thư)",
-                               _float(match.group(2)), _float(match.group(3)), action)
-    flag = stamps.values("x-spam")
-    if flag:
-        return JunkVerdict(flag[0].strip().lower() == "yes", "rspamd (máy chủ nhận thư)", action=action)
+    match = next((m for v in stamps.values("x-spamd-result") if (m := _SPAMD_RESULT.search(v))), None)
+    score, threshold = (_float(match.group(2)), _float(match.group(3))) if match else (None, None)
+    flag = (stamps.values("x-spam") or [""])[0].strip().lower()
     if action:
-        return JunkVerdict(action in ("reject", "add header", "rewrite subject"), "rspamd (máy chủ nhận thư)",
-                           action=action)
-    return None
+        junk = action in RSPAMD_JUNK_ACTIONS
+    elif flag:
+        junk = flag == "yes"
+    elif match:
+        junk = match.group(1).lower() == "true"
+    else:
+        return None
+    return JunkVerdict(junk, "rspamd (máy chủ nhận thư)", score, threshold, action)
 
 
 def header_verdict(stamps: ServerStamps, trust: frozenset[str]) -> JunkVerdict | None:
@@ -112,7 +115,7 @@ class RspamdClient:
     url: str
     timeout: float = 10.0
     password: str | None = None
-    junk_actions: frozenset[str] = frozenset({"reject", "add header", "rewrite subject"})
+    junk_actions: frozenset[str] = RSPAMD_JUNK_ACTIONS
 
     def check(self, raw: bytes, sender: str = "", recipient: str = "") -> JunkVerdict | None:
         """rspamd's verdict, or None when it cannot be asked (down, slow, an odd answer): never junk by default."""

@@ -32,7 +32,8 @@ from workflow.db import models
 from workflow.operations import doctor
 
 OURS = ("Received: from mail.example.net (mail.example.net [198.51.100.4]) by mx.tdc.example.vn (Postfix) "
-        "with ESMTP id 4Q; Wed, 20 Nov 2024 09:00:00 +0700")
+        "with ESMTP id 4XyQ7; Wed, 20 Nov 2024 09:00:00 +0700")
+SENDERS = "Received: from pc by mail.example.net (Postfix) with ESMTP id 9Z; Wed, 20 Nov 2024 08:59:00 +0700"
 SA_YES = "X-Spam-Status: Yes, score=14.2 required=5.0 tests=GTUBE,MISSING_DATE autolearn=no"
 SA_NO = "X-Spam-Status: No, score=-1.0 required=5.0"
 HOSTS = frozenset({"mx.tdc.example.vn"})
@@ -40,6 +41,12 @@ HOSTS = frozenset({"mx.tdc.example.vn"})
 
 def _with(raw: bytes, *fields: str) -> bytes:
     return "".join(f"{f}\r\n" for f in fields).encode() + raw
+
+
+def _appended(raw: bytes, *fields: str) -> bytes:
+    """The fields at the end of the header block, where rspamd's milter appends its verdict."""
+    head, _, body = raw.partition(b"\n\n")
+    return head + b"\n" + "".join(f"{f}\n" for f in fields).encode().rstrip(b"\n") + b"\n\n" + body
 
 
 def disguised_report(sender: str = "nguyenvana.work@gmail.com") -> bytes:
@@ -60,13 +67,17 @@ def test_a_filters_verdict_counts_only_above_our_received_line():
     above = server_stamps(parse(_with(disguised_report(), SA_YES, OURS)), HOSTS)
     verdict = header_verdict(above, frozenset({"spamassassin"}))
     assert verdict is not None and verdict.junk and verdict.score == 14.2 and verdict.threshold == 5.0
-    below = server_stamps(parse(_with(disguised_report(), OURS, SA_YES)), HOSTS)
+    below = server_stamps(parse(_with(disguised_report(), OURS, SENDERS, SA_YES)), HOSTS)
     assert header_verdict(below, frozenset({"spamassassin"})) is None  # the sender wrote it
     assert header_verdict(above, frozenset({"rspamd"})) is None  # a filter we were not told to trust
-    rspamd = server_stamps(parse(_with(disguised_report(), "X-Spamd-Result: default: True [16.50 / 15.00];",
-                                       "X-Rspamd-Action: reject", OURS)), HOSTS)
-    found = header_verdict(rspamd, frozenset({"rspamd"}))
+    rspamd_fields = ("X-Spamd-Result: default: True [16.50 / 15.00];", "X-Rspamd-Action: reject")
+    bound = server_stamps(parse(_appended(_with(disguised_report(), OURS), *rspamd_fields,
+                                          "X-Rspamd-Queue-Id: 4XyQ7")), HOSTS)
+    found = header_verdict(bound, frozenset({"rspamd"}))
     assert found is not None and found.junk and found.action == "reject" and "16,5" in found.reason
+    unbound = server_stamps(parse(_appended(_with(disguised_report(), OURS), *rspamd_fields,
+                                            "X-Rspamd-Queue-Id: GUESSED")), HOSTS)
+    assert header_verdict(unbound, frozenset({"rspamd"})) is None  # not bound to our server's queue id
     nowhere = server_stamps(parse(_with(disguised_report(), SA_YES)), HOSTS)
     assert header_verdict(nowhere, frozenset({"spamassassin"})) is None  # never passed our server
 
@@ -91,7 +102,7 @@ def test_junk_is_never_read_and_never_hides_an_agencys_report(roster, campaigns)
     assert agency.status == "recorded" and agency.classification.kind == "report" and agency.junk is None
     about = _understand(_with(mailfactory.report_email(sender="nguoila@gmail.com"), SA_YES, OURS), ctx)
     assert about.status == "recorded" and about.classification.kind == "report"  # it names the programme
-    forged_no = _understand(_with(disguised_report(), OURS, SA_NO), ctx)
+    forged_no = _understand(_with(disguised_report(), OURS, SENDERS, SA_NO), ctx)
     assert forged_no.junk is None and forged_no.status == "recorded"  # no believed verdict, no filter asked
     rescued = _understand(_with(disguised_report(), SA_YES, OURS), dataclasses.replace(ctx, junk_check=False))
     assert rescued.status == "recorded" and rescued.classification.kind == "report"

@@ -4,7 +4,9 @@ Each case is an attack that made a forged mail "verified" before: a split on
 ";" read an injected result out of a quoted string or an echoed MAIL FROM in
 a comment, and any header in the trusted server's name counted wherever it
 stood. Now ``authres`` parses the grammar, only fields above our server's own
-Received line count, and contradicting results vouch for nothing.
+Received line count (its stamp zone, ``intake.trusted_server``: above that line
+and the run of verdict fields its milter writes directly under it), and
+contradicting results vouch for nothing.
 """
 from __future__ import annotations
 
@@ -70,11 +72,26 @@ def test_injected_or_contradicting_results_never_verify(value):
     "MX.TDC.Example.VN",
     "mx.tdc.example.vn\r\n\t",  # folded
 ])
-def test_a_verdict_in_our_name_below_our_received_line_came_with_the_message(forged):
-    raw = message(OURS, f"Authentication-Results: {forged}; dmarc=pass header.from={AGENCY}", SENDERS)
+def test_a_verdict_in_our_name_outside_our_stamp_zone_came_with_the_message(forged):
+    """Below the sender's own trace (not in the run our server writes under its Received line): the sender's."""
+    raw = message(OURS, SENDERS, f"Authentication-Results: {forged}; dmarc=pass header.from={AGENCY}")
     found = verdict(raw)
     assert found.status == FAIL
     assert any("nhân danh máy chủ nhận thư" in sign for sign in found.forgery_signs), found
+
+
+def test_a_forged_pass_beside_the_genuine_verdict_vouches_for_nothing():
+    """With the milter's genuine header right under our Received line and a forged one the MX did not strip
+    next to it, both stand in the stamp zone: the contradiction makes neither count."""
+    raw = message(OURS, f"Authentication-Results: mx.tdc.example.vn; dkim=none; dmarc=fail (p=reject) header.from={AGENCY}",
+                  f"Authentication-Results: mx.tdc.example.vn; dmarc=pass header.from={AGENCY}", SENDERS)
+    assert verdict(raw).status == FAIL
+
+
+def test_verdicts_above_our_received_line_count_too():
+    """A verifier that prepends (above the MTA's own line) is believed as well."""
+    raw = message(f"Authentication-Results: mx.tdc.example.vn; dmarc=pass header.from={AGENCY}", OURS, SENDERS)
+    assert verdict(raw).status == PASS
 
 
 def test_a_suffix_of_our_name_is_another_server():

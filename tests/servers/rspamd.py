@@ -135,7 +135,22 @@ routines {{
 }}
 """,
     "dkim_signing.conf": "enabled = false;\n",
+    # Test-only: a subject carrying TEST_SPAM_MARK scores as spam ("add header", over 6, under no reject),
+    # so a test can make rspamd call a message junk through the milter. (GTUBE's "add header" variant
+    # answers over /checkv2 but not through the milter in rspamd 3.4, and its reject pattern is refused at SMTP.)
+    "multimap.conf": """\
+tdc_test_spam {{
+    type = "header";
+    header = "subject";
+    regexp = true;
+    map = "$LOCAL_CONFDIR/tdc-test-spam.map";
+    symbol = "TDC_TEST_SPAM";
+    score = 10.0;
+    description = "test suite: a message the tests want called spam";
+}}
+""",
 }
+TEST_SPAM_MARK = "TDC-TEST-SPAM-7f3a"
 
 # override.d: modules that would reach rspamd.com (fuzzy hashes, rule updates) are off outright.
 OVERRIDE_FILES = {
@@ -213,6 +228,7 @@ class RspamdServer:
                   "ar_remove": "0" if self.strip_authentication_results else "false"}
         for name, text in LOCAL_FILES.items():
             (self.conf_dir / "local.d" / name).write_text(text.format(**values), encoding="utf-8")
+        (self.conf_dir / "tdc-test-spam.map").write_text(f"/{TEST_SPAM_MARK}/\n", encoding="utf-8")
         for name, text in OVERRIDE_FILES.items():
             (self.conf_dir / "override.d" / name).write_text(text, encoding="utf-8")
         for relative, text in self.extra_config.items():
