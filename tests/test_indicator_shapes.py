@@ -138,8 +138,10 @@ def test_a_rate_whose_header_does_not_say_may_be_either_quotient():
 
 def test_only_a_yearly_rate_is_checked_against_the_yearly_plan():
     header = ["Nội dung", f"KH năm {YEAR}", "KH giai đoạn 2021-2025", f"TH năm {YEAR}", "Lũy kế", "So với KH năm (%)"]
-    (row,) = rows_of_table([header, ["Hội nghị", "40", "200", "36", "150", "90"]])
-    assert (row.target, row.rate, row.findings) == (200.0, 90.0, [])
+    right, wrong = rows_of_table([header, ["Hội nghị", "40", "200", "36", "150", "90"],
+                                  ["Tin bài", "40", "200", "36", "150", "75"]])  # 75 is 150 ÷ 200, not the year's
+    assert (right.target, right.rate, right.findings) == (200.0, 90.0, [])
+    assert wrong.findings == ["tỷ lệ so với kế hoạch năm ghi 75% nhưng kết quả năm 36 ÷ kế hoạch năm 40 = 90%"]
 
 
 def test_both_rates_are_checked_when_a_table_gives_two():

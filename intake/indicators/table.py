@@ -109,6 +109,7 @@ def _quiet(row: list[str], col: int | None) -> float | None:
 
 
 def _rate_basis(found: Layout) -> str:
+    """What the row's rate is the quotient of: its header says, else a yearly-only target makes it the year's."""
     if found.rate_scope == "programme":
         return CUMULATIVE
     if found.rate_scope == "year" or found.target_scope == "year":
@@ -119,9 +120,11 @@ def _rate_basis(found: Layout) -> str:
 def _claims(item: IndicatorRow, row: list[str], found: Layout) -> list[RateClaim]:
     """The written rates of a row and the quotients they should equal."""
     basis = _rate_basis(found)
-    yearly = basis == RESULT and found.year_target is not None
-    claims = [RateClaim(item.rate, numerators(basis, item.result, item.cumulative),
-                        _quiet(row, found.year_target) if yearly else item.target)]
+    if basis == RESULT and found.year_target is not None:  # "So với KH năm" beside a five-year target
+        claims = [RateClaim(item.rate, numerators(basis, item.result, None), _quiet(row, found.year_target),
+                            rate_label="tỷ lệ so với kế hoạch năm", target_label="kế hoạch năm")]
+    else:
+        claims = [RateClaim(item.rate, numerators(basis, item.result, item.cumulative), item.target)]
     if found.year_rate is not None:
         year_target = _quiet(row, found.year_target) if found.year_target is not None else item.target
         claims.append(RateClaim(_quiet(row, found.year_rate), numerators(RESULT, item.result, None), year_target,
