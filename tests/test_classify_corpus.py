@@ -27,7 +27,7 @@ def corpus(tmp_path_factory) -> list[tuple[Path, dict]]:
 def test_corpus_is_large_and_varied(corpus):
     kinds = {label["kind"] for _, label in corpus}
     assert len(corpus) >= 40
-    assert kinds == {"report", "other", "auto_reply", "bounce"}
+    assert kinds == {"report", "other", "auto_reply", "bounce", "list"}
     assert (corpus[0][0].parent / "labels.json").exists()
 
 

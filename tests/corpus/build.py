@@ -593,7 +593,7 @@ def newsletter() -> Case:
                "Chương trình quốc gia hỗ trợ doanh nghiệp nâng cao năng suất và chất lượng: "
                "báo cáo kết quả năm 2023 của các địa phương đã được tổng hợp...", when,
                headers={"List-Id": "Ban tin NSCL <bantin.nscl.gov.vn>", "List-Unsubscribe": "<mailto:unsub@nscl.gov.vn>"})
-    return Case("newsletter", msg.as_bytes(), "other", None, None, when, "mailing-list newsletter")
+    return Case("newsletter", msg.as_bytes(), "list", None, None, when, "mailing-list newsletter: stored as list mail (issue 20)")
 
 
 @case

@@ -313,6 +313,8 @@ class IndicatorRow(Base):
     cumulative: Mapped[float | None] = mapped_column(Float)
     rate: Mapped[float | None] = mapped_column(Float)
     findings: Mapped[list] = mapped_column(default=list)
+    # The arithmetic checks as data: [{"code": "rate_mismatch", "text": "…"}] (intake.indicators.CHECK_CODES).
+    checks: Mapped[list] = mapped_column(default=list)
 
 
 class User(Base):

@@ -173,7 +173,8 @@ def attachment_values(u: "Understanding") -> list[dict]:
 def _indicator_rows(u: "Understanding") -> list[models.IndicatorRow]:
     return [
         models.IndicatorRow(position=i, indicator=r.indicator, unit=_fit(r.unit, models.IndicatorRow.unit), target=r.target, result=r.result,
-                            cumulative=r.cumulative, rate=r.rate, findings=list(r.findings))
+                            cumulative=r.cumulative, rate=r.rate, findings=list(r.findings),
+                            checks=[{"code": c.code, "text": c.text} for c in r.checks])
         for i, r in enumerate(u.indicators)
     ]
 
