@@ -117,8 +117,13 @@ class RspamdClient:
     password: str | None = None
     junk_actions: frozenset[str] = RSPAMD_JUNK_ACTIONS
 
-    def check(self, raw: bytes, sender: str = "", recipient: str = "") -> JunkVerdict | None:
-        """rspamd's verdict, or None when it cannot be asked (down, slow, an odd answer): never junk by default."""
+    def check(self, raw: bytes, sender: str = "", recipient: str = "",
+              client: tuple[str, str, str] | None = None) -> JunkVerdict | None:
+        """rspamd's verdict, or None when it cannot be asked (down, slow, an odd answer): never junk by default.
+
+        ``client`` is the (HELO, reverse name, IP) our receiving server recorded,
+        when it did: rspamd judges a message far better knowing where it came from.
+        """
         headers = {"Content-Type": "application/octet-stream"}
         if self.password:
             headers["Password"] = self.password
@@ -126,6 +131,9 @@ class RspamdClient:
             headers["From"] = sender
         if recipient:
             headers["Rcpt"] = recipient
+        if client is not None:
+            helo, hostname, ip = client
+            headers.update({"Helo": helo, "IP": ip, **({"Hostname": hostname} if hostname else {})})
         request = urllib.request.Request(self.url.rstrip("/") + "/checkv2", data=raw, headers=headers, method="POST")
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never an environment proxy
         try:

@@ -301,14 +301,14 @@ def from_an_agency(env: Envelope, ctx: IntakeContext) -> bool:
 
 def junk_verdict(data: bytes, env: Envelope, ctx: IntakeContext) -> JunkVerdict | None:
     """The trusted filter's verdict written on the message, else rspamd's answer, else None (no filter)."""
+    stamps = server_stamps(env, ctx.trusted_received_by or ctx.trusted_authserv_ids or frozenset())
     if ctx.junk_trust:
-        believed = header_verdict(server_stamps(env, ctx.trusted_received_by or ctx.trusted_authserv_ids or frozenset()),
-                                  ctx.junk_trust)
+        believed = header_verdict(stamps, ctx.junk_trust)
         if believed is not None:
             return believed
     if ctx.rspamd is not None:
         recipient = next(iter(sorted(ctx.own_addresses)), "")
-        return ctx.rspamd.check(data, sender=env.from_addr, recipient=recipient)
+        return ctx.rspamd.check(data, sender=env.from_addr, recipient=recipient, client=stamps.client)
     return None
 
 

@@ -38,6 +38,8 @@ from intake.model import Envelope
 
 _BY = re.compile(r"\bby\s+\[?([^\s;()\[\]]+)", re.I)
 _QUEUE_ID = re.compile(r"\bid\s+([A-Za-z0-9]{4,40})\b")
+# "from HELO (reverse-name [ip])" as Postfix, Exim and Sendmail write the client in their Received line.
+_CLIENT = re.compile(r"^\s*from\s+(\S+)\s+\((?:([^\s\[()]+)\s+)?\[(?:IPv6:)?([0-9A-Fa-f:.]+)\]")
 _COMMENT = re.compile(r"\([^()]*\)")
 # Fields verifiers and filters write; a run of them directly below R is R's.
 _VERDICT_NAMES = frozenset({"authentication-results", "arc-authentication-results", "arc-seal",
@@ -59,6 +61,7 @@ class ServerStamps:
     below: tuple[tuple[str, str], ...] = ()
     host: str = ""  # the host named in our server's Received line
     notes: list[str] = field(default_factory=list)
+    client: tuple[str, str, str] | None = None  # (HELO, reverse name, IP) our server saw, when it wrote them
 
     def values(self, name: str) -> list[str]:
         return [value for key, value in self.stamped if key == name]
@@ -108,7 +111,9 @@ def server_stamps(env: Envelope, hosts: frozenset[str]) -> ServerStamps:
     zone = set(range(at)) | set(range(at + 1, run_end)) | set(block)
     stamped = tuple(f for i, f in enumerate(fields) if i in zone)
     below = tuple(f for i, f in enumerate(fields) if i not in zone and i != at)
-    return ServerStamps(True, stamped, below, received_by(fields[at][1]))
+    client = _CLIENT.match(fields[at][1])
+    seen = (client.group(1), client.group(2) or "", client.group(3)) if client else None
+    return ServerStamps(True, stamped, below, received_by(fields[at][1]), client=seen)
 
 
 def names_server(text: str, ids: frozenset[str]) -> str | None:

@@ -68,6 +68,8 @@ def truly_without_sender(raw: bytes) -> bool:
 def outcome(row: models.Message) -> str:
     if row.status == "ignored":
         return "machine mail"
+    if row.status == "junk":
+        return "junk"
     if row.status == "quarantined":
         return "quarantined"
     return f"recorded as {row.kind or 'other'}"
@@ -82,10 +84,19 @@ def print_table(by_label: dict[str, Counter[str]]) -> None:
         print(f"{label:<10} {sum(counts.values()):>4}  " + "  ".join(f"{counts.get(c, 0):>20}" for c in columns))
 
 
+# The spam filter beside the bot: the test suite's private rspamd (tests/servers/rspamd.py), offline (loopback
+# DNS, no blocklists, nothing learnt) and asked without an envelope (these messages never passed our server).
+# There its "add header" is mostly noise (old test-suite mail without Date or Message-ID scores it; measured in
+# bench/rspamd_realmail.py: 79 of 335 normal messages), so only its "reject" makes junk here; in production,
+# behind the MX, its verdict comes with the envelope and the default actions apply.
+JUNK = '[junk]\nrspamd_url = "{url}"\nrspamd_junk_actions = ["reject"]\n'
+GTUBE = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+
 @pytest.mark.slow
-def test_every_real_message_through_the_daemon(tmp_path):
+def test_every_real_message_through_the_daemon(tmp_path, rspamd_server):
     messages = corpus()
-    config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}")
+    config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}", extra=JUNK.format(url=rspamd_server.http_url))
     distinct: dict[str, tuple[str, str, bytes]] = {}
     for i, (name, label, raw) in enumerate(messages):
         sha = hashlib.sha256(raw).hexdigest()
@@ -129,6 +140,10 @@ def test_every_real_message_through_the_daemon(tmp_path):
                 problems.append(f"{name} ({label}): stored as {row.kind}, expected one of {sorted(KINDS[label])}")
         if label in ("normal", "malformed") and row.status == "junk":
             problems.append(f"{name} ({label}): a person's mail called junk")
+        if GTUBE in raw and row.status not in ("junk", "ignored", "quarantined"):
+            problems.append(f"{name} ({label}): carries the GTUBE test pattern but is {row.status}")
+        if label == "spam" and row.kind == "report":
+            problems.append(f"{name}: spam read as a report")
         over_budget = (row.quarantine_reason or "") in {too_many_parts_reason(Limits().max_parts),
                                                         too_many_header_lines_reason(Limits().max_header_lines)}
         # A structure over the per-message budget (an endless enclosure) is quarantined by design (issue #10),
