@@ -103,15 +103,38 @@ class GuardVerdict:
     reasons: list[str] = field(default_factory=list)
 
 
+# How a report reached the mailbox (Classification.delivery).
+FILE, LINK, BODY, PHOTOS = "file", "link", "body", "photos"
+
+
 @dataclass
 class Classification:
-    """The bot's reading of a message, with the reasons a coordinator can check."""
+    """The bot's reading of a message, with the reasons a coordinator can check.
 
-    kind: str  # report | other | auto_reply | bounce
+    ``kind``: report (the agency's annual report) | periodic (a six-month or
+    quarterly report of the programme: never the annual one) | other |
+    auto_reply | bounce | … (machine kinds, ``intake.machine_mail.STORED_KIND``).
+
+    The rest says how a report came and what else the same mail holds:
+    ``delivery`` (a file, a link to fetch, written in the body, photos of the
+    pages); ``links`` the share or e-office links it names (never followed);
+    ``also`` further readings of the same mail (last year's overdue report in a
+    second file: each file to its year); ``documents`` the file names this
+    reading stands on (empty: the whole mail); ``copied_to`` the office the mail
+    was addressed to when this mailbox was only copied (a district's report to
+    its province: an input to that report, not a submission).
+    """
+
+    kind: str
     agency: str | None
     year: int | None
     confidence: float
     reasons: list[str] = field(default_factory=list)
+    delivery: str = FILE
+    links: list[str] = field(default_factory=list)
+    also: list["Classification"] = field(default_factory=list)
+    documents: list[str] = field(default_factory=list)
+    copied_to: str | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -120,4 +143,9 @@ class Classification:
             "year": self.year,
             "confidence": round(self.confidence, 3),
             "reasons": list(self.reasons),
+            "delivery": self.delivery,
+            "links": list(self.links),
+            "also": [other.as_dict() for other in self.also],
+            "documents": list(self.documents),
+            "copied_to": self.copied_to,
         }
