@@ -26,7 +26,7 @@ from intake.indicators import IndicatorRow, extract_indicators
 from intake.junk import JunkVerdict, RspamdClient, header_verdict
 from intake.limits import Limits
 from intake.machine_mail import RETURN_KINDS, STORED_KIND, flufl_bounce, may_be_bounce, returned_own_message_ids
-from intake.model import AttachmentPart, Classification, DocumentText, Envelope, GuardVerdict, RawMessage
+from intake.model import LINK, AttachmentPart, Classification, DocumentText, Envelope, GuardVerdict, RawMessage
 from intake.outline import LAYOUT_NOTE, OutlineResult, check_outline
 from intake.parse import MessageRejected, parse
 from intake.precheck import precheck
@@ -86,6 +86,8 @@ class Understanding:
     raw_fingerprint: str | None = None  # the same, read from the raw bytes before parsing (intake.identity)
     duplicate_of: int | None = None  # a message already recorded with this raw fingerprint: not read again
     deferred: bool = False  # a stranger's attachments, read after the known senders of the cycle
+    sender_agency: str | None = None  # the roster agency whose address or domain sent it, whatever it was read as
+    companions: list["Companion"] = field(default_factory=list)  # further reports in the same mail (each its year)
 
     def reading(self) -> Classification:
         """The bot's reading even when classification did not run (quarantine, machine mail)."""
@@ -241,7 +243,8 @@ def _understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> 
     result.attachments = _store_attachments(store, env)
     result.sender = check_sender(env, ctx.trusted_authserv_ids or None, ctx.trusted_received_by)
     result.fingerprint = content_fingerprint(env, [a.sha256 for a in result.attachments])
-    from_agency, about_programme = from_an_agency(env, ctx), mentions_programme(env)
+    result.sender_agency = sender_agency(env, ctx)
+    from_agency, about_programme = result.sender_agency is not None, mentions_programme(env)
     protected = from_agency or about_programme  # never set aside as junk: it may be an agency's report
     result.verdict = check(env, set(ctx.own_addresses), ctx.own_domain, from_agency, about_programme)
     if result.verdict.action == "accept" and may_be_bounce(env) and (failed := flufl_bounce(raw.raw)):
@@ -279,6 +282,8 @@ def _understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> 
     return result
 
 
+LINK_REASON = ("nhận đường liên kết tới báo cáo, chưa có tệp: cán bộ đầu mối tải tệp về và đính kèm "
+               "(tdc-bot attach ĐƠN-VỊ/NĂM TỆP)")
 DEFERRED_REASON = "người gửi chưa biết: tệp đính kèm được đọc sau thư của các đơn vị đã biết"
 
 
@@ -291,12 +296,19 @@ def _has_heavy_files(env: Envelope) -> bool:
                if not (a.inline and a.content_type.startswith("image/")))  # as _read_documents skips them
 
 
-def from_an_agency(env: Envelope, ctx: IntakeContext) -> bool:
-    """From (or Reply-To, as a shared-document notice names the official) an address or domain the
-    roster or the contact book knows for a recent campaign year: never set aside as bulk or junk."""
-    years = sorted(ctx.campaigns)[-2:]
-    return any(address and ctx.roster.by_address(address, year) is not None
-               for address in (env.from_addr, *env.reply_to[:3]) for year in years)
+def sender_agency(env: Envelope, ctx: IntakeContext) -> str | None:
+    """The agency whose address or domain (roster or contact book, a recent campaign year) sent the mail.
+
+    From first, then Reply-To (a shared-document notice names the official
+    there). Mail from an agency is never set aside as bulk or junk, and when it
+    is not read as a report a coordinator still sees it.
+    """
+    for address in (env.from_addr, *env.reply_to[:3]):
+        for year in sorted(ctx.campaigns, reverse=True)[:2]:
+            found = ctx.roster.by_address(address, year) if address else None
+            if found is not None:
+                return found.slug
+    return None
 
 
 def junk_verdict(data: bytes, env: Envelope, ctx: IntakeContext) -> JunkVerdict | None:
@@ -336,6 +348,8 @@ def _add_review_reasons(result: Understanding, ctx: IntakeContext) -> None:
                 f"địa chỉ gửi {result.envelope.from_addr or '(trống)'} không thuộc danh sách địa chỉ đã biết của đơn vị; "
                 "cán bộ đầu mối cần xác nhận thư thuộc đơn vị nào"
             )
+    if cls.delivery == LINK:
+        result.review_reasons.append(LINK_REASON)
     if result.outline is not None and result.outline.different_layout:
         result.review_reasons.append(f"{LAYOUT_NOTE}: cần đối chiếu nội dung với đề cương")
         if LAYOUT_NOTE not in result.notes:
@@ -350,17 +364,57 @@ def _add_review_reasons(result: Understanding, ctx: IntakeContext) -> None:
 def _read_outline_and_indicators(result: Understanding, ctx: IntakeContext) -> None:
     cls = result.classification
     assert cls is not None and result.envelope is not None
-    campaign = ctx.campaigns.get(cls.year) if cls.year is not None else None
+    result.outline, result.indicators = _outline_and_indicators(result, cls, ctx)
+    result.companions = [_companion(result, other, ctx) for other in cls.also if other.kind == "report"]
+
+
+def _documents_of(result: Understanding, reading: Classification) -> list[DocumentText]:
+    """The documents a reading stands on (its ``documents``; all of them when it names none)."""
+    if not reading.documents:
+        return result.documents
+    names = set(reading.documents)
+    return [d for d in result.documents if d.filename in names or d.filename.split("/", 1)[0] in names]
+
+
+def _outline_and_indicators(result: Understanding, reading: Classification,
+                            ctx: IntakeContext) -> tuple[OutlineResult | None, list[IndicatorRow]]:
+    assert result.envelope is not None
+    documents = _documents_of(result, reading)
+    outline: OutlineResult | None = None
+    campaign = ctx.campaigns.get(reading.year) if reading.year is not None else None
     if campaign is not None and campaign.outline:
         try:
-            body = body_text(result.envelope.text_body, result.envelope.html_body)  # HTML-only bodies too
-            result.outline = check_outline(result.documents, body, campaign.outline)
+            body = "" if reading.documents else body_text(result.envelope.text_body, result.envelope.html_body)
+            outline = check_outline(documents, body, campaign.outline)
         except Exception:  # noqa: BLE001
             log.exception("outline check failed")
     try:
-        result.indicators = extract_indicators(result.documents)
+        indicators = extract_indicators(documents)
     except Exception:  # noqa: BLE001
         log.exception("indicator extraction failed")
+        indicators = []
+    return outline, indicators
+
+
+@dataclass
+class Companion:
+    """Another report the same mail carries (last year's overdue file beside this year's): its own reading.
+
+    Recorded as its own row (``messages.part_of``), so each file counts for its
+    own year, with the outline and indicators of its own files only.
+    """
+
+    classification: Classification
+    attachments: list[StoredAttachment]
+    outline: OutlineResult | None
+    indicators: list[IndicatorRow]
+
+
+def _companion(result: Understanding, reading: Classification, ctx: IntakeContext) -> Companion:
+    outline, indicators = _outline_and_indicators(result, reading, ctx)
+    names = set(reading.documents)
+    files = [a for a in result.attachments if a.filename in names] if names else []
+    return Companion(reading, files, outline, indicators)
 
 
 def known_delivery(raw: RawMessage, store: RawStore | None, message_id: int, fingerprint: str) -> Understanding:

@@ -47,6 +47,9 @@ ACTION_LABELS: dict[str, str] = {
     "on_time_recomputed": "tính lại đúng hạn",
     "quarantined": "cách ly",
     "junk_rescued": "đưa thư khỏi mục thư rác",
+    "mail_dismissed": "đã xem, không phải báo cáo",
+    "file_attached": "đính kèm tệp báo cáo",
+    "report_recorded_by_hand": "ghi nhận báo cáo nhận ngoài email",
     "reminder_queued": "xếp thư nhắc",
     "report_unplaced": "chưa xếp được báo cáo",
     "unverified_claim": "thư chưa xác thực tự nhận là báo cáo của đơn vị",
@@ -113,3 +116,24 @@ def job_line(name: str, day: str, ok: bool, result: str) -> str:
     """'Việc gửi thư: 28/11/2024 · bình thường · đã gửi 3, lỗi 0, chờ gửi lại 0'."""
     state = "bình thường" if ok else "LỖI"
     return f"Việc {JOB_LABELS.get(name, name)}: {day} · {state} · {job_summary(result)}"
+
+
+# What a stored message is (messages.status, messages.kind), as a coordinator reads it: one table for the
+# command line, the board and the documents.
+MESSAGE_STATUS_LABELS: dict[str, str] = {
+    "recorded": "đã ghi nhận", "ignored": "bỏ qua (thư tự động)", "junk": "thư rác", "quarantined": "cách ly",
+}
+MESSAGE_KIND_LABELS: dict[str, str] = {
+    "report": "báo cáo", "periodic": "báo cáo định kỳ (6 tháng, quý)", "other": "thư khác", "spam": "thư rác",
+    "bounce": "thư báo lỗi gửi", "complaint": "báo cáo khiếu nại", "receipt": "thông báo đã đọc",
+    "auto_reply": "thư trả lời tự động", "list": "thư từ danh sách thư", "notice": "thông báo tự động",
+    "newsletter": "bản tin, thư gửi hàng loạt",
+}
+
+
+def kind_label(kind: str | None) -> str:
+    return MESSAGE_KIND_LABELS.get(kind or "", kind or "chưa phân loại")
+
+
+def status_label(status: str | None) -> str:
+    return MESSAGE_STATUS_LABELS.get(status or "", status or "")

@@ -177,6 +177,7 @@ def register(app: typer.Typer) -> None:
     def review_list(year: Annotated[int | None, typer.Option("--year", "-y", help="Only this reporting year.")] = None,
                     json_out: JsonOption = False, config: ConfigOption = None) -> None:
         """Submissions needing review and report messages the bot could not place, with its reasons."""
+        from notifier.labels import kind_label
         from workflow.season.coordinator_views import review_queue
 
         with open_app(config, need_secrets=False) as a:
@@ -198,12 +199,30 @@ def register(app: typer.Typer) -> None:
             t.add_row(str(m["id"]), _vn(m["arrived_at"]), m["from"], m["subject"][:60], guess,
                       "; ".join(m["notes"] + m["reasons"])[:300] or "—")
         console.print(t)
+        if data["agency_mail"]:
+            t = table("số thư", "ngày nhận", "đơn vị", "người gửi", "tiêu đề", "đọc là", "lý do",
+                      title=f"Thư của đơn vị không được đọc là báo cáo: {len(data['agency_mail'])}")
+            for m in data["agency_mail"]:
+                t.add_row(str(m["id"]), _vn(m["arrived_at"]), m["name"], m["from"], (m["subject"] or "")[:60],
+                          kind_label(m["kind"]), "; ".join(m["reasons"])[:300] or "—")
+            console.print(t)
+            console.print("Đã xem một thư và không phải báo cáo: tdc-bot dismiss SỐ_THƯ", markup=False)
         if data["reminder_replies"]:
             t = table("id", "arrived", "agency", "from", "subject",
                       title=f"Phản hồi nhắc nhở: {len(data['reminder_replies'])}")
             for m in data["reminder_replies"]:
                 t.add_row(str(m["id"]), _vn(m["arrived_at"]), m["name"], m["from"], (m["subject"] or "")[:80])
             console.print(t)
+
+    @app.command("dismiss")
+    def dismiss(message: MessageArg,
+                reason: Annotated[str, _reason_option("tùy chọn")] = "",
+                actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
+                config: ConfigOption = None) -> None:
+        """Bỏ một thư của đơn vị không phải báo cáo khỏi danh sách cần xem (đã xem, có ghi nhật ký)."""
+        from workflow.season.actions import dismiss as do_dismiss
+
+        _run(config, now, actor, json_out, lambda s, ctx: do_dismiss(s, ctx, message, reason))
 
     @app.command("show")
     def show(submission: Annotated[str, typer.Argument(help="AGENCY/YEAR (e.g. tay-ninh/2024) or a message id.")],

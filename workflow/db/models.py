@@ -171,6 +171,16 @@ class Message(Base):
     # A stranger's message whose attachments wait until the known senders of the cycle are read (migration 0011).
     reading_deferred: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     read_at: Mapped[datetime | None] = mapped_column()  # when its reading was done (None while deferred)
+    # The agency whose address or domain sent it (roster or contact book), whatever it was read as (0013).
+    sender_agency: Mapped[str | None] = mapped_column(String(80), index=True)
+    # A coordinator looked at an agency's mail that is not a report and set it aside.
+    dismissed_at: Mapped[datetime | None] = mapped_column()
+    dismissed_by: Mapped[str | None] = mapped_column(String(120))
+    # A second report carried by the same mail (last year's file): its own row, pointing at the mail's row.
+    part_of: Mapped[int | None] = mapped_column(Integer)
+    # How a report came (file | link | body | photos) and the share links it named, as text (never followed).
+    delivery: Mapped[str | None] = mapped_column(String(10))
+    links: Mapped[list] = mapped_column(default=list)
     # Did our receiving server vouch for the From domain: "pass", "fail", "unchecked" (not configured); None = before 0003.
     sender_auth: Mapped[str | None] = mapped_column(String(20))
 
@@ -276,6 +286,8 @@ class OutboxEmail(Base):
     sent_at: Mapped[datetime | None] = mapped_column()
     # An answer to a sender neither verified nor a known address: counted against the hourly cap (migration 0011).
     to_stranger: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The per-email return path baocao+b-<token>@…: a bounce finds its email by who was written to (0013).
+    verp_token: Mapped[str | None] = mapped_column(String(40), unique=True)
 
     __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
 

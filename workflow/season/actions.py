@@ -603,3 +603,20 @@ def resend_ack(session: Session, ctx: ActionContext, message_id: int, reason: st
     result.queued.append(row.dedupe_key)
     result.to_state, result.changed = (sub.state if sub else None), True
     return result
+
+
+def dismiss(session: Session, ctx: ActionContext, message_id: int, reason: str = "") -> ActionResult:
+    """A coordinator looked at an agency's mail that is not a report and sets it aside (it leaves the review list)."""
+    msg = _message(session, message_id)
+    result = ActionResult("dismiss", False, msg.sender_agency, msg.year, msg.submission_id, msg.id)
+    if msg.kind == "report" and msg.submission_id is not None:
+        raise ActionError(f"Thư #{msg.id} là một phiên bản báo cáo; dùng `accept`, `request-resubmission` hoặc "
+                          f"`assign` thay vì bỏ qua. Message {msg.id} is a report version.")
+    if msg.dismissed_at is not None:
+        result.notes.append(f"đã được {msg.dismissed_by} bỏ qua trước đó")
+        return result
+    msg.dismissed_at, msg.dismissed_by = ctx.now, ctx.actor
+    audit(session, action="mail_dismissed", actor=ctx.actor, message_id=msg.id, agency_slug=msg.sender_agency,
+          year=msg.year, reason=reason.strip() or "cán bộ đầu mối đã xem: không phải báo cáo", at=ctx.now)
+    result.changed = True
+    return result

@@ -40,7 +40,40 @@ def review_queue(session: Session, roster: Any, year: int | None) -> dict[str, l
             "outline_missing": list(sub.outline_missing or []),
         })
     out_msgs = [_unplaced(m, roster) for m in session.scalars(msgs.order_by(models.Message.arrived_at, models.Message.id))]
-    return {"submissions": out_subs, "messages": out_msgs, "reminder_replies": reminder_replies(session, roster, year)}
+    replies = reminder_replies(session, roster, year)
+    return {"submissions": out_subs, "messages": out_msgs, "reminder_replies": replies,
+            "agency_mail": agency_mail(session, roster, year, skip={r["id"] for r in replies})}
+
+
+# Kinds an agency's mail may be read as that are not its annual report, and a coordinator should see.
+NOT_A_REPORT = ("other", "periodic")
+
+
+def agency_mail(session: Session, roster: Any, year: int | None, slug: str | None = None,
+                skip: frozenset[int] | set[int] = frozenset()) -> list[dict[str, Any]]:
+    """Mail from an agency's own address or domain that was not read as its report, until a coordinator dismisses it.
+
+    Why: a report the bot misread must be one look away, never silently "other"
+    while the agency keeps being reminded. A reply to a reminder is listed with
+    the reminder replies instead.
+    """
+    from sqlalchemy import or_, select
+
+    query = select(models.Message).where(
+        models.Message.status == "recorded", models.Message.kind.in_(NOT_A_REPORT),
+        models.Message.sender_agency.is_not(None), models.Message.dismissed_at.is_(None),
+        models.Message.part_of.is_(None))
+    if slug is not None:
+        query = query.where(models.Message.sender_agency == slug)
+    if year is not None:
+        query = query.where(or_(models.Message.year == year, models.Message.year.is_(None)))
+    rows = session.scalars(query.order_by(models.Message.arrived_at, models.Message.id))
+    return [{
+        "id": m.id, "arrived_at": _iso(m.arrived_at), "from": m.from_addr, "subject": m.subject,
+        "agency": m.sender_agency, "name": _agency_name(roster, m.sender_agency, m.year), "kind": m.kind,
+        "label": f"từ {_agency_name(roster, m.sender_agency, m.year)}, không được đọc là báo cáo năm: cần xem",
+        "reasons": list(m.reasons or []),
+    } for m in rows if m.id not in skip]
 
 
 def _unplaced(m: models.Message, roster: Any) -> dict[str, Any]:
@@ -142,6 +175,7 @@ def show_data(session: Session, roster: Any, campaigns: dict[int, Any], target: 
         "review_reasons": list(sub.review_reasons or []) if sub else [],
         "versions": [_version(session, m, sub) for m in versions],
         "unverified_claims": unverified_claims(session, roster, slug, year) if slug and year else [],
+        "agency_mail": agency_mail(session, roster, year, slug) if slug else [],
         "audit": _audit_trail(session, sub, ids, slug, year),
     }
 

@@ -8,6 +8,7 @@ bytes changes nothing (invariant 2).
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -149,6 +150,9 @@ def message_values(u: "Understanding", now: datetime) -> dict:
         content_sha256=u.fingerprint,
         raw_fingerprint=u.raw_fingerprint,
         reading_deferred=u.deferred,
+        sender_agency=u.sender_agency,
+        delivery=cls.delivery if cls and cls.kind == "report" else None,
+        links=list(cls.links) if cls else [],
         read_at=None if u.deferred else now,
         sender_auth=u.sender.status if u.sender else None,
     )
@@ -283,7 +287,7 @@ def _attach_report(session: Session, msg: models.Message, u: "Understanding", ct
 
 def ack_context(msg: models.Message, sub: models.Submission | None, roster: "Roster",
                 campaigns: dict[int, "Campaign"], reply_address: str, review_reasons: list[str],
-                recipient: str | None = None) -> dict:
+                recipient: str | None = None, replaces: models.Message | None = None) -> dict:
     """The ``ack`` template's context from the recorded rows, so an ack can be (re)built any time.
 
     What the sender wrote (subject, file names) is echoed in full only to a
@@ -320,6 +324,9 @@ def ack_context(msg: models.Message, sub: models.Submission | None, roster: "Ros
         "attachments": [{"filename": echo(a.filename), "size": a.size} for a in msg.attachments],
         "needs_assignment": needs_assignment,
         "unverified": unverified,
+        "delivery": msg.delivery,
+        "replaces": {"reference": reference_for(replaces), "received_at": replaces.arrived_at,
+                     "files": [echo(a.filename) for a in replaces.attachments]} if replaces is not None else None,
         "outline_missing": missing_labels,
         "different_layout": LAYOUT_NOTE in (msg.notes or []),
         "needs_review": bool(review_reasons) or sub is None,
@@ -346,7 +353,8 @@ def is_stranger(u: "Understanding", msg: models.Message, recipient: str, roster:
 
 
 def _queue_ack(session: Session, msg: models.Message, sub: models.Submission | None, u: "Understanding",
-               ctx: RecordContext) -> bool:
+               ctx: RecordContext,
+               companions: list[tuple[models.Message, models.Submission | None]] | None = None) -> bool:
     env = u.envelope
     assert env is not None
     recipient = ack_recipient(session, from_addr=env.from_addr, reply_to=env.reply_to, agency_slug=msg.agency_slug,
@@ -355,7 +363,9 @@ def _queue_ack(session: Session, msg: models.Message, sub: models.Submission | N
         audit(session, action="ack_withheld", message_id=msg.id, agency_slug=msg.agency_slug, year=msg.year,
               reason="không có địa chỉ an toàn để gửi thư báo nhận", at=ctx.now)
         return False
-    context = ack_context(msg, sub, ctx.roster, ctx.campaigns, ctx.reply_address, list(u.review_reasons), recipient)
+    context = ack_context(msg, sub, ctx.roster, ctx.campaigns, ctx.reply_address, list(u.review_reasons), recipient,
+                          replaces=previous_version(session, msg, sub))
+    context["also"] = [_also_context(row, other, ctx, recipient) for row, other in companions or []]
     refs = " ".join(filter(None, [env.header("references"), env.message_id])) or None
     stranger = is_stranger(u, msg, recipient, ctx.roster)
     row = queue_email(
@@ -365,10 +375,31 @@ def _queue_ack(session: Session, msg: models.Message, sub: models.Submission | N
     )
     if row is None:
         return False
-    if sub is not None and sub.state == states.RECEIVED:
-        states.transition(session, sub, states.ACKNOWLEDGED, actor=BOT, reason=f"thư báo nhận {row.dedupe_key}",
-                          now=ctx.now, message_id=msg.id, event=states.ACK_QUEUED)
+    for acked, acked_sub in [(msg, sub), *(companions or [])]:
+        if acked_sub is not None and acked_sub.state == states.RECEIVED:
+            states.transition(session, acked_sub, states.ACKNOWLEDGED, actor=BOT, reason=f"thư báo nhận {row.dedupe_key}",
+                              now=ctx.now, message_id=acked.id, event=states.ACK_QUEUED)
     return True
+
+
+def previous_version(session: Session, msg: models.Message, sub: models.Submission | None) -> models.Message | None:
+    """The version this one replaces: the latest earlier message of the same submission, if any."""
+    if sub is None:
+        return None
+    return session.scalar(select(models.Message).where(
+        models.Message.submission_id == sub.id, models.Message.id != msg.id,
+        models.Message.arrived_at <= msg.arrived_at).order_by(models.Message.arrived_at.desc(), models.Message.id.desc())
+        .limit(1))
+
+
+def _also_context(row: models.Message, sub: models.Submission | None, ctx: RecordContext,
+                  recipient: str | None) -> dict:
+    """One line of the acknowledgement for another report in the same mail: its year, files and standing."""
+    echo = (lambda text: text) if recipient and is_verified_contact(row, recipient, ctx.roster) else short_quote  # noqa: E731
+    campaign = ctx.campaigns.get(row.year) if row.year else None
+    return {"year": row.year, "reference": reference_for(row), "on_time": sub.on_time if sub else None,
+            "deadline": campaign.deadline if campaign else None,
+            "files": [echo(a.filename) for a in row.attachments], "placed": sub is not None}
 
 
 def _same_message(session: Session, u: "Understanding") -> models.Message | None:
@@ -451,6 +482,15 @@ def _settle(session: Session, msg: models.Message, u: "Understanding", ctx: Reco
     if msg.status != "recorded" or u.classification is None or u.classification.kind != "report":
         note_response(session, msg, u, ctx.now)  # a bounce of, or a reply to, one of our reminders
         return RecordResult(msg.id, False, msg.status)
+    sub = _file_report(session, msg, u, ctx)
+    companions = [_record_companion(session, msg, u, i, ctx) for i in range(len(u.companions))]
+    acked = _queue_ack(session, msg, sub, u, ctx, companions)
+    return RecordResult(msg.id, False, msg.status, sub.id if sub else None, sub.state if sub else None, acked)
+
+
+def _file_report(session: Session, msg: models.Message, u: "Understanding",
+                 ctx: RecordContext) -> models.Submission | None:
+    """The report joins its submission, or waits unplaced (with the audit line that says why)."""
     sub = _attach_report(session, msg, u, ctx)
     if sub is None:
         msg.notes = list(msg.notes) + list(u.review_reasons)
@@ -461,5 +501,33 @@ def _settle(session: Session, msg: models.Message, u: "Understanding", ctx: Reco
         else:
             audit(session, action="report_unplaced", message_id=msg.id, agency_slug=msg.agency_slug, year=msg.year,
                   reason="; ".join(u.review_reasons) or "không xác định được đơn vị hoặc năm", at=ctx.now)
-    acked = _queue_ack(session, msg, sub, u, ctx)
-    return RecordResult(msg.id, False, msg.status, sub.id if sub else None, sub.state if sub else None, acked)
+    return sub
+
+
+def _record_companion(session: Session, mail: models.Message, u: "Understanding", index: int,
+                      ctx: RecordContext) -> tuple[models.Message, models.Submission | None]:
+    """A second report in the same mail (last year's file beside this year's) as its own row, filed for its year.
+
+    Its row points at the mail's row (``part_of``) and shares its raw bytes; it
+    holds only its own files, outline and indicators, so each year counts only
+    what was sent for it. It is never a duplicate of anything and needs no mark
+    on the server (the mail's row carries that).
+    """
+    import dataclasses
+
+    companion = u.companions[index]
+    reading = dataclasses.replace(u, classification=companion.classification, attachments=companion.attachments,
+                                  outline=companion.outline, indicators=companion.indicators, companions=[],
+                                  review_reasons=[r for r in u.review_reasons if not r.startswith(NEW_AFTER_DECISION)])
+    values = message_values(reading, ctx.now)
+    values.update(sha256=hashlib.sha256(f"{mail.sha256}:{index + 1}".encode()).hexdigest(), content_sha256=None,
+                  raw_fingerprint=None, marked_done=True, part_of=mail.id,
+                  notes=[*values["notes"], f"cùng thư #{mail.id}: tệp {', '.join(companion.classification.documents)}"])
+    row = models.Message(**values)
+    row.attachments = _attachment_rows(reading)
+    session.add(row)
+    session.flush()
+    for indicator in _indicator_rows(reading):
+        indicator.message_id = row.id
+        session.add(indicator)
+    return row, _file_report(session, row, reading, ctx)
