@@ -18,15 +18,15 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 
 from notifier.addressing import addressee, agency_reasons
 from notifier.labels import state_label
+from reference.time import VN, vn_date, vn_datetime
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+VN_TZ = VN  # the one definition is reference.time.VN
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # Every kind of line break or control character: a subject is one header line, and a
@@ -45,31 +45,6 @@ class RenderedEmail:
     subject: str
     text: str
     html: str
-
-
-def _local(value: datetime | date) -> datetime | date:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r} given to a date filter; pass an aware datetime")
-        return value.astimezone(VN_TZ)
-    return value
-
-
-def vn_date(value: datetime | date | None) -> str:
-    """dd/mm/yyyy as Vietnamese officials write dates, in Vietnam's time zone (invariant 6)."""
-    if value is None:
-        return ""
-    return _local(value).strftime("%d/%m/%Y")
-
-
-def vn_datetime(value: datetime | None) -> str:
-    """'HH:MM ngày dd/mm/yyyy', the way a Vietnamese dispatch states a moment."""
-    if value is None:
-        return ""
-    local = _local(value)
-    if not isinstance(local, datetime):
-        return local.strftime("%d/%m/%Y")
-    return local.strftime("%H:%M ngày %d/%m/%Y")
 
 
 def vn_number(value: int | float | Decimal | None, decimals: int | None = None) -> str:

@@ -17,6 +17,7 @@ from workflow.cli import commands_web
 from workflow.cli import commands_outbox
 from workflow.cli import commands_contacts
 from workflow.cli import commands_junk
+from workflow.cli import commands_files
 
 app = typer.Typer(
     name="tdc-bot",
@@ -37,3 +38,4 @@ commands_web.register(app)
 commands_outbox.register(app)
 commands_contacts.register(app)
 commands_junk.register(app)
+commands_files.register(app)

@@ -1,9 +1,11 @@
 """Coordinator actions on submissions, and the views they need to decide them.
 
-accept, request-resubmission, exempt, reopen, assign, extend, resend-ack
-change state (one transaction each, audited, with the actor's name);
-``review list`` and ``show`` only read. A refused action exits 1 with the
-reason in Vietnamese and English; a bad option value exits 2.
+accept, request-resubmission, exempt, reopen, assign, extend, resend-ack,
+dismiss change state (one transaction each, audited, with the actor's name);
+``review list`` and ``show`` only read. Each is a module-level Typer
+function (``register`` adds them to the app). An agency and year are written
+``tay-ninh/2024`` (as ``show`` prints them) or ``tay-ninh --year 2024``. A
+refused action exits 1 with the reason; a bad option value exits 2.
 """
 from __future__ import annotations
 
@@ -34,15 +36,12 @@ if TYPE_CHECKING:  # imported where used: the command line must start fast (work
 
 ActorOption = Annotated[
     str | None,
-    typer.Option("--actor", help="Who acts, as written in the audit log. Default: $TDC_ACTOR, else the login name."),
+    typer.Option("--actor", help="Người thực hiện, ghi vào nhật ký. Mặc định: $TDC_ACTOR, nếu không thì tên đăng nhập."),
 ]
-YearOption = Annotated[int, typer.Option("--year", "-y", help="Reporting year.")]
-AgencyArg = Annotated[str, typer.Argument(help="Agency slug as in `tdc-bot roster` (e.g. tay-ninh).")]
-MessageArg = Annotated[int, typer.Argument(help="Message id (as shown by `review list` or `show`).")]
-
-
-def _reason_option(note: str) -> Any:
-    return typer.Option("--reason", "-r", help=f"Why; recorded in the audit log ({note}).")
+YearOption = Annotated[int | None, typer.Option("--year", "-y", help="Năm báo cáo (hoặc viết ĐƠN-VỊ/NĂM).")]
+AgencyArg = Annotated[str, typer.Argument(help="Đơn vị như trong `tdc-bot roster` (vd. tay-ninh), hoặc ĐƠN-VỊ/NĂM "
+                                               "(vd. tay-ninh/2024).")]
+MessageArg = Annotated[int, typer.Argument(help="Số thư (như `review list` hoặc `show` in ra).")]
 
 
 def resolve_actor(value: str | None) -> str:
@@ -92,155 +91,192 @@ def _run(config: str | None, now: str | None, actor: str | None, json_out: bool,
         console.print(result.summary(), markup=False)
 
 
-def register(app: typer.Typer) -> None:
-    review_app = typer.Typer(help="What waits for a coordinator's decision.", no_args_is_help=True)
-    app.add_typer(review_app, name="review")
+def agency_year(agency: str, year: int | None) -> tuple[str, int]:
+    """ĐƠN-VỊ/NĂM (as `show` prints it) or ĐƠN-VỊ with --year: every command that takes an agency and a year."""
+    text = agency.strip()
+    if "/" in text:
+        slug, _, written = text.rpartition("/")
+        if not written.strip().isdigit():
+            fail(f"'{agency}': năm sau dấu / phải là số, ví dụ tay-ninh/2024.", 2)
+        if year is not None and year != int(written):
+            fail(f"'{agency}' và --year {year} chỉ hai năm khác nhau; chỉ dùng một cách.", 2)
+        return slug.strip(), int(written)
+    if year is None:
+        fail(f"Thiếu năm báo cáo: viết {text}/NĂM (ví dụ {text}/2024) hoặc thêm --year NĂM.", 2)
+    assert year is not None
+    return text, year
 
-    @app.command("accept")
-    def accept(agency: AgencyArg, year: YearOption,
-               reason: Annotated[str, _reason_option("optional")] = "",
-               message: Annotated[int | None, typer.Option(
-                   "--message", "-m", help="Accept this version (a message id of the submission) and make it current.")] = None,
-               actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
-               config: ConfigOption = None) -> None:
-        """Accept an agency's report for YEAR (from received, acknowledged or needs_review)."""
-        from workflow.season.actions import accept as do_accept
 
-        _run(config, now, actor, json_out, lambda s, ctx: do_accept(s, ctx, agency, year, reason, message))
+review_app = typer.Typer(help="Những gì chờ cán bộ đầu mối quyết định.", no_args_is_help=True)
+ReasonOptional = Annotated[str, typer.Option("--reason", "-r", help="Lý do, ghi vào nhật ký (tùy chọn).")]
+ReasonRequired = Annotated[str, typer.Option("--reason", "-r", help="Lý do, ghi vào nhật ký (bắt buộc).")]
 
-    @app.command("request-resubmission")
-    def request_resubmission(agency: AgencyArg, year: YearOption,
-                             reason: Annotated[str, _reason_option("required; also quoted in the email to the agency")],
-                             actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
-                             config: ConfigOption = None) -> None:
-        """Reject the current version and email the agency asking for a new one (once per version)."""
-        from workflow.season.actions import request_resubmission as do_request_resubmission
 
-        _run(config, now, actor, json_out, lambda s, ctx: do_request_resubmission(s, ctx, agency, year, reason))
+def accept(agency: AgencyArg, year: YearOption = None, reason: ReasonOptional = "",
+           message: Annotated[int | None, typer.Option(
+               "--message", "-m", help="Chấp nhận đúng thư này (một phiên bản, hoặc một thư chưa xác thực đã "
+                                       "kiểm tra qua điện thoại) và dùng làm phiên bản hiện hành.")] = None,
+           actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
+           config: ConfigOption = None) -> None:
+    """Chấp nhận báo cáo của đơn vị (từ đã nhận, đã báo nhận hoặc cần xem xét)."""
+    from workflow.season.actions import accept as do_accept
 
-    @app.command("exempt")
-    def exempt(agency: AgencyArg, year: YearOption,
-               reason: Annotated[str, _reason_option("required")],
-               actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
-               config: ConfigOption = None) -> None:
-        """Exempt an agency from reporting for YEAR (any state); no reminders go to it."""
-        from workflow.season.actions import exempt as do_exempt
+    slug, year_ = agency_year(agency, year)
+    _run(config, now, actor, json_out, lambda s, ctx: do_accept(s, ctx, slug, year_, reason, message))
 
-        _run(config, now, actor, json_out, lambda s, ctx: do_exempt(s, ctx, agency, year, reason))
 
-    @app.command("reopen")
-    def reopen(agency: AgencyArg, year: YearOption,
-               reason: Annotated[str, _reason_option("optional")] = "",
-               actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
-               config: ConfigOption = None) -> None:
-        """Lift an exemption: back to missing, or to the state the received versions imply."""
-        from workflow.season.actions import reopen as do_reopen
+def request_resubmission(agency: AgencyArg, reason: Annotated[str, typer.Option(
+                             "--reason", "-r", help="Lý do (bắt buộc); được trích trong email gửi đơn vị.")],
+                         year: YearOption = None, actor: ActorOption = None, now: NowOption = None,
+                         json_out: JsonOption = False, config: ConfigOption = None) -> None:
+    """Trả lại phiên bản hiện hành và gửi email đề nghị đơn vị gửi lại (một lần cho mỗi phiên bản)."""
+    from workflow.season.actions import request_resubmission as do_request_resubmission
 
-        _run(config, now, actor, json_out, lambda s, ctx: do_reopen(s, ctx, agency, year, reason))
+    slug, year_ = agency_year(agency, year)
+    _run(config, now, actor, json_out, lambda s, ctx: do_request_resubmission(s, ctx, slug, year_, reason))
 
-    @app.command("assign")
-    def assign(message: MessageArg,
-               agency: Annotated[str, typer.Option("--agency", "-a", help="Agency slug the message reports for.")],
-               year: YearOption,
-               reason: Annotated[str, _reason_option("optional")] = "",
-               actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
-               config: ConfigOption = None) -> None:
-        """Place a message as AGENCY's report for YEAR and learn its sender address."""
-        from workflow.season.actions import assign as do_assign
 
-        _run(config, now, actor, json_out, lambda s, ctx: do_assign(s, ctx, message, agency, year, reason))
+def exempt(agency: AgencyArg, reason: ReasonRequired, year: YearOption = None, actor: ActorOption = None,
+           now: NowOption = None, json_out: JsonOption = False, config: ConfigOption = None) -> None:
+    """Miễn báo cáo cho đơn vị trong năm (ở mọi trạng thái); đơn vị không nhận thư nhắc."""
+    from workflow.season.actions import exempt as do_exempt
 
-    @app.command("extend")
-    def extend(year: YearOption,
-               until: Annotated[str, typer.Option("--until", help="Last day still on time: DD/MM/YYYY or YYYY-MM-DD (Vietnam time, whole day).")],
-               reason: Annotated[str, _reason_option("required")],
-               agency: Annotated[str | None, typer.Option("--agency", "-a", help="Only this agency (default: everyone).")] = None,
-               actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
-               config: ConfigOption = None) -> None:
-        """Extend YEAR's deadline (for everyone or one agency) and recompute who is on time."""
-        from workflow.season.actions import extend as do_extend
+    slug, year_ = agency_year(agency, year)
+    _run(config, now, actor, json_out, lambda s, ctx: do_exempt(s, ctx, slug, year_, reason))
 
-        day = parse_day(until)
-        _run(config, now, actor, json_out, lambda s, ctx: do_extend(s, ctx, year, day, reason, agency))
 
-    @app.command("resend-ack")
-    def resend_ack(message: MessageArg,
-                   reason: Annotated[str, _reason_option("optional")] = "",
-                   actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
-                   config: ConfigOption = None) -> None:
-        """Queue a new acknowledgement for a report message (each run sends one more)."""
-        from workflow.season.actions import resend_ack as do_resend_ack
+def reopen(agency: AgencyArg, year: YearOption = None, reason: ReasonOptional = "", actor: ActorOption = None,
+           now: NowOption = None, json_out: JsonOption = False, config: ConfigOption = None) -> None:
+    """Bỏ miễn báo cáo: về chưa nộp, hoặc về trạng thái mà các phiên bản đã nhận cho thấy."""
+    from workflow.season.actions import reopen as do_reopen
 
-        _run(config, now, actor, json_out, lambda s, ctx: do_resend_ack(s, ctx, message, reason))
+    slug, year_ = agency_year(agency, year)
+    _run(config, now, actor, json_out, lambda s, ctx: do_reopen(s, ctx, slug, year_, reason))
 
-    @review_app.command("list")
-    def review_list(year: Annotated[int | None, typer.Option("--year", "-y", help="Only this reporting year.")] = None,
-                    json_out: JsonOption = False, config: ConfigOption = None) -> None:
-        """Submissions needing review and report messages the bot could not place, with its reasons."""
-        from notifier.labels import kind_label
-        from workflow.season.coordinator_views import review_queue
 
-        with open_app(config, need_secrets=False) as a:
-            with a.db.sessions() as session:
-                data = review_queue(session, a.roster, year)
-        if json_out:
-            print_json(data)
-            return
+def assign(message: MessageArg,
+           agency: Annotated[str, typer.Option("--agency", "-a", help="Đơn vị: ĐƠN-VỊ hoặc ĐƠN-VỊ/NĂM.")],
+           year: YearOption = None, reason: ReasonOptional = "", actor: ActorOption = None, now: NowOption = None,
+           json_out: JsonOption = False, config: ConfigOption = None) -> None:
+    """Xếp một thư làm báo cáo của đơn vị trong năm, ghi nhận địa chỉ gửi và gửi thư báo nhận còn thiếu."""
+    from workflow.season.actions import assign as do_assign
+
+    slug, year_ = agency_year(agency, year)
+    _run(config, now, actor, json_out, lambda s, ctx: do_assign(s, ctx, message, slug, year_, reason))
+
+
+def extend(until: Annotated[str, typer.Option("--until", help="Ngày cuối còn đúng hạn: DD/MM/YYYY hoặc YYYY-MM-DD "
+                                                                "(giờ Việt Nam, cả ngày).")],
+           reason: ReasonRequired, year: YearOption = None,
+           agency: Annotated[str | None, typer.Option(
+               "--agency", "-a", help="Chỉ đơn vị này: ĐƠN-VỊ hoặc ĐƠN-VỊ/NĂM (mặc định: mọi đơn vị).")] = None,
+           actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
+           config: ConfigOption = None) -> None:
+    """Gia hạn nộp báo cáo của năm (cho mọi đơn vị hoặc một đơn vị) và tính lại đúng hạn."""
+    from workflow.season.actions import extend as do_extend
+
+    slug: str | None = None
+    if agency is not None:
+        slug, year = agency_year(agency, year)
+    if year is None:
+        fail("Thiếu năm báo cáo: thêm --year NĂM (hoặc --agency ĐƠN-VỊ/NĂM).", 2)
+    assert year is not None
+    day = parse_day(until)
+    year_ = year
+    _run(config, now, actor, json_out, lambda s, ctx: do_extend(s, ctx, year_, day, reason, slug))
+
+
+def resend_ack(message: MessageArg, reason: ReasonOptional = "", actor: ActorOption = None, now: NowOption = None,
+               json_out: JsonOption = False, config: ConfigOption = None) -> None:
+    """Xếp một thư báo nhận mới cho một thư báo cáo (mỗi lần chạy gửi thêm một thư)."""
+    from workflow.season.actions import resend_ack as do_resend_ack
+
+    _run(config, now, actor, json_out, lambda s, ctx: do_resend_ack(s, ctx, message, reason))
+
+
+def dismiss(message: MessageArg, reason: ReasonOptional = "", actor: ActorOption = None, now: NowOption = None,
+            json_out: JsonOption = False, config: ConfigOption = None) -> None:
+    """Bỏ một thư của đơn vị không phải báo cáo khỏi danh sách cần xem (đã xem, có ghi nhật ký)."""
+    from workflow.season.actions import dismiss as do_dismiss
+
+    _run(config, now, actor, json_out, lambda s, ctx: do_dismiss(s, ctx, message, reason))
+
+
+@review_app.command("list")
+def review_list(year: Annotated[int | None, typer.Option("--year", "-y", help="Chỉ năm báo cáo này.")] = None,
+                json_out: JsonOption = False, config: ConfigOption = None) -> None:
+    """Báo cáo cần xem xét, thư báo cáo chưa xếp được, thư của đơn vị không được đọc là báo cáo, phản hồi thư nhắc."""
+    from notifier.labels import kind_label
+    from workflow.season.coordinator_views import review_queue
+
+    with open_app(config, need_secrets=False) as a:
+        with a.db.sessions() as session:
+            data = review_queue(session, a.roster, year)
+    if json_out:
+        print_json(data)
+        return
+    _print_review(data, kind_label)
+
+
+def _print_review(data: dict[str, Any], kind_label: Callable[[str | None], str]) -> None:
+    if not any(data[k] for k in ("submissions", "messages", "agency_mail", "reminder_replies")):
+        console.print("Không có gì chờ xem xét.", markup=False)
+        return
+    if data["submissions"]:
         t = table("mã đơn vị", "đơn vị", "năm", "số thư", "ngày nhận", "lý do",
                   title=f"Báo cáo cần xem xét: {len(data['submissions'])}")
         for s in data["submissions"]:
             t.add_row(s["agency"], s["name"], str(s["year"]), str(s["current_message_id"] or "—"),
                       _vn(s["received_at"]), "; ".join(s["review_reasons"]) or "—")
         console.print(t)
+    if data["messages"]:
         t = table("số thư", "ngày nhận", "người gửi", "tiêu đề", "dự đoán", "lý do",
                   title=f"Thư báo cáo chưa xếp được: {len(data['messages'])}")
         for m in data["messages"]:
-            guess = f"{m['agency_guess'] or '?'}/{m['year_guess'] or '?'}"
+            guess = m["claim"] or f"{m['agency_guess'] or '?'}/{m['year_guess'] or '?'}"
             t.add_row(str(m["id"]), _vn(m["arrived_at"]), m["from"], m["subject"][:60], guess,
-                      "; ".join(m["notes"] + m["reasons"])[:300] or "—")
+                      "; ".join(m["notes"] + m["reasons"]) or "—")
         console.print(t)
-        if data["agency_mail"]:
-            t = table("số thư", "ngày nhận", "đơn vị", "người gửi", "tiêu đề", "đọc là", "lý do",
-                      title=f"Thư của đơn vị không được đọc là báo cáo: {len(data['agency_mail'])}")
-            for m in data["agency_mail"]:
-                t.add_row(str(m["id"]), _vn(m["arrived_at"]), m["name"], m["from"], (m["subject"] or "")[:60],
-                          kind_label(m["kind"]), "; ".join(m["reasons"])[:300] or "—")
-            console.print(t)
-            console.print("Đã xem một thư và không phải báo cáo: tdc-bot dismiss SỐ_THƯ", markup=False)
-        if data["reminder_replies"]:
-            t = table("id", "arrived", "agency", "from", "subject",
-                      title=f"Phản hồi nhắc nhở: {len(data['reminder_replies'])}")
-            for m in data["reminder_replies"]:
-                t.add_row(str(m["id"]), _vn(m["arrived_at"]), m["name"], m["from"], (m["subject"] or "")[:80])
-            console.print(t)
+    if data["agency_mail"]:
+        t = table("số thư", "ngày nhận", "đơn vị", "người gửi", "tiêu đề", "đọc là", "lý do",
+                  title=f"Thư của đơn vị không được đọc là báo cáo: {len(data['agency_mail'])}")
+        for m in data["agency_mail"]:
+            t.add_row(str(m["id"]), _vn(m["arrived_at"]), m["name"], m["from"], (m["subject"] or "")[:60],
+                      kind_label(m["kind"]), "; ".join(m["reasons"]) or "—")
+        console.print(t)
+        console.print("Đã xem một thư và không phải báo cáo: tdc-bot dismiss SỐ_THƯ", markup=False)
+    if data["reminder_replies"]:
+        t = table("số thư", "ngày nhận", "đơn vị", "người gửi", "tiêu đề",
+                  title=f"Phản hồi thư nhắc: {len(data['reminder_replies'])}")
+        for m in data["reminder_replies"]:
+            t.add_row(str(m["id"]), _vn(m["arrived_at"]), m["name"], m["from"], (m["subject"] or "")[:80])
+        console.print(t)
 
-    @app.command("dismiss")
-    def dismiss(message: MessageArg,
-                reason: Annotated[str, _reason_option("tùy chọn")] = "",
-                actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False,
-                config: ConfigOption = None) -> None:
-        """Bỏ một thư của đơn vị không phải báo cáo khỏi danh sách cần xem (đã xem, có ghi nhật ký)."""
-        from workflow.season.actions import dismiss as do_dismiss
 
-        _run(config, now, actor, json_out, lambda s, ctx: do_dismiss(s, ctx, message, reason))
+def show(submission: Annotated[str, typer.Argument(help="ĐƠN-VỊ/NĂM (vd. tay-ninh/2024) hoặc số thư.")],
+         json_out: JsonOption = False, config: ConfigOption = None) -> None:
+    """Các phiên bản, tệp đính kèm, đề cương, chỉ tiêu và nhật ký của một báo cáo, hoặc một thư."""
+    from workflow.season.actions import ActionError
+    from workflow.season.coordinator_views import show_data
 
-    @app.command("show")
-    def show(submission: Annotated[str, typer.Argument(help="AGENCY/YEAR (e.g. tay-ninh/2024) or a message id.")],
-             json_out: JsonOption = False, config: ConfigOption = None) -> None:
-        """A submission's versions, attachments, outline, indicator rows and audit trail."""
-        from workflow.season.actions import ActionError
-        from workflow.season.coordinator_views import show_data
+    with open_app(config, need_secrets=False) as a:
+        with a.db.sessions() as session:
+            try:
+                data = show_data(session, a.roster, a.campaigns, submission)
+            except ActionError as exc:
+                fail(str(exc), 1)
+    if json_out:
+        print_json(data)
+    else:
+        _print_show(data)
 
-        with open_app(config, need_secrets=False) as a:
-            with a.db.sessions() as session:
-                try:
-                    data = show_data(session, a.roster, a.campaigns, submission)
-                except ActionError as exc:
-                    fail(str(exc), 1)
-        if json_out:
-            print_json(data)
-        else:
-            _print_show(data)
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(review_app, name="review")
+    for name, command in (("accept", accept), ("request-resubmission", request_resubmission), ("exempt", exempt),
+                          ("reopen", reopen), ("assign", assign), ("extend", extend), ("resend-ack", resend_ack),
+                          ("dismiss", dismiss), ("show", show)):
+        app.command(name)(command)
 
 
 # --- read-only views -------------------------------------------------------------------------

@@ -1,11 +1,5 @@
-"""Times as coordinators read them: dd/mm/yyyy HH:MM in Asia/Ho_Chi_Minh (standard library only)."""
+"""Times as coordinators read them in tables: dd/mm/yyyy HH:MM in Asia/Ho_Chi_Minh (reference.time)."""
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
-VN = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-def vn_date(value: datetime | None) -> str:
-    return value.astimezone(VN).strftime("%d/%m/%Y %H:%M") if value else "—"
+from reference.time import VN  # noqa: F401 - re-exported for the command modules
+from reference.time import vn_timestamp as vn_date  # noqa: F401 - the tables' name for it

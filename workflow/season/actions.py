@@ -95,22 +95,30 @@ class ActionResult:
         return asdict(self)
 
     def summary(self) -> str:
-        """One line for the terminal, Vietnamese first."""
-        if self.agency:
+        """One line for the terminal, in Vietnamese: what was done to whom, and the state it left."""
+        if self.agency and self.year:
             who = f"{self.agency}/{self.year}"
         elif self.message_id:
             who = f"thư #{self.message_id}"
         else:
-            who = f"năm {self.year}" if self.year else ""
+            who = self.agency or (f"năm {self.year}" if self.year else "")
+        verb = ACTION_VERBS.get(self.action, self.action)
         if not self.changed:
-            head = f"{self.action} {who}: không có gì thay đổi (nothing to do)"
+            head = f"{verb} {who}: không có gì thay đổi"
         elif self.from_state != self.to_state and self.to_state:
-            head = (f"{self.action} {who}: {states.label(self.from_state or states.MISSING)} → "
-                    f"{states.label(self.to_state)} ({self.from_state} → {self.to_state})")
+            head = f"{verb} {who}: {states.label(self.from_state or states.MISSING)} → {states.label(self.to_state)}"
         else:
-            head = f"{self.action} {who}: xong (done)"
+            head = f"{verb} {who}: đã thực hiện"
         extra = [f"đã xếp thư {key}" for key in self.queued] + self.notes
         return "; ".join([head, *extra])
+
+
+# How each action is named to the coordinator who ran it.
+ACTION_VERBS = {
+    "accept": "Chấp nhận", "request_resubmission": "Đề nghị gửi lại", "exempt": "Miễn báo cáo", "reopen": "Mở lại",
+    "assign": "Xếp thư", "extend": "Gia hạn", "resend_ack": "Gửi lại thư báo nhận",
+    "dismiss": "Bỏ khỏi danh sách cần xem", "attach": "Đính kèm tệp",
+}
 
 
 # --- lookups -------------------------------------------------------------------------------
