@@ -29,8 +29,10 @@ import email
 import logging
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from intake.model import Envelope
+from reference.addresses import VERP_SEPARATOR, parse_mailbox, parse_mailboxes
 from reference.text import words
 
 log = logging.getLogger(__name__)
@@ -291,3 +293,76 @@ def flufl_bounce(raw: bytes, max_bytes: int = 1024 * 1024) -> list[str]:
     found = sorted({text for a in (*permanent, *temporary)
                     if _ADDRESS.fullmatch(text := (a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a)))})
     return found[:10]  # only real addresses: some detectors return garbage from uuencoded bodies
+
+
+# ------------------------------------------------------------------ who a returned message failed for
+
+@dataclass(frozen=True)
+class ReturnedRecipient:
+    """One recipient block of a delivery status notification (RFC 3464 section 2.3)."""
+
+    address: str
+    action: str  # failed | delayed | delivered | relayed | expanded ("" when not said)
+    status: str  # "5.1.1"
+    diagnostic: str
+
+    @property
+    def failed(self) -> bool:
+        return self.action == "failed" or (not self.action and self.status.startswith("5"))
+
+
+_DSN_FIELD = re.compile(r"^([A-Za-z-]+)[ \t]*:[ \t]*(.*(?:\n[ \t]+.*)*)", re.M)
+
+
+def _recipient_blocks(text: str) -> Iterator[dict[str, str]]:
+    for block in re.split(r"\r?\n[ \t]*\r?\n", text.replace("\r\n", "\n")):
+        fields = {name.lower(): " ".join(value.split()) for name, value in _DSN_FIELD.findall(block)}
+        if "final-recipient" in fields or "original-recipient" in fields:
+            yield fields
+
+
+def returned_recipients(env: Envelope, failed_by_layout: list[str] | None = None) -> list[ReturnedRecipient]:
+    """Who a bounce says the mail failed (or was delayed) for, with the status: what marks an address bouncing.
+
+    From the DSN status parts, then ``X-Failed-Recipients`` (Exim), then the
+    addresses flufl.bounce read from an unknown layout (``failed_by_layout``).
+    Intake states these facts once; the workflow matches them against what it
+    sent and never re-reads the message.
+    """
+    found: dict[str, ReturnedRecipient] = {}
+    for ctype, text in env.machine_parts:
+        if ctype not in ("message/delivery-status", "message/global-delivery-status"):
+            continue
+        for fields in _recipient_blocks(text[:200_000]):
+            raw = fields.get("final-recipient") or fields.get("original-recipient") or ""
+            address = parse_mailbox(f"<{raw.rpartition(';')[2].strip().strip('<>')}>")
+            if address is None:
+                continue
+            found.setdefault(address.address, ReturnedRecipient(
+                address.address, fields.get("action", "").split()[0].lower() if fields.get("action") else "",
+                (fields.get("status", "").split() or [""])[0], fields.get("diagnostic-code", "")[:300]))
+    for value in env.headers.get("x-failed-recipients", [])[:5]:
+        for mailbox in parse_mailboxes(value) or []:
+            found.setdefault(mailbox.address, ReturnedRecipient(mailbox.address, "failed", "", "X-Failed-Recipients"))
+    for address in failed_by_layout or []:
+        found.setdefault(address.lower(), ReturnedRecipient(address.lower(), "failed", "", "flufl.bounce"))
+    return list(found.values())[:50]
+
+
+_RETURN_HEADERS = ("to", "cc", "delivered-to", "x-original-to", "envelope-to", "x-envelope-to", "original-recipient")
+
+
+def verp_tokens(env: Envelope, own_addresses: frozenset[str] | set[str]) -> list[str]:
+    """Tokens of the bot's return paths this message was delivered to: which email of ours came back."""
+    patterns = []
+    for own in own_addresses:
+        local, _, domain = own.lower().rpartition("@")
+        if local and domain:
+            patterns.append(re.compile(rf"\b{re.escape(local)}{re.escape(VERP_SEPARATOR)}([0-9a-f]{{8,32}})@"
+                                       rf"{re.escape(domain)}\b", re.I))
+    found: list[str] = []
+    for name in _RETURN_HEADERS:
+        for value in env.headers.get(name, [])[:10]:
+            for pattern in patterns:
+                found += [t.lower() for t in pattern.findall(value[:2000]) if t.lower() not in found]
+    return found[:10]

@@ -25,7 +25,16 @@ from intake.identity import FAIL, SenderCheck, check_sender, content_fingerprint
 from intake.indicators import IndicatorRow, extract_indicators
 from intake.junk import JunkVerdict, RspamdClient, header_verdict
 from intake.limits import Limits
-from intake.machine_mail import RETURN_KINDS, STORED_KIND, flufl_bounce, may_be_bounce, returned_own_message_ids
+from intake.machine_mail import (
+    RETURN_KINDS,
+    STORED_KIND,
+    ReturnedRecipient,
+    flufl_bounce,
+    may_be_bounce,
+    returned_own_message_ids,
+    returned_recipients,
+    verp_tokens,
+)
 from intake.model import LINK, AttachmentPart, Classification, DocumentText, Envelope, GuardVerdict, RawMessage
 from intake.outline import LAYOUT_NOTE, OutlineResult, check_outline
 from intake.parse import MessageRejected, parse
@@ -79,6 +88,9 @@ class Understanding:
     # bounce or a complaint (guard kinds in ``intake.machine_mail.RETURN_KINDS``), so an
     # address that bounced a reminder or an acknowledgement can be marked.
     returned_own_message_ids: tuple[str, ...] = ()
+    # For a bounce or complaint: who it says failed (RFC 3464 blocks) and the return-path tokens it came back to.
+    returned_recipients: list[ReturnedRecipient] = field(default_factory=list)
+    verp_tokens: list[str] = field(default_factory=list)
     sender: SenderCheck | None = None  # did our receiving server vouch for the From domain
     junk: JunkVerdict | None = None  # the spam filter's verdict, when one was asked or believed
     foreign_sender: bool = False  # names an agency the From address does not speak for: a coordinator places it
@@ -247,10 +259,13 @@ def _understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> 
     from_agency, about_programme = result.sender_agency is not None, mentions_programme(env)
     protected = from_agency or about_programme  # never set aside as junk: it may be an agency's report
     result.verdict = check(env, set(ctx.own_addresses), ctx.own_domain, from_agency, about_programme)
+    failed: list[str] = []
     if result.verdict.action == "accept" and may_be_bounce(env) and (failed := flufl_bounce(raw.raw)):
         result.verdict = GuardVerdict("ignore", "bounce", ["thư báo lỗi gửi (flufl.bounce): " + ", ".join(failed)])
     if result.verdict.kind in RETURN_KINDS:
         result.returned_own_message_ids = returned_own_message_ids(env, ctx.own_domain)
+        result.returned_recipients = returned_recipients(env, failed)
+        result.verp_tokens = verp_tokens(env, ctx.own_addresses)
     if result.verdict.action == "quarantine":
         result.quarantine_reason = "; ".join(result.verdict.reasons) or "thư không hợp lệ"
         return result

@@ -222,5 +222,18 @@ def inbox_key(address: str) -> str:
     return f"{local}@{domain}"
 
 
+VERP_SEPARATOR = "+b-"
+
+
+def verp_address(address: str, token: str | None) -> str:
+    """The per-email return path ``local+b-<token>@domain`` (Mailman's VERP): a bounce names the email it returns.
+
+    The receiving server delivers ``local+anything`` to ``local`` (Postfix's
+    ``recipient_delimiter = +``, the default of most hosted mail).
+    """
+    local, at, domain = address.rpartition("@")
+    return f"{local}{VERP_SEPARATOR}{token}@{domain}" if token and at else address
+
+
 def domain_of(address: str) -> str:
     return address.rpartition("@")[2].lower().rstrip(".") if "@" in address else ""

@@ -56,8 +56,8 @@ from sqlalchemy.orm import Session
 
 from notifier.compose import ComposeError, compose
 from notifier.transports import PermanentSendError, SendError, Transport, TransientSendError, make_transport
+from reference.addresses import inbox_key, verp_address
 from workflow.db.engine import Database
-from reference.addresses import inbox_key
 from workflow.db.models import FAILED, HELD, PENDING, SENDING, SENT, SUPPRESSED, OutboxEmail
 
 if TYPE_CHECKING:
@@ -130,7 +130,8 @@ def flush(
             outcome = _Outcome("held", f"{HELD_PREFIX}{stranger_cap} thư báo nhận mỗi giờ cho người gửi chưa xác thực")
             _count(result, _record(db, row, outcome, clock(), max_attempts, backoff_seconds))
             continue
-        outcome = _deliver(row, transport, from_header, envelope_from, reply_to, clock(), sent_counts, daily_cap)
+        outcome = _deliver(row, transport, from_header, verp_address(envelope_from, row.verp_token), reply_to, clock(),
+                           sent_counts, daily_cap)
         final_state = _record(db, row, outcome, clock(), max_attempts, backoff_seconds)
         _count(result, final_state)
         if final_state == SENT and row.kind not in CAP_EXEMPT_KINDS:

@@ -6,6 +6,7 @@ The dedupe key is unique in the database: deciding twice queues once.
 """
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +62,7 @@ def queue_email(
         next_attempt_at=now,
         created_at=now,
         to_stranger=to_stranger,
+        verp_token=secrets.token_hex(8),
     )
     session.add(row)
     session.flush()

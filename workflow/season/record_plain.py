@@ -46,7 +46,7 @@ def is_plain(u: "Understanding") -> bool:
     """
     from workflow.season.reminder_mail import referenced_message_ids
 
-    if u.indicators or referenced_message_ids(u):
+    if u.indicators or u.verp_tokens or referenced_message_ids(u):
         return False
     if u.status in ("ignored", "junk"):
         return True

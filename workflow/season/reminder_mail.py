@@ -1,11 +1,13 @@
-"""Mail that answers a reminder: a bounce marks the contact failing, a reply is put before a coordinator.
+"""Mail that answers the bot's mail: a bounce marks the address failing, a reply to a reminder reaches a coordinator.
 
-A reminder is recognised by its Message-ID, which the bot fixed when it
-queued the row (workflow.season.outbox_queue): a human reply quotes it in
-In-Reply-To/References, a delivery status notification (RFC 3464) carries
-the returned message's headers in a ``message/rfc822`` or
-``text/rfc822-headers`` part, which intake's machine-mail detection reads
-(``Understanding.returned_own_message_ids``).
+A returned email of ours is found by its per-email return path (VERP:
+``baocao+b-<token>@…``, the envelope sender each outbox row is sent with,
+``intake.machine_mail.verp_address``) or by the Message-ID the bounce quotes;
+the addresses that failed are the DSN's recipients (RFC 3464) among the
+email's own recipients. Intake states those facts
+(``Understanding.verp_tokens``, ``returned_recipients``,
+``returned_own_message_ids``); nothing here re-reads the raw message. A
+human reply to a reminder quotes its Message-ID in In-Reply-To/References.
 
 Intake never writes the database; this is called by the recorder
 (workflow.season.submissions.record), in the message's own transaction.
@@ -14,25 +16,20 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from email import message_from_bytes
-from email.message import Message
-from email.policy import compat32
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reference.addresses import inbox_key
 from workflow.db import models
 from workflow.season.audit import audit
-from reference.roster import normalise_address
 
 if TYPE_CHECKING:
     from intake.pipeline import Understanding
 
 _MSGID = re.compile(r"<[^<>\s]{1,250}@[^<>\s]{1,250}>")
-# A DSN is small; a large message is not read again just to look for one.
-DSN_READ_LIMIT = 2 * 1024 * 1024
-_STATUS_PARTS = {"message/delivery-status", "message/global-delivery-status"}
+_REFUSED_NOTE = "refused by the server:"  # the outbox's own refusal marker: recipients.blocked_reason reads it
 
 
 def _ids(value: str | None) -> list[str]:
@@ -59,48 +56,23 @@ def referenced_message_ids(u: "Understanding", returned: bool = True) -> list[st
     return list(dict.fromkeys(found))
 
 
-def _text(part: Message) -> str:
-    payload = part.get_payload(decode=True)
-    if isinstance(payload, bytes):
-        return payload.decode("utf-8", "replace")
-    raw = part.get_payload()
-    if isinstance(raw, list):  # some parsers treat message/* as a container
-        return "\n".join(str(p) for p in raw)
-    return str(raw or "")
+def sent_email_for(session: Session, u: "Understanding") -> models.OutboxEmail | None:
+    """The email of ours a bounce returns: by its return-path token first (exact), else by a quoted Message-ID."""
+    if u.verp_tokens:
+        row = session.scalar(select(models.OutboxEmail).where(models.OutboxEmail.verp_token.in_(u.verp_tokens[:10]))
+                             .order_by(models.OutboxEmail.id.desc()).limit(1))
+        if row is not None:
+            return row
+    ids = list(u.returned_own_message_ids)[:50]
+    if not ids:
+        return None
+    return session.scalar(select(models.OutboxEmail).where(models.OutboxEmail.message_id_header.in_(ids))
+                          .order_by(models.OutboxEmail.id.desc()).limit(1))
 
 
-def bounce_details(u: "Understanding") -> tuple[list[str], str]:
-    """(failed recipients, reason) read from a DSN's status part, or from its text when there is none."""
-    failed: list[str] = []
-    reasons: list[str] = []
-    try:
-        parts = list(message_from_bytes(u.raw.raw, policy=compat32).walk()) if len(u.raw.raw) <= DSN_READ_LIMIT else []
-    except Exception:  # noqa: BLE001 - hostile bytes: fall back to the text body
-        parts = []
-    if parts:
-        for part in parts:
-            if part.get_content_type() not in _STATUS_PARTS:
-                continue
-            text = _text(part)
-            for line in re.split(r"\r?\n", text):
-                name, _, value = line.partition(":")
-                key = name.strip().lower()
-                if key in ("final-recipient", "original-recipient"):
-                    address = normalise_address(value.rpartition(";")[2].strip())
-                    if address:
-                        failed.append(address)
-                elif key in ("diagnostic-code", "status") and value.strip():
-                    reasons.append(f"{name.strip()}: {' '.join(value.split())}"[:300])
-    if not reasons and u.envelope is not None:
-        body = " ".join((u.envelope.text_body or "").split())
-        if body:
-            reasons.append(body[:300])
-    return list(dict.fromkeys(failed)), "; ".join(dict.fromkeys(reasons)) or "thư bị trả lại (không rõ lý do)"
-
-
-def reminder_for(session: Session, u: "Understanding", returned: bool = True) -> models.OutboxEmail | None:
-    """The reminder this message answers, if it refers to one of ours."""
-    ids = referenced_message_ids(u, returned)
+def reminder_for(session: Session, u: "Understanding") -> models.OutboxEmail | None:
+    """The reminder a person's reply answers (its In-Reply-To/References)."""
+    ids = referenced_message_ids(u, returned=False)
     if not ids:
         return None
     return session.scalar(select(models.OutboxEmail).where(
@@ -108,46 +80,75 @@ def reminder_for(session: Session, u: "Understanding", returned: bool = True) ->
         .order_by(models.OutboxEmail.id.desc()).limit(1))
 
 
-def note_response(session: Session, msg: models.Message, u: "Understanding", now: datetime) -> str | None:
-    """Record a bounce of, or a (non-report) reply to, a reminder; returns the kind noted or None.
+def _failed_addresses(u: "Understanding", row: models.OutboxEmail) -> tuple[list[str], str]:
+    """The addresses of ``row`` the bounce says failed, and why; none when it names only others.
 
-    Auto-replies (vacation notices) are neither: nobody wrote them.
+    A bounce that names no recipient at all (some MTAs return only a text)
+    stands for the one address the email went to, when it went to one.
+    """
+    sent = {inbox_key(a): a for a in [*(row.recipients or []), *(row.cc or [])]}
+    named = u.returned_recipients
+    failed = [sent[inbox_key(r.address)] for r in named if r.failed and inbox_key(r.address) in sent]
+    if not named and len(sent) == 1:
+        failed = list(sent.values())
+    reasons = [f"{r.address}: {' '.join(x for x in (r.status, r.diagnostic) if x)}".strip(": ")
+               for r in named if r.failed and inbox_key(r.address) in sent]
+    return list(dict.fromkeys(failed)), "; ".join(reasons) or "thư bị trả lại (không rõ lý do)"
+
+
+def note_response(session: Session, msg: models.Message, u: "Understanding", now: datetime) -> str | None:
+    """Record a bounce of one of our emails, or a (non-report) reply to a reminder; returns the kind noted or None.
+
+    A bounce is matched by who was written to: the per-email return path
+    (VERP) it came back to, or the Message-ID it quotes, then the recipients
+    and statuses of its DSN against the email's own recipients. Every returned
+    email counts (acknowledgements too, not only reminders); a bounce naming an
+    address the bot never wrote to changes nothing. Auto-replies are neither.
     """
     verdict_kind = u.verdict.kind if u.verdict is not None else None
     if msg.status == "ignored" and verdict_kind == "bounce":
-        kind = "bounce"
-    elif msg.status == "recorded" and (u.classification is None or u.classification.kind != "report"):
-        kind = "reply"
-    else:
+        return _note_bounce(session, msg, u, now)
+    if msg.status == "recorded" and (u.classification is None or u.classification.kind != "report"):
+        return _note_reply(session, msg, u, now)
+    return None
+
+
+def _note_bounce(session: Session, msg: models.Message, u: "Understanding", now: datetime) -> str | None:
+    row = sent_email_for(session, u)
+    if row is None:
         return None
-    reminder = reminder_for(session, u, returned=kind == "bounce")
+    addresses, reason = _failed_addresses(u, row)
+    for address in addresses:
+        _mark_failing(session, row.agency_slug, address, reason, now, msg.id, create=row.kind == "reminder")
+        row.last_error = ((row.last_error + "; ") if row.last_error else "") + f"{_REFUSED_NOTE} {address} ({reason})"[:900]
+    if not addresses:
+        audit(session, action="bounce_unmatched", message_id=msg.id, agency_slug=row.agency_slug, year=row.year, at=now,
+              reason=f"thư báo lỗi gửi cho {row.dedupe_key} không nêu địa chỉ nào hệ thống đã gửi tới")
+    if row.kind == "reminder":
+        session.add(models.ReminderResponse(message_id=msg.id, outbox_id=row.id, kind="bounce",
+                                            agency_slug=row.agency_slug, year=row.year, addresses=addresses,
+                                            reason=reason, at=now))
+    return "bounce" if addresses else None
+
+
+def _note_reply(session: Session, msg: models.Message, u: "Understanding", now: datetime) -> str | None:
+    reminder = reminder_for(session, u)
     if reminder is None:
         return None
-    addresses: list[str] = []
-    if kind == "bounce":
-        failed, reason = bounce_details(u)
-        sent_to = [*(reminder.recipients or []), *(reminder.cc or [])]
-        addresses = [a for a in failed if a in sent_to] or (sent_to if len(sent_to) == 1 else [])
-        for address in addresses:
-            _mark_failing(session, reminder.agency_slug, address, reason, now, msg.id)
-        if not addresses:
-            reason += " (không xác định được địa chỉ nào bị trả lại)"
-    else:
-        reason = (msg.subject or "").strip()[:300]
-        msg.agency_slug = msg.agency_slug or reminder.agency_slug
-        msg.year = msg.year or reminder.year
-        audit(session, action="reminder_reply", agency_slug=reminder.agency_slug, year=reminder.year,
-              message_id=msg.id, at=now, reason=f"trả lời thư nhắc {reminder.dedupe_key} từ {msg.from_addr}")
-    session.add(models.ReminderResponse(message_id=msg.id, outbox_id=reminder.id, kind=kind,
-                                        agency_slug=reminder.agency_slug, year=reminder.year,
-                                        addresses=addresses, reason=reason, at=now))
-    return kind
+    msg.agency_slug = msg.agency_slug or reminder.agency_slug
+    msg.year = msg.year or reminder.year
+    audit(session, action="reminder_reply", agency_slug=reminder.agency_slug, year=reminder.year,
+          message_id=msg.id, at=now, reason=f"trả lời thư nhắc {reminder.dedupe_key} từ {msg.from_addr}")
+    session.add(models.ReminderResponse(message_id=msg.id, outbox_id=reminder.id, kind="reply",
+                                        agency_slug=reminder.agency_slug, year=reminder.year, addresses=[],
+                                        reason=(msg.subject or "").strip()[:300], at=now))
+    return "reply"
 
 
 def _mark_failing(session: Session, agency: str | None, address: str, reason: str, now: datetime,
-                  message_id: int) -> None:
+                  message_id: int, create: bool = True) -> None:
     rows = list(session.scalars(select(models.Contact).where(models.Contact.email == address)))
-    if not rows and agency:
+    if not rows and agency and create:
         # A roster or taught address has no contact row yet: one records its health.
         row = models.Contact(agency_slug=agency, email=address, name="", role="", phone="", unit="",
                              source=models.CONTACT_LEARNED, confirmed=True, failing=False, created_by="bot",
