@@ -31,7 +31,7 @@ from docx.shared import Mm, Pt
 
 from notifier.docx_style import set_font
 from notifier.files import save_atomically
-from notifier.labels import STATE_LABELS, state_label
+from notifier.labels import STATE_LABELS, state_label, days_left
 from notifier.safe_text import xml_clean
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -113,9 +113,7 @@ def _items(doc, lines: list[str], empty: str = "Không có.") -> None:
 
 
 def _days(n: Any) -> str:
-    if n is None:
-        return ""
-    return f"còn {n} ngày" if n > 0 else ("hạn cuối hôm nay" if n == 0 else f"quá hạn {-n} ngày")
+    return days_left(n)
 
 
 def first_page(doc, year: int, day: date, summary: Mapping[str, Any], rows: list[StatusLike]) -> None:

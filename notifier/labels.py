@@ -16,6 +16,8 @@ STATE_LABELS: dict[str, str] = {
     "accepted": "đã chấp nhận",
     "exempt": "miễn báo cáo",
 }
+# Shown, never stored: an agency that owes but whose report may be waiting for a coordinator's confirmation.
+SHOWN_STATE_LABELS: dict[str, str] = {**STATE_LABELS, "awaiting": "chờ xác nhận thư đã nhận"}
 
 
 def state_label(state: str, capital: bool = False) -> str:
@@ -137,3 +139,10 @@ def kind_label(kind: str | None) -> str:
 
 def status_label(status: str | None) -> str:
     return MESSAGE_STATUS_LABELS.get(status or "", status or "")
+
+
+def days_left(n: int | None) -> str:
+    """Days to a deadline in words: 'còn 3 ngày', 'hạn cuối hôm nay', 'quá hạn 5 ngày' (never a negative number)."""
+    if n is None:
+        return ""
+    return f"còn {n} ngày" if n > 0 else ("hạn cuối hôm nay" if n == 0 else f"quá hạn {-n} ngày")

@@ -22,7 +22,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 
 from notifier.addressing import addressee, agency_reasons
-from notifier.labels import state_label
+from notifier.labels import days_left, state_label
 from reference.time import VN, vn_date, vn_datetime
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -93,6 +93,7 @@ def make_environment(templates_dir: Path = TEMPLATES_DIR) -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["vn_date"] = vn_date
+    env.filters["days_left"] = days_left
     env.filters["vn_datetime"] = vn_datetime
     env.filters["vn_number"] = vn_number
     env.filters["vn_filesize"] = vn_filesize

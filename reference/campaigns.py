@@ -252,3 +252,10 @@ def _read_toml(file: Path, error: type[ValueError]) -> dict[str, Any]:
         return tomllib.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise error(f"{file}: cannot read: {exc}") from exc
+
+
+def no_campaign(year: int, campaigns: "Mapping[int, Campaign]") -> str:
+    """The one answer every view gives for a year no campaign opened: what is missing and which years exist."""
+    known = ", ".join(str(y) for y in sorted(campaigns)) or "chưa có năm nào"
+    return (f"Chưa có đợt báo cáo năm {year} trong tệp chiến dịch (config/campaigns.toml): chưa có công văn, "
+            f"thời hạn và đề cương cho năm này. Các năm đã có: {known}.")

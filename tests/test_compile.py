@@ -338,7 +338,7 @@ def test_compile_command_writes_the_document_with_plain_progress(season, tmp_pat
 def test_compile_command_refuses_a_year_without_campaign(season, tmp_path):
     _, config, _ = season
     proc = run_cli("compile", "--year", "1999", "--out", str(tmp_path / "x.docx"), config=config, check=False)
-    assert proc.returncode == 1 and "No campaign for 1999" in proc.stderr
+    assert proc.returncode == 1 and "Chưa có đợt báo cáo năm 1999" in proc.stderr
     assert not (tmp_path / "x.docx").exists()
 
 

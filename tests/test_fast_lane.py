@@ -97,7 +97,7 @@ def test_lane_and_full_path_print_the_same(season, as_json):
         assert rows["can-tho"]["on_time"] is False and rows["can-tho"]["sender_note"] is None
         assert rows["ha-noi"]["state"] == "missing"
     else:
-        assert "Thư chưa gửi: chờ gửi 0, đang gửi 0, lỗi 1" in lane.stdout
+        assert "Thư chưa gửi: chờ gửi 0, giữ lại (giới hạn mỗi giờ) 0, đang gửi 0, lỗi 1" in lane.stdout
         assert "Việc gửi thư: 20/11/2024 10:00 · LỖI" in lane.stdout
 
 
@@ -187,8 +187,8 @@ def test_lane_constants_are_the_models():
     from workflow.db import models
     from workflow.season import status_query
 
-    assert status_query.MISSING == models.MISSING
-    assert status_query.UNSENT == (models.PENDING, models.SENDING, models.FAILED, models.SUPPRESSED)
+    assert status_query.MISSING == models.MISSING and status_query.NEEDS_REVIEW == models.NEEDS_REVIEW
+    assert status_query.UNSENT == (models.PENDING, models.HELD, models.SENDING, models.FAILED, models.SUPPRESSED)
     from workflow.settings import DatabaseConfig
 
     assert fast_lane.DEFAULT_DATABASE_URL == DatabaseConfig().url

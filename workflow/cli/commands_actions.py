@@ -289,7 +289,11 @@ def _print_show(data: dict[str, Any]) -> None:
     from notifier.labels import action_label, actor_label, state_label
 
     on_time = {True: "đúng hạn", False: "muộn", None: "—"}[data["on_time"]]
-    lines = [f"{data['name'] or '?'} ({data['agency'] or '?'}) năm {data['year'] or '?'}: "
+    single = data.get("message")
+    if single is not None and (single["kind"] != "report" or single["status"] != "recorded"):
+        _print_message(single)  # not a report: what it is and why, not an empty submission
+        return
+    lines = [f"{data['name'] or 'chưa xác định đơn vị'} ({data['agency'] or '—'}) năm {data['year'] or 'chưa rõ'}: "
              f"{data['state_label']} · {on_time} · hạn {data['deadline'] or '—'}"]
     if data["review_reasons"]:
         lines.append("Cần xem xét: " + "; ".join(data["review_reasons"]))
@@ -319,6 +323,18 @@ def _print_show(data: dict[str, Any]) -> None:
         msg = f" thư #{e['message_id']}" if e["message_id"] else ""
         lines.append(f"  {_vn(e['at'])} {actor_label(e['actor'])}: {action_label(e['action'])}{change}{msg}"
                      + (f" — {e['reason']}" if e["reason"] else ""))
+    for line in lines:
+        console.print(line, markup=False, highlight=False)
+
+
+def _print_message(m: dict[str, Any]) -> None:
+    lines = [f"Thư #{m['id']} · {_vn(m['arrived_at'])} · {m['from'] or '(không có người gửi)'}",
+             f"  Tiêu đề: {m['subject'] or '(không có tiêu đề)'}",
+             f"  Là: {m['kind_label']} ({m['status_label']})"]
+    if m["quarantine_reason"]:
+        lines.append(f"  Lý do cách ly: {m['quarantine_reason']}")
+    lines += [f"  Lý do: {r}" for r in m["reasons"]]
+    lines += [f"  Ghi chú: {n}" for n in m["notes"][:10]]
     for line in lines:
         console.print(line, markup=False, highlight=False)
 

@@ -27,11 +27,13 @@ def _year(app: Any, year: int | None, now: datetime) -> int:
 
     if year is not None:
         if year not in app.campaigns:
-            fail(f"No campaign for {year} in the campaigns file.", 2)
+            from reference.campaigns import no_campaign
+
+            fail(no_campaign(year, app.campaigns), 1)
         return year
     found = season_year(app.campaigns, now)
     if found is None:
-        fail(f"No campaign season has opened by {now:%d/%m/%Y}; give --year.", 2)
+        fail(f"Chưa có đợt báo cáo nào mở trước ngày {now:%d/%m/%Y}; chọn năm bằng --year NĂM.", 2)
     return found  # type: ignore[return-value]
 
 
@@ -97,7 +99,7 @@ def register(app: typer.Typer) -> None:
         config: ConfigOption = None,
     ) -> None:
         """Build today's coordinator digest and queue it (HTML + text, .docx status table attached)."""
-        from notifier.labels import flush_summary, job_summary, state_label
+        from notifier.labels import days_left, flush_summary, job_summary, state_label
         from workflow.season.digest import queue_digest
 
         _, run, flushed = _run_daily(config, year, now, dry_run, send,
@@ -113,9 +115,9 @@ def register(app: typer.Typer) -> None:
         console.print(f"Gửi đến: {', '.join(run.recipients) or '(chưa có)'} — {job_summary(run.note)}", markup=False)
         console.print("  ".join(f"{state_label(k)}: {v}" for k, v in sorted(d.counts.items())), markup=False)
         if d.missing:
-            t = table("đơn vị", "còn (ngày)", title=f"Chưa nộp: {len(d.missing)}")
+            t = table("đơn vị", "thời hạn", title=f"Chưa nộp: {len(d.missing)}")
             for m in d.missing:
-                t.add_row(m["name"], str(m["days_left"]))
+                t.add_row(m["name"], days_left(m["days_left"]))
             console.print(t)
         if flushed is not None:
             console.print("Gửi thư: " + flush_summary(flushed.sent, flushed.failed, flushed.retried), markup=False)

@@ -49,7 +49,9 @@ def register(app: typer.Typer) -> None:
         err = safe_console(stderr=True, soft_wrap=True)
         with open_app(config, need_secrets=False) as a:
             if year not in a.campaigns:
-                fail(f"No campaign for {year} in the campaigns file.", 1)
+                from reference.campaigns import no_campaign
+
+                fail(no_campaign(year, a.campaigns), 1)
             bar, report_progress = _progress_reporter(err)
             with bar:
                 report = compile_for_app(a, year, progress=report_progress, now=when)

@@ -21,16 +21,21 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """One row per agency owing a report for YEAR, with its submission state."""
         from workflow.cli.status_view import nobody_owes, write_status
-        from workflow.season.status import job_runs, season_status, unsent_counts
+        from workflow.season.status import job_runs, review_total, season_status, unsent_counts
 
         with open_app(config, need_secrets=False) as a:
+            if year not in a.campaigns:
+                from reference.campaigns import no_campaign
+
+                fail(no_campaign(year, a.campaigns), 1)
             with a.db.sessions() as session:
                 rows = season_status(session, a.roster_base, year)
                 outbox = unsent_counts(session)
                 jobs = job_runs(session)
+                review = review_total(session, year)
         if not rows:
             fail(nobody_owes(year), 1)
-        write_status(sys.stdout, year, rows, outbox, jobs, as_json=json_out)
+        write_status(sys.stdout, year, rows, outbox, jobs, as_json=json_out, review=review)
 
     @app.command("stats")
     def stats(json_out: JsonOption = False, config: ConfigOption = None) -> None:

@@ -144,10 +144,15 @@ def run_status(args: StatusArgs) -> int | None:
 
     try:
         roster = load_roster(Path(peek.roster_dir) if peek.roster_dir else None)
-        load_campaigns(Path(peek.campaigns_file) if peek.campaigns_file else None)  # a broken file fails every command
+        campaigns = load_campaigns(Path(peek.campaigns_file) if peek.campaigns_file else None)  # a broken file fails every command
     except (RosterError, CampaignError, OSError):
         return None
-    from workflow.season.status_query import job_rows, season_rows, unsent_rows
+    if args.year not in campaigns:
+        from reference.campaigns import no_campaign
+
+        sys.stderr.write(no_campaign(args.year, campaigns) + "\n")
+        return 1
+    from workflow.season.status_query import job_rows, review_count, season_rows, unsent_rows
 
     try:
         with closing(sqlite3.connect(f"file:{peek.database}?mode=ro", uri=True, timeout=30)) as conn:
@@ -160,6 +165,7 @@ def run_status(args: StatusArgs) -> int | None:
             rows = season_rows(fetch, roster, args.year)
             outbox = unsent_rows(fetch)
             jobs = job_rows(fetch)
+            review = review_count(fetch, args.year)
     except sqlite3.Error:
         return None  # locked past the timeout, unreadable: the full path says what is wrong
     from workflow.cli.status_view import nobody_owes, write_status
@@ -167,7 +173,7 @@ def run_status(args: StatusArgs) -> int | None:
     if not rows:
         sys.stderr.write(nobody_owes(args.year) + "\n")
         return 1
-    write_status(sys.stdout, args.year, rows, outbox, jobs, as_json=args.as_json)
+    write_status(sys.stdout, args.year, rows, outbox, jobs, as_json=args.as_json, review=review)
     return 0
 
 

@@ -14,10 +14,10 @@ import unicodedata
 from collections.abc import Sequence
 from typing import TextIO
 
-from notifier.labels import STATE_LABELS, job_line
+from notifier.labels import SHOWN_STATE_LABELS, job_line
 from notifier.safe_text import terminal_text
 from workflow.cli.dates import vn_date
-from workflow.season.status_query import JobRunRow, StatusRow
+from workflow.season.status_query import JobRunRow, StatusRow, shown_state
 
 HEADERS = ("#", "mã đơn vị", "đơn vị", "trạng thái", "ngày nhận", "đúng hạn", "mục còn thiếu", "người gửi")
 # Outbox states in words (the keys stay English in --json).
@@ -48,15 +48,18 @@ def nobody_owes(year: int) -> str:
     return f"Không có đơn vị nào phải báo cáo năm {year} trong danh sách. No agency owes a report for {year}."
 
 
-def status_lines(year: int, rows: Sequence[StatusRow], outbox: dict[str, int], jobs: Sequence[JobRunRow]) -> list[str]:
-    table = [(str(i), r.agency, r.name, STATE_LABELS.get(r.state, r.state), vn_date(r.received_at),
+def status_lines(year: int, rows: Sequence[StatusRow], outbox: dict[str, int], jobs: Sequence[JobRunRow],
+                 review: int | None = None) -> list[str]:
+    table = [(str(i), r.agency, r.name, SHOWN_STATE_LABELS.get(shown_state(r), r.state), vn_date(r.received_at),
               _ON_TIME[r.on_time], ", ".join(r.outline_missing) or "—", "chưa xác thực" if r.sender_note else "—")
              for i, r in enumerate(rows, 1)]
     lines = [f"Tình hình nộp báo cáo năm {year}", *plain_table(HEADERS, table)]
     counts: dict[str, int] = {}
     for r in rows:
-        counts[r.state] = counts.get(r.state, 0) + 1
-    lines.append("  ".join(f"{STATE_LABELS.get(k, k)}: {v}" for k, v in sorted(counts.items())))
+        counts[shown_state(r)] = counts.get(shown_state(r), 0) + 1
+    lines.append("  ".join(f"{SHOWN_STATE_LABELS.get(k, k)}: {v}" for k, v in sorted(counts.items())))
+    if review is not None:
+        lines.append(f"Chờ cán bộ đầu mối xem xét: {review} (tdc-bot review list)")
     unverified = [r.sender_note for r in rows if r.sender_note]
     if unverified:
         lines.append(f"{len(unverified)} báo cáo: {unverified[0]} (xem [mailbox] trusted_authserv_id)")
@@ -67,8 +70,8 @@ def status_lines(year: int, rows: Sequence[StatusRow], outbox: dict[str, int], j
 
 
 def write_status(out: TextIO, year: int, rows: Sequence[StatusRow], outbox: dict[str, int],
-                 jobs: Sequence[JobRunRow], as_json: bool) -> None:
+                 jobs: Sequence[JobRunRow], as_json: bool, review: int | None = None) -> None:
     if as_json:
         out.write(json.dumps([r.as_json() for r in rows], ensure_ascii=False, indent=2, default=str) + "\n")
         return
-    out.write("\n".join(status_lines(year, rows, outbox, jobs)) + "\n")
+    out.write("\n".join(status_lines(year, rows, outbox, jobs, review)) + "\n")

@@ -553,13 +553,19 @@ def extend(session: Session, ctx: ActionContext, year: int, until: date, reason:
     text = _require_reason(reason, "extend")
     campaign = ctx.campaigns.get(year)
     if campaign is None:
-        raise ActionError(f"Không có đợt báo cáo năm {year} trong cấu hình. No campaign for {year}.")
+        from reference.campaigns import no_campaign
+
+        raise ActionError(no_campaign(year, ctx.campaigns))
     ag = resolve_agency(ctx.roster, agency, year) if agency else None
     until_at = datetime.combine(until + timedelta(days=1), time(0), tzinfo=VN)
-    if until_at <= campaign.deadline_at():
-        raise ActionError(f"Ngày gia hạn {until:%d/%m/%Y} không sau hạn nộp {campaign.deadline:%d/%m/%Y}. "
-                          f"The extension must end after the deadline.")
     slug = ag.slug if ag else None
+    current = deadline_for(session, campaign, slug) if slug else _global_deadline(session, campaign)
+    if until_at <= current:
+        last_day = (current - timedelta(days=1)).astimezone(VN)
+        who = ag.name if ag else "tất cả đơn vị"
+        raise ActionError(f"Không gia hạn: hạn nộp đang áp dụng cho {who} là hết ngày {last_day:%d/%m/%Y}; ngày "
+                          f"{until:%d/%m/%Y} không muộn hơn nên không thay đổi gì. Hạn đã gia hạn không rút ngắn "
+                          "được bằng lệnh này.")
     result = ActionResult("extend", False, slug, year)
     same = session.scalar(select(models.DeadlineExtension).where(
         models.DeadlineExtension.year == year, models.DeadlineExtension.until_at == until_at,
@@ -585,6 +591,13 @@ def extend(session: Session, ctx: ActionContext, year: int, until: date, reason:
             result.notes.append(f"{sub.agency_slug}: {_on_time_label(sub.on_time)}")
     result.changed = True
     return result
+
+
+def _global_deadline(session: Session, campaign: "Campaign") -> datetime:
+    """The campaign's deadline as moved by extensions for everyone (not those for one agency)."""
+    latest = session.scalar(select(func.max(models.DeadlineExtension.until_at)).where(
+        models.DeadlineExtension.year == campaign.year, models.DeadlineExtension.agency_slug.is_(None)))
+    return max(campaign.deadline_at(), latest) if latest is not None else campaign.deadline_at()
 
 
 def _on_time_label(value: bool | None) -> str:

@@ -27,7 +27,7 @@ def review_queue(session: Session, roster: Any, year: int | None) -> dict[str, l
 
     subs = select(models.Submission).where(models.Submission.state == models.NEEDS_REVIEW)
     msgs = select(models.Message).where(models.Message.status == "recorded", models.Message.kind == "report",
-                                        models.Message.submission_id.is_(None))
+                                        models.Message.submission_id.is_(None), models.Message.dismissed_at.is_(None))
     if year is not None:
         subs = subs.where(models.Submission.year == year)
         msgs = msgs.where(or_(models.Message.year == year, models.Message.year.is_(None)))
@@ -41,8 +41,10 @@ def review_queue(session: Session, roster: Any, year: int | None) -> dict[str, l
         })
     out_msgs = [_unplaced(m, roster) for m in session.scalars(msgs.order_by(models.Message.arrived_at, models.Message.id))]
     replies = reminder_replies(session, roster, year)
+    every_reply = set(session.scalars(select(models.ReminderResponse.message_id)
+                                      .where(models.ReminderResponse.kind == "reply")))
     return {"submissions": out_subs, "messages": out_msgs, "reminder_replies": replies,
-            "agency_mail": agency_mail(session, roster, year, skip={r["id"] for r in replies})}
+            "agency_mail": agency_mail(session, roster, year, skip=every_reply)}
 
 
 # Kinds an agency's mail may be read as that are not its annual report, and a coordinator should see.
@@ -164,6 +166,7 @@ def show_data(session: Session, roster: Any, campaigns: dict[int, Any], target: 
     deadline = last_day_on_time(session, campaigns.get(year), slug) if slug and year else None
     state = sub.state if sub else (models.MISSING if message is None else None)
     return {
+        "message": _message_summary(message) if message is not None and sub is None else None,
         "agency": slug, "name": _agency_name(roster, slug, year), "year": year,
         "submission_id": sub.id if sub else None,
         "state": state, "state_label": states.label(state) if state else "chưa xếp được",
@@ -178,6 +181,16 @@ def show_data(session: Session, roster: Any, campaigns: dict[int, Any], target: 
         "agency_mail": agency_mail(session, roster, year, slug) if slug else [],
         "audit": _audit_trail(session, sub, ids, slug, year),
     }
+
+
+def _message_summary(m: models.Message) -> dict[str, Any]:
+    """A message that is no submission's version: what it is and why, for ``show N``."""
+    from notifier.labels import kind_label, status_label
+
+    return {"id": m.id, "status": m.status, "status_label": status_label(m.status), "kind": m.kind,
+            "kind_label": kind_label(m.kind), "reasons": list(m.reasons or []), "notes": list(m.notes or []),
+            "quarantine_reason": m.quarantine_reason, "from": m.from_addr, "subject": m.subject,
+            "arrived_at": _iso(m.arrived_at), "sender_agency": m.sender_agency}
 
 
 def _version(session: Session, m: models.Message, sub: models.Submission | None) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from workflow.season.reminders import (
     require_campaign,
 )
 from workflow.settings import RemindersConfig
+from workflow.season.coordinator_views import review_queue
 from workflow.season.status import StatusRow, season_status
 from workflow.season.submissions import deadline_for, reference_for
 
@@ -46,7 +47,6 @@ log = logging.getLogger(__name__)
 NEW_WINDOW = timedelta(hours=24)
 QUARANTINE_WINDOW = timedelta(days=7)
 FAILED_WINDOW = timedelta(days=30)
-UNPLACED_WINDOW = timedelta(days=30)  # an unplaced report of unknown year stays listed this long
 UNPLACED_DEFAULT = "không xác định được đơn vị hoặc năm báo cáo"
 
 
@@ -146,7 +146,7 @@ def _new_reports(session: Session, roster: "Roster", campaigns: Mapping[int, "Ca
 def _missing(session: Session, rows: list[StatusRow], campaign: "Campaign", today: date) -> list[dict[str, Any]]:
     out = []
     for row in rows:
-        if row.state not in OWING_STATES:
+        if row.state not in OWING_STATES or row.awaiting:  # a report waits for review: listed there, not here
             continue
         last_day = deadline_day(deadline_for(session, campaign, row.agency))
         out.append({"slug": row.agency, "name": row.name, "state": row.state, "deadline": last_day,
@@ -156,30 +156,28 @@ def _missing(session: Session, rows: list[StatusRow], campaign: "Campaign", toda
 
 def _needs_review(session: Session, roster: "Roster", rows: list[StatusRow], year: int,
                   now: datetime) -> list[dict[str, Any]]:
+    """What waits for a coordinator: the review list's own items (``review_queue``), so the count agrees everywhere."""
+    queue = review_queue(session, roster, year)
     out: list[dict[str, Any]] = [
-        {"name": r.name, "agency": r.agency, "reasons": list(r.review_reasons) or ["cần cán bộ đầu mối xem xét"]}
-        for r in rows if r.state == models.NEEDS_REVIEW
+        {"name": s["name"], "agency": s["agency"], "reasons": s["review_reasons"] or ["cần cán bộ đầu mối xem xét"]}
+        for s in queue["submissions"]
     ]
-    unplaced = session.scalars(
-        select(models.Message)
-        .where(models.Message.kind == "report", models.Message.status == "recorded",
-               models.Message.submission_id.is_(None),
-               (models.Message.year == year)
-               | (models.Message.year.is_(None) & (models.Message.recorded_at >= now - UNPLACED_WINDOW)))
-        .order_by(models.Message.arrived_at, models.Message.id)
-    ).all()
-    reasons = {}
-    if unplaced:
+    reasons: dict[int, str] = {}
+    if queue["messages"]:
         for entry in session.scalars(select(models.AuditEntry).where(
-                models.AuditEntry.action == "report_unplaced",
-                models.AuditEntry.message_id.in_([m.id for m in unplaced]))):
+                models.AuditEntry.action.in_(("report_unplaced", "unverified_claim")),
+                models.AuditEntry.message_id.in_([m["id"] for m in queue["messages"]]))):
             reasons[entry.message_id] = entry.reason
-    for m in unplaced:
+    for m in queue["messages"]:
         out.append(_compact({
-            "name": _name(roster, m.agency_slug, m.year), "agency": m.agency_slug,
-            "reasons": [reasons.get(m.id) or UNPLACED_DEFAULT], "reference": reference_for(m),
-            "from_addr": m.from_addr or None, "subject": m.subject or None,
+            "name": _name(roster, m["agency_guess"], m["year_guess"]), "agency": m["agency_guess"],
+            "reasons": [m["claim"] or reasons.get(m["id"]) or UNPLACED_DEFAULT],
+            "reference": f"TDC-{m['year_guess'] or 0:04d}-{m['id']:06d}",
+            "from_addr": m["from"] or None, "subject": m["subject"] or None,
         }))
+    for m in queue["agency_mail"]:
+        out.append(_compact({"name": m["name"], "agency": m["agency"], "reasons": [m["label"], *m["reasons"][:1]],
+                             "from_addr": m["from"] or None, "subject": m["subject"] or None}))
     return out
 
 

@@ -68,7 +68,9 @@ def require_campaign(campaigns: Mapping[int, "Campaign"], year: int) -> "Campaig
     """The year's campaign, or a ReminderError naming the year (reminders and the digest both need one)."""
     campaign = campaigns.get(year)
     if campaign is None:
-        raise ReminderError(f"không có đợt báo cáo (campaign) năm {year} trong cấu hình")
+        from reference.campaigns import no_campaign
+
+        raise ReminderError(no_campaign(year, campaigns))
     return campaign
 
 
@@ -327,6 +329,7 @@ def due_reminders(
             "stage": current.stage.name,
             "resubmission": row.state == models.RESUBMISSION_REQUESTED,
             "contact_unit": who.unit or None,
+            "awaiting": _awaiting(session, row.agency, year) if row.awaiting else None,
         }
         subject = render_email(current.stage.template, **context).subject
         result.reminders.append(PlannedReminder(
@@ -419,6 +422,17 @@ def send_reminders(app: "App", year: int, now: datetime, dry_run: bool = False) 
             run.skipped.append((planned.dedupe_key, "đã có trong hàng đợi"))
     log.info("reminders: %s", run.summary())
     return run
+
+
+def _awaiting(session: Session, agency: str, year: int) -> dict[str, Any] | None:
+    """The latest mail that may be the agency's report and waits for a coordinator: the reminder says so."""
+    msg = session.scalar(select(models.Message).where(
+        models.Message.agency_slug == agency, models.Message.year == year, models.Message.kind == "report",
+        models.Message.status == "recorded", models.Message.submission_id.is_(None),
+        models.Message.dismissed_at.is_(None)).order_by(models.Message.arrived_at.desc()).limit(1))
+    if msg is None:
+        return None
+    return {"sender": (msg.from_addr or "(không rõ)")[:120], "received_at": msg.arrived_at}  # parsed strictly: an address
 
 
 def _still_owing(session: Session, agency: str, year: int) -> bool:

@@ -13,7 +13,16 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from workflow.db import models
-from workflow.season.status_query import UNSENT, Fetch, JobRunRow, StatusRow, job_rows, season_rows, unsent_rows
+from workflow.season.status_query import (
+    UNSENT,
+    Fetch,
+    JobRunRow,
+    StatusRow,
+    job_rows,
+    review_count,
+    season_rows,
+    unsent_rows,
+)
 
 if TYPE_CHECKING:
     from reference.roster import Roster
@@ -37,6 +46,11 @@ def _fetch(session: Session) -> Fetch:
 
 def season_status(session: Session, roster: "Roster", year: int) -> list[StatusRow]:
     return season_rows(_fetch(session), roster, year)
+
+
+def review_total(session: Session, year: int) -> int:
+    """The one count of what waits for a coordinator for ``year`` (status, the digest and the board show it)."""
+    return review_count(_fetch(session), year)
 
 
 def unsent_counts(session: Session) -> dict[str, int]:

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 Fetch = Callable[[str, dict[str, Any]], Iterable[Sequence[Any]]]
 
 MISSING = "missing"  # workflow.db.models.MISSING, without importing the models
-UNSENT = ("pending", "sending", "failed", "suppressed")  # outbox states that wait or went wrong
+NEEDS_REVIEW = "needs_review"
+UNSENT = ("pending", "held", "sending", "failed", "suppressed")  # outbox states that wait or went wrong
 
 SUBMISSIONS_SQL = """
 SELECT s.agency_slug, s.state, s.first_received_at, s.on_time, s.outline_missing, s.review_reasons,
@@ -43,8 +44,27 @@ GROUP BY s.id
 """
 # Only unsent states: walks the (state, next_attempt_at) index over a handful of rows, so status stays
 # as fast on a ten-year archive as on an empty one (`stats` keeps the full counts).
-UNSENT_SQL = ("SELECT state, count(*) FROM outbox WHERE state IN ('pending', 'sending', 'failed', 'suppressed') "
+UNSENT_SQL = ("SELECT state, count(*) FROM outbox WHERE state IN ('pending', 'held', 'sending', 'failed', 'suppressed') "
               "GROUP BY state")
+# Reports that may be an agency's but wait for a coordinator (a stranger's address, a claim our server did not
+# vouch for): the agency still owes, but is not "nothing received".
+AWAITING_SQL = """
+SELECT agency_slug, count(*) FROM messages
+WHERE year = :year AND kind = 'report' AND status = 'recorded' AND submission_id IS NULL
+      AND agency_slug IS NOT NULL AND dismissed_at IS NULL
+GROUP BY agency_slug
+"""
+# The one count of what waits for a coordinator's decision (status, the digest and the board all show it):
+# submissions to review, reports not placed, and an agency's mail not read as a report, for the year.
+REVIEW_SQL = """
+SELECT (SELECT count(*) FROM submissions WHERE year = :year AND state = 'needs_review')
+     + (SELECT count(*) FROM messages WHERE kind = 'report' AND status = 'recorded' AND submission_id IS NULL
+               AND dismissed_at IS NULL AND (year = :year OR year IS NULL))
+     + (SELECT count(*) FROM messages WHERE kind IN ('other', 'periodic') AND status = 'recorded'
+               AND sender_agency IS NOT NULL AND dismissed_at IS NULL AND part_of IS NULL
+               AND (year = :year OR year IS NULL)
+               AND id NOT IN (SELECT message_id FROM reminder_responses WHERE kind = 'reply'))
+"""
 JOBS_SQL = "SELECT name, last_run_at, ok, result FROM job_runs ORDER BY name"
 
 
@@ -60,6 +80,7 @@ class StatusRow:
     outline_missing: list[str]
     review_reasons: list[str]
     sender_note: str | None = None  # "người gửi chưa được xác thực" unless our receiving server vouched for it
+    awaiting: int = 0  # reports that may be this agency's, waiting for a coordinator to confirm whose they are
 
     def as_json(self) -> dict:
         data = asdict(self)
@@ -98,12 +119,14 @@ def _flag(value: object) -> bool | None:
 
 def season_rows(fetch: Fetch, roster: "Roster", year: int) -> list[StatusRow]:
     found = {row[0]: row for row in fetch(SUBMISSIONS_SQL, {"year": year})}
+    awaiting = {slug: int(n) for slug, n in fetch(AWAITING_SQL, {"year": year})}
     rows = []
     for agency in roster.owing(year):
         row = found.get(agency.slug)
-        if row is None:
+        if row is None or row[1] == MISSING:
             rows.append(StatusRow(agency=agency.slug, name=agency.name, kind=agency.kind, state=MISSING,
-                                  received_at=None, on_time=None, versions=0, outline_missing=[], review_reasons=[]))
+                                  received_at=None, on_time=None, versions=0, outline_missing=[], review_reasons=[],
+                                  awaiting=awaiting.get(agency.slug, 0)))
             continue
         _, state, received, on_time, missing, reasons, versions, sender_auth = row
         rows.append(StatusRow(
@@ -113,6 +136,16 @@ def season_rows(fetch: Fetch, roster: "Roster", year: int) -> list[StatusRow]:
             sender_note=UNVERIFIED_LABEL if versions and sender_auth != PASS else None,
         ))
     return rows
+
+
+def review_count(fetch: Fetch, year: int) -> int:
+    """How many things wait for a coordinator's decision for ``year`` (REVIEW_SQL): one number everywhere."""
+    return int(next(iter(fetch(REVIEW_SQL, {"year": year})))[0] or 0)
+
+
+def shown_state(row: StatusRow) -> str:
+    """The state as a coordinator reads it: an agency whose report may be waiting is not "nothing received"."""
+    return "awaiting" if row.state == MISSING and row.awaiting else row.state
 
 
 def unsent_rows(fetch: Fetch) -> dict[str, int]:
