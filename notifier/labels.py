@@ -101,8 +101,55 @@ _SUMMARY_WORDS: tuple[tuple[str, str], ...] = (
 _FLUSH_REPR = re.compile(r"FlushResult\(sent=(\d+), failed=(\d+), retried=(\d+), suppressed=(\d+), stopped=(None|'[^']*'|\"[^\"]*\")\)")
 
 
+# A job's result is stored as JSON ({"kind": …, counts…}); these render it. Older rows hold English text.
+_INTAKE_WORDS = (("fetched", "đã lấy"), ("recorded", "đã ghi"), ("duplicates", "trùng"), ("quarantined", "cách ly"),
+                 ("ignored", "bỏ qua"), ("junk", "thư rác"), ("read_later", "đọc tệp sau"),
+                 ("acks_queued", "thư báo nhận đã xếp"), ("marked_late", "đánh dấu sau khởi động lại"))
+
+
+def intake_summary(data: dict) -> str:
+    """One intake cycle in words: 'đã lấy 3, đã ghi 2, trùng 1, …; dừng sớm: …'."""
+    parts = [f"{word} {int(data.get(key) or 0)}" for key, word in _INTAKE_WORDS
+             if key in ("fetched", "recorded", "duplicates", "quarantined", "ignored", "acks_queued") or data.get(key)]
+    text = ", ".join(parts)
+    return text + (f"; dừng sớm: {data['stopped']}" if data.get("stopped") else "")
+
+
+def reminder_summary(data: dict) -> str:
+    text = (f"năm {data.get('year')}: {data.get('due', 0)} thư đến hạn, đã xếp {data.get('queued', 0)}, "
+            f"{data.get('no_address', 0)} đơn vị không có địa chỉ")
+    return text + (" (chạy thử)" if data.get("dry_run") else "")
+
+
+def digest_summary(data: dict) -> str:
+    return (f"bản tổng hợp ngày {data.get('date', '')} (năm {data.get('year')}): "
+            f"{data.get('note') or ('đã xếp gửi' if data.get('queued') else 'chưa xếp gửi')}")
+
+
 def job_summary(result: str) -> str:
     """A stored job result in Vietnamese: no Python repr, no English words."""
+    if (result or "").startswith("{"):
+        import json
+
+        try:
+            data = json.loads(result)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            kind = data.get("kind")
+            if kind == "intake":
+                return intake_summary(data)
+            if kind == "outbox":
+                return flush_summary(int(data.get("sent", 0)), int(data.get("failed", 0)), int(data.get("retried", 0)),
+                                     int(data.get("suppressed", 0)), data.get("stopped"), int(data.get("held", 0)))
+            if kind == "reminders":
+                return reminder_summary(data)
+            if kind == "digest":
+                return digest_summary(data)
+            if kind == "error":
+                return f"lỗi: {data.get('error', '')}"
+            if kind == "idle":
+                return str(data.get("note", ""))
     match = _FLUSH_REPR.search(result or "")
     if match:
         stopped = None if match.group(5) == "None" else match.group(5)[1:-1]

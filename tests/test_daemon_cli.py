@@ -38,7 +38,7 @@ def test_run_once_quarantines_what_it_cannot_read_and_goes_on(tmp_path):
     deliver(tmp_path / "mail", b"\x00\x01\x02 not an email at all \xff\xfe")
     deliver(tmp_path / "mail", mailfactory.report_email())
     out = run_cli("run", "--once", config=config).stdout
-    assert "quarantined 1" in out and "recorded 1" in out
+    assert "cách ly 1" in out and "đã ghi 1" in out
     rows = cli_json("quarantine", "list", config=config)
     assert len(rows) == 1 and rows[0]["reason"]
     assert Path(rows[0]["raw_path"]).read_bytes().startswith(b"\x00\x01\x02")
@@ -63,5 +63,5 @@ def test_run_once_as_a_standby_says_so_and_exits_3(tmp_path):
     deliver(tmp_path / "mail", mailfactory.report_email())
     proc = run_cli("run", "--once", config=config, check=False)
     assert proc.returncode == 3
-    assert "another daemon holds the leader lease" in proc.stderr and "lease_seconds" in proc.stderr
+    assert "daemon khác (other-host:1:x) đang giữ quyền chạy" in proc.stderr and "lease_seconds" in proc.stderr
     assert cli_json("stats", config=config)["messages"] == 0

@@ -12,6 +12,31 @@ from __future__ import annotations
 
 CONFIG_ENV = "TDC_CONFIG"  # the configuration file when --config is not given
 DEFAULT_DATABASE_URL = "sqlite:///var/tdc.db"  # [database] url of the embedded defaults
+DEFAULTS_NOTED = "var/.cau-hinh-mac-dinh"  # written once the embedded defaults' notice has been shown
+
+
+def defaults_notice(cwd: str = ".") -> str | None:
+    """The one-time notice that no configuration file is in use and where the data goes; None after the first time.
+
+    A person who types ``tdc-bot status`` on a fresh machine must learn once
+    that the bot keeps everything under ./var (and how to point it elsewhere),
+    not be told so on every command.
+    """
+    import os
+
+    marker = os.path.join(cwd, DEFAULTS_NOTED)
+    if os.path.exists(marker):
+        return None
+    try:
+        os.makedirs(os.path.dirname(marker), mode=0o750, exist_ok=True)
+        with open(marker, "w", encoding="utf-8") as handle:
+            handle.write("tdc-bot đã báo dùng cấu hình mặc định\n")
+    except OSError:
+        pass  # a read-only folder: say it every time rather than never
+    where = os.path.abspath(os.path.join(cwd, "var"))
+    return (f"Chưa có tệp cấu hình (--config TỆP hoặc biến {CONFIG_ENV}): dùng cấu hình mặc định, dữ liệu lưu trong "
+            f"{where} (cơ sở dữ liệu tdc.db, hộp thư mail/, kho thư store/, thư đi outbox/). Mẫu cấu hình: "
+            "config/tdc.example.toml.")
 
 SECTIONS: dict[str, frozenset[str]] = {
     "database": frozenset({"url"}),

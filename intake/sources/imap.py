@@ -25,6 +25,7 @@ from imapclient.imapclient import SocketTimeout
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from intake.model import RawMessage
+from intake.sources.net_errors import unreachable
 from intake.sources.base import SourceError
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,9 @@ class ImapSource:
     def _describe(self) -> str:
         s = self.settings
         return f"{s.username}@{s.host}:{s.effective_port}/{s.folder}"
+
+    def _server(self) -> str:
+        return f"{self.settings.host}:{self.settings.effective_port}"
 
     def _ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.settings.ca_file)
@@ -216,16 +220,17 @@ class ImapSource:
             raise
         except LoginError as exc:
             self._drop()
-            raise SourceError(f"IMAP login refused for {self._describe()}: {_server_text(exc)}") from None
+            raise SourceError(f"máy chủ thư {self._server()} từ chối đăng nhập {s.username}: {_server_text(exc)}") from None
         except ssl.SSLCertVerificationError as exc:
             self._drop()
-            raise SourceError(
-                f"IMAP {self._describe()}: the server's TLS certificate could not be verified "
-                f"({exc.verify_message}); set ca_file if it uses a private CA"
-            ) from None
-        except (OSError, imaplib.IMAP4.error, EOFError) as exc:
+            raise SourceError(unreachable(self._server(), exc)) from None
+        except (OSError, EOFError) as exc:
             self._drop()
-            raise SourceError(f"IMAP {self._describe()}: {what} failed: {_server_text(exc)}") from None
+            raise SourceError(unreachable(self._server(), exc)) from None
+        except imaplib.IMAP4.error as exc:
+            self._drop()
+            raise SourceError(f"máy chủ thư {self._server()} báo lỗi khi {_WHAT.get(what, what)}: "
+                              f"{_server_text(exc)}") from None
 
     # -- Source protocol ------------------------------------------------------------
 
@@ -418,6 +423,11 @@ def _shutdown_quietly(client: IMAPClient) -> None:
         client.shutdown()
     except Exception:  # already closed; nothing useful to report
         pass
+
+
+# The operations named in errors, as a coordinator reads them.
+_WHAT = {"search": "tìm thư mới", "fetch": "tải thư", "mark": "đánh dấu thư đã xử lý", "connect": "kết nối",
+         "idle": "chờ thư mới"}
 
 
 def _server_text(exc: BaseException) -> str:

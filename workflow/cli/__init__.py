@@ -11,9 +11,27 @@ import sys
 from typing import Any
 
 
+GLOBAL_CONFIG = ("--config", "-c")
+
+
+def hoist_config(argv: list[str], environ: Any) -> list[str]:
+    """``tdc-bot --config FILE <command> …`` as the README writes it: the file becomes $TDC_CONFIG for every
+    command (each also takes ``--config`` after its name); the rest of the line is left as typed."""
+    if argv and argv[0] in GLOBAL_CONFIG and len(argv) > 1:
+        environ["TDC_CONFIG"] = argv[1]
+        return argv[2:]
+    if argv and argv[0].startswith("--config="):
+        environ["TDC_CONFIG"] = argv[0].partition("=")[2]
+        return argv[1:]
+    return argv
+
+
 def main() -> None:
+    import os
+
     from workflow.cli.fast_lane import run
 
+    sys.argv[1:] = hoist_config(sys.argv[1:], os.environ)
     code = run(sys.argv[1:])
     if code is not None:
         sys.stdout.flush()

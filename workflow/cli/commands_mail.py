@@ -32,9 +32,9 @@ def intake_progress() -> Iterator[Callable[[Any], None]]:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     if not console.is_terminal:
-        def plain(stats: Any) -> None:
+        def plain(stats: Any) -> None:  # piped: a few summary lines, not a redrawn bar
             if stats.fetched % 100 == 0:
-                console.print(f"intake: {stats.summary()}", markup=False)
+                console.print(f"Nhận thư: {stats.words()}", markup=False)
 
         yield plain
         return
@@ -43,7 +43,7 @@ def intake_progress() -> Iterator[Callable[[Any], None]]:
         task = bar.add_task("intake", total=None)
 
         def live(stats: Any) -> None:
-            bar.update(task, description=f"đã đọc {stats.fetched} thư — {stats.summary()}")
+            bar.update(task, description=f"đã đọc {stats.fetched} thư — {stats.words()}")
 
         yield live
 
@@ -78,17 +78,21 @@ def register(app: typer.Typer) -> None:
                     result = daemon.run_once(progress=progress)
                 if result.standby:
                     # After a crash the dead run's lease must expire first (schedule.lease_seconds).
-                    fail("another daemon holds the leader lease; nothing done (if that daemon was killed, "
-                         f"retry after schedule.lease_seconds = {a.settings.schedule.lease_seconds:g} s)", 3)
+                    fail(f"{daemon.standby_note()}; không làm gì (nếu daemon kia đã bị dừng đột ngột, chạy lại sau "
+                         f"schedule.lease_seconds = {a.settings.schedule.lease_seconds:g} giây)", 3)
                 for c in result.cycles:
-                    console.print(f"intake: {c.summary()}", markup=False)
-                sent = sum(f.sent for f in result.flushed)
-                failed = sum(f.failed for f in result.flushed)
-                console.print(f"outbox: sent {sent}, failed {failed}", markup=False)
+                    console.print(f"Nhận thư: {c.words()}", markup=False)
+                from notifier.labels import flush_summary
+
+                console.print("Gửi thư: " + flush_summary(sum(f.sent for f in result.flushed),
+                                                          sum(f.failed for f in result.flushed),
+                                                          sum(f.retried for f in result.flushed),
+                                                          sum(f.suppressed for f in result.flushed),
+                                                          held=sum(f.held for f in result.flushed)), markup=False)
                 stopped = [c.stopped_early for c in result.cycles if c.stopped_early]
                 if stopped:
                     # For cron and scripts: the cycle could not finish; it will be retried, nothing was lost.
-                    fail(f"intake stopped early: {stopped[-1]}", 1)
+                    fail(f"Nhận thư dừng sớm: {stopped[-1]} (thư chưa đọc được sẽ được đọc lại ở lần sau, không mất thư)", 1)
                 return
             from workflow.cli.commands_web import start_with_daemon  # the web board, when [web] enabled
 

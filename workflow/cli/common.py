@@ -93,6 +93,12 @@ def open_app(config: str | None, migrate: bool = True, need_secrets: bool = True
         fail(f"Configuration error:\n{exc}", 2)
     except (RosterError, CampaignError) as exc:
         fail(f"Data error: {exc}", 2)
+    if app.config.source == "(embedded defaults)":
+        from workflow.settings_keys import defaults_notice
+
+        notice = defaults_notice()
+        if notice:
+            sys.stderr.write(notice + "\n")
     try:
         yield app
     finally:

@@ -139,6 +139,12 @@ def run_status(args: StatusArgs) -> int | None:
     peek = peek_config(args.config)
     if peek is None:
         return None
+    if args.config is None:
+        from workflow.settings_keys import defaults_notice
+
+        notice = defaults_notice()
+        if notice:
+            sys.stderr.write(notice + "\n")
     from reference.campaigns import CampaignError, load_campaigns
     from reference.roster import RosterError, load_roster
 

@@ -9,6 +9,8 @@ takes over when the lease expires.
 """
 from __future__ import annotations
 
+import json
+
 import logging
 import signal
 import threading
@@ -22,7 +24,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from workflow.runtime.outbox_flush import FlushResult, release_interrupted_claims
 from notifier.transports import make_transport
-from notifier.labels import flush_summary
 from workflow.db import models
 from workflow.app import App
 from workflow.runtime.intake_cycle import CycleStats, IntakeCycle, open_cycle
@@ -66,16 +67,21 @@ class Daemon:
         self.stop_event = threading.Event()
         self._waiting = False
         self._is_leader = False
+        self._standby_said = False
         if not app.settings.mailbox.trusted_authserv_ids:
-            log.warning("sender verification is off: no [mailbox] trusted_authserv_id, so every submission is shown "
-                        "as 'người gửi chưa được xác thực' (anyone can write in an agency's name)")
+            log.warning("chưa xác thực người gửi: chưa đặt [mailbox] trusted_authserv_id, nên mọi báo cáo hiện "
+                        "'người gửi chưa được xác thực' (ai cũng có thể gửi thư nhân danh một đơn vị)")
 
     # -- ticks -------------------------------------------------------------------------------
 
-    def _record_job(self, name: str, ok: bool, result: str) -> None:
+    def _record_job(self, name: str, ok: bool, result: dict[str, Any]) -> None:
+        """How a job ended, as data (``{"kind": …}``): `status` renders it in words (notifier.labels.job_summary)."""
+        text = json.dumps(result, ensure_ascii=False, default=str)
+        if len(text) > 500:
+            text = json.dumps({"kind": "error", "error": str(result.get("error") or result)[:400]}, ensure_ascii=False)
         try:
             with self.app.db.transaction() as session:
-                session.merge(models.JobRun(name=name, last_run_at=self.clock(), ok=ok, result=result[:500]))
+                session.merge(models.JobRun(name=name, last_run_at=self.clock(), ok=ok, result=text))
         except SQLAlchemyError:
             log.warning("could not record the run of job %s", name)
 
@@ -87,10 +93,11 @@ class Daemon:
             result = send_due(self.app, self.clock(), self.transport)
         except SQLAlchemyError as exc:
             log.warning("outbox flush skipped: database unavailable (%s)", type(exc).__name__)
-            self._record_job("outbox", False, f"database unavailable: {type(exc).__name__}")
+            self._record_job("outbox", False, {"kind": "error", "error": f"không dùng được cơ sở dữ liệu ({type(exc).__name__})"})
             return None
-        self._record_job("outbox", True, flush_summary(result.sent, result.failed, result.retried, result.suppressed,
-                                                      result.stopped, result.held))  # words, not a repr
+        self._record_job("outbox", True, {"kind": "outbox", "sent": result.sent, "failed": result.failed,
+                                          "retried": result.retried, "suppressed": result.suppressed,
+                                          "held": result.held, "stopped": result.stopped})
         return result
 
     def lease_tick(self) -> bool:
@@ -99,12 +106,27 @@ class Daemon:
         except SQLAlchemyError as exc:
             log.warning("leader lease check failed: %s", type(exc).__name__)
             leader = False
-        if leader != self._is_leader:
-            log.info("this daemon is now %s", "the leader" if leader else "a standby")
+        if leader != self._is_leader or (not leader and not self._standby_said):
             if leader:
+                log.info("daemon này nhận quyền chạy (đọc thư và gửi thư)")
                 self._take_over_sends()
+            else:
+                log.warning("%s; daemon này chờ và sẽ tự tiếp quản khi daemon kia dừng", self.standby_note())
+            self._standby_said = not leader
         self._is_leader = leader
         return leader
+
+    def standby_note(self) -> str:
+        """Who holds the leader lease and until when, in words (a second daemon must not stay silent)."""
+        try:
+            with self.app.db.sessions() as session:
+                row = session.get(models.Lease, self.lease.name)
+        except SQLAlchemyError:
+            row = None
+        if row is None:
+            return "một daemon khác đang giữ quyền chạy"
+        until = row.expires_at.astimezone(self.app.tz).strftime("%H:%M:%S ngày %d/%m/%Y")
+        return f"daemon khác ({row.holder}) đang giữ quyền chạy, quyền hết hạn lúc {until} nếu daemon đó không gia hạn"
 
     def _take_over_sends(self) -> None:
         """A new leader frees the sends a killed leader left claimed (else they wait out the claim lease)."""
@@ -120,11 +142,11 @@ class Daemon:
             stats = self.cycle.run_once()
         except Exception as exc:  # noqa: BLE001 - the daemon outlives any one cycle's failure
             log.exception("intake cycle failed; retrying at the next cycle")
-            self._record_job("intake", False, f"{type(exc).__name__}: {exc}")
+            self._record_job("intake", False, {"kind": "error", "error": f"{type(exc).__name__}: {exc}"})
             return None
-        self._record_job("intake", stats.stopped_early is None, stats.summary())
+        self._record_job("intake", stats.stopped_early is None, stats.as_data())
         if stats.fetched or stats.stopped_early:
-            log.info("intake: %s", stats.summary())
+            log.info("nhận thư: %s", stats.words())
         return stats
 
     # -- modes -------------------------------------------------------------------------------
@@ -139,7 +161,7 @@ class Daemon:
         try:
             while True:
                 stats = self.cycle.run_once(on_message=progress)
-                self._record_job("intake", stats.stopped_early is None, stats.summary())
+                self._record_job("intake", stats.stopped_early is None, stats.as_data())
                 out.cycles.append(stats)
                 if stats.stopped_early or stats.fetched < self.app.settings.mailbox.cycle_limit:
                     break
@@ -193,14 +215,14 @@ class Daemon:
                 try:
                     year = season_year(self.app.campaigns, now)
                     if year is None:
-                        self._record_job(name, True, "no campaign season open")
+                        self._record_job(name, True, {"kind": "idle", "note": "không có mùa báo cáo đang mở"})
                         return None
                     result = work(year, now)
                 except Exception as exc:  # noqa: BLE001 - a failed day is recorded and retried tomorrow
                     log.exception("job %s failed", name)
-                    self._record_job(name, False, f"{type(exc).__name__}: {exc}")
+                    self._record_job(name, False, {"kind": "error", "error": f"{type(exc).__name__}: {exc}"})
                     return None
-                self._record_job(name, True, result.summary())
+                self._record_job(name, True, result.as_data())
                 try:
                     self.flush_tick()  # send now, not at the next outbox tick
                 except Exception:  # noqa: BLE001 - the queued mail waits for the outbox tick

@@ -74,6 +74,18 @@ class CycleStats:
     stopped_early: str | None = None
     errors: list[str] = field(default_factory=list)
 
+    def as_data(self) -> dict[str, object]:
+        """The cycle as data: what is stored for `status` and rendered in words by notifier.labels.job_summary."""
+        return {"kind": "intake", "fetched": self.fetched, "recorded": self.recorded, "duplicates": self.duplicates,
+                "quarantined": self.quarantined, "ignored": self.ignored, "junk": self.junk,
+                "read_later": self.read_later, "acks_queued": self.acks_queued, "marked_late": self.marked_late,
+                "stopped": self.stopped_early}
+
+    def words(self) -> str:
+        from notifier.labels import intake_summary
+
+        return intake_summary(self.as_data())
+
     def summary(self) -> str:
         text = (f"fetched {self.fetched}, recorded {self.recorded}, duplicates {self.duplicates}, "
                 f"quarantined {self.quarantined}, ignored {self.ignored}, acks queued {self.acks_queued}")
@@ -221,13 +233,13 @@ class IntakeCycle:
         """One cycle; returns what it did. Never raises for one bad message or a passing outage."""
         stats = CycleStats()
         if not self._thread_lock.acquire(blocking=False):
-            stats.stopped_early = "another cycle is running in this process"
+            stats.stopped_early = "một chu trình nhận thư khác đang chạy trong tiến trình này"
             return stats
         try:
             with self._file_lock.acquire(timeout=0):
                 self._run(stats, limit or self.app.settings.mailbox.cycle_limit, on_message)
         except Timeout:
-            stats.stopped_early = "another process holds the intake lock"
+            stats.stopped_early = "một tiến trình khác đang giữ khóa nhận thư"
         finally:
             self._thread_lock.release()
         return stats
@@ -252,10 +264,10 @@ class IntakeCycle:
                 if stats.stopped_early is None:
                     self._read_deferred(pool, ctx, stats, limit)
         except SourceError as exc:
-            stats.stopped_early = f"mailbox: {exc}"
+            stats.stopped_early = f"hộp thư: {exc}"
             log.warning("intake cycle stopped: mailbox unavailable: %s", exc)
         except SQLAlchemyError as exc:
-            stats.stopped_early = f"database: {type(exc).__name__}"
+            stats.stopped_early = f"cơ sở dữ liệu không dùng được ({type(exc).__name__})"
             log.warning("intake cycle stopped: database unavailable: %s", exc.__class__.__name__)
 
     def _sync_store(self, stats: CycleStats, pool: ThreadPoolExecutor) -> bool:
@@ -263,7 +275,7 @@ class IntakeCycle:
         try:
             self.store.sync_pending(pool.map)
         except StoreError as exc:
-            stats.stopped_early = f"storage: {exc}"
+            stats.stopped_early = f"kho lưu trữ: {exc}"
             log.error("cannot store a batch of messages (%s); they stay unprocessed on the server and are retried "
                       "next cycle", exc)
             return False
@@ -302,7 +314,7 @@ class IntakeCycle:
                     log.exception("understanding message %s failed; recording it as quarantined", raw.source_key)
                     done.append(last_resort(raw, self.store, _internal_error(exc)))
             except StoreError as exc:
-                stats.stopped_early = f"storage: {exc}"
+                stats.stopped_early = f"kho lưu trữ: {exc}"
                 log.error("cannot store message %s (%s); it stays unprocessed on the server and is retried next cycle",
                           raw.source_key, exc)
                 for later in futures:
@@ -339,7 +351,7 @@ class IntakeCycle:
             try:
                 understood = future.result()
             except StoreError as exc:
-                stats.stopped_early = f"storage: {exc}"
+                stats.stopped_early = f"kho lưu trữ: {exc}"
                 log.error("cannot read the stored message #%s again (%s); its reading waits for the next cycle", row.id, exc)
                 return
             except Exception as exc:  # noqa: BLE001 - one message's fault: keep it recorded, stop waiting for it

@@ -276,8 +276,14 @@ class DigestRun:
     subject: str | None = None
     note: str = ""
 
+    def as_data(self) -> dict[str, Any]:
+        return {"kind": "digest", "date": f"{self.data.date:%d/%m/%Y}", "year": self.data.year, "note": self.note,
+                "queued": self.queued}
+
     def summary(self) -> str:
-        return f"digest {self.data.date:%d/%m/%Y} (year {self.data.year}): {self.note or ('queued' if self.queued else 'not queued')}"
+        from notifier.labels import digest_summary
+
+        return digest_summary(self.as_data())
 
     def as_json(self) -> dict[str, Any]:
         return {"dedupe_key": self.dedupe_key, "recipients": self.recipients, "queued": self.queued,

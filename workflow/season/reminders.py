@@ -350,10 +350,14 @@ class ReminderRun:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (dedupe key, why)
     dry_run: bool = False
 
+    def as_data(self) -> dict[str, Any]:
+        return {"kind": "reminders", "year": self.due.year, "due": len(self.due.reminders), "queued": len(self.queued),
+                "no_address": len(self.due.no_address), "dry_run": self.dry_run}
+
     def summary(self) -> str:
-        text = (f"year {self.due.year}: {len(self.due.reminders)} due, {len(self.queued)} queued, "
-                f"{len(self.due.no_address)} without address")
-        return text + (" (dry run)" if self.dry_run else "")
+        from notifier.labels import reminder_summary
+
+        return reminder_summary(self.as_data())
 
 
 def own_addresses(app: "App", year: int | None = None) -> frozenset[str]:
