@@ -36,9 +36,17 @@ def main() -> None:
     if code is not None:
         sys.stdout.flush()
         raise SystemExit(code)
+    from workflow.cli.locale import install, translate_help_options, translate_typer
+
+    install()  # Click's and Typer's own words in Vietnamese
+    translate_typer()
+    import typer.main
+
     from workflow.cli.commands import app
 
-    app()
+    command = typer.main.get_command(app)
+    translate_help_options(command)
+    command(prog_name="tdc-bot")
 
 
 def __getattr__(name: str) -> Any:
