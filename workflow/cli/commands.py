@@ -21,7 +21,7 @@ from workflow.cli import commands_files
 
 app = typer.Typer(
     name="tdc-bot",
-    help="Tiếp nhận báo cáo Chương trình 1322 qua email — the report intake bot for Decision 1322/QĐ-TTg.",
+    help="Tiếp nhận báo cáo Chương trình quốc gia nâng cao năng suất và chất lượng (Quyết định 1322/QĐ-TTg) qua email.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -9,14 +9,14 @@ from workflow.cli.common import ConfigOption, JsonOption, console, fail, open_ap
 
 
 def register(app: typer.Typer) -> None:
-    config_app = typer.Typer(help="Check the configuration.", no_args_is_help=True)
-    db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+    config_app = typer.Typer(help="Kiểm tra cấu hình.", no_args_is_help=True)
+    db_app = typer.Typer(help="Cấu trúc cơ sở dữ liệu (chuyển đổi Alembic).", no_args_is_help=True)
     app.add_typer(config_app, name="config")
     app.add_typer(db_app, name="db")
 
     @config_app.command("check")
     def config_check(config: ConfigOption = None) -> None:
-        """Validate the configuration and data files, reporting every problem at once."""
+        """Kiểm tra tệp cấu hình và các tệp dữ liệu, báo mọi lỗi cùng một lúc."""
         from reference.campaigns import CampaignError, load_campaigns
         from reference.roster import RosterError, load_roster
         from workflow.settings import ConfigError, load_config
@@ -52,18 +52,18 @@ def register(app: typer.Typer) -> None:
 
     @db_app.command("upgrade")
     def db_upgrade(config: ConfigOption = None) -> None:
-        """Apply pending migrations (also done automatically at every start)."""
+        """Chuyển cơ sở dữ liệu lên phiên bản mới nhất (mỗi lần khởi động cũng tự làm)."""
         with open_app(config) as a:
             a.db  # migrates
             console.print(f"Database is at the latest schema: {_redact(a.settings.database.url)}", markup=False)
 
     @app.command("roster")
     def roster(
-        year: Annotated[int, typer.Option("--year", "-y", help="Reporting year.")],
+        year: Annotated[int, typer.Option("--year", "-y", help="Năm báo cáo.")],
         json_out: JsonOption = False,
         config: ConfigOption = None,
     ) -> None:
-        """The agencies that owe a report for a year."""
+        """Các đơn vị phải báo cáo trong năm."""
         with open_app(config, migrate=False, need_secrets=False) as a:
             agencies = a.roster_base.owing(year)
             if not agencies:

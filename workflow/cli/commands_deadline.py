@@ -16,10 +16,10 @@ from workflow.cli.common import ConfigOption, JsonOption, NowOption, console, fa
 
 YearOption = Annotated[
     int | None,
-    typer.Option("--year", "-y", help="Reporting year. Default: the campaign whose season is current."),
+    typer.Option("--year", "-y", help="Năm báo cáo. Mặc định: đợt báo cáo đang diễn ra."),
 ]
-DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Show what would be queued; queue nothing.")]
-SendOption = Annotated[bool, typer.Option("--send", help="Flush the outbox right away instead of waiting for the daemon.")]
+DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Chỉ cho xem những gì sẽ được xếp gửi; không xếp gì.")]
+SendOption = Annotated[bool, typer.Option("--send", help="Gửi ngay các thư đã xếp, không chờ daemon.")]
 
 
 def _year(app: Any, year: int | None, now: datetime) -> int:
@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
         now: NowOption = None,
         config: ConfigOption = None,
     ) -> None:
-        """Queue today's reminders to agencies that still owe the report (one stage per agency, once)."""
+        """Xếp thư nhắc hôm nay cho các đơn vị còn nợ báo cáo (mỗi đơn vị một mốc, một lần)."""
         from notifier.labels import flush_summary
         from workflow.season.reminders import ReminderError, send_reminders
 
@@ -98,7 +98,7 @@ def register(app: typer.Typer) -> None:
         now: NowOption = None,
         config: ConfigOption = None,
     ) -> None:
-        """Build today's coordinator digest and queue it (HTML + text, .docx status table attached)."""
+        """Lập bản tổng hợp hôm nay cho cán bộ đầu mối và xếp gửi (HTML và văn bản, kèm bảng tình hình .docx)."""
         from notifier.labels import days_left, flush_summary, job_summary, state_label
         from workflow.season.digest import queue_digest
 

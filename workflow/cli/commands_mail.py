@@ -13,8 +13,8 @@ import typer
 
 from workflow.cli.common import ConfigOption, JsonOption, NowOption, console, fail, open_app, parse_now, rich_console, table
 
-LogFormat = Annotated[str, typer.Option("--log-format", help="Log lines as 'text' or 'json'.")]
-LogLevel = Annotated[str, typer.Option("--log-level", help="debug, info, warning, error.")]
+LogFormat = Annotated[str, typer.Option("--log-format", help="Dạng dòng nhật ký: 'text' hoặc 'json'.")]
+LogLevel = Annotated[str, typer.Option("--log-level", help="Mức nhật ký: debug, info, warning, error.")]
 
 
 def shifted_clock(start: datetime) -> Callable[[], datetime]:
@@ -51,16 +51,16 @@ def intake_progress() -> Iterator[Callable[[Any], None]]:
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
-        once: Annotated[bool, typer.Option("--once", help="One full cycle: fetch everything new, record, flush the outbox, exit.")] = False,
+        once: Annotated[bool, typer.Option("--once", help="Chạy một lượt: lấy mọi thư mới, ghi nhận, gửi thư đi, rồi thoát.")] = False,
         config: ConfigOption = None,
         now: NowOption = None,
         log_format: LogFormat = "text",
         log_level: LogLevel = "info",
     ) -> None:
-        """Run the intake daemon (IDLE/poll, outbox, scheduled jobs) until SIGTERM/SIGINT.
+        """Chạy daemon tiếp nhận (IDLE/hỏi định kỳ, gửi thư, việc hằng ngày) đến khi nhận SIGTERM/SIGINT.
 
-        With --now the daemon's clock starts at that moment and runs on from there
-        (replaying a season, testing a deadline day); mail arrival times stay the server's.
+        Với --now, đồng hồ của daemon bắt đầu từ thời điểm đó rồi chạy tiếp (chạy lại một mùa báo cáo,
+        thử ngày hết hạn); thời điểm nhận thư vẫn là của máy chủ thư.
         """
         from workflow.runtime.logs import setup_logging
 
@@ -101,11 +101,11 @@ def register(app: typer.Typer) -> None:
 
     @app.command("classify")
     def classify(
-        files: Annotated[list[Path], typer.Argument(help="Saved messages (.eml).", exists=True, dir_okay=False)],
+        files: Annotated[list[Path], typer.Argument(help="Các thư đã lưu (.eml).", exists=True, dir_okay=False)],
         json_out: JsonOption = False,
         config: ConfigOption = None,
     ) -> None:
-        """Show how the bot reads saved messages (kind, agency, year, confidence, reasons); records nothing."""
+        """Cho xem hệ thống đọc các thư đã lưu thế nào (loại, đơn vị, năm, độ tin cậy, lý do); không ghi gì."""
         from intake.arrival import arrival_from_headers
         from intake.model import RawMessage
         from intake.pipeline import understand
@@ -133,10 +133,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("import")
     def import_eml(
-        files: Annotated[list[Path], typer.Argument(help="Saved messages (.eml) to deliver into the local Maildir.", exists=True, dir_okay=False)],
+        files: Annotated[list[Path], typer.Argument(help="Các thư đã lưu (.eml) để đưa vào hộp thư Maildir cục bộ.", exists=True, dir_okay=False)],
         config: ConfigOption = None,
     ) -> None:
-        """Deliver saved .eml files into the configured Maildir, to be read by the next cycle."""
+        """Đưa các tệp .eml đã lưu vào hộp thư Maildir đã cấu hình; lượt nhận thư sau sẽ đọc."""
         from intake.sources.maildir import deliver
 
         with open_app(config, migrate=False) as a:

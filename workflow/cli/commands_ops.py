@@ -12,12 +12,12 @@ from workflow.cli.common import ConfigOption, NowOption, console, fail, parse_no
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
-        directory: Annotated[Path, typer.Option("--dir", help="Folder for the demo's own config, database, mail and outbox (recreated).")] = Path("var/demo"),
-        year: Annotated[int, typer.Option("--year", help="Reporting year to simulate.")] = 2024,
-        agencies: Annotated[int, typer.Option("--agencies", min=5, max=200, help="How many agencies of that year's roster take part.")] = 40,
-        seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same season.")] = 1,
+        directory: Annotated[Path, typer.Option("--dir", help="Thư mục cho cấu hình, cơ sở dữ liệu, hộp thư và thư đi của bản chạy thử (làm lại từ đầu).")] = Path("var/demo"),
+        year: Annotated[int, typer.Option("--year", help="Năm báo cáo mô phỏng.")] = 2024,
+        agencies: Annotated[int, typer.Option("--agencies", min=5, max=200, help="Số đơn vị trong danh sách năm đó tham gia.")] = 40,
+        seed: Annotated[int, typer.Option("--seed", help="Hạt giống ngẫu nhiên: cùng hạt giống cho cùng một mùa báo cáo.")] = 1,
     ) -> None:
-        """Simulate a whole reporting season offline (no server) and replay it day by day."""
+        """Mô phỏng cả một mùa báo cáo (không cần máy chủ) và chạy lại từng ngày."""
         from workflow.operations.demo import DemoError, run_demo
 
         try:
@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("doctor")
     def doctor(config: ConfigOption = None, now: NowOption = None) -> None:
-        """Check config, database, storage, IMAP/SMTP login, clock and campaigns; say what to fix. Exit 1 on any failure."""
+        """Kiểm tra cấu hình, cơ sở dữ liệu, kho lưu trữ, đăng nhập IMAP/SMTP, đồng hồ, đợt báo cáo; nói cần sửa gì. Thoát mã 1 nếu có lỗi."""
         from workflow.operations.doctor import FAIL, OK, WARN, run_checks
 
         checks = run_checks(config, now=parse_now(now) if now else None)
@@ -44,10 +44,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("backup")
     def backup(
-        out: Annotated[Path, typer.Option("--out", "-o", help="Archive to write (FILE.tar.gz).")],
+        out: Annotated[Path, typer.Option("--out", "-o", help="Tệp lưu trữ sẽ ghi (TỆP.tar.gz).")],
         config: ConfigOption = None,
     ) -> None:
-        """One archive with the database, the raw store and a manifest of checksums."""
+        """Một tệp lưu trữ gồm cơ sở dữ liệu, kho thư gốc và danh sách mã kiểm tra."""
         from workflow.operations.backup import BackupError, create_backup
         from workflow.cli.common import open_app
 
@@ -63,11 +63,11 @@ def register(app: typer.Typer) -> None:
 
     @app.command("restore")
     def restore(
-        archive: Annotated[Path, typer.Argument(help="Archive made by `tdc-bot backup`.", exists=True, dir_okay=False)],
+        archive: Annotated[Path, typer.Argument(help="Tệp lưu trữ do `tdc-bot backup` tạo.", exists=True, dir_okay=False)],
         config: ConfigOption = None,
-        force: Annotated[bool, typer.Option("--force", help="Overwrite a database or store folder that already holds data.")] = False,
+        force: Annotated[bool, typer.Option("--force", help="Ghi đè cơ sở dữ liệu hoặc kho lưu trữ đã có dữ liệu.")] = False,
     ) -> None:
-        """Restore an archive into the configured (empty) database and store folder, verifying every checksum."""
+        """Khôi phục tệp lưu trữ vào cơ sở dữ liệu và kho lưu trữ (trống) đã cấu hình, kiểm tra mọi mã kiểm tra."""
         from workflow.operations.backup import BackupError, restore_backup
         from workflow.cli.common import open_app
 

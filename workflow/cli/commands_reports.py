@@ -11,7 +11,7 @@ from workflow.cli.common import ConfigOption, NowOption, console, fail, open_app
 if TYPE_CHECKING:  # imported where used: the command line must start fast (workflow/cli/common.py)
     from rich.console import Console
 
-YearOption = Annotated[int, typer.Option("--year", "-y", help="Reporting year.")]
+YearOption = Annotated[int, typer.Option("--year", "-y", help="Năm báo cáo.")]
 
 
 def _progress_reporter(err: Console):  # type: ignore[no-untyped-def]
@@ -35,12 +35,12 @@ def register(app: typer.Typer) -> None:
     @app.command("compile")
     def compile_command(
         year: YearOption,
-        out: Annotated[Path, typer.Option("--out", "-o", help="The .docx file to write.")],
+        out: Annotated[Path, typer.Option("--out", "-o", help="Tệp .docx sẽ ghi.")],
         now: NowOption = None,
         config: ConfigOption = None,
     ) -> None:
-        """Write the consolidated national report of YEAR (.docx): extracts per outline section,
-        summed indicators, and an annex of who reported when and who did not."""
+        """Viết báo cáo tổng hợp toàn quốc của năm (.docx): trích theo mục đề cương, cộng các chỉ tiêu,
+        và phụ lục đơn vị nào nộp khi nào, đơn vị nào chưa nộp."""
 
         from workflow.reports.compile_docx import compiled_report_docx
         from workflow.reports.compile import compile_for_app
@@ -67,14 +67,15 @@ def register(app: typer.Typer) -> None:
     @app.command("export")
     def export_command(
         year: YearOption,
-        fmt: Annotated[str, typer.Option("--format", "-f", help="csv | json | xlsx")] = "xlsx",
+        fmt: Annotated[str, typer.Option("--format", "-f", help="Định dạng: csv | json | xlsx")] = "xlsx",
         out: Annotated[str | None, typer.Option(
             "--out", "-o",
-            help="csv: a folder (status.csv, indicators.csv) or a prefix (PREFIX-status.csv, PREFIX-indicators.csv); "
-                 "json/xlsx: the file ('-' = stdout for json). Default: tdc-YEAR… in the current folder.")] = None,
+            help="csv: một thư mục (status.csv, indicators.csv) hoặc một tiền tố (TIỀN-TỐ-status.csv, "
+                 "TIỀN-TỐ-indicators.csv); json/xlsx: tệp ('-' = in ra màn hình với json). Mặc định: tdc-NĂM… "
+                 "trong thư mục hiện tại.")] = None,
         config: ConfigOption = None,
     ) -> None:
-        """Export YEAR's status table and indicator rows for spreadsheets."""
+        """Xuất bảng tình hình và các dòng chỉ tiêu của năm ra bảng tính."""
 
         from workflow.reports.export import FORMATS, export, gather
 

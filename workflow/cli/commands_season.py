@@ -10,16 +10,16 @@ from workflow.cli.common import ConfigOption, JsonOption, console, fail, open_ap
 
 
 def register(app: typer.Typer) -> None:
-    quarantine_app = typer.Typer(help="Messages the bot could not read safely.", no_args_is_help=True)
+    quarantine_app = typer.Typer(help="Thư hệ thống không đọc an toàn được (cách ly).", no_args_is_help=True)
     app.add_typer(quarantine_app, name="quarantine")
 
     @app.command("status")
     def status(
-        year: Annotated[int, typer.Option("--year", "-y", help="Reporting year.")],
+        year: Annotated[int, typer.Option("--year", "-y", help="Năm báo cáo.")],
         json_out: JsonOption = False,
         config: ConfigOption = None,
     ) -> None:
-        """One row per agency owing a report for YEAR, with its submission state."""
+        """Mỗi đơn vị phải báo cáo trong năm một dòng, với trạng thái nộp báo cáo."""
         from workflow.cli.status_view import nobody_owes, write_status
         from workflow.season.status import job_runs, review_total, season_status, unsent_counts
 
@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
 
     @quarantine_app.command("list")
     def quarantine_list(json_out: JsonOption = False, config: ConfigOption = None) -> None:
-        """Messages kept raw but not processed, with the reason."""
+        """Thư được giữ nguyên bản nhưng không xử lý, kèm lý do."""
         from sqlalchemy import select
 
         from workflow.db import models
