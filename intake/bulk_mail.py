@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 
 from intake.model import Envelope
-from reference.text import words
+from reference.text import clip, words
 
 LIST_REASON = "thư từ danh sách gửi thư"
 TRACKER_REASON = "thông báo tự động của hệ thống theo dõi công việc"
@@ -104,9 +104,9 @@ def _first_token(value: str) -> str:
 
 def list_reasons(env: Envelope) -> list[str]:
     """Why this is list mail (empty: it is not)."""
-    reasons = [f"{name}: {_values(env, name)[0].strip()[:80]}" for name in _LIST_HEADERS if _values(env, name)]
-    reasons += [f"Precedence: {v.strip()[:40]}" for v in _values(env, "precedence") if _first_token(v) in _LIST_PRECEDENCE]
-    reasons += [f"Delivered-To: {v.strip()[:80]}" for v in _values(env, "delivered-to") if _EZMLM_DELIVERED.match(v)]
+    reasons = [f"{name}: {clip(_values(env, name)[0], 80)}" for name in _LIST_HEADERS if _values(env, name)]
+    reasons += [f"Precedence: {clip(v, 40)}" for v in _values(env, "precedence") if _first_token(v) in _LIST_PRECEDENCE]
+    reasons += [f"Delivered-To: {clip(v, 80)}" for v in _values(env, "delivered-to") if _EZMLM_DELIVERED.match(v)]
     if _LIST_HOSTS.search(env.from_addr or ""):
         reasons.append(f"người gửi thuộc máy chủ danh sách thư: {env.from_addr}")
     for name in ("sender", "errors-to", "return-path"):
@@ -120,11 +120,11 @@ def list_reasons(env: Envelope) -> list[str]:
 
 def tracker_reasons(env: Envelope) -> list[str]:
     """Why this is a bug tracker's or help desk's notice (empty: it is not)."""
-    reasons = [f"{name}: {_values(env, name)[0].strip()[:60]}" for name in env.headers
+    reasons = [f"{name}: {clip(_values(env, name)[0], 60)}" for name in env.headers
                if name.startswith(_TRACKER_PREFIXES)][:3]
     managed = " ".join(_values(env, "managed-by"))
     if re.search(r"\bRT\b|request tracker", managed):
-        reasons.append(f"Managed-By: {managed.strip()[:60]}")
+        reasons.append(f"Managed-By: {clip(managed, 60)}")
     if _TRACKER_SENDERS.search(env.from_addr or "") or _TRACKER_NAMES.search(env.from_name or ""):
         reasons.append(f"người gửi: {(env.from_name + ' ' if env.from_name else '')}<{env.from_addr}>"[:100])
     return [*reasons, TRACKER_REASON] if reasons else []
@@ -148,17 +148,17 @@ def newsletter_score(env: Envelope) -> tuple[int, list[str]]:
         add(4, f"tiêu đề của dịch vụ gửi thư hàng loạt: {esp[0]}")
     mailer = " ".join(_values(env, "x-mailer") + _values(env, "user-agent"))
     if _ESP_MAILERS.search(mailer):
-        add(4, f"X-Mailer: {mailer.strip()[:60]}")
+        add(4, f"X-Mailer: {clip(mailer, 60)}")
     stamped = [v for name in ("x-sbclass", "x-folder", "x-category", "x-mail-category") for v in _values(env, name)
                if _BULK_CLASS.match(v)]
     if stamped:
-        add(3, f"được đánh dấu gửi hàng loạt: {stamped[0].strip()[:40]}")
+        add(3, f"được đánh dấu gửi hàng loạt: {clip(stamped[0], 40)}")
     if _values(env, "errors-to"):
         add(2, "có tiêu đề Errors-To (phần mềm gửi hàng loạt)")
     for value in _values(env, "return-path")[:1]:
         local = _local(value)
         if local and _BOUNCE_LOCAL.match(local) and local != _local(env.from_addr):
-            add(2, f"Return-Path xử lý thư trả lại: {value.strip()[:60]}")
+            add(2, f"Return-Path xử lý thư trả lại: {clip(value, 60)}")
     if _AUTOMATED_LOCAL.match(_local(env.from_addr)):
         add(1, f"người gửi là hộp thư tự động: {env.from_addr}")
     reply_to = env.reply_to[0] if env.reply_to else ""

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from intake import bulk_mail, machine_mail
 from intake.model import Envelope, GuardVerdict
-from reference.text import words
+from reference.text import clip, words
 
 BOT_HEADER = "x-tdc-bot"
 
@@ -76,7 +76,7 @@ def _auto_reply_reasons(env: Envelope) -> list[str]:
     subject = env.subject or ""
     phrase = _subject_matches(subject, _AUTO_SUBJECTS)
     if phrase or subject.strip().lower().startswith(_AUTO_SUBJECT_PREFIXES):
-        reasons.append(f"tiêu đề: {subject.strip()[:80]}")
+        reasons.append(f"tiêu đề: {clip(subject, 80)}")
     return reasons
 
 
@@ -94,7 +94,7 @@ def _bounce_reasons(env: Envelope) -> list[str]:
     if local in _BOUNCE_SENDERS:
         reasons.append(f"người gửi: {env.from_addr}")
     if machine_mail.subject_has(env.subject or "", machine_mail.BOUNCE_SUBJECTS):
-        reasons.append(f"tiêu đề: {(env.subject or '').strip()[:80]}")
+        reasons.append(f"tiêu đề: {clip(env.subject or '', 80)}")
     return reasons
 
 
@@ -139,7 +139,7 @@ def _robot_subject(env: Envelope) -> tuple[str, str] | None:
     for kind, phrases in (("delay", machine_mail.DELAY_SUBJECTS), ("mdn", machine_mail.RECEIPT_SUBJECTS),
                           ("challenge", machine_mail.CHALLENGE_SUBJECTS)):
         if machine_mail.subject_has(subject, phrases):
-            return kind, f"tiêu đề: {subject.strip()[:80]}"
+            return kind, f"tiêu đề: {clip(subject, 80)}"
     return None
 
 

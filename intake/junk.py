@@ -23,6 +23,7 @@ import urllib.request
 from dataclasses import dataclass
 
 from intake.trusted_server import ServerStamps
+from reference.numbers import vn_number
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class JunkVerdict:
 
 
 def _num(value: float | None) -> str:
-    return f"{value:.2f}".rstrip("0").rstrip(".").replace(".", ",") if value is not None else "?"
+    return vn_number(round(value, 2)) if value is not None else "?"
 
 
 def _float(text: str | None) -> float | None:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from intake.model import Envelope
 from reference.addresses import VERP_SEPARATOR, parse_mailbox, parse_mailboxes
-from reference.text import words
+from reference.text import clip, words
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ def complaint_reason(env: Envelope) -> str | None:
     if env.forwarded or any(a.content_type in ("message/rfc822", "text/rfc822-headers") for a in env.attachments):
         phrase = subject_has(env.subject or "", COMPLAINT_SUBJECTS)
         if phrase:
-            return f"báo cáo khiếu nại (tiêu đề: {(env.subject or '').strip()[:80]})"
+            return f"báo cáo khiếu nại (tiêu đề: {clip(env.subject or '', 80)})"
     return None
 
 
@@ -209,7 +209,7 @@ def receipt_reason(env: Envelope) -> str | None:
     """Why ``env`` is an Outlook-style read receipt without an MDN part ("Read: …, was read on …"), or None."""
     subject = (env.subject or "").strip().lower()
     if subject.startswith(RECEIPT_PREFIXES) and _RECEIPT_TEXT.search(words(env.text_body[:5000] or env.html_body[:20000])):
-        return f"thông báo đã đọc (tiêu đề: {(env.subject or '').strip()[:80]})"
+        return f"thông báo đã đọc (tiêu đề: {clip(env.subject or '', 80)})"
     return None
 
 

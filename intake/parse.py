@@ -50,6 +50,7 @@ from intake.identity import identity, parse_mailboxes
 from intake.limits import Limits
 from intake.model import AttachmentPart, Envelope
 from intake.store import sanitize_filename
+from reference.numbers import vn_filesize
 from reference.text import nfc
 
 _LEGACY_FALLBACK = "cp1258"  # Vietnamese Windows code page: the usual legacy culprit
@@ -752,7 +753,7 @@ def parse(raw: bytes, limits: Limits | None = None) -> Envelope:
     raw = bytes(raw)
     if len(raw) > limits.max_message_bytes:
         raise LimitExceeded(
-            f"thư quá lớn: {len(raw) / 1048576:.1f} MiB (giới hạn {limits.max_message_bytes / 1048576:.0f} MiB)"
+            f"thư quá lớn: {vn_filesize(len(raw))} (giới hạn {vn_filesize(limits.max_message_bytes)})"
         )
     if not raw or raw.isspace():  # not raw.strip(): that copies the whole message
         raise ParseError("thư rỗng")

@@ -41,6 +41,7 @@ from intake.parse import MessageRejected, parse
 from intake.precheck import precheck
 from intake.store import RawStore, StoredBlob
 from intake.trusted_server import server_stamps
+from reference.numbers import vn_decimal
 from intake.valid_text import NOTE as INVALID_TEXT_NOTE
 from intake.valid_text import make_valid
 
@@ -345,7 +346,7 @@ def _add_review_reasons(result: Understanding, ctx: IntakeContext) -> None:
     if cls.kind != "report":
         return
     if cls.confidence < ctx.review_threshold:
-        result.review_reasons.append(f"độ tin cậy thấp ({cls.confidence:.2f} < {ctx.review_threshold:.2f})")
+        result.review_reasons.append(f"độ tin cậy thấp ({vn_decimal(cls.confidence)} < {vn_decimal(ctx.review_threshold)})")
     if cls.agency is None:
         result.review_reasons.append("không xác định được đơn vị gửi")
     if cls.year is None:

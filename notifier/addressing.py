@@ -9,7 +9,7 @@ technology department. When the coordinators know the contact's own unit
 report) the official name stays.
 
 Mail to agencies carries plain Vietnamese reasons only: internal scores and
-thresholds ("độ tin cậy thấp (0.55 < 0.60)") stay in coordinator views.
+thresholds ("độ tin cậy thấp (0,55 < 0,60)") stay in coordinator views.
 """
 from __future__ import annotations
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from notifier.addressing import addressee, agency_reasons
 from notifier.labels import days_left, state_label
+from reference.numbers import vn_filesize, vn_number
+from reference.text import clip
 from reference.time import VN, vn_date, vn_datetime
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -47,39 +48,9 @@ class RenderedEmail:
     html: str
 
 
-def vn_number(value: int | float | Decimal | None, decimals: int | None = None) -> str:
-    """1.234.567,5: Vietnamese uses '.' for thousands and ',' for the decimal mark."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):  # bool is an int; showing True as 1 would only hide a bug
-        raise ValueError("vn_number got a bool")
-    auto = decimals is None
-    if decimals is None:
-        decimals = 0 if isinstance(value, int) or float(value).is_integer() else 2
-    text = f"{value:,.{decimals}f}"
-    if auto and "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
-
-
-def vn_filesize(value: int | None) -> str:
-    """A file size as people read it: '532 byte', '12,3 KB', '1,5 MB'."""
-    if value is None:
-        return ""
-    if value < 1024:
-        return f"{vn_number(int(value))} byte"
-    kilobytes = value / 1024
-    if kilobytes < 1024:
-        return f"{vn_number(round(kilobytes, 1))} KB"
-    return f"{vn_number(round(kilobytes / 1024, 1))} MB"
-
-
 def one_line(text: str, limit: int = SUBJECT_MAX) -> str:
     """Collapse any line breaks and runs of spaces, so a value is safe as a header."""
-    flat = _SPACES.sub(" ", _SUBJECT_BREAKS.sub(" ", text)).strip()
-    if len(flat) > limit:
-        flat = flat[: limit - 1].rstrip() + "…"
-    return flat
+    return clip(_SPACES.sub(" ", _SUBJECT_BREAKS.sub(" ", text)).strip(), limit)
 
 
 def make_environment(templates_dir: Path = TEMPLATES_DIR) -> Environment:

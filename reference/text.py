@@ -87,3 +87,20 @@ def words(text: str) -> str:
     if len(text) <= _MEMO_CHARS:
         return _words_short(text)
     return _words(text)
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` on one line, at most ``limit`` characters, cut at a word boundary with "…" (never mid-word).
+
+    What a coordinator reads of a long subject or reason: a word cut in half
+    ("Báo cáo kết quả thực hi…") reads as a different word in Vietnamese.
+    A single word longer than the limit (a token, an address) is cut where it must be.
+    """
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    head = flat[: max(limit - 1, 1)]
+    cut = head.rfind(" ")
+    if cut >= limit // 2:
+        head = head[:cut]
+    return head.rstrip(" ,;:.-") + "…"

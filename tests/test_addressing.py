@@ -24,7 +24,7 @@ def test_addressee(name, unit, expected):
 
 
 def test_agency_reasons_carry_no_scores():
-    reasons = agency_reasons(["độ tin cậy thấp (0.55 < 0.60)", "không xác định được năm báo cáo",
+    reasons = agency_reasons(["độ tin cậy thấp (0,55 < 0,60)", "không xác định được năm báo cáo",
                               "báo cáo thiếu mục bắt buộc của đề cương: I, II",
                               "BC.pdf: Không đọc được tệp PDF (tệp hỏng hoặc sai định dạng)",
                               "do tin cay thap (0.41 < 0.60)"])
@@ -49,7 +49,7 @@ def test_every_agency_letter_is_addressed_to_the_department(name):
 
 def test_contact_unit_wins_and_scores_never_reach_the_ack():
     context = dict(ack_context(), contact_unit="Chi cục TĐC Tây Ninh", needs_review=True,
-                   review_reasons=["độ tin cậy thấp (0.55 < 0.60)"])
+                   review_reasons=["độ tin cậy thấp (0,55 < 0,60)"])
     rendered = render_email("ack", **context)
     assert "Kính gửi: Chi cục TĐC Tây Ninh." in rendered.text
     assert "0.55" not in rendered.text and "0,55" not in rendered.text and "0.60" not in rendered.html

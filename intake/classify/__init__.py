@@ -10,6 +10,8 @@ The whole chain (store → parse → guards → documents → classify) is
 """
 from __future__ import annotations
 
+from reference.numbers import vn_decimal
+
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -81,5 +83,5 @@ def classify(env: Envelope, docs: list[DocumentText], roster: "Roster",
     confidence = round(kind.confidence * agency_c * year.confidence, 3)
     reasons = kind.reasons + agency.reasons + year.reasons
     if confidence < threshold:
-        reasons.append(f"độ tin cậy {confidence:.2f} dưới ngưỡng {threshold:.2f}: cần cán bộ xem lại")
+        reasons.append(f"độ tin cậy {vn_decimal(confidence)} dưới ngưỡng {vn_decimal(threshold)}: cần cán bộ xem lại")
     return Classification("report", agency.slug, year.year, confidence, reasons)

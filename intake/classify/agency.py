@@ -9,6 +9,8 @@ the report for that year.
 """
 from __future__ import annotations
 
+from reference.numbers import vn_decimal
+
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable
@@ -165,7 +167,7 @@ def name_scores(zones: Iterable[Zone], index: NameIndex) -> tuple[dict[str, floa
             scores[slug] = scores.get(slug, 0.0) + w
     for slug, w in body.items():
         scores[slug] = scores.get(slug, 0.0) + min(w, BODY_CAP)
-        where.setdefault(slug, []).append(f"nhắc đến trong nội dung ({min(w, BODY_CAP):.1f} điểm)")
+        where.setdefault(slug, []).append(f"nhắc đến trong nội dung ({vn_decimal(min(w, BODY_CAP), 1)} điểm)")
     return scores, where
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Callable, Iterator
 
 import typer
 
+from reference.numbers import vn_decimal
 from workflow.cli.common import ConfigOption, JsonOption, NowOption, console, fail, open_app, parse_now, rich_console, table
 
 LogFormat = Annotated[str, typer.Option("--log-format", help="Dạng dòng nhật ký: 'text' hoặc 'json'.")]
@@ -128,7 +129,7 @@ def register(app: typer.Typer) -> None:
             t = table("tệp", "loại", "đơn vị", "năm", "độ tin cậy", "lý do")
             for row in rows:
                 t.add_row(Path(row["file"]).name, row["kind"], row["agency"] or "—", str(row["year"] or "—"),
-                          f"{row['confidence']:.2f}", "; ".join(row["reasons"]))
+                          vn_decimal(row["confidence"]), "; ".join(row["reasons"]))
             console.print(t)
 
     @app.command("import")

@@ -30,6 +30,7 @@ from intake.indicators import extract_indicators
 from intake.outline import check_outline
 from intake.pipeline import LINK_REASON
 from intake.store import RawStore, sanitize_filename
+from reference.numbers import vn_filesize
 from reference.time import VN
 from workflow.app import App
 from workflow.db import models
@@ -63,7 +64,7 @@ def attach_file(app: App, agency: str, year: int, path: Path, actor: str, now: d
         result = ActionResult("attach", True, ag.slug, year, sub.id, msg.id, from_state=sub.state)
         _add_file(session, msg, name, content_type, blob.sha256, str(blob.path), len(data), documents)
         _read_into(session, app, msg, documents, year)
-        text = (f"{actor} đính kèm tệp {name} ({len(data)} byte)"
+        text = (f"{actor} đính kèm tệp {name} ({vn_filesize(len(data))})"
                 + (f": {reason.strip()}" if reason.strip() else ""))
         if created:
             _file_new_version(session, sub, msg, actor, now, text, app.campaigns.get(year))
@@ -86,7 +87,7 @@ def _read(app: App, path: Path) -> bytes:
     if not path.is_file():
         raise ActionError(f"{path} không phải là một tệp.")
     if size > limit:
-        raise ActionError(f"Tệp {path.name} lớn {size / 1048576:.1f} MB, quá giới hạn {limit / 1048576:.0f} MB "
+        raise ActionError(f"Tệp {path.name} lớn {vn_filesize(size)}, quá giới hạn {vn_filesize(limit)} "
                           "([limits] max_part_mb).")
     return path.read_bytes()
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from intake.identity import PASS, UNCHECKED, domain_of
 from workflow.db import models
 from reference.roster import GENERIC_MAIL_DOMAINS, normalise_address
+from reference.text import clip
 
 if TYPE_CHECKING:
     from reference.roster import Roster
@@ -48,7 +49,7 @@ def short_quote(text: str | None, limit: int = QUOTE_CHARS) -> str:
     # Defang what a mail client would turn into a link (a bare domain, an address): "evil[.]example".
     value = _DOMAINLIKE.sub(lambda m: m.group().replace(".", "[.]"), value.replace("@", " [at] "))
     value = " ".join(value.split())
-    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
+    return clip(value, limit)
 
 
 def _bounced(session: Session, address: str) -> bool:
