@@ -224,5 +224,6 @@ def test_cli_digest_is_delivered_with_its_docx_table(tmp_path: Path, smtp_server
         rows = session.scalars(select(models.OutboxEmail).where(models.OutboxEmail.kind == "digest")).all()
     database.dispose()
     assert [r.dedupe_key for r in rows] == [digest_key(date(2024, 11, 28))]
-    assert rows[0].state == models.SENT and rows[0].attachments[0]["path"].endswith("digest-2024-11-28.docx")
+    assert rows[0].state == models.SENT and rows[0].attachments[0]["path"].endswith("tong-hop-2024-11-28.docx")
+    assert rows[0].attachments[0]["filename"] == "tong-hop-2024-11-28.docx"  # named by its date (issue 22)
     assert timedelta(0) <= rows[0].created_at - vn(2024, 11, 28, 7, 30) < timedelta(seconds=1)

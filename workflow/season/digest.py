@@ -296,7 +296,7 @@ def coordinator_addresses(app: "App") -> list[str]:
 
 
 def docx_path_for(app: "App", day: date) -> Path:
-    return app.store_root / "generated" / f"digest-{day:%Y-%m-%d}.docx"
+    return app.store_root / "generated" / f"tong-hop-{day:%Y-%m-%d}.docx"
 
 
 def _chart(app: "App", year: int, day: date) -> Path:
@@ -332,7 +332,7 @@ def queue_digest(app: "App", year: int, now: datetime, dry_run: bool = False) ->
         return run
     path = status_table_docx(data.rows, year, data.date, docx_path_for(app, data.date),
                              summary=data.template_context())  # a first page before the annex
-    attachments = [{"filename": f"tinh-hinh-bao-cao-{year}-{data.date:%Y-%m-%d}.docx",
+    attachments = [{"filename": f"tong-hop-{data.date:%Y-%m-%d}.docx",
                     "content_type": DOCX_CONTENT_TYPE, "path": str(path.resolve())}]
     context = data.template_context()
     if not data.one_line:
