@@ -15,8 +15,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from intake.classify import classify
+from intake.classify.kind import MIN_DOC
 from intake.classify.programme import mentions_programme
+from intake.documents.body import body_document
 from intake.documents.budget import DocLimits
+from intake.documents.photos import report_photos
 from intake.documents.plain import body_text
 from intake.documents.sandbox import read_all
 from intake.guards import check
@@ -35,7 +38,7 @@ from intake.machine_mail import (
     returned_recipients,
     verp_tokens,
 )
-from intake.model import LINK, AttachmentPart, Classification, DocumentText, Envelope, GuardVerdict, RawMessage
+from intake.model import BODY, LINK, AttachmentPart, Classification, DocumentText, Envelope, GuardVerdict, RawMessage
 from intake.outline import LAYOUT_NOTE, OutlineResult, check_outline
 from intake.parse import MessageRejected, parse
 from intake.precheck import precheck
@@ -158,13 +161,15 @@ def _read_documents(env: Envelope, stored: list[StoredAttachment], limits: DocLi
                     store: RawStore | None = None) -> list[DocumentText]:
     """Text of every attachment (forwarded ones are in the list too), each distinct file read once.
 
+    Inline images are read only when they may be photos of the report (``intake.documents.photos``).
     A stored file goes to the document reader by its path, not its bytes (see ``RawStore.readable_path``).
     """
     docs: list[DocumentText] = []
     seen: set[tuple[str, str]] = set()
     todo: list[tuple[AttachmentPart, StoredAttachment]] = []
+    photos = {id(a) for a in report_photos(env, limits.ocr_pages)}
     for att, saved in zip(env.attachments, stored):
-        if att.inline and att.content_type.startswith("image/") or (att.filename, saved.sha256) in seen:
+        if _skipped_inline(att, photos) or (att.filename, saved.sha256) in seen:
             continue
         seen.add((att.filename, saved.sha256))
         todo.append((att, saved))
@@ -182,6 +187,11 @@ def _read_documents(env: Envelope, stored: list[StoredAttachment], limits: DocLi
                 saved.notes.append(doc.needs_review)  # kept with the file even when the message is no report
         docs.extend(found)
     return docs
+
+
+def _skipped_inline(att: AttachmentPart, photos: set[int]) -> bool:
+    """An inline image (logo, signature) is not read, unless it is one of the report's photos."""
+    return att.inline and att.content_type.startswith("image/") and id(att) not in photos
 
 
 def _readable(store: RawStore | None, path: str) -> str | None:
@@ -286,7 +296,7 @@ def _understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> 
     try:
         result.classification = classify(
             env, result.documents, ctx.roster, ctx.campaigns, raw.arrived_at,
-            guard=result.verdict, threshold=ctx.review_threshold,
+            guard=result.verdict, threshold=ctx.review_threshold, own_addresses=ctx.own_addresses,
         )
     except Exception as exc:  # noqa: BLE001
         log.exception("classifier crashed on %s", raw.source_key)
@@ -308,8 +318,9 @@ def _has_heavy_files(env: Envelope) -> bool:
     from intake.documents import sniff_format
     from intake.documents.sandbox import needs_child
 
+    photos = {id(a) for a in report_photos(env, 1)}  # one is enough to say there is something heavy
     return any(needs_child(sniff_format(a.filename, a.content_type, a.data)) for a in env.attachments
-               if not (a.inline and a.content_type.startswith("image/")))  # as _read_documents skips them
+               if not _skipped_inline(a, photos))  # as _read_documents skips them
 
 
 def sender_agency(env: Envelope, ctx: IntakeContext) -> str | None:
@@ -394,13 +405,24 @@ def _documents_of(result: Understanding, reading: Classification) -> list[Docume
 
 def _outline_and_indicators(result: Understanding, reading: Classification,
                             ctx: IntakeContext) -> tuple[OutlineResult | None, list[IndicatorRow]]:
+    """The outline check and the indicator tables of one reading, over what holds its text.
+
+    A report written in the body is read as a document (its HTML tables too);
+    a reading whose files could not be read, or that came as a link, has no text
+    to check: its outline is not checked (None) rather than every section
+    reported missing.
+    """
     assert result.envelope is not None
-    documents = _documents_of(result, reading)
+    env = result.envelope
+    documents = list(_documents_of(result, reading))
+    body = "" if reading.documents else body_text(env.text_body, env.html_body)
+    if reading.delivery == BODY:
+        documents.append(body_document(env.text_body, env.html_body, ctx.doc_limits))
+        body = ""
     outline: OutlineResult | None = None
     campaign = ctx.campaigns.get(reading.year) if reading.year is not None else None
-    if campaign is not None and campaign.outline:
+    if campaign is not None and campaign.outline and _has_text(documents):
         try:
-            body = "" if reading.documents else body_text(result.envelope.text_body, result.envelope.html_body)
             outline = check_outline(documents, body, campaign.outline)
         except Exception:  # noqa: BLE001
             log.exception("outline check failed")
@@ -431,6 +453,11 @@ def _companion(result: Understanding, reading: Classification, ctx: IntakeContex
     names = set(reading.documents)
     files = [a for a in result.attachments if a.filename in names] if names else []
     return Companion(reading, files, outline, indicators)
+
+
+def _has_text(docs: list[DocumentText]) -> bool:
+    """Whether any document (the body, when the report is written in it) has text an outline can be read in."""
+    return any(len(d.text.strip()) >= MIN_DOC for d in docs)
 
 
 def known_delivery(raw: RawMessage, store: RawStore | None, message_id: int, fingerprint: str) -> Understanding:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable
 
 from intake.classify.names import NameIndex, compact_names
+from intake.classify.sharing import shared_by
 from intake.classify.zones import (
     DOC_ADDRESSEE, DOC_BODY, DOC_HEADER, DOC_PLACE, DOC_SIGNATURE, DOC_TITLE, FILENAME,
     MAIL_BODY, MAIL_SIGNATURE, SUBJECT, Zone, place_of,
@@ -66,11 +67,17 @@ class AgencyVerdict:
 
 
 def sender_addresses(env: Envelope) -> list[tuple[str, bool]]:
-    """(address, forwarded?) in order of authority: the sender, then originals."""
+    """(address, forwarded?) in order of authority: the sender, then originals.
+
+    The sender of a share notice is the official in Reply-To, not the service's robot (``sharing``).
+    """
     from intake.classify.zones import body_text, split_inline_forward
 
     out: list[tuple[str, bool]] = []
-    if env.from_addr:
+    shared = shared_by(env)
+    if shared is not None:
+        out.append((shared.address, False))
+    elif env.from_addr:
         out.append((env.from_addr.lower(), False))
     _, inline = split_inline_forward(body_text(env))
     if inline is not None and inline.from_addr:
@@ -253,8 +260,9 @@ def decide_agency(env: Envelope, zones: list[Zone], roster: "Roster", year: int,
         reasons.append(f"{label} → {best}")
     if best in notes:
         reasons.append(notes[best])
-    if env.from_addr:
-        reasons.append(f"địa chỉ gửi {env.from_addr} không có trong danh sách cơ quan")
+    sender = next((addr for addr, forwarded in addresses if not forwarded), env.from_addr)
+    if sender:
+        reasons.append(f"địa chỉ gửi {sender} không có trong danh sách cơ quan")
     if best_score >= 4.0 and best_score >= 2 * second:
         return AgencyVerdict(best, C_NAMES_CLEAR, reasons, scores)
     if second:

@@ -36,6 +36,8 @@ _PLAN = re.compile(
 )
 _RESULT = re.compile(r"(ket qua|thuc hien|bao cao|tong ket|danh gia)")
 _DOC_DATE = re.compile(r"thang\s*(\d{1,2})\s*(?:,\s*)?nam\s*(20\d\d)")
+# A year as a copier's or a phone's OCR writes it: letter O for zero, l for one ("2O24", "2o2l").
+_OCR_YEAR = re.compile(r"(?<![a-z\d])2[0o][0-9ol][0-9ol](?![a-z\d])")
 
 C_TITLE = 1.0
 C_LEAD = 0.9
@@ -60,7 +62,7 @@ def local_arrival(arrived_at: datetime) -> datetime:
 
 def reported_years(text: str, latest: int) -> list[int]:
     """Years a title reports on, without periods, dates, document numbers or plans."""
-    folded = fold(text)
+    folded = _OCR_YEAR.sub(lambda m: m.group().replace("o", "0").replace("l", "1"), fold(text))
     cleaned = _DATE.sub(" ", _RANGE.sub(" ", folded))
     out: list[int] = []
     for m in _YEAR.finditer(cleaned):

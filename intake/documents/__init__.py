@@ -1,4 +1,4 @@
-"""Reading attachments into text: .docx, .pdf (text or scanned), .doc, .zip, .txt, .html.
+"""Reading attachments into text: .docx, .pdf (text or scanned), .doc, .zip, winmail.dat, .txt, .html.
 
 One entry point, :func:`read_attachment`, that never raises on bad input:
 a file it cannot read comes back as a DocumentText with a note saying why,
@@ -20,6 +20,7 @@ from intake.documents.docx import read_docx
 from intake.documents.ocr import ocr_image, ocr_unavailable
 from intake.documents.pdf import read_pdf
 from intake.documents.plain import read_plain
+from intake.documents.tnef import is_tnef_stream, read_wrapped
 from intake.documents.tools import ToolError
 from intake.documents.zipped import container_problems, container_refusal, read_zip
 from intake.model import DocumentText
@@ -43,16 +44,18 @@ _UNSUPPORTED = {
     "other": "định dạng tệp chưa được hỗ trợ",
 }
 # Formats whose failure means the report itself could not be read.
-_REPORT_FORMATS = {"docx", "pdf", "doc", "zip", "rtf"}
+_REPORT_FORMATS = {"docx", "pdf", "doc", "zip", "rtf", "tnef"}
 
 
 def sniff_format(name: str, content_type: str, data: bytes) -> str:
-    """docx | pdf | doc | zip | txt | html | image | xlsx | xls | pptx | rtf | rar | other."""
+    """docx | pdf | doc | zip | tnef | txt | html | image | xlsx | xls | pptx | rtf | rar | other."""
     suffix = PurePosixPath(name.lower()).suffix
     ctype = (content_type or "").lower().split(";")[0].strip()
     head = data[:2048]
     if b"%PDF-" in head[:1024]:
         return "pdf"
+    if is_tnef_stream(head):  # Outlook's winmail.dat, whatever it is called
+        return "tnef"
     if is_zip(data):
         return _zip_kind(data, suffix)
     if is_ole2(data):  # also a password-protected .docx: read_doc reports the password
@@ -100,6 +103,8 @@ def _read(name: str, content_type: str, data: bytes, limits: DocLimits, depth: i
     try:
         if kind == "zip":
             return read_zip(name, data, limits, depth, _read)
+        if kind == "tnef":
+            return read_wrapped(name, data, limits, depth, _read)
         return [_read_one(kind, name, data, limits)]
     except Exception as exc:  # noqa: BLE001 - a broken file is a note, never a crash of the caller
         log.info("could not read %r as %s: %s", name, kind, exc)

@@ -11,7 +11,11 @@ bytes are a stranger's.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from intake.documents.budget import DocLimits
+from intake.model import DocumentText
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +26,11 @@ TNEF_NAMES = frozenset({"winmail.dat", "win.dat"})
 # so it reads small streams only; the files of a large one are read in the document sandbox.
 MAX_CLASS_BYTES = 256 * 1024
 _SIGNATURE = b"\x78\x9f\x3e\x22"
+
+
+def is_tnef_stream(data: bytes) -> bool:
+    """The TNEF signature: what the stream is, whatever the sender named it."""
+    return data.startswith(_SIGNATURE)
 
 
 def is_tnef(content_type: str, filename: str | None) -> bool:
@@ -67,7 +76,7 @@ def read(data: bytes, max_files: int = 50) -> TnefContents:
         return TnefContents(notes=["winmail.dat không đúng định dạng TNEF"])
     try:
         tnef = _parse(data)
-    except (ValueError, IndexError, KeyError, RecursionError, UnicodeDecodeError, LookupError) as exc:
+    except Exception as exc:  # noqa: BLE001 - tnefparse on a stranger's bytes fails in many ways (UnboundLocalError too)
         log.debug("TNEF unreadable", exc_info=True)
         return TnefContents(notes=[f"không đọc được winmail.dat ({type(exc).__name__})"])
     found = TnefContents(message_class=_message_class(tnef), body=_text(tnef.body), html=_text(tnef.htmlbody))
@@ -86,3 +95,34 @@ def message_class(data: bytes) -> str:
     if len(data) > MAX_CLASS_BYTES:
         return ""
     return read(data, max_files=0).message_class
+
+
+ReadFn = Callable[[str, str, bytes, DocLimits, int], list[DocumentText]]
+UNOPENED = "Không mở được tệp winmail.dat của Outlook: cần người mở bằng Outlook hoặc đề nghị gửi lại tệp gốc"
+WRAPPED_NOTE = "tệp nằm trong winmail.dat (Outlook gửi định dạng Rich Text)"
+
+
+def read_wrapped(filename: str, data: bytes, limits: DocLimits, depth: int, read_file: ReadFn) -> list[DocumentText]:
+    """The files a winmail.dat wraps, each read as a document of its own ("winmail.dat/name.docx").
+
+    Called by the document reader, so it runs in the budgeted child like any
+    attachment: tnefparse's cost on a hostile stream is bounded by the child's
+    time and memory. A stream that cannot be decoded is one document that says
+    so (and needs a person); a file inside that cannot be read says so itself.
+    """
+    if depth >= limits.zip_depth:
+        return [DocumentText(filename=filename, format="tnef",
+                             notes=[f"winmail.dat lồng quá {limits.zip_depth} cấp, không mở"])]
+    contents = read(data)
+    if not contents.files:
+        return [DocumentText(filename=filename, format="tnef",
+                             notes=contents.notes or ["winmail.dat không chứa tệp đính kèm"],
+                             needs_review=UNOPENED if contents.notes else None)]
+    docs: list[DocumentText] = []
+    for name, payload in contents.files:
+        for doc in read_file(f"{filename}/{name}", "", payload, limits, depth + 1):
+            doc.notes.append(WRAPPED_NOTE)
+            docs.append(doc)
+    if docs:
+        docs[0].notes.extend(contents.notes)
+    return docs
