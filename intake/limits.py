@@ -44,7 +44,7 @@ class Limits:
     max_mime_header_work: int = 500_000_000
     # Multiparts open at once (nested): the parser tests every line against each one's delimiter, the precheck
     # searches for each. Real mail nests 4 deep; a 40-deep one is still read (in part).
-    max_open_multiparts: int = 100
+    max_open_multiparts: int = 64
     max_pixels: int = 25_000_000  # one rendered page or image given to OCR (A4 at 200 dpi: 3.9 M)
 
     @classmethod

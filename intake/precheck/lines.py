@@ -40,6 +40,8 @@ _BLANK_PAIRS = (b"\n\n", b"\n\r", b"\r\r")  # a line ending, then a line that is
 _HEADER_RUN = re.compile(rb"(?:(?:From |[\x21-\x39\x3b-\x7e]*+:|[\t ])[^\r\n]*+\r?\n){1,1024}+")
 _COMPILED_TOKEN = 128  # longer boundaries are always searched with bytes.find
 _MISSES_BEFORE_COMPILING = 16
+_FEW_TOKENS = 4  # open boundaries searched one by one; more are checked together on each "--" line
+_DASH_LINES_CHECKED = 4096  # "--" lines checked that way before falling back to one search per boundary
 
 
 def _delimiter_patterns(token: bytes) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
@@ -90,6 +92,7 @@ class Reader:
         self._any_cr = data.find(b"\r", start, self.end) >= 0
         self._patterns: dict[bytes, tuple[re.Pattern[bytes], re.Pattern[bytes]]] = {}
         self._misses: dict[bytes, int] = {}
+        self._dash_lines = 0  # lines starting with "--" checked against many boundaries at once
 
     # ------------------------------------------------------------------ the false-EOF stack
 
@@ -275,7 +278,18 @@ class Reader:
         return stop
 
     def _search_boundaries(self, tokens: tuple[bytes, ...], window: int, reach: int, stop: int) -> int:
-        """The first delimiter line of one of ``tokens`` starting in ``(window, reach)``, else ``stop``."""
+        """The first delimiter line of one of ``tokens`` starting in ``(window, reach)``, else ``stop``.
+
+        Each boundary is searched on its own, the innermost first (its
+        delimiter is usually the nearest, and bounds the other searches). Under
+        many open multiparts that is one search per boundary over the same
+        body, so then the lines starting with ``--`` are looked for once and
+        each is checked against all of them, as long as such lines are rare.
+        """
+        if len(tokens) > _FEW_TOKENS and self._dash_lines < _DASH_LINES_CHECKED:
+            found = self._search_dash_lines(set(tokens), window, reach, stop)
+            if found is not None:
+                return found
         for token in tokens:
             pattern = self._patterns.get(token)
             if pattern is None:
@@ -285,6 +299,21 @@ class Reader:
                 found = compiled.search(self.data, window, min(reach, stop))
                 if found is not None:
                     stop = found.start() + 1
+        return stop
+
+    def _search_dash_lines(self, tokens: set[bytes], window: int, reach: int, stop: int) -> int | None:
+        """The first line in ``(window, reach)`` that is a delimiter of one of ``tokens`` (else ``stop``), found
+        among the lines starting with ``--``; None once too many such lines have been checked in this buffer."""
+        for newline in (b"\n--", b"\r--") if self._any_cr else (b"\n--",):
+            found = self.data.find(newline, window, min(reach, stop))
+            while found >= 0:
+                if self._stops(self.line_at(found + 1), tokens, False):
+                    stop = found + 1
+                    break
+                self._dash_lines += 1
+                if self._dash_lines >= _DASH_LINES_CHECKED:
+                    return None
+                found = self.data.find(newline, found + 1, min(reach, stop))
         return stop
 
     def _find_token(self, token: bytes, window: int, reach: int, stop: int) -> int:
