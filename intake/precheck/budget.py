@@ -21,6 +21,11 @@ def too_deep_reason(limit: int) -> str:
     return f"thư có cấu trúc MIME lồng nhau quá sâu (hơn {limit} tầng multipart); không phân tích, để bảo vệ hệ thống"
 
 
+def too_many_body_lines_reason(limit: int) -> str:
+    return (f"thư có quá nhiều dòng nội dung trong cấu trúc MIME (hơn {limit} lượt đọc dòng); "
+            "không phân tích, để bảo vệ hệ thống")
+
+
 def header_work_reason() -> str:
     return ("thư có tiêu đề MIME (Content-Type, Content-Disposition, boundary) quá dài hoặc quá nhiều tham số; "
             "không phân tích, để bảo vệ hệ thống")
@@ -51,6 +56,7 @@ class Tally:
         self.parts = 0
         self.header_lines = 0
         self.mime_header_work = 0
+        self.body_line_checks = 0
 
     def part(self) -> None:
         self.parts += 1
@@ -67,6 +73,12 @@ class Tally:
         self.mime_header_work += work
         if self.mime_header_work > self.limits.max_mime_header_work:
             raise OverBudget(header_work_reason())
+
+    def body_lines(self, checks: int) -> None:
+        """Charge body lines the parser will read, times the delimiters it tests each against (see Limits)."""
+        self.body_line_checks += checks
+        if self.body_line_checks > self.limits.max_body_line_checks:
+            raise OverBudget(too_many_body_lines_reason(self.limits.max_body_line_checks))
 
     def open_multiparts(self, count: int) -> None:
         if count > self.limits.max_open_multiparts:

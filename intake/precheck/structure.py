@@ -19,7 +19,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from email.message import Message
 
-from intake.precheck.budget import Tally
+from intake.precheck.budget import OverBudget, Tally, header_work_reason
 from intake.precheck.headers import (
     Block,
     add_segment,
@@ -41,6 +41,10 @@ STATUS_TYPES = frozenset({
 })
 FORWARD_TYPES = ("message/rfc822", "message/global")  # what intake.parse._forward opens
 COMPILE_WORK = 2_500  # re.compile of a multipart's delimiter pattern, per boundary character, in header-work units
+MIME_HEADERS = (b"content-type", b"content-transfer-encoding", b"content-disposition")
+# Longer than this, a MIME header is refused unread: none in real mail comes near, the parser copies it and reads
+# it again for every part and parameter, and asking the stdlib what it means would copy it here too.
+MAX_MIME_HEADER_BYTES = 1024 * 1024
 
 
 class ParserStops(Exception):
@@ -99,6 +103,7 @@ class Walk:
 
     def run(self) -> Entity:
         """Walk the whole buffer; raises OverBudget as soon as a limit is passed."""
+        self.reader.on_lines = self.tally.body_lines
         stack: list[Generator[Node, Entity, Entity]] = [self._entity(None)]
         sent: Entity | None = None
         result: Entity | None = None
@@ -131,8 +136,10 @@ class Walk:
             block, view = self._preset_block()
         else:
             block = self._header_block()
-            tally.header_work(param_work(data, block.first(b"content-type"))
-                                + param_work(data, block.first(b"content-disposition")))
+            mime_headers = [block.first(name) for name in MIME_HEADERS]
+            if max(header_size(h) for h in mime_headers) > MAX_MIME_HEADER_BYTES:
+                raise OverBudget(header_work_reason())
+            tally.header_work(sum(param_work(data, h) for h in mime_headers))
             view = mime_view(data, block, digest_child=parent is not None and parent.content_type == "multipart/digest")
         body_start = reader.here()
         try:

@@ -29,7 +29,8 @@ from intake.precheck.rereads import repaired_message
 from intake.precheck.structure import Walk
 from tests.test_realmail import corpus
 
-UNLIMITED = Limits(max_parts=10**9, max_header_lines=10**9, max_mime_header_work=10**18, max_open_multiparts=10**6)
+UNLIMITED = Limits(max_parts=10**9, max_header_lines=10**9, max_mime_header_work=10**18, max_open_multiparts=10**6,
+                   max_body_line_checks=10**18)
 GENERATED = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
