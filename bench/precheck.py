@@ -187,13 +187,18 @@ def parse_cost(path: Path, limit: float) -> dict:
     return json.loads(out.stdout) if out.returncode == 0 else {"error": out.stderr.strip()[-200:]}
 
 
+_REASONS = {"phần MIME": "parts", "dòng tiêu đề": "header lines", "dòng nội dung": "body lines",
+            "tiêu đề MIME": "MIME headers", "lồng nhau": "nesting", "chuyển tiếp": "encoded forward",
+            "lỗi khi kiểm tra": "precheck fault"}
+
+
 def verdict(result: dict) -> str:
     if "error" in result:
         return result["error"]
     reason = result["reason"]
     if reason is None:
         return "pass"
-    return "refused: " + reason.split("(")[0].removeprefix("thư có ").strip()
+    return "refused: " + next((label for words, label in _REASONS.items() if words in reason), reason[:30])
 
 
 def main() -> int:

@@ -214,4 +214,4 @@ def repaired_message(raw: bytes, max_lines: int) -> bytes | None:
     if raw.count(b"\n", 0, end) >= 4 * max_lines:
         raise OverBudget(too_many_header_lines_reason(max_lines))
     head, notes = repair_header_block(raw[:end])
-    return head + raw[end:] if notes else None
+    return b"".join((head, memoryview(raw)[end:])) if notes else None  # one copy of the message, not two
