@@ -11,9 +11,9 @@ reader gives exactly those answers on the bytes.
 It never makes a string per line: a line is a ``(start, end)`` span, and the
 lines nobody looks at (bodies, preambles, epilogues) are skipped by C-speed
 searches for the next line that would be a false end of file. A search stops
-at the first such line and the reader moves there, so each byte of a message
-is searched about once per kind of line ending: linear time, whatever the
-message's shape.
+at the first such line and the reader moves there, so each byte is searched
+once per open delimiter (or, under many, its ``--`` lines are checked once):
+linear time, the lines skipped reported as it goes so a budget can stop it.
 """
 from __future__ import annotations
 
