@@ -37,6 +37,18 @@ class Limits:
     message_memory_bytes: int = 512 * MiB  # address space of the process that reads them
     max_parts: int = 1_000  # MIME parts, counted in the raw bytes before the parser runs
     max_header_lines: int = 5_000  # header lines of the message and all its parts, likewise
+    # The stdlib parser's work on MIME headers that grows faster than the message, in characters read (≈ 1 ns
+    # each): a header's parameters (length × its ";"), a multipart's Content-Type again for every child, and the
+    # pattern it compiles from each boundary (2,500 a character). Counted by intake.precheck; real mail stays
+    # under 10⁷, the time bombs it stops start at 10¹⁰.
+    max_mime_header_work: int = 500_000_000
+    # Multiparts open at once (nested): the parser tests every line against each one's delimiter, the precheck
+    # searches for each. Real mail nests 4 deep; a 40-deep one is still read (in part).
+    max_open_multiparts: int = 64
+    # Body lines the parser reads, each counted once plus once for every open delimiter it is tested against: the
+    # parser keeps every body line as a string (≈ 90 MB and 1.5 s a million; base64 attachments are set aside by
+    # intake.parse, but counted here). A 57 MB 8-bit CSV attachment is 5 M; 58 MB of empty lines is 29 M.
+    max_body_line_checks: int = 10_000_000
     max_pixels: int = 25_000_000  # one rendered page or image given to OCR (A4 at 200 dpi: 3.9 M)
 
     @classmethod

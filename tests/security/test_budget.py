@@ -26,8 +26,10 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from intake.documents.tools import find_tool
+from intake.limits import Limits
+from intake.precheck import too_many_parts_reason
 from intake.sources.maildir import deliver
-from tests import mailfactory
+from tests import hostile_mime, mailfactory
 from tests.cli_helpers import TDC_BOT, write_config
 from workflow.db import models
 
@@ -60,20 +62,30 @@ with open(out, "w") as f:
 """
 
 
-def run_once(config: Path) -> Run:
+def run_once(config: Path, timeout: float | None = None) -> Run:
+    """One ``tdc-bot run --once`` through the launcher; past ``timeout`` seconds the launcher's process group
+    (the bot and what it started) is killed and the test fails, rather than waiting out an unbounded run."""
     import json
+    import signal
     import tempfile
 
     env = {k: v for k, v in os.environ.items() if k != "TDC_CONFIG"}
     with tempfile.TemporaryDirectory() as tmp:
         usage_file = Path(tmp) / "usage.json"
         started = time.monotonic()
-        proc = subprocess.run([sys.executable, "-c", _LAUNCHER, str(usage_file), TDC_BOT, "run", "--once",
-                               "--config", str(config)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(usage_file), TDC_BOT, "run", "--once",
+                                 "--config", str(config)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            output, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            pytest.fail(f"run --once still running after {timeout} s")
         seconds = time.monotonic() - started
         usage = json.loads(usage_file.read_text())
     return Run(seconds, usage["cpu"], usage["maxrss_kb"] / 1024, os.waitstatus_to_exitcode(usage["status"]),
-               proc.stdout.decode("utf-8", "replace"))
+               output.decode("utf-8", "replace"))
 
 
 def _setup(tmp_path: Path, attack: bytes, limits: str = "") -> Path:
@@ -125,6 +137,19 @@ def test_many_tiny_mime_parts_are_refused_before_parsing(tmp_path):
     attack = _after(config, first := run_once(config))
     assert attack["status"] == "quarantined" and "quá nhiều phần MIME" in attack["quarantine_reason"]
     assert first.cpu_seconds < 30 and first.max_rss_mb < 400, first
+
+
+@pytest.mark.slow
+def test_58_mb_of_one_and_a_half_million_parts_behind_an_rfc2231_boundary_are_refused_before_parsing(tmp_path):
+    """Issue 21 §5: the old count did not see this boundary; the daemon then parsed for 491 s at 1.2 GB."""
+    raw = hostile_mime.rfc2231_boundary(1_500_000)
+    assert 55_000_000 < len(raw) < Limits().max_message_bytes
+    config = _setup(tmp_path, raw)
+    del raw
+    attack = _after(config, first := run_once(config, timeout=120))
+    assert attack["status"] == "quarantined"
+    assert attack["quarantine_reason"] == too_many_parts_reason(Limits().max_parts)
+    assert first.cpu_seconds < 20 and first.max_rss_mb < 400, first
 
 
 def test_a_million_header_lines_are_refused_before_parsing(tmp_path):
