@@ -54,7 +54,6 @@ from reference.numbers import vn_filesize
 from reference.text import nfc
 
 _LEGACY_FALLBACK = "cp1258"  # Vietnamese Windows code page: the usual legacy culprit
-_TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}
 # Machine status blocks inside DSNs/MDNs: the guards read the top-level type, nobody reads these.
 _STATUS_TYPES = {"message/delivery-status", "message/disposition-notification", "text/rfc822-headers",
                  "message/global-delivery-status", "message/global-headers", "message/feedback-report",
@@ -601,8 +600,6 @@ def _leaf(part: Message, ctype: str, env: Envelope, state: _Walk, in_forward: bo
         return
     state.count += 1
     name = filename or _default_name(ctype, state.count)
-    if ctype in _TNEF_TYPES or name.lower() == "winmail.dat":
-        env.defects.append(f"{label}: TNEF winmail.dat not decoded")
     att = AttachmentPart(
         filename=name,
         safe_name=sanitize_filename(name),

@@ -24,7 +24,9 @@ from intake.documents.plain import body_text
 from intake.documents.sandbox import read_all
 from intake.guards import check
 from intake.header_repair import without_leading_blank_lines
-from intake.identity import FAIL, SenderCheck, check_sender, content_fingerprint, raw_fingerprint
+from intake.classify.copier import copier_sender
+from intake.classify.sharing import shared_by
+from intake.identity import FAIL, PASS, UNVERIFIED_LABEL, SenderCheck, check_sender, content_fingerprint, raw_fingerprint
 from intake.indicators import IndicatorRow, extract_indicators
 from intake.junk import JunkVerdict, RspamdClient, header_verdict
 from intake.limits import Limits
@@ -34,6 +36,7 @@ from intake.machine_mail import (
     ReturnedRecipient,
     flufl_bounce,
     may_be_bounce,
+    noreply_sender,
     returned_own_message_ids,
     returned_recipients,
     verp_tokens,
@@ -265,6 +268,11 @@ def _understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> 
         result.notes.append(note)
     result.attachments = _store_attachments(store, env)
     result.sender = check_sender(env, ctx.trusted_authserv_ids or None, ctx.trusted_received_by)
+    if (sharer := shared_by(env)) is not None and result.sender.status == PASS:
+        # The service's own domain passed; the official in Reply-To is the service's word, not our server's proof.
+        result.sender = SenderCheck(FAIL, None, f"{UNVERIFIED_LABEL}: thư chia sẻ từ {sharer.service}; địa chỉ người "
+                                    f"chia sẻ {sharer.address} (Reply-To) không được máy chủ nhận thư xác thực",
+                                    result.sender.failures, result.sender.forgery_signs)
     result.fingerprint = content_fingerprint(env, [a.sha256 for a in result.attachments])
     result.sender_agency = sender_agency(env, ctx)
     from_agency, about_programme = result.sender_agency is not None, mentions_programme(env)
@@ -323,6 +331,18 @@ def _has_heavy_files(env: Envelope) -> bool:
                if not _skipped_inline(a, photos))  # as _read_documents skips them
 
 
+def speaker(env: Envelope) -> str:
+    """The person a mail speaks for: the sharer (Reply-To) of a file service's share notice, else From."""
+    sharer = shared_by(env)
+    return sharer.address if sharer is not None else env.from_addr
+
+
+def from_a_device(env: Envelope) -> bool:
+    """Sent by a machine on an agency's behalf (the office copier's scan-to-email, an e-office no-reply robot):
+    its acknowledgement goes to the agency's people, never back to the device."""
+    return copier_sender(env) is not None or (noreply_sender(env) is not None and shared_by(env) is None)
+
+
 def sender_agency(env: Envelope, ctx: IntakeContext) -> str | None:
     """The agency whose address or domain (roster or contact book, a recent campaign year) sent the mail.
 
@@ -369,7 +389,7 @@ def _add_review_reasons(result: Understanding, ctx: IntakeContext) -> None:
             result.review_reasons.append(result.sender.reason)
         result.review_reasons.extend(result.sender.forgery_signs)
     if cls.agency is not None and cls.year is not None:
-        if not ctx.roster.speaks_for(result.envelope.from_addr, cls.agency, cls.year):
+        if not ctx.roster.speaks_for(speaker(result.envelope), cls.agency, cls.year):
             result.foreign_sender = True
             result.review_reasons.append(
                 f"địa chỉ gửi {result.envelope.from_addr or '(trống)'} không thuộc danh sách địa chỉ đã biết của đơn vị; "
@@ -450,7 +470,7 @@ class Companion:
 
 def _companion(result: Understanding, reading: Classification, ctx: IntakeContext) -> Companion:
     outline, indicators = _outline_and_indicators(result, reading, ctx)
-    names = set(reading.documents)
+    names = set(reading.documents) | {name.split("/", 1)[0] for name in reading.documents}  # winmail.dat/x.docx
     files = [a for a in result.attachments if a.filename in names] if names else []
     return Companion(reading, files, outline, indicators)
 

@@ -101,6 +101,30 @@ def ack_recipient(session: Session, *, from_addr: str, reply_to: Iterable[str], 
     return None
 
 
+def agency_contact(session: Session, roster: "Roster", slug: str | None, year: int | None,
+                   own_addresses: Iterable[str]) -> str | None:
+    """A person of the agency to answer when the mail came from a device (the office copier, an e-office robot).
+
+    A confirmed, working contact ("đầu mối" first), else an address the roster
+    lists for the agency; None when the bot knows no one there.
+    """
+    if not slug:
+        return None
+    own = frozenset(a.lower() for a in own_addresses)
+    rows = session.scalars(select(models.Contact).where(
+        models.Contact.agency_slug == slug, models.Contact.confirmed.is_(True), models.Contact.failing.is_(False))
+        .order_by(models.Contact.id))
+    ranked = sorted(rows, key=lambda c: (c.role.strip().lower() != "đầu mối",))
+    try:
+        listed = list(roster.get(slug, year).addresses)
+    except KeyError:
+        listed = []
+    for address in [c.email for c in ranked] + listed:
+        if blocked_reason(session, address, own) is None:
+            return normalise_address(address)
+    return None
+
+
 def is_verified_contact(msg: models.Message, address: str, roster: "Roster") -> bool:
     """May this message's text be echoed in full to ``address``: the From address, a known address of the agency,
     and verified by our receiving server when verification is configured (``sender_auth`` not "pass" or

@@ -19,12 +19,13 @@ from sqlalchemy.orm import Session
 from intake.identity import FAIL, UNCHECKED, UNVERIFIED_LABEL
 from intake.machine_mail import STORED_KIND
 from intake.outline import LAYOUT_NOTE
+from intake.pipeline import from_a_device, speaker
 from workflow.db import models
 from workflow.season import states
 from workflow.season.audit import BOT, audit
 from workflow.season.outbox_queue import queue_email
 from workflow.season.reminder_mail import note_response
-from workflow.season.recipients import ack_recipient, is_verified_contact, short_quote
+from workflow.season.recipients import agency_contact, ack_recipient, is_verified_contact, short_quote
 from workflow.season.record_plain import record_plain
 
 if TYPE_CHECKING:
@@ -158,8 +159,8 @@ def message_values(u: "Understanding", now: datetime) -> dict:
     )
 
 
-def _attachment_rows(u: "Understanding") -> list[models.Attachment]:
-    return [models.Attachment(**values) for values in attachment_values(u)]
+def _attachment_rows(u: "Understanding", exclude: set[str] | frozenset[str] = frozenset()) -> list[models.Attachment]:
+    return [models.Attachment(**values) for values in attachment_values(u) if values["sha256"] not in exclude]
 
 
 def attachment_values(u: "Understanding") -> list[dict]:
@@ -357,8 +358,11 @@ def _queue_ack(session: Session, msg: models.Message, sub: models.Submission | N
                companions: list[tuple[models.Message, models.Submission | None]] | None = None) -> bool:
     env = u.envelope
     assert env is not None
-    recipient = ack_recipient(session, from_addr=env.from_addr, reply_to=env.reply_to, agency_slug=msg.agency_slug,
-                              year=msg.year, roster=ctx.roster, own_addresses=ctx.own_addresses)
+    if sub is not None and from_a_device(env):  # the copier or the e-office robot: answer the agency's people
+        recipient = agency_contact(session, ctx.roster, msg.agency_slug, msg.year, ctx.own_addresses)
+    else:
+        recipient = ack_recipient(session, from_addr=speaker(env), reply_to=env.reply_to, agency_slug=msg.agency_slug,
+                                  year=msg.year, roster=ctx.roster, own_addresses=ctx.own_addresses)
     if not recipient:
         audit(session, action="ack_withheld", message_id=msg.id, agency_slug=msg.agency_slug, year=msg.year,
               reason="không có địa chỉ an toàn để gửi thư báo nhận", at=ctx.now)
@@ -446,10 +450,15 @@ def record(session: Session, u: "Understanding", ctx: RecordContext) -> RecordRe
         _record_duplicate_delivery(session, twin, u, ctx)
         return RecordResult(twin.id, True, twin.status, twin.submission_id)
     msg = _message_row(u, ctx.now)
-    msg.attachments = _attachment_rows(u)
+    msg.attachments = _attachment_rows(u, exclude=_companion_files(u))
     session.add(msg)
     session.flush()
     return _settle(session, msg, u, ctx)
+
+
+def _companion_files(u: "Understanding") -> set[str]:
+    """Files another report in the same mail stands on: kept with that report's row, not the mail's."""
+    return {a.sha256 for c in u.companions for a in c.attachments}
 
 
 # Columns that name the stored delivery, not the reading of it: kept when a message is read again.
@@ -466,7 +475,7 @@ def record_again(session: Session, msg: models.Message, u: "Understanding", ctx:
     for key, value in message_values(u, ctx.now).items():
         if key not in _DELIVERY_COLUMNS:
             setattr(msg, key, value)
-    msg.attachments = _attachment_rows(u)
+    msg.attachments = _attachment_rows(u, exclude=_companion_files(u))
     session.flush()
     return _settle(session, msg, u, ctx)
 

@@ -1,0 +1,112 @@
+"""Issue 24's shapes through the real daemon: what each does to the season's ledger and who is answered.
+
+The corpus messages (``tests/corpus/shapes.py``) are delivered to a Maildir and
+read by ``tdc-bot run --once`` on SQLite. A link is a submission received with
+its file to fetch (and ``attach`` completes it); a mail with two years' reports
+files each for its year; a periodic or a sub-unit's report fills no annual slot
+and is listed for a coordinator; a Drive share is the sharer's; a copier's scan
+is acknowledged to the agency's people, not to the copier.
+"""
+from __future__ import annotations
+
+import email
+from email import policy
+from pathlib import Path
+
+import pytest
+
+from intake.pipeline import LINK_REASON
+from intake.sources.maildir import deliver
+from tests.cli_helpers import cli_json, run_cli, write_config
+from tests.corpus import shapes
+from tests.fixtures.real_tables import report_with_table
+
+
+@pytest.fixture
+def config(tmp_path):  # type: ignore[no-untyped-def]
+    return write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}")
+
+
+BOT = "baocao@tdc.example.vn"  # the address of the test configuration (the corpus writes to its own)
+
+
+def _read(config: Path, *cases: shapes.Shape) -> None:
+    for case in cases:
+        deliver(config.parent / "mail", case.message.replace(shapes.BOT.encode(), BOT.encode()), when=case.arrived_at)
+    run_cli("run", "--once", config=config)
+
+
+def _row(config: Path, slug: str, year: int) -> dict:
+    return next(r for r in cli_json("status", "--year", str(year), config=config) if r["agency"] == slug)
+
+
+def _acks(config: Path) -> list[email.message.EmailMessage]:
+    return [email.message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
+            for p in sorted((config.parent / "outbox").rglob("*.eml"))]
+
+
+def _text(msg: email.message.EmailMessage) -> str:
+    return " ".join(msg.get_body(("plain",)).get_content().split())  # type: ignore[union-attr]
+
+
+def test_a_link_is_a_report_received_with_its_file_to_fetch_and_attach_completes_it(config, tmp_path):
+    case = shapes.onedrive_link_too_large()
+    _read(config, case)
+    row = _row(config, "gia-lai", 2025)
+    assert row["state"] in ("received", "acknowledged", "needs_review") and row["state"] != "missing"
+    assert LINK_REASON in row["review_reasons"]
+    [ack] = _acks(config)
+    assert "Hệ thống đã nhận đường liên kết tới báo cáo" in _text(ack)
+    assert shapes.ONEDRIVE not in _text(ack)  # a link is never echoed back, never followed
+    downloaded = tmp_path / "BC NSCL 2025 Gia Lai.docx"
+    downloaded.write_bytes(report_with_table("Gia Lai", 2025, [["1", "Số lượt doanh nghiệp được hỗ trợ",
+                                                                 "100 lượt doanh nghiệp", "30 lượt doanh nghiệp",
+                                                                 "70 lượt doanh nghiệp", "70 %"]]))
+    run_cli("attach", "gia-lai/2025", str(downloaded), "--actor", "dieuphoi", config=config)
+    assert LINK_REASON not in _row(config, "gia-lai", 2025)["review_reasons"]
+    shown = cli_json("show", "gia-lai/2025", config=config)
+    [version] = shown["versions"]
+    assert [a["filename"] for a in version["attachments"]] == [downloaded.name]
+    assert version["indicators"][0]["result"] == 30.0
+    assert any(e["action"] == "file_attached" and e["actor"] == "dieuphoi" for e in shown["audit"])
+
+
+def test_two_years_in_one_mail_are_two_submissions_each_for_its_year(config):
+    _read(config, shapes.two_years_older_first())
+    this_year, last_year = _row(config, "binh-phuoc", 2024), _row(config, "binh-phuoc", 2023)
+    assert this_year["state"] != "missing" and last_year["state"] != "missing"
+    assert last_year["on_time"] is False  # filed a year late
+    older = cli_json("show", "binh-phuoc/2023", config=config)["versions"][0]
+    assert [a["filename"] for a in older["attachments"]] == ["BC NSCL 2023 - bo sung.docx"]
+    newer = cli_json("show", "binh-phuoc/2024", config=config)["versions"][0]
+    assert [a["filename"] for a in newer["attachments"]] == ["BC NSCL 2024.docx"]
+    [ack] = _acks(config)  # one answer naming both
+    assert "Email cũng kèm báo cáo năm 2023 (BC NSCL 2023 - bo sung.docx)" in _text(ack)
+
+
+@pytest.mark.parametrize("case, slug, year, phrase", [
+    (shapes.six_month_report, "hung-yen", 2025, "6 tháng"),
+    (shapes.district_report_to_its_province, "tay-ninh", 2024, "đồng gửi"),
+])
+def test_what_only_looks_like_the_annual_report_fills_no_slot_and_waits_for_a_look(config, case, slug, year, phrase):
+    _read(config, case())
+    assert _row(config, slug, year)["state"] == "missing"
+    [mail] = cli_json("review", "list", config=config)["agency_mail"]
+    assert mail["agency"] == slug and any(phrase in r.lower() for r in mail["reasons"]), mail
+
+
+def test_a_drive_share_is_the_sharers_and_is_answered_to_the_sharer(config):
+    _read(config, shapes.google_drive_share_notice())
+    row = _row(config, "quang-tri", 2025)
+    assert row["state"] != "missing" and LINK_REASON in row["review_reasons"]
+    [ack] = _acks(config)
+    assert ack["To"].addresses[0].addr_spec == "mailt.skhcn@quangtri.gov.vn"  # never Google's robot
+
+
+def test_a_copiers_scan_is_acknowledged_to_the_agencys_people(config):
+    run_cli("contacts", "add", "ha-tinh", "tranvan.b@skhcn.hatinh.gov.vn", "--role", "đầu mối", "--actor", "dp",
+            config=config)
+    _read(config, shapes.copier_scan_to_email())
+    assert _row(config, "ha-tinh", 2024)["state"] != "missing"
+    [ack] = _acks(config)
+    assert ack["To"].addresses[0].addr_spec == "tranvan.b@skhcn.hatinh.gov.vn"  # not scanner@…
