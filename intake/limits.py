@@ -6,8 +6,7 @@ agrees on the same bounds.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass
 
 MiB = 1024 * 1024
 
@@ -50,14 +49,3 @@ class Limits:
     # intake.parse, but counted here). A 57 MB 8-bit CSV attachment is 5 M; 58 MB of empty lines is 29 M.
     max_body_line_checks: int = 10_000_000
     max_pixels: int = 25_000_000  # one rendered page or image given to OCR (A4 at 200 dpi: 3.9 M)
-
-    @classmethod
-    def from_mapping(cls, values: dict[str, Any] | None) -> "Limits":
-        """Build from a config section, rejecting unknown keys so a typo is noticed."""
-        if not values:
-            return cls()
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown limit(s): {', '.join(unknown)}")
-        return replace(cls(), **values)

@@ -52,6 +52,8 @@ class LimitsConfig(_Section):
     message_memory_mb: float = Field(512, ge=64)
     max_parts: int = Field(1000, gt=0)
     max_header_lines: int = Field(5000, gt=0)
+    max_open_multiparts: int = Field(64, gt=0)
+    max_body_line_checks: int = Field(10_000_000, gt=0)
     max_page_megapixels: float = Field(25, gt=0)
 
 

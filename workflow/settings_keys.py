@@ -49,6 +49,8 @@ SECTIONS: dict[str, frozenset[str]] = {
             "max_doc_seconds",
             "max_header_lines",
             "max_message_mb",
+            "max_open_multiparts",
+            "max_body_line_checks",
             "max_page_megapixels",
             "max_part_mb",
             "max_parts",

@@ -113,6 +113,8 @@ def limits_from(app: App) -> Limits:
         message_memory_bytes=int(cfg.message_memory_mb * mib),
         max_parts=cfg.max_parts,
         max_header_lines=cfg.max_header_lines,
+        max_open_multiparts=cfg.max_open_multiparts,
+        max_body_line_checks=cfg.max_body_line_checks,
         max_pixels=int(cfg.max_page_megapixels * 1_000_000),
     )
 
