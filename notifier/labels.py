@@ -193,3 +193,10 @@ def days_left(n: int | None) -> str:
     if n is None:
         return ""
     return f"còn {n} ngày" if n > 0 else ("hạn cuối hôm nay" if n == 0 else f"quá hạn {-n} ngày")
+
+
+AGENCY_KIND_LABELS: dict[str, str] = {"province": "tỉnh/thành phố", "ministry": "bộ, ngành"}
+
+
+def agency_kind_label(kind: str) -> str:
+    return AGENCY_KIND_LABELS.get(kind, kind)

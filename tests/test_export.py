@@ -68,6 +68,7 @@ def test_csv_into_a_folder_has_a_bom_and_vietnamese_headers(data, tmp_path):
     assert len(rows) == len(data.status)
     can_tho = next(r for r in rows if r["Mã đơn vị"] == "can-tho")
     assert can_tho["Tên đơn vị"] == "Thành phố Cần Thơ"
+    assert can_tho["Loại"] == "tỉnh/thành phố"  # words, not the code "province" (issue 22)
     assert can_tho["Ngày nhận"] == "03/12/2024" and can_tho["Đúng hạn"] == "Muộn"
     assert can_tho["Thời điểm nhận (ISO)"] == "2024-12-03T09:00:00+07:00"
     with (tmp_path / "indicators.csv").open(encoding="utf-8-sig", newline="") as fh:

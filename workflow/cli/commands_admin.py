@@ -5,6 +5,7 @@ from typing import Annotated
 
 import typer
 
+from notifier.labels import agency_kind_label
 from workflow.cli.common import ConfigOption, JsonOption, console, fail, open_app, print_json, table
 
 
@@ -78,7 +79,7 @@ def register(app: typer.Typer) -> None:
                 return
             t = table("#", "mã đơn vị", "tên chính thức", "loại", "tên miền", title=f"Đơn vị phải báo cáo năm {year}: {len(agencies)}")
             for i, ag in enumerate(agencies, 1):
-                t.add_row(str(i), ag.slug, ag.name, {"province": "tỉnh/thành phố", "ministry": "bộ"}.get(ag.kind, ag.kind),
+                t.add_row(str(i), ag.slug, ag.name, agency_kind_label(ag.kind),
                           ", ".join(ag.domains[:2]))
             console.print(t)
 

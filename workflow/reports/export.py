@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from notifier.labels import state_label
+from notifier.labels import agency_kind_label, state_label
 from notifier.safe_text import spreadsheet_text
 from workflow.db import models
 from reference.campaigns import VIETNAM
@@ -48,7 +48,7 @@ ON_TIME_LABELS = {True: "Đúng hạn", False: "Muộn", None: ""}
 
 # (key, Vietnamese header, xlsx width)
 STATUS_COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("agency", "Mã đơn vị", 22), ("name", "Tên đơn vị", 34), ("kind", "Loại", 10),
+    ("agency", "Mã đơn vị", 22), ("name", "Tên đơn vị", 34), ("kind_label", "Loại", 16),
     ("state", "Trạng thái (mã)", 22), ("state_label", "Trạng thái", 20),
     ("received_date", "Ngày nhận", 12), ("received_at", "Thời điểm nhận (ISO)", 27),
     ("on_time", "Đúng hạn", 10), ("outline_missing", "Mục còn thiếu", 30), ("versions", "Số lần gửi", 10),
@@ -76,8 +76,8 @@ def gather(session: Session, roster: "Roster", year: int) -> ExportData:
     """Status rows in roster order, then the current versions' indicator rows in the same order."""
     rows = season_status(session, roster, year)
     status = [{
-        "agency": r.agency, "name": r.name, "kind": r.kind, "state": r.state,
-        "state_label": state_label(r.state, capital=True),
+        "agency": r.agency, "name": r.name, "kind": r.kind, "kind_label": agency_kind_label(r.kind),
+        "state": r.state, "state_label": state_label(r.state, capital=True),
         "received_date": r.received_at.astimezone(VIETNAM).strftime("%d/%m/%Y") if r.received_at else "",
         "received_at": r.received_at.astimezone(VIETNAM).isoformat() if r.received_at else None,
         "on_time": r.on_time, "outline_missing": list(r.outline_missing), "versions": r.versions,
