@@ -129,3 +129,17 @@ def test_a_replacement_acknowledgement_says_what_it_replaces(config):
     body = " ".join(body.split())
     assert "Báo cáo này thay thế báo cáo Quý cơ quan gửi lúc 09:00 ngày 20/11/2024" in body
     assert "Báo cáo NSCL năm 2024.docx" in body.split("thay thế", 1)[1]
+
+
+def test_the_ministry_is_named_the_same_way_in_the_reminder_and_the_acknowledgement():
+    from notifier.render import render_email
+    from tests.test_notifier_render import ack_context
+
+    dispatch = "4258/BKHCN-TĐC"
+    ack = " ".join(render_email("ack", **dict(ack_context(), campaign_dispatch=dispatch)).text.split())
+    reminder = " ".join(render_email("reminder_notice", agency_name="Tỉnh Bến Tre", year=2024,
+                                     deadline=datetime(2024, 11, 30).date(), days_left=7, dispatch=dispatch,
+                                     dispatch_date=None, reporting_address="baocao@tdc.example.vn", stage="d-7",
+                                     resubmission=False, contact_unit=None).text.split())
+    named = f"Công văn số {dispatch} của Bộ Khoa học và Công nghệ"
+    assert named in ack and named in reminder

@@ -72,6 +72,9 @@ def register(app: typer.Typer) -> None:
             print_json([{"id": m.id, "from": m.from_addr, "subject": m.subject, "arrived_at": m.arrived_at.isoformat(),
                          "reason": m.quarantine_reason, "raw_path": m.raw_path} for m in rows])
             return
+        if not rows:
+            console.print("Không có thư nào bị cách ly.", markup=False)
+            return
         t = table("số thư", "ngày nhận", "người gửi", "tiêu đề", "lý do", title=f"Cách ly: {len(rows)}")
         for m in rows:
             t.add_row(str(m.id), vn_date(m.arrived_at), m.from_addr, m.subject[:60], m.quarantine_reason or "")
