@@ -23,7 +23,6 @@ from intake.documents.photos import report_photos
 from intake.documents.plain import body_text
 from intake.documents.sandbox import read_all
 from intake.guards import check
-from intake.header_repair import without_leading_blank_lines
 from intake.classify.copier import copier_sender
 from intake.classify.sharing import shared_by
 from intake.identity import FAIL, PASS, UNVERIFIED_LABEL, SenderCheck, check_sender, content_fingerprint, raw_fingerprint
@@ -247,12 +246,11 @@ def understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> U
 
 def _understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> Understanding:
     result = Understanding(raw=raw, blob=_store_raw(store, raw), raw_fingerprint=raw_fingerprint(raw.raw))
-    data = without_leading_blank_lines(raw.raw)  # the budget counts the header block the parser will read
-    if (reason := precheck(data, ctx.limits)) is not None:  # before the parser can spend the budget
+    if (reason := precheck(raw.raw, ctx.limits)) is not None:  # before the parser can spend the budget
         result.quarantine_reason = reason
         return result
     try:
-        env = parse(data, ctx.limits)
+        env = parse(raw.raw, ctx.limits)
     except MessageRejected as exc:
         result.quarantine_reason = exc.reason
         return result

@@ -275,12 +275,17 @@ def test_forward_with_attachment_inside_message_rfc822() -> None:
     assert env.text_body.strip() == "Chuyển tiếp"
 
 
-def test_tnef_is_kept_with_a_defect() -> None:
+def test_tnef_is_kept_as_an_attachment_for_the_document_reader() -> None:
+    """The parser keeps winmail.dat whole; intake.documents opens it (issue 24), so it is no defect."""
+    from intake.documents import sniff_format
+
     part = (b"Content-Type: application/ms-tnef; name=winmail.dat\r\nContent-Transfer-Encoding: base64\r\n"
             b"Content-Disposition: attachment; filename=winmail.dat\r\n\r\neJ8+IgAA\r\n")
     env = parse(_multipart([TEXT_PART, part]))
-    assert env.attachments[0].filename == "winmail.dat"
-    assert any("TNEF winmail.dat not decoded" in d for d in env.defects)
+    att = env.attachments[0]
+    assert (att.filename, att.data) == ("winmail.dat", b"\x78\x9f\x3e\x22\x00\x00")
+    assert sniff_format(att.filename, att.content_type, att.data) == "tnef"
+    assert not any("TNEF" in d for d in env.defects)
 
 
 # ------------------------------------------------------------------ broken structure

@@ -105,7 +105,7 @@ def test_imaps_certificate_is_verified(tmp_path, dovecot):
     """Without ca_file the private CA is not trusted: a clear error, nothing fetched, exit 1.
 
     Decision: `run --once` reports a mailbox it cannot read in its output
-    and log ("stopped early: ... certificate could not be verified") and
+    and log ("dừng sớm: ... không xác minh được chứng chỉ TLS") and
     exits 1, so cron and scripts notice (the daemon keeps running and
     retries); with the CA configured the same message is fetched.
     """
@@ -116,13 +116,13 @@ def test_imaps_certificate_is_verified(tmp_path, dovecot):
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1, output
     assert "Traceback" not in output
-    assert "certificate could not be verified" in output and "ca_file" in output
-    assert "fetched 0" in output
+    assert "không xác minh được chứng chỉ TLS" in output and "ca_file" in output
+    assert "đã lấy 0" in output
     assert len(dovecot.folder_uids("INBOX")) == 1
 
     trusted = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'b.db'}", dovecot=dovecot, name="b")
     proc = run_cli("run", "--once", config=trusted, env=env)
-    assert "fetched 1" in proc.stdout
+    assert "đã lấy 1" in proc.stdout
     assert dovecot.folder_uids("INBOX") == []
 
 
@@ -192,9 +192,9 @@ def test_passwords_never_appear_in_output_logs_or_stored_errors(tmp_path, doveco
         "stored smtp": _stored_texts(tmp_path / "smtp.db"),
     }
     # The runs really met the wrong passwords (else the test proves nothing).
-    assert "fetched 0" in outputs["run imap"] and dovecot.folder_uids("INBOX")
+    assert "đã lấy 0" in outputs["run imap"] and dovecot.folder_uids("INBOX")
     assert smtp_server_auth.failed_logins and not smtp_server_auth.messages, outputs["run smtp"][-3000:]
-    assert "sent 0" in outputs["run smtp"]
+    assert "đã gửi 0" in outputs["run smtp"]
     leaks = [(where, form) for where, text in outputs.items()
              for form in _forms_of(SECRET, dovecot.user) + _forms_of(SMTP_SECRET, SMTP_USER) if form in text]
     assert leaks == []

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import logging
 
+from intake.header_repair import without_leading_blank_lines
 from intake.limits import Limits
 from intake.precheck.budget import (
     OverBudget,
@@ -59,6 +60,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "count",
+    "passes",
     "encoded_forward_reason",
     "header_work_reason",
     "precheck",
@@ -82,6 +84,18 @@ def count(raw: bytes, limits: Limits) -> Tally:
     return tally
 
 
+def passes(raw: bytes, limits: Limits) -> list[Tally]:
+    """The tally of each parse intake.parse may take of ``raw``: the first, and the repaired one it takes
+    when the first finds no sender. The same leading blank lines are dropped first, so both read the same
+    header block."""
+    raw = without_leading_blank_lines(raw)
+    tallies = [count(raw, limits)]
+    repaired = repaired_message(raw, limits.max_header_lines)
+    if repaired is not None:
+        tallies.append(count(repaired, limits))
+    return tallies
+
+
 def precheck(raw: bytes, limits: Limits) -> str | None:
     """A quarantine reason when parsing the message would build more than the limits allow, else None.
 
@@ -93,10 +107,7 @@ def precheck(raw: bytes, limits: Limits) -> str | None:
     if len(raw) > limits.max_message_bytes or not raw or raw.isspace():
         return None  # intake.parse refuses these without parsing them
     try:
-        count(raw, limits)
-        repaired = repaired_message(raw, limits.max_header_lines)
-        if repaired is not None:
-            count(repaired, limits)
+        passes(raw, limits)
     except OverBudget as over:
         return over.reason
     except Exception as exc:  # noqa: BLE001 - one message must neither stop the daemon nor pass unjudged

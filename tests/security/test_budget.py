@@ -118,7 +118,7 @@ def _after(config: Path, first: Run) -> dict:
     assert any(m["from_addr"] == "vanthu@skhcn.angiang.gov.vn" and m["status"] == "recorded" for m in before), \
         "the report after the attack was not recorded"
     again = run_once(config)
-    assert again.returncode == 0 and "fetched 0" in again.output, again.output
+    assert again.returncode == 0 and "đã lấy 0" in again.output, again.output
     assert len(_messages(config)) == len(before) == 2
     return next(m for m in before if m["from_addr"] != "vanthu@skhcn.angiang.gov.vn")
 

@@ -22,10 +22,9 @@ from hypothesis import strategies as st
 
 import intake.parse
 from intake.limits import Limits
-from intake.precheck import count, precheck
+from intake.precheck import passes, precheck
 from intake.precheck.budget import Tally
 from intake.precheck.lines import Reader
-from intake.precheck.rereads import repaired_message
 from intake.precheck.structure import Walk
 from tests.test_realmail import corpus
 
@@ -101,13 +100,7 @@ def precheck_counts(raw: bytes) -> list[tuple[int, int]]:
     """(parts, header lines) the precheck finds for each pass intake.parse may take."""
     if not raw or raw.isspace():
         return [(0, 0)]
-    first = count(raw, UNLIMITED)
-    passes = [(first.parts, first.header_lines)]
-    repaired = repaired_message(raw, UNLIMITED.max_header_lines)
-    if repaired is not None:
-        second = count(repaired, UNLIMITED)
-        passes.append((second.parts, second.header_lines))
-    return passes
+    return [(tally.parts, tally.header_lines) for tally in passes(raw, UNLIMITED)]
 
 
 def assert_same_passes(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> None:

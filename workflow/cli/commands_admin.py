@@ -5,7 +5,6 @@ from typing import Annotated
 
 import typer
 
-from notifier.labels import agency_kind_label
 from workflow.cli.common import ConfigOption, JsonOption, console, fail, open_app, print_json, table
 
 
@@ -68,7 +67,7 @@ def register(app: typer.Typer) -> None:
         with open_app(config, migrate=False, need_secrets=False) as a:
             agencies = a.roster_base.owing(year)
             if not agencies:
-                fail(f"No agency owes a report for {year} in the roster.", 1)
+                fail(f"Danh sách đơn vị không có đơn vị nào phải báo cáo năm {year}.", 1)
             if json_out:
                 print_json([
                     {"slug": ag.slug, "name": ag.name, "short_name": ag.short_name, "kind": ag.kind, "code": ag.code,
@@ -77,6 +76,8 @@ def register(app: typer.Typer) -> None:
                     for ag in agencies
                 ])
                 return
+            from notifier.labels import agency_kind_label
+
             t = table("#", "mã đơn vị", "tên chính thức", "loại", "tên miền", title=f"Đơn vị phải báo cáo năm {year}: {len(agencies)}")
             for i, ag in enumerate(agencies, 1):
                 t.add_row(str(i), ag.slug, ag.name, agency_kind_label(ag.kind),
