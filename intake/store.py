@@ -32,6 +32,8 @@ from reference.text import nfc
 
 FILE_MODE = 0o640
 DIR_MODE = 0o750
+PRIVATE_DIR_MODE = 0o700
+LOCK_MODE = 0o600  # lock files: only the bot's own processes open them
 DEFAULT_NAME = "attachment.bin"
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -106,6 +108,33 @@ def sanitize_filename(name: str, max_bytes: int = 150) -> str:
     stem = _cut_utf8(stem, budget).rstrip(" .")
     result = (stem + ext) if stem else DEFAULT_NAME
     return result if result.strip(" .") else DEFAULT_NAME
+
+
+def make_dirs(path: Path | str, mode: int = DIR_MODE) -> Path:
+    """``mkdir -p`` where every folder it creates gets exactly ``mode``, whatever the umask.
+
+    ``Path.mkdir(parents=True, mode=...)`` gives the mode to the last folder
+    only; the ones above it get 0777 minus the umask, which is 0777 under
+    ``umask 0`` (a service manager's default for some units). Folders that
+    already exist keep the mode an operator gave them.
+    """
+    path = Path(path)
+    missing: list[Path] = []
+    current = path
+    while not current.exists():  # a file in the way is left for mkdir to report ("Not a directory")
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, mode)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise
+            continue  # made by someone else meanwhile: theirs to decide
+        os.chmod(folder, mode)  # the umask may have taken bits away (or the mode asks for more than it allows)
+    return path
 
 
 def _check_sha(sha256: str) -> str:
@@ -234,7 +263,7 @@ class RawStore:
         directory = path.parent
         tmp_name: str | None = None
         try:
-            directory.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+            make_dirs(directory)
             fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".part")
             try:
                 os.fchmod(fd, FILE_MODE)
@@ -261,7 +290,7 @@ class RawStore:
                 return  # the same content already waits under this name
         tmp_name: str | None = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+            make_dirs(path.parent)
             fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
             try:
                 os.fchmod(fd, FILE_MODE)

@@ -30,6 +30,7 @@ from email.utils import format_datetime, getaddresses
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
+from intake.store import sanitize_filename
 from notifier.render import VN_TZ, one_line
 
 # 7bit: bodies go out as quoted-printable or base64, so a relay without 8BITMIME passes them intact.
@@ -118,7 +119,8 @@ def _attach(msg: EmailMessage, attachment: dict[str, str]) -> None:
     path = Path(str(attachment.get("path", "")))
     if not path.is_file():
         raise ComposeError(f"attachment file missing: {path.name or '(no path)'}")
-    filename = one_line(str(attachment.get("filename") or path.name), 200)
+    # The store's rule for a name a person saves: no bidi override or zero-width character in it, no path.
+    filename = sanitize_filename(str(attachment.get("filename") or path.name))
     content_type = attachment.get("content_type") or mimetypes.guess_type(filename)[0] or "application/octet-stream"
     maintype, _, subtype = content_type.partition("/")
     if not subtype:

@@ -6,11 +6,13 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from intake.store import make_dirs
+
 
 def save_atomically(path: Path | str, write: Callable[[str], None]) -> Path:
     """Call ``write(temp_path)``, make it durable, then rename it over ``path`` in one step."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)  # 0750 whatever the umask: generated files sit in the store
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix + ".tmp", dir=path.parent)
     os.close(fd)
     try:

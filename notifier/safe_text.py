@@ -9,7 +9,9 @@ place text leaves for it:
 * :func:`spreadsheet_text` — a cell starting with ``= + - @``, a tab or a CR
   is a formula to Excel/LibreOffice (OWASP "CSV injection"): it gets a
   leading apostrophe, so it is shown, never evaluated. Numbers are not text
-  and are never touched.
+  and are never touched. :func:`spreadsheet_original` takes the apostrophe
+  off again where the bot reads back a sheet it wrote (``contacts import``
+  of a ``contacts export``), so "+84 …" survives the round trip.
 * :func:`xml_text` / :func:`xml_clean` — XML 1.0 forbids most control
   characters; python-docx and openpyxl raise on them, so one bad report would
   break the whole national report. They are dropped.
@@ -46,6 +48,11 @@ def spreadsheet_text(value: str) -> str:
     """Text safe to put in a spreadsheet cell: shown, never run as a formula."""
     value = xml_text(value)
     return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def spreadsheet_original(value: str) -> str:
+    """The text :func:`spreadsheet_text` was given: an apostrophe it added before a formula sign comes off."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_START) else value
 
 
 def xml_text(value: str) -> str:

@@ -28,6 +28,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Literal, Protocol
 
+from intake.store import make_dirs
 from notifier.files import save_atomically
 from notifier.header_encoding import SMTP_EXACT
 
@@ -230,7 +231,7 @@ class FileTransport:
         head = f"X-Envelope-From: <{envelope_from}>\r\nX-Envelope-To: {', '.join(f'<{r}>' for r in recipients)}\r\n"
         data = head.encode("utf-8") + msg.as_bytes(policy=SMTP_EXACT)  # Subject/names decode back exactly
         try:
-            self.outbox_dir.mkdir(parents=True, exist_ok=True)
+            make_dirs(self.outbox_dir)
             _write_bytes(self.outbox_dir / name, data)
         except OSError as exc:
             raise TransientSendError(f"cannot write {self.outbox_dir / name}: {exc.strerror or exc}") from None

@@ -38,9 +38,11 @@ def _lines(proc) -> list[str]:  # type: ignore[no-untyped-def]
 
 def test_healthy_setup_passes(tmp_path: Path) -> None:
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'tdc.db'}")
-    # Healthy includes sender verification (without it doctor warns: tests/security/test_identity.py).
+    # Healthy includes sender verification (without it doctor warns: tests/security/test_identity.py) and a
+    # junk filter's verdict (without one doctor warns: tests/test_junk.py).
     config.write_text(config.read_text(encoding="utf-8").replace(
-        "[mailbox]\n", '[mailbox]\ntrusted_authserv_id = "mx.tdc.example.vn"\n'), encoding="utf-8")
+        "[mailbox]\n", '[mailbox]\ntrusted_authserv_id = "mx.tdc.example.vn"\n')
+        + '\n[junk]\ntrust_headers = ["rspamd"]\n', encoding="utf-8")
     _migrated(tmp_path, config)
     proc = run_cli("doctor", "--now", "2024-11-20T09:00", config=config)
     lines = _lines(proc)

@@ -7,21 +7,31 @@ at the next login. A password is never logged or echoed.
 
 The e-mail address (lower-case) identifies a coordinator and is the actor the
 audit log records for everything they do in the browser.
+
+Sessions live here too, on the server (``web_sessions``): the browser's cookie
+only carries a random token, so logging out, a new password or ``users
+remove`` ends a session for real, even for someone who copied the cookie.
 """
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from reference.roster import normalise_address
 from workflow.db import models
 
 MIN_PASSWORD_LENGTH = 12
+# The key that signs the board's cookies, generated here unless [web] names one. Never backed up,
+# never restored (workflow.operations.backup): whoever holds it could make cookies the board trusts.
+SECRET_FILE = "web-secret.key"
 
 
 class AccountError(ValueError):
@@ -84,6 +94,7 @@ def add_user(session: Session, email: str, password: str, *, replace: bool = Fal
             raise AccountError(f"Đã có tài khoản {address} (dùng --replace để đặt mật khẩu mới). "
                                f"{address} already has an account (use --replace to set a new password).")
         user.password_hash = digest
+        end_sessions(session, user.id)  # a new password logs out every browser that had the old one
         return address, False
     session.add(models.User(email=address, password_hash=digest, created_at=models.utcnow()))
     return address, True
@@ -95,6 +106,7 @@ def remove_user(session: Session, email: str) -> bool:
     user = session.scalar(select(models.User).where(models.User.email == address))
     if user is None:
         return False
+    end_sessions(session, user.id)  # also the database's cascade; said here so it holds without one
     session.delete(user)
     return True
 
@@ -105,7 +117,12 @@ def list_users(session: Session) -> list[UserInfo]:
 
 
 def user_exists(session: Session, email: str) -> bool:
-    return session.scalar(select(models.User.id).where(models.User.email == email.strip().lower())) is not None
+    """Is there an account for ``email`` (in any of its written forms)?"""
+    try:
+        address = normalise_email(email)
+    except AccountError:
+        return False
+    return session.scalar(select(models.User.id).where(models.User.email == address)) is not None
 
 
 def verify_login(session: Session, email: str, password: str, now: datetime) -> str | None:
@@ -127,3 +144,57 @@ def verify_login(session: Session, email: str, password: str, now: datetime) -> 
         user.password_hash = _hasher().hash(password)
     user.last_login_at = now
     return user.email
+
+
+# --- sessions ----------------------------------------------------------------------------------
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def open_session(session: Session, email: str, now: datetime, hours: float) -> str:
+    """A new session for the account ``email`` (normalised); returns the token for the cookie.
+
+    Expired sessions of everyone are swept at the same time, so the table
+    holds only live ones without a scheduled job.
+    """
+    address = normalise_email(email)
+    user = session.scalar(select(models.User).where(models.User.email == address))
+    if user is None:
+        raise AccountError(f"Không có tài khoản {address}. No such account.")
+    session.execute(delete(models.WebSession).where(models.WebSession.expires_at <= now))
+    token = secrets.token_urlsafe(32)
+    session.add(models.WebSession(token_sha256=_token_digest(token), user_id=user.id, created_at=now,
+                                  expires_at=now + timedelta(hours=hours)))
+    return token
+
+
+def session_user(session: Session, token: object, now: datetime) -> str | None:
+    """The e-mail of the account a live session token belongs to, else None (ended, expired, unknown)."""
+    if not isinstance(token, str) or not token:
+        return None
+    row = session.execute(
+        select(models.User.email).join(models.WebSession, models.WebSession.user_id == models.User.id)
+        .where(models.WebSession.token_sha256 == _token_digest(token), models.WebSession.expires_at > now)).first()
+    return row[0] if row else None
+
+
+def end_session(session: Session, token: object) -> None:
+    """Logout: the token's row goes, so the cookie is worth nothing any more, wherever a copy of it is."""
+    if isinstance(token, str) and token:
+        session.execute(delete(models.WebSession).where(models.WebSession.token_sha256 == _token_digest(token)))
+
+
+def end_sessions(session: Session, user_id: int) -> int:
+    """Every session of one account (new password, account removed); returns how many there were."""
+    result = session.execute(delete(models.WebSession).where(models.WebSession.user_id == user_id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- the signing key ---------------------------------------------------------------------------
+def signing_key_path(store_root: Path, configured: str | None) -> Path:
+    """Where the board's cookie-signing key lives: ``[web] secret_key_file``, or one beside the store.
+
+    One answer for the board (which reads or creates it) and for backups
+    (which must leave it out, and never install one from an archive).
+    """
+    return Path(configured) if configured else Path(store_root) / SECRET_FILE

@@ -176,6 +176,9 @@ class WebConfig(_Section):
     session_hours: float = Field(12, gt=0, le=24 * 30)
     trusted_proxies: list[str] = Field(default_factory=list)
     trusted_header: str = ""
+    # Names the environment variable holding the secret the proxy sends in X-TDC-Proxy-Secret:
+    # the proxy's address alone does not tell it from any local program connecting from 127.0.0.1.
+    trusted_header_secret_env: str | None = None
     login_attempts: int = Field(5, gt=0)
     login_window_minutes: float = Field(15, gt=0)
     login_delay_seconds: float = Field(30, gt=0)
@@ -342,7 +345,7 @@ def _cross_checks(settings: Settings, environ: dict[str, str],
         parts = value.split(":")
         if len(parts) != 2 or not all(p.isdigit() for p in parts) or not (0 <= int(parts[0]) < 24 and 0 <= int(parts[1]) < 60):
             problems.append(Problem(f"schedule.{key}", f"expected HH:MM, got {value!r}"))
-    _check_web(settings.web, environ, problems)
+    _check_web(settings.web, environ, problems, need_secrets)
     _check_junk(settings, environ, problems)
     url = settings.database.url
     if not (url.startswith("sqlite") or url.startswith("postgresql")):
@@ -355,7 +358,7 @@ def _cross_checks(settings: Settings, environ: dict[str, str],
     return problems, imap_password, smtp_password
 
 
-def _check_web(web: WebConfig, environ: dict[str, str], problems: list[Problem]) -> None:
+def _check_web(web: WebConfig, environ: dict[str, str], problems: list[Problem], need_secrets: bool = True) -> None:
     for i, proxy in enumerate(web.trusted_proxies):
         try:
             ipaddress.ip_network(proxy, strict=False)
@@ -364,6 +367,13 @@ def _check_web(web: WebConfig, environ: dict[str, str], problems: list[Problem])
     if web.trusted_header and not web.trusted_proxies:
         problems.append(Problem("web.trusted_header",
                                 "needs web.trusted_proxies: anyone could send the header otherwise"))
+    if web.trusted_header and not web.trusted_header_secret_env:
+        problems.append(Problem("web.trusted_header",
+                                "needs web.trusted_header_secret_env: a local program could send the header otherwise"))
+    if need_secrets and web.trusted_header and web.trusted_header_secret_env \
+            and len(environ.get(web.trusted_header_secret_env, "")) < 32:
+        problems.append(Problem("web.trusted_header_secret_env", f"environment variable "
+                                f"{web.trusted_header_secret_env} is unset or shorter than 32 characters"))
     if web.secret_key_env and len(environ.get(web.secret_key_env, "")) < 32:
         problems.append(Problem("web.secret_key_env",
                                 f"environment variable {web.secret_key_env} is unset or shorter than 32 characters"))

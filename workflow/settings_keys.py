@@ -133,6 +133,7 @@ SECTIONS: dict[str, frozenset[str]] = {
             "secret_key_file",
             "session_hours",
             "trusted_header",
+            "trusted_header_secret_env",
             "trusted_proxies",
         }
     ),

@@ -33,25 +33,33 @@ def test_limiter_slows_down_after_the_limit_and_doubles_the_wait() -> None:
     now = [1000.0]
     limiter = LoginLimiter(attempts=5, window=900, delay=30, clock=lambda: now[0])
     keys = ["addr:a@b.vn", "ip:10.0.0.1"]
-    for _ in range(4):
-        limiter.failed(keys)
-        assert limiter.wait_seconds(keys) == 0
-    limiter.failed(keys)
-    assert limiter.wait_seconds(keys) == pytest.approx(30)
-    limiter.failed(keys)
-    assert limiter.wait_seconds(keys) == pytest.approx(60)
+    for _ in range(5):  # each attempt is counted as it starts
+        assert limiter.attempt(keys).wait == 0
+    assert limiter.attempt(keys).wait == pytest.approx(30)  # refused, and not counted
+    now[0] += 31
+    assert limiter.attempt(keys).wait == 0  # the sixth goes through after the pause...
+    assert limiter.attempt(keys).wait == pytest.approx(60)  # ...and the pause doubles
     now[0] += 61
-    assert limiter.wait_seconds(keys) == 0
-    now[0] += 900  # the window forgets old failures
-    assert limiter.wait_seconds(keys) == 0
+    assert limiter.attempt(keys).wait == 0
+    now[0] += 900  # the window forgets old attempts
+    assert limiter.attempt(keys).wait == 0
 
 
 def test_limiter_counts_per_ip_across_addresses() -> None:
     limiter = LoginLimiter(attempts=2, window=900, delay=10, ip_factor=2)
     for i in range(4):
-        limiter.failed([f"addr:user{i}@b.vn", "ip:10.0.0.9"])
-    assert limiter.wait_seconds(["addr:someone-new@b.vn", "ip:10.0.0.9"]) > 0
-    assert limiter.wait_seconds(["addr:someone-new@b.vn", "ip:10.0.0.10"]) == 0
+        assert limiter.attempt([f"addr:user{i}@b.vn", "ip:10.0.0.9"]).wait == 0
+    assert limiter.attempt(["addr:someone-new@b.vn", "ip:10.0.0.9"]).wait > 0
+    assert limiter.attempt(["addr:someone-new@b.vn", "ip:10.0.0.10"]).wait == 0
+
+
+def test_limiter_forgets_a_right_password() -> None:
+    """A successful login clears the account and gives the IP its attempt back: colleagues behind one proxy."""
+    limiter = LoginLimiter(attempts=2, window=900, delay=10, ip_factor=1)
+    for _ in range(5):
+        attempt = limiter.attempt(["addr:a@b.vn", "ip:10.0.0.9"])
+        assert attempt.wait == 0
+        limiter.succeeded(attempt)
 
 
 def test_small_helpers() -> None:
@@ -111,6 +119,7 @@ def test_web_config_mistakes_fail_at_start(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert "web.trusted_header" in str(err.value) and "trusted_proxies" in str(err.value)
+    assert "trusted_header_secret_env" in str(err.value)  # the proxy's address alone is not enough
     path.write_text('[web]\ntrusted_proxies = ["not-an-ip"]\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"web.trusted_proxies\[0\]"):
         load_config(path)
@@ -141,13 +150,20 @@ def token(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
+PROXY_SECRET = "proxy-secret-for-the-board-tests-0123456789abcdef"
+PROXY_ENV = "TDC_TEST_PROXY_SECRET"
+PROXY = {"X-TDC-Proxy-Secret": PROXY_SECRET}  # what our proxy adds to every request
+
+
 @pytest.fixture
-def served(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """A board on an empty season, with one account, the trusted-header login on for 127.0.0.1."""
+def served(tmp_path: Path, monkeypatch):  # type: ignore[no-untyped-def]
+    """A board on an empty season, with one account, the trusted-header login on for a proxy on 127.0.0.1."""
     from workflow.web.server import start_in_thread
 
+    monkeypatch.setenv(PROXY_ENV, PROXY_SECRET)
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'tdc.db'}",
-                          '[web]\ntrusted_proxies = ["127.0.0.1"]\ntrusted_header = "X-Remote-User"\n')
+                          '[web]\ntrusted_proxies = ["127.0.0.1"]\ntrusted_header = "X-Remote-User"\n'
+                          f'trusted_header_secret_env = "{PROXY_ENV}"\n')
     app = App.load(str(config))
     with app.db.transaction() as s:
         accounts.add_user(s, "dieuphoi@example.vn", PASSWORD)
@@ -213,10 +229,10 @@ def test_a_removed_account_loses_its_session(served) -> None:
 def test_trusted_header_login(served) -> None:
     base = served["base"]
     opener, _ = client()
-    status, _, html = call(opener, f"{base}/quarantine", headers={"X-Remote-User": "dieuphoi@example.vn"})
+    status, _, html = call(opener, f"{base}/quarantine", headers={"X-Remote-User": "dieuphoi@example.vn", **PROXY})
     assert status == 200 and "dieuphoi@example.vn" in html
     opener, _ = client()  # an unknown person named by the proxy is not let in
-    assert call(opener, f"{base}/quarantine", headers={"X-Remote-User": "ke.la@example.vn"})[0] == 303
+    assert call(opener, f"{base}/quarantine", headers={"X-Remote-User": "ke.la@example.vn", **PROXY})[0] == 303
 
 
 def test_trusted_header_is_ignored_by_default(tmp_path: Path) -> None:

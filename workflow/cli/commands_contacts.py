@@ -49,13 +49,14 @@ def register(app: typer.Typer) -> None:
         if not file.is_file():
             fail(f"Không tìm thấy tệp {file} (file not found)", 2)
         with open_app(config) as a:
+            deadline = contacts.IMPORT_LIMITS.deadline()  # reading and checking share one time budget
             try:
-                rows = contacts.read_table(file)
+                rows = contacts.read_table(file, deadline=deadline)
+                with a.db.sessions() as session:
+                    checked = contacts.check_table(a.roster_base, rows, session, deadline=deadline)
             except contacts.ContactError as exc:
                 fail(str(exc), 2)
             who, when = resolve_actor(actor), parse_now(now)
-            with a.db.sessions() as session:
-                checked = contacts.check_table(a.roster_base, rows, session)
             out: dict[str, Any] = {"file": str(file), "problems": checked.problems, "dry_run": dry_run,
                                    "changes": [], "imported": 0, "carried_over": []}
             if checked.problems and not skip_bad:

@@ -20,22 +20,25 @@ def register(app: typer.Typer) -> None:
         config: ConfigOption = None,
     ) -> None:
         """Let held emails go out, each re-checked: attachments from inside the store, recipients
-        that are plain addresses and neither the bot's own nor a machine's."""
+        that are plain addresses and neither the bot's own nor a machine's. With --restored, only
+        mail to addresses the bot could have written to (roster, coordinators, contact book, a
+        verified sender of a stored message); any other stays held, to be released by its id."""
+        from workflow.operations.restore_safety import known_recipients, release
         from workflow.runtime.intake_cycle import own_addresses
-        from workflow.operations.restore_safety import release
 
         if not ids and not restored:
             fail("outbox release: give outbox ids, or --restored for every email a restore held back", 2)
         with open_app(config) as a:
             with a.db.transaction() as session:
-                results = release(session, None if restored and not ids else list(ids or []), a.store_root,
-                                  own_addresses(a))
+                bulk = restored and not ids
+                results = release(session, None if bulk else list(ids or []), a.store_root, own_addresses(a),
+                                  known_recipients(a, session) if bulk else None)
         if json_out:
             print_json(results)
             return
         t = table("id", "kind", "recipients", "released", "problems", title=f"Thư được cho gửi: "
                   f"{sum(r['released'] for r in results)}/{len(results)}")
         for r in results:
-            t.add_row(str(r["id"]), r["kind"], ", ".join(r["recipients"]), "có" if r["released"] else "không",
-                      "; ".join(r["problems"]) or "—")
+            to = ", ".join(r["recipients"]) + (f" (cc: {', '.join(r['cc'])})" if r["cc"] else "")
+            t.add_row(str(r["id"]), r["kind"], to, "có" if r["released"] else "không", "; ".join(r["problems"]) or "—")
         console.print(t)

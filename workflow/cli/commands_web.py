@@ -85,6 +85,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the coordinators' web board (binds loopback unless told otherwise)."""
         from workflow.runtime.logs import setup_logging
+        from workflow.web.security import SecretKeyError
         from workflow.web.server import serve
 
         from workflow.accounts import list_users
@@ -95,7 +96,10 @@ def register(app: typer.Typer) -> None:
                 if not list_users(session):
                     console.print("Chưa có tài khoản nào: tạo bằng `tdc-bot users add EMAIL --password-stdin`. "
                                   "No accounts yet: nobody can log in until one is added.", markup=False)
-            serve(a, host or a.settings.web.host, port or a.settings.web.port)
+            try:
+                serve(a, host or a.settings.web.host, port or a.settings.web.port)
+            except SecretKeyError as exc:
+                fail(f"Không khởi động bảng theo dõi: {exc}", 1)
 
 
 def start_with_daemon(app: object) -> object | None:
@@ -103,7 +107,11 @@ def start_with_daemon(app: object) -> object | None:
     settings = app.settings.web  # type: ignore[attr-defined]
     if not settings.enabled:
         return None
+    from workflow.web.security import SecretKeyError
     from workflow.web.server import start_in_thread
 
-    server, _thread = start_in_thread(app, settings.host, settings.port)  # type: ignore[arg-type]
+    try:
+        server, _thread = start_in_thread(app, settings.host, settings.port)  # type: ignore[arg-type]
+    except SecretKeyError as exc:
+        fail(f"Không khởi động bảng theo dõi: {exc}", 1)
     return server

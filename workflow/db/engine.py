@@ -18,6 +18,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from intake.store import LOCK_MODE, PRIVATE_DIR_MODE, make_dirs
 from workflow.db.schema_head import MIGRATIONS, database_is_current
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(Path(parsed.database).parent, PRIVATE_DIR_MODE)
             private_file(Path(parsed.database))
         engine = create_engine(url, connect_args={"timeout": 30})
 
@@ -103,7 +104,7 @@ def startup_lock(engine: Engine) -> Iterator[None]:
         return
     from filelock import FileLock
 
-    with FileLock(f"{database}.startup.lock", timeout=300):
+    with FileLock(f"{database}.startup.lock", timeout=300, mode=LOCK_MODE):
         yield
 
 

@@ -340,6 +340,22 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column()
 
 
+class WebSession(Base):
+    """A logged-in browser on the web board, kept on the server so it can be ended for real.
+
+    The cookie carries a random token; only its SHA-256 is stored, so a copy
+    of this table opens no session. Logout deletes the row, a password change
+    or ``users remove`` deletes all of a coordinator's rows: a captured cookie
+    stops working at its next request. Never backed up nor restored.
+    """
+
+    __tablename__ = "web_sessions"
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 # Contact sources (the contact book, workflow/season/contacts.py).
 CONTACT_IMPORTED = "imported"
 CONTACT_COORDINATOR = "coordinator"

@@ -19,6 +19,11 @@ Why this shape:
 * **Restore goes into an empty target** (database without recorded mail,
   empty store folder) unless ``force`` is given, and rewrites the stored
   file paths from the old store folder to the new one.
+* **No way into the board travels in an archive.** The key that signs the
+  board's cookies is left out of every backup and never installed from one
+  (an archive is untrusted: a key from it would let its author sign cookies
+  the board believes), and the board's sessions are neither kept nor
+  restored: a restore logs everyone out. The accounts restored are listed.
 """
 from __future__ import annotations
 
@@ -41,6 +46,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, Table, create_engine, delete, func, inspect, select, text
 from sqlalchemy.engine import make_url
 
+from intake.store import FILE_MODE, make_dirs
+from workflow import accounts
 from workflow.db import models
 from workflow.db.engine import alembic_config, upgrade
 from workflow.operations.restore_safety import (ArchiveLimits, ArchiveTooLarge, extract_bounded, hold_restored_outbox,
@@ -54,10 +61,10 @@ MANIFEST = "manifest.json"
 SQLITE_MEMBER = "database/tdc.sqlite"
 TABLES_DIR = "database/tables"
 STORE_DIR = "store"
-# Files in the store that are state of a running process, not data.
-STORE_SKIP = frozenset({"intake.lock"})
-# Not restored: a lease names a daemon of the old installation.
-SKIP_TABLES = frozenset({"leases"})
+# Files in the store that are state of a running process, or a key to the board: not data.
+STORE_SKIP = frozenset({"intake.lock", accounts.SECRET_FILE})
+# Not restored: a lease names a daemon of the old installation; sessions are logins to the old board.
+SKIP_TABLES = frozenset({"leases", models.WebSession.__tablename__})
 # Tables a fresh installation fills by itself (mirrors of config): they do not make a target "non-empty".
 REFERENCE_TABLES = frozenset({"agencies", "campaigns", "leases", "job_runs"})
 BATCH = 500
@@ -155,6 +162,10 @@ def _dump_sqlite(engine: Engine, target: Path) -> dict[str, int]:
         src.backup(dst)
         dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
         tables = {name for (name,) in dst.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        dst.execute("PRAGMA secure_delete=ON")  # the deleted rows' bytes are overwritten, not left in free pages
+        for name in sorted(SKIP_TABLES & tables):  # logins to this board stay out of the copy
+            dst.execute(f'DELETE FROM "{name}"')  # noqa: S608 - our own table names
+        dst.commit()
         counts = {t.name: dst.execute(f'SELECT COUNT(*) FROM "{t.name}"').fetchone()[0]  # noqa: S608 - our own table names
                   for t in data_tables() if t.name in tables}
     finally:
@@ -179,12 +190,21 @@ def _dump_tables(engine: Engine, folder: Path) -> dict[str, int]:
     return counts
 
 
-def _store_files(root: Path) -> Iterator[Path]:
+def _store_files(root: Path, keys: frozenset[Path] = frozenset()) -> Iterator[Path]:
+    """The store's data files: no lock, no temporary file, no signing key (``keys``: the configured ones too)."""
     if not root.is_dir():
         return
     for path in sorted(root.rglob("*")):
-        if path.is_file() and not path.is_symlink() and path.name not in STORE_SKIP and not path.name.startswith(".tmp"):
+        if not path.is_file() or path.is_symlink() or path.name in STORE_SKIP or path.name.startswith(".tmp"):
+            continue
+        if path.resolve() not in keys:
             yield path
+
+
+def signing_keys(app: "App") -> frozenset[Path]:
+    """The board's signing key file(s) this installation uses: never copied into, nor out of, an archive."""
+    return frozenset({accounts.signing_key_path(app.store_root, app.settings.web.secret_key_file).resolve(),
+                      accounts.signing_key_path(app.store_root, None).resolve()})
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mtime: float | None = None) -> None:
@@ -222,7 +242,7 @@ def create_backup(app: "App", out: Path) -> BackupResult:
             for name, path in db_members.items():
                 members[name] = _sha256_file(path)
                 tar.add(path, arcname=name, recursive=False)
-            for path in _store_files(store_root):
+            for path in _store_files(store_root, signing_keys(app)):
                 data = path.read_bytes()  # hashed from the very bytes archived
                 name = f"{STORE_DIR}/{path.relative_to(store_root).as_posix()}"
                 members[name] = hashlib.sha256(data).hexdigest()
@@ -319,8 +339,8 @@ def database_rows(engine: Engine) -> dict[str, int]:
     return counts
 
 
-def store_is_empty(root: Path) -> bool:
-    return not any(True for _ in _store_files(root))
+def store_is_empty(root: Path, keys: frozenset[Path] = frozenset()) -> bool:
+    return not any(True for _ in _store_files(root, keys))
 
 
 def _rows_from_sqlite(path: Path) -> tuple[Engine, Iterator[tuple[Table, list[dict[str, Any]]]]]:
@@ -412,19 +432,28 @@ def _reset_sequences(conn: Any) -> None:
                 f"(SELECT MAX(id) FROM \"{table.name}\") IS NOT NULL)"))
 
 
-def _move_store(source: Path, target: Path) -> int:
+def _move_store(source: Path, target: Path, keys: frozenset[Path]) -> tuple[int, list[str]]:
+    """Move the unpacked store into place; returns (files moved, signing keys left behind).
+
+    A signing key in the archive (an older backup had one; a crafted one may)
+    is never installed: the board keeps its own, or makes a new one.
+    """
     count = 0
+    skipped: list[str] = []
     if not source.is_dir():
-        return 0
+        return 0, skipped
     for path in sorted(source.rglob("*")):
         if not path.is_file():
             continue
         dest = target / path.relative_to(source)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest.name in STORE_SKIP or dest.resolve() in keys:
+            skipped.append(path.relative_to(source).as_posix())
+            continue
+        make_dirs(dest.parent)
         shutil.move(str(path), dest)
-        os.chmod(dest, 0o640)  # the store's own mode (unpacking wrote 0600)
+        os.chmod(dest, FILE_MODE)  # the store's own mode (unpacking wrote 0600)
         count += 1
-    return count
+    return count, skipped
 
 
 def restore_backup(app: "App", archive: Path, force: bool = False, limits: ArchiveLimits | None = None) -> RestoreResult:
@@ -438,13 +467,13 @@ def restore_backup(app: "App", archive: Path, force: bool = False, limits: Archi
     existing = database_rows(engine)
     if existing:
         problems.append("cơ sở dữ liệu đích đã có dữ liệu (" + ", ".join(f"{k}: {v}" for k, v in existing.items()) + ")")
-    if not store_is_empty(store_root):
+    if not store_is_empty(store_root, signing_keys(app)):
         problems.append(f"thư mục lưu trữ {store_root} không trống")
     if problems and not force:
         raise BackupError("không khôi phục đè lên dữ liệu đang có: " + "; ".join(problems)
                           + ". Dùng cấu hình trỏ tới nơi trống, hoặc thêm --force để ghi đè")
     parent = store_root.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(parent)
     with tempfile.TemporaryDirectory(prefix=".tdc-restore-", dir=parent) as tmp_name:
         tmp = Path(tmp_name)
         manifest = extract_verified(archive, tmp, limits)
@@ -459,12 +488,13 @@ def restore_backup(app: "App", archive: Path, force: bool = False, limits: Archi
         store = manifest.get("store", {})
         rewrite = PathRewriter([store.get("root", ""), store.get("root_resolved", "")], app.settings.storage.path)
         # Files first: every row restored below may point to them.
-        store_root.mkdir(parents=True, exist_ok=True)
-        files = _move_store(tmp / STORE_DIR, store_root)
+        make_dirs(store_root)
+        files, keys_left = _move_store(tmp / STORE_DIR, store_root, signing_keys(app))
         upgrade(engine)
         counts: dict[str, int] = {}
         try:
             with engine.begin() as conn:
+                conn.execute(delete(models.WebSession.__table__))  # a restore logs everyone out
                 for table in reversed(data_tables()):
                     conn.execute(delete(table))
                 conn.execute(delete(models.Lease.__table__))
@@ -483,10 +513,18 @@ def restore_backup(app: "App", archive: Path, force: bool = False, limits: Archi
             if source_engine is not None:
                 source_engine.dispose()
     expected = db_info.get("counts", {})
-    notes = [f"{name}: {counts.get(name, 0)} dòng, manifest ghi {n}" for name, n in expected.items()
-             if name not in SKIP_TABLES and counts.get(name, 0) != n]
-    if notes:
-        raise BackupError("số dòng khôi phục không khớp manifest: " + "; ".join(notes))
-    held_notes = [f"{held} thư chưa gửi được giữ lại (suppressed): xem rồi cho gửi bằng `tdc-bot outbox release`"] \
+    mismatched = [f"{name}: {counts.get(name, 0)} dòng, manifest ghi {n}" for name, n in expected.items()
+                  if name not in SKIP_TABLES and counts.get(name, 0) != n]
+    if mismatched:
+        raise BackupError("số dòng khôi phục không khớp manifest: " + "; ".join(mismatched))
+    notes = [f"{held} thư chưa gửi được giữ lại (suppressed): xem rồi cho gửi bằng `tdc-bot outbox release`"] \
         if held else []
-    return RestoreResult(counts=counts, files=files, revision=current_revision(engine), notes=held_notes)
+    if keys_left:
+        notes.append("khóa ký phiên của bảng theo dõi trong bản sao lưu không được cài ("
+                     + ", ".join(keys_left) + "): bảng theo dõi dùng khóa của máy này")
+    with app.db.sessions() as session:
+        users = [u.email for u in accounts.list_users(session)]
+    if users:
+        notes.append(f"{len(users)} tài khoản bảng theo dõi được khôi phục: {', '.join(users)} — "
+                     "kiểm tra bằng `tdc-bot users list`, xóa tài khoản lạ bằng `tdc-bot users remove`")
+    return RestoreResult(counts=counts, files=files, revision=current_revision(engine), notes=notes)

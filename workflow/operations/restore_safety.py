@@ -11,31 +11,43 @@ the archive is self-consistent, not that it came from us. So:
 * **Restored mail waits for a person** (:func:`hold_restored_outbox`): every
   outbox row that was not yet sent comes back ``suppressed`` with the reason;
   ``tdc-bot outbox release`` sends it after re-checking it
-  (:func:`release_problems`: attachments only from inside the store,
-  recipients plain addresses, never a machine or the bot itself).
+  (:func:`release_problems`: attachments only from inside the store, every
+  recipient and Cc through the one gate every answer passes,
+  ``workflow.season.recipients.blocked_reason``). ``--restored`` releases in
+  bulk only mail to addresses the bot could have written to by itself
+  (:func:`known_recipients`: the configured roster, the coordinators, the
+  contact book, a verified sender of a message in the store); any other stays
+  held with the reason, for a person to look at and release by its id.
 """
 from __future__ import annotations
 
 import os
 import tarfile
 from dataclasses import dataclass
-from email.utils import getaddresses
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from intake.identity import PASS
+from reference.roster import normalise_address
 from workflow.db import models
+from workflow.season.recipients import blocked_reason
+
+if TYPE_CHECKING:
+    from reference.roster import Roster
+    from workflow.app import App
 
 GiB = 1024 ** 3
 MiB = 1024 ** 2
 HELD_REASON = ("khôi phục từ bản sao lưu: thư chưa gửi được giữ lại, chờ cán bộ kiểm tra và cho gửi "
                "(tdc-bot outbox release)")
 UNSENT_STATES = (models.PENDING, models.SENDING)
-MACHINE_LOCAL_PARTS = frozenset({"mailer-daemon", "postmaster", "noreply", "no-reply", "donotreply",
-                                 "do-not-reply", "bounce", "bounces", "root"})
+UNKNOWN_RECIPIENT = ("hệ thống chưa từng có lý do viết tới {address} (không thuộc danh sách đơn vị, điều phối "
+                     "viên, danh bạ, cũng không phải người gửi đã xác thực của thư đã lưu): thư vẫn được giữ lại; "
+                     "nếu đúng là cần gửi, kiểm tra rồi cho gửi riêng thư này bằng `tdc-bot outbox release {id}`")
 
 
 @dataclass(frozen=True)
@@ -139,8 +151,46 @@ def _inside(path: str, root: Path) -> bool:
     return resolved.is_file() and base in resolved.parents
 
 
-def release_problems(row: models.OutboxEmail, store_root: Path, own_addresses: frozenset[str]) -> list[str]:
-    """Why ``row`` must not be sent as it is (empty list: it may be sent)."""
+@dataclass(frozen=True)
+class KnownRecipients:
+    """Addresses the bot could have written to by itself, so mail to them may leave without a person's look.
+
+    ``roster`` is the configured one (the files in config/, not the restored
+    database); ``addresses`` are the coordinators, the confirmed contacts and
+    taught addresses, and the verified senders of messages in the store.
+    """
+
+    roster: "Roster"
+    years: tuple[int, ...]
+    addresses: frozenset[str]
+
+    def knows(self, address: str) -> bool:
+        return address in self.addresses or any(self.roster.by_address(address, year) for year in self.years)
+
+
+def known_recipients(app: "App", session: Session) -> KnownRecipients:
+    """Who the bot writes to: the roster's addresses and domains, coordinators, the book, verified senders."""
+    from workflow.season.contacts import confirmed_addresses
+    from workflow.season.digest import coordinator_addresses  # the digest's own list; imported here, it is heavy
+
+    addresses = set(coordinator_addresses(app)) | set(confirmed_addresses(session))
+    addresses |= set(session.scalars(select(models.LearnedAddress.address)))
+    verified = session.execute(select(models.Message.from_addr, models.Message.raw_path)
+                               .where(models.Message.sender_auth == PASS))
+    for sender, raw_path in verified:
+        if raw_path and _inside(raw_path, app.store_root):  # a message we hold, not a row alone
+            addresses.add(sender)
+    normal = {normalise_address(a or "") for a in addresses}
+    return KnownRecipients(app.roster_base, tuple(sorted(app.campaigns)), frozenset(a for a in normal if a))
+
+
+def release_problems(row: models.OutboxEmail, store_root: Path, own_addresses: frozenset[str],
+                     session: Session, known: KnownRecipients | None = None) -> list[str]:
+    """Why ``row`` must not be sent as it is (empty list: it may be sent).
+
+    With ``known`` (a bulk release), a recipient the bot had no reason to
+    write to is a problem too.
+    """
     problems: list[str] = []
     for attachment in row.attachments or []:
         path = str(attachment.get("path", "")) if isinstance(attachment, dict) else ""
@@ -149,34 +199,37 @@ def release_problems(row: models.OutboxEmail, store_root: Path, own_addresses: f
     recipients = [r for r in (row.recipients or []) if isinstance(r, str)]
     if not recipients:
         problems.append("không có người nhận")
-    for recipient in recipients:
-        parsed = getaddresses([recipient])
-        if len(parsed) != 1 or "@" not in parsed[0][1]:
-            problems.append(f"địa chỉ người nhận không hợp lệ: {recipient!r}")
+    for recipient in [*recipients, *[c for c in (row.cc or []) if isinstance(c, str)]]:
+        reason = blocked_reason(session, recipient, own_addresses)
+        if reason is not None:
+            problems.append(f"người nhận bị chặn: {reason}")
             continue
-        address = parsed[0][1].lower()
-        local = address.rsplit("@", 1)[0]
-        if address in own_addresses:
-            problems.append(f"người nhận là địa chỉ của chính hệ thống: {address}")
-        elif local in MACHINE_LOCAL_PARTS:
-            problems.append(f"người nhận là địa chỉ máy: {address}")
+        address = normalise_address(recipient)
+        if known is not None and address is not None and not known.knows(address):
+            problems.append(UNKNOWN_RECIPIENT.format(address=address, id=row.id))
     return problems
 
 
-def release(session: Session, ids: list[int] | None, store_root: Path,
-            own_addresses: frozenset[str]) -> list[dict[str, Any]]:
-    """Release held emails (all held by a restore when ``ids`` is None) that pass the checks."""
+def release(session: Session, ids: list[int] | None, store_root: Path, own_addresses: frozenset[str],
+            known: KnownRecipients | None = None) -> list[dict[str, Any]]:
+    """Release held emails (all held by a restore when ``ids`` is None) that pass the checks.
+
+    ``known`` is required for the bulk release of everything a restore held:
+    only mail to addresses the bot could have written to goes out that way.
+    """
     query = select(models.OutboxEmail).where(models.OutboxEmail.state == models.SUPPRESSED)
     if ids is None:
+        if known is None:
+            raise ValueError("releasing everything a restore held needs the known recipients")
         query = query.where(models.OutboxEmail.last_error == HELD_REASON)
     else:
         query = query.where(models.OutboxEmail.id.in_(ids))
     results = []
     for row in session.scalars(query.order_by(models.OutboxEmail.id)):
-        problems = release_problems(row, store_root, own_addresses)
+        problems = release_problems(row, store_root, own_addresses, session, known if ids is None else None)
         if not problems:
             row.state = models.PENDING
             row.last_error = None
         results.append({"id": row.id, "kind": row.kind, "recipients": list(row.recipients or []),
-                        "released": not problems, "problems": problems})
+                        "cc": list(row.cc or []), "released": not problems, "problems": problems})
     return results

@@ -41,7 +41,7 @@ from intake.model import RawMessage
 from intake.identity import raw_fingerprint
 from intake.pipeline import IntakeContext, Understanding, known_delivery, last_resort, understand
 from intake.sources import Source, SourceError, make_source
-from intake.store import RawStore, StoreError
+from intake.store import LOCK_MODE, RawStore, StoreError, make_dirs
 from workflow.db import models
 from workflow.app import App, own_addresses, own_domain
 from workflow.season.submissions import RecordContext, RecordResult, record, record_again
@@ -197,8 +197,8 @@ class IntakeCycle:
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.store = RawStore(app.store_root)
         self._thread_lock = threading.Lock()
-        Path(app.store_root).mkdir(parents=True, exist_ok=True)
-        self._file_lock = FileLock(str(Path(app.store_root) / "intake.lock"))
+        make_dirs(app.store_root)
+        self._file_lock = FileLock(str(Path(app.store_root) / "intake.lock"), mode=LOCK_MODE)
 
     def _context(self) -> IntakeContext:
         return dataclasses.replace(intake_context(self.app), defer_strangers=True)

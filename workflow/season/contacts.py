@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import csv
 import io
+import time
+import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +35,8 @@ from sqlalchemy.orm import Session
 
 from reference.text import words
 from notifier.files import save_atomically
+from notifier.render import vn_filesize, vn_number
+from notifier.safe_text import spreadsheet_original, spreadsheet_text
 from workflow.db import models
 from workflow.season.audit import audit
 from reference.roster import FIRST_SANE_YEAR, LAST_SANE_YEAR, normalise_address
@@ -180,11 +184,57 @@ class ImportCheck:
     problems: list[str] = field(default_factory=list)  # "dòng N: ..." in line order
 
 
-def read_table(path: Path) -> list[tuple[int, list[str]]]:
-    """(line number, cells) of a CSV (UTF-8, BOM or not, ';' or ',') or XLSX file; cells as text."""
+@dataclass(frozen=True)
+class ImportLimits:
+    """How much one ``contacts import`` may read and how long it may take.
+
+    A real sheet is a few hundred lines and a few hundred KB; these caps are
+    ten times that and more, and stop a file (or an .xlsx that is a zip
+    bomb) that would hold the command and the database for minutes.
+    """
+
+    max_bytes: int = 5 * 1024 * 1024  # the file on disk
+    max_unpacked_bytes: int = 50 * 1024 * 1024  # what an .xlsx (a zip) unpacks to
+    max_rows: int = 5_000
+    max_columns: int = 50
+    max_seconds: float = 30.0  # reading and checking together
+
+    def deadline(self) -> float:
+        return time.monotonic() + self.max_seconds
+
+
+IMPORT_LIMITS = ImportLimits()
+_SPLIT_ADVICE = "hãy chia thành nhiều tệp nhỏ hơn rồi nhập từng tệp"
+
+
+def _too_slow(limits: ImportLimits, deadline: float) -> None:
+    if time.monotonic() > deadline:
+        raise ContactError(f"đọc và kiểm tra danh bạ quá {vn_number(limits.max_seconds)} giây nên đã dừng, "
+                           f"không nhập gì; {_SPLIT_ADVICE} (the import took too long)")
+
+
+def _too_many_rows(path: Path, limits: ImportLimits) -> ContactError:
+    return ContactError(f"{path.name}: có hơn {vn_number(limits.max_rows)} dòng, quá giới hạn cho một lần nhập "
+                        f"danh bạ; {_SPLIT_ADVICE} (too many rows)")
+
+
+def read_table(path: Path, limits: ImportLimits = IMPORT_LIMITS,
+               deadline: float | None = None) -> list[tuple[int, list[str]]]:
+    """(line number, cells) of a CSV (UTF-8, BOM or not, ';' or ',') or XLSX file; cells as text.
+
+    Bounded by ``limits`` (file size, unpacked size, rows, columns, time):
+    ContactError with the reason, in Vietnamese, when a cap is reached.
+    Cells the bot's own export protected from spreadsheet formulas
+    (``'+84 …``) are read back as they were.
+    """
+    deadline = limits.deadline() if deadline is None else deadline
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise ContactError(f"{path.name}: tệp {vn_filesize(size)}, quá giới hạn {vn_filesize(limits.max_bytes)} "
+                           f"cho một lần nhập danh bạ; {_SPLIT_ADVICE} (the file is too large)")
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(path)
+        return _read_xlsx(path, limits, deadline)
     data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")
@@ -197,14 +247,26 @@ def read_table(path: Path) -> list[tuple[int, list[str]]]:
     rows: list[tuple[int, list[str]]] = []
     start = 1
     for cells in reader:
-        rows.append((start, [c.strip() for c in cells]))
+        if len(rows) >= limits.max_rows:
+            raise _too_many_rows(path, limits)
+        _too_slow(limits, deadline)
+        rows.append((start, [spreadsheet_original(c).strip() for c in cells[:limits.max_columns]]))
         start = reader.line_num + 1
     return rows
 
 
-def _read_xlsx(path: Path) -> list[tuple[int, list[str]]]:
+def _read_xlsx(path: Path, limits: ImportLimits, deadline: float) -> list[tuple[int, list[str]]]:
     from openpyxl import load_workbook
 
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ContactError(f"{path.name}: không đọc được tệp Excel: {exc} (cannot read the workbook)") from exc
+    if unpacked > limits.max_unpacked_bytes:
+        raise ContactError(f"{path.name}: tệp Excel giải nén ra {vn_filesize(unpacked)}, quá giới hạn "
+                           f"{vn_filesize(limits.max_unpacked_bytes)}; {_SPLIT_ADVICE} "
+                           "(the workbook unpacks too large)")
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable workbook is the same problem to the user
@@ -212,7 +274,10 @@ def _read_xlsx(path: Path) -> list[tuple[int, list[str]]]:
     try:
         sheet = book.worksheets[0]
         rows = []
-        for number, values in enumerate(sheet.iter_rows(values_only=True), 1):
+        for number, values in enumerate(sheet.iter_rows(max_col=limits.max_columns, values_only=True), 1):
+            if number > limits.max_rows:
+                raise _too_many_rows(path, limits)
+            _too_slow(limits, deadline)
             rows.append((number, [_cell(v) for v in values]))
         return rows
     finally:
@@ -224,7 +289,7 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return " ".join(str(value).split())
+    return " ".join(spreadsheet_original(str(value)).split())
 
 
 def _header(rows: list[tuple[int, list[str]]]) -> tuple[int, dict[str, int]] | None:
@@ -241,8 +306,13 @@ def _header(rows: list[tuple[int, list[str]]]) -> tuple[int, dict[str, int]] | N
     return None
 
 
-def check_table(roster: "Roster", rows: list[tuple[int, list[str]]], session: Session | None = None) -> ImportCheck:
-    """Every line checked (address, agency found and unambiguous, duplicates); every problem listed."""
+def check_table(roster: "Roster", rows: list[tuple[int, list[str]]], session: Session | None = None,
+                limits: ImportLimits = IMPORT_LIMITS, deadline: float | None = None) -> ImportCheck:
+    """Every line checked (address, agency found and unambiguous, duplicates); every problem listed.
+
+    Within ``deadline`` (``limits.max_seconds`` from now by default): past it, ContactError.
+    """
+    deadline = limits.deadline() if deadline is None else deadline
     result = ImportCheck()
     header = _header(rows)
     if header is None:
@@ -255,6 +325,8 @@ def check_table(roster: "Roster", rows: list[tuple[int, list[str]]], session: Se
     owner: dict[str, tuple[str, int]] = {}
     taken = _owners(session) if session is not None else {}
     for number, cells in rows[start + 1:]:
+        _too_slow(limits, deadline)
+
         def get(column: str) -> str:
             i = columns.get(column)
             return cells[i].strip() if i is not None and i < len(cells) else ""
@@ -639,6 +711,12 @@ def export_rows(session: Session) -> list[dict[str, Any]]:
     return rows
 
 
+def _export_cell(value: Any) -> Any:
+    """Text through the exports' one rule (``spreadsheet_text``): a name or phone written as a formula is shown,
+    never run, in CSV and XLSX alike (openpyxl would store "=…" as a formula). Numbers stay numbers."""
+    return spreadsheet_text(value) if isinstance(value, str) else value
+
+
 def write_table(rows: list[Mapping[str, Any]], out: Path) -> None:
     """CSV (UTF-8 with BOM, so Excel shows the diacritics) or XLSX, by the file's suffix."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -650,7 +728,7 @@ def write_table(rows: list[Mapping[str, Any]], out: Path) -> None:
         sheet.title = "Danh bạ"
         sheet.append(list(EXPORT_COLUMNS))
         for row in rows:
-            sheet.append([row.get(c, "") for c in EXPORT_COLUMNS])
+            sheet.append([_export_cell(row.get(c, "")) for c in EXPORT_COLUMNS])
         save_atomically(out, book.save)
         return
     if out.suffix.lower() != ".csv":
@@ -659,7 +737,7 @@ def write_table(rows: list[Mapping[str, Any]], out: Path) -> None:
     writer = csv.DictWriter(buffer, fieldnames=list(EXPORT_COLUMNS), lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({c: row.get(c, "") for c in EXPORT_COLUMNS})
+        writer.writerow({c: _export_cell(row.get(c, "")) for c in EXPORT_COLUMNS})
     data = ("\ufeff" + buffer.getvalue()).encode("utf-8")
     save_atomically(out, lambda tmp: Path(tmp).write_bytes(data))
 
@@ -688,6 +766,6 @@ def split_recipients(contacts: list[models.Contact], extra: Iterable[str], to_ro
     return list(dict.fromkeys(focal)), [a for a in dict.fromkeys(others) if a not in focal], unit
 
 
-__all__ = ["AgencyNames", "Change", "ContactError", "ContactLine", "ImportCheck", "add", "carry_over",
+__all__ = ["AgencyNames", "Change", "ContactError", "ContactLine", "ImportCheck", "ImportLimits", "add", "carry_over",
            "check_table", "confirm", "confirmed_addresses", "import_lines", "learn", "list_contacts",
            "read_table", "remove", "resolve", "split_recipients", "suggestions", "usable", "write_table"]

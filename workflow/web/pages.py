@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import quote, urlencode
 
+from anyio import CapacityLimiter, to_thread
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from intake.store import sanitize_filename
 from notifier.labels import state_label
 from workflow import accounts
 from workflow.db import models
@@ -33,7 +35,7 @@ from workflow.season.actions import exempt as do_exempt
 from workflow.season.actions import extend as do_extend
 from workflow.season.actions import request_resubmission as do_request_resubmission
 from workflow.web import views
-from workflow.web.security import csrf_ok, csrf_token, login_keys, same_origin
+from workflow.web.security import csrf_ok, csrf_token, loggable_login, login_keys, same_origin
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -83,26 +85,42 @@ def _int(value: object) -> int | None:
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path on this site after login (no '//host', no scheme): never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only a path on this site (no '//host', no scheme): never an open redirect, never a script link.
+
+    The one rule for every address the board sends a browser back to: ``next=``
+    after login, ``back=`` on the confirmation page and after a decision.
+    Whitespace and control characters are refused too: a browser drops a tab
+    or a line break inside a link, so ``/<TAB>/evil.example`` would become
+    ``//evil.example``.
+    """
+    if (target and target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and not any(ch <= " " or ch == "\x7f" for ch in target)):
         return target
     return "/"
 
 
 def attachment_disposition(filename: str) -> str:
-    """``attachment`` with an ASCII fallback and the UTF-8 name (RFC 6266 / 5987)."""
+    """``attachment`` with an ASCII fallback and the UTF-8 name (RFC 6266 / 5987).
+
+    The name goes through the store's ``sanitize_filename`` first: no
+    bidirectional override can make ``…exe`` read as ``…docx`` in the browser's
+    download bar, no zero-width character can hide in it, no path part survives.
+    """
     from reference.text import to_ascii
 
-    fallback = "".join(c if c.isalnum() or c in "._-" else "_" for c in to_ascii(filename or "tep"))[:150] or "tep"
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename or fallback, safe='')}"
+    name = sanitize_filename(filename or "")
+    fallback = "".join(c if c.isalnum() or c in "._-" else "_" for c in to_ascii(name))[:150] or "tep"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 class Board:
     """The pages, over one assembled ``App``; ``clock`` gives "now" (tests and --now pin it)."""
 
     def __init__(self, app: "App", env: "Environment", limiter: "LoginLimiter", jobs: "CompileJobs",
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], password_checks_at_once: int) -> None:
         self.app, self.env, self.limiter, self.jobs, self.clock = app, env, limiter, jobs, clock
+        self.password_checks_at_once = password_checks_at_once  # Argon2's memory grows with each check running
+        self._password_checks: CapacityLimiter | None = None  # made in the event loop, at the first login
         self._rows: dict[tuple, str] = {}
 
     # --- helpers --------------------------------------------------------------------------
@@ -110,7 +128,7 @@ class Board:
         session = request.session
         flash = session.pop("flash", [])
         html = self.env.get_template(f"web/{template}").render(
-            user=session.get("user"), csrf=csrf_token(session), flash=flash, path=request.url.path,
+            user=request.scope.get("tdc.user"), csrf=csrf_token(session), flash=flash, path=request.url.path,
             state_label=state_label, outbox_state=lambda c: views.words(views.OUTBOX_STATES, c),
             email_kind=lambda c: views.words(views.EMAIL_KINDS, c),
             message_status=lambda c: views.words(views.MESSAGE_STATUSES, c),
@@ -140,7 +158,7 @@ class Board:
 
     # --- login ----------------------------------------------------------------------------
     def login_page(self, request: Request) -> Response:
-        if request.session.get("user"):
+        if request.scope.get("tdc.user"):
             return RedirectResponse(safe_next(request.query_params.get("next")), 303)
         return self.render(request, "login.html.j2", next=safe_next(request.query_params.get("next")),
                            email="", error=None)
@@ -150,36 +168,48 @@ class Board:
         email, password = fields.get("email", "")[:320], fields.get("password", "")[:1024]
         target = safe_next(fields.get("next"))
         ip = (request.client.host if request.client else "") or "?"
-        keys = login_keys(email, ip)
-        wait = self.limiter.wait_seconds(keys)
-        if wait > 0:
-            seconds = int(wait) + 1
-            log.warning("login refused for %s from %s: too many failures, wait %ss", email[:80], ip, seconds)
+        who = loggable_login(email)  # never the raw text: it may be a password typed into the wrong box
+        attempt = self.limiter.attempt(login_keys(email, ip))
+        if attempt.wait > 0:
+            seconds = int(attempt.wait) + 1
+            log.warning("login refused for %s from %s: too many failures, wait %ss", who, ip, seconds)
             response = self.render(request, "login.html.j2", status=429, next=target, email=email,
                                    error=f"Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {seconds} giây.")
             response.headers["Retry-After"] = str(seconds)
             return response
+        hours = self.app.settings.web.session_hours
 
-        def check() -> str | None:
+        def check() -> tuple[str, str] | None:
             with self.app.db.transaction() as session:
-                return accounts.verify_login(session, email, password, self.clock())
+                user = accounts.verify_login(session, email, password, self.clock())
+                return (user, accounts.open_session(session, user, models.utcnow(), hours)) if user else None
 
-        user = await run_in_threadpool(check)
-        if user is None:
-            self.limiter.failed(keys)
-            log.info("login failed for %s from %s", email[:80], ip)
+        if self._password_checks is None:
+            self._password_checks = CapacityLimiter(self.password_checks_at_once)
+        opened = await to_thread.run_sync(check, limiter=self._password_checks)
+        if opened is None:
+            log.info("login failed for %s from %s", who, ip)
             return self.render(request, "login.html.j2", status=401, next=target, email=email,
                                error="Email hoặc mật khẩu không đúng.")
-        self.limiter.succeeded(keys)
+        user, token = opened
+        self.limiter.succeeded(attempt)
         request.session.clear()
-        request.session.update({"user": user, "login_at": self.clock().isoformat()})
+        request.session["sid"] = token
         csrf_token(request.session)  # a fresh token for the logged-in session
         log.info("login %s from %s", user, ip)
         return RedirectResponse(target, 303)
 
     async def logout(self, request: Request) -> Response:
         await self._form(request)
+        token = request.session.get("sid")
+
+        def end() -> None:
+            with self.app.db.transaction() as session:
+                accounts.end_session(session, token)
+
+        await run_in_threadpool(end)
         request.session.clear()
+        log.info("logout %s", request.scope.get("tdc.user"))
         return RedirectResponse("/login", 303)
 
     # --- pages ----------------------------------------------------------------------------
@@ -253,6 +283,7 @@ class Board:
         if action not in ACTIONS:
             raise HTTPException(400, "Thao tác không hợp lệ.")
         fields = {k: params.get(k, "")[:2000] for k in ("agency", "year", "reason", "until", "message", "back")}
+        fields["back"] = safe_next(fields["back"]) if fields["back"] else ""  # the same rule as next= and /action
         agency_name = fields["agency"]
         year = _int(fields["year"])
         if fields["agency"] and year:
@@ -273,7 +304,7 @@ class Board:
         action = fields.get("action", "")
         if action not in ACTIONS:
             raise HTTPException(400, "Thao tác không hợp lệ.")
-        actor = request.session["user"]
+        actor = request.scope["tdc.user"]
         year = _int(fields.get("year"))
         agency = (fields.get("agency") or "").strip()
         reason = (fields.get("reason") or "").strip()
@@ -383,7 +414,7 @@ class Board:
         year = request.path_params["year"]
         if year not in self.app.campaigns:
             raise HTTPException(404, "Không có đợt báo cáo này.")
-        self.jobs.start(year, request.session["user"])
+        self.jobs.start(year, request.scope["tdc.user"])
         return RedirectResponse(f"/compile/{year}", 303)
 
     def compile_status(self, request: Request) -> Response:

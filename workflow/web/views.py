@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from intake.store import sanitize_filename
 from reference.text import fold
 from notifier.labels import STATE_LABELS, state_label
 from workflow.season import contacts
@@ -147,8 +148,11 @@ def agency_page(session: Session, roster: "Roster", campaigns: Mapping[int, "Cam
                                    .order_by(models.Attachment.id)):
             by_message.setdefault(att.message_id, []).append(att)
     for version in data["versions"]:
-        version["attachments"] = [{"id": a.id, "filename": a.filename, "content_type": a.content_type,
-                                   "size": a.size} for a in by_message.get(version["id"], [])]
+        # The name as it will be saved (the download's Content-Disposition gives the same one): no bidi override
+        # or zero-width character can disguise what the file is.
+        version["attachments"] = [{"id": a.id, "filename": sanitize_filename(a.filename),
+                                   "content_type": a.content_type, "size": a.size}
+                                  for a in by_message.get(version["id"], [])]
     other = session.scalars(select(models.Message).where(
         models.Message.agency_slug == data["agency"], models.Message.year == year,
         models.Message.submission_id.is_(None)).order_by(models.Message.arrived_at, models.Message.id))
