@@ -10,6 +10,8 @@ mentions a section's words is not that section's heading.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from anyascii import anyascii
 
@@ -157,3 +159,17 @@ def test_a_wrapped_heading_is_quoted_under_its_own_section(outline):
     assert " ".join(texts["I.2.5"].split()) == BODY
     assert "tiêu chuẩn hóa" not in texts["I.2.4"]
 
+
+@pytest.mark.parametrize("name", ["official-outline.doc", "official-outline-word-list.doc"])
+def test_a_doc_copying_the_outline_lacks_nothing(outline, name, monkeypatch):
+    """Word 97-2003 files read with antiword (made once by LibreOffice, see
+    tests/fixtures/make_doc_fixtures.py); in the second, Word numbers the I.2 headings itself."""
+    from intake.documents.tools import find_tool
+    if find_tool("antiword") is None:
+        pytest.skip("antiword is not installed")
+    monkeypatch.setenv("TDC_SOFFICE", "/nonexistent/soffice")  # antiword's reading, as on the servers
+    data = (Path(__file__).parent / "fixtures" / "doc" / name).read_bytes()
+    docs = read_attachment("BC.doc", "application/msword", data)
+    result = check_outline(docs, "", outline)
+    assert result.missing == [] and not result.different_layout
+    assert split_sections(docs, outline)["I.2.1"] == NOTHING_YET
