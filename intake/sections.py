@@ -3,7 +3,9 @@
 The consolidated national report quotes, under every outline section, what
 each agency said about it. Reports renumber and reword the annex, so a
 heading is tied to a section by exactly the rules the outline check uses
-(intake.outline: meaning, level and the enclosing "I./II./III." heading);
+(intake.outline: meaning, level and the enclosing "I./II./III." heading),
+on the same heading spans (a wrapped heading's lines joined, the text
+written after a heading in its own paragraph kept as that section's text);
 the text then runs until the next heading at the same or a higher level.
 
 A heading that matches no section is treated as part of the text of the
@@ -21,10 +23,9 @@ from rapidfuzz import fuzz
 
 from intake.documents.numbering import numbered_headings
 from intake.model import DocumentText, OutlineSection
-from intake.outline import clean_heading, heading_matches
+from intake.outline import HeadingSpan, clean_heading, heading_matches, heading_spans
 from reference.text import words
 
-LOOKAHEAD = 4  # headings the reader saw but that are not found line by line are skipped
 _SIGNATURE = re.compile(
     r"^(?:noi nhan|(?:kt|tm|tl|ktl|q)\s+\S.*|(?:pho\s+)?(?:giam doc|chu tich|bo truong|thu truong|"
     r"chi cuc truong|vien truong|tong cuc truong)|nguoi ky|ky ten)$"
@@ -94,20 +95,24 @@ class _Splitter:
                 return True
         return line[:1].islower() and len(line) <= 60
 
-    def heading(self, level: int, text: str) -> None:
+    def heading(self, span: HeadingSpan, written: str) -> None:
+        """Open the section ``span`` stands for; ``written`` is its whole paragraph, kept as
+        text when the heading stands for no section."""
+        level = span.level
         self.after_heading = 0
         while self.stack and self.stack[-1][0] >= level:
             self.stack.pop()
-        folded = clean_heading(text)
-        found = heading_matches(level, folded, self.sections, self.enclosing) if folded else []
+        found = heading_matches(level, span.folded, self.sections, self.enclosing)
         if level == 1:
             self.enclosing = {s.code.split(".")[0] for s in found}
-        section = _best(level, folded, found)
+        section = _best(level, span.folded, found)
         if section is not None:
             self.stack.append((level, section.code))
+            if span.rest:
+                self.body(span.rest)  # "2.1. Hoàn thiện …: Chưa phát sinh." says that under I.2.1
             return
         self.stack.append((level, None))
-        self.body(text)  # an unmatched sub-heading is part of what its section says
+        self.body(written)  # an unmatched sub-heading is part of what its section says
 
     def body(self, line: str) -> None:
         self.after_heading += 1
@@ -119,16 +124,19 @@ class _Splitter:
 def _split_source(text: str, headings: list[tuple[int, str]], skip: set[str],
                   sections: tuple[OutlineSection, ...], out: dict[str, list[str]]) -> None:
     splitter = _Splitter(sections, out)
-    pending = [(level, _line(h)) for level, h in headings]
-    position = 0
-    for raw in text.splitlines():
-        line = _line(raw)
-        if not line:
+    spans = {span.first: span for span in heading_spans(text, headings, sections) if span.first >= 0}
+    lines = text.splitlines()
+    index = 0
+    while index < len(lines):
+        span = spans.get(index)
+        if span is not None:
+            written = " ".join(_line(raw) for raw in lines[span.first:span.last + 1] if raw.strip())
+            splitter.heading(span, written)
+            index = span.last + 1
             continue
-        ahead = [i for i in range(position, min(position + LOOKAHEAD, len(pending))) if pending[i][1] == line]
-        if ahead:
-            position = ahead[0] + 1
-            splitter.heading(pending[ahead[0]][0], line)
+        line = _line(lines[index])
+        index += 1
+        if not line:
             continue
         if _is_signature(line):
             break

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import docx
 import pytest
@@ -13,7 +14,12 @@ from intake.documents.ocr import ocr_unavailable
 from intake.limits import Limits
 from reference.text import fold
 from tests.fixtures.documents import (
-    add_table, docx_bytes, docx_from_lines, scanned_pdf, text_pdf, zip_bytes,
+    add_table,
+    docx_bytes,
+    docx_from_lines,
+    scanned_pdf,
+    text_pdf,
+    zip_bytes,
 )
 
 REPORT_LINES = [
@@ -153,6 +159,132 @@ def test_broken_doc_gives_a_note_not_an_exception(monkeypatch):
     assert any(note.startswith("không đọc được tệp: antiword lỗi") and "bc.doc" in note for note in doc.notes)
     assert "/tmp" not in " ".join(doc.notes)
     assert doc.needs_review is not None and ".doc" in doc.needs_review
+
+
+def _antiword_or_skip() -> None:
+    from intake.documents.tools import find_tool
+    if find_tool("antiword") is None:
+        pytest.skip("antiword is not installed")
+
+
+def _doc_fixture(name: str) -> bytes:
+    """A Word 97-2003 file of tests/fixtures/doc, written once from a .docx by LibreOffice
+    (python -m tests.fixtures.make_doc_fixtures); reading it needs antiword only."""
+    return (Path(__file__).parent / "fixtures" / "doc" / name).read_bytes()
+
+
+def test_doc_with_typed_numbers_keeps_its_headings(monkeypatch):
+    _antiword_or_skip()
+    monkeypatch.setenv("TDC_SOFFICE", "/nonexistent/soffice")
+    doc = _one("BC.doc", _doc_fixture("official-outline.doc"), "application/msword")
+    assert doc.format == "doc" and doc.needs_review is None
+    heading = ("2.3. Hỗ trợ doanh nghiệp áp dụng tiêu chuẩn, quy chuẩn kỹ thuật, hệ thống quản lý, công cụ cải "
+               "tiến năng suất chất lượng, công cụ hỗ trợ cho sản xuất thông minh, dịch vụ thông minh")
+    assert (3, heading) in doc.headings
+
+
+def test_doc_headings_numbered_by_a_word_list_are_headings(monkeypatch):
+    """antiword's text drops the numbers Word generates for "2.", "2.1." … "2.6.": the I.2 block
+    of this report is such a list, and its headings arrive as plain lines. They are headings
+    all the same, found from antiword's DocBook output."""
+    _antiword_or_skip()
+    monkeypatch.setenv("TDC_SOFFICE", "/nonexistent/soffice")
+    doc = _one("BC.doc", _doc_fixture("official-outline-word-list.doc"), "application/msword")
+    lines = doc.text.split("\n")
+    assert "Hoàn thiện cơ chế, chính sách thúc đẩy hoạt động nâng cao NSCL" in lines  # no number in the text
+    assert (2, "Hoàn thiện cơ chế, chính sách thúc đẩy hoạt động nâng cao NSCL") in doc.headings
+    i2 = "Kết quả thực hiện các nhiệm vụ, giải pháp năm 2023 và lũy kế từ đầu Chương trình đến hết năm 2023"
+    assert (2, i2) in doc.headings
+    assert (1, "II. Đánh giá kết quả, hiệu quả đã đạt được trong năm 2023 và lũy kế từ đầu Chương trình đến hết "
+               + "năm 2023") in doc.headings
+
+
+DOCBOOK = """<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE book PUBLIC "-//OASIS//DTD DocBook XML V4.1.2//EN"
+	"http://www.oasis-open.org/docbook/xml/4.1.2/docbookx.dtd">
+<book lang='en_US'>
+ <chapter>
+<title/>
+  <para>
+BÁO CÁO
+  </para>
+  <orderedlist numeration='upperroman'>
+   <listitem>
+    <para>
+Tình hình triển khai
+    </para>
+   </listitem>
+  </orderedlist>
+  <itemizedlist>
+   <listitem>
+    <para>
+Một gạch đầu dòng
+    </para>
+   </listitem>
+  </itemizedlist>
+  <orderedlist numeration='arabic'>
+   <listitem>
+    <para>
+Hoàn thiện cơ chế,
+chính sách
+    </para>
+   </listitem>
+  </orderedlist>
+ </chapter>
+ <chapter>
+<title>Đánh giá kết quả</title>
+  <sect1>
+<title>Những tồn tại</title>
+  </sect1>
+ </chapter>
+</book>
+"""
+
+
+def test_docbook_structure_gives_word_lists_and_headings():
+    from intake.documents.doc import Marked, docbook_structure
+    assert docbook_structure(DOCBOOK) == [
+        Marked("Tình hình triển khai", list_kind="roman"),
+        Marked("Hoàn thiện cơ chế, chính sách", list_kind="arabic"),
+        Marked("Đánh giá kết quả", heading_level=1),
+        Marked("Những tồn tại", heading_level=2),
+    ]
+
+
+def test_docbook_structure_of_broken_or_hostile_xml_is_what_can_be_read():
+    from intake.documents.doc import docbook_structure
+    assert docbook_structure("") == []
+    assert docbook_structure("không phải XML") == []
+    entity = ('<?xml version="1.0"?><!DOCTYPE book [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+              "<book><chapter><title>&x;Mục</title></chapter></book>")
+    assert [m.text for m in docbook_structure(entity)] == ["&x;Mục"]  # left as written, the file is never read
+
+
+def test_doc_headings_level_word_list_items_like_typed_numbers():
+    from intake.documents.doc import Marked, doc_headings
+    lines = ["BÁO CÁO", "Tình hình triển khai", "nội dung", "2.1. Hoàn thiện cơ chế", "nội dung",
+             "Tăng cường công tác thông tin", "Những tồn tại", "nội dung"]
+    text = "\n".join(lines)
+    marked = [Marked("Tình hình triển khai", list_kind="roman"),
+              Marked("Tăng cường công tác thông tin", list_kind="arabic"),
+              Marked("Những tồn tại", heading_level=2)]
+    assert doc_headings(text, marked) == [(1, "Tình hình triển khai"), (3, "2.1. Hoàn thiện cơ chế"),
+                                          (2, "Tăng cường công tác thông tin"), (2, "Những tồn tại")]
+
+
+def test_doc_read_by_libreoffice_loses_no_first_heading_to_its_byte_order_mark(tmp_path, monkeypatch):
+    """LibreOffice's text export starts with a BOM, which is not white space: a first line
+    "\ufeffI. …" was no heading. A stand-in soffice writes what LibreOffice writes."""
+    fake = tmp_path / "soffice"
+    fake.write_text('#!/bin/sh\nwhile [ "$1" != "--outdir" ]; do shift; done\nmkdir -p "$2"\n'
+                    'printf \'\\357\\273\\277I. T\\303\\254nh h\\303\\254nh tri\\341\\273\\203n khai\\n\' '
+                    '> "$2/input.txt"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("TDC_ANTIWORD", "/nonexistent/antiword")
+    monkeypatch.setenv("TDC_SOFFICE", str(fake))
+    doc = _one("BC.doc", OLE2_MAGIC + b"\x00" * 1000, "application/msword")
+    assert doc.text == "I. Tình hình triển khai"
+    assert doc.headings == [(1, "I. Tình hình triển khai")]
 
 
 # ---- zip ----

@@ -3,10 +3,20 @@
 Official reports rarely use Word heading styles; their structure is in the
 numbering typed at the start of a line: "I.", "II.", "1.", "2.1.", "a)".
 The depth of that numbering is the heading level.
+
+What makes a line a heading candidate is its numbering, not its length: a
+report may write a section's text in the heading's own paragraph ("2.1. Hoàn
+thiện cơ chế, chính sách …: Chưa phát sinh."), so the annex's 180-character
+I.2.3 heading with a sentence after it ran past the former 220-character
+limit and was no heading at all. :func:`split_heading` tells the heading's
+words from the text after them; whether those words name a section is for
+the outline check to say.
 """
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 _ROMAN = r"(?:X{0,3})(?:IX|IV|V?I{0,3})"
@@ -15,7 +25,6 @@ _ARABIC_HEAD = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})(\.|\))?\s+(\S.*)$")
 _LETTER_HEAD = re.compile(r"^([a-zđ])\s*[).]\s+(\S.*)$")
 # "A. KẾT QUẢ TRIỂN KHAI", "Phần B - Đánh giá": reports laid out A/B/C instead of I/II/III.
 _CAPITAL_HEAD = re.compile(r"^(?:(?:PHẦN|Phần|MỤC|Mục)\s+)?([A-HĐ])\s*[.:)–-]\s+(\S.*)$")
-MAX_HEADING_CHARS = 220
 # OCR reads the roman "I" of a scanned heading as "l" or "|": "Il. Đánh giá" is "II. Đánh giá".
 _OCR_ROMAN = re.compile(r"^([Il|]{1,3}|[Il|]?V[Il|]{0,3})(\s*[.:)]\s+[A-ZĐÀ-Ỹ])")
 
@@ -33,11 +42,12 @@ class Numbered:
 def parse_numbered(line: str) -> Numbered | None:
     """The numbering of a heading-like line, or None for body text.
 
-    A heading is short and starts with a letter after its number; "2024 là
-    năm..." or "140.000.000 đồng" are not headings.
+    A heading starts with a letter after its number; "2024 là năm..." or
+    "140.000.000 đồng" are not headings. Its length does not matter: the
+    heading may carry its text in the same paragraph (see :func:`split_heading`).
     """
     line = line.strip()
-    if not line or len(line) > MAX_HEADING_CHARS:
+    if not line:
         return None
     ocr = _OCR_ROMAN.match(line)
     if ocr and ("l" in ocr.group(1) or "|" in ocr.group(1)):
@@ -58,6 +68,36 @@ def parse_numbered(line: str) -> Numbered | None:
     if match:
         return _checked(Numbered("letter", match.group(1), 1, match.group(2).strip()))
     return None
+
+
+# Where a heading's own words end inside its paragraph: a colon, or a full stop that ends a
+# sentence (followed by a word that does not start in lower case: "NSCL. Trong năm", not "v.v. và").
+_HEAD_END = re.compile(r":(?!\d)|\.(?=\s+\S)")  # "ISO 9001:2015" keeps its colon
+
+
+@dataclass(frozen=True)
+class HeadingText:
+    """A heading paragraph cut in two: the heading's words and the text written after them."""
+
+    head: str  # "Hoàn thiện cơ chế, chính sách thúc đẩy hoạt động nâng cao NSCL"
+    rest: str  # "Chưa phát sinh."
+    closed: bool  # a colon or full stop ended the heading: no wrapped line of it can follow
+
+
+def split_heading(title: str) -> HeadingText:
+    """Cut a heading's title (the text after its number) where its own words end.
+
+    "Hoàn thiện cơ chế …: Chưa phát sinh." gives the heading and "Chưa phát sinh.";
+    a heading ending with a full stop or a colon is the same heading, closed.
+    """
+    title = title.strip()
+    for match in _HEAD_END.finditer(title):
+        rest = title[match.end():].strip()
+        if match.group() == "." and rest[:1].islower():
+            continue  # an abbreviation inside the heading
+        return HeadingText(title[:match.start()].rstrip(), rest, True)
+    head = title.rstrip(" .:;")
+    return HeadingText(head, "", head != title)
 
 
 def _checked(item: Numbered) -> Numbered | None:
@@ -101,4 +141,24 @@ def numbered_headings(text: str) -> list[tuple[int, str]]:
         item = parse_numbered(line)
         if item is not None:
             found.append((tracker.level(item), line))
+    return found
+
+
+def align_lines(lines: Sequence[str], texts: Sequence[str]) -> list[int]:
+    """Index in ``lines`` of each of ``texts`` (whitespace-normalised), in order; -1 when absent.
+
+    Each text is looked for at or after the line where the previous one was found, so
+    a heading is tied to its own line, not to an earlier line with the same words.
+    """
+    where: dict[str, list[int]] = {}
+    for index, line in enumerate(lines):
+        where.setdefault(line, []).append(index)
+    found, position = [], 0
+    for text in texts:
+        indices = where.get(" ".join(text.split()), [])
+        at = bisect_left(indices, position)
+        index = indices[at] if at < len(indices) else -1
+        found.append(index)
+        if index >= 0:
+            position = index + 1
     return found
