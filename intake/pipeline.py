@@ -287,7 +287,7 @@ def _understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> 
         result.quarantine_reason = "; ".join(result.verdict.reasons) or "thư không hợp lệ"
         return result
     if result.verdict.action == "accept" and not protected and ctx.junk_check:
-        result.junk = junk_verdict(data, env, ctx)
+        result.junk = junk_verdict(raw.raw, env, ctx)
         if result.is_junk:
             assert result.junk is not None
             result.classification = Classification("spam", None, None, 1.0, [result.junk.reason])
