@@ -200,3 +200,21 @@ AGENCY_KIND_LABELS: dict[str, str] = {"province": "tỉnh/thành phố", "minist
 
 def agency_kind_label(kind: str) -> str:
     return AGENCY_KIND_LABELS.get(kind, kind)
+
+
+# The outbox (outbox_emails.state, .kind), as a coordinator reads it: the command line and the board.
+OUTBOX_STATE_LABELS: dict[str, str] = {
+    "pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed": "gửi lỗi",
+    "suppressed": "giữ lại, không gửi", "held": "tạm giữ (giới hạn thư gửi người lạ mỗi giờ)",
+}
+EMAIL_KIND_LABELS: dict[str, str] = {
+    "ack": "báo nhận", "reminder": "nhắc nộp", "resubmission": "đề nghị gửi lại", "digest": "bản tổng hợp hằng ngày",
+}
+
+
+def outbox_state_label(state: str) -> str:
+    return OUTBOX_STATE_LABELS.get(state, state)
+
+
+def email_kind_label(kind: str) -> str:
+    return EMAIL_KIND_LABELS.get(kind, kind)

@@ -143,3 +143,30 @@ def test_the_ministry_is_named_the_same_way_in_the_reminder_and_the_acknowledgem
                                      resubmission=False, contact_unit=None).text.split())
     named = f"Công văn số {dispatch} của Bộ Khoa học và Công nghệ"
     assert named in ack and named in reminder
+
+
+def test_outbox_release_says_when_nothing_was_released(config):
+    """`outbox release 99999` or an email already sent: a non-zero exit and the reason, never "0/0"."""
+    _deliver(config, mailfactory.report_email())
+    run_cli("run", "--once", config=config)
+    missing = run_cli("outbox", "release", "99999", config=config, check=False)
+    assert missing.returncode == 1 and "hộp thư đi không có thư #99999" in missing.stdout, missing.stdout
+    (sent,) = cli_json("outbox", "release", "1", config=config, check=False)
+    assert sent["released"] is False and sent["problems"] == ["thư #1 không bị giữ lại: đang ở trạng thái “đã gửi”"]
+    assert run_cli("outbox", "release", "1", config=config, check=False).returncode == 1
+
+
+def test_a_held_acknowledgement_to_a_stranger_is_released_by_its_id(config):
+    """Over the hourly cap on strangers an acknowledgement waits (held); a coordinator who looked lets it go."""
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "[smtp]\n", "[smtp]\nmax_stranger_acks_per_hour = 1\n"), encoding="utf-8")
+    _deliver(config, mailfactory.report_email(sender="bentre.vanthu@gmail.com", province="Bến Tre"))
+    _deliver(config, mailfactory.report_email(sender="camau.vanthu@gmail.com", province="Cà Mau",
+                                              message_id="<b@gmail.com>"))
+    run_cli("run", "--once", config=config)
+    held = run_cli("status", "--year", "2024", config=config, env={"COLUMNS": "250"}).stdout
+    assert len(sorted((config.parent / "outbox").rglob("*.eml"))) == 1, held
+    (released,) = cli_json("outbox", "release", "2", config=config)
+    assert released["released"] is True and released["recipients"] == ["camau.vanthu@gmail.com"]
+    run_cli("run", "--once", config=config)
+    assert len(sorted((config.parent / "outbox").rglob("*.eml"))) == 2

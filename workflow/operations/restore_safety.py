@@ -22,6 +22,7 @@ the archive is self-consistent, not that it came from us. So:
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from intake.identity import PASS
+from notifier.labels import outbox_state_label
 from reference.roster import normalise_address
 from workflow.db import models
 from workflow.season.recipients import blocked_reason
@@ -45,6 +47,9 @@ MiB = 1024 ** 2
 HELD_REASON = ("khôi phục từ bản sao lưu: thư chưa gửi được giữ lại, chờ cán bộ kiểm tra và cho gửi "
                "(tdc-bot outbox release)")
 UNSENT_STATES = (models.PENDING, models.SENDING)
+# Held by a restore or by a cap (suppressed), or waiting for the hourly cap on strangers (held): a coordinator
+# who has looked at one may let it go.
+RELEASABLE = frozenset({models.SUPPRESSED, models.HELD})
 UNKNOWN_RECIPIENT = ("hệ thống chưa từng có lý do viết tới {address} (không thuộc danh sách đơn vị, điều phối "
                      "viên, danh bạ, cũng không phải người gửi đã xác thực của thư đã lưu): thư vẫn được giữ lại; "
                      "nếu đúng là cần gửi, kiểm tra rồi cho gửi riêng thư này bằng `tdc-bot outbox release {id}`")
@@ -217,19 +222,37 @@ def release(session: Session, ids: list[int] | None, store_root: Path, own_addre
     ``known`` is required for the bulk release of everything a restore held:
     only mail to addresses the bot could have written to goes out that way.
     """
-    query = select(models.OutboxEmail).where(models.OutboxEmail.state == models.SUPPRESSED)
     if ids is None:
         if known is None:
             raise ValueError("releasing everything a restore held needs the known recipients")
-        query = query.where(models.OutboxEmail.last_error == HELD_REASON)
+        query = select(models.OutboxEmail).where(models.OutboxEmail.state == models.SUPPRESSED,
+                                                 models.OutboxEmail.last_error == HELD_REASON)
+        rows = list(session.scalars(query.order_by(models.OutboxEmail.id)))
     else:
-        query = query.where(models.OutboxEmail.id.in_(ids))
-    results = []
-    for row in session.scalars(query.order_by(models.OutboxEmail.id)):
-        problems = release_problems(row, store_root, own_addresses, session, known if ids is None else None)
-        if not problems:
-            row.state = models.PENDING
-            row.last_error = None
-        results.append({"id": row.id, "kind": row.kind, "recipients": list(row.recipients or []),
-                        "cc": list(row.cc or []), "released": not problems, "problems": problems})
-    return results
+        found = {r.id: r for r in session.scalars(select(models.OutboxEmail).where(models.OutboxEmail.id.in_(ids)))}
+        rows = [found.get(i) or i for i in dict.fromkeys(ids)]
+    return [_release_one(row, store_root, own_addresses, session, known if ids is None else None) for row in rows]
+
+
+def _release_one(row: models.OutboxEmail | int, store_root: Path, own_addresses: frozenset[str], session: Session,
+                 known: KnownRecipients | None) -> dict[str, Any]:
+    """One email let go (state pending again) if it is held and passes the checks; else why not.
+
+    An id the outbox does not have, or an email that is not held (already
+    sent, waiting, failed), is named as such: "released 0/0" said nothing.
+    """
+    if isinstance(row, int):
+        return {"id": row, "kind": "", "recipients": [], "cc": [], "released": False,
+                "problems": [f"hộp thư đi không có thư #{row}"]}
+    if row.state not in RELEASABLE:
+        problems = [f"thư #{row.id} không bị giữ lại: đang ở trạng thái “{outbox_state_label(row.state)}”"]
+    else:
+        problems = release_problems(row, store_root, own_addresses, session, known)
+    if not problems:
+        if row.state == models.HELD:
+            row.to_stranger = False  # a coordinator vouched for this recipient: the hourly cap no longer holds it
+        row.state = models.PENDING
+        row.last_error = None
+        row.next_attempt_at = datetime.now(timezone.utc)  # due at the next flush, not when the cap would have let it
+    return {"id": row.id, "kind": row.kind, "recipients": list(row.recipients or []),
+            "cc": list(row.cc or []), "released": not problems, "problems": problems}

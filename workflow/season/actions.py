@@ -498,7 +498,7 @@ def assign(session: Session, ctx: ActionContext, message_id: int, agency: str, y
     if msg.status != "recorded":
         why = msg.quarantine_reason or ", ".join(msg.notes or []) or msg.status
         raise ActionError(f"Thư #{msg.id} không thể gán: thư đã bị {'cách ly' if msg.status == 'quarantined' else 'bỏ qua'} "
-                          f"({why}). Message {msg.id} is {msg.status}, not a recorded message.")
+                          f"({why}).")
     ag = resolve_agency(ctx.roster, agency, year)
     text = reason.strip() or "điều phối viên gán thư"
     old = session.get(models.Submission, msg.submission_id) if msg.submission_id else None
