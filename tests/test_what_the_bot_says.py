@@ -170,3 +170,15 @@ def test_a_held_acknowledgement_to_a_stranger_is_released_by_its_id(config):
     assert released["released"] is True and released["recipients"] == ["camau.vanthu@gmail.com"]
     run_cli("run", "--once", config=config)
     assert len(sorted((config.parent / "outbox").rglob("*.eml"))) == 2
+
+
+def test_contacts_confirm_brings_back_a_contact_removed_by_mistake(config):
+    run_cli("contacts", "add", "tay-ninh", "vanthu@skhcn.tayninh.gov.vn", "--name", "Văn thư", config=config)
+    run_cli("contacts", "remove", "tay-ninh", "vanthu@skhcn.tayninh.gov.vn", config=config)
+    assert cli_json("contacts", "list", "--agency", "tay-ninh", config=config) == []
+    confirmed = cli_json("contacts", "confirm", "tay-ninh", "vanthu@skhcn.tayninh.gov.vn", config=config)
+    assert confirmed["action"] == "confirm"
+    [back] = cli_json("contacts", "list", "--agency", "tay-ninh", config=config)
+    assert (back["email"], back["confirmed"], back["name"]) == ("vanthu@skhcn.tayninh.gov.vn", True, "Văn thư")
+    unknown = run_cli("contacts", "confirm", "tay-ninh", "khong-co@x.vn", config=config, check=False)
+    assert unknown.returncode != 0 and "không có liên hệ" in unknown.stdout + unknown.stderr

@@ -505,31 +505,40 @@ def add(session: Session, roster: "Roster", agency: str, email: str, *, actor: s
     clash = sorted(s for s in _owners(session).get(address, set()) if not merged(roster, s, slug))
     if clash:
         other = ", ".join(clash)
-        raise ContactError(f"{address} đã là địa chỉ của {other}; hãy xoá ở đó trước "
-                           f"(already a contact of {other})")
+        raise ContactError(f"{address} đã là địa chỉ của {other}; hãy xoá ở đó trước")
     line = ContactLine(line=0, agency=slug, email=address, name=name, role=normalise_role(role), phone=phone,
                        unit=unit, from_year=from_year, source=source, confirmed=True)
     return upsert(session, line, actor=actor, now=now)
 
 
-def _existing(session: Session, roster: "Roster", agency: str, email: str) -> models.Contact:
+def _existing(session: Session, roster: "Roster", agency: str, email: str,
+              removed_too: bool = False) -> models.Contact:
     slug = resolve(roster, agency)
     address = normalise_address(email)
     row = _get(session, slug, address) if address else None
-    if row is None or is_removed(row):
-        raise ContactError(f"{slug} không có liên hệ {email!r} trong danh bạ (no such contact)")
+    if row is None or (is_removed(row) and not removed_too):
+        raise ContactError(f"{slug} không có liên hệ {email!r} trong danh bạ")
     return row
 
 
 def confirm(session: Session, roster: "Roster", agency: str, email: str, *, actor: str, now: datetime) -> Change:
-    """Confirm a contact (a carried-over one, or one that bounced and was fixed): reminders use it again."""
-    row = _existing(session, roster, agency, email)
-    if row.confirmed and not row.failing:
+    """Confirm a contact (a carried-over one, one that bounced and was fixed, or one removed by mistake):
+    reminders use it again."""
+    row = _existing(session, roster, agency, email, removed_too=True)
+    revived = is_removed(row)
+    if row.confirmed and not row.failing and not revived:
         return Change("same", row.agency_slug, row.email)
-    fields = {"confirmed": True, "failing": False}
+    fields: dict[str, object] = {"confirmed": True, "failing": False}
+    if revived:
+        row.until_year = None  # the tombstone's year: the contact is valid again from its from_year on
+        fields["until_year"] = None
     row.confirmed, row.failing, row.updated_at = True, False, now
-    audit(session, action="contact_confirmed", actor=actor, agency_slug=row.agency_slug, at=now,
-          reason=f"{row.email} ({row.source})" + (f"; trước đó bị trả lại: {row.bounce_reason}" if row.bounce_reason else ""))
+    why = f"{row.email} ({row.source})"
+    if revived:
+        why += "; khôi phục liên hệ đã xoá"
+    if row.bounce_reason:
+        why += f"; trước đó bị trả lại: {row.bounce_reason}"
+    audit(session, action="contact_confirmed", actor=actor, agency_slug=row.agency_slug, at=now, reason=why)
     return Change("confirm", row.agency_slug, row.email, fields)
 
 
