@@ -218,3 +218,14 @@ def outbox_state_label(state: str) -> str:
 
 def email_kind_label(kind: str) -> str:
     return EMAIL_KIND_LABELS.get(kind, kind)
+
+
+# Where a contact came from (contacts.source; "suggested" is shown, never stored).
+CONTACT_SOURCE_LABELS: dict[str, str] = {
+    "imported": "nhập từ bảng", "coordinator": "điều phối viên thêm", "learned": "học từ thư đã xếp",
+    "carried over": "chuyển từ đơn vị sáp nhập", "suggested": "gợi ý (người gửi báo cáo, chưa xác nhận)",
+}
+
+
+def contact_source_label(source: str) -> str:
+    return CONTACT_SOURCE_LABELS.get(source, source)

@@ -26,28 +26,29 @@ from workflow.cli.common import (
 if TYPE_CHECKING:  # imported where used: the command line must start fast (workflow/cli/common.py)
     from sqlalchemy.orm import Session
 
-AgencyArg = Annotated[str, typer.Argument(help="Agency: slug or name, with or without diacritics (tay-ninh, \"Tỉnh Tây Ninh\").")]
-EmailArg = Annotated[str, typer.Argument(help="E-mail address.")]
+AgencyArg = Annotated[str, typer.Argument(help="Đơn vị: mã hoặc tên, có hay không dấu đều được (tay-ninh, \"Tỉnh Tây Ninh\").", show_default=False)]
+EmailArg = Annotated[str, typer.Argument(help="Địa chỉ email.", show_default=False)]
 
 
 def register(app: typer.Typer) -> None:
-    contacts_app = typer.Typer(help="The contact book: who reminders go to, and which addresses speak for an agency.",
+    contacts_app = typer.Typer(help="Danh bạ liên hệ: thư nhắc gửi tới ai, và địa chỉ nào là của đơn vị nào.",
                                no_args_is_help=True)
     app.add_typer(contacts_app, name="contacts")
 
     @contacts_app.command("import")
     def contacts_import(
-        file: Annotated[Path, typer.Argument(help="CSV (UTF-8, ';' or ',') or XLSX with a header row: agency, email, "
-                                                  "and optionally name, role, phone, unit, from_year.")],
-        dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")] = False,
-        skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Import the good lines even when some are bad.")] = False,
+        file: Annotated[Path, typer.Argument(help="Tệp CSV (UTF-8, phân cách ';' hoặc ',') hoặc XLSX có dòng tiêu đề: "
+                                                  "agency, email, và nếu có: name, role, phone, unit, from_year.",
+                                             show_default=False)],
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Chỉ cho xem sẽ thay đổi gì, không thay đổi gì.")] = False,
+        skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Vẫn nhập các dòng đúng khi có dòng lỗi.")] = False,
         actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False, config: ConfigOption = None,
     ) -> None:
-        """Import the coordinators' spreadsheet; every bad line is listed and nothing is imported unless all are good."""
+        """Nhập danh bạ từ bảng tính; mọi dòng lỗi được liệt kê, và không nhập gì nếu còn dòng lỗi (trừ khi dùng --skip-bad)."""
         from workflow.season import contacts
 
         if not file.is_file():
-            fail(f"Không tìm thấy tệp {file} (file not found)", 2)
+            fail(f"Không tìm thấy tệp {file}", 2)
         with open_app(config) as a:
             deadline = contacts.IMPORT_LIMITS.deadline()  # reading and checking share one time budget
             try:
@@ -63,7 +64,7 @@ def register(app: typer.Typer) -> None:
                 if json_out:
                     print_json(out)
                 sys_err = "\n".join([f"{file.name}: {len(checked.problems)} dòng có lỗi, không nhập gì "
-                                     f"(nothing imported; fix them or use --skip-bad):"]
+                                     f"(sửa các dòng đó, hoặc dùng --skip-bad để nhập các dòng đúng):"]
                                     + [f"  {p}" for p in checked.problems])
                 fail(sys_err, 1)
             if dry_run:
@@ -87,20 +88,21 @@ def register(app: typer.Typer) -> None:
             if change.action != "same":
                 console.print(("(thử) " if dry_run else "") + change.describe(), markup=False)
         for carry in out["carried_over"]:
-            console.print(f"carried over {carry['agency']} {carry['email']} (từ {carry['fields']['from']}, chưa xác nhận)",
+            console.print(f"chuyển sang {carry['agency']}: {carry['email']} (từ {carry['fields']['from']}, chưa xác nhận)",
                           markup=False)
         same = sum(1 for c in changes if c.action == "same")
         console.print(f"{'Sẽ nhập' if dry_run else 'Đã nhập'} {out['imported']} liên hệ, {same} không đổi"
                       + (f", {len(checked.problems)} dòng lỗi bị bỏ qua" if checked.problems else "")
-                      + (" (dry run: nothing changed)" if dry_run else ""), markup=False)
+                      + (" (chạy thử: chưa thay đổi gì)" if dry_run else ""), markup=False)
 
     @contacts_app.command("list")
     def contacts_list(
-        year: Annotated[int | None, typer.Option("--year", "-y", help="Only contacts valid in this reporting year.")] = None,
-        agency: Annotated[str | None, typer.Option("--agency", "-a", help="Only this agency (slug or name).")] = None,
+        year: Annotated[int | None, typer.Option("--year", "-y", help="Chỉ các liên hệ dùng được trong năm báo cáo này.")] = None,
+        agency: Annotated[str | None, typer.Option("--agency", "-a", help="Chỉ đơn vị này (mã hoặc tên).")] = None,
         json_out: JsonOption = False, config: ConfigOption = None,
     ) -> None:
-        """The contact book, then suggestions (senders nobody vouched for, never reminded)."""
+        """Danh bạ, rồi các gợi ý (người gửi chưa ai xác nhận; không bao giờ nhận thư nhắc)."""
+        from notifier.labels import contact_source_label
         from workflow.season import contacts
 
         with open_app(config) as a:
@@ -112,12 +114,16 @@ def register(app: typer.Typer) -> None:
         if json_out:
             print_json(rows)
             return
-        t = table("agency", "email", "name", "role", "unit", "source", "confirmed", "health",
+        if not rows:
+            console.print("Danh bạ chưa có liên hệ nào" + (" phù hợp." if year or agency else
+                          ": nhập bằng `tdc-bot contacts import TỆP`."), markup=False)
+            return
+        t = table("đơn vị", "email", "họ tên", "vai trò", "nơi nhận", "nguồn", "đã xác nhận", "tình trạng",
                   title=f"Danh bạ: {sum(1 for r in rows if r['source'] != contacts.SUGGESTED)} liên hệ, "
                         f"{sum(1 for r in rows if r['source'] == contacts.SUGGESTED)} gợi ý")
         for r in rows:
             health = f"bị trả lại: {r['bounce_reason']}" if r["failing"] else "—"
-            t.add_row(r["agency"], r["email"], r["name"] or "—", r["role"] or "—", r["unit"] or "—", r["source"],
+            t.add_row(r["agency"], r["email"], r["name"] or "—", r["role"] or "—", r["unit"] or "—", contact_source_label(r["source"]),
                       "có" if r["confirmed"] else "chưa", health[:80])
         console.print(t)
 
@@ -138,19 +144,19 @@ def register(app: typer.Typer) -> None:
             print_json(dict(result.as_json(), carried_over=[c.as_json() for c in carried]))
         else:
             console.print(result.describe() if result.action != "same" else
-                          f"{result.agency} {result.email}: không có gì thay đổi (nothing to do)", markup=False)
+                          f"{result.agency} {result.email}: không có gì thay đổi", markup=False)
 
     @contacts_app.command("add")
     def contacts_add(
         agency: AgencyArg, email: EmailArg,
-        name: Annotated[str, typer.Option("--name", help="The person's name.")] = "",
-        role: Annotated[str, typer.Option("--role", help="đầu mối, lãnh đạo, văn thư, or free text.")] = "",
-        phone: Annotated[str, typer.Option("--phone")] = "",
-        unit: Annotated[str, typer.Option("--unit", help="The unit as written after \"Kính gửi:\".")] = "",
-        from_year: Annotated[int | None, typer.Option("--from-year", help="First reporting year it is valid for.")] = None,
+        name: Annotated[str, typer.Option("--name", help="Họ tên người liên hệ.")] = "",
+        role: Annotated[str, typer.Option("--role", help="Vai trò: đầu mối, lãnh đạo, văn thư, hoặc ghi tự do.")] = "",
+        phone: Annotated[str, typer.Option("--phone", help="Số điện thoại.")] = "",
+        unit: Annotated[str, typer.Option("--unit", help="Tên nơi nhận, như viết sau \"Kính gửi:\".")] = "",
+        from_year: Annotated[int | None, typer.Option("--from-year", help="Năm báo cáo đầu tiên liên hệ này được dùng.")] = None,
         actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False, config: ConfigOption = None,
     ) -> None:
-        """Add a confirmed contact (or update and confirm an existing one)."""
+        """Thêm một liên hệ đã xác nhận (hoặc sửa và xác nhận liên hệ đã có)."""
         from workflow.season import contacts
 
         _one(config, actor, now, json_out, lambda s, roster, who, when: contacts.add(
@@ -160,7 +166,9 @@ def register(app: typer.Typer) -> None:
     @contacts_app.command("remove")
     def contacts_remove(agency: AgencyArg, email: EmailArg, actor: ActorOption = None, now: NowOption = None,
                         json_out: JsonOption = False, config: ConfigOption = None) -> None:
-        """Stop using a contact (kept in the audit log; a carried-over one is not offered again)."""
+        """Thôi dùng một liên hệ (vẫn ghi trong nhật ký; liên hệ chuyển từ đơn vị sáp nhập sẽ không được gợi ý lại).
+
+        Xóa nhầm thì `contacts confirm` khôi phục lại."""
         from workflow.season import contacts
 
         _one(config, actor, now, json_out, lambda s, roster, who, when: contacts.remove(
@@ -169,7 +177,7 @@ def register(app: typer.Typer) -> None:
     @contacts_app.command("confirm")
     def contacts_confirm(agency: AgencyArg, email: EmailArg, actor: ActorOption = None, now: NowOption = None,
                          json_out: JsonOption = False, config: ConfigOption = None) -> None:
-        """Confirm a contact (carried over, or fixed after a bounce): reminders use it again."""
+        """Xác nhận một liên hệ (chuyển từ đơn vị sáp nhập, đã sửa sau khi thư bị trả lại, hoặc bị xóa nhầm): thư nhắc lại dùng liên hệ này."""
         from workflow.season import contacts
 
         _one(config, actor, now, json_out, lambda s, roster, who, when: contacts.confirm(
@@ -177,10 +185,10 @@ def register(app: typer.Typer) -> None:
 
     @contacts_app.command("export")
     def contacts_export(
-        out: Annotated[Path, typer.Option("--out", "-o", help="F.csv or F.xlsx; `contacts import` reads it back.")],
+        out: Annotated[Path, typer.Option("--out", "-o", help="Tệp .csv hoặc .xlsx; `contacts import` đọc lại được.", show_default=False)],
         json_out: JsonOption = False, config: ConfigOption = None,
     ) -> None:
-        """Write the contact book to a spreadsheet that `contacts import` reads back."""
+        """Ghi danh bạ ra bảng tính mà `contacts import` đọc lại được."""
         from workflow.season import contacts
 
         with open_app(config) as a:

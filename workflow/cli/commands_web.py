@@ -14,17 +14,17 @@ from workflow.cli.common import ConfigOption, JsonOption, console, fail, open_ap
 
 
 def register(app: typer.Typer) -> None:
-    users_app = typer.Typer(help="Coordinators who may log in to the web board.", no_args_is_help=True)
+    users_app = typer.Typer(help="Tài khoản đăng nhập bảng theo dõi của cán bộ điều phối.", no_args_is_help=True)
     app.add_typer(users_app, name="users")
 
     @users_app.command("add")
     def users_add(
-        email: Annotated[str, typer.Argument(help="The coordinator's e-mail address (their login and audit name).")],
-        password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input (first line).")] = False,
-        replace: Annotated[bool, typer.Option("--replace", help="Set a new password for an existing account.")] = False,
+        email: Annotated[str, typer.Argument(help="Địa chỉ email của cán bộ (tên đăng nhập, và tên ghi trong nhật ký).", show_default=False)],
+        password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Đọc mật khẩu từ đầu vào chuẩn (dòng đầu tiên).")] = False,
+        replace: Annotated[bool, typer.Option("--replace", help="Đặt mật khẩu mới cho tài khoản đã có.")] = False,
         config: ConfigOption = None,
     ) -> None:
-        """Create a web board account (password hashed with Argon2; at least 12 characters)."""
+        """Tạo tài khoản bảng theo dõi (mật khẩu ít nhất 12 ký tự, lưu dạng băm Argon2)."""
         from workflow.accounts import AccountError, add_user
 
         if password_stdin:
@@ -32,9 +32,9 @@ def register(app: typer.Typer) -> None:
         else:
             import getpass
 
-            password = getpass.getpass("Mật khẩu (password): ")
-            if getpass.getpass("Nhập lại (again): ") != password:
-                fail("Hai lần nhập mật khẩu không khớp. The passwords differ.", 1)
+            password = getpass.getpass("Mật khẩu: ")
+            if getpass.getpass("Nhập lại mật khẩu: ") != password:
+                fail("Hai lần nhập mật khẩu không khớp.", 1)
         with open_app(config) as a:
             try:
                 with a.db.transaction() as session:
@@ -45,10 +45,10 @@ def register(app: typer.Typer) -> None:
 
     @users_app.command("remove")
     def users_remove(
-        email: Annotated[str, typer.Argument(help="The account's e-mail address.")],
+        email: Annotated[str, typer.Argument(help="Địa chỉ email của tài khoản.", show_default=False)],
         config: ConfigOption = None,
     ) -> None:
-        """Delete a web board account; its open sessions end at their next request."""
+        """Xóa tài khoản bảng theo dõi; các phiên đang mở của tài khoản hết hiệu lực ngay ở lần truy cập sau."""
         from workflow.accounts import AccountError, remove_user
 
         with open_app(config) as a:
@@ -58,12 +58,12 @@ def register(app: typer.Typer) -> None:
             except AccountError as exc:
                 fail(str(exc), 1)
         if not removed:
-            fail(f"Không có tài khoản {email}. No such account.", 1)
+            fail(f"Không có tài khoản {email}.", 1)
         console.print(f"đã xóa tài khoản {email.strip().lower()}", markup=False)
 
     @users_app.command("list")
     def users_list(json_out: JsonOption = False, config: ConfigOption = None) -> None:
-        """The web board's accounts, with when each last logged in."""
+        """Các tài khoản bảng theo dõi, và lần đăng nhập gần nhất của từng tài khoản."""
         from workflow.accounts import list_users
 
         with open_app(config) as a:
@@ -72,18 +72,21 @@ def register(app: typer.Typer) -> None:
         if json_out:
             print_json([u.as_json() for u in users])
             return
-        t = table("email", "created", "last login", title=f"Tài khoản bảng theo dõi: {len(users)}")
+        if not users:
+            console.print("Chưa có tài khoản nào: tạo bằng `tdc-bot users add EMAIL`.", markup=False)
+            return
+        t = table("email", "ngày tạo", "đăng nhập gần nhất", title=f"Tài khoản bảng theo dõi: {len(users)}")
         for u in users:
             t.add_row(u.email, vn_date(u.created_at), vn_date(u.last_login_at))
         console.print(t)
 
     @app.command("web")
     def web(
-        host: Annotated[str | None, typer.Option("--host", help="Address to listen on (default [web] host, 127.0.0.1).")] = None,
-        port: Annotated[int | None, typer.Option("--port", min=1, max=65535, help="Port (default [web] port, 8080).")] = None,
+        host: Annotated[str | None, typer.Option("--host", help="Địa chỉ lắng nghe (mặc định: [web] host, 127.0.0.1).", show_default=False)] = None,
+        port: Annotated[int | None, typer.Option("--port", min=1, max=65535, help="Cổng (mặc định: [web] port, 8080).", show_default=False)] = None,
         config: ConfigOption = None,
     ) -> None:
-        """Serve the coordinators' web board (binds loopback unless told otherwise)."""
+        """Chạy bảng theo dõi cho cán bộ điều phối (chỉ nghe trên máy này, trừ khi cấu hình khác)."""
         from workflow.runtime.logs import setup_logging
         from workflow.web.security import SecretKeyError
         from workflow.web.server import serve
@@ -94,8 +97,8 @@ def register(app: typer.Typer) -> None:
         with open_app(config) as a:
             with a.db.sessions() as session:
                 if not list_users(session):
-                    console.print("Chưa có tài khoản nào: tạo bằng `tdc-bot users add EMAIL --password-stdin`. "
-                                  "No accounts yet: nobody can log in until one is added.", markup=False)
+                    console.print("Chưa có tài khoản nào nên chưa ai đăng nhập được: tạo bằng "
+                                  "`tdc-bot users add EMAIL`.", markup=False)
             try:
                 serve(a, host or a.settings.web.host, port or a.settings.web.port)
             except SecretKeyError as exc:

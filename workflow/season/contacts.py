@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from reference.text import words
 from notifier.files import save_atomically
+from notifier.labels import contact_source_label
 from notifier.render import vn_filesize, vn_number
 from notifier.safe_text import spreadsheet_original, spreadsheet_text
 from workflow.db import models
@@ -445,8 +446,27 @@ class Change:
         return {"action": self.action, "agency": self.agency, "email": self.email, "fields": self.fields}
 
     def describe(self) -> str:
-        detail = ", ".join(f"{k}={v!r}" for k, v in self.fields.items())
-        return f"{self.action} {self.agency} {self.email}" + (f" ({detail})" if detail else "")
+        """'thêm tay-ninh a@b.vn (họ tên: Văn thư, vai trò: văn thư)': the words a coordinator reads."""
+        detail = ", ".join(f"{_FIELD_WORDS.get(k, k)}: {_value_words(v)}" for k, v in self.fields.items())
+        return (f"{_ACTION_WORDS.get(self.action, self.action)} {self.agency} {self.email}"
+                + (f" ({detail})" if detail else ""))
+
+
+_ACTION_WORDS = {"add": "thêm", "update": "sửa", "same": "không đổi", "confirm": "xác nhận", "remove": "thôi dùng",
+                 "carry": "chuyển sang"}
+_FIELD_WORDS = {"name": "họ tên", "role": "vai trò", "phone": "điện thoại", "unit": "nơi nhận",
+                "from_year": "từ năm", "until_year": "đến năm", "confirmed": "đã xác nhận", "failing": "bị trả lại",
+                "source": "nguồn", "from": "từ"}
+
+
+def _value_words(value: object) -> str:
+    if isinstance(value, str) and value in models.CONTACT_SOURCES:
+        return contact_source_label(value)
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "có" if value else "không"
+    return str(value)
 
 
 _EDITABLE = ("name", "role", "phone", "unit", "from_year", "until_year")
