@@ -137,6 +137,14 @@ def test_level_text_in_a_legacy_font_is_decoded():
     assert lines(list_docx(para("Phạm vi", 1, 0), definitions)) == ["Điều 1.\tPhạm vi"]
 
 
+def test_styled_heading_without_a_number_is_a_heading_whatever_its_length():
+    long_title = "Kết quả thực hiện các nhiệm vụ, giải pháp " + "và đánh giá chi tiết " * 12
+    defined = styles(style("Heading2", "heading 2"))
+    doc = read(list_docx(para(long_title.strip(), style_id="Heading2"), styles_xml=defined))
+    assert len(long_title) > 220
+    assert doc.headings == [(2, " ".join(long_title.split()))]
+
+
 # ---- hostile and broken numbering ----
 
 def test_cyclic_style_chains_and_list_style_links_end():

@@ -339,7 +339,7 @@ class _Reader:
         if numbered is not None:
             level = tracker.level(numbered)
             self.headings.append((styled or level, line))
-        elif styled is not None and len(line) <= 220:
+        elif styled is not None:  # its length does not matter, as for a numbered one (see numbering.py)
             self.headings.append((styled, line))
 
 def _cells(tr: etree._Element) -> Iterator[etree._Element]:
