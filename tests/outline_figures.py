@@ -17,7 +17,8 @@ it was built, not from the checker:
   1/1.1/1.1.1 numbering, A/B/C, a different layout);
 - official: the reports of tests/test_outline_official.py (the annex copied word
   for word in every form and variant, sections left out, prose mentions), the
-  annex as the dispatch publishes it, and the two .doc files.
+  annex as the dispatch publishes it, the report as .docx whose I.2 headings a Word
+  list numbers, and the two .doc files.
 """
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ from tests.fixtures.official_outline import (
     present_codes,
     report_docx,
     report_text,
+    word_list_docx,
     wrapped_pdf,
 )
 from tests.fixtures.outline_reports import annex_report_lines
@@ -145,6 +147,9 @@ def official() -> Iterator[Judged]:
     dispatch = reference_text("000_db258a1af6abeb36.txt")
     annex = DocumentText("phu-luc.pdf", "pdf", text=dispatch[dispatch.index("\nPHỤ LỤC"):])
     yield Judged("the annex as published", ALL, _check([annex], ""))
+    paragraphs = official_report()
+    yield Judged("docx numbered by a Word list", present_codes(paragraphs),
+                 _check(read_attachment("BC.docx", "", word_list_docx(paragraphs)), ""))
     for name in ("official-outline.doc", "official-outline-word-list.doc"):
         data = (Path(__file__).parent / "fixtures" / "doc" / name).read_bytes()
         yield Judged(name, ALL, _check(read_attachment("BC.doc", "application/msword", data), ""))

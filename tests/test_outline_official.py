@@ -176,10 +176,10 @@ def test_a_doc_copying_the_outline_lacks_nothing(outline, name, monkeypatch):
     assert split_sections(docs, outline)["I.2.1"] == NOTHING_YET
 
 
-@pytest.mark.xfail(strict=True, reason="intake/documents/docx.py reads a paragraph's text without the number a Word "
-                                      "list gives it (w:numPr), so these headings are no headings; outside this "
-                                      "branch's files, reported to the lead")
 def test_a_docx_whose_headings_are_a_word_list_lacks_nothing(outline):
     """The same report as the .doc above, as .docx: Word numbers the I.2 headings itself."""
     docs = read_attachment("BC.docx", "", word_list_docx(official_report()))
-    assert check_outline(docs, "", outline).missing == []
+    result = check_outline(docs, "", outline)
+    assert result.missing == [] and not result.different_layout
+    assert "2.1.\tHoàn thiện cơ chế, chính sách" in docs[0].text  # the number Word draws, as it draws it
+    assert split_sections(docs, outline)["I.2.1"] == NOTHING_YET

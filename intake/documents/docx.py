@@ -1,8 +1,11 @@
-"""Reading .docx reports: body text in order, headings, tables, legacy fonts.
+"""Reading .docx reports: body text in order, headings, tables, legacy fonts, list numbers.
 
 python-docx gives the document model; we walk the body's XML children
 ourselves so paragraphs and tables keep their order, merged cells are not
-repeated, and each run's font decides whether its text is TCVN3/VNI.
+repeated, and each run's font decides whether its text is TCVN3/VNI. A
+paragraph of a Word list gets the number Word draws in front of it
+(intake.documents.word_lists): a heading numbered "2.1." by a list is a
+numbered heading like a typed one.
 """
 from __future__ import annotations
 
@@ -11,18 +14,21 @@ import re
 from collections.abc import Iterator
 
 import docx
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.oxml.ns import qn
 from lxml import etree
 
 from intake.documents import legacy_vn
 from intake.documents.budget import Budget
 from intake.documents.numbering import LevelTracker, has_roman_headings, parse_numbered
+from intake.documents.word_lists import LEVELS, ListNumbers
 from intake.model import DocumentText
 from reference.text import fold, nfc
 
 _MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 _HEADING_STYLE = re.compile(r"^(?:heading|tieu de|title)\s*(\d)?$")
 _W_VAL = qn("w:val")
+_MAX_STYLE_CHAIN = 32  # basedOn links followed; Word's own chains are a handful long
 
 
 class _Styles:
@@ -30,6 +36,7 @@ class _Styles:
 
     def __init__(self, document: docx.document.Document) -> None:
         self._by_id: dict[str, etree._Element] = {}
+        self._numbering: dict[str | None, tuple[int | None, int | None]] = {}
         root = document.styles.element
         for style in root.iterfind(qn("w:style")):
             style_id = style.get(qn("w:styleId"))
@@ -44,7 +51,7 @@ class _Styles:
 
     def _chain(self, style_id: str | None) -> Iterator[etree._Element]:
         seen: set[str] = set()
-        while style_id and style_id in self._by_id and style_id not in seen:
+        while style_id and style_id in self._by_id and style_id not in seen and len(seen) < _MAX_STYLE_CHAIN:
             seen.add(style_id)
             style = self._by_id[style_id]
             yield style
@@ -58,6 +65,26 @@ class _Styles:
                 return name
         return None
 
+    def numbering(self, style_id: str | None) -> tuple[int | None, int | None]:
+        """(numId, ilvl) of the list a paragraph style puts its paragraphs in; (None, None) for none.
+
+        Heading styles linked to a multilevel list carry it this way: a "Heading 2"
+        paragraph has no numPr of its own and still shows "2.1.".
+        """
+        if style_id not in self._numbering:
+            found: tuple[int | None, int | None] = (None, None)
+            for style in self._chain(style_id):
+                num_pr = style.find(f"{qn('w:pPr')}/{qn('w:numPr')}")
+                if num_pr is not None and num_pr.find(qn("w:numId")) is not None:
+                    found = _num_pr(num_pr)
+                    break
+            self._numbering[style_id] = found
+        return self._numbering[style_id]
+
+    def list_style_num(self, style_id: str) -> int | None:
+        """The numId a list style (named by an abstractNum's numStyleLink) stands for."""
+        return self.numbering(style_id)[0]
+
     def heading_level(self, style_id: str | None) -> int | None:
         for style in self._chain(style_id):
             name_el = style.find(qn("w:name"))
@@ -69,6 +96,26 @@ class _Styles:
             if outline is not None and (outline.get(_W_VAL) or "").isdigit() and int(outline.get(_W_VAL)) < 9:
                 return int(outline.get(_W_VAL)) + 1
         return None
+
+
+def _num_pr(num_pr: etree._Element) -> tuple[int | None, int | None]:
+    """(numId, ilvl) of a w:numPr, each None when absent or not a number."""
+    values = []
+    for tag in ("w:numId", "w:ilvl"):
+        child = num_pr.find(qn(tag))
+        value = (child.get(_W_VAL) or "").strip() if child is not None else ""
+        values.append(int(value) if value.isdigit() and len(value) <= 9 else None)
+    return values[0], values[1]
+
+
+def _numbering_part(document: docx.document.Document) -> etree._Element | None:
+    """word/numbering.xml as python-docx parsed it (without expanding entities); None when absent or not XML."""
+    try:
+        part = document.part.part_related_by(RT.NUMBERING)
+    except (KeyError, ValueError):
+        return None
+    element = getattr(part, "element", None)
+    return element if isinstance(element, etree._Element) else None
 
 
 def _rfonts_name(rpr: etree._Element | None) -> str | None:
@@ -84,6 +131,7 @@ def _rfonts_name(rpr: etree._Element | None) -> str | None:
 class _Reader:
     def __init__(self, document: docx.document.Document, budget: Budget) -> None:
         self.styles = _Styles(document)
+        self.lists = ListNumbers(_numbering_part(document), self.styles.list_style_num)
         self.budget = budget
         self.body = document.element.body
         self.converted: set[str] = set()
@@ -138,22 +186,49 @@ class _Reader:
         pstyle = p.find(f"{qn('w:pPr')}/{qn('w:pStyle')}")
         return pstyle.get(_W_VAL) if pstyle is not None else self.styles.default_paragraph
 
+    def _decoded(self, text: str, font: str | None) -> str:
+        """Text drawn in ``font`` as Unicode: TCVN3/VNI fonts decoded, unless the fonts are not trusted."""
+        legacy = legacy_vn.font_encoding(font) if self.trust_fonts else None
+        if legacy is not None and not text.isascii() and not legacy_vn.is_unicode_vietnamese(text):
+            self.converted.add(legacy.encoding)
+            return legacy_vn.to_unicode(text, legacy)
+        if legacy is not None and legacy.upper:
+            return text.upper()  # .VnTimeH draws plain letters as capitals too
+        if legacy is None and self.fallback is not None and not text.isascii():
+            return legacy_vn.convert_line(text, self.fallback)
+        return text
+
+    def list_number(self, p: etree._Element, style: str | None) -> str:
+        """The number Word draws in front of the paragraph and the tab or space after it, or "".
+
+        Counts the paragraph in its list: called once per paragraph, in document order.
+        The paragraph's own numId and ilvl override its style's, each on its own;
+        numId 0 takes it out of any list.
+        """
+        own = p.find(f"{qn('w:pPr')}/{qn('w:numPr')}")
+        num_id, ilvl = _num_pr(own) if own is not None else (None, None)
+        style_num, style_ilvl = self.styles.numbering(style)
+        if own is None or own.find(qn("w:numId")) is None:
+            num_id = style_num
+        if not num_id:
+            return ""
+        if ilvl is None:
+            ilvl = style_ilvl if style_ilvl is not None else self.lists.level_of_style(num_id, style)
+        if ilvl >= LEVELS:
+            return ""
+        label = self.lists.label(num_id, ilvl)
+        if label is None:
+            return ""
+        font = label.font or self.styles.font(style) or self.styles.default_font
+        return self._decoded(label.text, font) + label.suffix
+
     def paragraph_text(self, p: etree._Element) -> str:
         style = self.paragraph_style(p)
-        parts = []
+        parts = [self.list_number(p, style)]
         for run in self._runs(p):
             text = self._run_text(run)
-            if not text:
-                continue
-            legacy = legacy_vn.font_encoding(self._run_font(run, style)) if self.trust_fonts else None
-            if legacy is not None and not text.isascii() and not legacy_vn.is_unicode_vietnamese(text):
-                text = legacy_vn.to_unicode(text, legacy)
-                self.converted.add(legacy.encoding)
-            elif legacy is not None and legacy.upper:
-                text = text.upper()  # .VnTimeH draws plain letters as capitals too
-            elif legacy is None and self.fallback is not None and not text.isascii():
-                text = legacy_vn.convert_line(text, self.fallback)
-            parts.append(text)
+            if text:
+                parts.append(self._decoded(text, self._run_font(run, style)))
         return nfc("".join(parts).replace("\u00ad", ""))
 
     def detect_fallback(self) -> None:
@@ -264,7 +339,7 @@ class _Reader:
         if numbered is not None:
             level = tracker.level(numbered)
             self.headings.append((styled or level, line))
-        elif styled is not None and len(line) <= 220:
+        elif styled is not None:  # its length does not matter, as for a numbered one (see numbering.py)
             self.headings.append((styled, line))
 
 def _cells(tr: etree._Element) -> Iterator[etree._Element]:
