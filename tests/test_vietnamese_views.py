@@ -175,3 +175,45 @@ def test_compile_marks_reports_still_under_review(season):
     assert all("đang được cán bộ xem xét" not in p for p in quoted if p.startswith("Tỉnh Tây Ninh:"))
     assert any("chưa được chấp nhận" in p for p in paragraphs)
     assert any(p.startswith("Tỉnh Kiên Giang:") for p in quoted)
+
+
+# Words of English prose (not command or option names): two in one line of help mean an English sentence.
+HELP_ENGLISH = re.compile(r"\b(the|and|of|to|with|for|from|or|is|an|by|when|this|that|which|who|may|into|on|as|"
+                          r"are|be|it|its|not|no|one|all|each|every|only|default|per|at|if|than|then|use|write|"
+                          r"print|show|shows|list|lists|send|sends|agency|report|reports|year)\b")
+
+
+def _help_screens():  # type: ignore[no-untyped-def]
+    """(command path, help text) of every command and group, as `tdc-bot … --help` prints them."""
+    import typer.main
+    from typer._click.core import Context
+
+    from workflow.cli.commands import app
+    from workflow.cli.locale import install, translate_help_options, translate_typer
+
+    install()
+    translate_typer()
+    root = typer.main.get_command(app)
+    translate_help_options(root)
+    stack = [(root, ["tdc-bot"])]
+    while stack:
+        command, path = stack.pop()
+        ctx = Context(command, info_name=" ".join(path), terminal_width=200)
+        yield " ".join(path), command.get_help(ctx)
+        if hasattr(command, "list_commands"):
+            stack.extend((command.get_command(ctx, name), [*path, name]) for name in command.list_commands(ctx))
+
+
+def test_every_commands_help_is_vietnamese():
+    """`--help` of every command: no English sentence, no Python type or argument name, no [OPTIONS]."""
+    seen, english = 0, []
+    for path, text in _help_screens():
+        seen += 1
+        for line in text.splitlines():
+            body = re.sub(r"--[a-z-]+|`[^`]*`|\[[a-z_.]+\] [a-z_]+|\$[A-Z_]+|\S+@\S+|\S+\.(?:toml|csv|xlsx|docx)\b", " ",
+                          line)
+            words = HELP_ENGLISH.findall(body.lower())
+            if len(words) >= 2 or re.search(r"<(?:str|int|float|path|int range|datetime)>|\[OPTIONS\]|COMMAND|"
+                                            r"\{[a-z_]+\}", line):
+                english.append(f"{path}: {line.strip()}")
+    assert seen > 40 and english == [], "\n".join(english)

@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
     @contacts_app.command("import")
     def contacts_import(
         file: Annotated[Path, typer.Argument(help="Tệp CSV (UTF-8, phân cách ';' hoặc ',') hoặc XLSX có dòng tiêu đề: "
-                                                  "agency, email, và nếu có: name, role, phone, unit, from_year.",
+                                                  "`agency`, `email`, và nếu có: `name`, `role`, `phone`, `unit`, `from_year`.",
                                              show_default=False)],
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Chỉ cho xem sẽ thay đổi gì, không thay đổi gì.")] = False,
         skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Vẫn nhập các dòng đúng khi có dòng lỗi.")] = False,

@@ -186,9 +186,34 @@ def translate_typer() -> None:
         echo(f"Lỗi: {error_words(self.format_message())}", file=file, err=file is None)
 
     formatting.HelpFormatter.write_usage = write_usage  # type: ignore[method-assign]
+    _translate_type_labels()
     exceptions.ClickException.show = show_click  # type: ignore[method-assign]
     exceptions.UsageError.show = show_usage  # type: ignore[method-assign]
     formatting.HelpFormatter._tdc_vi = True  # type: ignore[attr-defined]
+
+
+# Typer shows a value's Python type after each option ("--year <int>", "--out <path>"): in words instead.
+TYPE_WORDS = {"str": "chữ", "int": "số", "float": "số", "int range": "số", "float range": "số", "path": "tệp",
+              "file": "tệp", "directory": "thư mục", "datetime": "ngày giờ", "bool": "có/không"}
+USAGE_WORDS = {"[OPTIONS]": "[TÙY CHỌN]", "COMMAND [ARGS]...": "LỆNH [THAM SỐ]..."}
+# Arguments are named in the usage line by their Python names ("{agency}"): the placeholders a coordinator types.
+ARGUMENT_WORDS = {"agency": "ĐƠN-VỊ", "archive": "BẢN-SAO-LƯU", "email": "EMAIL", "file": "TỆP", "files": "TỆP",
+                  "ids": "ID", "message": "SỐ-THƯ", "submission": "ĐƠN-VỊ/NĂM"}
+
+
+def _translate_type_labels() -> None:
+    try:
+        from typer.core import _TyperParameter
+    except ImportError:
+        return
+    original = _TyperParameter.display_type
+
+    def display_type(self, ctx) -> str:  # type: ignore[no-untyped-def]
+        label = original(self, ctx)
+        inner = label[1:-1] if label.startswith("<") and label.endswith(">") else None
+        return f"<{TYPE_WORDS[inner]}>" if inner in TYPE_WORDS else label
+
+    _TyperParameter.display_type = display_type  # type: ignore[method-assign]
 
 
 def translate_help_options(command) -> None:  # type: ignore[no-untyped-def]
@@ -201,4 +226,11 @@ def translate_help_options(command) -> None:  # type: ignore[no-untyped-def]
         option = cmd.get_help_option(Context(cmd, info_name=cmd.name))
         if option is not None:
             option.help = HELP_TEXT
+        for param in cmd.params:
+            if param.param_type_name == "argument" and param.metavar is None and param.name in ARGUMENT_WORDS:
+                param.metavar = ARGUMENT_WORDS[param.name]
+        for attribute in ("options_metavar", "subcommand_metavar"):
+            value = getattr(cmd, attribute, None)
+            if value in USAGE_WORDS:
+                setattr(cmd, attribute, USAGE_WORDS[value])
         stack.extend(getattr(cmd, "commands", {}).values())
