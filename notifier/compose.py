@@ -99,26 +99,26 @@ def _check_addresses(recipients: list[str]) -> list[str]:
     clean = []
     for raw in recipients:
         if not isinstance(raw, str) or _LINE_BREAK.search(raw):
-            raise ComposeError(f"invalid recipient {raw!r}")
+            raise ComposeError(f"địa chỉ người nhận không hợp lệ: {raw!r}")
         parsed = getaddresses([raw])
         if len(parsed) != 1 or "@" not in parsed[0][1]:
-            raise ComposeError(f"invalid recipient {raw!r}")
+            raise ComposeError(f"địa chỉ người nhận không hợp lệ: {raw!r}")
         clean.append(raw.strip())
     if not clean:
-        raise ComposeError("no recipients")
+        raise ComposeError("không có người nhận")
     return clean
 
 
 def _header_value(name: str, value: str) -> str:
     if _LINE_BREAK.search(value):
-        raise ComposeError(f"{name} contains a line break")
+        raise ComposeError(f"{name} có ký tự xuống dòng")
     return value.strip()
 
 
 def _attach(msg: EmailMessage, attachment: dict[str, str]) -> None:
     path = Path(str(attachment.get("path", "")))
     if not path.is_file():
-        raise ComposeError(f"attachment file missing: {path.name or '(no path)'}")
+        raise ComposeError(f"không còn tệp đính kèm: {path.name or '(không có đường dẫn)'}")
     # The store's rule for a name a person saves: no bidi override or zero-width character in it, no path.
     filename = sanitize_filename(str(attachment.get("filename") or path.name))
     content_type = attachment.get("content_type") or mimetypes.guess_type(filename)[0] or "application/octet-stream"

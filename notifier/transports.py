@@ -28,6 +28,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Literal, Protocol
 
+from intake.sources.net_errors import reason
 from intake.store import make_dirs
 from notifier.files import save_atomically
 from notifier.header_encoding import SMTP_EXACT
@@ -109,37 +110,37 @@ class SmtpTransport:
             raise
         except (smtplib.SMTPConnectError, smtplib.SMTPHeloError) as exc:
             raise TransientSendError(self._scrub(
-                f"{self.host}:{self.port} refused the session: {_reply_text(exc.smtp_code, exc.smtp_error)}"
+                f"máy chủ gửi thư {self.host}:{self.port} từ chối phiên làm việc: {_reply_text(exc.smtp_code, exc.smtp_error)}"
             )) from None
         except smtplib.SMTPAuthenticationError as exc:
             raise TransientSendError(self._scrub(
-                f"SMTP login as {self.username!r} refused by {self.host}:{self.port} "
-                f"({_reply_text(exc.smtp_code, exc.smtp_error)}); check smtp.username and the password"
+                f"máy chủ gửi thư {self.host}:{self.port} từ chối đăng nhập {self.username!r} "
+                f"({_reply_text(exc.smtp_code, exc.smtp_error)}); kiểm tra smtp.username và mật khẩu"
             )) from None
         except smtplib.SMTPRecipientsRefused as exc:
             raise self._all_refused(exc.recipients) from None
         except smtplib.SMTPSenderRefused as exc:
             raise TransientSendError(self._scrub(
-                f"server refused the sender {envelope_from!r}: {_reply_text(exc.smtp_code, exc.smtp_error)}; "
-                "check smtp.from"
+                f"máy chủ gửi thư từ chối địa chỉ gửi {envelope_from!r}: "
+                f"{_reply_text(exc.smtp_code, exc.smtp_error)}; kiểm tra smtp.from"
             )) from None
         except smtplib.SMTPDataError as exc:
-            text = self._scrub(f"message refused: {_reply_text(exc.smtp_code, exc.smtp_error)}")
+            text = self._scrub(f"máy chủ gửi thư từ chối thư: {_reply_text(exc.smtp_code, exc.smtp_error)}")
             if 400 <= exc.smtp_code < 500:
                 raise TransientSendError(text, scope="message") from None
             raise PermanentSendError(text) from None
         except smtplib.SMTPResponseException as exc:  # STARTTLS, AUTH, RSET...: about the server, not the row
             raise TransientSendError(self._scrub(
-                f"SMTP error from {self.host}:{self.port}: {_reply_text(exc.smtp_code, exc.smtp_error)}"
+                f"máy chủ gửi thư {self.host}:{self.port} báo lỗi: {_reply_text(exc.smtp_code, exc.smtp_error)}"
             )) from None
         except ssl.SSLCertVerificationError as exc:
             raise TransientSendError(self._scrub(
-                f"TLS certificate of {self.host}:{self.port} not trusted ({exc.verify_message or exc.reason}); "
-                "set smtp.ca_file to the CA that signed it"
+                f"không xác minh được chứng chỉ TLS của máy chủ gửi thư {self.host}:{self.port} "
+                f"({exc.verify_message or exc.reason}); nếu máy chủ dùng CA riêng, đặt smtp.ca_file"
             )) from None
         except (smtplib.SMTPException, OSError) as exc:  # refused, timeout, TLS, disconnect, DNS
             raise TransientSendError(self._scrub(
-                f"cannot deliver through {self.host}:{self.port}: {type(exc).__name__}: {exc}"
+                f"không gửi được qua {self.host}:{self.port}: {reason(exc)}"
             )) from None
 
     # -- private ------------------------------------------------------------------
@@ -158,8 +159,8 @@ class SmtpTransport:
                 client.ehlo()
                 if not client.has_extn("starttls"):
                     raise TransientSendError(
-                        f"{self.host}:{self.port} does not offer STARTTLS; refusing to send in clear text "
-                        "(fix the server, or use security = \"ssl\")"
+                        f"máy chủ gửi thư {self.host}:{self.port} không hỗ trợ STARTTLS; không gửi thư không mã hóa "
+                        "(sửa máy chủ, hoặc đặt security = \"ssl\")"
                     )
                 client.starttls(context=self._context())
                 client.ehlo()
@@ -197,7 +198,7 @@ class SmtpTransport:
 
     def _all_refused(self, refused: dict[str, tuple[int, bytes]]) -> SendError:
         details = "; ".join(f"{addr}: {_reply_text(code, text)}" for addr, (code, text) in refused.items())
-        text = self._scrub(f"all recipients refused ({details})")
+        text = self._scrub(f"máy chủ từ chối mọi người nhận ({details})")
         if any(400 <= code < 500 for code, _ in refused.values()):
             return TransientSendError(text, scope="message")
         return PermanentSendError(text)
@@ -226,7 +227,7 @@ class FileTransport:
     def send(self, msg: EmailMessage, recipients: list[str], envelope_from: str) -> Refused:
         for value in [envelope_from, *recipients]:
             if "\r" in value or "\n" in value:
-                raise PermanentSendError(f"line break in envelope address {value!r}")
+                raise PermanentSendError(f"địa chỉ phong bì có ký tự xuống dòng: {value!r}")
         name = self.file_name(msg)
         head = f"X-Envelope-From: <{envelope_from}>\r\nX-Envelope-To: {', '.join(f'<{r}>' for r in recipients)}\r\n"
         data = head.encode("utf-8") + msg.as_bytes(policy=SMTP_EXACT)  # Subject/names decode back exactly
@@ -234,7 +235,7 @@ class FileTransport:
             make_dirs(self.outbox_dir)
             _write_bytes(self.outbox_dir / name, data)
         except OSError as exc:
-            raise TransientSendError(f"cannot write {self.outbox_dir / name}: {exc.strerror or exc}") from None
+            raise TransientSendError(f"không ghi được {self.outbox_dir / name}: {exc.strerror or exc}") from None
         log.info("wrote %s", self.outbox_dir / name)
         return {}
 

@@ -177,7 +177,7 @@ def build() -> list[BadMail]:
         BadMail("forwarded-rfc822", _forward(encoded=False), TAKEN),
         BadMail("forwarded-rfc822-base64", _forward(encoded=True), TAKEN),
         BadMail("tnef-winmail-dat", _with_attachment("winmail.dat", b"\x78\x9f\x3e\x22" + rng.randbytes(600),
-                "application/ms-tnef"), TAKEN, "notes", "tnef"),
+                "application/ms-tnef"), TAKEN, "attachment_notes", "winmail.dat"),
         BadMail("enormous-message", _with_attachment("Quét.pdf", rng.randbytes(7 * 1024 * 1024), "application/pdf"),
                 QUARANTINED, "quarantine_reason", "quá lớn"),
         BadMail("zero-byte-attachment", _with_attachment("Báo cáo năm 2024.docx", b""), TAKEN),

@@ -61,7 +61,7 @@ def test_migrations_create_the_schema_on_both_backends(db_url):
 
 def test_db_upgrade_command(tmp_path, db_url):
     out = run_cli("db", "upgrade", config=write_config(tmp_path, db_url)).stdout
-    assert "latest schema" in out
+    assert "đã ở phiên bản mới nhất" in out
 
 
 def test_config_check_reports_every_problem_and_exits_2(tmp_path):

@@ -27,7 +27,7 @@ def test_daemon_acknowledges_then_stops_cleanly_on_sigterm(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
-    assert "daemon stopped" in err
+    assert "daemon đã dừng" in err
     stats = cli_json("stats", config=config)
     assert stats["messages"] == 1 and stats["quarantined"] == 0
     assert stats["outbox"]["sent"] == 1

@@ -119,5 +119,5 @@ def test_json_and_xlsx_through_the_command(season, tmp_path):
 def test_unknown_format_is_refused(season, tmp_path):
     _, config = season
     proc = run_cli("export", "--year", str(YEAR), "--format", "ods", config=config, check=False, cwd=tmp_path)
-    assert proc.returncode == 2 and "--format must be one of csv, json, xlsx" in proc.stderr
+    assert proc.returncode == 2 and "--format phải là một trong csv, json, xlsx" in proc.stderr
     assert list(tmp_path.iterdir()) == []

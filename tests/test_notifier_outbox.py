@@ -123,7 +123,7 @@ def test_after_max_attempts_the_row_fails_with_the_reason(db: Database, smtp_ser
         assert row.attempts == attempt
         now = row.next_attempt_at if row.state == PENDING else now
     assert row.id == row_id and row.state == FAILED
-    assert "gave up after 3 attempts" in (row.last_error or "") and "452" in (row.last_error or "")
+    assert "thôi gửi sau 3 lần thử" in (row.last_error or "") and "452" in (row.last_error or "")
     assert smtp_server.messages == []
 
 
@@ -143,7 +143,7 @@ def test_a_row_that_cannot_be_composed_fails_without_blocking_others(db: Databas
     add_row(db, 2)
     result = flush(db, transport_for(smtp_server), FROM, now=T0)
     assert (result.sent, result.failed) == (1, 1)
-    assert "attachment file missing" in (rows(db)[0].last_error or "") and rows(db)[0].id == broken
+    assert "không còn tệp đính kèm" in (rows(db)[0].last_error or "") and rows(db)[0].id == broken
 
 
 def test_a_send_interrupted_by_a_crash_is_repeated_after_the_lease(db: Database, smtp_server: SmtpServer) -> None:
@@ -162,7 +162,7 @@ def test_a_row_interrupted_every_time_stops_at_max_attempts(db: Database, smtp_s
     add_row(db, 1, state=SENDING, attempts=3, next_attempt_at=T0 - timedelta(seconds=1))
     result = flush(db, transport_for(smtp_server), FROM, now=T0, max_attempts=3)
     assert result.failed == 1 and smtp_server.messages == []
-    assert rows(db)[0].state == FAILED and "stopped during the send" in (rows(db)[0].last_error or "")
+    assert rows(db)[0].state == FAILED and "chương trình dừng giữa lúc gửi" in (rows(db)[0].last_error or "")
 
 
 def test_daily_cap_suppresses_and_spares_digests(db: Database, smtp_server: SmtpServer) -> None:

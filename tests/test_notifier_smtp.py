@@ -120,11 +120,11 @@ def test_reminder_is_auto_generated_and_carries_a_docx(smtp_server: SmtpServer, 
 
 
 def test_compose_refuses_rows_that_cannot_be_sent(tmp_path: Path) -> None:
-    with pytest.raises(ComposeError, match="invalid recipient"):
+    with pytest.raises(ComposeError, match="địa chỉ người nhận không hợp lệ"):
         compose(ack_row(recipients=["a@b.vn\r\nBcc: victim@example.com"]), FROM)
-    with pytest.raises(ComposeError, match="no recipients"):
+    with pytest.raises(ComposeError, match="không có người nhận"):
         compose(ack_row(recipients=[]), FROM)
-    with pytest.raises(ComposeError, match="attachment file missing"):
+    with pytest.raises(ComposeError, match="không còn tệp đính kèm"):
         compose(ack_row(attachments=[{"filename": "x.docx", "path": str(tmp_path / "gone.docx")}]), FROM)
 
 
@@ -175,7 +175,7 @@ def test_starttls_verifies_the_server_with_the_given_ca(smtp_server_tls: SmtpSer
 
 def test_starttls_without_the_ca_refuses_to_send(smtp_server_tls: SmtpServer) -> None:
     transport = plain(smtp_server_tls, security="starttls", username=SMTP_USER, password=SMTP_PASSWORD)
-    with pytest.raises(TransientSendError, match="certificate") as caught:
+    with pytest.raises(TransientSendError, match="chứng chỉ TLS") as caught:
         transport.send(compose(ack_row(), FROM), ["skhcn@tayninh.gov.vn"], ENVELOPE_FROM)
     assert SMTP_PASSWORD not in str(caught.value)
     assert smtp_server_tls.messages == [] and smtp_server_tls.logins == []
@@ -206,7 +206,7 @@ def test_implicit_tls_verifies_the_certificate(smtp_tls_files: tuple[Path, Path]
             return SmtpTransport("127.0.0.1", controller.port, "ssl", None, None, ca_file=ca_file, timeout=10,
                                  local_hostname="localhost")
 
-        with pytest.raises(TransientSendError, match="certificate"):
+        with pytest.raises(TransientSendError, match="chứng chỉ TLS"):
             transport(None).send(compose(ack_row(), FROM), ["a@b.vn"], ENVELOPE_FROM)
         assert sink.data == []
         transport(str(cert)).send(compose(ack_row(), FROM), ["a@b.vn"], ENVELOPE_FROM)
@@ -216,7 +216,7 @@ def test_implicit_tls_verifies_the_certificate(smtp_tls_files: tuple[Path, Path]
 
 
 def test_starttls_is_required_not_optional(smtp_server: SmtpServer) -> None:
-    with pytest.raises(TransientSendError, match="does not offer STARTTLS"):
+    with pytest.raises(TransientSendError, match="không hỗ trợ STARTTLS"):
         plain(smtp_server, security="starttls").send(compose(ack_row(), FROM), ["a@b.vn"], ENVELOPE_FROM)
     assert smtp_server.messages == []
 
@@ -279,7 +279,7 @@ def test_file_transport_writes_one_parseable_eml_per_email(tmp_path: Path) -> No
 def test_file_transport_reports_an_unwritable_folder_as_transient(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
-    with pytest.raises(TransientSendError, match="cannot write"):
+    with pytest.raises(TransientSendError, match="không ghi được"):
         FileTransport(blocker / "outbox").send(compose(ack_row(), FROM), ["a@b.vn"], ENVELOPE_FROM)
 
 

@@ -307,7 +307,7 @@ def test_wrong_password_is_a_clear_source_error_without_the_password(dovecot):
     with pytest.raises(SourceError) as failure:
         list(src.fetch_new({}, limit=1))
     text = str(failure.value)
-    assert "login refused" in text and dovecot.user in text
+    assert "từ chối đăng nhập" in text and dovecot.user in text
     assert "sai-mật-khẩu-bí-mật" not in text
     assert "sai-mật-khẩu-bí-mật" not in repr(src.settings)
 

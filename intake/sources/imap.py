@@ -203,7 +203,7 @@ class ImapSource:
                 return operation(self._connected())
             except BaseException as exc:
                 if _is_transient(exc):
-                    log.info("IMAP %s: %s failed (%s); reconnecting", self._describe(), what, type(exc).__name__)
+                    log.info("IMAP %s: %s lỗi (%s); kết nối lại", self._describe(), _WHAT.get(what, what), type(exc).__name__)
                     self._drop()
                 raise
 
@@ -263,7 +263,8 @@ class ImapSource:
 
     def _fetch_batch(self, client: IMAPClient, uidvalidity: int, uids: list[int]) -> dict[int, dict]:
         if self._uidvalidity != uidvalidity:  # checked again after any reconnect
-            raise SourceError(f"IMAP {self._describe()}: UIDVALIDITY changed during the cycle; retrying next cycle")
+            raise SourceError(f"IMAP {self._describe()}: hộp thư được đánh số lại (UIDVALIDITY đổi) giữa lượt; "
+                              "lượt sau đọc lại")
         return client.fetch(uids, ["BODY.PEEK[]", "INTERNALDATE", "RFC822.SIZE"])
 
     def _raw_message(self, uidvalidity: int, uid: int, data: dict) -> RawMessage:
@@ -328,8 +329,8 @@ class ImapSource:
             return
         if not self._keywords_allowed:
             raise SourceError(
-                f"IMAP {self._describe()}: the server does not keep the keyword {s.processed_keyword} "
-                f"and offers no MOVE; processed mail cannot be marked"
+                f"IMAP {self._describe()}: máy chủ không giữ từ khóa {s.processed_keyword} và không hỗ trợ MOVE, "
+                "nên không đánh dấu được thư đã xử lý"
             )
         client.add_flags(uids, [s.processed_keyword.encode()])
 
@@ -363,9 +364,9 @@ class ImapSource:
             if not _is_transient(exc):
                 if isinstance(exc, imaplib.IMAP4.error):
                     self._drop()
-                    raise SourceError(f"IMAP {self._describe()}: waiting for mail failed: {_server_text(exc)}") from None
+                    raise SourceError(f"IMAP {self._describe()}: lỗi khi chờ thư mới: {_server_text(exc)}") from None
                 raise
-            log.info("IMAP %s: connection lost while waiting (%s)", self._describe(), type(exc).__name__)
+            log.info("IMAP %s: mất kết nối khi chờ thư (%s)", self._describe(), type(exc).__name__)
             self._drop()
             self._call("reconnect", lambda c: None)  # SourceError if the server stays away
             return True  # mail may have arrived while we were disconnected
@@ -444,5 +445,5 @@ def _as_utc(value: object) -> datetime:
         if value.tzinfo is None:  # imapclient only drops the zone when normalise_times is on
             value = value.astimezone()
         return value.astimezone(timezone.utc)
-    log.warning("IMAP message without INTERNALDATE; using the current time")
+    log.warning("thư IMAP không có INTERNALDATE; dùng thời điểm hiện tại")
     return datetime.now(timezone.utc)

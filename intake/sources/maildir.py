@@ -123,14 +123,14 @@ class MaildirSource:
                 continue
             if not S_ISREG(stat.st_mode) or path.name.startswith(".") or now - stat.st_mtime < self.settle_seconds:
                 if S_ISLNK(stat.st_mode):
-                    log.warning("maildir %s: %s is a symbolic link, not taken", self.root, path.name)
+                    log.warning("maildir %s: %s là liên kết tượng trưng, không lấy", self.root, path.name)
                 continue
             target = self.root / "new" / unique_name(stat.st_mtime)
             try:
                 os.rename(path, target)
             except FileNotFoundError:  # another process took it first
                 continue
-            log.info("maildir %s: took %s in as %s", self.root, path.name, target.name)
+            log.info("maildir %s: đã nhận %s thành %s", self.root, path.name, target.name)
 
     def _unprocessed(self) -> list[_Entry]:
         entries: list[_Entry] = []
@@ -154,7 +154,7 @@ class MaildirSource:
             self._adopt_dropped_files()
             entries = self._unprocessed()
         except OSError as exc:
-            raise SourceError(f"maildir {self.root}: cannot list messages: {exc.strerror or exc}") from None
+            raise SourceError(f"maildir {self.root}: không liệt kê được thư: {exc.strerror or exc}") from None
         self._more_pending = len(entries) > limit
         self._read_from = {}
         for entry in entries[:limit]:
@@ -163,7 +163,7 @@ class MaildirSource:
             except FileNotFoundError:
                 continue
             except OSError as exc:
-                raise SourceError(f"maildir {self.root}: cannot read {entry.path.name}: {exc.strerror or exc}") from None
+                raise SourceError(f"maildir {self.root}: không đọc được {entry.path.name}: {exc.strerror or exc}") from None
             self._read_from[entry.unique] = entry.path
             yield RawMessage(
                 source_key=f"maildir:{entry.unique}",
@@ -198,7 +198,7 @@ class MaildirSource:
             source = self._find(unique)
         if source is None:
             if not any(processed.joinpath("cur").glob(f"{glob_escape(unique)}*")):
-                log.warning("maildir %s: %s vanished before it could be marked processed", self.root, unique)
+                log.warning("maildir %s: %s biến mất trước khi được đánh dấu đã xử lý", self.root, unique)
             return
         info = source.name[len(unique):] or ":2,"  # messages in new/ carry no info suffix yet
         try:
@@ -206,7 +206,7 @@ class MaildirSource:
         except FileNotFoundError:  # a concurrent mark_done won the race
             return
         except OSError as exc:
-            raise SourceError(f"maildir {self.root}: cannot move {unique} to {PROCESSED}: {exc.strerror or exc}") from None
+            raise SourceError(f"maildir {self.root}: không chuyển được {unique} sang {PROCESSED}: {exc.strerror or exc}") from None
 
     # -- waiting ----------------------------------------------------------------------
 
@@ -230,7 +230,7 @@ class MaildirSource:
                 if self._has_arrivals():
                     return True
             except OSError as exc:
-                raise SourceError(f"maildir {self.root}: cannot watch for mail: {exc.strerror or exc}") from None
+                raise SourceError(f"maildir {self.root}: không theo dõi được thư mới: {exc.strerror or exc}") from None
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False

@@ -140,13 +140,13 @@ def test_kill_9_anywhere_loses_and_repeats_nothing(backend, total, kills, reques
     try:
         for _ in range(kills):
             before = _recorded(engine)
-            leaders = daemon.log_count("now the leader")
+            leaders = daemon.log_count("nhận quyền chạy")
             daemon.start()
             moment = rng.random()
             if moment < 0.2:  # during start-up: imports, migrations, waiting for the dead daemon's lease
                 time.sleep(rng.uniform(0.2, 4.0))
             elif moment < 0.4 or before >= total:  # just after taking the lease: connecting, fetching, or sending
-                wait_until(lambda: daemon.log_count("now the leader") > leaders, timeout=30,
+                wait_until(lambda: daemon.log_count("nhận quyền chạy") > leaders, timeout=30,
                            what="the restarted daemon to take the lease", every=0.05)
                 time.sleep(rng.uniform(0.0, 1.5))
             else:  # in the middle of the work: parsing, committing, moving, sending
@@ -155,9 +155,9 @@ def test_kill_9_anywhere_loses_and_repeats_nothing(backend, total, kills, reques
                 time.sleep(rng.uniform(0.0, 0.6))
             daemon.kill9()
             progress.append(_recorded(engine))
-        leaders = daemon.log_count("now the leader")
+        leaders = daemon.log_count("nhận quyền chạy")
         daemon.start()
-        wait_until(lambda: daemon.log_count("now the leader") > leaders and len(box.folder_uids("Processed")) == total and not box.folder_uids("INBOX")
+        wait_until(lambda: daemon.log_count("nhận quyền chạy") > leaders and len(box.folder_uids("Processed")) == total and not box.folder_uids("INBOX")
                    and outbox_busy(engine) == 0 and count(engine, models.Message) == total,
                    timeout=300, what="the daemon to finish the mailbox and the outbox", every=1,
                    describe=lambda: (f"Processed {len(box.folder_uids('Processed'))}, INBOX {box.folder_uids('INBOX')}, "

@@ -149,7 +149,7 @@ def _check_storage_outage(app: App, maildir: Path, caplog: pytest.LogCaptureFixt
         result = Daemon(app).run_once()
     assert result.cycles[0].stopped_early and "kho lưu trữ" in result.cycles[0].stopped_early
     lines = [r.getMessage() for r in caplog.records if r.name == "workflow.runtime.intake_cycle"]
-    assert any("cannot store message" in line and why in line and "retried next cycle" in line for line in lines), lines
+    assert any("không lưu được thư" in line and why in line and "thử lại ở lượt sau" in line for line in lines), lines
     assert _messages(app) == 0 and _processed(maildir) == 0  # not marked processed
     fix_it()
     result = Daemon(app).run_once()

@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
         """Chuyển cơ sở dữ liệu lên phiên bản mới nhất (mỗi lần khởi động cũng tự làm)."""
         with open_app(config) as a:
             a.db  # migrates
-            console.print(f"Database is at the latest schema: {_redact(a.settings.database.url)}", markup=False)
+            console.print(f"Cơ sở dữ liệu đã ở phiên bản mới nhất: {_redact(a.settings.database.url)}", markup=False)
 
     @app.command("roster")
     def roster(

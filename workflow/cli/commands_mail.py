@@ -142,7 +142,7 @@ def register(app: typer.Typer) -> None:
 
         with open_app(config, migrate=False) as a:
             if a.settings.mailbox.source != "maildir":
-                fail("import works with mailbox.source = \"maildir\"; with IMAP, append the messages to the mailbox instead.")
+                fail("Lệnh import chỉ dùng với mailbox.source = \"maildir\"; với IMAP, hãy đưa thư vào hộp thư trên máy chủ.")
             for path in files:
                 target = deliver(a.settings.mailbox.maildir, path.read_bytes())
                 console.print(f"{path} -> {target}", markup=False)

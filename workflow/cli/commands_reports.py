@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
             try:
                 path = compiled_report_docx(report, out, tz=a.tz)
             except OSError as exc:
-                fail(f"Cannot write {out}: {exc}", 1)
+                fail(f"Không ghi được {out}: {exc}", 1)
         console.print(f"Đã ghi {path} ({len(report.reported)} đơn vị đã báo cáo, {len(report.missing)} chưa báo cáo, "
                       f"{len(report.indicators)} chỉ tiêu tổng hợp)", markup=False)
         for problem in report.problems:
@@ -81,15 +81,15 @@ def register(app: typer.Typer) -> None:
 
         fmt = fmt.lower().strip()
         if fmt not in FORMATS:
-            fail(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}", 2)
+            fail(f"--format phải là một trong {', '.join(FORMATS)}, không phải {fmt!r}", 2)
         with open_app(config, need_secrets=False) as a:
             with a.db.sessions() as session:
                 data = gather(session, a.roster, year)
         if not data.status:
-            fail(f"No agency owes a report for {year} in the roster.", 1)
+            fail(f"Danh sách đơn vị không có đơn vị nào phải báo cáo năm {year}.", 1)
         try:
             written = export(data, fmt, out)
         except OSError as exc:
-            fail(f"Cannot write the export: {exc}", 1)
+            fail(f"Không ghi được tệp xuất: {exc}", 1)
         for path in written:
             safe_console(stderr=True).print(f"Đã ghi {path}", markup=False, highlight=False)

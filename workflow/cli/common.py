@@ -90,9 +90,9 @@ def open_app(config: str | None, migrate: bool = True, need_secrets: bool = True
     try:
         app = App.load(config, migrate=migrate, need_secrets=need_secrets)
     except ConfigError as exc:
-        fail(f"Configuration error:\n{exc}", 2)
+        fail(f"Lỗi cấu hình:\n{exc}", 2)
     except (RosterError, CampaignError) as exc:
-        fail(f"Data error: {exc}", 2)
+        fail(f"Lỗi dữ liệu: {exc}", 2)
     if app.config.source == "(embedded defaults)":
         from workflow.settings_keys import defaults_notice
 
@@ -112,7 +112,7 @@ def parse_now(value: str | None) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        fail(f"--now: not an ISO 8601 date/time: {value!r} (example: 2024-11-23T08:00)", 2)
+        fail(f"--now: {value!r} không phải ngày giờ theo ISO 8601 (ví dụ: 2024-11-23T08:00)", 2)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=VN)
 
 

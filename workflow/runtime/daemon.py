@@ -83,7 +83,7 @@ class Daemon:
             with self.app.db.transaction() as session:
                 session.merge(models.JobRun(name=name, last_run_at=self.clock(), ok=ok, result=text))
         except SQLAlchemyError:
-            log.warning("could not record the run of job %s", name)
+            log.warning("không ghi được lượt chạy của việc %s", name)
 
     def flush_tick(self) -> FlushResult | None:
         """Send what is due in the outbox; the leader only."""
@@ -92,7 +92,7 @@ class Daemon:
         try:
             result = send_due(self.app, self.clock(), self.transport)
         except SQLAlchemyError as exc:
-            log.warning("outbox flush skipped: database unavailable (%s)", type(exc).__name__)
+            log.warning("bỏ qua lượt gửi thư: không dùng được cơ sở dữ liệu (%s)", type(exc).__name__)
             self._record_job("outbox", False, {"kind": "error", "error": f"không dùng được cơ sở dữ liệu ({type(exc).__name__})"})
             return None
         self._record_job("outbox", True, {"kind": "outbox", "sent": result.sent, "failed": result.failed,
@@ -104,7 +104,7 @@ class Daemon:
         try:
             leader = self.lease.acquire(self.clock())
         except SQLAlchemyError as exc:
-            log.warning("leader lease check failed: %s", type(exc).__name__)
+            log.warning("không kiểm tra được quyền chạy: %s", type(exc).__name__)
             leader = False
         if leader != self._is_leader or (not leader and not self._standby_said):
             if leader:
@@ -133,7 +133,7 @@ class Daemon:
         try:
             release_interrupted_claims(self.app.db, self.clock())
         except SQLAlchemyError as exc:
-            log.warning("could not release interrupted sends: %s", type(exc).__name__)
+            log.warning("không trả lại được các lượt gửi bị ngắt: %s", type(exc).__name__)
 
     def intake_tick(self) -> CycleStats | None:
         if not self._is_leader:
@@ -141,7 +141,7 @@ class Daemon:
         try:
             stats = self.cycle.run_once()
         except Exception as exc:  # noqa: BLE001 - the daemon outlives any one cycle's failure
-            log.exception("intake cycle failed; retrying at the next cycle")
+            log.exception("lượt nhận thư lỗi; thử lại ở lượt sau")
             self._record_job("intake", False, {"kind": "error", "error": f"{type(exc).__name__}: {exc}"})
             return None
         self._record_job("intake", stats.stopped_early is None, stats.as_data())
@@ -155,7 +155,7 @@ class Daemon:
         """Fetch everything new, record it, flush the outbox, return (for `run --once`, tests, cron)."""
         out = OnceResult()
         if not self.lease_tick():
-            log.warning("another daemon holds the leader lease; nothing done")
+            log.warning("một daemon khác đang giữ quyền chạy; lần này không làm gì")
             out.standby = True
             return out
         try:
@@ -219,14 +219,14 @@ class Daemon:
                         return None
                     result = work(year, now)
                 except Exception as exc:  # noqa: BLE001 - a failed day is recorded and retried tomorrow
-                    log.exception("job %s failed", name)
+                    log.exception("việc %s lỗi", name)
                     self._record_job(name, False, {"kind": "error", "error": f"{type(exc).__name__}: {exc}"})
                     return None
                 self._record_job(name, True, result.as_data())
                 try:
                     self.flush_tick()  # send now, not at the next outbox tick
                 except Exception:  # noqa: BLE001 - the queued mail waits for the outbox tick
-                    log.exception("job %s: flushing the outbox failed", name)
+                    log.exception("việc %s: gửi thư trong hộp thư đi lỗi", name)
                 return result
 
             tick.__name__ = f"{name}_tick"
@@ -251,7 +251,7 @@ class Daemon:
         return jobs
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
-        log.info("signal %s received: stopping", signal.Signals(signum).name)
+        log.info("nhận tín hiệu %s: dừng", signal.Signals(signum).name)
         self.stop_event.set()
         if self._waiting:
             raise _Shutdown()
@@ -287,7 +287,7 @@ class Daemon:
                     self.lease.release()
                 except SQLAlchemyError:
                     pass
-            log.info("daemon stopped")
+            log.info("daemon đã dừng")
 
     def _wait(self, timeout: float) -> None:
         if self.stop_event.is_set():
@@ -300,7 +300,7 @@ class Daemon:
                 except Exception as exc:  # noqa: BLE001 - a dead IDLE connection: the next cycle reconnects
                     if isinstance(exc, _Shutdown):
                         raise
-                    log.warning("waiting for mail failed (%s); polling instead", type(exc).__name__)
+                    log.warning("không chờ được thư mới (%s); chuyển sang hỏi định kỳ", type(exc).__name__)
                     self.stop_event.wait(min(timeout, 5))
             else:
                 self.stop_event.wait(timeout)

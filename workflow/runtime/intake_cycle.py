@@ -267,10 +267,10 @@ class IntakeCycle:
                     self._read_deferred(pool, ctx, stats, limit)
         except SourceError as exc:
             stats.stopped_early = f"hộp thư: {exc}"
-            log.warning("intake cycle stopped: mailbox unavailable: %s", exc)
+            log.warning("lượt nhận thư dừng: không dùng được hộp thư: %s", exc)
         except SQLAlchemyError as exc:
             stats.stopped_early = f"cơ sở dữ liệu không dùng được ({type(exc).__name__})"
-            log.warning("intake cycle stopped: database unavailable: %s", exc.__class__.__name__)
+            log.warning("lượt nhận thư dừng: không dùng được cơ sở dữ liệu: %s", exc.__class__.__name__)
 
     def _sync_store(self, stats: CycleStats, pool: ThreadPoolExecutor) -> bool:
         """The batch's raw files flushed and named (intake/store.py) before its commit; False stops the cycle."""
@@ -278,8 +278,8 @@ class IntakeCycle:
             self.store.sync_pending(pool.map)
         except StoreError as exc:
             stats.stopped_early = f"kho lưu trữ: {exc}"
-            log.error("cannot store a batch of messages (%s); they stay unprocessed on the server and are retried "
-                      "next cycle", exc)
+            log.error("không lưu được một loạt thư (%s); thư vẫn nằm trên máy chủ, chưa xử lý, và được thử lại "
+                      "ở lượt sau", exc)
             return False
         return True
 
@@ -313,11 +313,11 @@ class IntakeCycle:
                 except StoreError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - any fault of one message: keep it, go on
-                    log.exception("understanding message %s failed; recording it as quarantined", raw.source_key)
+                    log.exception("lỗi khi đọc hiểu thư %s; ghi thư vào mục cách ly", raw.source_key)
                     done.append(last_resort(raw, self.store, _internal_error(exc)))
             except StoreError as exc:
                 stats.stopped_early = f"kho lưu trữ: {exc}"
-                log.error("cannot store message %s (%s); it stays unprocessed on the server and is retried next cycle",
+                log.error("không lưu được thư %s (%s); thư vẫn nằm trên máy chủ, chưa xử lý, và được thử lại ở lượt sau",
                           raw.source_key, exc)
                 for later in futures:
                     later.cancel()
@@ -354,10 +354,10 @@ class IntakeCycle:
                 understood = future.result()
             except StoreError as exc:
                 stats.stopped_early = f"kho lưu trữ: {exc}"
-                log.error("cannot read the stored message #%s again (%s); its reading waits for the next cycle", row.id, exc)
+                log.error("không đọc lại được thư đã lưu #%s (%s); việc đọc chờ lượt sau", row.id, exc)
                 return
             except Exception as exc:  # noqa: BLE001 - one message's fault: keep it recorded, stop waiting for it
-                log.exception("reading message #%s later failed", row.id)
+                log.exception("đọc sau thư #%s lỗi", row.id)
                 understood = last_resort(RawMessage(row.source_key, b"", row.arrived_at, row.mailbox), None,
                                          _internal_error(exc))
             with self.app.db.transaction() as session:
@@ -392,7 +392,7 @@ class IntakeCycle:
         except OUTAGE:
             raise
         except Exception as exc:  # noqa: BLE001
-            log.exception("cannot record message %s; quarantining it", u.raw.source_key)
+            log.exception("không ghi được thư %s; đưa vào mục cách ly", u.raw.source_key)
             reason = _internal_error(exc)
         # First with its envelope (a coordinator sees sender and subject); if that fails too,
         # with nothing parsed from the message -- the value that broke the recorder may be
@@ -404,7 +404,7 @@ class IntakeCycle:
         except OUTAGE:
             raise
         except Exception:  # noqa: BLE001
-            log.exception("cannot quarantine message %s with its envelope; recording the bare minimum",
+            log.exception("không cách ly được thư %s cùng thông tin phong bì; chỉ ghi phần tối thiểu",
                           u.raw.source_key)
         fallback = Understanding(raw=last_resort(u.raw, None, "").raw, blob=u.blob, quarantine_reason=reason)
         with self.app.db.transaction() as session:
@@ -430,7 +430,7 @@ class IntakeCycle:
         except OUTAGE:
             raise
         except Exception:  # noqa: BLE001 - one message's fault must not hold back the others
-            log.exception("recording a batch of %d failed; recording its messages one by one", len(batch))
+            log.exception("ghi một loạt %d thư lỗi; ghi từng thư một", len(batch))
             results = [self._record_alone(u, ctx) for u in batch]
         deferred = getattr(self.source, "deferred_marks", None)
         with deferred() if deferred is not None else nullcontext():

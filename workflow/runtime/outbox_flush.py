@@ -55,6 +55,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from notifier.compose import ComposeError, compose
+from notifier.labels import outbox_state_label
 from notifier.transports import PermanentSendError, SendError, Transport, TransientSendError, make_transport
 from reference.addresses import inbox_key, verp_address
 from workflow.db.engine import Database
@@ -157,7 +158,7 @@ def _fail_exhausted_claims(db: Database, now: datetime, max_attempts: int) -> in
                 OutboxEmail.next_attempt_at <= now,
                 OutboxEmail.attempts >= max_attempts,
             )
-            .values(state=FAILED, last_error=f"gave up after {max_attempts} attempts: the process stopped during the send")
+            .values(state=FAILED, last_error=f"thôi gửi sau {max_attempts} lần thử: chương trình dừng giữa lúc gửi")
             .execution_options(synchronize_session=False)
         ).rowcount
 
@@ -181,7 +182,7 @@ def release_interrupted_claims(db: Database, now: datetime) -> int:
             .execution_options(synchronize_session=False)
         ).rowcount
     if released:
-        log.warning("outbox: %d send(s) interrupted by a previous process are due again", released)
+        log.warning("hộp thư đi: %d lượt gửi bị chương trình trước ngắt giữa chừng, nay gửi lại", released)
     return released
 
 
@@ -215,7 +216,7 @@ def _claim_next(db: Database, now: datetime) -> OutboxEmail | None:
             if won != 1:
                 continue  # another daemon claimed it between our read and our write
             if candidate.state == SENDING:
-                log.warning("outbox %s: previous send was interrupted (lease expired); sending again", candidate.id)
+                log.warning("hộp thư đi %s: lần gửi trước bị ngắt (hết hạn giữ); gửi lại", candidate.id)
             return session.get(OutboxEmail, candidate.id)
     return None
 
@@ -296,7 +297,7 @@ def _deliver(
         envelope_to = [addr for _, addr in getaddresses(recipients + copies)]
         refused = transport.send(msg, envelope_to, envelope_from)
     except ComposeError as exc:
-        return _Outcome("failed", f"cannot compose: {exc}")
+        return _Outcome("failed", f"không soạn được thư: {exc}")
     except PermanentSendError as exc:
         return _Outcome("failed", str(exc))
     except TransientSendError as exc:
@@ -304,7 +305,7 @@ def _deliver(
     except SendError as exc:
         return _Outcome("retry", str(exc))
     except Exception as exc:  # a bug in a transport must not stop the daemon
-        log.exception("outbox %s: unexpected error while sending", row.id)
+        log.exception("hộp thư đi %s: lỗi không lường trước khi gửi", row.id)
         return _Outcome("retry", f"unexpected {type(exc).__name__}: {exc}")
     notes = [n for n in (cap_note, _refused_note(refused)) if n]
     return _Outcome("sent", "; ".join(notes) or None, recipients=tuple(recipients + copies))
@@ -344,7 +345,7 @@ def _record(
     elif outcome.kind == "failed":
         values.update(state=FAILED)
     elif claimed.attempts >= max_attempts:
-        values.update(state=FAILED, last_error=_short(f"gave up after {claimed.attempts} attempts: {outcome.note}"))
+        values.update(state=FAILED, last_error=_short(f"thôi gửi sau {claimed.attempts} lần thử: {outcome.note}"))
     else:
         retry_at = now + _backoff(claimed.attempts, backoff_seconds)
         values.update(state=PENDING, next_attempt_at=retry_at)
@@ -358,7 +359,7 @@ def _record(
             .execution_options(synchronize_session=False)
         ).rowcount
         if updated != 1:
-            log.warning("outbox %s: claim lost before the result was recorded (%s)", claimed.id, outcome.kind)
+            log.warning("hộp thư đi %s: mất quyền giữ thư trước khi ghi kết quả (%s)", claimed.id, outcome.kind)
             return None
         if values["state"] == PENDING and outcome.scope == "connection":
             _hold_queue(session, claimed.id, values["next_attempt_at"])  # type: ignore[arg-type]
@@ -379,11 +380,12 @@ def _hold_queue(session: Session, failed_id: int, until: datetime) -> None:
 def _log_outcome(row: OutboxEmail, values: dict[str, object]) -> None:
     state = values["state"]
     if state == SENT:
-        log.info("outbox %s (%s) sent", row.id, row.dedupe_key)
+        log.info("hộp thư đi %s (%s): đã gửi", row.id, row.dedupe_key)
     elif state == PENDING:
-        log.warning("outbox %s (%s) will be retried at %s: %s", row.id, row.dedupe_key, values["next_attempt_at"], values["last_error"])
+        log.warning("hộp thư đi %s (%s): sẽ gửi lại lúc %s: %s", row.id, row.dedupe_key, values["next_attempt_at"],
+                    values["last_error"])
     else:
-        log.warning("outbox %s (%s) %s: %s", row.id, row.dedupe_key, state, values["last_error"])
+        log.warning("hộp thư đi %s (%s) %s: %s", row.id, row.dedupe_key, outbox_state_label(state), values["last_error"])
 
 
 def _count(result: FlushResult, state: str | None) -> None:
