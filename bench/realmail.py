@@ -37,6 +37,7 @@ from bench.measure import REPO, ChildRun, Figure, LoadSampler, installed_env, me
 REALMAIL = REPO.parent / "shared" / "realmail"
 ARRIVED = datetime(2024, 11, 20, 3, 0, tzinfo=timezone.utc)
 BARE_SCRIPT = Path(__file__).resolve().parent / "bare_parse.py"
+PACKAGES = ("intake", "workflow", "notifier", "reference")
 
 
 def distinct_corpus(root: Path = REALMAIL) -> list[tuple[str, bytes]]:
@@ -132,7 +133,10 @@ def realmail_figures(rounds: int = 3) -> list[Figure]:
         folder = Path(tmp) / "corpus"
         write_folder(folder, corpus)
         env = installed_env(Path(tmp) / "pycache")
-        bare_parse(folder, Path(tmp), env)  # warm-up: files in the page cache, byte-code written
+        # Byte-code of the project written once, as pip does on install (the document readers included,
+        # which only the first corpus run would import), then the files in the page cache.
+        run_child([sys.executable, "-m", "compileall", "-q", *(str(REPO / d) for d in PACKAGES)], env=env)
+        bare_parse(folder, Path(tmp), env)
         for r in range(rounds):
             work = Path(tmp) / f"round{r}"
             work.mkdir()
@@ -167,6 +171,7 @@ def realmail_figures(rounds: int = 3) -> list[Figure]:
         "redelivery_ratio_bare_without_slowest": round(median(again_cpu) / (median(bare_cpu) - top_cpu), 2),
         # Start-up taken out of both sides (the bot on an empty Maildir; a bare interpreter ≈ 0.03 s).
         "ratio_without_bot_startup": round((median(bot_cpu) - median(empty_cpu)) / median(bare_cpu), 2),
+        "redelivery_ratio_without_bot_startup": round((median(again_cpu) - median(empty_cpu)) / median(bare_cpu), 3),
         "rounds_facts": facts,
     }
     unknown = not_recognisable(corpus)
