@@ -11,6 +11,7 @@ import itertools
 import os
 import shutil
 import tempfile
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,19 @@ class BenchEnv:
         path = workdir / "tdc.toml"
         path.write_text(text, encoding="utf-8")
         return path
+
+
+def stop_idle_daemon(env: BenchEnv, user: str, daemon, thread: threading.Thread) -> None:  # type: ignore[no-untyped-def]
+    """Stop a daemon idling in IMAP IDLE: set its stop event, then wake it with one small message.
+
+    Without signals (it runs in a thread) it would otherwise sleep out the
+    poll interval (60 s) before seeing the event.
+    """
+    daemon.stop_event.set()
+    if thread.is_alive():
+        with env.dovecot.client(user) as client:
+            client.append("INBOX", b"From: bench@bench.test\r\nSubject: stop\r\n\r\nstop\r\n")
+    thread.join(timeout=90)
 
 
 @contextmanager
