@@ -368,3 +368,19 @@ def test_trim_extract_cuts_at_a_word():
     assert trim_extract("một hai ba", 100) == "một hai ba"
     assert trim_extract("một hai ba bốn năm", 10) == "một hai…"
 
+
+
+def test_piped_progress_is_a_few_summary_lines_not_one_per_agency():
+    """Issue 22: progress is a bar on a terminal and a few lines when piped (63 agencies: 6 lines, not 63)."""
+    import io
+
+    from rich.console import Console
+
+    from workflow.cli.commands_reports import _progress_reporter
+
+    out = io.StringIO()
+    _bar, report = _progress_reporter(Console(file=out, force_terminal=False))
+    for done in range(1, 64):
+        report(done, 63, f"Đơn vị {done}")
+    lines = out.getvalue().splitlines()
+    assert 3 <= len(lines) <= 6 and lines[-1] == "[63/63] Đơn vị 63", lines

@@ -15,7 +15,7 @@ YearOption = Annotated[int, typer.Option("--year", "-y", help="Năm báo cáo.")
 
 
 def _progress_reporter(err: Console):  # type: ignore[no-untyped-def]
-    """A Rich bar on a terminal; plain "i/n name" lines otherwise (logs, pipes, cron)."""
+    """A Rich bar on a terminal; otherwise a few "i/n name" lines (every fifth of the way, and the last)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     bar = Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -25,7 +25,7 @@ def _progress_reporter(err: Console):  # type: ignore[no-untyped-def]
     def report(done: int, total: int, name: str) -> None:
         if err.is_terminal:
             bar.update(task, completed=done, total=total, description=f"Đang tổng hợp: {name}")
-        else:
+        elif done == total or done % max(1, total // 5) == 0:  # logs, pipes, cron: a few lines, not one per agency
             err.print(f"[{done}/{total}] {name}", markup=False, highlight=False)
 
     return bar, report
