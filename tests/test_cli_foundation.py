@@ -71,7 +71,7 @@ def test_config_check_reports_every_problem_and_exits_2(tmp_path):
     proc = run_cli("config", "check", config=path, check=False)
     assert proc.returncode == 2
     assert str(path) in proc.stderr
-    assert "smtpp: unknown key" in proc.stderr
+    assert "smtpp: khóa không có trong cấu hình" in proc.stderr
 
 
 def test_config_check_cross_problems(tmp_path):
@@ -81,7 +81,7 @@ def test_config_check_cross_problems(tmp_path):
     proc = run_cli("config", "check", config=path, check=False)
     assert proc.returncode == 2
     assert "mailbox.security" in proc.stderr and "loopback" in proc.stderr
-    assert "TDC_TEST_MISSING_PW is not set" in proc.stderr
+    assert "TDC_TEST_MISSING_PW chưa đặt" in proc.stderr
 
 
 def test_config_check_ok_on_example(tmp_path):
@@ -98,7 +98,7 @@ def test_a_wrong_config_fails_at_start_of_any_command(tmp_path):
     path.write_text('[database]\nurll = "sqlite:///x.db"\n', encoding="utf-8")
     proc = run_cli("status", "--year", "2024", config=path, check=False)
     assert proc.returncode == 2
-    assert f"{path}: database.urll: unknown key (did you mean 'url'?)" in proc.stderr
+    assert f"{path}: database.urll: khóa không có trong cấu hình (có phải ý bạn là 'url'?)" in proc.stderr
 
 
 def test_status_reports_outline_gaps_and_review_reasons_on_both_backends(tmp_path, db_url):

@@ -175,7 +175,7 @@ def test_queued_acknowledgements_go_out_when_smtp_comes_back(setup):
         pending = list(s.scalars(select(models.OutboxEmail)))
         assert [p.state for p in pending] == ["pending", "pending"]
         # The first send met the closed port; the queue then holds, in order, rather than hammering.
-        assert pending[0].attempts == 1 and "Connection refused" in pending[0].last_error
+        assert pending[0].attempts == 1 and "từ chối kết nối" in pending[0].last_error
         assert pending[1].attempts == 0
     smtp.start()
     time.sleep(1.1)  # backoff_seconds = 1

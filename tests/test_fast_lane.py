@@ -120,13 +120,13 @@ def test_an_old_schema_is_migrated_not_read(season, tmp_path):
 
 
 @pytest.mark.parametrize("extra, expected", [
-    ('[databse]\nurl = "sqlite:///x.db"\n', "databse: unknown key"),
+    ('[databse]\nurl = "sqlite:///x.db"\n', "databse: khóa không có trong cấu hình"),
     ("[limits]\nmax_parts = 0\n", "limits.max_parts"),  # a key status does not read, still judged by the full path
 ])
 def test_config_problems_are_reported_by_the_full_validation(season, extra, expected):
     season.write_text(season.read_text(encoding="utf-8") + extra, encoding="utf-8")
     proc = run_cli("status", "--year", str(YEAR), config=season, check=False)
-    if "unknown key" in expected:
+    if "khóa không có" in expected:
         assert proc.returncode == 2 and expected in proc.stderr
     else:  # a wrong value of a known key: the lane does not read it, status answers; config check names it
         assert proc.returncode == 0

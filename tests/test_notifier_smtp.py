@@ -158,7 +158,7 @@ def test_refused_login_is_transient_and_never_shows_the_password(smtp_server_aut
     transport = plain(smtp_server_auth, username=SMTP_USER, password=secret)
     with pytest.raises(TransientSendError) as caught:
         transport.send(compose(ack_row(), FROM), ["skhcn@tayninh.gov.vn"], ENVELOPE_FROM)
-    assert "login" in str(caught.value) and "535" in str(caught.value)
+    assert "đăng nhập" in str(caught.value) and "535" in str(caught.value)
     assert secret not in str(caught.value) and secret not in repr(caught.value) and secret not in repr(transport)
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
     assert smtp_server_auth.messages == []

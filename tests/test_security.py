@@ -135,7 +135,7 @@ def test_clear_text_to_a_remote_host_is_refused_by_config_check(tmp_path):
     proc = run_cli("config", "check", config=config, check=False)
     assert proc.returncode != 0
     output = proc.stdout + proc.stderr
-    assert "smtp.security" in output and "clear text" in output and "smtp.example.vn" in output
+    assert "smtp.security" in output and "không mã hóa" in output and "smtp.example.vn" in output
     loopback = config.read_text(encoding="utf-8").replace("smtp.example.vn", "127.0.0.1")
     config.write_text(loopback, encoding="utf-8")
     assert run_cli("config", "check", config=config, check=False).returncode == 0

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from workflow.settings import ConfigError, load_config
+from workflow.settings import EMBEDDED, ConfigError, load_config
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -19,7 +19,7 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_embedded_defaults_need_no_server():
     loaded = load_config(None, environ={})
     s = loaded.settings
-    assert loaded.source == "(embedded defaults)"
+    assert loaded.source == EMBEDDED
     assert s.database.url == "sqlite:///var/tdc.db"
     assert s.mailbox.source == "maildir" and s.mailbox.maildir == "var/mail"
     assert s.smtp.transport == "file" and s.smtp.outbox_dir == "var/outbox"
@@ -53,7 +53,7 @@ security = "none"
         load_config(path, environ={})
     text = str(info.value)
     assert str(path) in text
-    assert "mailbox.hots: unknown key (did you mean 'host'?)" in text
+    assert "mailbox.hots: khóa không có trong cấu hình (có phải ý bạn là 'host'?)" in text
 
     path = write(tmp_path, """
 [mailbox]
@@ -71,8 +71,8 @@ username = "baocao@example.vn"
         load_config(path, environ={})
     problems = {(p.key, p.reason.split(" ")[0]) for p in info.value.problems}
     assert ("mailbox.security", "'none'") in problems
-    assert any(p.key == "mailbox.password_env" and "TDC_IMAP_PASSWORD is not set" in p.reason for p in info.value.problems)
-    assert any(p.key == "smtp.password_env" and "no password_env" in p.reason for p in info.value.problems)
+    assert any(p.key == "mailbox.password_env" and "TDC_IMAP_PASSWORD chưa đặt" in p.reason for p in info.value.problems)
+    assert any(p.key == "smtp.password_env" and "chưa đặt password_env" in p.reason for p in info.value.problems)
 
 
 def test_plaintext_allowed_on_loopback_or_when_explicit(tmp_path):
@@ -87,7 +87,7 @@ def test_password_in_the_file_is_not_a_key(tmp_path):
     path = write(tmp_path, '[mailbox]\npassword = "hunter2"\n')
     with pytest.raises(ConfigError) as info:
         load_config(path, environ={})
-    assert "mailbox.password: unknown key" in str(info.value)
+    assert "mailbox.password: khóa không có trong cấu hình" in str(info.value)
     assert "hunter2" not in str(info.value)
 
 
@@ -135,4 +135,4 @@ def test_syntax_error_names_the_file(tmp_path):
     path = write(tmp_path, "[mailbox\nsource=")
     with pytest.raises(ConfigError) as info:
         load_config(path, environ={})
-    assert str(path) in str(info.value) and "(syntax)" in str(info.value)
+    assert str(path) in str(info.value) and "(cú pháp)" in str(info.value)

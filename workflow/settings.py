@@ -229,10 +229,13 @@ class ConfigError(Exception):
         super().__init__("\n".join(lines))
 
 
+EMBEDDED = "(cấu hình mặc định có sẵn)"  # LoadedConfig.source without a file: shown as where the settings came from
+
+
 @dataclass(frozen=True)
 class LoadedConfig:
     settings: Settings
-    source: str  # the file path, or "(embedded defaults)"
+    source: str  # the file path, or EMBEDDED
     imap_password: str | None
     smtp_password: str | None
 
@@ -270,11 +273,27 @@ def _problems_from_validation(error: ValidationError) -> list[Problem]:
         if item["type"] == "extra_forbidden":
             known = _known_keys(_section_model(loc))
             close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(known)})"
-            problems.append(Problem(key, f"unknown key{hint}"))
+            hint = f" (có phải ý bạn là '{close[0]}'?)" if close else f" (các khóa có: {', '.join(known)})"
+            problems.append(Problem(key, f"khóa không có trong cấu hình{hint}"))
         else:
-            problems.append(Problem(key, item["msg"]))
+            problems.append(Problem(key, _value_problem(item)))
     return problems
+
+
+def _value_problem(item: Any) -> str:
+    """pydantic's reason for a refused value, in Vietnamese (its own English words for a type it has no entry for)."""
+    ctx = item.get("ctx") or {}
+    words = {
+        "int_parsing": "phải là số nguyên", "int_type": "phải là số nguyên", "int_from_float": "phải là số nguyên",
+        "float_parsing": "phải là số", "float_type": "phải là số", "bool_parsing": "phải là true hoặc false",
+        "bool_type": "phải là true hoặc false", "string_type": "phải là chuỗi ký tự (trong dấu nháy kép)",
+        "list_type": "phải là danh sách, ví dụ [\"a\", \"b\"]", "dict_type": "phải là một mục [bảng]",
+        "missing": "bắt buộc phải có",
+        "greater_than": f"phải lớn hơn {ctx.get('gt')}", "greater_than_equal": f"phải từ {ctx.get('ge')} trở lên",
+        "less_than": f"phải nhỏ hơn {ctx.get('lt')}", "less_than_equal": f"không được quá {ctx.get('le')}",
+        "literal_error": f"phải là một trong: {ctx.get('expected')}",
+    }
+    return words.get(item["type"], item["msg"])
 
 
 def _read_secret(section: str, creds: _ServerCredentials, environ: dict[str, str], problems: list[Problem],
@@ -282,39 +301,39 @@ def _read_secret(section: str, creds: _ServerCredentials, environ: dict[str, str
     if not need_secrets:  # read-only commands never log in: a missing password is no problem for them
         problems = []
     if creds.password_env and creds.password_file:
-        problems.append(Problem(f"{section}.password_env", "set either password_env or password_file, not both"))
+        problems.append(Problem(f"{section}.password_env", "chỉ đặt một trong hai: password_env hoặc password_file"))
         return None
     if creds.password_env:
         value = environ.get(creds.password_env)
         if not value:
-            problems.append(Problem(f"{section}.password_env", f"environment variable {creds.password_env} is not set or empty"))
+            problems.append(Problem(f"{section}.password_env", f"biến môi trường {creds.password_env} chưa đặt hoặc rỗng"))
         return value or None
     if creds.password_file:
         path = Path(creds.password_file)
         try:
             value = path.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            problems.append(Problem(f"{section}.password_file", f"cannot read {path}: {exc.strerror or exc}"))
+            problems.append(Problem(f"{section}.password_file", f"không đọc được {path}: {exc.strerror or exc}"))
             return None
         if not value:
-            problems.append(Problem(f"{section}.password_file", f"{path} is empty"))
+            problems.append(Problem(f"{section}.password_file", f"{path} rỗng"))
         return value or None
     if creds.username:
-        problems.append(Problem(f"{section}.password_env", "a username is set but no password_env or password_file"))
+        problems.append(Problem(f"{section}.password_env", "đã đặt username nhưng chưa đặt password_env hay password_file"))
     return None
 
 
 def _check_server(section: str, creds: _ServerCredentials, problems: list[Problem]) -> None:
     if not creds.host:
-        problems.append(Problem(f"{section}.host", "required"))
+        problems.append(Problem(f"{section}.host", "bắt buộc phải có"))
     if creds.security == "none" and not (_is_loopback(creds.host) or creds.allow_insecure):
         problems.append(Problem(
             f"{section}.security",
-            f"'none' sends the password in clear text to {creds.host!r}; it is allowed only for a loopback host "
-            "or with allow_insecure = true",
+            f"'none' gửi mật khẩu không mã hóa tới {creds.host!r}; chỉ được dùng với máy chủ trên chính máy này "
+            "(loopback) hoặc khi đặt allow_insecure = true",
         ))
     if creds.ca_file and not Path(creds.ca_file).is_file():
-        problems.append(Problem(f"{section}.ca_file", f"no such file: {creds.ca_file}"))
+        problems.append(Problem(f"{section}.ca_file", f"không có tệp {creds.ca_file}"))
 
 
 def _cross_checks(settings: Settings, environ: dict[str, str],
@@ -324,7 +343,7 @@ def _cross_checks(settings: Settings, environ: dict[str, str],
     if settings.mailbox.source == "imap":
         _check_server("mailbox", settings.mailbox, problems)
         if not settings.mailbox.username:
-            problems.append(Problem("mailbox.username", "required when source = \"imap\""))
+            problems.append(Problem("mailbox.username", "bắt buộc khi source = \"imap\""))
         imap_password = _read_secret("mailbox", settings.mailbox, environ, problems, need_secrets)
         if settings.mailbox.username and not (settings.mailbox.password_env or settings.mailbox.password_file):
             pass  # already reported by _read_secret
@@ -332,28 +351,28 @@ def _cross_checks(settings: Settings, environ: dict[str, str],
         _check_server("smtp", settings.smtp, problems)
         smtp_password = _read_secret("smtp", settings.smtp, environ, problems, need_secrets)
     if not settings.smtp.from_address or "@" not in settings.smtp.from_address:
-        problems.append(Problem("smtp.from", f"not an email address: {settings.smtp.from_!r}"))
+        problems.append(Problem("smtp.from", f"không phải địa chỉ email: {settings.smtp.from_!r}"))
     for i, email in enumerate(settings.coordinators.emails):
         if "@" not in parseaddr(email)[1]:
-            problems.append(Problem(f"coordinators.emails[{i}]", f"not an email address: {email!r}"))
+            problems.append(Problem(f"coordinators.emails[{i}]", f"không phải địa chỉ email: {email!r}"))
     try:
         ZoneInfo(settings.schedule.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        problems.append(Problem("schedule.timezone", f"unknown time zone {settings.schedule.timezone!r}"))
+        problems.append(Problem("schedule.timezone", f"không có múi giờ {settings.schedule.timezone!r}"))
     for key in ("digest_time", "reminder_time"):
         value = getattr(settings.schedule, key)
         parts = value.split(":")
         if len(parts) != 2 or not all(p.isdigit() for p in parts) or not (0 <= int(parts[0]) < 24 and 0 <= int(parts[1]) < 60):
-            problems.append(Problem(f"schedule.{key}", f"expected HH:MM, got {value!r}"))
+            problems.append(Problem(f"schedule.{key}", f"phải viết dạng GG:PP (ví dụ 07:30), không phải {value!r}"))
     _check_web(settings.web, environ, problems, need_secrets)
     _check_junk(settings, environ, problems)
     url = settings.database.url
     if not (url.startswith("sqlite") or url.startswith("postgresql")):
-        problems.append(Problem("database.url", "only sqlite:/// and postgresql+psycopg:// URLs are supported"))
+        problems.append(Problem("database.url", "chỉ hỗ trợ địa chỉ sqlite:/// và postgresql+psycopg://"))
     if "@" in url and ":" in url.split("@", 1)[0].split("//", 1)[-1]:
         problems.append(Problem(
             "database.url",
-            "contains a password; put it in the environment variable TDC_DATABASE_PASSWORD or use a .pgpass file",
+            "có mật khẩu trong địa chỉ; đặt mật khẩu vào biến môi trường TDC_DATABASE_PASSWORD hoặc dùng tệp .pgpass",
         ))
     return problems, imap_password, smtp_password
 
@@ -363,40 +382,42 @@ def _check_web(web: WebConfig, environ: dict[str, str], problems: list[Problem],
         try:
             ipaddress.ip_network(proxy, strict=False)
         except ValueError:
-            problems.append(Problem(f"web.trusted_proxies[{i}]", f"not an IP address or network: {proxy!r}"))
+            problems.append(Problem(f"web.trusted_proxies[{i}]", f"không phải địa chỉ IP hay dải mạng: {proxy!r}"))
     if web.trusted_header and not web.trusted_proxies:
         problems.append(Problem("web.trusted_header",
-                                "needs web.trusted_proxies: anyone could send the header otherwise"))
+                                "cần web.trusted_proxies: nếu không, ai cũng gửi được tiêu đề này"))
     if web.trusted_header and not web.trusted_header_secret_env:
         problems.append(Problem("web.trusted_header",
-                                "needs web.trusted_header_secret_env: a local program could send the header otherwise"))
+                                "cần web.trusted_header_secret_env: nếu không, một chương trình trên máy này "
+                                "cũng gửi được tiêu đề này"))
     if need_secrets and web.trusted_header and web.trusted_header_secret_env \
             and len(environ.get(web.trusted_header_secret_env, "")) < 32:
-        problems.append(Problem("web.trusted_header_secret_env", f"environment variable "
-                                f"{web.trusted_header_secret_env} is unset or shorter than 32 characters"))
+        problems.append(Problem("web.trusted_header_secret_env", f"biến môi trường "
+                                f"{web.trusted_header_secret_env} chưa đặt hoặc ngắn hơn 32 ký tự"))
     if web.secret_key_env and len(environ.get(web.secret_key_env, "")) < 32:
         problems.append(Problem("web.secret_key_env",
-                                f"environment variable {web.secret_key_env} is unset or shorter than 32 characters"))
+                                f"biến môi trường {web.secret_key_env} chưa đặt hoặc ngắn hơn 32 ký tự"))
 
 
 def _check_junk(settings: Settings, environ: dict[str, str], problems: list[Problem]) -> None:
     junk = settings.junk
     if junk.trust_headers and not settings.mailbox.trusted_hosts:
         problems.append(Problem("junk.trust_headers",
-                                "needs [mailbox] trusted_authserv_id (or trusted_received_by): without the receiving "
-                                "server's Received line anyone could write the verdict"))
+                                "cần [mailbox] trusted_authserv_id (hoặc trusted_received_by): không biết dòng "
+                                "Received của máy chủ nhận thư thì ai cũng viết được kết luận lọc thư rác"))
     if junk.rspamd_url:
         from urllib.parse import urlsplit
 
         parts = urlsplit(junk.rspamd_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            problems.append(Problem("junk.rspamd_url", f"expected http(s)://host:port, got {junk.rspamd_url!r}"))
+            problems.append(Problem("junk.rspamd_url", f"phải viết dạng http(s)://máy:cổng, không phải {junk.rspamd_url!r}"))
         elif parts.scheme == "http" and not _is_loopback(parts.hostname):
             problems.append(Problem("junk.rspamd_url",
-                                    "plain http sends every message in clear text; use a loopback address or https"))
+                                    "http gửi mọi thư không mã hóa; dùng địa chỉ trên chính máy này (loopback) "
+                                    "hoặc https"))
     if junk.rspamd_password_env and not environ.get(junk.rspamd_password_env):
         problems.append(Problem("junk.rspamd_password_env",
-                                f"environment variable {junk.rspamd_password_env} is not set or empty"))
+                                f"biến môi trường {junk.rspamd_password_env} chưa đặt hoặc rỗng"))
 
 
 def _without(data: dict[str, Any], locations: list[tuple[Any, ...]]) -> dict[str, Any]:
@@ -439,17 +460,17 @@ def load_config(path: str | os.PathLike[str] | None = None, environ: dict[str, s
     if path is None:
         path = env.get(CONFIG_ENV) or None
     data: dict[str, Any] = {}
-    source = "(embedded defaults)"
+    source = EMBEDDED
     if path is not None:
         source = str(path)
         try:
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ConfigError(source, [Problem("(file)", "no such file")]) from None
+            raise ConfigError(source, [Problem("(tệp)", "không có tệp này")]) from None
         except OSError as exc:
-            raise ConfigError(source, [Problem("(file)", f"cannot read: {exc.strerror or exc}")]) from None
+            raise ConfigError(source, [Problem("(tệp)", f"không đọc được: {exc.strerror or exc}")]) from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(source, [Problem("(syntax)", str(exc))]) from None
+            raise ConfigError(source, [Problem("(cú pháp)", f"sai cú pháp TOML: {exc}")]) from None
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:

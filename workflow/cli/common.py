@@ -85,7 +85,7 @@ def open_app(config: str | None, migrate: bool = True, need_secrets: bool = True
     from workflow.app import App
     from reference.campaigns import CampaignError
     from reference.roster import RosterError
-    from workflow.settings import ConfigError
+    from workflow.settings import EMBEDDED, ConfigError
 
     try:
         app = App.load(config, migrate=migrate, need_secrets=need_secrets)
@@ -93,7 +93,7 @@ def open_app(config: str | None, migrate: bool = True, need_secrets: bool = True
         fail(f"Lỗi cấu hình:\n{exc}", 2)
     except (RosterError, CampaignError) as exc:
         fail(f"Lỗi dữ liệu: {exc}", 2)
-    if app.config.source == "(embedded defaults)":
+    if app.config.source == EMBEDDED:
         from workflow.settings_keys import defaults_notice
 
         notice = defaults_notice()
