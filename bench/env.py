@@ -11,10 +11,10 @@ import itertools
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp import SmtpServer

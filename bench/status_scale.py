@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import insert, select
@@ -33,7 +33,7 @@ def _status_work(app, year: int) -> int:
 def _fill(app, agencies: int, per_agency: int) -> int:
     from workflow.db import models
 
-    base = datetime(2021, 11, 1, tzinfo=timezone.utc)
+    base = datetime(2021, 11, 1, tzinfo=UTC)
     submissions, messages, outbox = [], [], []
     sub_id = msg_id = 0
     for year in YEARS:

@@ -15,17 +15,25 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from intake.classify import classify
+from intake.classify.copier import copier_sender
 from intake.classify.kind import MIN_DOC
 from intake.classify.programme import mentions_programme
+from intake.classify.sharing import shared_by
 from intake.documents.body import body_document
 from intake.documents.budget import DocLimits
 from intake.documents.photos import report_photos
 from intake.documents.plain import body_text
 from intake.documents.sandbox import read_all
 from intake.guards import check
-from intake.classify.copier import copier_sender
-from intake.classify.sharing import shared_by
-from intake.identity import FAIL, PASS, UNVERIFIED_LABEL, SenderCheck, check_sender, content_fingerprint, raw_fingerprint
+from intake.identity import (
+    FAIL,
+    PASS,
+    UNVERIFIED_LABEL,
+    SenderCheck,
+    check_sender,
+    content_fingerprint,
+    raw_fingerprint,
+)
 from intake.indicators import IndicatorRow, extract_indicators
 from intake.junk import JunkVerdict, RspamdClient, header_verdict
 from intake.limits import Limits
@@ -46,9 +54,9 @@ from intake.parse import MessageRejected, parse
 from intake.precheck import precheck
 from intake.store import RawStore, StoredBlob
 from intake.trusted_server import server_stamps
-from reference.numbers import vn_decimal
 from intake.valid_text import NOTE as INVALID_TEXT_NOTE
 from intake.valid_text import make_valid
+from reference.numbers import vn_decimal
 
 if TYPE_CHECKING:
     from reference.campaigns import Campaign
@@ -105,7 +113,7 @@ class Understanding:
     duplicate_of: int | None = None  # a message already recorded with this raw fingerprint: not read again
     deferred: bool = False  # a stranger's attachments, read after the known senders of the cycle
     sender_agency: str | None = None  # the roster agency whose address or domain sent it, whatever it was read as
-    companions: list["Companion"] = field(default_factory=list)  # further reports in the same mail (each its year)
+    companions: list[Companion] = field(default_factory=list)  # further reports in the same mail (each its year)
 
     def reading(self) -> Classification:
         """The bot's reading even when classification did not run (quarantine, machine mail)."""
@@ -143,8 +151,8 @@ class Understanding:
 class IntakeContext:
     """What understanding a message needs besides the message."""
 
-    roster: "Roster"
-    campaigns: dict[int, "Campaign"]
+    roster: Roster
+    campaigns: dict[int, Campaign]
     limits: Limits
     doc_limits: DocLimits
     own_addresses: frozenset[str]
@@ -505,6 +513,7 @@ def last_resort(raw: RawMessage, store: RawStore | None, reason: str) -> Underst
     the message must stay unprocessed on the server.
     """
     import dataclasses
+
     from intake.valid_text import valid
 
     blob = _store_raw(store, raw)  # content-addressed: a no-op when already stored

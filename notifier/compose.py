@@ -23,14 +23,15 @@ import mimetypes
 import re
 import secrets
 import time
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from email.message import EmailMessage
-from notifier.header_encoding import SMTP_EXACT
 from email.utils import format_datetime, getaddresses
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 from intake.store import sanitize_filename
+from notifier.header_encoding import SMTP_EXACT
 from notifier.render import VN_TZ, one_line
 
 # 7bit: bodies go out as quoted-printable or base64, so a relay without 8BITMIME passes them intact.
@@ -159,7 +160,7 @@ def compose(
     if reply_to:
         msg["Reply-To"] = _header_value("Reply-To", reply_to)
     msg["Subject"] = one_line(row.subject or "")
-    msg["Date"] = format_datetime((now or datetime.now(timezone.utc)).astimezone(VN_TZ))
+    msg["Date"] = format_datetime((now or datetime.now(UTC)).astimezone(VN_TZ))
     msg["Message-ID"] = _header_value("Message-ID", row.message_id_header)
     if row.in_reply_to:
         msg["In-Reply-To"] = _header_value("In-Reply-To", row.in_reply_to)

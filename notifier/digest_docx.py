@@ -14,24 +14,24 @@ points at a half-written attachment.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from docx import Document
 from docx.enum.section import WD_ORIENT
-from docx.enum.text import WD_BREAK
 from docx.enum.table import WD_TABLE_ALIGNMENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
 from notifier.docx_style import set_font
 from notifier.files import save_atomically
-from notifier.labels import STATE_LABELS, state_label, days_left
+from notifier.labels import STATE_LABELS, days_left, state_label
 from notifier.safe_text import xml_clean
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -23,7 +23,7 @@ import os
 import re
 import smtplib
 import ssl
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Literal, Protocol
@@ -190,7 +190,7 @@ class SmtpTransport:
         client.ehlo_or_helo_if_needed()
         if not client.has_extn("auth"):
             raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
-        token = base64.b64encode(f"\0{self.username}\0{password}".encode("utf-8")).decode("ascii")
+        token = base64.b64encode(f"\0{self.username}\0{password}".encode()).decode("ascii")
         code, reply = client.docmd("AUTH", f"PLAIN {token}")
         if code != 235:
             raise smtplib.SMTPAuthenticationError(code, reply)
@@ -241,7 +241,7 @@ class FileTransport:
     @staticmethod
     def file_name(msg: EmailMessage) -> str:
         """``<UTC timestamp>-<Message-ID made file-safe>.eml``: sorted by time, traceable to the row."""
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         ident = _FILE_UNSAFE.sub("_", str(msg.get("Message-ID", "")).strip("<> ")).strip("._")[:120] or "message"
         return f"{stamp}-{ident}.eml"
 

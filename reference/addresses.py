@@ -9,9 +9,9 @@ reference data parses its addresses with the same rules as intake does.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.header import decode_header, make_header
-from typing import Iterable
 
 from reference.text import nfc
 

@@ -39,9 +39,10 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from reference.addresses import parse_mailbox
 from reference.text import fold, slugify
@@ -269,7 +270,7 @@ class Roster:
             return False
         return agency.slug in (slug, wanted)
 
-    def with_learned(self, learned: dict[str, str]) -> "Roster":
+    def with_learned(self, learned: dict[str, str]) -> Roster:
         """A roster that also knows addresses coordinators tied to agencies.
 
         Entries that cannot be used (not an address, unknown slug) are skipped

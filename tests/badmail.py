@@ -148,7 +148,7 @@ def build() -> list[BadMail]:
                 "Content-Transfer-Encoding: quoted-printable\r\n") + "\r\nB=C3=A1o c=C3=A1o n=C4=83m 2024 =ZZ =C3\r\n=\r\n").encode(),
                 RECORDED),
         BadMail("unknown-charset", (_head(extra="Content-Type: text/plain; charset=x-vn-unknown\r\n"
-                "Content-Transfer-Encoding: 8bit\r\n") + "\r\n").encode() + "Báo cáo năm 2024".encode("utf-8"),
+                "Content-Transfer-Encoding: 8bit\r\n") + "\r\n").encode() + "Báo cáo năm 2024".encode(),
                 RECORDED, "notes", "charset"),
         BadMail("lying-charset-latin1", (_head(extra="Content-Type: text/plain; charset=iso-8859-1\r\n"
                 "Content-Transfer-Encoding: 8bit\r\n") + "\r\n").encode() + "Báo cáo năm 2024 của tỉnh Tây Ninh".encode(),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC
 
 from sqlalchemy import inspect
 
@@ -102,7 +103,7 @@ def test_a_wrong_config_fails_at_start_of_any_command(tmp_path):
 
 
 def test_status_reports_outline_gaps_and_review_reasons_on_both_backends(tmp_path, db_url):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from workflow.db import models
 
@@ -111,7 +112,7 @@ def test_status_reports_outline_gaps_and_review_reasons_on_both_backends(tmp_pat
     db = Database(db_url)
     try:
         with db.transaction() as s:
-            at = datetime(2024, 11, 20, 3, 0, tzinfo=timezone.utc)
+            at = datetime(2024, 11, 20, 3, 0, tzinfo=UTC)
             s.add(models.Submission(agency_slug="tay-ninh", year=2024, state="needs_review", first_received_at=at,
                                     on_time=True, outline_missing=["I.2.1", "IV"], review_reasons=["độ tin cậy thấp"]))
             s.add(models.Submission(agency_slug="can-tho", year=2024, state="acknowledged", first_received_at=at,

@@ -19,12 +19,12 @@ from intake.sources.maildir import deliver
 from tests.cli_helpers import run_cli
 from tests.test_digest import cli_config
 from tests.test_reminders import YEAR, vn
-from workflow.season import contacts
-from workflow.db import models
 from workflow.app import App
+from workflow.db import models
 from workflow.db.engine import Database
-from workflow.season.digest import build_digest, queue_digest
 from workflow.runtime.intake_cycle import IntakeCycle, build_source
+from workflow.season import contacts
+from workflow.season.digest import build_digest, queue_digest
 from workflow.season.reminders import reminder_recipients, send_reminders
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -224,7 +224,7 @@ def _dsn(reminder: models.OutboxEmail, failed: str, when: datetime) -> bytes:
         f"Message-ID: {reminder.message_id_header}\r\n"
         f"Subject: {reminder.subject.encode('ascii', 'replace').decode()}\r\n"
         "--b1--\r\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 def _reply(reminder: models.OutboxEmail, sender: str, when: datetime) -> bytes:
@@ -341,8 +341,8 @@ def test_reminders_never_use_unconfirmed_or_suggested_addresses(tmp_path: Path) 
 
 
 def test_a_reminder_reaches_its_cc_over_real_smtp(tmp_path: Path, smtp_server) -> None:  # type: ignore[no-untyped-def]
-    from workflow.runtime.outbox_flush import flush
     from notifier.transports import SmtpTransport
+    from workflow.runtime.outbox_flush import flush
 
     app = App.load(str(cli_config(tmp_path, f"sqlite:///{tmp_path / 'tdc.db'}")))
     try:

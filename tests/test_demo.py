@@ -9,8 +9,8 @@ import pytest
 from rich.console import Console
 from sqlalchemy import func, select
 
-from workflow.db import models
 from workflow.app import App
+from workflow.db import models
 from workflow.operations.demo import DemoError, DemoResult, run_demo
 from workflow.operations.demo.documents import ReportStyle, pdf_available, report_lines, report_pdf
 from workflow.operations.demo.season import build_season

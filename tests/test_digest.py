@@ -15,6 +15,8 @@ from sqlalchemy import select
 
 from notifier.digest_docx import COLUMNS, status_table_docx
 from notifier.render import render_email
+from reference.campaigns import load_campaigns
+from reference.roster import load_roster
 from tests.cli_helpers import run_cli
 from tests.test_reminders import (  # shared builders, not tests
     SLUGS,
@@ -26,11 +28,9 @@ from tests.test_reminders import (  # shared builders, not tests
     write_data,
 )
 from workflow.db import models
-from workflow.season.actions import extend
-from reference.campaigns import load_campaigns
 from workflow.db.engine import Database
+from workflow.season.actions import extend
 from workflow.season.digest import build_digest, digest_key
-from reference.roster import load_roster
 from workflow.season.status import season_status
 
 

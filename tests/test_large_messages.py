@@ -17,9 +17,9 @@ from intake.parse import parse
 from intake.sources.maildir import deliver
 from tests import badmail, mailfactory
 from tests.cli_helpers import write_config
-from workflow.runtime import intake_cycle
-from workflow.db import models
 from workflow.app import App
+from workflow.db import models
+from workflow.runtime import intake_cycle
 
 MB = 1024 * 1024
 HEAD = ("From: So KHCN <vanthu@skhcn.tayninh.gov.vn>\r\nTo: baocao@tdc.example.vn\r\n"

@@ -4,22 +4,22 @@ from __future__ import annotations
 import email
 import email.policy
 import threading
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from sqlalchemy import select
 
 from notifier.compose import new_message_id
-from workflow.runtime.outbox_flush import CLAIM_LEASE, FlushResult, flush
 from notifier.transports import FileTransport, SmtpTransport
 from tests.servers.smtp import SmtpServer
 from workflow.db.engine import Database
 from workflow.db.models import FAILED, PENDING, SENDING, SENT, SUPPRESSED, OutboxEmail
+from workflow.runtime.outbox_flush import CLAIM_LEASE, FlushResult, flush
 
 FROM = "Hệ thống tiếp nhận báo cáo <baocao@example.vn>"
-T0 = datetime(2024, 11, 20, 1, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 11, 20, 1, 0, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ and as an HTML-only body must give the same outline result.
 from __future__ import annotations
 
 import html
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import pytest
@@ -25,7 +25,7 @@ from tests.fixtures.outline_reports import annex_report_lines
 from tests.test_notifier_render import ack_context
 
 BOT = "baocao@tdc.example.vn"
-WHEN = datetime(2023, 11, 27, 3, 0, tzinfo=timezone.utc)
+WHEN = datetime(2023, 11, 27, 3, 0, tzinfo=UTC)
 HEAD = ["UBND TỈNH TÂY NINH", "SỞ KHOA HỌC VÀ CÔNG NGHỆ", "Tây Ninh, ngày 25 tháng 11 năm 2023"]
 _TOP = {"I.": "A.", "II.": "B.", "III.": "C.", "IV.": "D."}
 

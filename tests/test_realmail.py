@@ -15,7 +15,7 @@ import hashlib
 import os
 import re
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import create_engine, func, select
@@ -28,7 +28,7 @@ from tests.cli_helpers import REPO, run_cli, write_config
 from workflow.db import models
 
 REALMAIL = REPO.parent / "shared" / "realmail"
-ARRIVED = datetime(2024, 11, 20, 3, 0, tzinfo=timezone.utc)
+ARRIVED = datetime(2024, 11, 20, 3, 0, tzinfo=UTC)
 MACHINE_LABELS = {"bounce", "feedback", "mdn", "noreply", "list_bulk", "auto_reply", "newsletter"}
 # What each machine label is stored as (intake.machine_mail.STORED_KIND): what it is, never "other".
 KINDS = {

@@ -19,10 +19,11 @@ from sqlalchemy import select
 from intake.model import Classification, Envelope, GuardVerdict, RawMessage
 from intake.pipeline import Understanding
 from intake.store import StoredBlob
-from workflow.db import models
-from workflow.season.actions import ActionContext, extend, request_resubmission
 from reference.campaigns import Campaign, load_campaigns
+from reference.roster import Roster, load_roster
+from workflow.db import models
 from workflow.db.engine import Database
+from workflow.season.actions import ActionContext, extend, request_resubmission
 from workflow.season.reminders import (
     FIRM,
     NOTICE,
@@ -36,9 +37,8 @@ from workflow.season.reminders import (
     season_year,
     stage_offset,
 )
-from reference.roster import Roster, load_roster
-from workflow.settings import RemindersConfig
 from workflow.season.submissions import RecordContext, record
+from workflow.settings import RemindersConfig
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 REPO = Path(__file__).resolve().parent.parent

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reference.text import fold, slugify
 from reference.roster import Agency, RosterError, load_roster
+from reference.text import fold, slugify
 
 MINISTRIES_2024 = {
     "bo-cong-thuong",

@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from tests.test_digest import cli_config
 from tests.test_reminders import YEAR, action_ctx, record_report, report, vn
+from workflow.app import App
 from workflow.db import models
 from workflow.season.actions import request_resubmission
-from workflow.app import App
 from workflow.season.digest import queue_digest
 from workflow.season.reminders import send_reminders
 

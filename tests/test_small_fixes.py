@@ -1,7 +1,7 @@
 """Smaller things found on the way (issue 11 §6)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import pytest
@@ -59,7 +59,7 @@ def test_documents_of_machine_mail_are_not_read(tmp_path) -> None:
                        subtype="vnd.openxmlformats-officedocument.wordprocessingml.document", filename="BC.docx")
     app = App.load(str(write_config(tmp_path, f"sqlite:///{tmp_path / 'tdc.db'}")))
     try:
-        u = understand(RawMessage("k", msg.as_bytes(), datetime(2024, 11, 20, tzinfo=timezone.utc), "m"),
+        u = understand(RawMessage("k", msg.as_bytes(), datetime(2024, 11, 20, tzinfo=UTC), "m"),
                        intake_context(app), None)
     finally:
         app.close()

@@ -1,19 +1,19 @@
 """The submission state machine: the table, the refusals, and the audit entry of every change."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from sqlalchemy import select
 
 from tests.cli_helpers import write_config
+from workflow.app import App
 from workflow.db import models
 from workflow.season import states, submissions
-from workflow.app import App
 
-NOW = datetime(2024, 11, 25, 3, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 11, 25, 3, 0, tzinfo=UTC)
 
 
 # --- the table (no database) ------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
@@ -83,9 +83,9 @@ def season(tmp_path_factory):
                                             ("Kiên Giang", "skhcn@kiengiang.gov.vn", 26, True),
                                             ("Cà Mau", "nguoila@gmail.com", 27, False),
                                             ("Long An", "skhcn@longan.gov.vn", 27, False)):
-        raw = _report(province, sender, datetime(2024, 11, day, 3, tzinfo=timezone.utc), verified,
+        raw = _report(province, sender, datetime(2024, 11, day, 3, tzinfo=UTC), verified,
                       broken_dkim=province == "Kiên Giang")
-        deliver(tmp_path / "mail", raw, when=datetime(2024, 11, day, 3, tzinfo=timezone.utc))
+        deliver(tmp_path / "mail", raw, when=datetime(2024, 11, day, 3, tzinfo=UTC))
     app = App.load(str(config))
     Daemon(app).run_once()
     app.close()

@@ -10,7 +10,7 @@ not say what it replaced.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -18,7 +18,7 @@ from intake.sources.maildir import deliver
 from tests import mailfactory
 from tests.cli_helpers import cli_json, run_cli, write_config
 
-ARRIVED = datetime(2024, 11, 20, 2, 0, tzinfo=timezone.utc)
+ARRIVED = datetime(2024, 11, 20, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from workflow.db import models
 from reference.campaigns import Campaign, load_campaigns
-from workflow.db.engine import Database, startup_lock
 from reference.roster import Roster, load_roster
+from workflow.db import models
+from workflow.db.engine import Database, startup_lock
 from workflow.settings import LoadedConfig, load_config
 
 
@@ -27,7 +27,7 @@ class App:
     _db: Database | None = field(default=None, repr=False)
 
     @classmethod
-    def load(cls, config_path: str | None = None, migrate: bool = True, need_secrets: bool = True) -> "App":
+    def load(cls, config_path: str | None = None, migrate: bool = True, need_secrets: bool = True) -> App:
         app = cls(load_config(config_path, need_secrets=need_secrets), migrate=migrate)
         # Fail now, not at the first email, on broken data files.
         app.roster_base

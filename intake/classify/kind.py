@@ -23,7 +23,15 @@ from dataclasses import dataclass, field
 from intake.classify.lookalikes import national_task, periodic_phrase
 from intake.classify.programme import other_programme
 from intake.classify.zones import (
-    DOC_ADDRESSEE, DOC_BODY, DOC_TITLE, FILENAME, MAIL_BODY, SUBJECT, Zone, excerpt, is_reply_subject,
+    DOC_ADDRESSEE,
+    DOC_BODY,
+    DOC_TITLE,
+    FILENAME,
+    MAIL_BODY,
+    SUBJECT,
+    Zone,
+    excerpt,
+    is_reply_subject,
 )
 from intake.documents.numbering import numbered_headings
 from intake.machine_mail import STORED_KIND

@@ -8,8 +8,9 @@ contain a place name ("Thái Bình Dương", the Pacific) block the match.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Protocol
+from typing import Protocol
 
 from intake.classify.tokens import Token, same_word, strip_tones, tokenize
 from reference.text import fold, words

@@ -9,9 +9,10 @@ January to March is late for the previous year.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable, Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from intake.classify.zones import DOC_BODY, DOC_PLACE, DOC_TITLE, FILENAME, MAIL_BODY, SUBJECT, Zone
@@ -56,7 +57,7 @@ class YearVerdict:
 def local_arrival(arrived_at: datetime) -> datetime:
     """Arrival time in Vietnam; a naive time is taken as UTC (servers log UTC)."""
     if arrived_at.tzinfo is None:
-        arrived_at = arrived_at.replace(tzinfo=timezone.utc)
+        arrived_at = arrived_at.replace(tzinfo=UTC)
     return arrived_at.astimezone(VN)
 
 
@@ -100,8 +101,8 @@ def _title_votes(zones: Iterable[Zone], latest: int) -> tuple[dict[int, float], 
     return votes, why, strong
 
 
-def decide_year(zones: list[Zone], campaigns: dict[int, "Campaign"], arrived_at: datetime,
-                dispatch_lookup: Callable[[dict[int, "Campaign"], str], "Campaign | None"] | None = None) -> YearVerdict:
+def decide_year(zones: list[Zone], campaigns: dict[int, Campaign], arrived_at: datetime,
+                dispatch_lookup: Callable[[dict[int, Campaign], str], Campaign | None] | None = None) -> YearVerdict:
     arrival = local_arrival(arrived_at)
     latest = arrival.year
     votes, why, strong = _title_votes(zones, latest)

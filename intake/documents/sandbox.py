@@ -36,8 +36,8 @@ import threading
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
 from multiprocessing.connection import Connection
+from typing import Any
 
 from intake.documents.budget import DocLimits
 from intake.model import DocumentText

@@ -14,10 +14,11 @@ import imaplib
 import logging
 import ssl
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable, Iterator, TypeVar
+from datetime import UTC, datetime
+from typing import TypeVar
 
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
@@ -25,8 +26,8 @@ from imapclient.imapclient import SocketTimeout
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from intake.model import RawMessage
-from intake.sources.net_errors import unreachable
 from intake.sources.base import SourceError
+from intake.sources.net_errors import unreachable
 
 log = logging.getLogger(__name__)
 
@@ -443,6 +444,6 @@ def _as_utc(value: object) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None:  # imapclient only drops the zone when normalise_times is on
             value = value.astimezone()
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
     log.warning("IMAP message without INTERNALDATE; using the current time")
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

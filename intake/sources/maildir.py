@@ -16,11 +16,11 @@ import os
 import re
 import socket
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from stat import S_ISLNK, S_ISREG
-from typing import Callable, Iterator
 
 from intake.model import RawMessage
 from intake.sources.base import SourceError
@@ -77,8 +77,8 @@ def delivery_time(path: Path) -> datetime:
     if match:
         seconds = int(match.group(1))
         micros = int(match.group(2)) if match.group(2) else 0
-        return datetime.fromtimestamp(seconds, tz=timezone.utc) + timedelta(microseconds=micros)
-    return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+        return datetime.fromtimestamp(seconds, tz=UTC) + timedelta(microseconds=micros)
+    return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
 
 
 def _base_name(filename: str) -> str:

@@ -12,16 +12,22 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Callable
 
 from tests.corpus.docs import (
-    PROGRAMME, docx_bytes, ministry_report, no_diacritics, plain_docx, province_report,
-    scanned_pdf, text_pdf,
+    PROGRAMME,
+    docx_bytes,
+    ministry_report,
+    no_diacritics,
+    plain_docx,
+    province_report,
+    scanned_pdf,
+    text_pdf,
 )
 from tests.corpus.texts import DISPATCH_4258, HAI_PHONG_NOTICE
 
@@ -53,7 +59,7 @@ def case(fn: Callable[[], Case]) -> Callable[[], Case]:
 
 
 def utc(y: int, m: int, d: int, h: int = 3) -> datetime:
-    return datetime(y, m, d, h, 15, tzinfo=timezone.utc)
+    return datetime(y, m, d, h, 15, tzinfo=UTC)
 
 
 def mail(sender: str, subject: str, body: str, when: datetime, attachments=(), to: str = BOT,

@@ -11,16 +11,16 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Iterable
 
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Engine
 
 from workflow.db import models
 
-ARRIVED = datetime(2024, 11, 20, 3, 0, tzinfo=timezone.utc)
+ARRIVED = datetime(2024, 11, 20, 3, 0, tzinfo=UTC)
 TDC_BOT = str(Path(sys.executable).parent / "tdc-bot")
 IMAP_PW_ENV = "TDC_TEST_IMAP_PW"
 SMTP_PW_ENV = "TDC_TEST_SMTP_PW"
@@ -129,7 +129,7 @@ class DaemonProcess:
         self.args = args
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> "DaemonProcess":
+    def start(self) -> DaemonProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [TDC_BOT, "run", "--config", str(self.config), *self.args],

@@ -17,8 +17,8 @@ from intake.sources.maildir import deliver
 from reference.text import fold
 from tests import badmail, mailfactory
 from tests.reliability import ARRIVED, IMAP_PW_ENV, append_many, write_config
-from workflow.db import models
 from workflow.app import App
+from workflow.db import models
 from workflow.runtime.daemon import Daemon
 
 CORPUS = badmail.build()

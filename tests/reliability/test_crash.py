@@ -21,16 +21,24 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reference.roster import load_roster
 from tests import mailfactory
 from tests.cli_helpers import cli_json
 from tests.reliability import (
-    IMAP_PW_ENV, DaemonProcess, append_many, count, engine_for, outbox_busy, tagged, wait_until, write_config,
+    IMAP_PW_ENV,
+    DaemonProcess,
+    append_many,
+    count,
+    engine_for,
+    outbox_busy,
+    tagged,
+    wait_until,
+    write_config,
 )
 from tests.servers.dovecot import DovecotUser
-from workflow.db import models
 from workflow.app import App
+from workflow.db import models
 from workflow.runtime.daemon import Daemon
-from reference.roster import load_roster
 
 pytestmark = [pytest.mark.slow, pytest.mark.imap]
 

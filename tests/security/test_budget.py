@@ -18,7 +18,7 @@ import time
 import zipfile
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -33,7 +33,7 @@ from tests import hostile_mime, mailfactory
 from tests.cli_helpers import TDC_BOT, write_config
 from workflow.db import models
 
-FIRST = datetime(2024, 11, 20, 2, 0, tzinfo=timezone.utc)
+FIRST = datetime(2024, 11, 20, 2, 0, tzinfo=UTC)
 SENDER = "vanthu@skhcn.tayninh.gov.vn"
 
 

@@ -19,9 +19,9 @@ from intake.sources.maildir import deliver
 from tests import mailfactory
 from tests.cli_helpers import cli_json, run_cli
 from tests.reliability import ARRIVED, write_config
-from workflow.operations import doctor
-from workflow.db import models
 from workflow.app import App
+from workflow.db import models
+from workflow.operations import doctor
 from workflow.runtime.daemon import Daemon
 
 TRUSTED = 'trusted_authserv_id = "mx.tdc.example.vn"\n'

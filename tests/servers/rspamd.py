@@ -41,10 +41,10 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping
 
 import pytest
 
@@ -175,7 +175,7 @@ class Verdict:
     raw: dict
 
     @classmethod
-    def from_json(cls, data: dict) -> "Verdict":
+    def from_json(cls, data: dict) -> Verdict:
         return cls(action=data["action"], score=float(data["score"]),
                    required_score=float(data.get("required_score", 0.0)),
                    symbols=dict(data.get("symbols", {})), raw=data)

@@ -24,15 +24,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from rich.console import Console
-from sqlalchemy import select
-
 from selenium.common.exceptions import WebDriverException
+from sqlalchemy import select
 
 from tests.cli_helpers import wait_for
 from tests.servers.common import free_port, require_binary
-from workflow.db import models
 from workflow.accounts import add_user
 from workflow.app import App
+from workflow.db import models
 from workflow.season import states
 from workflow.season.status import season_status
 

@@ -17,10 +17,11 @@ def register(app: typer.Typer) -> None:
     @config_app.command("check")
     def config_check(config: ConfigOption = None) -> None:
         """Kiểm tra tệp cấu hình và các tệp dữ liệu, báo mọi lỗi cùng một lúc."""
+        from pathlib import Path
+
         from reference.campaigns import CampaignError, load_campaigns
         from reference.roster import RosterError, load_roster
         from workflow.settings import ConfigError, load_config
-        from pathlib import Path
 
         problems: list[str] = []
         loaded = None

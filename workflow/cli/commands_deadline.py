@@ -7,12 +7,23 @@ and daily caps.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any
 
 import typer
 
-from workflow.cli.common import ConfigOption, JsonOption, NowOption, console, fail, open_app, parse_now, print_json, table
+from workflow.cli.common import (
+    ConfigOption,
+    JsonOption,
+    NowOption,
+    console,
+    fail,
+    open_app,
+    parse_now,
+    print_json,
+    table,
+)
 
 YearOption = Annotated[
     int | None,

@@ -4,15 +4,26 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterator
+from typing import Annotated, Any
 
 import typer
 
 from reference.numbers import vn_decimal
-from workflow.cli.common import ConfigOption, JsonOption, NowOption, console, fail, open_app, parse_now, rich_console, table
+from workflow.cli.common import (
+    ConfigOption,
+    JsonOption,
+    NowOption,
+    console,
+    fail,
+    open_app,
+    parse_now,
+    rich_console,
+    table,
+)
 
 LogFormat = Annotated[str, typer.Option("--log-format", help="Dạng dòng nhật ký: 'text' hoặc 'json'.")]
 LogLevel = Annotated[str, typer.Option("--log-level", help="Mức nhật ký: debug, info, warning, error.")]
@@ -23,7 +34,7 @@ def shifted_clock(start: datetime) -> Callable[[], datetime]:
     import time
 
     origin = time.monotonic()
-    start_utc = start.astimezone(timezone.utc)
+    start_utc = start.astimezone(UTC)
     return lambda: start_utc + timedelta(seconds=time.monotonic() - origin)
 
 
@@ -117,7 +128,7 @@ def register(app: typer.Typer) -> None:
             rows = []
             for path in files:
                 raw = path.read_bytes()
-                arrived, _ = arrival_from_headers(raw, datetime.fromtimestamp(path.stat().st_mtime, timezone.utc))
+                arrived, _ = arrival_from_headers(raw, datetime.fromtimestamp(path.stat().st_mtime, UTC))
                 u = understand(RawMessage(f"file:{path}", raw, arrived, "file"), ctx, store=None)
                 data = u.reading().as_dict()
                 data["reasons"] = list(data["reasons"]) + [f"cần xem xét: {r}" for r in u.review_reasons]

@@ -48,8 +48,8 @@ def register(app: typer.Typer) -> None:
         config: ConfigOption = None,
     ) -> None:
         """Một tệp lưu trữ gồm cơ sở dữ liệu, kho thư gốc và danh sách mã kiểm tra."""
-        from workflow.operations.backup import BackupError, create_backup
         from workflow.cli.common import open_app
+        from workflow.operations.backup import BackupError, create_backup
 
         with open_app(config, migrate=False) as a:
             try:
@@ -68,8 +68,8 @@ def register(app: typer.Typer) -> None:
         force: Annotated[bool, typer.Option("--force", help="Ghi đè cơ sở dữ liệu hoặc kho lưu trữ đã có dữ liệu.")] = False,
     ) -> None:
         """Khôi phục tệp lưu trữ vào cơ sở dữ liệu và kho lưu trữ (trống) đã cấu hình, kiểm tra mọi mã kiểm tra."""
-        from workflow.operations.backup import BackupError, restore_backup
         from workflow.cli.common import open_app
+        from workflow.operations.backup import BackupError, restore_backup
 
         with open_app(config, migrate=False) as a:
             try:

@@ -42,8 +42,8 @@ def register(app: typer.Typer) -> None:
         """Viết báo cáo tổng hợp toàn quốc của năm (.docx): trích theo mục đề cương, cộng các chỉ tiêu,
         và phụ lục đơn vị nào nộp khi nào, đơn vị nào chưa nộp."""
 
-        from workflow.reports.compile_docx import compiled_report_docx
         from workflow.reports.compile import compile_for_app
+        from workflow.reports.compile_docx import compiled_report_docx
 
         when = parse_now(now)
         err = safe_console(stderr=True, soft_wrap=True)

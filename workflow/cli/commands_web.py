@@ -84,11 +84,10 @@ def register(app: typer.Typer) -> None:
         config: ConfigOption = None,
     ) -> None:
         """Serve the coordinators' web board (binds loopback unless told otherwise)."""
+        from workflow.accounts import list_users
         from workflow.runtime.logs import setup_logging
         from workflow.web.security import SecretKeyError
         from workflow.web.server import serve
-
-        from workflow.accounts import list_users
 
         setup_logging("text", "info")
         with open_app(config) as a:

@@ -76,7 +76,7 @@ def compile_mo(catalogue: dict[str, str]) -> bytes:
     keys = sorted(catalogue)
     ids = [k.encode("utf-8") for k in keys]
     strs = [catalogue[k].encode("utf-8") for k in keys]
-    header = "Content-Type: text/plain; charset=UTF-8\n".encode()
+    header = b"Content-Type: text/plain; charset=UTF-8\n"
     ids.insert(0, b"")
     strs.insert(0, header)
     count = len(ids)

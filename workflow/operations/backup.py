@@ -35,12 +35,13 @@ import shutil
 import sqlite3
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from importlib import metadata
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, Table, create_engine, delete, func, inspect, select, text
@@ -50,8 +51,14 @@ from intake.store import FILE_MODE, make_dirs
 from workflow import accounts
 from workflow.db import models
 from workflow.db.engine import alembic_config, upgrade
-from workflow.operations.restore_safety import (ArchiveLimits, ArchiveTooLarge, extract_bounded, hold_restored_outbox,
-                                     UnsafeArchive, stored_paths_inside)
+from workflow.operations.restore_safety import (
+    ArchiveLimits,
+    ArchiveTooLarge,
+    UnsafeArchive,
+    extract_bounded,
+    hold_restored_outbox,
+    stored_paths_inside,
+)
 
 if TYPE_CHECKING:
     from workflow.app import App
@@ -125,7 +132,7 @@ def data_tables() -> list[Table]:
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat() if value.tzinfo else value.isoformat()
+        return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -142,7 +149,7 @@ def _decode_row(table: Table, row: dict[str, Any]) -> dict[str, Any]:
             raise BackupError(f"bản sao lưu có cột lạ {table.name}.{name}: không khớp lược đồ của phiên bản này")
         if isinstance(value, str) and isinstance(column.type, models.UtcDateTime):
             parsed = datetime.fromisoformat(value)
-            value = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+            value = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
         out[name] = value
     return out
 
@@ -201,7 +208,7 @@ def _store_files(root: Path, keys: frozenset[Path] = frozenset()) -> Iterator[Pa
             yield path
 
 
-def signing_keys(app: "App") -> frozenset[Path]:
+def signing_keys(app: App) -> frozenset[Path]:
     """The board's signing key file(s) this installation uses: never copied into, nor out of, an archive."""
     return frozenset({accounts.signing_key_path(app.store_root, app.settings.web.secret_key_file).resolve(),
                       accounts.signing_key_path(app.store_root, None).resolve()})
@@ -211,11 +218,11 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mtime: float | None
     info = tarfile.TarInfo(name)
     info.size = len(data)
     info.mode = 0o640
-    info.mtime = int(mtime if mtime is not None else datetime.now(timezone.utc).timestamp())
+    info.mtime = int(mtime if mtime is not None else datetime.now(UTC).timestamp())
     tar.addfile(info, io.BytesIO(data))
 
 
-def create_backup(app: "App", out: Path) -> BackupResult:
+def create_backup(app: App, out: Path) -> BackupResult:
     """Write the archive atomically (a partial file is renamed only when complete)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -253,7 +260,7 @@ def create_backup(app: "App", out: Path) -> BackupResult:
                 "format": FORMAT_VERSION,
                 "application": "tdc-intake",
                 "version": _package_version(),
-                "created_at": datetime.now(timezone.utc).isoformat(),
+                "created_at": datetime.now(UTC).isoformat(),
                 "database": {"backend": backend, "format": db_format, "revision": revision, "counts": counts},
                 "store": {"root": app.settings.storage.path, "root_resolved": str(store_root.resolve()),
                           "files": files, "bytes": total},
@@ -456,7 +463,7 @@ def _move_store(source: Path, target: Path, keys: frozenset[Path]) -> tuple[int,
     return count, skipped
 
 
-def restore_backup(app: "App", archive: Path, force: bool = False, limits: ArchiveLimits | None = None) -> RestoreResult:
+def restore_backup(app: App, archive: Path, force: bool = False, limits: ArchiveLimits | None = None) -> RestoreResult:
     """Restore ``archive`` into the app's (empty) database and store folder."""
     archive = Path(archive)
     if not archive.is_file():

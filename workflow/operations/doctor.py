@@ -16,10 +16,10 @@ import smtplib
 import socket
 import ssl
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import create_engine, text
@@ -408,7 +408,7 @@ def _scrubber(secrets: list[str | None]) -> Callable[[str], str]:
 def run_checks(config_path: str | None, now: datetime | None = None,
                environ: dict[str, str] | None = None) -> list[Check]:
     """All checks in the order an operator fixes things; stops after a configuration failure."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     try:
         loaded = load_config(config_path, environ=environ)
     except ConfigError as exc:

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import os
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
@@ -160,7 +161,7 @@ class KnownRecipients:
     taught addresses, and the verified senders of messages in the store.
     """
 
-    roster: "Roster"
+    roster: Roster
     years: tuple[int, ...]
     addresses: frozenset[str]
 
@@ -168,7 +169,7 @@ class KnownRecipients:
         return address in self.addresses or any(self.roster.by_address(address, year) for year in self.years)
 
 
-def known_recipients(app: "App", session: Session) -> KnownRecipients:
+def known_recipients(app: App, session: Session) -> KnownRecipients:
     """Who the bot writes to: the roster's addresses and domains, coordinators, the book, verified senders."""
     from workflow.season.contacts import confirmed_addresses
     from workflow.season.digest import coordinator_addresses  # the digest's own list; imported here, it is heavy

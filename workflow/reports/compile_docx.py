@@ -14,9 +14,10 @@ a coordinator edits it before it is signed.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from docx import Document
 from docx.enum.table import WD_TABLE_ALIGNMENT
@@ -59,7 +60,7 @@ def _fonts(element, size: Pt | None = None, bold: bool | None = None, italic: bo
     set_font(element, FONT, size, bold, italic)
 
 
-def _setup(doc: "DocxDocument") -> None:
+def _setup(doc: DocxDocument) -> None:
     section = doc.sections[0]
     section.page_width, section.page_height = Mm(210), Mm(297)
     section.top_margin = section.bottom_margin = Mm(20)
@@ -145,7 +146,7 @@ def _no_borders(table) -> None:  # type: ignore[no-untyped-def]
     table._tbl.tblPr.append(borders)
 
 
-def _national_header(doc: "DocxDocument", issuer: str, place: str, day: datetime) -> None:
+def _national_header(doc: DocxDocument, issuer: str, place: str, day: datetime) -> None:
     table = doc.add_table(rows=1, cols=2)
     table.autofit = False
     _no_borders(table)
@@ -161,7 +162,7 @@ def _national_header(doc: "DocxDocument", issuer: str, place: str, day: datetime
     _para(right, f"{place}, ngày {day:%d} tháng {day:%m} năm {day:%Y}", italic=True, size=BODY_SIZE)
 
 
-def _title(doc: "DocxDocument", report: "CompiledReport", tz) -> None:  # type: ignore[no-untyped-def]
+def _title(doc: DocxDocument, report: CompiledReport, tz) -> None:  # type: ignore[no-untyped-def]
     _para(doc, "")
     _para(doc, f"BÁO CÁO TỔNG HỢP KẾT QUẢ THỰC HIỆN NĂM {report.year}", bold=True)
     _para(doc, PROGRAMME.upper(), bold=True, space_after=Pt(12))
@@ -177,13 +178,13 @@ def _title(doc: "DocxDocument", report: "CompiledReport", tz) -> None:  # type: 
           italic=True, align=WD_ALIGN_PARAGRAPH.JUSTIFY, space_after=Pt(6))
 
 
-def _count_kinds(rows: Iterable["StatusRow"]) -> str:
+def _count_kinds(rows: Iterable[StatusRow]) -> str:
     rows = list(rows)
     ministries = sum(1 for r in rows if r.kind == "ministry")
     return f"{ministries} bộ, ngành và {len(rows) - ministries} tỉnh, thành phố"
 
 
-def _section(doc: "DocxDocument", section: "SectionExtracts", has_children: bool, limit: int) -> None:
+def _section(doc: DocxDocument, section: SectionExtracts, has_children: bool, limit: int) -> None:
     doc.add_heading(f"{heading_label(section.code)} {section.title}", level=min(section.depth, 3))
     for extract in section.extracts:
         para = doc.add_paragraph()
@@ -205,14 +206,14 @@ def _repeat_header(row) -> None:  # type: ignore[no-untyped-def]
     trpr.append(header)
 
 
-def _cell(cell: "_Cell", text: str, bold: bool = False, align=WD_ALIGN_PARAGRAPH.LEFT) -> None:  # type: ignore[no-untyped-def]
+def _cell(cell: _Cell, text: str, bold: bool = False, align=WD_ALIGN_PARAGRAPH.LEFT) -> None:  # type: ignore[no-untyped-def]
     para = cell.paragraphs[0]
     para.alignment = align
     para.paragraph_format.space_after = Pt(0)
     _fonts(para.add_run(text), TABLE_SIZE, bold=bold)
 
 
-def _grid(doc: "DocxDocument", columns: tuple[str, ...], widths: tuple[int, ...],
+def _grid(doc: DocxDocument, columns: tuple[str, ...], widths: tuple[int, ...],
           rows: list[tuple[str, ...]], numeric_from: int = 99) -> None:
     table = doc.add_table(rows=1, cols=len(columns))
     table.style = "Table Grid"
@@ -236,14 +237,14 @@ def _number(value: float | None, decimals: int = 2) -> str:
     return format_vn_number(value, decimals) if value is not None else ""
 
 
-def indicator_table_rows(indicators: list["AggregatedIndicator"]) -> list[tuple[str, ...]]:
+def indicator_table_rows(indicators: list[AggregatedIndicator]) -> list[tuple[str, ...]]:
     return [(str(i), item.indicator, item.unit or "", _number(item.target), _number(item.result),
              _number(item.cumulative), format_vn_percent(item.rate) if item.rate is not None else "",
              str(item.agencies))
             for i, item in enumerate(indicators, 1)]
 
 
-def _indicators(doc: "DocxDocument", report: "CompiledReport") -> None:
+def _indicators(doc: DocxDocument, report: CompiledReport) -> None:
     _para(doc, f"Bảng 1. Tổng hợp chỉ tiêu năm {report.year} và lũy kế (số liệu các đơn vị báo cáo)",
           bold=True, space_after=Pt(6))
     if not report.indicators:
@@ -256,13 +257,13 @@ def _indicators(doc: "DocxDocument", report: "CompiledReport") -> None:
           italic=True, align=WD_ALIGN_PARAGRAPH.LEFT, size=Pt(12), space_after=Pt(6))
 
 
-def annex_rows(rows: list["StatusRow"], tz) -> list[tuple[str, ...]]:  # type: ignore[no-untyped-def]
+def annex_rows(rows: list[StatusRow], tz) -> list[tuple[str, ...]]:  # type: ignore[no-untyped-def]
     on_time = {True: "Đúng hạn", False: "Muộn", None: ""}
     return [(str(i), r.name, vn_day(r.received_at, tz), on_time[r.on_time], state_label(r.state, capital=True),
              str(r.versions)) for i, r in enumerate(rows, 1)]
 
 
-def _annex(doc: "DocxDocument", report: "CompiledReport", tz) -> None:  # type: ignore[no-untyped-def]
+def _annex(doc: DocxDocument, report: CompiledReport, tz) -> None:  # type: ignore[no-untyped-def]
     doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
     _para(doc, "PHỤ LỤC", bold=True)
     _para(doc, f"TÌNH HÌNH GỬI BÁO CÁO NĂM {report.year}", bold=True, space_after=Pt(12))
@@ -290,7 +291,7 @@ def _indicator_anchor(codes: list[str]) -> str | None:
 
 
 # ---- entry point --------------------------------------------------------------------------------
-def compiled_report_docx(report: "CompiledReport", path: Path | str, *, tz,  # type: ignore[no-untyped-def]
+def compiled_report_docx(report: CompiledReport, path: Path | str, *, tz,  # type: ignore[no-untyped-def]
                          issuer: str = "BỘ KHOA HỌC VÀ CÔNG NGHỆ", place: str = "Hà Nội",
                          extract_chars: int = EXTRACT_CHARS) -> Path:
     """Write the consolidated report to ``path`` (atomically) and return the path.

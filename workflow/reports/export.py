@@ -26,18 +26,19 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from notifier.labels import agency_kind_label, state_label
 from notifier.safe_text import spreadsheet_text
-from workflow.db import models
 from reference.campaigns import VIETNAM
+from workflow.db import models
 from workflow.season.status import season_status
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ class ExportData:
         return {"year": self.year, "status": self.status, "indicators": self.indicators}
 
 
-def gather(session: Session, roster: "Roster", year: int) -> ExportData:
+def gather(session: Session, roster: Roster, year: int) -> ExportData:
     """Status rows in roster order, then the current versions' indicator rows in the same order."""
     rows = season_status(session, roster, year)
     status = [{

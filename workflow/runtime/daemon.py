@@ -10,25 +10,24 @@ takes over when the lease expires.
 from __future__ import annotations
 
 import json
-
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
-from workflow.runtime.outbox_flush import FlushResult, release_interrupted_claims
 from notifier.transports import make_transport
-from workflow.db import models
 from workflow.app import App
+from workflow.db import models
 from workflow.runtime.intake_cycle import CycleStats, IntakeCycle, open_cycle
 from workflow.runtime.lease import Lease, make_holder_id
-from workflow.runtime.outbox_flush import send_due
+from workflow.runtime.outbox_flush import FlushResult, release_interrupted_claims, send_due
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ class Daemon:
     def __init__(self, app: App, clock: Callable[[], datetime] | None = None, holder: str | None = None,
                  cycle: IntakeCycle | None = None):
         self.app = app
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.cycle = cycle or open_cycle(app)
         self.cycle.clock = self.clock
         self.transport = make_transport(app.settings.smtp, app.config.smtp_password)

@@ -21,29 +21,29 @@ import dataclasses
 import logging
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parseaddr
 from itertools import islice
 from pathlib import Path
-from typing import Callable
 
 from filelock import FileLock, Timeout
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 
 from intake.documents.budget import DocLimits
+from intake.identity import raw_fingerprint
 from intake.junk import RspamdClient
 from intake.limits import Limits
 from intake.model import RawMessage
-from intake.identity import raw_fingerprint
 from intake.pipeline import IntakeContext, Understanding, known_delivery, last_resort, understand
 from intake.sources import Source, SourceError, make_source
 from intake.store import LOCK_MODE, RawStore, StoreError, make_dirs
-from workflow.db import models
 from workflow.app import App, own_addresses, own_domain
+from workflow.db import models
 from workflow.season.submissions import RecordContext, RecordResult, record, record_again
 
 log = logging.getLogger(__name__)
@@ -194,7 +194,7 @@ class IntakeCycle:
     def __init__(self, app: App, source: Source, clock: Callable[[], datetime] | None = None):
         self.app = app
         self.source = source
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.store = RawStore(app.store_root)
         self._thread_lock = threading.Lock()
         make_dirs(app.store_root)

@@ -47,7 +47,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import getaddresses, parseaddr
 from typing import TYPE_CHECKING, Literal
 
@@ -55,7 +55,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from notifier.compose import ComposeError, compose
-from notifier.transports import PermanentSendError, SendError, Transport, TransientSendError, make_transport
+from notifier.transports import PermanentSendError, SendError, TransientSendError, Transport, make_transport
 from reference.addresses import inbox_key, verp_address
 from workflow.db.engine import Database
 from workflow.db.models import FAILED, HELD, PENDING, SENDING, SENT, SUPPRESSED, OutboxEmail
@@ -117,7 +117,7 @@ def flush(
     """
     if now is not None and now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
-    clock = (lambda: now) if now is not None else (lambda: datetime.now(timezone.utc))
+    clock = (lambda: now) if now is not None else (lambda: datetime.now(UTC))
     envelope_from = parseaddr(from_header)[1]
     result = FlushResult(failed=_fail_exhausted_claims(db, clock(), max_attempts))
     sent_counts = _recent_counts(db, clock())
@@ -399,7 +399,7 @@ def _count(result: FlushResult, state: str | None) -> None:
         result.held += 1
 
 
-def send_due(app: "App", now: datetime, transport: Transport | None = None, batch: int = 50) -> FlushResult:
+def send_due(app: App, now: datetime, transport: Transport | None = None, batch: int = 50) -> FlushResult:
     """Send everything due in the outbox, batch after batch, with the configured transport, retries and caps.
 
     Why until empty: at the deadline sixty reports arrive together, and one

@@ -25,20 +25,19 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from reference.text import slugify
 from intake.identity import parse_mailboxes
-from workflow.season import contacts, states
+from reference.roster import expected_slug, normalise_address
+from reference.text import slugify
 from workflow.db import models
+from workflow.season import contacts, states, submissions
 from workflow.season.outbox_queue import queue_email
 from workflow.season.recipients import ack_recipient, blocked_reason
-from reference.roster import expected_slug, normalise_address
-from workflow.season import submissions
 from workflow.season.submissions import _get_submission, audit, deadline_for, recompute_on_time, reference_for
 
 if TYPE_CHECKING:
-    from workflow.app import App
     from reference.campaigns import Campaign
     from reference.roster import Agency, Roster
+    from workflow.app import App
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 RAW_HEADER_LIMIT = 256 * 1024  # headers only; a huge body is never read to answer a question about headers
@@ -52,8 +51,8 @@ class ActionError(Exception):
 class ActionContext:
     """Everything an action needs besides the session and its own arguments."""
 
-    roster: "Roster"
-    campaigns: dict[int, "Campaign"]
+    roster: Roster
+    campaigns: dict[int, Campaign]
     now: datetime
     actor: str
     domain: str = "tdc-intake.invalid"  # for Message-IDs of outgoing mail
@@ -67,7 +66,7 @@ class ActionContext:
             raise ValueError("ActionContext.actor must name someone")
 
 
-def action_context(app: "App", now: datetime, actor: str) -> ActionContext:
+def action_context(app: App, now: datetime, actor: str) -> ActionContext:
     """The context as the daemon would see it (same reply address, domain and own addresses)."""
     from email.utils import parseaddr
 
@@ -122,7 +121,7 @@ ACTION_VERBS = {
 
 
 # --- lookups -------------------------------------------------------------------------------
-def resolve_agency(roster: "Roster", text: str, year: int) -> "Agency":
+def resolve_agency(roster: Roster, text: str, year: int) -> Agency:
     """The agency owing a report for ``year`` named by slug (or by name: "Tây Ninh" -> tay-ninh)."""
     wanted = (text or "").strip()
     slug = next((c for c in dict.fromkeys([wanted.lower(), expected_slug(wanted), slugify(wanted)])
@@ -140,7 +139,7 @@ def resolve_agency(roster: "Roster", text: str, year: int) -> "Agency":
     return agency
 
 
-def _known(roster: "Roster", slug: str) -> bool:
+def _known(roster: Roster, slug: str) -> bool:
     try:
         roster.get(slug)
     except KeyError:
@@ -167,12 +166,12 @@ def _require_reason(reason: str | None, action: str) -> str:
     return text
 
 
-def _refuse(agency: "Agency", year: int, from_state: str, to_state: str, event: str) -> states.IllegalTransition:
+def _refuse(agency: Agency, year: int, from_state: str, to_state: str, event: str) -> states.IllegalTransition:
     return states.IllegalTransition(states.refusal(agency.name, year, from_state, to_state, event),
                                     from_state=from_state, to_state=to_state, event=event)
 
 
-def last_day_on_time(session: Session, campaign: "Campaign | None", slug: str) -> date | None:
+def last_day_on_time(session: Session, campaign: Campaign | None, slug: str) -> date | None:
     """The last day still on time (extensions included), as the emails show it."""
     if campaign is None:
         return None
@@ -339,7 +338,7 @@ def accept(session: Session, ctx: ActionContext, agency: str, year: int, reason:
     return result
 
 
-def _accept_unverified(session: Session, ctx: ActionContext, ag: "Agency", year: int, msg: models.Message,
+def _accept_unverified(session: Session, ctx: ActionContext, ag: Agency, year: int, msg: models.Message,
                        reason: str) -> ActionResult:
     """A coordinator who checked an unverified claim (by phone) accepts that very message as the agency's report.
 
@@ -448,7 +447,7 @@ def reopen(session: Session, ctx: ActionContext, agency: str, year: int, reason:
     return ActionResult("reopen", True, ag.slug, year, sub.id, sub.current_message_id, before, sub.state)
 
 
-def _learn_address(session: Session, ctx: ActionContext, msg: models.Message, agency: "Agency", year: int,
+def _learn_address(session: Session, ctx: ActionContext, msg: models.Message, agency: Agency, year: int,
                    reason: str) -> str | None:
     """Teach the bot that this sender speaks for ``agency``; returns a note of what happened."""
     normal = normalise_address(msg.from_addr or "")
@@ -593,7 +592,7 @@ def extend(session: Session, ctx: ActionContext, year: int, until: date, reason:
     return result
 
 
-def _global_deadline(session: Session, campaign: "Campaign") -> datetime:
+def _global_deadline(session: Session, campaign: Campaign) -> datetime:
     """The campaign's deadline as moved by extensions for everyone (not those for one agency)."""
     latest = session.scalar(select(func.max(models.DeadlineExtension.until_at)).where(
         models.DeadlineExtension.year == campaign.year, models.DeadlineExtension.agency_slug.is_(None)))

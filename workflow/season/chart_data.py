@@ -9,15 +9,15 @@ A report counts on the Vietnam calendar day its first version arrived
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import date
-from typing import Mapping
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow.db import models
 from reference.campaigns import VIETNAM, Campaign
+from workflow.db import models
 
 Series = list[tuple[int, int]]  # (days to the deadline, reports received so far), days decreasing
 

@@ -37,7 +37,7 @@ def _statements():  # type: ignore[no-untyped-def]
     return known, insert(messages), insert(attachments)
 
 
-def is_plain(u: "Understanding") -> bool:
+def is_plain(u: Understanding) -> bool:
     """Mail whose recording is only its rows: ignored machine mail, junk, or recorded mail that is no report.
 
     Mail that refers to other messages (a reply, a returned message) may answer
@@ -53,7 +53,7 @@ def is_plain(u: "Understanding") -> bool:
     return u.status == "recorded" and (u.classification is None or u.classification.kind != "report")
 
 
-def record_plain(session: Session, u: "Understanding", now: datetime) -> "RecordResult | None":
+def record_plain(session: Session, u: Understanding, now: datetime) -> RecordResult | None:
     """Record ``u`` with Core inserts when it is plain mail; None means "use the ORM path"."""
     if not is_plain(u):
         return None

@@ -44,7 +44,7 @@ def _fetch(session: Session) -> Fetch:
     return fetch
 
 
-def season_status(session: Session, roster: "Roster", year: int) -> list[StatusRow]:
+def season_status(session: Session, roster: Roster, year: int) -> list[StatusRow]:
     return season_rows(_fetch(session), roster, year)
 
 

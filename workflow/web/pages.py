@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from anyio import CapacityLimiter, to_thread
@@ -116,7 +117,7 @@ def attachment_disposition(filename: str) -> str:
 class Board:
     """The pages, over one assembled ``App``; ``clock`` gives "now" (tests and --now pin it)."""
 
-    def __init__(self, app: "App", env: "Environment", limiter: "LoginLimiter", jobs: "CompileJobs",
+    def __init__(self, app: App, env: Environment, limiter: LoginLimiter, jobs: CompileJobs,
                  clock: Callable[[], datetime], password_checks_at_once: int) -> None:
         self.app, self.env, self.limiter, self.jobs, self.clock = app, env, limiter, jobs, clock
         self.password_checks_at_once = password_checks_at_once  # Argon2's memory grows with each check running

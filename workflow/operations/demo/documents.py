@@ -17,8 +17,8 @@ from pathlib import Path
 from docx import Document
 
 from reference.outline import OutlineSection
-from reference.text import fold
 from reference.roster import Agency
+from reference.text import fold
 
 TITLE = ("Kết quả thực hiện năm {year} của Chương trình quốc gia hỗ trợ doanh nghiệp nâng cao năng suất và chất "
          "lượng sản phẩm, hàng hóa giai đoạn 2021-2030 {where}")

@@ -11,21 +11,22 @@ plan and the digest all see the dates they would see in a real season.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
-from sqlalchemy import event, select
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy import event, select
 
 from intake.sources.maildir import deliver
 from notifier.labels import state_label
-from workflow.db import models
 from workflow.app import App
+from workflow.db import models
 from workflow.operations.demo.season import DemoMail, SeasonPlan, build_season
 from workflow.season.status import StatusRow, season_status
 
@@ -244,8 +245,8 @@ def _teach_contacts(app: App, plan: SeasonPlan) -> None:
 def _compile(app: App, year: int, directory: Path, now: datetime) -> Path | None:
     """The consolidated report, when this installation has the compile feature."""
     try:
-        from workflow.reports.compile_docx import compiled_report_docx
         from workflow.reports.compile import compile_for_app
+        from workflow.reports.compile_docx import compiled_report_docx
     except ImportError:
         return None
     report = compile_for_app(app, year, now=now)

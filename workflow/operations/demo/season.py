@@ -19,8 +19,16 @@ from email.utils import format_datetime, make_msgid
 from zoneinfo import ZoneInfo
 
 from reference.campaigns import Campaign
-from workflow.operations.demo.documents import ReportStyle, file_name, pdf_available, report_docx, report_lines, report_pdf, where
 from reference.roster import Agency, Roster
+from workflow.operations.demo.documents import (
+    ReportStyle,
+    file_name,
+    pdf_available,
+    report_docx,
+    report_lines,
+    report_pdf,
+    where,
+)
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -214,7 +222,7 @@ class SeasonBuilder:
             f"--b1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.{domain}\r\n\r\n"
             f"Final-Recipient: rfc822; {sender_of(bouncing)}\r\nAction: failed\r\nStatus: 5.2.2\r\n"
             "--b1--\r\n"
-        ).encode("utf-8")
+        ).encode()
         self.mails.append(DemoMail(when, raw, "thư báo lỗi (bounce)", bouncing.slug))
         # A newsletter and a programme notice: about the programme, not reports.
         when = self.office_time(self.opens + timedelta(days=10))
