@@ -8,6 +8,8 @@ commands run in a subprocess and the digest is queued with its .docx.
 """
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import re
 from datetime import UTC, datetime
@@ -134,7 +136,11 @@ def test_digest_email_and_docx_are_vietnamese_and_numbered_as_shown(season):
     out = json.loads(run_cli("digest", "--json", "--now", NOW, config=config).stdout)
     assert out["queued"] is True
     eml = max((tmp_path / "outbox").rglob("*.eml"), key=lambda p: p.stat().st_mtime)
-    text = eml.read_text("utf-8", errors="replace")
+    mail = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    plain = mail.get_body(("plain",))
+    assert plain is not None
+    text = plain.get_content()
+    assert "Kính gửi" in text and english_words(text) == [] and not PY_REPR.search(text)
     document = docx.Document(out["docx"])
     paragraphs = [p.text for p in document.paragraphs]
     cells = [c.text for t in document.tables for row in t.rows for c in row.cells]
