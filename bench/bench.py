@@ -9,6 +9,7 @@ missed, 2 when the benchmark itself failed. See bench/README.md.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import sys
@@ -81,7 +82,7 @@ def run(selected: list[str], quick: bool) -> list[Figure]:
     with bench_env() as env:
         for name, step in steps:
             if name in selected:
-                figures.extend(_guarded(name, lambda: step(env)))
+                figures.extend(_guarded(name, functools.partial(step, env)))
     if "status" in selected:
         figures.extend(_guarded("status", status_figures))
     if "web" in selected:

@@ -70,7 +70,7 @@ def _stream_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits, b
             NotImplementedError, RuntimeError) as exc:
         budget.left -= seen
         return seen, None, f"{info.filename}: unreadable ({exc})"
-    except Exception as exc:  # zlib/lzma/bz2 errors on crafted streams
+    except Exception as exc:  # noqa: BLE001 - zlib/lzma/bz2 errors on crafted streams
         budget.left -= seen
         return seen, None, f"{info.filename}: unreadable ({exc.__class__.__name__})"
     budget.left -= seen

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 # Verification outcomes stored with each message (``messages.sender_auth``).
 UNCHECKED = "unchecked"  # no trusted_authserv_id configured: nothing was verified
-PASS = "pass"            # an aligned pass from our own receiving server
+PASS = "pass"  # noqa: S105 - a verdict, not a password; an aligned pass from our own receiving server
 FAIL = "fail"            # trusted server configured, no aligned pass for the From domain
 UNVERIFIED_LABEL = "người gửi chưa được xác thực"
 

@@ -139,7 +139,7 @@ def _decode_words(name: str, text: str) -> str:
         return text
     try:
         return str(policy.default.header_factory(name, text))
-    except Exception:  # hostile nesting raises RecursionError and friends
+    except Exception:  # noqa: BLE001 - hostile nesting raises RecursionError and friends
         return decode_header_part(text) or text
 
 
@@ -241,10 +241,10 @@ def _addresses(name: str, values: list[str]) -> list[tuple[str, str]]:
     try:
         header = policy.default.header_factory(name, joined)
         pairs = [(a.display_name, a.addr_spec) for a in header.addresses]
-    except Exception:
+    except Exception:  # noqa: BLE001 - hostile syntax: any failure falls back to the next parser
         try:
             pairs = get_addresses(joined, decode_names=True)
-        except Exception:
+        except Exception:  # noqa: BLE001
             pairs = [("", a) for a in _ADDR_SPEC.findall(joined)]
     return [(nfc(n or ""), a.strip().lower()) for n, a in pairs if a and "@" in a]
 
@@ -447,7 +447,7 @@ def _filename(part: Message, defects: list[str]) -> str | None:
     view = _mime_view(part, defects)
     try:
         name = view.get_filename()
-    except Exception:
+    except Exception:  # noqa: BLE001 - a hostile filename parameter is no filename
         name = None
     if not name:
         return None
@@ -457,7 +457,7 @@ def _filename(part: Message, defects: list[str]) -> str | None:
 def _disposition(part: Message) -> str | None:
     try:
         return part.get_content_disposition()
-    except Exception:
+    except Exception:  # noqa: BLE001 - a hostile Content-Disposition is none
         return None
 
 
@@ -472,7 +472,7 @@ def _payload_bytes(part: Message, label: str, defects: list[str], bulk: _BulkBod
         data = part.get_payload(decode=True)
         for d in part.defects[seen:]:  # decoders report broken base64/QP here
             defects.append(f"{label}: {d.__class__.__name__}")
-    except Exception as exc:  # pragma: no cover - stdlib decoders are lenient
+    except Exception as exc:  # noqa: BLE001  # pragma: no cover - stdlib decoders are lenient
         defects.append(f"{label}: payload not decodable ({exc.__class__.__name__})")
         payload = part.get_payload()
         data = payload.encode("ascii", "surrogateescape") if isinstance(payload, str) else b""

@@ -178,7 +178,7 @@ def _read_documents(env: Envelope, stored: list[StoredAttachment], limits: DocLi
     seen: set[tuple[str, str]] = set()
     todo: list[tuple[AttachmentPart, StoredAttachment]] = []
     photos = {id(a) for a in report_photos(env, limits.ocr_pages)}
-    for att, saved in zip(env.attachments, stored):
+    for att, saved in zip(env.attachments, stored, strict=False):
         if _skipped_inline(att, photos) or (att.filename, saved.sha256) in seen:
             continue
         seen.add((att.filename, saved.sha256))
@@ -189,7 +189,7 @@ def _read_documents(env: Envelope, stored: list[StoredAttachment], limits: DocLi
         log.warning("document reading failed: %s", exc)
         read = [[DocumentText(filename=a.filename, format="other", notes=[f"không đọc được tệp: {type(exc).__name__}"])]
                 for a, _ in todo]
-    for (att, saved), found in zip(todo, read):
+    for (_att, saved), found in zip(todo, read, strict=False):
         for doc in found:
             saved.text_chars += len(doc.text)
             saved.notes.extend(doc.notes)

@@ -178,13 +178,13 @@ def status_table_docx(rows: Iterable[StatusLike], year: int, day: date, path: Pa
     table.autofit = False
     header = table.rows[0]
     _repeat_header(header)
-    for cell, title in zip(header.cells, COLUMNS):
+    for cell, title in zip(header.cells, COLUMNS, strict=False):
         _fill_cell(cell, title, bold=True, center=True)
     for row in body:
         cells = table.add_row().cells
-        for i, (cell, text) in enumerate(zip(cells, row.cells)):
+        for i, (cell, text) in enumerate(zip(cells, row.cells, strict=False)):
             _fill_cell(cell, text, center=i in (0, 3, 4))
-    for column, width in zip(table.columns, COLUMN_WIDTHS_MM):
+    for column, width in zip(table.columns, COLUMN_WIDTHS_MM, strict=False):
         for cell in column.cells:
             cell.width = Mm(width)
     return save_atomically(path, doc.save)

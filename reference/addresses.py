@@ -132,7 +132,7 @@ def _decode_phrase(parts: list[tuple[str, str]]) -> str:
     text = " ".join(text.split())
     try:
         text = str(make_header(decode_header(text)))
-    except Exception:  # noqa: BLE001 - a broken encoded word stays as written
+    except Exception:  # noqa: BLE001, S110 - a broken encoded word stays as written
         pass
     return nfc(text)
 

@@ -96,7 +96,7 @@ def report_docx(name: str, sections: list[tuple[str, str]], rows: list[list[str]
         if heading.startswith("2.") and rows:  # the indicator table sits inside section I
             table = doc.add_table(rows=0, cols=len(HEADER))
             for values in [HEADER, *rows]:
-                for cell, value in zip(table.add_row().cells, values):
+                for cell, value in zip(table.add_row().cells, values, strict=False):
                     cell.text = value
             rows = []
     doc.add_paragraph("Nơi nhận:")

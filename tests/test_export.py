@@ -92,7 +92,7 @@ def test_xlsx_has_two_named_sheets_with_bold_headers_and_widths(data, tmp_path):
     assert status.column_dimensions["B"].width == 34 and status.freeze_panes == "A2"
     assert status.max_row == len(data.status) + 1
     header = [c.value for c in status[1]]
-    rows = {r[0]: dict(zip(header, r)) for r in status.iter_rows(min_row=2, values_only=True)}
+    rows = {r[0]: dict(zip(header, r, strict=False)) for r in status.iter_rows(min_row=2, values_only=True)}
     assert rows["can-tho"]["Ngày nhận"] == "03/12/2024" and rows["can-tho"]["Đúng hạn"] == "Muộn"
     assert rows["can-tho"]["Thời điểm nhận (ISO)"].strftime("%d/%m/%Y %H:%M") == "03/12/2024 09:00"
     values = list(indicators.iter_rows(min_row=2, values_only=True))

@@ -214,7 +214,7 @@ def test_concurrent_flushes_never_send_a_row_twice(db: Database, smtp_server: Sm
         try:
             barrier.wait()
             results.append(flush(db, transport_for(smtp_server), FROM, now=T0, batch=count, daily_cap=100))
-        except BaseException as exc:  # surfaced below; a thread's exception is otherwise lost
+        except BaseException as exc:  # noqa: BLE001 - surfaced below; a thread's exception is otherwise lost
             errors.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(2)]

@@ -30,8 +30,8 @@ class App:
     def load(cls, config_path: str | None = None, migrate: bool = True, need_secrets: bool = True) -> App:
         app = cls(load_config(config_path, need_secrets=need_secrets), migrate=migrate)
         # Fail now, not at the first email, on broken data files.
-        app.roster_base
-        app.campaigns
+        app.roster_base  # noqa: B018 - the property loads and checks the file
+        app.campaigns  # noqa: B018
         return app
 
     @property

@@ -152,7 +152,7 @@ class NameIndex:
             if i + n > len(toks):
                 continue
             span = toks[i:i + n]
-            if all(same_word(t, tl, fd) for t, tl, fd in zip(span, entry.toneless, entry.folded)):
+            if all(same_word(t, tl, fd) for t, tl, fd in zip(span, entry.toneless, entry.folded, strict=False)):
                 if entry.upper_only and not all(t.is_upper for t in span):
                     continue
                 return entry

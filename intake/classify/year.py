@@ -118,7 +118,7 @@ def decide_year(zones: list[Zone], campaigns: dict[int, Campaign], arrived_at: d
         text = "\n".join(z.text for z in zones if z.kind in (SUBJECT, DOC_TITLE, DOC_BODY, MAIL_BODY))
         try:
             campaign = dispatch_lookup(campaigns, text)
-        except Exception:  # a lookup failure must not lose the message
+        except Exception:  # noqa: BLE001 - a lookup failure must not lose the message
             campaign = None
         if campaign is not None:
             return YearVerdict(campaign.year, C_DISPATCH,

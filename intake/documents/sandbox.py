@@ -284,7 +284,7 @@ def read_all(entries: list[tuple[str, str, bytes, str | None]], limits: DocLimit
     kinds = [sniff_format(name, ctype, data) for name, ctype, data, _ in entries]
     results: list[list[DocumentText]] = [[] for _ in entries]
     heavy: list[Item] = []
-    for index, ((name, ctype, data, path), kind) in enumerate(zip(entries, kinds)):
+    for index, ((name, ctype, data, path), kind) in enumerate(zip(entries, kinds, strict=True)):
         if needs_child(kind):
             readable_path = path if path and os.path.isfile(path) else None
             heavy.append(Item(index, name, ctype, None if readable_path else data, readable_path))

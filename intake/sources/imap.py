@@ -246,7 +246,7 @@ class ImapSource:
         size = self.settings.batch_size
         for start in range(0, len(wanted), size):
             batch = wanted[start:start + size]
-            fetched = self._call("fetch", lambda c: self._fetch_batch(c, uidvalidity, batch))
+            fetched = self._call("fetch", lambda c, batch=batch: self._fetch_batch(c, uidvalidity, batch))
             for uid in batch:
                 data = fetched.get(uid)
                 if data is None:  # expunged by someone else meanwhile
@@ -415,14 +415,14 @@ class ImapSource:
             return
         try:
             client.logout()
-        except Exception:
+        except Exception:  # noqa: BLE001 - whatever failed, the connection is dropped
             _shutdown_quietly(client)
 
 
 def _shutdown_quietly(client: IMAPClient) -> None:
     try:
         client.shutdown()
-    except Exception:  # already closed; nothing useful to report
+    except Exception:  # noqa: BLE001, S110 - already closed; nothing useful to report
         pass
 
 

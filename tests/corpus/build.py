@@ -70,7 +70,7 @@ def mail(sender: str, subject: str, body: str, when: datetime, attachments=(), t
     if subject:
         msg["Subject"] = subject
     msg["Date"] = format_datetime(when)
-    digest = hashlib.sha1(f"{sender}|{subject}|{when.isoformat()}".encode()).hexdigest()[:16]
+    digest = hashlib.sha1(f"{sender}|{subject}|{when.isoformat()}".encode(), usedforsecurity=False).hexdigest()[:16]
     msg["Message-ID"] = f"<{digest}.corpus@example.test>"
     for key, value in (headers or {}).items():
         msg[key] = value

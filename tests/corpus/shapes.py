@@ -235,7 +235,7 @@ def _photo_mail(sender: str, subject: str, intro: str, pages: list[bytes], when:
             f"<p>--<br><img src=\"cid:{logo_id}\" width=\"96\"> Văn thư Sở KH&amp;CN</p></body></html>")
     msg.add_alternative(html, subtype="html")
     related = msg.get_payload()[1]
-    for number, (cid, data) in enumerate(zip(ids, pages), start=1):
+    for number, (cid, data) in enumerate(zip(ids, pages, strict=False), start=1):
         related.add_related(data, maintype="image", subtype="jpeg", cid=f"<{cid}>",
                             filename=f"image{number:03d}.jpg", disposition="inline")
     related.add_related(logo_png(), maintype="image", subtype="png", cid=f"<{logo_id}>", filename="logo.png",

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
@@ -106,7 +106,7 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str, every: 
         try:
             if predicate():
                 return
-        except Exception:  # noqa: BLE001 - a server being restarted answers nothing for a moment
+        except Exception:  # noqa: BLE001, S110 - a server being restarted answers nothing for a moment
             pass
         time.sleep(every)
     seen = ""
@@ -153,7 +153,7 @@ class DaemonProcess:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill9()
-            raise AssertionError("daemon did not stop within %ss of SIGTERM" % timeout) from None
+            raise AssertionError(f"daemon did not stop within {timeout}s of SIGTERM") from None
 
     def log_count(self, text: str) -> int:
         """How often a line containing ``text`` was logged, over every run so far."""

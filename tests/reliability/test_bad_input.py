@@ -71,10 +71,10 @@ def _assert_corpus(app: App, delivered: list[badmail.BadMail]) -> list[models.Me
     rows = _rows(app)
     assert len(rows) == len(delivered), [r.subject[:40] for r in rows]
     store = Path(app.store_root)
-    problems = [p for bad, row in zip(delivered, rows) for p in check_row(bad, row, store)]
+    problems = [p for bad, row in zip(delivered, rows, strict=True) for p in check_row(bad, row, store)]
     assert problems == []
     assert not list(store.rglob(".tmp-*")), "a half-written file was left in the store"
-    by_kind = {bad.kind: row for bad, row in zip(delivered, rows)}
+    by_kind = {bad.kind: row for bad, row in zip(delivered, rows, strict=True)}
     forwarded = by_kind["forwarded-rfc822-base64"].attachments
     assert [a.from_forward for a in forwarded] == [True], "the encoded forward's report was lost"
     assert by_kind["duplicate-message-id-a"].message_id == by_kind["duplicate-message-id-b"].message_id

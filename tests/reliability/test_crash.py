@@ -154,11 +154,11 @@ def test_kill_9_anywhere_loses_and_repeats_nothing(backend, total, kills, reques
             if moment < 0.2:  # during start-up: imports, migrations, waiting for the dead daemon's lease
                 time.sleep(rng.uniform(0.2, 4.0))
             elif moment < 0.4 or before >= total:  # just after taking the lease: connecting, fetching, or sending
-                wait_until(lambda: daemon.log_count("now the leader") > leaders, timeout=30,
+                wait_until(lambda leaders=leaders: daemon.log_count("now the leader") > leaders, timeout=30,
                            what="the restarted daemon to take the lease", every=0.05)
                 time.sleep(rng.uniform(0.0, 1.5))
             else:  # in the middle of the work: parsing, committing, moving, sending
-                wait_until(lambda: _recorded(engine) > before, timeout=30, what="the daemon to record a message",
+                wait_until(lambda before=before: _recorded(engine) > before, timeout=30, what="the daemon to record a message",
                            every=0.05)
                 time.sleep(rng.uniform(0.0, 0.6))
             daemon.kill9()

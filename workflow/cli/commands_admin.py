@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
     def db_upgrade(config: ConfigOption = None) -> None:
         """Chuyển cơ sở dữ liệu lên phiên bản mới nhất (mỗi lần khởi động cũng tự làm)."""
         with open_app(config) as a:
-            a.db  # migrates
+            a.db  # noqa: B018 - opening the database migrates it
             console.print(f"Database is at the latest schema: {_redact(a.settings.database.url)}", markup=False)
 
     @app.command("roster")

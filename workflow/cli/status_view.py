@@ -38,7 +38,7 @@ def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[s
     widths = [max(width(row[i]) for row in cells) for i in range(len(headers))]
 
     def line(row: list[str]) -> str:
-        return "  ".join(c + " " * (w - width(c)) for c, w in zip(row, widths)).rstrip()
+        return "  ".join(c + " " * (w - width(c)) for c, w in zip(row, widths, strict=False)).rstrip()
 
     return [line(cells[0]), "  ".join("─" * w for w in widths), *(line(r) for r in cells[1:])]
 

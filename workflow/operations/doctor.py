@@ -317,7 +317,7 @@ def check_imap(mb: MailboxConfig, password: str | None) -> Check:
         except Exception:  # noqa: BLE001 - the check's answer is already known
             try:
                 client.shutdown()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001, S110 - the connection is being dropped anyway
                 pass
 
 

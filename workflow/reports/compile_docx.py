@@ -104,7 +104,7 @@ def _page_number_footer(section) -> None:  # type: ignore[no-untyped-def]
 # ---- paragraphs ---------------------------------------------------------------------------------
 def _para(container, text: str = "", *, bold: bool = False, italic: bool = False,  # type: ignore[no-untyped-def]
           align: WD_ALIGN_PARAGRAPH | None = WD_ALIGN_PARAGRAPH.CENTER, size: Pt | None = None,
-          space_after: Pt = Pt(0)):
+          space_after: Pt = Pt(0)):  # noqa: B008 - Pt is an immutable int
     para = container.add_paragraph()
     if align is not None:
         para.alignment = align
@@ -220,15 +220,15 @@ def _grid(doc: DocxDocument, columns: tuple[str, ...], widths: tuple[int, ...],
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     table.autofit = False
     _repeat_header(table.rows[0])
-    for cell, title in zip(table.rows[0].cells, columns):
+    for cell, title in zip(table.rows[0].cells, columns, strict=False):
         _cell(cell, title, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER)
     for row in rows:
         cells = table.add_row().cells
-        for i, (cell, text) in enumerate(zip(cells, row)):
+        for i, (cell, text) in enumerate(zip(cells, row, strict=False)):
             align = (WD_ALIGN_PARAGRAPH.CENTER if i == 0 else
                      WD_ALIGN_PARAGRAPH.RIGHT if i >= numeric_from else WD_ALIGN_PARAGRAPH.LEFT)
             _cell(cell, text, align=align)
-    for column, width in zip(table.columns, widths):
+    for column, width in zip(table.columns, widths, strict=False):
         for cell in column.cells:
             cell.width = Mm(width)
 

@@ -279,7 +279,7 @@ class Daemon:
             scheduler.shutdown(wait=True)
             try:
                 self.cycle.source.close()
-            except Exception:  # noqa: BLE001 - closing a dead connection is not news
+            except Exception:  # noqa: BLE001, S110 - closing a dead connection is not news
                 pass
             if self._is_leader:
                 try:

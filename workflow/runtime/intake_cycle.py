@@ -297,7 +297,7 @@ class IntakeCycle:
         known = self._known_fingerprints(set(prints))
         serial = sum(len(raw.raw) for raw in chunk) > SERIAL_FROM_BYTES
         futures: list[Future[Understanding] | _Later] = []
-        for raw, fingerprint in zip(chunk, prints):
+        for raw, fingerprint in zip(chunk, prints, strict=True):
             if fingerprint in known:  # delivered again: stored and audited, never read again
                 futures.append(_Later(known_delivery, raw, self.store, known[fingerprint], fingerprint))
             elif serial:
@@ -305,7 +305,7 @@ class IntakeCycle:
             else:
                 futures.append(pool.submit(understand, raw, ctx, self.store))
         done: list[Understanding] = []
-        for raw, future in zip(chunk, futures):
+        for raw, future in zip(chunk, futures, strict=False):
             stats.fetched += 1
             try:
                 try:

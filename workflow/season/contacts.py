@@ -328,7 +328,7 @@ def check_table(roster: Roster, rows: list[tuple[int, list[str]]], session: Sess
     for number, cells in rows[start + 1:]:
         _too_slow(limits, deadline)
 
-        def get(column: str) -> str:
+        def get(column: str, cells: list[str] = cells) -> str:
             i = columns.get(column)
             return cells[i].strip() if i is not None and i < len(cells) else ""
 

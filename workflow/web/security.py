@@ -141,7 +141,7 @@ class SessionMiddleware:
                 cookie = SimpleCookie()
                 try:
                     cookie.load(value.decode("latin-1"))
-                except Exception:  # a malformed Cookie header is a stranger's problem, not a crash
+                except Exception:  # noqa: BLE001, S112 - a malformed Cookie header is a stranger's problem, not a crash
                     continue
                 if COOKIE in cookie:
                     try:

@@ -162,10 +162,10 @@ def report_docx(lines: list[tuple[str, str]], rng: random.Random) -> bytes:
             rows = _indicator_rows(rng)
             table = doc.add_table(rows=1 + len(rows), cols=len(INDICATOR_HEADER))
             table.style = "Table Grid"
-            for cell, value in zip(table.rows[0].cells, INDICATOR_HEADER):
+            for cell, value in zip(table.rows[0].cells, INDICATOR_HEADER, strict=False):
                 cell.text = value
-            for row, values in zip(table.rows[1:], rows):
-                for cell, value in zip(row.cells, values):
+            for row, values in zip(table.rows[1:], rows, strict=False):
+                for cell, value in zip(row.cells, values, strict=False):
                     cell.text = value
             continue
         paragraph = doc.add_paragraph()

@@ -93,7 +93,7 @@ class SeasonBuilder:
         self.year = campaign.year
         self.mailbox = mailbox
         self.count = agencies
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 - a reproducible demo season, nothing secret
         self.opens = opens
         self.mails: list[DemoMail] = []
         self.contacts: dict[str, str] = {}

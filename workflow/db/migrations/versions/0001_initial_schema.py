@@ -1,7 +1,7 @@
 """Initial schema: agencies, campaigns, messages, attachments, submissions, outbox, audit log, leases, job runs, indicator rows.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-21 23:30:23.310933
 """
 import sqlalchemy as sa
