@@ -43,7 +43,8 @@ def _processed_state(env: BenchEnv, count: int, label: str):
     mailbox = cycle.source.mailbox
     arrived = datetime(2024, 11, 1, tzinfo=UTC)
     rows = [{
-        "sha256": hashlib.sha256(f"{label}-{uid}".encode()).hexdigest(), "source_key": f"imap:INBOX:{uidvalidity}:{uid}",
+        "sha256": hashlib.sha256(f"{label}-{uid}".encode()).hexdigest(),
+        "source_key": f"imap:INBOX:{uidvalidity}:{uid}",
         "mailbox": mailbox, "uidvalidity": uidvalidity, "uid": uid, "raw_path": "", "size": 1000,
         "arrived_at": arrived, "status": "recorded", "kind": "other", "marked_done": True,
     } for uid in uids]

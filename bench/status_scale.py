@@ -95,6 +95,7 @@ def status_ratio(backend: str, empty_url: str, full_url: str, workdir: Path, *, 
         empty.close()
         full.close()
     return Figure(f"status_{backend}", round(full_s / empty_s, 3), 2.0, "× (full ÷ empty)",
-                  f"in-process work of `tdc-bot status --year 2024` ({backend}): {len(YEARS)} years × {agencies} agencies "
+                  f"in-process work of `tdc-bot status --year 2024` ({backend}): {len(YEARS)} years × {agencies} "
+                  "agencies "
                   f"× {per_agency} messages vs an empty database, median of {rounds}",
                   {"messages": inserted, "full_ms": round(full_s * 1000, 2), "empty_ms": round(empty_s * 1000, 2)})

@@ -59,7 +59,8 @@ _STATUS_TYPES = {"message/delivery-status", "message/disposition-notification", 
                  "message/global-delivery-status", "message/global-headers", "message/feedback-report",
                  "message/global-disposition-notification"}
 _STATUS_TEXT_CHARS = 64 * 1024  # a status block is a few header lines; returned headers rarely more
-_BOUNDARY_LINE = re.compile(r"^--([0-9A-Za-z'()+_,./:=?-][0-9A-Za-z'()+_,./:=? -]{0,68}[0-9A-Za-z'()+_,./:=?-])\s*$", re.M)
+_BOUNDARY_LINE = re.compile(r"^--([0-9A-Za-z'()+_,./:=?-][0-9A-Za-z'()+_,./:=? -]{0,68}[0-9A-Za-z'()+_,./:=?-])\s*$",
+                            re.M)
 _LATIN_DECLARED = {"us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "windows-1252", "cp1252"}
 _MIME_HEADERS = ("content-type", "content-disposition")
 _ADDR_SPEC = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}")
@@ -266,7 +267,8 @@ def _recipient_addresses(msg: Message, name: str, limits: Limits) -> list[str]:
     return [a for a in (m.address.strip().lower() for m in strict) if "@" in a]
 
 
-def _collect_headers(msg: Message, limits: Limits, defects: list[str]) -> tuple[dict[str, list[str]], list[tuple[str, int]]]:
+def _collect_headers(msg: Message, limits: Limits,
+                     defects: list[str]) -> tuple[dict[str, list[str]], list[tuple[str, int]]]:
     """The decoded header fields by name, and their order in the message as (name, index among that name's values).
 
     The order matters for trust: only fields our receiving server wrote above its own Received line count.
@@ -711,7 +713,8 @@ def _envelope(msg: Message, state: _Walk, depth: int, in_forward: bool, size: in
         # Brackets in the name, obsolete syntax: read it tolerantly, but never pick among several addresses.
         recovered = tolerant_address(from_values[0])
         if recovered is not None:
-            from_name, from_addr = nfc(_decode_words("subject", recovered[0])), recovered[1]  # a name is unstructured text
+            # a name is unstructured text
+            from_name, from_addr = nfc(_decode_words("subject", recovered[0])), recovered[1]
             defects.append("from: address read by the tolerant second pass")
     from_ambiguous = bool(headers.get("from")) and not from_addr and _several_addresses(from_values)
     if from_ambiguous:

@@ -383,7 +383,8 @@ def _add_review_reasons(result: Understanding, ctx: IntakeContext) -> None:
     if cls.kind != "report":
         return
     if cls.confidence < ctx.review_threshold:
-        result.review_reasons.append(f"độ tin cậy thấp ({vn_decimal(cls.confidence)} < {vn_decimal(ctx.review_threshold)})")
+        result.review_reasons.append(f"độ tin cậy thấp ({vn_decimal(cls.confidence)} < "
+                                     f"{vn_decimal(ctx.review_threshold)})")
     if cls.agency is None:
         result.review_reasons.append("không xác định được đơn vị gửi")
     if cls.year is None:
@@ -398,8 +399,8 @@ def _add_review_reasons(result: Understanding, ctx: IntakeContext) -> None:
         if not ctx.roster.speaks_for(speaker(result.envelope), cls.agency, cls.year):
             result.foreign_sender = True
             result.review_reasons.append(
-                f"địa chỉ gửi {result.envelope.from_addr or '(trống)'} không thuộc danh sách địa chỉ đã biết của đơn vị; "
-                "cán bộ đầu mối cần xác nhận thư thuộc đơn vị nào"
+                f"địa chỉ gửi {result.envelope.from_addr or '(trống)'} không thuộc danh sách địa chỉ đã biết "
+                "của đơn vị; cán bộ đầu mối cần xác nhận thư thuộc đơn vị nào"
             )
     if cls.delivery == LINK:
         result.review_reasons.append(LINK_REASON)
@@ -408,7 +409,8 @@ def _add_review_reasons(result: Understanding, ctx: IntakeContext) -> None:
         if LAYOUT_NOTE not in result.notes:
             result.notes.append(LAYOUT_NOTE)  # kept on the message: the ack says so instead of listing sections
     elif result.outline is not None and result.outline.missing_required:
-        result.review_reasons.append("báo cáo thiếu mục bắt buộc của đề cương: " + ", ".join(result.outline.missing_required))
+        missing = ", ".join(result.outline.missing_required)
+        result.review_reasons.append("báo cáo thiếu mục bắt buộc của đề cương: " + missing)
     for doc in result.documents:
         if doc.needs_review:
             result.review_reasons.append(f"{doc.filename}: {doc.needs_review}")

@@ -39,7 +39,8 @@ from notifier.render import VN_TZ, one_line
 POLICY = SMTP_EXACT
 AUTO_REPLIED_KINDS = frozenset({"ack", "resubmission"})
 _ATOM_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
-_DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOMAIN = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
 _LINE_BREAK = re.compile(r"[\r\n]")
 
 

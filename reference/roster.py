@@ -528,7 +528,8 @@ def _check_unique(records, sources, values, what: str) -> None:
     for slug, record in records.items():
         for value in values(record.latest):
             if owner.setdefault(value, slug) != slug:
-                raise RosterError(f"{sources[slug]}: agency {slug!r}: {what} {value!r} is also listed for {owner[value]!r}")
+                raise RosterError(f"{sources[slug]}: agency {slug!r}: {what} {value!r} is also listed for "
+                                  f"{owner[value]!r}")
 
 
 def _check_same_year(records: dict[str, _Record], sources: dict[str, Path]) -> None:
@@ -548,4 +549,5 @@ def _check_same_year(records: dict[str, _Record], sources: dict[str, Path]) -> N
                 if names.setdefault(key, slug) != slug:
                     raise RosterError(f"{where}: name {name!r} is also used by {names[key]!r} in {year}")
             if view.code and codes.setdefault(view.code, slug) != slug:
-                raise RosterError(f"{where}: statistical code {view.code} is also used by {codes[view.code]!r} in {year}")
+                raise RosterError(f"{where}: statistical code {view.code} is also used by {codes[view.code]!r} in "
+                                  f"{year}")

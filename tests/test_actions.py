@@ -229,7 +229,8 @@ def test_exempt_then_reopen_returns_to_what_the_versions_imply(app, config, tmp_
     with app.db.transaction() as s:
         result = reopen(s, ctx(app, LATE), "tay-ninh", 2024, "nhầm")
     assert (result.from_state, result.to_state) == ("exempt", "acknowledged")
-    assert [(a.from_state, a.to_state) for a in audits(app, "reopen")] == [("exempt", "missing"), ("exempt", "acknowledged")]
+    assert [(a.from_state, a.to_state) for a in audits(app, "reopen")] == [("exempt", "missing"),
+                                                                           ("exempt", "acknowledged")]
     assert run_cli("exempt", "bo-y-te", "--year", "2024", config=config, check=False).returncode == 2  # no --reason
 
 

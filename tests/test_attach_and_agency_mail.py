@@ -37,7 +37,8 @@ def test_a_report_received_outside_email_is_attached_read_and_counted(tmp_path):
     shown = cli_json("show", "tay-ninh/2024", config=config)
     [version] = shown["versions"]
     assert version["attachments"][0]["filename"] == "BC NSCL 2024 Tây Ninh.docx"
-    assert [(r["indicator"], r["result"]) for r in version["indicators"]] == [("Số lượt doanh nghiệp được hỗ trợ", 20.0)]
+    assert [(r["indicator"], r["result"]) for r in version["indicators"]] == [("Số lượt doanh nghiệp được hỗ trợ",
+                                                                               20.0)]
     assert any(e["action"] == "report_recorded_by_hand" and e["actor"] == "dieuphoi"
                and "văn bản điện tử" in e["reason"] for e in shown["audit"])
     refused = run_cli("attach", "tay-ninh", str(tmp_path / "khong-co.docx"), "--year", "2024", config=config,

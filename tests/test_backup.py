@@ -28,7 +28,8 @@ def _season(config: Path, maildir: Path) -> None:
         (mailfactory.report_email("vanthu@skhcn.camau.gov.vn", "Cà Mau", subject="Báo cáo NSCL 2024 tỉnh Cà Mau"),
          datetime(2024, 12, 3, 4, tzinfo=UTC)),
         (mailfactory.report_email("vanthu@skhcn.tayninh.gov.vn", "Tây Ninh",
-                                  subject="Báo cáo thay thế NSCL 2024 tỉnh Tây Ninh"), datetime(2024, 11, 27, 2, tzinfo=UTC)),
+                                  subject="Báo cáo thay thế NSCL 2024 tỉnh Tây Ninh"), datetime(2024, 11, 27, 2,
+                                                                                                tzinfo=UTC)),
         (mailfactory.auto_reply(), datetime(2024, 11, 21, 1, tzinfo=UTC)),
         (mailfactory.bounce(), datetime(2024, 11, 22, 1, tzinfo=UTC)),
     ]
@@ -91,7 +92,8 @@ def _assert_files_moved(new_config: Path) -> None:
 
 
 def test_sqlite_round_trip_is_exact(tmp_path: Path) -> None:
-    config, new_config, archive = _round_trip(tmp_path, f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}")
+    config, new_config, archive = _round_trip(tmp_path, f"sqlite:///{tmp_path / 'a.db'}",
+                                              f"sqlite:///{tmp_path / 'b.db'}")
     _assert_same_season(config, new_config)
     _assert_files_moved(new_config)
     with tarfile.open(archive) as tar:

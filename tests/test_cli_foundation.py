@@ -35,7 +35,8 @@ def test_roster_2025_has_34_provinces_and_the_merged_ministries(tmp_path):
     ministries = {a["slug"] for a in agencies if a["kind"] == "ministry"}
     assert len(provinces) == 34
     assert "bo-nong-nghiep-va-moi-truong" in ministries
-    assert not ministries & {"bo-giao-thong-van-tai", "bo-thong-tin-va-truyen-thong", "bo-nong-nghiep-va-phat-trien-nong-thon"}
+    assert not ministries & {"bo-giao-thong-van-tai", "bo-thong-tin-va-truyen-thong",
+                             "bo-nong-nghiep-va-phat-trien-nong-thon"}
     tay_ninh = next(a for a in provinces if a["slug"] == "tay-ninh")
     assert "long-an" in tay_ninh["absorbed"]
 
@@ -68,7 +69,8 @@ def test_db_upgrade_command(tmp_path, db_url):
 def test_config_check_reports_every_problem_and_exits_2(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text('[mailbox]\nsource = "imap"\nhost = "imap.example.vn"\nsecurity = "none"\n'
-                    'username = "u@example.vn"\npassword_env = "TDC_TEST_MISSING_PW"\n[smtpp]\nhost = "x"\n', encoding="utf-8")
+                    'username = "u@example.vn"\npassword_env = "TDC_TEST_MISSING_PW"\n[smtpp]\nhost = "x"\n',
+                    encoding="utf-8")
     proc = run_cli("config", "check", config=path, check=False)
     assert proc.returncode == 2
     assert str(path) in proc.stderr

@@ -49,7 +49,8 @@ def test_healthy_setup_passes(tmp_path: Path) -> None:
     assert proc.returncode == 0
     # An empty contact book is a warning, not a failure (#13): every agency owing 2024 lacks a contact.
     contacts_line = next(line for line in lines if "danh bạ liên hệ:" in line)
-    assert contacts_line.startswith("CHÚ Ý") and "năm 2024: 69/69 đơn vị còn nợ báo cáo chưa có liên hệ đã xác nhận" in contacts_line
+    assert contacts_line.startswith("CHÚ Ý")
+    assert "năm 2024: 69/69 đơn vị còn nợ báo cáo chưa có liên hệ đã xác nhận" in contacts_line
     assert all(line.startswith("OK") for line in lines[:-1] if line != contacts_line), proc.stdout
     assert any("lược đồ cơ sở dữ liệu: đã ở phiên bản mới nhất" in line for line in lines)
     assert any("bây giờ là 20/11/2024 09:00 (Asia/Ho_Chi_Minh)" in line for line in lines)

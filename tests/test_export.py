@@ -73,7 +73,8 @@ def test_csv_into_a_folder_has_a_bom_and_vietnamese_headers(data, tmp_path):
     assert can_tho["Thời điểm nhận (ISO)"] == "2024-12-03T09:00:00+07:00"
     with (tmp_path / "indicators.csv").open(encoding="utf-8-sig", newline="") as fh:
         indicators = list(csv.DictReader(fh))
-    assert [(r["Mã đơn vị"], r["Chỉ tiêu (kế hoạch)"], r["Lũy kế"]) for r in indicators][3] == ("tay-ninh", "1000", "400")
+    assert [(r["Mã đơn vị"], r["Chỉ tiêu (kế hoạch)"], r["Lũy kế"]) for r in indicators][3] == ("tay-ninh", "1000",
+                                                                                                "400")
 
 
 def test_csv_paths_with_a_prefix(tmp_path):

@@ -25,7 +25,8 @@ LANE_SKIPS = {"typer", "pydantic", "sqlalchemy", "rich", "alembic"}
 # The real entry point in a child; reports which top-level packages it imported.
 _PROBE = """
 import atexit, json, sys
-atexit.register(lambda: sys.__stderr__.write("MODULES " + json.dumps(sorted({m.split('.')[0] for m in sys.modules})) + "\\n"))
+atexit.register(lambda: sys.__stderr__.write(
+    "MODULES " + json.dumps(sorted({m.split('.')[0] for m in sys.modules})) + "\\n"))
 sys.argv = ["tdc-bot", *json.loads(sys.argv[1])]
 from workflow.cli import main
 main()

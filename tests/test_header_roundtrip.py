@@ -32,13 +32,16 @@ FROM = f"{FROM_NAME} <baocao@tdc.example.vn>"
 def _contexts(agency_name: str, year: int) -> dict[str, dict[str, object]]:
     received = datetime(year, 11, 29, 17, 30, tzinfo=UTC)
     reminder = dict(agency_name=agency_name, year=year, deadline=date(year, 11, 30), days_left=7,
-                    dispatch="4258/BKHCN-TĐC", dispatch_date=date(year - 1, 11, 17), reporting_address="baocao@example.vn")
+                    dispatch="4258/BKHCN-TĐC", dispatch_date=date(year - 1, 11, 17),
+                    reporting_address="baocao@example.vn")
     return {
         "ack": dict(agency_name=agency_name, year=year, reference=f"TDC-{year}-000123", received_at=received,
-                    on_time=True, deadline=date(year, 11, 30), subject=f"Báo cáo kết quả NSCL năm {year} – {agency_name}",
+                    on_time=True, deadline=date(year, 11, 30),
+                    subject=f"Báo cáo kết quả NSCL năm {year} – {agency_name}",
                     attachments=[], outline_missing=[], needs_review=False, review_reasons=[],
                     reply_address="baocao@example.vn", campaign_dispatch="4258/BKHCN-TĐC"),
-        "resubmission": dict(agency_name=agency_name, year=year, reference=f"TDC-{year}-000123", reason="Thiếu mục II.3",
+        "resubmission": dict(agency_name=agency_name, year=year, reference=f"TDC-{year}-000123",
+                             reason="Thiếu mục II.3",
                              received_at=received, deadline=date(year, 11, 30), reply_address="baocao@example.vn",
                              subject="Báo cáo", campaign_dispatch="4258/BKHCN-TĐC"),
         "reminder_notice": reminder,

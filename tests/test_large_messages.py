@@ -61,7 +61,8 @@ def _odd_messages() -> dict[str, bytes]:
         "leading-text": _head("e", mixed) + "\r\n" + text + part + "  \r\n" + good + "--B--\r\n",
         "blank-line-inside": _head("f", mixed) + "\r\n" + text + part + good[:800] + "\r\n" + good[800:] + "--B--\r\n",
         "lone-cr": _head("g", mixed) + "\r\n" + text + part + good[:700] + "\r" + good[700:] + "--B--\r\n",
-        "base64-text-body": _head("h", "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n")
+        "base64-text-body": _head("h",
+                                  "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n")
         + "\r\n" + _b64_lines(("Kính gửi Bộ KH&CN. " * 200).encode()),
         "at-eof-no-newline": _head("i", "Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n")
         + "\r\n" + good.rstrip("\r\n"),

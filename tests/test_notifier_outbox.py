@@ -138,7 +138,8 @@ def test_a_permanent_refusal_fails_one_row_and_the_rest_go_out(db: Database, smt
     assert stored[good].state == SENT
 
 
-def test_a_row_that_cannot_be_composed_fails_without_blocking_others(db: Database, smtp_server: SmtpServer, tmp_path: Path) -> None:
+def test_a_row_that_cannot_be_composed_fails_without_blocking_others(db: Database, smtp_server: SmtpServer,
+                                                                     tmp_path: Path) -> None:
     broken = add_row(db, 1, attachments=[{"filename": "x.docx", "path": str(tmp_path / "missing.docx")}])
     add_row(db, 2)
     result = flush(db, transport_for(smtp_server), FROM, now=T0)
@@ -239,7 +240,8 @@ def test_inbox_key_counts_case_tags_and_ignored_dots_as_one_inbox() -> None:
     from reference.addresses import inbox_key
 
     assert {inbox_key(a) for a in ("Nguyen.Van.A@gmail.com", "nguyenvana+baocao@gmail.com",
-                                   "NGUYENVANA@googlemail.com", "n.g.u.y.e.n.v.a.n.a@gmail.com")} == {"nguyenvana@gmail.com"}
+                                   "NGUYENVANA@googlemail.com",
+                                   "n.g.u.y.e.n.v.a.n.a@gmail.com")} == {"nguyenvana@gmail.com"}
     assert inbox_key("van.thu+x@skhcn.tayninh.gov.vn") == "van.thu@skhcn.tayninh.gov.vn"  # dots matter elsewhere
     assert inbox_key("a@b.vn") != inbox_key("c@b.vn")
 

@@ -245,7 +245,8 @@ def test_reminders_escalate_from_notice_to_overdue() -> None:
     for rendered in (notice, firm, overdue):
         assert "30/11/2024" in rendered.subject
         assert "Công văn số 4258/BKHCN-TĐC ngày 17/11/2023" in rendered.text
-        assert "baocao@example.vn" in rendered.text and "Kính gửi: Sở Khoa học và Công nghệ tỉnh Tây Ninh." in rendered.text
+        assert "baocao@example.vn" in rendered.text
+        assert "Kính gửi: Sở Khoa học và Công nghệ tỉnh Tây Ninh." in rendered.text
 
 
 def test_reminder_without_a_dispatch_still_reads_well() -> None:

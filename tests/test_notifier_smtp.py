@@ -54,7 +54,8 @@ def ack_row(**overrides: object) -> OutboxEmail:
 
 
 def plain(server: SmtpServer, **kwargs: object) -> SmtpTransport:
-    options: dict[str, object] = dict(security="none", username=None, password=None, timeout=10, local_hostname="localhost")
+    options: dict[str, object] = dict(security="none", username=None, password=None, timeout=10,
+                                      local_hostname="localhost")
     options.update(kwargs)
     return SmtpTransport(server.host, server.port, **options)  # type: ignore[arg-type]
 
@@ -147,7 +148,8 @@ def test_message_ids_are_unique_and_well_formed() -> None:
 
 def test_login_with_the_right_password(smtp_server_auth: SmtpServer) -> None:
     row = ack_row()
-    plain(smtp_server_auth, username=SMTP_USER, password=SMTP_PASSWORD).send(compose(row, FROM), row.recipients, ENVELOPE_FROM)
+    plain(smtp_server_auth, username=SMTP_USER, password=SMTP_PASSWORD).send(compose(row, FROM), row.recipients,
+                                                                             ENVELOPE_FROM)
     [received] = smtp_server_auth.wait_for(1)
     assert received.login == SMTP_USER
 

@@ -131,6 +131,7 @@ def test_a_different_layout_is_said_once_not_section_by_section(read, campaigns)
     assert format_missing(result.outline, campaigns[2023].outline) == (
         "Báo cáo trình bày theo bố cục khác đề cương; cán bộ đầu mối sẽ đối chiếu nội dung.")
     assert LAYOUT_NOTE in result.notes
-    assert [r for r in result.review_reasons if "đề cương" in r] == [f"{LAYOUT_NOTE}: cần đối chiếu nội dung với đề cương"]
+    assert [r for r in result.review_reasons if "đề cương" in r] == [f"{LAYOUT_NOTE}: cần đối chiếu nội dung với đề "
+                                                                     "cương"]
     rendered = render_email("ack", **ack_context(outline_missing=[], different_layout=True))
     assert "bố cục khác đề cương" in rendered.text and "Báo cáo chưa có mục" not in rendered.text

@@ -309,8 +309,10 @@ def test_missing_boundary_parameter_is_recovered() -> None:
 
 
 def test_wrong_boundary_is_recovered_from_the_body() -> None:
-    body = b"--REAL\r\n" + TEXT_PART + b"\r\n--REAL\r\n" + _attachment("attachment; filename=a.pdf") + b"\r\n--REAL--\r\n"
-    raw = raw_message([("From", "a@x.vn"), ("Subject", "s"), ("Content-Type", 'multipart/mixed; boundary="DECLARED"')], body)
+    body = (b"--REAL\r\n" + TEXT_PART + b"\r\n--REAL\r\n" + _attachment("attachment; filename=a.pdf")
+            + b"\r\n--REAL--\r\n")
+    raw = raw_message([("From", "a@x.vn"), ("Subject", "s"), ("Content-Type", 'multipart/mixed; boundary="DECLARED"')],
+                      body)
     env = parse(raw)
     assert env.text_body == "Kinh gui"
     assert [a.filename for a in env.attachments] == ["a.pdf"]

@@ -96,7 +96,8 @@ GTUBE = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 @pytest.mark.slow
 def test_every_real_message_through_the_daemon(tmp_path, rspamd_server):
     messages = corpus()
-    config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}", extra=JUNK.format(url=rspamd_server.http_url))
+    config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}",
+                          extra=JUNK.format(url=rspamd_server.http_url))
     distinct: dict[str, tuple[str, str, bytes]] = {}
     for i, (name, label, raw) in enumerate(messages):
         sha = hashlib.sha256(raw).hexdigest()

@@ -152,7 +152,8 @@ def _contact_sheet(path: Path, agencies) -> dict[str, tuple[str, str]]:  # type:
         key = agency.slug.replace("-", "")
         focal, clerk = f"daumoi.{key}@example.org", f"vanthu.{key}@example.org"
         addresses[agency.slug] = (focal, clerk)
-        lines.append(f"{agency.name};Đầu mối {agency.short_name};Đầu mối;{focal};Sở Khoa học và Công nghệ {agency.short_name}")
+        lines.append(f"{agency.name};Đầu mối {agency.short_name};Đầu mối;{focal};Sở Khoa học và Công nghệ "
+                     f"{agency.short_name}")
         lines.append(f"{agency.short_name};Văn thư;văn thư;{clerk};")
     path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8-sig")
     return addresses

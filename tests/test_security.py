@@ -58,7 +58,8 @@ def test_failed_sender_authentication_needs_review(tmp_path, results):
     config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}")
     app = App.load(str(config))
     try:
-        deliver(tmp_path / "tdc" / "mail", _with_header(mailfactory.report_email(), f"Authentication-Results: {results}"),
+        deliver(tmp_path / "tdc" / "mail",
+                _with_header(mailfactory.report_email(), f"Authentication-Results: {results}"),
                 when=ARRIVED)
         Daemon(app).run_once()
     finally:
@@ -111,7 +112,8 @@ def test_imaps_certificate_is_verified(tmp_path, dovecot):
     """
     dovecot.append(mailfactory.report_email())
     env = {IMAP_PW_ENV: dovecot.password}
-    untrusted = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'a.db'}", dovecot=dovecot, name="a", ca_file=False)
+    untrusted = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'a.db'}", dovecot=dovecot, name="a",
+                             ca_file=False)
     proc = run_cli("run", "--once", config=untrusted, env=env, check=False)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1, output

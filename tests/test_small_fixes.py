@@ -38,7 +38,8 @@ def test_read_only_commands_need_no_mail_passwords(tmp_path) -> None:
     extra = ('[mailbox]\nsource = "imap"\nhost = "mail.example.vn"\nusername = "u@example.vn"\n'
              'password_env = "TDC_TEST_UNSET_IMAP_PW"\n')
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'tdc.db'}")
-    text = config.read_text(encoding="utf-8").replace(f'[mailbox]\nsource = "maildir"\nmaildir = "{tmp_path / "mail"}"\n', extra)
+    text = config.read_text(encoding="utf-8").replace('[mailbox]\nsource = "maildir"\nmaildir = '
+                                                      f'"{tmp_path / "mail"}"\n', extra)
     text = text.replace('[smtp]\ntransport = "file"', '[smtp]\ntransport = "smtp"\nhost = "smtp.example.vn"\n'
                         'username = "u@example.vn"\npassword_env = "TDC_TEST_UNSET_SMTP_PW"')
     config.write_text(text, encoding="utf-8")

@@ -44,7 +44,8 @@ def test_exempt_from_anywhere_and_reopen_only_from_exempt():
 def test_every_move_record_makes_is_in_the_table():
     """record() moves every non-exempt state to received / needs_review with these events."""
     for source in set(models.STATES) - {models.EXEMPT}:
-        event = states.REPORT_RECEIVED if source in (models.MISSING, models.RESUBMISSION_REQUESTED) else states.SUPERSEDED
+        event = states.REPORT_RECEIVED if source in (models.MISSING,
+                                                     models.RESUBMISSION_REQUESTED) else states.SUPERSEDED
         for target in (models.RECEIVED, models.NEEDS_REVIEW):
             if source != target:
                 assert states.is_allowed(source, target, event), (source, target, event)

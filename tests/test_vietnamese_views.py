@@ -56,7 +56,8 @@ def _report(province: str, sender: str, when: datetime, verified: bool = False, 
         domain = sender.rpartition('@')[2]
         broken = f"; dkim=fail (body hash did not verify) header.d={domain}" if broken_dkim else ""
         msg["Authentication-Results"] = f"{AUTHSERV}; dmarc=pass header.from={domain}{broken}"
-        msg["Received"] = f"from mail.example.vn (mail.example.vn [203.0.113.9]) by {AUTHSERV} (Postfix) with ESMTPS id 4X"
+        msg["Received"] = (f"from mail.example.vn (mail.example.vn [203.0.113.9]) by {AUTHSERV} (Postfix) "
+                           "with ESMTPS id 4X")
     msg["From"] = sender
     msg["To"] = "baocao@tdc.example.vn"
     msg["Subject"] = f"Báo cáo kết quả thực hiện Chương trình 1322 năm {YEAR} - tỉnh {province}"

@@ -101,7 +101,8 @@ class App:
         with startup_lock(self.db.engine), self.db.transaction() as session:
             for slug in changed_agencies:
                 name, kind, from_year, until_year = agencies[slug]
-                session.merge(models.Agency(slug=slug, name=name, kind=kind, from_year=from_year, until_year=until_year))
+                session.merge(models.Agency(slug=slug, name=name, kind=kind, from_year=from_year,
+                                            until_year=until_year))
             for year in changed_campaigns:
                 dispatch, deadline_at = campaigns[year]
                 session.merge(models.Campaign(year=year, dispatch=dispatch, deadline_at=deadline_at))

@@ -287,7 +287,8 @@ def _read_secret(section: str, creds: _ServerCredentials, environ: dict[str, str
     if creds.password_env:
         value = environ.get(creds.password_env)
         if not value:
-            problems.append(Problem(f"{section}.password_env", f"environment variable {creds.password_env} is not set or empty"))
+            problems.append(Problem(f"{section}.password_env",
+                                    f"environment variable {creds.password_env} is not set or empty"))
         return value or None
     if creds.password_file:
         path = Path(creds.password_file)
@@ -343,7 +344,8 @@ def _cross_checks(settings: Settings, environ: dict[str, str],
     for key in ("digest_time", "reminder_time"):
         value = getattr(settings.schedule, key)
         parts = value.split(":")
-        if len(parts) != 2 or not all(p.isdigit() for p in parts) or not (0 <= int(parts[0]) < 24 and 0 <= int(parts[1]) < 60):
+        if (len(parts) != 2 or not all(p.isdigit() for p in parts)
+                or not (0 <= int(parts[0]) < 24 and 0 <= int(parts[1]) < 60)):
             problems.append(Problem(f"schedule.{key}", f"expected HH:MM, got {value!r}"))
     _check_web(settings.web, environ, problems, need_secrets)
     _check_junk(settings, environ, problems)

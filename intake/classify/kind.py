@@ -41,10 +41,12 @@ from reference.text import words
 PROGRAMME = re.compile(
     r"\b(nang suat (va )?chat luong|nscl|1322( qd ttg)?|chuong trinh quoc gia ho tro doanh nghiep)\b"
 )
-_REPORT_WORD = re.compile(r"^(bao cao|bc)\b|\b(bao cao|bc)\b.*\b(ket qua|tinh hinh|thuc hien|trien khai|tong ket|nscl|nang suat|1322)")
+_REPORT_WORD = re.compile(r"^(bao cao|bc)\b|"
+                          r"\b(bao cao|bc)\b.*\b(ket qua|tinh hinh|thuc hien|trien khai|tong ket|nscl|nang suat|1322)")
 _REPORT_LOOSE = re.compile(r"\b(ket qua|tong ket)\b.*\b(thuc hien|trien khai|chuong trinh|nam)\b")
 _REQUEST = re.compile(
-    r"\bkinh gui\b.{0,80}\b(cac bo|uy ban nhan dan cac tinh|ubnd cac tinh|cac tinh thanh pho|cac so ban nganh|cac so nganh)\b"
+    r"\bkinh gui\b.{0,80}\b(cac bo|uy ban nhan dan cac tinh|ubnd cac tinh|cac tinh thanh pho|cac so ban nganh|"
+    r"cac so nganh)\b"
     r"|\bde nghi cac bo( nganh)? dia phuong\b"
 )
 _NEGATIVES: list[tuple[re.Pattern[str], str]] = [

@@ -95,7 +95,8 @@ def _title_votes(zones: Iterable[Zone], latest: int) -> tuple[dict[int, float], 
             for year in set(reported_years(text, latest)):
                 votes[year] = votes.get(year, 0.0) + weight
                 if year not in why or weight > LEAD_WEIGHT:
-                    label = {DOC_TITLE: "tiêu đề", SUBJECT: "tiêu đề", FILENAME: "tên tệp"}.get(zone.kind, "câu báo cáo")
+                    names = {DOC_TITLE: "tiêu đề", SUBJECT: "tiêu đề", FILENAME: "tên tệp"}
+                    label = names.get(zone.kind, "câu báo cáo")
                     why[year] = f"{label} ({zone.origin}): 'năm {year}'"
                 strong = strong or zone.kind in (DOC_TITLE, SUBJECT)
     return votes, why, strong

@@ -46,8 +46,8 @@ log = logging.getLogger(__name__)
 
 # Formats whose readers are heavy enough to need the budget (libraries, converters, archives).
 HEAVY_FORMATS = frozenset({"docx", "pdf", "doc", "zip", "tnef", "image"})
-_GRACE_SECONDS = 2.0
-_ENV_KEYS = ("PATH", "TDC_TESSERACT", "TDC_PDFTOPPM", "TDC_ANTIWORD", "TDC_SOFFICE", "TESSDATA_PREFIX")  # the child's own clock stops it a little before the parent has to
+_GRACE_SECONDS = 2.0  # the child's own clock stops it a little before the parent has to
+_ENV_KEYS = ("PATH", "TDC_TESSERACT", "TDC_PDFTOPPM", "TDC_ANTIWORD", "TDC_SOFFICE", "TESSDATA_PREFIX")
 
 
 @dataclass(frozen=True)

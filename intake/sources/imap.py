@@ -221,7 +221,8 @@ class ImapSource:
             raise
         except LoginError as exc:
             self._drop()
-            raise SourceError(f"máy chủ thư {self._server()} từ chối đăng nhập {s.username}: {_server_text(exc)}") from None
+            raise SourceError(f"máy chủ thư {self._server()} từ chối đăng nhập {s.username}: "
+                              f"{_server_text(exc)}") from None
         except ssl.SSLCertVerificationError as exc:
             self._drop()
             raise SourceError(unreachable(self._server(), exc)) from None
@@ -364,7 +365,8 @@ class ImapSource:
             if not _is_transient(exc):
                 if isinstance(exc, imaplib.IMAP4.error):
                     self._drop()
-                    raise SourceError(f"IMAP {self._describe()}: waiting for mail failed: {_server_text(exc)}") from None
+                    raise SourceError(f"IMAP {self._describe()}: waiting for mail failed: "
+                                      f"{_server_text(exc)}") from None
                 raise
             log.info("IMAP %s: connection lost while waiting (%s)", self._describe(), type(exc).__name__)
             self._drop()

@@ -163,7 +163,8 @@ class MaildirSource:
             except FileNotFoundError:
                 continue
             except OSError as exc:
-                raise SourceError(f"maildir {self.root}: cannot read {entry.path.name}: {exc.strerror or exc}") from None
+                raise SourceError(f"maildir {self.root}: cannot read {entry.path.name}: "
+                                  f"{exc.strerror or exc}") from None
             self._read_from[entry.unique] = entry.path
             yield RawMessage(
                 source_key=f"maildir:{entry.unique}",
@@ -206,7 +207,8 @@ class MaildirSource:
         except FileNotFoundError:  # a concurrent mark_done won the race
             return
         except OSError as exc:
-            raise SourceError(f"maildir {self.root}: cannot move {unique} to {PROCESSED}: {exc.strerror or exc}") from None
+            raise SourceError(f"maildir {self.root}: cannot move {unique} to {PROCESSED}: "
+                              f"{exc.strerror or exc}") from None
 
     # -- waiting ----------------------------------------------------------------------
 

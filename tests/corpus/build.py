@@ -598,8 +598,10 @@ def newsletter() -> Case:
     msg = mail("Bản tin NSCL <bantin@nscl.gov.vn>", "Bản tin Năng suất Chất lượng số 10/2024",
                "Chương trình quốc gia hỗ trợ doanh nghiệp nâng cao năng suất và chất lượng: "
                "báo cáo kết quả năm 2023 của các địa phương đã được tổng hợp...", when,
-               headers={"List-Id": "Ban tin NSCL <bantin.nscl.gov.vn>", "List-Unsubscribe": "<mailto:unsub@nscl.gov.vn>"})
-    return Case("newsletter", msg.as_bytes(), "list", None, None, when, "mailing-list newsletter: stored as list mail (issue 20)")
+               headers={"List-Id": "Ban tin NSCL <bantin.nscl.gov.vn>",
+                        "List-Unsubscribe": "<mailto:unsub@nscl.gov.vn>"})
+    return Case("newsletter", msg.as_bytes(), "list", None, None, when,
+                "mailing-list newsletter: stored as list mail (issue 20)")
 
 
 @case

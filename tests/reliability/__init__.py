@@ -43,7 +43,8 @@ def write_config(tmp_path: Path, *, db_url: str, smtp=None, dovecot=None, maildi
         )
     else:
         folder = maildir or root / "mail"
-        lines.append(f'[mailbox]\nsource = "maildir"\nmaildir = "{folder}"\npoll_seconds = {poll_seconds}\n{mailbox_extra}')
+        lines.append(f'[mailbox]\nsource = "maildir"\nmaildir = "{folder}"\npoll_seconds = '
+                     f'{poll_seconds}\n{mailbox_extra}')
     if smtp is not None:
         lines.append(
             f'[smtp]\ntransport = "smtp"\nhost = "127.0.0.1"\nport = {smtp.port}\nsecurity = "none"\n'

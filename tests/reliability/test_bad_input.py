@@ -84,7 +84,8 @@ def _assert_corpus(app: App, delivered: list[badmail.BadMail]) -> list[models.Me
 
 @pytest.mark.slow
 def test_corpus_through_maildir_then_a_report_is_still_acknowledged(tmp_path, smtp_server):
-    config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}", smtp=smtp_server, extra=badmail.LIMITS_TOML)
+    config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}", smtp=smtp_server,
+                          extra=badmail.LIMITS_TOML)
     app = App.load(str(config))
     try:
         maildir = tmp_path / "tdc" / "mail"

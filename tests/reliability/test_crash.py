@@ -158,17 +158,20 @@ def test_kill_9_anywhere_loses_and_repeats_nothing(backend, total, kills, reques
                            what="the restarted daemon to take the lease", every=0.05)
                 time.sleep(rng.uniform(0.0, 1.5))
             else:  # in the middle of the work: parsing, committing, moving, sending
-                wait_until(lambda before=before: _recorded(engine) > before, timeout=30, what="the daemon to record a message",
+                wait_until(lambda before=before: _recorded(engine) > before, timeout=30,
+                           what="the daemon to record a message",
                            every=0.05)
                 time.sleep(rng.uniform(0.0, 0.6))
             daemon.kill9()
             progress.append(_recorded(engine))
         leaders = daemon.log_count("now the leader")
         daemon.start()
-        wait_until(lambda: daemon.log_count("now the leader") > leaders and len(box.folder_uids("Processed")) == total and not box.folder_uids("INBOX")
+        wait_until(lambda: daemon.log_count("now the leader") > leaders
+                   and len(box.folder_uids("Processed")) == total and not box.folder_uids("INBOX")
                    and outbox_busy(engine) == 0 and count(engine, models.Message) == total,
                    timeout=300, what="the daemon to finish the mailbox and the outbox", every=1,
-                   describe=lambda: (f"Processed {len(box.folder_uids('Processed'))}, INBOX {box.folder_uids('INBOX')}, "
+                   describe=lambda: (f"Processed {len(box.folder_uids('Processed'))}, "
+                                     f"INBOX {box.folder_uids('INBOX')}, "
                                      f"outbox busy {outbox_busy(engine)}, messages {count(engine, models.Message)}"))
         assert daemon.terminate() == 0, (tmp_path / "daemon.log").read_text(errors="replace")[-3000:]
     finally:
@@ -190,7 +193,8 @@ def test_kill_9_anywhere_loses_and_repeats_nothing(backend, total, kills, reques
         acks = list(s.scalars(select(models.OutboxEmail).where(models.OutboxEmail.kind == "ack")))
         reports = count(engine, models.Message, models.Message.kind == "report")
     assert len(acks) == reports > 0
-    delivered = Counter(email.message_from_bytes(m.data, policy=policy.default)["Message-ID"] for m in smtp_server.messages)
+    delivered = Counter(email.message_from_bytes(m.data,
+                                                 policy=policy.default)["Message-ID"] for m in smtp_server.messages)
     missing = [a.dedupe_key for a in acks if delivered[a.message_id_header] < 1]
     assert missing == []
     duplicates = sum(n - 1 for n in delivered.values())

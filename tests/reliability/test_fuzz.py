@@ -49,7 +49,8 @@ def encoded_words(draw) -> str:  # type: ignore[no-untyped-def]
     return f"=?{charset}?q?{quopri.encodestring(data, header=True).decode(errors='replace')}?="
 
 
-header_value = st.one_of(any_text, encoded_words(), st.lists(st.one_of(any_text, encoded_words()), max_size=4).map(" ".join),
+header_value = st.one_of(any_text, encoded_words(),
+                         st.lists(st.one_of(any_text, encoded_words()), max_size=4).map(" ".join),
                          st.text(st.characters(max_codepoint=0x1F), max_size=10))
 file_name = st.one_of(
     st.none(), any_text,

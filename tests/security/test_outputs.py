@@ -114,7 +114,8 @@ def test_digest_docx_survives_control_characters(tmp_path):
     assert "Tỉnh X" in "".join(c.text for t in docx.Document(str(path)).tables for r in t.rows for c in r.cells)
 
 
-@pytest.mark.parametrize("command", [("quarantine", "list"), ("review", "list"), ("show", "1"), ("show", "2"), ("show", "3"),
+@pytest.mark.parametrize("command",
+                         [("quarantine", "list"), ("review", "list"), ("show", "1"), ("show", "2"), ("show", "3"),
                                      ("status", "--year", str(YEAR))])
 def test_terminal_output_is_plain_text(season, command):
     tmp_path, config = season

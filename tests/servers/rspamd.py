@@ -198,7 +198,8 @@ class RspamdServer:
         self.hs_cache = Path(hs_cache or os.environ.get("RSPAMD_HS_CACHE") or DEFAULT_HS_CACHE)
         self.log_level = log_level
         self.strip_authentication_results = strip_authentication_results
-        # More files for the local configuration directory, e.g. {"local.d/hfilter.conf": "..."} (a benchmark's profile).
+        # More files for the local configuration directory, e.g. {"local.d/hfilter.conf": "..."}
+        # (a benchmark's profile).
         self.extra_config = dict(extra_config or {})
         self.http_port = free_port()
         self.milter_port = free_port()

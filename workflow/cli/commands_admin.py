@@ -45,10 +45,12 @@ def register(app: typer.Typer) -> None:
         console.print(f"OK: {loaded.source}", markup=False)
         console.print(f"  database: {_redact(s.database.url)}", markup=False)
         console.print(f"  mailbox:  {s.mailbox.source} "
-                      + (f"{s.mailbox.username}@{s.mailbox.host}:{s.mailbox.effective_port} ({s.mailbox.security}) {s.mailbox.folder}"
+                      + (f"{s.mailbox.username}@{s.mailbox.host}:{s.mailbox.effective_port} ({s.mailbox.security}) "
+                         f"{s.mailbox.folder}"
                          if s.mailbox.source == "imap" else s.mailbox.maildir), markup=False)
         console.print(f"  sending:  {s.smtp.transport} "
-                      + (f"{s.smtp.host}:{s.smtp.effective_port} ({s.smtp.security})" if s.smtp.transport == "smtp" else s.smtp.outbox_dir),
+                      + (f"{s.smtp.host}:{s.smtp.effective_port} ({s.smtp.security})"
+                         if s.smtp.transport == "smtp" else s.smtp.outbox_dir),
                       markup=False)
 
     @db_app.command("upgrade")
@@ -79,7 +81,8 @@ def register(app: typer.Typer) -> None:
                 return
             from notifier.labels import agency_kind_label
 
-            t = table("#", "mã đơn vị", "tên chính thức", "loại", "tên miền", title=f"Đơn vị phải báo cáo năm {year}: {len(agencies)}")
+            t = table("#", "mã đơn vị", "tên chính thức", "loại", "tên miền",
+                      title=f"Đơn vị phải báo cáo năm {year}: {len(agencies)}")
             for i, ag in enumerate(agencies, 1):
                 t.add_row(str(i), ag.slug, ag.name, agency_kind_label(ag.kind),
                           ", ".join(ag.domains[:2]))

@@ -27,7 +27,9 @@ from workflow.cli.common import (
 if TYPE_CHECKING:  # imported where used: the command line must start fast (workflow/cli/common.py)
     from sqlalchemy.orm import Session
 
-AgencyArg = Annotated[str, typer.Argument(help="Agency: slug or name, with or without diacritics (tay-ninh, \"Tỉnh Tây Ninh\").")]
+AgencyArg = Annotated[str,
+                      typer.Argument(help="Agency: slug or name, with or without diacritics (tay-ninh, \"Tỉnh Tây "
+                                          "Ninh\").")]
 EmailArg = Annotated[str, typer.Argument(help="E-mail address.")]
 
 
@@ -41,10 +43,12 @@ def register(app: typer.Typer) -> None:
         file: Annotated[Path, typer.Argument(help="CSV (UTF-8, ';' or ',') or XLSX with a header row: agency, email, "
                                                   "and optionally name, role, phone, unit, from_year.")],
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")] = False,
-        skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Import the good lines even when some are bad.")] = False,
+        skip_bad: Annotated[bool, typer.Option("--skip-bad",
+                                               help="Import the good lines even when some are bad.")] = False,
         actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False, config: ConfigOption = None,
     ) -> None:
-        """Import the coordinators' spreadsheet; every bad line is listed and nothing is imported unless all are good."""
+        """Import the coordinators' spreadsheet; every bad line is listed and nothing is imported unless all are
+        good."""
         from workflow.season import contacts
 
         if not file.is_file():
@@ -88,7 +92,8 @@ def register(app: typer.Typer) -> None:
             if change.action != "same":
                 console.print(("(thử) " if dry_run else "") + change.describe(), markup=False)
         for carry in out["carried_over"]:
-            console.print(f"carried over {carry['agency']} {carry['email']} (từ {carry['fields']['from']}, chưa xác nhận)",
+            console.print(f"carried over {carry['agency']} {carry['email']} (từ {carry['fields']['from']}, chưa xác "
+                          "nhận)",
                           markup=False)
         same = sum(1 for c in changes if c.action == "same")
         console.print(f"{'Sẽ nhập' if dry_run else 'Đã nhập'} {out['imported']} liên hệ, {same} không đổi"
@@ -97,7 +102,8 @@ def register(app: typer.Typer) -> None:
 
     @contacts_app.command("list")
     def contacts_list(
-        year: Annotated[int | None, typer.Option("--year", "-y", help="Only contacts valid in this reporting year.")] = None,
+        year: Annotated[int | None, typer.Option("--year", "-y",
+                                                 help="Only contacts valid in this reporting year.")] = None,
         agency: Annotated[str | None, typer.Option("--agency", "-a", help="Only this agency (slug or name).")] = None,
         json_out: JsonOption = False, config: ConfigOption = None,
     ) -> None:
@@ -148,7 +154,8 @@ def register(app: typer.Typer) -> None:
         role: Annotated[str, typer.Option("--role", help="đầu mối, lãnh đạo, văn thư, or free text.")] = "",
         phone: Annotated[str, typer.Option("--phone")] = "",
         unit: Annotated[str, typer.Option("--unit", help="The unit as written after \"Kính gửi:\".")] = "",
-        from_year: Annotated[int | None, typer.Option("--from-year", help="First reporting year it is valid for.")] = None,
+        from_year: Annotated[int | None, typer.Option("--from-year",
+                                                      help="First reporting year it is valid for.")] = None,
         actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False, config: ConfigOption = None,
     ) -> None:
         """Add a confirmed contact (or update and confirm an existing one)."""

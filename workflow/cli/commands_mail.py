@@ -63,7 +63,8 @@ def intake_progress() -> Iterator[Callable[[Any], None]]:
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
-        once: Annotated[bool, typer.Option("--once", help="Chạy một lượt: lấy mọi thư mới, ghi nhận, gửi thư đi, rồi thoát.")] = False,
+        once: Annotated[bool, typer.Option(
+            "--once", help="Chạy một lượt: lấy mọi thư mới, ghi nhận, gửi thư đi, rồi thoát.")] = False,
         config: ConfigOption = None,
         now: NowOption = None,
         log_format: LogFormat = "text",
@@ -104,7 +105,8 @@ def register(app: typer.Typer) -> None:
                 stopped = [c.stopped_early for c in result.cycles if c.stopped_early]
                 if stopped:
                     # For cron and scripts: the cycle could not finish; it will be retried, nothing was lost.
-                    fail(f"Nhận thư dừng sớm: {stopped[-1]} (thư chưa đọc được sẽ được đọc lại ở lần sau, không mất thư)", 1)
+                    fail(f"Nhận thư dừng sớm: {stopped[-1]} "
+                         "(thư chưa đọc được sẽ được đọc lại ở lần sau, không mất thư)", 1)
                 return
             from workflow.cli.commands_web import start_with_daemon  # the web board, when [web] enabled
 
@@ -145,7 +147,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("import")
     def import_eml(
-        files: Annotated[list[Path], typer.Argument(help="Các thư đã lưu (.eml) để đưa vào hộp thư Maildir cục bộ.", exists=True, dir_okay=False)],
+        files: Annotated[list[Path], typer.Argument(help="Các thư đã lưu (.eml) để đưa vào hộp thư Maildir cục bộ.",
+                                                    exists=True, dir_okay=False)],
         config: ConfigOption = None,
     ) -> None:
         """Đưa các tệp .eml đã lưu vào hộp thư Maildir đã cấu hình; lượt nhận thư sau sẽ đọc."""
@@ -153,7 +156,8 @@ def register(app: typer.Typer) -> None:
 
         with open_app(config, migrate=False) as a:
             if a.settings.mailbox.source != "maildir":
-                fail("import works with mailbox.source = \"maildir\"; with IMAP, append the messages to the mailbox instead.")
+                fail("import works with mailbox.source = \"maildir\"; with IMAP, append the messages to the mailbox "
+                     "instead.")
             for path in files:
                 target = deliver(a.settings.mailbox.maildir, path.read_bytes())
                 console.print(f"{path} -> {target}", markup=False)

@@ -20,7 +20,8 @@ def register(app: typer.Typer) -> None:
     @users_app.command("add")
     def users_add(
         email: Annotated[str, typer.Argument(help="The coordinator's e-mail address (their login and audit name).")],
-        password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input (first line).")] = False,
+        password_stdin: Annotated[bool, typer.Option(
+            "--password-stdin", help="Read the password from standard input (first line).")] = False,
         replace: Annotated[bool, typer.Option("--replace", help="Set a new password for an existing account.")] = False,
         config: ConfigOption = None,
     ) -> None:
@@ -79,8 +80,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("web")
     def web(
-        host: Annotated[str | None, typer.Option("--host", help="Address to listen on (default [web] host, 127.0.0.1).")] = None,
-        port: Annotated[int | None, typer.Option("--port", min=1, max=65535, help="Port (default [web] port, 8080).")] = None,
+        host: Annotated[str | None, typer.Option("--host",
+                                                 help="Address to listen on (default [web] host, 127.0.0.1).")] = None,
+        port: Annotated[int | None, typer.Option("--port", min=1, max=65535,
+                                                 help="Port (default [web] port, 8080).")] = None,
         config: ConfigOption = None,
     ) -> None:
         """Serve the coordinators' web board (binds loopback unless told otherwise)."""

@@ -26,12 +26,16 @@ if TYPE_CHECKING:
 
 ConfigOption = Annotated[
     str | None,
-    typer.Option("--config", "-c", help="Tệp cấu hình (TOML). Mặc định: biến $TDC_CONFIG, nếu không thì cấu hình mặc định (dữ liệu trong ./var).", envvar="TDC_CONFIG"),
+    typer.Option("--config", "-c",
+                 help="Tệp cấu hình (TOML). Mặc định: biến $TDC_CONFIG, nếu không thì cấu hình mặc định (dữ liệu trong "
+                      "./var).", envvar="TDC_CONFIG"),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="In ra JSON (cho chương trình khác đọc).")]
 NowOption = Annotated[
     str | None,
-    typer.Option("--now", help="Coi thời điểm hiện tại là lúc này (ISO 8601, vd. 2024-11-23T08:00; giờ Việt Nam khi không ghi múi giờ)."),
+    typer.Option("--now",
+                 help="Coi thời điểm hiện tại là lúc này (ISO 8601, vd. 2024-11-23T08:00; giờ Việt Nam khi không ghi "
+                      "múi giờ)."),
 ]
 
 

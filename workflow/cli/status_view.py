@@ -21,8 +21,8 @@ from workflow.season.status_query import JobRunRow, StatusRow, shown_state
 
 HEADERS = ("#", "mã đơn vị", "đơn vị", "trạng thái", "ngày nhận", "đúng hạn", "mục còn thiếu", "người gửi")
 # Outbox states in words (the keys stay English in --json).
-OUTBOX_WORDS = {"held": "giữ lại (giới hạn mỗi giờ)", "pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed": "lỗi",
-                "suppressed": "không gửi (giới hạn)"}
+OUTBOX_WORDS = {"held": "giữ lại (giới hạn mỗi giờ)", "pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi",
+                "failed": "lỗi", "suppressed": "không gửi (giới hạn)"}
 _ON_TIME = {True: "đúng hạn", False: "muộn", None: "—"}
 
 

@@ -181,7 +181,8 @@ class Message(Base):
     # How a report came (file | link | body | photos) and the share links it named, as text (never followed).
     delivery: Mapped[str | None] = mapped_column(String(10))
     links: Mapped[list] = mapped_column(default=list)
-    # Did our receiving server vouch for the From domain: "pass", "fail", "unchecked" (not configured); None = before 0003.
+    # Did our receiving server vouch for the From domain: "pass", "fail", "unchecked" (not configured);
+    # None = before 0003.
     sender_auth: Mapped[str | None] = mapped_column(String(20))
 
     attachments: Mapped[list[Attachment]] = relationship(back_populates="message", cascade="all, delete-orphan")

@@ -282,7 +282,8 @@ def _safe_member(member: tarfile.TarInfo) -> None:
     if not (member.isfile() or member.isdir()):
         raise BackupError(f"tệp sao lưu có mục không phải tệp thường: {member.name!r}")
     if member.isfile() and member.name != MANIFEST and not (
-            member.name == SQLITE_MEMBER or member.name.startswith(f"{TABLES_DIR}/") or member.name.startswith(f"{STORE_DIR}/")):
+            member.name == SQLITE_MEMBER or member.name.startswith(f"{TABLES_DIR}/")
+            or member.name.startswith(f"{STORE_DIR}/")):
         raise BackupError(f"tệp sao lưu có mục lạ: {member.name!r}")
 
 
@@ -385,8 +386,8 @@ def _script():  # type: ignore[no-untyped-def]
 
 def _rows_from_jsonl(folder: Path, revision: str | None) -> Iterator[tuple[Table, list[dict[str, Any]]]]:
     if revision != head_revision():
-        raise BackupError(f"bản sao lưu JSON ở phiên bản lược đồ {revision!r}, khác {head_revision()!r} của phiên bản này: "
-                          "khôi phục bằng đúng phiên bản đã tạo ra nó, rồi nâng cấp")
+        raise BackupError(f"bản sao lưu JSON ở phiên bản lược đồ {revision!r}, khác {head_revision()!r} "
+                          "của phiên bản này: khôi phục bằng đúng phiên bản đã tạo ra nó, rồi nâng cấp")
     for table in data_tables():
         path = folder / f"{table.name}.jsonl"
         if not path.is_file():
@@ -473,7 +474,8 @@ def restore_backup(app: App, archive: Path, force: bool = False, limits: Archive
     problems = []
     existing = database_rows(engine)
     if existing:
-        problems.append("cơ sở dữ liệu đích đã có dữ liệu (" + ", ".join(f"{k}: {v}" for k, v in existing.items()) + ")")
+        existing_rows = ", ".join(f"{k}: {v}" for k, v in existing.items())
+        problems.append("cơ sở dữ liệu đích đã có dữ liệu (" + existing_rows + ")")
     if not store_is_empty(store_root, signing_keys(app)):
         problems.append(f"thư mục lưu trữ {store_root} không trống")
     if problems and not force:

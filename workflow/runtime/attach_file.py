@@ -74,7 +74,9 @@ def attach_file(app: App, agency: str, year: int, path: Path, actor: str, now: d
             sub.updated_at = now
             audit(session, action="file_attached", actor=actor, submission=sub, message_id=msg.id, reason=text, at=now)
         result.to_state = sub.state
-        result.notes += [f"tệp {name}: {'đọc được ' + str(sum(len(d.text) for d in documents)) + ' ký tự' if any(d.text for d in documents) else 'không đọc được nội dung'}"]
+        chars = sum(len(d.text) for d in documents)
+        read = f"đọc được {chars} ký tự" if any(d.text for d in documents) else "không đọc được nội dung"
+        result.notes += [f"tệp {name}: {read}"]
     return result
 
 

@@ -92,7 +92,8 @@ class Daemon:
             result = send_due(self.app, self.clock(), self.transport)
         except SQLAlchemyError as exc:
             log.warning("outbox flush skipped: database unavailable (%s)", type(exc).__name__)
-            self._record_job("outbox", False, {"kind": "error", "error": f"không dùng được cơ sở dữ liệu ({type(exc).__name__})"})
+            self._record_job("outbox", False,
+                             {"kind": "error", "error": f"không dùng được cơ sở dữ liệu ({type(exc).__name__})"})
             return None
         self._record_job("outbox", True, {"kind": "outbox", "sent": result.sent, "failed": result.failed,
                                           "retried": result.retried, "suppressed": result.suppressed,
@@ -182,7 +183,8 @@ class Daemon:
             "coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE})
         lease_every = max(1.0, self.app.settings.schedule.lease_seconds / 3)
         scheduler.add_job(self.lease_tick, IntervalTrigger(seconds=lease_every, timezone=tz), id="lease")
-        scheduler.add_job(self.flush_tick, IntervalTrigger(seconds=self.app.settings.schedule.outbox_seconds, timezone=tz),
+        scheduler.add_job(self.flush_tick,
+                          IntervalTrigger(seconds=self.app.settings.schedule.outbox_seconds, timezone=tz),
                           id="outbox")
         for job_id, func, trigger in self.extra_jobs():
             scheduler.add_job(func, trigger, id=job_id)

@@ -208,7 +208,8 @@ class IntakeCycle:
 
     def _cursors(self) -> dict[tuple[str, int | None], int]:
         with self.app.db.sessions() as session:
-            rows = session.scalars(select(models.MailboxCursor).where(models.MailboxCursor.mailbox == self.source.mailbox))
+            cursor = models.MailboxCursor
+            rows = session.scalars(select(cursor).where(cursor.mailbox == self.source.mailbox))
             return {(r.mailbox, r.uidvalidity): r.last_uid for r in rows}
 
     def _mark_pending(self, stats: CycleStats) -> None:
@@ -354,7 +355,8 @@ class IntakeCycle:
                 understood = future.result()
             except StoreError as exc:
                 stats.stopped_early = f"kho lưu trữ: {exc}"
-                log.error("cannot read the stored message #%s again (%s); its reading waits for the next cycle", row.id, exc)
+                log.error("cannot read the stored message #%s again (%s); its reading waits for the next cycle", row.id,
+                          exc)
                 return
             except Exception as exc:  # noqa: BLE001 - one message's fault: keep it recorded, stop waiting for it
                 log.exception("reading message #%s later failed", row.id)

@@ -53,4 +53,5 @@ class Lease:
 
     def release(self) -> None:
         with self.db.transaction() as session:
-            session.execute(delete(models.Lease).where(models.Lease.name == self.name, models.Lease.holder == self.holder))
+            session.execute(delete(models.Lease).where(models.Lease.name == self.name,
+                                                       models.Lease.holder == self.holder))

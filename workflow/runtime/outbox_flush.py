@@ -157,7 +157,8 @@ def _fail_exhausted_claims(db: Database, now: datetime, max_attempts: int) -> in
                 OutboxEmail.next_attempt_at <= now,
                 OutboxEmail.attempts >= max_attempts,
             )
-            .values(state=FAILED, last_error=f"gave up after {max_attempts} attempts: the process stopped during the send")
+            .values(state=FAILED,
+                    last_error=f"gave up after {max_attempts} attempts: the process stopped during the send")
             .execution_options(synchronize_session=False)
         ).rowcount
 
@@ -221,7 +222,8 @@ def _claim_next(db: Database, now: datetime) -> OutboxEmail | None:
 
 
 def _release_held(db: Database, now: datetime, cap: int) -> int:
-    """Acknowledgements to strangers sent in the last hour; held ones are made due, oldest first, while the cap allows."""
+    """Acknowledgements to strangers sent in the last hour; held ones are made due, oldest first, while the cap
+    allows."""
     with db.transaction() as session:
         sent = session.scalar(select(func.count()).select_from(OutboxEmail).where(
             OutboxEmail.to_stranger.is_(True), OutboxEmail.state == SENT,
@@ -381,7 +383,8 @@ def _log_outcome(row: OutboxEmail, values: dict[str, object]) -> None:
     if state == SENT:
         log.info("outbox %s (%s) sent", row.id, row.dedupe_key)
     elif state == PENDING:
-        log.warning("outbox %s (%s) will be retried at %s: %s", row.id, row.dedupe_key, values["next_attempt_at"], values["last_error"])
+        log.warning("outbox %s (%s) will be retried at %s: %s", row.id, row.dedupe_key, values["next_attempt_at"],
+                    values["last_error"])
     else:
         log.warning("outbox %s (%s) %s: %s", row.id, row.dedupe_key, state, values["last_error"])
 

@@ -134,7 +134,8 @@ def resolve_agency(roster: Roster, text: str, year: int) -> Agency:
     agency = roster.get(slug, year)
     if not agency.owes(year):
         successor = roster.successor(slug, year)
-        by = f" Báo cáo năm {year} do '{successor}' gửi (reports for {year} come from {successor!r})." if successor else ""
+        by = (f" Báo cáo năm {year} do '{successor}' gửi (reports for {year} come from {successor!r})."
+              if successor else "")
         raise ActionError(f"{agency.name} không phải báo cáo năm {year}. {slug!r} owes no report for {year}.{by}")
     return agency
 
@@ -321,8 +322,9 @@ def accept(session: Session, ctx: ActionContext, agency: str, year: int, reason:
         sub.current_message_id = chosen
         current = session.get(models.Message, chosen)
         sub.outline_missing = list(current.outline_missing or []) if current else []
-        audit(session, action="version_chosen", actor=ctx.actor, submission=sub, message_id=chosen, from_state=sub.state,
-              to_state=sub.state, reason=f"chọn thư #{chosen} làm phiên bản hiện hành (trước đó: #{previous})", at=ctx.now)
+        audit(session, action="version_chosen", actor=ctx.actor, submission=sub, message_id=chosen,
+              from_state=sub.state, to_state=sub.state,
+              reason=f"chọn thư #{chosen} làm phiên bản hiện hành (trước đó: #{previous})", at=ctx.now)
     if waiting:
         sub.review_reasons = []
     result.from_state = sub.state
@@ -350,7 +352,8 @@ def _accept_unverified(session: Session, ctx: ActionContext, ag: Agency, year: i
     sub = _get_submission(session, ag.slug, year, ctx.now)
     result = ActionResult("accept", True, ag.slug, year, sub.id, msg.id, from_state=sub.state)
     if sub.state == states.EXEMPT:
-        raise ActionError(f"{ag.name} đang được miễn báo cáo năm {year}; mở lại (`reopen`) trước khi chấp nhận thư #{msg.id}. "
+        raise ActionError(f"{ag.name} đang được miễn báo cáo năm {year}; mở lại (`reopen`) trước khi chấp nhận thư "
+                          f"#{msg.id}. "
                           f"{ag.slug}/{year} is exempt.")
     claimed = f"{msg.agency_slug}/{msg.year}" if msg.agency_slug else "?"
     msg.submission_id, msg.agency_slug, msg.year = sub.id, ag.slug, year
@@ -496,7 +499,8 @@ def assign(session: Session, ctx: ActionContext, message_id: int, agency: str, y
     msg = _message(session, message_id)
     if msg.status != "recorded":
         why = msg.quarantine_reason or ", ".join(msg.notes or []) or msg.status
-        raise ActionError(f"Thư #{msg.id} không thể gán: thư đã bị {'cách ly' if msg.status == 'quarantined' else 'bỏ qua'} "
+        raise ActionError(f"Thư #{msg.id} không thể gán: thư đã bị "
+                          f"{'cách ly' if msg.status == 'quarantined' else 'bỏ qua'} "
                           f"({why}). Message {msg.id} is {msg.status}, not a recorded message.")
     ag = resolve_agency(ctx.roster, agency, year)
     text = reason.strip() or "điều phối viên gán thư"
@@ -566,9 +570,10 @@ def extend(session: Session, ctx: ActionContext, year: int, until: date, reason:
                           f"{until:%d/%m/%Y} không muộn hơn nên không thay đổi gì. Hạn đã gia hạn không rút ngắn "
                           "được bằng lệnh này.")
     result = ActionResult("extend", False, slug, year)
-    same = session.scalar(select(models.DeadlineExtension).where(
-        models.DeadlineExtension.year == year, models.DeadlineExtension.until_at == until_at,
-        models.DeadlineExtension.agency_slug.is_(None) if slug is None else models.DeadlineExtension.agency_slug == slug))
+    extension = models.DeadlineExtension
+    same = session.scalar(select(extension).where(
+        extension.year == year, extension.until_at == until_at,
+        extension.agency_slug.is_(None) if slug is None else extension.agency_slug == slug))
     if same is not None:
         return result
     session.add(models.DeadlineExtension(year=year, agency_slug=slug, until_at=until_at, created_by=ctx.actor,
@@ -618,7 +623,8 @@ def resend_ack(session: Session, ctx: ActionContext, message_id: int, reason: st
     if row is None:
         raise ActionError(f"Thư #{msg.id}: không có địa chỉ để gửi thư báo nhận. No address to send the ack to.")
     audit(session, action="ack_resent", actor=ctx.actor, submission=sub, message_id=msg.id, at=ctx.now,
-          agency_slug=msg.agency_slug, year=msg.year, reason=f"{reason.strip() or 'gửi lại thư báo nhận'} ({row.dedupe_key})")
+          agency_slug=msg.agency_slug, year=msg.year,
+          reason=f"{reason.strip() or 'gửi lại thư báo nhận'} ({row.dedupe_key})")
     _mark_acknowledged(session, sub, msg, row, ctx)
     result.queued.append(row.dedupe_key)
     result.to_state, result.changed = (sub.state if sub else None), True

@@ -530,7 +530,8 @@ def confirm(session: Session, roster: Roster, agency: str, email: str, *, actor:
     fields = {"confirmed": True, "failing": False}
     row.confirmed, row.failing, row.updated_at = True, False, now
     audit(session, action="contact_confirmed", actor=actor, agency_slug=row.agency_slug, at=now,
-          reason=f"{row.email} ({row.source})" + (f"; trước đó bị trả lại: {row.bounce_reason}" if row.bounce_reason else ""))
+          reason=f"{row.email} ({row.source})"
+          + (f"; trước đó bị trả lại: {row.bounce_reason}" if row.bounce_reason else ""))
     return Change("confirm", row.agency_slug, row.email, fields)
 
 
@@ -631,7 +632,8 @@ def contact_json(contact: models.Contact) -> dict[str, Any]:
         "agency": contact.agency_slug, "email": contact.email, "name": contact.name, "role": contact.role,
         "phone": contact.phone, "unit": contact.unit, "source": contact.source, "confirmed": contact.confirmed,
         "from_year": contact.from_year, "until_year": contact.until_year, "carried_from": contact.carried_from,
-        "failing": contact.failing, "last_bounce_at": contact.last_bounce_at.isoformat() if contact.last_bounce_at else None,
+        "failing": contact.failing,
+        "last_bounce_at": contact.last_bounce_at.isoformat() if contact.last_bounce_at else None,
         "bounce_reason": contact.bounce_reason,
     }
 

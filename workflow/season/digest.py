@@ -207,7 +207,8 @@ def _contact_sections(session: Session, roster: Roster, data: DigestData, owing:
     """What the contact book asks of coordinators: bounces, replies to reminders, addresses to confirm."""
     from workflow.season import contacts
 
-    data.bounced = [_compact(dict(b, name=_name(roster, b["agency"], data.year))) for b in contacts.bounced(session, since)]
+    data.bounced = [_compact(dict(b, name=_name(roster, b["agency"], data.year)))
+                    for b in contacts.bounced(session, since)]
     replies = session.execute(
         select(models.ReminderResponse, models.Message)
         .join(models.Message, models.Message.id == models.ReminderResponse.message_id)

@@ -55,7 +55,8 @@ def short_quote(text: str | None, limit: int = QUOTE_CHARS) -> str:
 
 def _bounced(session: Session, address: str) -> bool:
     """The outbox saw this address refused: a permanently failed email to it, or a refusal note naming it."""
-    rows = session.execute(select(models.OutboxEmail.recipients, models.OutboxEmail.state, models.OutboxEmail.last_error)
+    rows = session.execute(select(models.OutboxEmail.recipients, models.OutboxEmail.state,
+                                  models.OutboxEmail.last_error)
                            .where((models.OutboxEmail.state == models.FAILED)
                                   | models.OutboxEmail.last_error.like(f"%{_REFUSED}%")))
     for recipients, state, error in rows:
@@ -132,4 +133,5 @@ def is_verified_contact(msg: models.Message, address: str, roster: Roster) -> bo
     "unchecked" means it failed). Without verification configured a known address is the best there is."""
     normal = normalise_address(address or "")
     return (msg.sender_auth in (PASS, UNCHECKED, None) and normal is not None
-            and normal == normalise_address(msg.from_addr or "") and roster.speaks_for(normal, msg.agency_slug, msg.year))
+            and normal == normalise_address(msg.from_addr or "")
+            and roster.speaks_for(normal, msg.agency_slug, msg.year))

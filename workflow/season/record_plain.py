@@ -9,7 +9,8 @@ transaction, with the same values the ORM path writes
 (``workflow.season.submissions.message_values`` / ``attachment_values``).
 
 Reports, quarantined messages, anything with indicator rows and mail that
-refers to other messages (it may answer a reminder) keep the ORM path in ``workflow.season.submissions.record``; the duplicate check (by content hash)
+refers to other messages (it may answer a reminder) keep the ORM path in
+``workflow.season.submissions.record``; the duplicate check (by content hash)
 is the same on both paths, so a message is still recorded once.
 """
 from __future__ import annotations

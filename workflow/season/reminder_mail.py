@@ -120,7 +120,8 @@ def _note_bounce(session: Session, msg: models.Message, u: Understanding, now: d
     addresses, reason = _failed_addresses(u, row)
     for address in addresses:
         _mark_failing(session, row.agency_slug, address, reason, now, msg.id, create=row.kind == "reminder")
-        row.last_error = ((row.last_error + "; ") if row.last_error else "") + f"{_REFUSED_NOTE} {address} ({reason})"[:900]
+        note = f"{_REFUSED_NOTE} {address} ({reason})"[:900]
+        row.last_error = ((row.last_error + "; ") if row.last_error else "") + note
     if not addresses:
         audit(session, action="bounce_unmatched", message_id=msg.id, agency_slug=row.agency_slug, year=row.year, at=now,
               reason=f"thư báo lỗi gửi cho {row.dedupe_key} không nêu địa chỉ nào hệ thống đã gửi tới")

@@ -437,7 +437,8 @@ def _awaiting(session: Session, agency: str, year: int) -> dict[str, Any] | None
         models.Message.dismissed_at.is_(None)).order_by(models.Message.arrived_at.desc()).limit(1))
     if msg is None:
         return None
-    return {"sender": (msg.from_addr or "(không rõ)")[:120], "received_at": msg.arrived_at}  # parsed strictly: an address
+    return {"sender": (msg.from_addr or "(không rõ)")[:120],
+            "received_at": msg.arrived_at}  # parsed strictly: an address
 
 
 def _still_owing(session: Session, agency: str, year: int) -> bool:

@@ -44,7 +44,8 @@ GROUP BY s.id
 """
 # Only unsent states: walks the (state, next_attempt_at) index over a handful of rows, so status stays
 # as fast on a ten-year archive as on an empty one (`stats` keeps the full counts).
-UNSENT_SQL = ("SELECT state, count(*) FROM outbox WHERE state IN ('pending', 'held', 'sending', 'failed', 'suppressed') "
+UNSENT_SQL = ("SELECT state, count(*) FROM outbox WHERE state IN ('pending', 'held', 'sending', 'failed', "
+              "'suppressed') "
               "GROUP BY state")
 # Reports that may be an agency's but wait for a coordinator (a stranger's address, a claim our server did not
 # vouch for): the agency still owes, but is not "nothing received".

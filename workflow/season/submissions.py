@@ -167,7 +167,8 @@ def attachment_values(u: Understanding) -> list[dict]:
     """The ``attachments`` rows of one message, without ``message_id`` (ORM and Core paths share them)."""
     return [
         dict(
-            filename=_fit(a.filename, models.Attachment.filename), safe_name=_fit(a.safe_name, models.Attachment.safe_name),
+            filename=_fit(a.filename, models.Attachment.filename),
+            safe_name=_fit(a.safe_name, models.Attachment.safe_name),
             content_type=_fit(a.content_type, models.Attachment.content_type), size=a.size,
             sha256=a.sha256, path=a.path, from_forward=a.from_forward, text_chars=a.text_chars, notes=list(a.notes),
         )
@@ -177,7 +178,8 @@ def attachment_values(u: Understanding) -> list[dict]:
 
 def _indicator_rows(u: Understanding) -> list[models.IndicatorRow]:
     return [
-        models.IndicatorRow(position=i, indicator=r.indicator, unit=_fit(r.unit, models.IndicatorRow.unit), target=r.target, result=r.result,
+        models.IndicatorRow(position=i, indicator=r.indicator, unit=_fit(r.unit, models.IndicatorRow.unit),
+                            target=r.target, result=r.result,
                             cumulative=r.cumulative, rate=r.rate, findings=list(r.findings),
                             checks=[{"code": c.code, "text": c.text} for c in r.checks])
         for i, r in enumerate(u.indicators)
@@ -243,7 +245,8 @@ def _new_version_after_decision(session: Session, sub: models.Submission, msg: m
                           event=states.SUPERSEDED)
 
 
-def _attach_report(session: Session, msg: models.Message, u: Understanding, ctx: RecordContext) -> models.Submission | None:
+def _attach_report(session: Session, msg: models.Message, u: Understanding,
+                   ctx: RecordContext) -> models.Submission | None:
     """Link a report to its submission and move the state; None when it cannot be placed (review queue)."""
     cls = u.classification
     assert cls is not None
@@ -281,7 +284,8 @@ def _attach_report(session: Session, msg: models.Message, u: Understanding, ctx:
         audit(session, action=states.SUPERSEDED if superseded else states.REPORT_RECEIVED, submission=sub,
               message_id=msg.id, from_state=before, to_state=before, reason=reason, at=ctx.now)
     else:
-        event = states.REPORT_RECEIVED if before in (states.MISSING, states.RESUBMISSION_REQUESTED) else states.SUPERSEDED
+        event = states.REPORT_RECEIVED if before in (states.MISSING,
+                                                     states.RESUBMISSION_REQUESTED) else states.SUPERSEDED
         states.transition(session, sub, target, actor=BOT, reason=reason, now=ctx.now, message_id=msg.id, event=event)
     return sub
 
@@ -381,7 +385,8 @@ def _queue_ack(session: Session, msg: models.Message, sub: models.Submission | N
         return False
     for acked, acked_sub in [(msg, sub), *(companions or [])]:
         if acked_sub is not None and acked_sub.state == states.RECEIVED:
-            states.transition(session, acked_sub, states.ACKNOWLEDGED, actor=BOT, reason=f"thư báo nhận {row.dedupe_key}",
+            states.transition(session, acked_sub, states.ACKNOWLEDGED, actor=BOT,
+                              reason=f"thư báo nhận {row.dedupe_key}",
                               now=ctx.now, message_id=acked.id, event=states.ACK_QUEUED)
     return True
 
@@ -392,7 +397,8 @@ def previous_version(session: Session, msg: models.Message, sub: models.Submissi
         return None
     return session.scalar(select(models.Message).where(
         models.Message.submission_id == sub.id, models.Message.id != msg.id,
-        models.Message.arrived_at <= msg.arrived_at).order_by(models.Message.arrived_at.desc(), models.Message.id.desc())
+        models.Message.arrived_at <= msg.arrived_at).order_by(models.Message.arrived_at.desc(),
+                                                              models.Message.id.desc())
         .limit(1))
 
 

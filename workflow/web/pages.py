@@ -434,7 +434,8 @@ class Board:
         job = self.jobs.get(year)
         if job is None or job.path is None or not job.path.is_file():
             raise HTTPException(404, "Báo cáo tổng hợp chưa được tạo.")
-        return FileResponse(job.path, media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        return FileResponse(job.path,
+                            media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                             headers={"Content-Disposition": attachment_disposition(job.path.name)})
 
 

@@ -41,7 +41,8 @@ EMAIL_KINDS = {"ack": "báo nhận", "reminder": "nhắc nộp", "resubmission":
 MESSAGE_STATUSES = {"recorded": "đã ghi nhận", "ignored": "bỏ qua (thư tự động)", "quarantined": "cách ly"}
 MESSAGE_KINDS = {"report": "báo cáo", "other": "thư khác"}
 CONTACT_SOURCES = {models.CONTACT_IMPORTED: "nhập từ bảng", models.CONTACT_COORDINATOR: "điều phối viên thêm",
-                   models.CONTACT_LEARNED: "học từ thư đã xếp", models.CONTACT_CARRIED_OVER: "chuyển từ đơn vị sáp nhập",
+                   models.CONTACT_LEARNED: "học từ thư đã xếp",
+                   models.CONTACT_CARRIED_OVER: "chuyển từ đơn vị sáp nhập",
                    contacts.SUGGESTED: "gợi ý (người gửi báo cáo, chưa xác nhận)"}
 
 

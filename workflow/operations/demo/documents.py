@@ -117,9 +117,11 @@ def report_lines(agency: Agency, year: int, outline: tuple[OutlineSection, ...],
     top, unit = _header(agency)
     place = agency.short_name or agency.name
     short = where(agency).replace("trên địa bàn ", "")
-    fill = {"year": year, "where_short": short, "agency_name": agency.name, "n": rng.randint(3, 25), "m": rng.randint(40, 180)}
+    fill = {"year": year, "where_short": short, "agency_name": agency.name, "n": rng.randint(3, 25),
+            "m": rng.randint(40, 180)}
     lines: list[tuple[str, str]] = [
-        ("center", top), ("center", unit), ("center", f"Số: {rng.randint(100, 999)}/BC-{'KHCN' if agency.kind == 'ministry' else 'SKHCN'}"),
+        ("center", top), ("center", unit),
+        ("center", f"Số: {rng.randint(100, 999)}/BC-{'KHCN' if agency.kind == 'ministry' else 'SKHCN'}"),
         ("center", f"{place}, ngày {day:02d} tháng {month:02d} năm {year}"), ("center", "BÁO CÁO"),
         ("center", TITLE.format(year=year, where=where(agency))), ("center", "Kính gửi: Bộ Khoa học và Công nghệ"),
     ]
@@ -138,7 +140,8 @@ def report_lines(agency: Agency, year: int, outline: tuple[OutlineSection, ...],
             ("heading", "II. ĐÁNH GIÁ, NHẬN XÉT"),
             ("heading", "1. Mặt làm được"), ("para", body("II.1", agency).format(**fill)),
             ("heading", "2. Mặt tồn tại, hạn chế, nguyên nhân"), ("para", body("II.2", agency).format(**fill)),
-            ("heading", f"III. PHƯƠNG HƯỚNG TRIỂN KHAI TRONG NĂM {year + 1}"), ("para", body("III", agency).format(**fill)),
+            ("heading", f"III. PHƯƠNG HƯỚNG TRIỂN KHAI TRONG NĂM {year + 1}"),
+            ("para", body("III", agency).format(**fill)),
         ]
     else:
         for section in outline:
@@ -208,4 +211,6 @@ def report_pdf(lines: list[tuple[str, str]], rng: random.Random) -> bytes:
 def file_name(agency: Agency, year: int, ext: str) -> str:
     """Names as agencies send them: short, sometimes without diacritics."""
     short = agency.short_name or agency.name
-    return f"BC NSCL {year} - {short}.{ext}" if len(short) < 20 else f"BC_NSCL_{year}_{fold(short).replace(' ', '_')}.{ext}"
+    if len(short) < 20:
+        return f"BC NSCL {year} - {short}.{ext}"
+    return f"BC_NSCL_{year}_{fold(short).replace(' ', '_')}.{ext}"

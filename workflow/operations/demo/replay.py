@@ -267,9 +267,11 @@ def run_demo(directory: Path | str = "var/demo", year: int = 2024, agencies: int
         _relax_durability(app)
         campaign = app.campaigns.get(year)
         if campaign is None:
-            raise DemoError(f"no campaign for {year} in the campaigns file; years: {', '.join(map(str, sorted(app.campaigns)))}")
+            raise DemoError(f"no campaign for {year} in the campaigns file; years: "
+                            f"{', '.join(map(str, sorted(app.campaigns)))}")
         try:
-            plan = build_season(app.roster_base, campaign, reporting_address(app, year), agencies, seed, campaign_opens(campaign))
+            plan = build_season(app.roster_base, campaign, reporting_address(app, year), agencies, seed,
+                                campaign_opens(campaign))
         except ValueError as exc:
             raise DemoError(str(exc)) from None
         _teach_contacts(app, plan)
@@ -309,11 +311,13 @@ def _print_summary(result: DemoResult, console: Console) -> None:
     for r in result.status:
         counts[r.state] = counts.get(r.state, 0) + 1
     console.print("  ".join(f"{state_label(k)}: {v}" for k, v in sorted(counts.items())), markup=False, highlight=False)
-    console.print(f"Thư đã gửi (tệp .eml): {result.outbox_files} trong {result.outbox_dir}", markup=False, highlight=False)
+    console.print(f"Thư đã gửi (tệp .eml): {result.outbox_files} trong {result.outbox_dir}", markup=False,
+                  highlight=False)
     late = {r.agency for r in result.status if r.state in (models.MISSING, models.RESUBMISSION_REQUESTED)}
     console.print(f"Đơn vị chưa nộp đã nhận thư nhắc: {len(late & result.reminded)}/{len(late)}",
                   markup=False, highlight=False)
     console.print(f"Bản tổng hợp gần nhất (.docx): {result.digest_docx or '—'}", markup=False, highlight=False)
     console.print(f"Báo cáo tổng hợp năm {year} (.docx): {result.compiled_docx or '— (chưa có lệnh compile)'}",
                   markup=False, highlight=False)
-    console.print(f"Xem tiếp: tdc-bot status --year {year} --config {result.config_path}", markup=False, highlight=False)
+    console.print(f"Xem tiếp: tdc-bot status --year {year} --config {result.config_path}", markup=False,
+                  highlight=False)

@@ -1,4 +1,5 @@
-"""Initial schema: agencies, campaigns, messages, attachments, submissions, outbox, audit log, leases, job runs, indicator rows.
+"""Initial schema: agencies, campaigns, messages, attachments, submissions, outbox, audit log, leases, job runs,
+indicator rows.
 
 Revision ID: 0001
 Revises:
