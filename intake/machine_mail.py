@@ -346,8 +346,8 @@ def returned_recipients(env: Envelope, failed_by_layout: list[str] | None = None
     for value in env.headers.get("x-failed-recipients", [])[:5]:
         for mailbox in parse_mailboxes(value) or []:
             found.setdefault(mailbox.address, ReturnedRecipient(mailbox.address, "failed", "", "X-Failed-Recipients"))
-    for address in failed_by_layout or []:
-        found.setdefault(address.lower(), ReturnedRecipient(address.lower(), "failed", "", "flufl.bounce"))
+    for failed in failed_by_layout or []:
+        found.setdefault(failed.lower(), ReturnedRecipient(failed.lower(), "failed", "", "flufl.bounce"))
     return list(found.values())[:50]
 
 

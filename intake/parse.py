@@ -361,7 +361,8 @@ class _BulkBodies:
 
     def payload_len(self, part: Message) -> int:
         """The encoded size the part really has, without building it."""
-        payload = part._payload  # noqa: SLF001 - the encoded size, read before decoding anything
+        # the encoded size, read before decoding anything; typeshed leaves the private field out
+        payload = part._payload  # type: ignore[attr-defined]  # noqa: SLF001
         if not isinstance(payload, (str, bytes)):
             return 0
         size = len(payload)
@@ -378,7 +379,7 @@ class _BulkBodies:
         padding only at the very end), so the result is byte for byte the
         same; anything else goes the stdlib's way, defects included.
         """
-        payload = part._payload  # noqa: SLF001
+        payload = part._payload  # type: ignore[attr-defined]  # noqa: SLF001 - private, see payload_len
         if not isinstance(payload, str) or not self._spans:
             return None
         span = self._spans.get(payload.strip("\r\n"))
@@ -391,7 +392,7 @@ class _BulkBodies:
 
     def expand(self, part: Message) -> None:
         """Put the original text back into a part's payload before the stdlib reads it."""
-        payload = part._payload  # noqa: SLF001
+        payload = part._payload  # type: ignore[attr-defined]  # noqa: SLF001 - private, see payload_len
         if isinstance(payload, str) and self._spans and self._prefix in payload:
             part.set_payload(self.restore(payload))
 
@@ -478,7 +479,7 @@ def _payload_bytes(part: Message, label: str, defects: list[str], bulk: _BulkBod
         defects.append(f"{label}: payload not decodable ({exc.__class__.__name__})")
         payload = part.get_payload()
         data = payload.encode("ascii", "surrogateescape") if isinstance(payload, str) else b""
-    return data or b""
+    return data if isinstance(data, bytes) else b""  # None for a multipart
 
 
 def _default_name(ctype: str, index: int) -> str:
@@ -536,7 +537,8 @@ def _walk(part: Message, env: Envelope, state: _Walk, depth: int, in_forward: bo
         return
     if ctype.startswith("multipart/"):
         state.bulk.expand(part)
-        boundary = _guess_boundary(part.get_payload() if isinstance(part.get_payload(), str) else "")
+        payload = part.get_payload()
+        boundary = _guess_boundary(payload if isinstance(payload, str) else "")
         fixed = _reparse_with_boundary(part, boundary, state.bulk) if boundary else None
         if fixed is not None:
             env.defects.append(f"{label}: multipart boundary missing or wrong; recovered as {boundary!r}")

@@ -51,16 +51,26 @@ class OutgoingEmail(Protocol):
     what it is handed without depending on the database layer above it.
     """
 
-    kind: str
-    recipients: Sequence[str] | None
-    cc: Sequence[str] | None
-    subject: str | None
-    body_text: str | None
-    body_html: str | None
-    message_id_header: str
-    in_reply_to: str | None
-    references: str | None
-    attachments: Sequence[dict[str, Any]] | None
+    @property
+    def kind(self) -> str: ...
+    @property
+    def recipients(self) -> Sequence[str] | None: ...
+    @property
+    def cc(self) -> Sequence[str] | None: ...
+    @property
+    def subject(self) -> str | None: ...
+    @property
+    def body_text(self) -> str | None: ...
+    @property
+    def body_html(self) -> str | None: ...
+    @property
+    def message_id_header(self) -> str: ...
+    @property
+    def in_reply_to(self) -> str | None: ...
+    @property
+    def references(self) -> str | None: ...
+    @property
+    def attachments(self) -> Sequence[dict[str, Any]] | None: ...
 
 
 class ComposeError(Exception):

@@ -14,7 +14,7 @@ points at a half-written attachment.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -44,13 +44,18 @@ DOCX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessin
 
 
 class StatusLike(Protocol):
-    """What a row needs (workflow.season.status.StatusRow has it)."""
+    """What a row needs (workflow.season.status.StatusRow, a frozen dataclass, has it)."""
 
-    name: str
-    state: str
-    received_at: datetime | None
-    on_time: bool | None
-    outline_missing: list[str]
+    @property
+    def name(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def received_at(self) -> datetime | None: ...
+    @property
+    def on_time(self) -> bool | None: ...
+    @property
+    def outline_missing(self) -> Sequence[str]: ...
 
 
 @dataclass(frozen=True)

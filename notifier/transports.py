@@ -172,7 +172,7 @@ class SmtpTransport:
         client = self._connect()
         try:
             if self.username:
-                self._login(client)
+                self._login(client, self.username)
             refused = client.send_message(msg, from_addr=envelope_from, to_addrs=recipients)
         finally:
             try:
@@ -181,16 +181,16 @@ class SmtpTransport:
                 client.close()
         return {addr: (code, _reply_text(code, text)) for addr, (code, text) in refused.items()}
 
-    def _login(self, client: smtplib.SMTP) -> None:
+    def _login(self, client: smtplib.SMTP, username: str) -> None:
         """Log in; a non-ASCII password goes as UTF-8 AUTH PLAIN (RFC 4616), which smtplib's login() cannot send."""
         password = self.__password or ""
-        if (self.username + password).isascii():
-            client.login(self.username, password)
+        if (username + password).isascii():
+            client.login(username, password)
             return
         client.ehlo_or_helo_if_needed()
         if not client.has_extn("auth"):
             raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
-        token = base64.b64encode(f"\0{self.username}\0{password}".encode()).decode("ascii")
+        token = base64.b64encode(f"\0{username}\0{password}".encode()).decode("ascii")
         code, reply = client.docmd("AUTH", f"PLAIN {token}")
         if code != 235:
             raise smtplib.SMTPAuthenticationError(code, reply)
@@ -257,7 +257,7 @@ class SmtpSettings(Protocol):
     outbox_dir: str
     host: str
     effective_port: int
-    security: str
+    security: Literal["ssl", "starttls", "none"]
     username: str
     ca_file: str | None
     timeout: float

@@ -42,7 +42,7 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from reference.addresses import parse_mailbox
 from reference.text import fold, slugify
@@ -347,6 +347,11 @@ class _Fields:
     def fail(self, reason: str) -> RosterError:
         return RosterError(f"{self.file}: agency {self.label}: {reason}")
 
+    @overload
+    def text(self, key: str, required: Literal[True]) -> str: ...
+    @overload
+    def text(self, key: str, required: bool = False) -> str | None: ...
+
     def text(self, key: str, required: bool = False) -> str | None:
         value = self.table.get(key)
         if value is None:
@@ -356,6 +361,11 @@ class _Fields:
         if not isinstance(value, str) or not value.strip():
             raise self.fail(f"'{key}' must be a non-empty string")
         return value.strip()
+
+    @overload
+    def year(self, key: str, required: Literal[True]) -> int: ...
+    @overload
+    def year(self, key: str, required: bool = False) -> int | None: ...
 
     def year(self, key: str, required: bool = False) -> int | None:
         value = self.table.get(key)

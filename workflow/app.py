@@ -35,7 +35,7 @@ class App:
         return app
 
     @property
-    def settings(self):  # type: ignore[no-untyped-def]
+    def settings(self):
         return self.config.settings
 
     @property

@@ -95,7 +95,12 @@ def sender_addresses(env: Envelope) -> list[tuple[str, bool]]:
     for inner in env.forwarded:
         out.extend((addr, True) for addr, _ in sender_addresses(inner))
     seen: set[str] = set()
-    return [(a, f) for a, f in out if _ADDR.match(a) and not (a in seen or seen.add(a))]
+    kept: list[tuple[str, bool]] = []
+    for a, f in out:
+        if _ADDR.match(a) and a not in seen:
+            seen.add(a)
+            kept.append((a, f))
+    return kept
 
 
 def agency_or_none(roster: Roster, slug: str, year: int | None = None) -> Agency | None:

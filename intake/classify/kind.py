@@ -202,9 +202,9 @@ def decide_kind(env: Envelope, zones: list[Zone], docs: list[DocumentText],
 
     subjects = [z for z in zones if z.kind in (SUBJECT, FILENAME)]
     for z in subjects:
-        why = _negative(z.text)
-        if why:
-            return KindVerdict("other", C_OTHER_PROGRAMME, [f"không phải báo cáo: {why} ({z.origin})"])
+        negative = _negative(z.text)
+        if negative:
+            return KindVerdict("other", C_OTHER_PROGRAMME, [f"không phải báo cáo: {negative} ({z.origin})"])
     titled = [z for z in subjects if is_report_title(z.text)]
     for z in titled:
         shown = f"{z.origin}: '{excerpt(z.text, 80)}'"

@@ -8,7 +8,7 @@ contain a place name ("Thái Bình Dương", the Pacific) block the match.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,11 +37,18 @@ _STOP_IN_ACRONYM = {"va", "và", "&"}
 
 
 class AgencyLike(Protocol):
-    slug: str
-    name: str
-    short_name: str
-    kind: str
-    aliases: list[str]
+    """What the index reads of an agency (reference.roster.Agency, a frozen dataclass, has it)."""
+
+    @property
+    def slug(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def short_name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def aliases(self) -> Sequence[str]: ...
 
     def names(self) -> Iterable[str]: ...
 

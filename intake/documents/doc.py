@@ -90,7 +90,7 @@ def docbook_structure(xml: str) -> list[Marked]:
     for element in root.iter("title", "listitem"):
         parent = element.getparent()
         if element.tag == "title":
-            level = _SECTION_LEVELS.get(parent.tag) if parent is not None else None
+            level = _SECTION_LEVELS.get(parent.tag) if parent is not None and isinstance(parent.tag, str) else None
             if level is not None and _text_of(element):
                 marked.append(Marked(_text_of(element), heading_level=level))
             continue

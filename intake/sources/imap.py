@@ -10,6 +10,7 @@ anything, which keeps the "no message lost" invariant.
 """
 from __future__ import annotations
 
+import functools
 import imaplib
 import logging
 import ssl
@@ -164,7 +165,7 @@ class ImapSource:
         the server report what changed; a UIDVALIDITY response or a warning
         falls back to a full SELECT, a BYE to a fresh connection.
         """
-        if self._selected is not client:
+        if self._selected is None or self._selected is not client:
             return self._select(client)
         codes = client._imap.untagged_responses  # imaplib files response codes such as UIDVALIDITY here
         codes.pop("UIDVALIDITY", None)
@@ -247,7 +248,7 @@ class ImapSource:
         size = self.settings.batch_size
         for start in range(0, len(wanted), size):
             batch = wanted[start:start + size]
-            fetched = self._call("fetch", lambda c, batch=batch: self._fetch_batch(c, uidvalidity, batch))
+            fetched = self._call("fetch", functools.partial(self._fetch_batch, uidvalidity=uidvalidity, uids=batch))
             for uid in batch:
                 data = fetched.get(uid)
                 if data is None:  # expunged by someone else meanwhile

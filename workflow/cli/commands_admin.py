@@ -41,6 +41,7 @@ def register(app: typer.Typer) -> None:
             problems.append(f"campaigns: {exc}")
         if problems:
             fail("\n".join(["Configuration problems:"] + [f"  - {p}" for p in problems]), 2)
+        assert loaded is not None  # else its error is among the problems
         s = loaded.settings
         console.print(f"OK: {loaded.source}", markup=False)
         console.print(f"  database: {_redact(s.database.url)}", markup=False)

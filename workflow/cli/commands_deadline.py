@@ -45,7 +45,7 @@ def _year(app: Any, year: int | None, now: datetime) -> int:
     found = season_year(app.campaigns, now)
     if found is None:
         fail(f"Chưa có đợt báo cáo nào mở trước ngày {now:%d/%m/%Y}; chọn năm bằng --year NĂM.", 2)
-    return found  # type: ignore[return-value]
+    return found
 
 
 def _run_daily(config: str | None, year: int | None, now: str | None, dry_run: bool, send: bool,

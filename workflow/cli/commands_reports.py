@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # imported where used: the command line must start fast (work
 YearOption = Annotated[int, typer.Option("--year", "-y", help="Năm báo cáo.")]
 
 
-def _progress_reporter(err: Console):  # type: ignore[no-untyped-def]
+def _progress_reporter(err: Console):
     """A Rich bar on a terminal; plain "i/n name" lines otherwise (logs, pipes, cron)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -73,7 +73,7 @@ def safe_console(**kwargs: Any) -> Console:
     return _SafeConsole(**kwargs)
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     """Print to stderr unwrapped (scripts grep these lines) and exit."""
     from notifier.safe_text import terminal_text  # errors may quote a sender's text
 

@@ -172,13 +172,13 @@ def translate_typer() -> None:
         return
     original = formatting.HelpFormatter.write_usage
 
-    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
         original(self, prog, args, "Cách dùng: " if prefix is None else prefix)
 
-    def show_click(self, file=None) -> None:  # type: ignore[no-untyped-def]
+    def show_click(self, file=None) -> None:
         echo(f"Lỗi: {error_words(self.format_message())}", file=file, err=file is None)
 
-    def show_usage(self, file=None) -> None:  # type: ignore[no-untyped-def]
+    def show_usage(self, file=None) -> None:
         if self.ctx is not None:
             hint = ""
             if self.ctx.command.get_help_option(self.ctx) is not None:
@@ -192,7 +192,7 @@ def translate_typer() -> None:
     formatting.HelpFormatter._tdc_vi = True  # type: ignore[attr-defined]
 
 
-def translate_help_options(command) -> None:  # type: ignore[no-untyped-def]
+def translate_help_options(command) -> None:
     """Every command's --help says what it does in Vietnamese (the vendored Click writes its text in English)."""
     from typer._click.core import Context
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -59,6 +60,13 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UtcDateTime, dict: JSON, list: JSON}
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's Table for Core statements (declarative types ``__table__`` as any FromClause)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 # Submission states (ARCHITECTURE.md). Kept as plain strings so the database

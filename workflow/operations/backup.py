@@ -378,7 +378,7 @@ def _rows_from_sqlite(path: Path) -> tuple[Engine, Iterator[tuple[Table, list[di
     return engine, rows()
 
 
-def _script():  # type: ignore[no-untyped-def]
+def _script():
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config(None))  # type: ignore[arg-type]
@@ -503,10 +503,10 @@ def restore_backup(app: App, archive: Path, force: bool = False, limits: Archive
         counts: dict[str, int] = {}
         try:
             with engine.begin() as conn:
-                conn.execute(delete(models.WebSession.__table__))  # a restore logs everyone out
+                conn.execute(delete(models.table_of(models.WebSession)))  # a restore logs everyone out
                 for table in reversed(data_tables()):
                     conn.execute(delete(table))
-                conn.execute(delete(models.Lease.__table__))
+                conn.execute(delete(models.table_of(models.Lease)))
                 for table, batch in rows:
                     counts.setdefault(table.name, 0)
                     if batch:

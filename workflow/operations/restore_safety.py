@@ -137,7 +137,7 @@ class UnsafeArchive(ValueError):
 
 def hold_restored_outbox(conn: Connection) -> int:
     """Every restored email not yet sent becomes ``suppressed`` until a coordinator releases it."""
-    table = models.OutboxEmail.__table__
+    table = models.table_of(models.OutboxEmail)
     result = conn.execute(update(table).where(table.c.state.in_(UNSENT_STATES))
                           .values(state=models.SUPPRESSED, last_error=HELD_REASON))
     return int(result.rowcount or 0)

@@ -14,7 +14,7 @@ a coordinator edits it before it is signed.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -79,7 +79,7 @@ def _setup(doc: DocxDocument) -> None:
     _page_number_footer(section)
 
 
-def _page_number_footer(section) -> None:  # type: ignore[no-untyped-def]
+def _page_number_footer(section) -> None:
     """A centred PAGE field: Word fills in the number on every page."""
     para = section.footer.paragraphs[0]
     para.alignment = WD_ALIGN_PARAGRAPH.CENTER
@@ -102,7 +102,7 @@ def _page_number_footer(section) -> None:  # type: ignore[no-untyped-def]
 
 
 # ---- paragraphs ---------------------------------------------------------------------------------
-def _para(container, text: str = "", *, bold: bool = False, italic: bool = False,  # type: ignore[no-untyped-def]
+def _para(container, text: str = "", *, bold: bool = False, italic: bool = False,
           align: WD_ALIGN_PARAGRAPH | None = WD_ALIGN_PARAGRAPH.CENTER, size: Pt | None = None,
           space_after: Pt = Pt(0)):  # noqa: B008 - Pt is an immutable int
     para = container.add_paragraph()
@@ -132,12 +132,12 @@ def heading_label(code: str) -> str:
     return (parts[0] if len(parts) == 1 else ".".join(parts[1:])) + "."
 
 
-def vn_day(value: datetime | None, tz) -> str:  # type: ignore[no-untyped-def]
+def vn_day(value: datetime | None, tz) -> str:
     return value.astimezone(tz).strftime("%d/%m/%Y") if value else ""
 
 
 # ---- blocks -------------------------------------------------------------------------------------
-def _no_borders(table) -> None:  # type: ignore[no-untyped-def]
+def _no_borders(table) -> None:
     borders = OxmlElement("w:tblBorders")
     for edge in ("top", "left", "bottom", "right", "insideH", "insideV"):
         el = OxmlElement(f"w:{edge}")
@@ -162,7 +162,7 @@ def _national_header(doc: DocxDocument, issuer: str, place: str, day: datetime) 
     _para(right, f"{place}, ngày {day:%d} tháng {day:%m} năm {day:%Y}", italic=True, size=BODY_SIZE)
 
 
-def _title(doc: DocxDocument, report: CompiledReport, tz) -> None:  # type: ignore[no-untyped-def]
+def _title(doc: DocxDocument, report: CompiledReport, tz) -> None:
     _para(doc, "")
     _para(doc, f"BÁO CÁO TỔNG HỢP KẾT QUẢ THỰC HIỆN NĂM {report.year}", bold=True)
     _para(doc, PROGRAMME.upper(), bold=True, space_after=Pt(12))
@@ -199,14 +199,14 @@ def _section(doc: DocxDocument, section: SectionExtracts, has_children: bool, li
               space_after=Pt(6))
 
 
-def _repeat_header(row) -> None:  # type: ignore[no-untyped-def]
+def _repeat_header(row) -> None:
     trpr = row._tr.get_or_add_trPr()
     header = OxmlElement("w:tblHeader")
     header.set(qn("w:val"), "true")
     trpr.append(header)
 
 
-def _cell(cell: _Cell, text: str, bold: bool = False, align=WD_ALIGN_PARAGRAPH.LEFT) -> None:  # type: ignore[no-untyped-def]
+def _cell(cell: _Cell, text: str, bold: bool = False, align=WD_ALIGN_PARAGRAPH.LEFT) -> None:
     para = cell.paragraphs[0]
     para.alignment = align
     para.paragraph_format.space_after = Pt(0)
@@ -214,7 +214,7 @@ def _cell(cell: _Cell, text: str, bold: bool = False, align=WD_ALIGN_PARAGRAPH.L
 
 
 def _grid(doc: DocxDocument, columns: tuple[str, ...], widths: tuple[int, ...],
-          rows: list[tuple[str, ...]], numeric_from: int = 99) -> None:
+          rows: Sequence[tuple[str, ...]], numeric_from: int = 99) -> None:
     table = doc.add_table(rows=1, cols=len(columns))
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
@@ -257,13 +257,13 @@ def _indicators(doc: DocxDocument, report: CompiledReport) -> None:
           italic=True, align=WD_ALIGN_PARAGRAPH.LEFT, size=Pt(12), space_after=Pt(6))
 
 
-def annex_rows(rows: list[StatusRow], tz) -> list[tuple[str, ...]]:  # type: ignore[no-untyped-def]
+def annex_rows(rows: list[StatusRow], tz) -> list[tuple[str, ...]]:
     on_time = {True: "Đúng hạn", False: "Muộn", None: ""}
     return [(str(i), r.name, vn_day(r.received_at, tz), on_time[r.on_time], state_label(r.state, capital=True),
              str(r.versions)) for i, r in enumerate(rows, 1)]
 
 
-def _annex(doc: DocxDocument, report: CompiledReport, tz) -> None:  # type: ignore[no-untyped-def]
+def _annex(doc: DocxDocument, report: CompiledReport, tz) -> None:
     doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
     _para(doc, "PHỤ LỤC", bold=True)
     _para(doc, f"TÌNH HÌNH GỬI BÁO CÁO NĂM {report.year}", bold=True, space_after=Pt(12))
@@ -291,7 +291,7 @@ def _indicator_anchor(codes: list[str]) -> str | None:
 
 
 # ---- entry point --------------------------------------------------------------------------------
-def compiled_report_docx(report: CompiledReport, path: Path | str, *, tz,  # type: ignore[no-untyped-def]
+def compiled_report_docx(report: CompiledReport, path: Path | str, *, tz,
                          issuer: str = "BỘ KHOA HỌC VÀ CÔNG NGHỆ", place: str = "Hà Nội",
                          extract_chars: int = EXTRACT_CHARS) -> Path:
     """Write the consolidated report to ``path`` (atomically) and return the path.

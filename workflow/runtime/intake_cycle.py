@@ -42,6 +42,7 @@ from intake.model import RawMessage
 from intake.pipeline import IntakeContext, Understanding, known_delivery, last_resort, understand
 from intake.sources import Source, SourceError, make_source
 from intake.store import LOCK_MODE, RawStore, StoreError, make_dirs
+from reference.roster import Roster
 from workflow.app import App, own_addresses, own_domain
 from workflow.db import models
 from workflow.season.submissions import RecordContext, RecordResult, record, record_again
@@ -125,7 +126,7 @@ def doc_limits_from(app: App) -> DocLimits:
                      containers=limits_from(app))
 
 
-def intake_context(app: App, roster=None) -> IntakeContext:  # type: ignore[no-untyped-def]
+def intake_context(app: App, roster: Roster | None = None) -> IntakeContext:
     """Everything `understand` needs, from the configuration."""
     return IntakeContext(
         roster=roster if roster is not None else app.roster,
@@ -142,7 +143,7 @@ def intake_context(app: App, roster=None) -> IntakeContext:  # type: ignore[no-u
     )
 
 
-def record_context(app: App, roster, now: datetime) -> RecordContext:  # type: ignore[no-untyped-def]
+def record_context(app: App, roster: Roster, now: datetime) -> RecordContext:
     """What recording needs besides the message, as the daemon sees it."""
     reply = parseaddr(app.settings.smtp.reply_to or app.settings.smtp.from_)[1]
     return RecordContext(roster=roster, campaigns=app.campaigns, reply_address=reply,
@@ -203,7 +204,7 @@ class IntakeCycle:
     def _context(self) -> IntakeContext:
         return dataclasses.replace(intake_context(self.app), defer_strangers=True)
 
-    def _record_context(self, roster) -> RecordContext:  # type: ignore[no-untyped-def]
+    def _record_context(self, roster: Roster) -> RecordContext:
         return record_context(self.app, roster, self.clock())
 
     def _cursors(self) -> dict[tuple[str, int | None], int]:
@@ -345,7 +346,7 @@ class IntakeCycle:
             return
         reading = dataclasses.replace(ctx, defer_strangers=False)
 
-        def read(row) -> Understanding:  # type: ignore[no-untyped-def]
+        def read(row) -> Understanding:
             raw = RawMessage(source_key=row.source_key, raw=self.store.read(row.sha256), arrived_at=row.arrived_at,
                              mailbox=row.mailbox, uidvalidity=row.uidvalidity, uid=row.uid)
             return understand(raw, reading, self.store)

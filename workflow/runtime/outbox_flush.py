@@ -57,7 +57,7 @@ from sqlalchemy.orm import Session
 from notifier.compose import ComposeError, compose
 from notifier.transports import PermanentSendError, SendError, TransientSendError, Transport, make_transport
 from reference.addresses import inbox_key, verp_address
-from workflow.db.engine import Database
+from workflow.db.engine import Database, rows_changed
 from workflow.db.models import FAILED, HELD, PENDING, SENDING, SENT, SUPPRESSED, OutboxEmail
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ def flush(
 def _fail_exhausted_claims(db: Database, now: datetime, max_attempts: int) -> int:
     """Rows whose every attempt was interrupted mid-send (the process died each time) stop here."""
     with db.transaction() as session:
-        return session.execute(
+        return rows_changed(session.execute(
             update(OutboxEmail)
             .where(
                 OutboxEmail.state == SENDING,
@@ -160,7 +160,7 @@ def _fail_exhausted_claims(db: Database, now: datetime, max_attempts: int) -> in
             .values(state=FAILED,
                     last_error=f"gave up after {max_attempts} attempts: the process stopped during the send")
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ))
 
 
 def release_interrupted_claims(db: Database, now: datetime) -> int:
@@ -175,12 +175,12 @@ def release_interrupted_claims(db: Database, now: datetime) -> int:
     Message-ID.
     """
     with db.transaction() as session:
-        released = session.execute(
+        released = rows_changed(session.execute(
             update(OutboxEmail)
             .where(OutboxEmail.state == SENDING)
             .values(state=PENDING, next_attempt_at=now)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ))
     if released:
         log.warning("outbox: %d send(s) interrupted by a previous process are due again", released)
     return released
@@ -203,7 +203,7 @@ def _claim_next(db: Database, now: datetime) -> OutboxEmail | None:
             candidate = session.execute(query).first()
             if candidate is None:
                 return None
-            won = session.execute(
+            won = rows_changed(session.execute(
                 update(OutboxEmail)
                 .where(
                     OutboxEmail.id == candidate.id,
@@ -212,7 +212,7 @@ def _claim_next(db: Database, now: datetime) -> OutboxEmail | None:
                 )
                 .values(state=SENDING, attempts=candidate.attempts + 1, next_attempt_at=now + CLAIM_LEASE)
                 .execution_options(synchronize_session=False)
-            ).rowcount
+            ))
             if won != 1:
                 continue  # another daemon claimed it between our read and our write
             if candidate.state == SENDING:
@@ -353,12 +353,12 @@ def _record(
         if outcome.scope == "connection":
             values["last_error"] = _short(SERVER_DOWN + (outcome.note or ""))
     with db.transaction() as session:
-        updated = session.execute(
+        updated = rows_changed(session.execute(
             update(OutboxEmail)
             .where(OutboxEmail.id == claimed.id, OutboxEmail.state == SENDING, OutboxEmail.attempts == claimed.attempts)
             .values(**values)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ))
         if updated != 1:
             log.warning("outbox %s: claim lost before the result was recorded (%s)", claimed.id, outcome.kind)
             return None

@@ -31,7 +31,7 @@ def submission_series(session: Session, year: int, deadline: date, tz: ZoneInfo 
     """One point per day on which the count grew, in time order (days decreasing)."""
     arrivals = session.scalars(select(models.Submission.first_received_at).where(
         models.Submission.year == year, models.Submission.first_received_at.is_not(None)))
-    per_day = Counter(days_to_deadline(at.astimezone(tz).date(), deadline) for at in arrivals)
+    per_day = Counter(days_to_deadline(at.astimezone(tz).date(), deadline) for at in arrivals if at is not None)
     series: Series = []
     total = 0
     for days in sorted(per_day, reverse=True):

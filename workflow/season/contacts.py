@@ -25,7 +25,7 @@ import csv
 import io
 import time
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -720,7 +720,7 @@ def _export_cell(value: Any) -> Any:
     return spreadsheet_text(value) if isinstance(value, str) else value
 
 
-def write_table(rows: list[Mapping[str, Any]], out: Path) -> None:
+def write_table(rows: Sequence[Mapping[str, Any]], out: Path) -> None:
     """CSV (UTF-8 with BOM, so Excel shows the diacritics) or XLSX, by the file's suffix."""
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".xlsx":
@@ -728,6 +728,7 @@ def write_table(rows: list[Mapping[str, Any]], out: Path) -> None:
 
         book = Workbook()
         sheet = book.active
+        assert sheet is not None  # a new workbook has one sheet
         sheet.title = "Danh bạ"
         sheet.append(list(EXPORT_COLUMNS))
         for row in rows:

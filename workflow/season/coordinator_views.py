@@ -7,6 +7,7 @@ other. Moved here unchanged from ``workflow.cli.commands_actions``.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -134,7 +135,7 @@ def _agency_name(roster: Any, slug: str | None, year: int | None) -> str:
 _TARGET = re.compile(r"^\s*(?P<agency>[^/]+?)\s*/\s*(?P<year>\d{4})\s*$")
 
 
-def show_data(session: Session, roster: Any, campaigns: dict[int, Any], target: str) -> dict[str, Any]:
+def show_data(session: Session, roster: Any, campaigns: Mapping[int, Any], target: str) -> dict[str, Any]:
     """Everything about one submission (AGENCY/YEAR) or the submission of one message (id)."""
     from sqlalchemy import select
 

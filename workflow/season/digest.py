@@ -168,7 +168,8 @@ def _needs_review(session: Session, roster: Roster, rows: list[StatusRow], year:
         for entry in session.scalars(select(models.AuditEntry).where(
                 models.AuditEntry.action.in_(("report_unplaced", "unverified_claim")),
                 models.AuditEntry.message_id.in_([m["id"] for m in queue["messages"]]))):
-            reasons[entry.message_id] = entry.reason
+            if entry.message_id is not None:  # always, by the query
+                reasons[entry.message_id] = entry.reason
     for m in queue["messages"]:
         out.append(_compact({
             "name": _name(roster, m["agency_guess"], m["year_guess"]), "agency": m["agency_guess"],

@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from workflow.db import models
+from workflow.db.engine import as_cursor
 
 if TYPE_CHECKING:
     from intake.pipeline import Understanding
@@ -30,9 +31,9 @@ if TYPE_CHECKING:
 
 
 @cache
-def _statements():  # type: ignore[no-untyped-def]
+def _statements():
     """Built once: constructing a statement per message (coercions, cache keys) cost more than running it."""
-    messages, attachments = models.Message.__table__, models.Attachment.__table__
+    messages, attachments = models.table_of(models.Message), models.table_of(models.Attachment)
     known = select(messages.c.id, messages.c.status, messages.c.submission_id).where(
         messages.c.sha256 == bindparam("sha"))
     return known, insert(messages), insert(attachments)
@@ -65,7 +66,9 @@ def record_plain(session: Session, u: Understanding, now: datetime) -> RecordRes
     if known is not None:
         return RecordResult(known.id, True, known.status, known.submission_id)
     values = message_values(u, now)
-    message_id = session.execute(insert_message, values).inserted_primary_key[0]
+    key = as_cursor(session.execute(insert_message, values)).inserted_primary_key
+    assert key is not None
+    message_id = key[0]
     rows = attachment_values(u)
     if rows:
         session.execute(insert_attachments, [dict(row, message_id=message_id) for row in rows])

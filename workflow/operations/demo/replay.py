@@ -225,7 +225,7 @@ def _relax_durability(app: App) -> None:
     engine.dispose()
 
     @event.listens_for(engine, "connect")
-    def _normal_sync(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+    def _normal_sync(dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
@@ -291,8 +291,8 @@ def run_demo(directory: Path | str = "var/demo", year: int = 2024, agencies: int
                 progress(log)
         with app.db.sessions() as session:
             rows = season_status(session, app.roster, year)
-            reminded = set(session.scalars(select(models.OutboxEmail.agency_slug).where(
-                models.OutboxEmail.kind == "reminder", models.OutboxEmail.year == year)))
+            reminded = {slug for slug in session.scalars(select(models.OutboxEmail.agency_slug).where(
+                models.OutboxEmail.kind == "reminder", models.OutboxEmail.year == year)) if slug is not None}
         compiled = _compile(app, year, directory, clock.now)
         outbox = Path(app.settings.smtp.outbox_dir)
         files = len(list(outbox.glob("*.eml"))) if outbox.is_dir() else 0
