@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo run test test-fast venv test-deps clean
+.PHONY: demo run lint test test-fast venv test-deps clean
 
 $(BIN)/tdc-bot: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,7 +26,12 @@ run: venv
 test-deps:
 	scripts/install-test-deps.sh
 
-test: test-deps venv
+# ruff and mypy, configured in pyproject.toml only; part of `make test`, so of CI.
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: test-deps venv lint
 	$(BIN)/pytest -q
 
 # The developer's loop: unit tests only — no Dovecot, SMTP, PostgreSQL or receiving chain (DNS, rspamd, Postfix), no tdc-bot child processes,

@@ -45,7 +45,8 @@ def plain_fetch_seconds(env: BenchEnv, user: str, batch_size: int) -> tuple[floa
     uids = sorted(client.search(["ALL"]))
     total = 0
     for start in range(0, len(uids), batch_size):
-        for data in client.fetch(uids[start:start + batch_size], ["BODY.PEEK[]", "INTERNALDATE", "RFC822.SIZE"]).values():
+        for data in client.fetch(uids[start:start + batch_size],
+                                 ["BODY.PEEK[]", "INTERNALDATE", "RFC822.SIZE"]).values():
             total += len(data[b"BODY[]"])
     client.logout()
     return time.perf_counter() - started, total

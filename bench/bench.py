@@ -9,6 +9,7 @@ missed, 2 when the benchmark itself failed. See bench/README.md.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import sys
@@ -16,8 +17,8 @@ import tempfile
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -66,12 +67,11 @@ def status_figures() -> list[Figure]:
 def run(selected: list[str], quick: bool) -> list[Figure]:
     from bench.backfill import backfill_figures, kill_and_resume
     from bench.big_attachment import big_attachment_rss
+    from bench.deadline_burst import deadline_burst
     from bench.env import bench_env
     from bench.idle_cycle import idle_cycle_ratio
-    from bench.latency import ack_latency
-
-    from bench.deadline_burst import deadline_burst
     from bench.known_delay import known_report_delay
+    from bench.latency import ack_latency
 
     n = sizes(quick)
     figures: list[Figure] = []
@@ -96,7 +96,7 @@ def run(selected: list[str], quick: bool) -> list[Figure]:
         with bench_env() as env:
             for name, step in steps:
                 if name in selected:
-                    figures.extend(_guarded(name, lambda: step(env)))
+                    figures.extend(_guarded(name, functools.partial(step, env)))
     if "status" in selected:
         figures.extend(_guarded("status", status_figures))
     if "web" in selected:

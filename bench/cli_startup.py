@@ -90,7 +90,8 @@ def cli_startup_figures(rounds: int = 9) -> list[Figure]:
         details = {
             "cpu_ms_median": round(median(cpu[name]) * 1000, 1), "bare_cpu_ms_median": round(bare * 1000, 1),
             "wall_ratio": round(median(wall[name]) / median(wall["bare"]), 2),
-            "cpu_ms_runs": [round(v * 1000) for v in cpu[name]], "bare_cpu_ms_runs": [round(v * 1000) for v in cpu["bare"]],
+            "cpu_ms_runs": [round(v * 1000) for v in cpu[name]],
+            "bare_cpu_ms_runs": [round(v * 1000) for v in cpu["bare"]],
             "rounds": rounds, "loadavg": [round(v, 2) for v in load],
         }
         figures.append(Figure(f"cli_{name}", round(median(cpu[name]) / bare, 2), GOAL, "× bare python CPU",

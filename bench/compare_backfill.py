@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
                 after = resource.getrusage(resource.RUSAGE_SELF)
                 run = run_once(config, tree)
                 run.update(version=label, plain_fetch_wall=round(plain, 2),
-                           plain_fetch_cpu=round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2),
+                           plain_fetch_cpu=round(after.ru_utime + after.ru_stime
+                                                 - before.ru_utime - before.ru_stime, 2),
                            exact=check_complete(env, user, work, args.messages)["exact"])
                 results["runs"].append(run)
                 print(run, flush=True)

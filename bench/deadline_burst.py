@@ -99,7 +99,7 @@ def one_burst(env: BenchEnv, label: str, count: int, timeout: float) -> dict:
             thread.start()
             time.sleep(2.0)  # first (empty) cycle done, now idling
             with env.dovecot.client(user) as client:
-                for (_, addr), raw in zip(senders, raws):
+                for (_, addr), raw in zip(senders, raws, strict=True):
                     appended[addr] = time.time()  # the SMTP server stamps with time.time() too
                     client.append("INBOX", raw)
             append_seconds = time.time() - min(appended.values())

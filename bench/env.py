@@ -12,10 +12,10 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp import SmtpServer

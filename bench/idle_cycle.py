@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import insert
 
@@ -23,8 +23,8 @@ KEYWORD = "$TdcProcessed"
 
 def _processed_state(env: BenchEnv, count: int, label: str):
     """A keyword-mode mailbox of ``count`` processed messages and its matching database."""
-    from workflow.db import models
     from workflow.app import App
+    from workflow.db import models
     from workflow.runtime.intake_cycle import open_cycle
 
     user = env.new_user(label)
@@ -41,9 +41,10 @@ def _processed_state(env: BenchEnv, count: int, label: str):
     app = App.load(str(env.config(workdir, user, processed_folder=None)))
     cycle = open_cycle(app)
     mailbox = cycle.source.mailbox
-    arrived = datetime(2024, 11, 1, tzinfo=timezone.utc)
+    arrived = datetime(2024, 11, 1, tzinfo=UTC)
     rows = [{
-        "sha256": hashlib.sha256(f"{label}-{uid}".encode()).hexdigest(), "source_key": f"imap:INBOX:{uidvalidity}:{uid}",
+        "sha256": hashlib.sha256(f"{label}-{uid}".encode()).hexdigest(),
+        "source_key": f"imap:INBOX:{uidvalidity}:{uid}",
         "mailbox": mailbox, "uidvalidity": uidvalidity, "uid": uid, "raw_path": "", "size": 1000,
         "arrived_at": arrived, "status": "recorded", "kind": "other", "marked_done": True,
     } for uid in uids]

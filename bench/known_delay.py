@@ -25,7 +25,7 @@ import json
 import sqlite3
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -65,7 +65,7 @@ def _utc_seconds(text: str | None) -> float | None:
     """A naive-UTC timestamp as SQLite stores it (workflow.db.models.UtcDateTime) -> epoch seconds."""
     if not text:
         return None
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
 
 
 def _db_facts(db: Path, agency_addr: str) -> dict:

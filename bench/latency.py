@@ -10,9 +10,9 @@ import threading
 import time
 
 from bench.env import BenchEnv
+from bench.mailgen import REPORT_SENDERS
 from bench.measure import Figure, median
 from tests import mailfactory
-from bench.mailgen import REPORT_SENDERS
 
 
 def ack_latency(env: BenchEnv, rounds: int) -> Figure:

@@ -13,16 +13,16 @@ import os
 import pwd
 import random
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from tests import mailfactory
 
 REPORT_EVERY = 20  # 1 in 20 = 5 % reports
-START = datetime(2024, 10, 1, 1, 0, tzinfo=timezone.utc)
+START = datetime(2024, 10, 1, 1, 0, tzinfo=UTC)
 
 # (province as written in the report, sender address): real shapes of provincial senders.
 REPORT_SENDERS = [
@@ -62,7 +62,7 @@ PARAGRAPH = ("Căn cứ kế hoạch công tác năm, đơn vị xin thông báo
              "phối hợp thực hiện, báo cáo kết quả theo đúng thời hạn quy định và gửi về đầu mối để tổng hợp. ")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _docx(province: str, year: int) -> bytes:
     return mailfactory.report_docx(province, year)
 
@@ -101,7 +101,7 @@ TEMPLATES = 64  # distinct ordinary messages; each copy gets its own Message-ID 
 _TOKEN_ID = b"@@SEQ@@"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _templates() -> tuple[list[bytes], list[bytes]]:
     """Message shapes built once with the email package; copies differ in Message-ID and Date.
 

@@ -123,7 +123,7 @@ class LoadSampler:
             if self._stop.wait(self.every):
                 return
 
-    def __enter__(self) -> "LoadSampler":
+    def __enter__(self) -> LoadSampler:
         self._thread.start()
         return self
 

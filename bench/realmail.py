@@ -28,14 +28,14 @@ import os
 import sqlite3
 import sys
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
 from bench.measure import REPO, ChildRun, Figure, LoadSampler, installed_env, median, run_bot_once, run_child
 
 REALMAIL = REPO.parent / "shared" / "realmail"
-ARRIVED = datetime(2024, 11, 20, 3, 0, tzinfo=timezone.utc)
+ARRIVED = datetime(2024, 11, 20, 3, 0, tzinfo=UTC)
 BARE_SCRIPT = Path(__file__).resolve().parent / "bare_parse.py"
 PACKAGES = ("intake", "workflow", "notifier", "reference")
 
@@ -161,7 +161,8 @@ def realmail_figures(rounds: int = 3) -> list[Figure]:
     common = {
         "messages": n, "rounds": rounds, "loadavg_1min_span": load.span(),
         "bare_cpu_s": [round(v, 2) for v in bare_cpu], "bot_cpu_s": [round(v, 2) for v in bot_cpu],
-        "redelivery_cpu_s": [round(v, 2) for v in again_cpu], "bot_empty_maildir_cpu_s": [round(v, 2) for v in empty_cpu],
+        "redelivery_cpu_s": [round(v, 2) for v in again_cpu],
+        "bot_empty_maildir_cpu_s": [round(v, 2) for v in empty_cpu],
         "bare_ms_per_message": round(bare_ms, 2), "bot_ms_per_message": round(bot_ms, 2),
         "redelivery_ms_per_message": round(again_ms, 2),
         "bare_slowest": [[round(c, 3), name] for c, name in slowest],

@@ -120,7 +120,8 @@ def measure(corpus: Path, top_symbols: int, profile: str = "stock") -> dict:
 
 
 def print_table(result: dict) -> None:
-    print(f"profile {result['profile']}: {result['messages']} messages, rspamd started in {result['rspamd_start_seconds']:.1f} s, "
+    print(f"profile {result['profile']}: {result['messages']} messages, rspamd started in "
+          f"{result['rspamd_start_seconds']:.1f} s, "
           f"{result['dns_questions']} DNS questions (all answered on loopback), errors: {len(result['errors'])}")
     timing = result["seconds_per_message"]
     print(f"time per message: median {timing['median'] * 1000:.1f} ms, mean {timing['mean'] * 1000:.1f} ms, "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import insert, select
@@ -33,7 +33,7 @@ def _status_work(app, year: int) -> int:
 def _fill(app, agencies: int, per_agency: int) -> int:
     from workflow.db import models
 
-    base = datetime(2021, 11, 1, tzinfo=timezone.utc)
+    base = datetime(2021, 11, 1, tzinfo=UTC)
     submissions, messages, outbox = [], [], []
     sub_id = msg_id = 0
     for year in YEARS:
@@ -95,6 +95,7 @@ def status_ratio(backend: str, empty_url: str, full_url: str, workdir: Path, *, 
         empty.close()
         full.close()
     return Figure(f"status_{backend}", round(full_s / empty_s, 3), 2.0, "× (full ÷ empty)",
-                  f"in-process work of `tdc-bot status --year 2024` ({backend}): {len(YEARS)} years × {agencies} agencies "
+                  f"in-process work of `tdc-bot status --year 2024` ({backend}): {len(YEARS)} years × {agencies} "
+                  "agencies "
                   f"× {per_agency} messages vs an empty database, median of {rounds}",
                   {"messages": inserted, "full_ms": round(full_s * 1000, 2), "empty_ms": round(empty_s * 1000, 2)})

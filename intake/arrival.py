@@ -6,7 +6,7 @@ header is only the fallback, and the file's own time the last resort.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from email.utils import parsedate_to_datetime
 
@@ -20,7 +20,7 @@ def _parse(value: str | None) -> datetime | None:
         return None
     if parsed is None:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def arrival_from_headers(raw: bytes, fallback: datetime) -> tuple[datetime, str]:
@@ -30,8 +30,8 @@ def arrival_from_headers(raw: bytes, fallback: datetime) -> tuple[datetime, str]
     if received:
         stamp = _parse(str(received[0]).rpartition(";")[2])
         if stamp is not None:
-            return stamp.astimezone(timezone.utc), "received"
+            return stamp.astimezone(UTC), "received"
     stamp = _parse(headers.get("Date"))
     if stamp is not None:
-        return stamp.astimezone(timezone.utc), "date"
+        return stamp.astimezone(UTC), "date"
     return fallback, "file"

@@ -72,11 +72,12 @@ _AUTOMATED_LOCAL = re.compile(r"^(alerts?|news|newsletters?|notifications?|notif
                               r"member-?services|accounts?|nobody|robot|daemon|digest|offers?|deals)$", re.I)
 # Folded (no diacritics, lower case): unsubscribe footers and "this is automatic" lines.
 _UNSUBSCRIBE = re.compile(r"\b(unsubscribe|opt ?out|to be removed from|remove yourself|manage (your )?subscriptions?|"
-                          r"update your (email )?preferences|email preferences|you are receiving this|you received this|"
-                          r"this (e ?mail|message) was sent to|you are subscribed|subscription|abmelden|desabonner|"
-                          r"huy dang ky|ngung nhan|tu choi nhan thu|khong muon nhan)\b")
-_SUBSCRIBED = re.compile(r"\b(you (are|were) subscribed|subscribed to|you received this (message|e ?mail|newsletter) because|"
-                         r"to stop receiving|is a member of|view (this|it) (e ?mail |message )?in (your|a) (web )?browser|"
+                          r"update your (email )?preferences|email preferences|you are receiving this|"
+                          r"you received this|this (e ?mail|message) was sent to|you are subscribed|subscription|"
+                          r"abmelden|desabonner|huy dang ky|ngung nhan|tu choi nhan thu|khong muon nhan)\b")
+_SUBSCRIBED = re.compile(r"\b(you (are|were) subscribed|subscribed to|"
+                         r"you received this (message|e ?mail|newsletter) because|to stop receiving|is a member of|"
+                         r"view (this|it) (e ?mail |message )?in (your|a) (web )?browser|"
                          r"ban nhan duoc thu nay vi|da dang ky nhan)\b")
 # Receipts, shipping and account notices a shop or service sends by software.
 _TRANSACTIONAL = re.compile(r"\b(your order|order (number|no|confirmation)|has (been )?(shipped|dispatched)|"
@@ -88,7 +89,8 @@ _FOOTER = re.compile(r"\b(privacy policy|all rights reserved|terms of (use|servi
 _AUTOMATED_TEXT = re.compile(r"\b(this is an? (automated|automatic|auto generated|system generated) (message|e ?mail|"
                              r"notification)|do not reply to this|please do not reply|dont reply to this|"
                              r"replies to this (message|e ?mail) (are|will) not|this mailbox is not monitored|"
-                             r"thu (duoc gui )?tu dong|vui long khong tra loi|xin dung tra loi|khong tra loi thu nay)\b")
+                             r"thu (duoc gui )?tu dong|vui long khong tra loi|xin dung tra loi|"
+                             r"khong tra loi thu nay)\b")
 _LINK = re.compile(r"https?://", re.I)
 NEWSLETTER_THRESHOLD = 3
 _BODY_WINDOW = 60_000

@@ -70,7 +70,7 @@ def _stream_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits, b
             NotImplementedError, RuntimeError) as exc:
         budget.left -= seen
         return seen, None, f"{info.filename}: unreadable ({exc})"
-    except Exception as exc:  # zlib/lzma/bz2 errors on crafted streams
+    except Exception as exc:  # noqa: BLE001 - zlib/lzma/bz2 errors on crafted streams
         budget.left -= seen
         return seen, None, f"{info.filename}: unreadable ({exc.__class__.__name__})"
     budget.left -= seen
@@ -91,7 +91,8 @@ def _check(data: bytes, limits: Limits, depth: int, budget: _Budget, prefix: str
     if declared_total > limits.zip_max_total_bytes:
         problems.append(f"{prefix}declares {declared_total} uncompressed bytes, over {limits.zip_max_total_bytes}")
     if declared_total > _RATIO_MIN_BYTES and declared_total / max(len(data), 1) > limits.zip_max_ratio:
-        problems.append(f"{prefix}compression ratio {declared_total / max(len(data), 1):.0f}, over {limits.zip_max_ratio:g}")
+        problems.append(f"{prefix}compression ratio {declared_total / max(len(data), 1):.0f}, over "
+                        f"{limits.zip_max_ratio:g}")
     with zf:
         for info in infos:
             problems.extend(_check_member(zf, info, limits, depth, budget, prefix))
@@ -122,7 +123,8 @@ def _check_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits, de
     if problem:
         return problems + [prefix + problem]
     if seen > _RATIO_MIN_BYTES and seen / max(info.compress_size, 1) > limits.zip_max_ratio:
-        problems.append(f"{prefix}{name}: real compression ratio {seen / max(info.compress_size, 1):.0f}, over {limits.zip_max_ratio:g}")
+        problems.append(f"{prefix}{name}: real compression ratio {seen / max(info.compress_size, 1):.0f}, over "
+                        f"{limits.zip_max_ratio:g}")
     if content is not None and is_zip(content):
         if depth + 1 > limits.zip_max_nesting:
             problems.append(f"{prefix}{name}: archive nested deeper than {limits.zip_max_nesting}")

@@ -177,7 +177,8 @@ def _bulk(env: Envelope, about_programme: bool) -> GuardVerdict | None:
     if noreply:
         reasons = [f"người gửi không nhận thư trả lời: {noreply}"]
         if _carries_document(env):
-            return GuardVerdict("quarantine", "noreply", reasons + ["thư tự động nhưng có tệp đính kèm: cần cán bộ kiểm tra"])
+            return GuardVerdict("quarantine", "noreply",
+                                reasons + ["thư tự động nhưng có tệp đính kèm: cần cán bộ kiểm tra"])
         return GuardVerdict("ignore", "noreply", reasons)
     reasons = bulk_mail.newsletter_reasons(env)
     return GuardVerdict("ignore", "newsletter", reasons) if reasons else None

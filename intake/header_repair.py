@@ -64,7 +64,8 @@ def repair_header_block(raw: bytes) -> tuple[bytes, list[str]]:
             out.append(line)
         elif obsolete := _OBSOLETE_FIELD.match(line):
             out.append(obsolete.group(1) + b":" + line[obsolete.end():])
-            notes.append(f"header {obsolete.group(1).decode('ascii', 'replace')[:40]!r}: obsolete space before ':' removed")
+            name = obsolete.group(1).decode("ascii", "replace")[:40]
+            notes.append(f"header {name!r}: obsolete space before ':' removed")
         elif out and line.strip():
             out.append(b" " + line)
             notes.append(f"header line without leading whitespace joined to the previous header: {line[:40]!r}")

@@ -22,16 +22,17 @@ contradicting it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from reference.addresses import (  # noqa: F401  (re-exported: intake's callers read identity from here)
-    Mailbox,
     _ATEXT,
     _DOT_ATOM,
     _LABEL,
     _MAX_ADDRESS,
     _QUOTED_LOCAL,
+    Mailbox,
     _decode_phrase,
     _scan,
     addr_spec,
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 
 # Verification outcomes stored with each message (``messages.sender_auth``).
 UNCHECKED = "unchecked"  # no trusted_authserv_id configured: nothing was verified
-PASS = "pass"            # an aligned pass from our own receiving server
+PASS = "pass"  # noqa: S105 - a verdict, not a password; an aligned pass from our own receiving server
 FAIL = "fail"            # trusted server configured, no aligned pass for the From domain
 UNVERIFIED_LABEL = "người gửi chưa được xác thực"
 
@@ -152,7 +153,7 @@ class SenderCheck:
         return self.status == PASS
 
 
-def _believed(env: "Envelope", trusted: frozenset[str], hosts: frozenset[str]) -> tuple[list[AuthResult], list[str]]:
+def _believed(env: Envelope, trusted: frozenset[str], hosts: frozenset[str]) -> tuple[list[AuthResult], list[str]]:
     """Results our server wrote (above its Received line, in its name), and the forgery signs seen."""
     from intake.trusted_server import names_server, server_stamps
 
@@ -174,7 +175,7 @@ def _believed(env: "Envelope", trusted: frozenset[str], hosts: frozenset[str]) -
     return results, signs
 
 
-def check_sender(env: "Envelope", trusted: frozenset[str] | None,
+def check_sender(env: Envelope, trusted: frozenset[str] | None,
                  hosts: frozenset[str] | None = None) -> SenderCheck:
     """Whether our own receiving server vouched for the From domain (see the module docstring).
 
@@ -199,7 +200,7 @@ def check_sender(env: "Envelope", trusted: frozenset[str] | None,
 
 # ------------------------------------------------------------------ duplicates
 
-def _enclosed_pieces(env: "Envelope", depth: int = 0) -> list[str]:
+def _enclosed_pieces(env: Envelope, depth: int = 0) -> list[str]:
     """What enclosed (forwarded, message/rfc822) messages say: two mails that differ only there are two mails."""
     pieces: list[str] = []
     for fwd in env.forwarded if depth < 10 else []:
@@ -208,7 +209,7 @@ def _enclosed_pieces(env: "Envelope", depth: int = 0) -> list[str]:
     return pieces
 
 
-def content_fingerprint(env: "Envelope", attachment_hashes: Iterable[str]) -> str | None:
+def content_fingerprint(env: Envelope, attachment_hashes: Iterable[str]) -> str | None:
     """Message-ID + sender + body + attachments, blind to transport headers; None without a Message-ID.
 
     Two deliveries of one message differ in Received, Delivered-To, X-* lines

@@ -135,7 +135,9 @@ class RspamdClient:
         if client is not None:
             helo, hostname, ip = client
             headers.update({"Helo": helo, "IP": ip, **({"Hostname": hostname} if hostname else {})})
-        request = urllib.request.Request(self.url.rstrip("/") + "/checkv2", data=raw, headers=headers, method="POST")
+        # the configured rspamd, which workflow.settings accepts only as http(s)://host:port
+        url = self.url.rstrip("/") + "/checkv2"
+        request = urllib.request.Request(url, data=raw, headers=headers, method="POST")  # noqa: S310
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never an environment proxy
         try:
             with opener.open(request, timeout=self.timeout) as response:

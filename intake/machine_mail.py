@@ -75,7 +75,8 @@ RECEIPT_SUBJECTS = ("delivery status notification success", "read report", "retu
 RECEIPT_PREFIXES = ("read:", "not read:", "gelesen:", "ungelesen:", "lu :", "lu:", "non lu :", "leído:", "letto:",
                     "gelezen:", "lido:", "đã đọc:", "chưa đọc:", "已读:", "已读：", "開封済み:")
 _RECEIPT_TEXT = re.compile(r"\b(was read on|was deleted without being read|wurde am .{0,40} gelesen|"
-                           r"a ete lu le|da duoc doc vao|da bi xoa ma chua doc|your message\b.{0,200}\bwas read)\b", re.S)
+                           r"a ete lu le|da duoc doc vao|da bi xoa ma chua doc|your message\b.{0,200}\bwas read)\b",
+                           re.S)
 # Microsoft's complaint loop (JMRP, Hotmail/Outlook.com) sends no ARF part: the complained-of message
 # is enclosed with Hotmail's own stamp, under this subject.
 COMPLAINT_SUBJECTS = ("complaint about message from", "email feedback report", "abuse report", "spam complaint",
@@ -208,7 +209,8 @@ def complaint_reason(env: Envelope) -> str | None:
 def receipt_reason(env: Envelope) -> str | None:
     """Why ``env`` is an Outlook-style read receipt without an MDN part ("Read: …, was read on …"), or None."""
     subject = (env.subject or "").strip().lower()
-    if subject.startswith(RECEIPT_PREFIXES) and _RECEIPT_TEXT.search(words(env.text_body[:5000] or env.html_body[:20000])):
+    body = env.text_body[:5000] or env.html_body[:20000]
+    if subject.startswith(RECEIPT_PREFIXES) and _RECEIPT_TEXT.search(words(body)):
         return f"thông báo đã đọc (tiêu đề: {clip(env.subject or '', 80)})"
     return None
 
@@ -344,8 +346,8 @@ def returned_recipients(env: Envelope, failed_by_layout: list[str] | None = None
     for value in env.headers.get("x-failed-recipients", [])[:5]:
         for mailbox in parse_mailboxes(value) or []:
             found.setdefault(mailbox.address, ReturnedRecipient(mailbox.address, "failed", "", "X-Failed-Recipients"))
-    for address in failed_by_layout or []:
-        found.setdefault(address.lower(), ReturnedRecipient(address.lower(), "failed", "", "flufl.bounce"))
+    for failed in failed_by_layout or []:
+        found.setdefault(failed.lower(), ReturnedRecipient(failed.lower(), "failed", "", "flufl.bounce"))
     return list(found.values())[:50]
 
 

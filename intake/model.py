@@ -58,7 +58,7 @@ class Envelope:
     text_body: str = ""
     html_body: str = ""
     attachments: list[AttachmentPart] = field(default_factory=list)
-    forwarded: list["Envelope"] = field(default_factory=list)  # nested message/rfc822 parts
+    forwarded: list[Envelope] = field(default_factory=list)  # nested message/rfc822 parts
     defects: list[str] = field(default_factory=list)  # what the parser had to repair or skip
     size: int = 0
     # Machine status blocks (DSN, MDN, ARF report, returned headers): (content type, text), for the guards.
@@ -132,7 +132,7 @@ class Classification:
     reasons: list[str] = field(default_factory=list)
     delivery: str = FILE
     links: list[str] = field(default_factory=list)
-    also: list["Classification"] = field(default_factory=list)
+    also: list[Classification] = field(default_factory=list)
     documents: list[str] = field(default_factory=list)
     copied_to: str | None = None
 

@@ -171,7 +171,7 @@ def heading_spans(text: str, headings: list[tuple[int, str]],
     firsts = align_lines(lines, [heading for _, heading in headings])
     stops = {i for i in firsts if i >= 0}
     spans = []
-    for (level, heading), first in zip(headings, firsts):
+    for (level, heading), first in zip(headings, firsts, strict=False):
         if first >= 0:
             spans.append(_span(level, first, lines, stops, titles))
             continue

@@ -59,7 +59,8 @@ _STATUS_TYPES = {"message/delivery-status", "message/disposition-notification", 
                  "message/global-delivery-status", "message/global-headers", "message/feedback-report",
                  "message/global-disposition-notification"}
 _STATUS_TEXT_CHARS = 64 * 1024  # a status block is a few header lines; returned headers rarely more
-_BOUNDARY_LINE = re.compile(r"^--([0-9A-Za-z'()+_,./:=?-][0-9A-Za-z'()+_,./:=? -]{0,68}[0-9A-Za-z'()+_,./:=?-])\s*$", re.M)
+_BOUNDARY_LINE = re.compile(r"^--([0-9A-Za-z'()+_,./:=?-][0-9A-Za-z'()+_,./:=? -]{0,68}[0-9A-Za-z'()+_,./:=?-])\s*$",
+                            re.M)
 _LATIN_DECLARED = {"us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "windows-1252", "cp1252"}
 _MIME_HEADERS = ("content-type", "content-disposition")
 _ADDR_SPEC = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}")
@@ -139,7 +140,7 @@ def _decode_words(name: str, text: str) -> str:
         return text
     try:
         return str(policy.default.header_factory(name, text))
-    except Exception:  # hostile nesting raises RecursionError and friends
+    except Exception:  # noqa: BLE001 - hostile nesting raises RecursionError and friends
         return decode_header_part(text) or text
 
 
@@ -241,10 +242,10 @@ def _addresses(name: str, values: list[str]) -> list[tuple[str, str]]:
     try:
         header = policy.default.header_factory(name, joined)
         pairs = [(a.display_name, a.addr_spec) for a in header.addresses]
-    except Exception:
+    except Exception:  # noqa: BLE001 - hostile syntax: any failure falls back to the next parser
         try:
             pairs = get_addresses(joined, decode_names=True)
-        except Exception:
+        except Exception:  # noqa: BLE001
             pairs = [("", a) for a in _ADDR_SPEC.findall(joined)]
     return [(nfc(n or ""), a.strip().lower()) for n, a in pairs if a and "@" in a]
 
@@ -266,7 +267,8 @@ def _recipient_addresses(msg: Message, name: str, limits: Limits) -> list[str]:
     return [a for a in (m.address.strip().lower() for m in strict) if "@" in a]
 
 
-def _collect_headers(msg: Message, limits: Limits, defects: list[str]) -> tuple[dict[str, list[str]], list[tuple[str, int]]]:
+def _collect_headers(msg: Message, limits: Limits,
+                     defects: list[str]) -> tuple[dict[str, list[str]], list[tuple[str, int]]]:
     """The decoded header fields by name, and their order in the message as (name, index among that name's values).
 
     The order matters for trust: only fields our receiving server wrote above its own Received line count.
@@ -359,7 +361,8 @@ class _BulkBodies:
 
     def payload_len(self, part: Message) -> int:
         """The encoded size the part really has, without building it."""
-        payload = part._payload  # noqa: SLF001 - the encoded size, read before decoding anything
+        # the encoded size, read before decoding anything; typeshed leaves the private field out
+        payload = part._payload  # type: ignore[attr-defined]  # noqa: SLF001
         if not isinstance(payload, (str, bytes)):
             return 0
         size = len(payload)
@@ -376,7 +379,7 @@ class _BulkBodies:
         padding only at the very end), so the result is byte for byte the
         same; anything else goes the stdlib's way, defects included.
         """
-        payload = part._payload  # noqa: SLF001
+        payload = part._payload  # type: ignore[attr-defined]  # noqa: SLF001 - private, see payload_len
         if not isinstance(payload, str) or not self._spans:
             return None
         span = self._spans.get(payload.strip("\r\n"))
@@ -389,7 +392,7 @@ class _BulkBodies:
 
     def expand(self, part: Message) -> None:
         """Put the original text back into a part's payload before the stdlib reads it."""
-        payload = part._payload  # noqa: SLF001
+        payload = part._payload  # type: ignore[attr-defined]  # noqa: SLF001 - private, see payload_len
         if isinstance(payload, str) and self._spans and self._prefix in payload:
             part.set_payload(self.restore(payload))
 
@@ -447,7 +450,7 @@ def _filename(part: Message, defects: list[str]) -> str | None:
     view = _mime_view(part, defects)
     try:
         name = view.get_filename()
-    except Exception:
+    except Exception:  # noqa: BLE001 - a hostile filename parameter is no filename
         name = None
     if not name:
         return None
@@ -457,7 +460,7 @@ def _filename(part: Message, defects: list[str]) -> str | None:
 def _disposition(part: Message) -> str | None:
     try:
         return part.get_content_disposition()
-    except Exception:
+    except Exception:  # noqa: BLE001 - a hostile Content-Disposition is none
         return None
 
 
@@ -472,11 +475,11 @@ def _payload_bytes(part: Message, label: str, defects: list[str], bulk: _BulkBod
         data = part.get_payload(decode=True)
         for d in part.defects[seen:]:  # decoders report broken base64/QP here
             defects.append(f"{label}: {d.__class__.__name__}")
-    except Exception as exc:  # pragma: no cover - stdlib decoders are lenient
+    except Exception as exc:  # noqa: BLE001  # pragma: no cover - stdlib decoders are lenient
         defects.append(f"{label}: payload not decodable ({exc.__class__.__name__})")
         payload = part.get_payload()
         data = payload.encode("ascii", "surrogateescape") if isinstance(payload, str) else b""
-    return data or b""
+    return data if isinstance(data, bytes) else b""  # None for a multipart
 
 
 def _default_name(ctype: str, index: int) -> str:
@@ -534,7 +537,8 @@ def _walk(part: Message, env: Envelope, state: _Walk, depth: int, in_forward: bo
         return
     if ctype.startswith("multipart/"):
         state.bulk.expand(part)
-        boundary = _guess_boundary(part.get_payload() if isinstance(part.get_payload(), str) else "")
+        payload = part.get_payload()
+        boundary = _guess_boundary(payload if isinstance(payload, str) else "")
         fixed = _reparse_with_boundary(part, boundary, state.bulk) if boundary else None
         if fixed is not None:
             env.defects.append(f"{label}: multipart boundary missing or wrong; recovered as {boundary!r}")
@@ -711,7 +715,8 @@ def _envelope(msg: Message, state: _Walk, depth: int, in_forward: bool, size: in
         # Brackets in the name, obsolete syntax: read it tolerantly, but never pick among several addresses.
         recovered = tolerant_address(from_values[0])
         if recovered is not None:
-            from_name, from_addr = nfc(_decode_words("subject", recovered[0])), recovered[1]  # a name is unstructured text
+            # a name is unstructured text
+            from_name, from_addr = nfc(_decode_words("subject", recovered[0])), recovered[1]
             defects.append("from: address read by the tolerant second pass")
     from_ambiguous = bool(headers.get("from")) and not from_addr and _several_addresses(from_values)
     if from_ambiguous:

@@ -15,17 +15,25 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from intake.classify import classify
+from intake.classify.copier import copier_sender
 from intake.classify.kind import MIN_DOC
 from intake.classify.programme import mentions_programme
+from intake.classify.sharing import shared_by
 from intake.documents.body import body_document
 from intake.documents.budget import DocLimits
 from intake.documents.photos import report_photos
 from intake.documents.plain import body_text
 from intake.documents.sandbox import read_all
 from intake.guards import check
-from intake.classify.copier import copier_sender
-from intake.classify.sharing import shared_by
-from intake.identity import FAIL, PASS, UNVERIFIED_LABEL, SenderCheck, check_sender, content_fingerprint, raw_fingerprint
+from intake.identity import (
+    FAIL,
+    PASS,
+    UNVERIFIED_LABEL,
+    SenderCheck,
+    check_sender,
+    content_fingerprint,
+    raw_fingerprint,
+)
 from intake.indicators import IndicatorRow, extract_indicators
 from intake.junk import JunkVerdict, RspamdClient, header_verdict
 from intake.limits import Limits
@@ -46,9 +54,9 @@ from intake.parse import MessageRejected, parse
 from intake.precheck import precheck
 from intake.store import RawStore, StoredBlob
 from intake.trusted_server import server_stamps
-from reference.numbers import vn_decimal
 from intake.valid_text import NOTE as INVALID_TEXT_NOTE
 from intake.valid_text import make_valid
+from reference.numbers import vn_decimal
 
 if TYPE_CHECKING:
     from reference.campaigns import Campaign
@@ -105,7 +113,7 @@ class Understanding:
     duplicate_of: int | None = None  # a message already recorded with this raw fingerprint: not read again
     deferred: bool = False  # a stranger's attachments, read after the known senders of the cycle
     sender_agency: str | None = None  # the roster agency whose address or domain sent it, whatever it was read as
-    companions: list["Companion"] = field(default_factory=list)  # further reports in the same mail (each its year)
+    companions: list[Companion] = field(default_factory=list)  # further reports in the same mail (each its year)
 
     def reading(self) -> Classification:
         """The bot's reading even when classification did not run (quarantine, machine mail)."""
@@ -143,8 +151,8 @@ class Understanding:
 class IntakeContext:
     """What understanding a message needs besides the message."""
 
-    roster: "Roster"
-    campaigns: dict[int, "Campaign"]
+    roster: Roster
+    campaigns: dict[int, Campaign]
     limits: Limits
     doc_limits: DocLimits
     own_addresses: frozenset[str]
@@ -170,7 +178,7 @@ def _read_documents(env: Envelope, stored: list[StoredAttachment], limits: DocLi
     seen: set[tuple[str, str]] = set()
     todo: list[tuple[AttachmentPart, StoredAttachment]] = []
     photos = {id(a) for a in report_photos(env, limits.ocr_pages)}
-    for att, saved in zip(env.attachments, stored):
+    for att, saved in zip(env.attachments, stored, strict=False):
         if _skipped_inline(att, photos) or (att.filename, saved.sha256) in seen:
             continue
         seen.add((att.filename, saved.sha256))
@@ -181,7 +189,7 @@ def _read_documents(env: Envelope, stored: list[StoredAttachment], limits: DocLi
         log.warning("document reading failed: %s", exc)
         read = [[DocumentText(filename=a.filename, format="other", notes=[f"không đọc được tệp: {type(exc).__name__}"])]
                 for a, _ in todo]
-    for (att, saved), found in zip(todo, read):
+    for (_att, saved), found in zip(todo, read, strict=False):
         for doc in found:
             saved.text_chars += len(doc.text)
             saved.notes.extend(doc.notes)
@@ -375,7 +383,8 @@ def _add_review_reasons(result: Understanding, ctx: IntakeContext) -> None:
     if cls.kind != "report":
         return
     if cls.confidence < ctx.review_threshold:
-        result.review_reasons.append(f"độ tin cậy thấp ({vn_decimal(cls.confidence)} < {vn_decimal(ctx.review_threshold)})")
+        result.review_reasons.append(f"độ tin cậy thấp ({vn_decimal(cls.confidence)} < "
+                                     f"{vn_decimal(ctx.review_threshold)})")
     if cls.agency is None:
         result.review_reasons.append("không xác định được đơn vị gửi")
     if cls.year is None:
@@ -390,8 +399,8 @@ def _add_review_reasons(result: Understanding, ctx: IntakeContext) -> None:
         if not ctx.roster.speaks_for(speaker(result.envelope), cls.agency, cls.year):
             result.foreign_sender = True
             result.review_reasons.append(
-                f"địa chỉ gửi {result.envelope.from_addr or '(trống)'} không thuộc danh sách địa chỉ đã biết của đơn vị; "
-                "cán bộ đầu mối cần xác nhận thư thuộc đơn vị nào"
+                f"địa chỉ gửi {result.envelope.from_addr or '(trống)'} không thuộc danh sách địa chỉ đã biết "
+                "của đơn vị; cán bộ đầu mối cần xác nhận thư thuộc đơn vị nào"
             )
     if cls.delivery == LINK:
         result.review_reasons.append(LINK_REASON)
@@ -400,7 +409,8 @@ def _add_review_reasons(result: Understanding, ctx: IntakeContext) -> None:
         if LAYOUT_NOTE not in result.notes:
             result.notes.append(LAYOUT_NOTE)  # kept on the message: the ack says so instead of listing sections
     elif result.outline is not None and result.outline.missing_required:
-        result.review_reasons.append("báo cáo thiếu mục bắt buộc của đề cương: " + ", ".join(result.outline.missing_required))
+        missing = ", ".join(result.outline.missing_required)
+        result.review_reasons.append("báo cáo thiếu mục bắt buộc của đề cương: " + missing)
     for doc in result.documents:
         if doc.needs_review:
             result.review_reasons.append(f"{doc.filename}: {doc.needs_review}")
@@ -505,6 +515,7 @@ def last_resort(raw: RawMessage, store: RawStore | None, reason: str) -> Underst
     the message must stay unprocessed on the server.
     """
     import dataclasses
+
     from intake.valid_text import valid
 
     blob = _store_raw(store, raw)  # content-addressed: a no-op when already stored

@@ -23,10 +23,10 @@ import re
 import tempfile
 import threading
 import unicodedata
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 from reference.text import nfc
 

@@ -8,11 +8,12 @@ a file.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from notifier.files import save_atomically
 
@@ -63,7 +64,9 @@ def submissions_chart(this_year: Points, last_year: Points, year: int, path: Pat
     ax.set_ylim(bottom=0)
     ax.tick_params(labelsize=8)
     ax.grid(True, alpha=0.3)
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    locator = ax.yaxis.get_major_locator()  # the default AutoLocator is a MaxNLocator: whole numbers only
+    if isinstance(locator, MaxNLocator):
+        locator.set_params(integer=True)
     if this_year or last_year:
         ax.legend(fontsize=8, loc="upper left")
     else:

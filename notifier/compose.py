@@ -23,14 +23,15 @@ import mimetypes
 import re
 import secrets
 import time
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from email.message import EmailMessage
-from notifier.header_encoding import SMTP_EXACT
 from email.utils import format_datetime, getaddresses
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 from intake.store import sanitize_filename
+from notifier.header_encoding import SMTP_EXACT
 from notifier.render import VN_TZ, one_line
 
 # 7bit: bodies go out as quoted-printable or base64, so a relay without 8BITMIME passes them intact.
@@ -38,7 +39,8 @@ from notifier.render import VN_TZ, one_line
 POLICY = SMTP_EXACT
 AUTO_REPLIED_KINDS = frozenset({"ack", "resubmission"})
 _ATOM_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
-_DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOMAIN = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
 _LINE_BREAK = re.compile(r"[\r\n]")
 
 
@@ -49,16 +51,26 @@ class OutgoingEmail(Protocol):
     what it is handed without depending on the database layer above it.
     """
 
-    kind: str
-    recipients: Sequence[str] | None
-    cc: Sequence[str] | None
-    subject: str | None
-    body_text: str | None
-    body_html: str | None
-    message_id_header: str
-    in_reply_to: str | None
-    references: str | None
-    attachments: Sequence[dict[str, Any]] | None
+    @property
+    def kind(self) -> str: ...
+    @property
+    def recipients(self) -> Sequence[str] | None: ...
+    @property
+    def cc(self) -> Sequence[str] | None: ...
+    @property
+    def subject(self) -> str | None: ...
+    @property
+    def body_text(self) -> str | None: ...
+    @property
+    def body_html(self) -> str | None: ...
+    @property
+    def message_id_header(self) -> str: ...
+    @property
+    def in_reply_to(self) -> str | None: ...
+    @property
+    def references(self) -> str | None: ...
+    @property
+    def attachments(self) -> Sequence[dict[str, Any]] | None: ...
 
 
 class ComposeError(Exception):
@@ -159,7 +171,7 @@ def compose(
     if reply_to:
         msg["Reply-To"] = _header_value("Reply-To", reply_to)
     msg["Subject"] = one_line(row.subject or "")
-    msg["Date"] = format_datetime((now or datetime.now(timezone.utc)).astimezone(VN_TZ))
+    msg["Date"] = format_datetime((now or datetime.now(UTC)).astimezone(VN_TZ))
     msg["Message-ID"] = _header_value("Message-ID", row.message_id_header)
     if row.in_reply_to:
         msg["In-Reply-To"] = _header_value("In-Reply-To", row.in_reply_to)

@@ -14,24 +14,24 @@ points at a half-written attachment.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from docx import Document
 from docx.enum.section import WD_ORIENT
-from docx.enum.text import WD_BREAK
 from docx.enum.table import WD_TABLE_ALIGNMENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
 from notifier.docx_style import set_font
 from notifier.files import save_atomically
-from notifier.labels import STATE_LABELS, state_label, days_left
+from notifier.labels import STATE_LABELS, days_left, state_label
 from notifier.safe_text import xml_clean
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -44,13 +44,18 @@ DOCX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessin
 
 
 class StatusLike(Protocol):
-    """What a row needs (workflow.season.status.StatusRow has it)."""
+    """What a row needs (workflow.season.status.StatusRow, a frozen dataclass, has it)."""
 
-    name: str
-    state: str
-    received_at: datetime | None
-    on_time: bool | None
-    outline_missing: list[str]
+    @property
+    def name(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def received_at(self) -> datetime | None: ...
+    @property
+    def on_time(self) -> bool | None: ...
+    @property
+    def outline_missing(self) -> Sequence[str]: ...
 
 
 @dataclass(frozen=True)
@@ -178,13 +183,13 @@ def status_table_docx(rows: Iterable[StatusLike], year: int, day: date, path: Pa
     table.autofit = False
     header = table.rows[0]
     _repeat_header(header)
-    for cell, title in zip(header.cells, COLUMNS):
+    for cell, title in zip(header.cells, COLUMNS, strict=False):
         _fill_cell(cell, title, bold=True, center=True)
     for row in body:
         cells = table.add_row().cells
-        for i, (cell, text) in enumerate(zip(cells, row.cells)):
+        for i, (cell, text) in enumerate(zip(cells, row.cells, strict=False)):
             _fill_cell(cell, text, center=i in (0, 3, 4))
-    for column, width in zip(table.columns, COLUMN_WIDTHS_MM):
+    for column, width in zip(table.columns, COLUMN_WIDTHS_MM, strict=False):
         for cell in column.cells:
             cell.width = Mm(width)
     return save_atomically(path, doc.save)

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from intake.store import make_dirs
 
 
-def save_atomically(path: Path | str, write: Callable[[str], None]) -> Path:
+def save_atomically(path: Path | str, write: Callable[[str], object]) -> Path:
     """Call ``write(temp_path)``, make it durable, then rename it over ``path`` in one step."""
     path = Path(path)
     make_dirs(path.parent)  # 0750 whatever the umask: generated files sit in the store

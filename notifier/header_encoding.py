@@ -100,7 +100,7 @@ def encode_phrase(name: str) -> str:
         return "=?utf-8?b?" + base64.b64encode(name.encode("utf-8")).decode("ascii") + "?="
     out: list[str] = []
     run: list[str] = []
-    for token in tokens + [None]:  # type: ignore[list-item]
+    for token in tokens + [None]:
         if token is not None and not (_ATEXT.fullmatch(token) and not token.startswith("=?")):
             run.append(token)
             continue
@@ -135,11 +135,11 @@ class ExactHeaderPolicy(EmailPolicy):
             return f"{name}: " + f",{self.linesep} ".join(mailboxes) + self.linesep
         return None
 
-    def fold(self, name: str, value: object) -> str:  # type: ignore[override]
+    def fold(self, name: str, value: str) -> str:
         exact = self._exact(name, value)
         return exact.replace("\r\n", self.linesep) if exact is not None else super().fold(name, value)
 
-    def fold_binary(self, name: str, value: object) -> bytes:  # type: ignore[override]
+    def fold_binary(self, name: str, value: str) -> bytes:
         exact = self._exact(name, value)
         if exact is None:
             return super().fold_binary(name, value)

@@ -92,13 +92,15 @@ _SUMMARY_WORDS: tuple[tuple[str, str], ...] = (
     ("already queued today", "hôm nay đã xếp gửi"),
     ("marked after restart", "đánh dấu sau khởi động lại"), ("acks queued", "thư báo nhận đã xếp"),
     ("stopped early", "dừng sớm"), ("without address", "không có địa chỉ"),
-    ("no campaign season open", "không có mùa báo cáo đang mở"), ("database unavailable", "không kết nối được cơ sở dữ liệu"),
+    ("no campaign season open", "không có mùa báo cáo đang mở"),
+    ("database unavailable", "không kết nối được cơ sở dữ liệu"),
     ("not queued", "chưa xếp"), ("dry run", "chạy thử"), ("duplicates", "trùng"), ("quarantined", "cách ly"),
     ("recorded", "đã ghi"), ("fetched", "đã lấy"), ("ignored", "bỏ qua"), ("queued", "đã xếp"), ("junk", "thư rác"),
     ("read later", "đọc tệp sau"),
     ("due", "đến hạn"), ("digest", "bản tổng hợp"), ("year", "năm"),
 )
-_FLUSH_REPR = re.compile(r"FlushResult\(sent=(\d+), failed=(\d+), retried=(\d+), suppressed=(\d+), stopped=(None|'[^']*'|\"[^\"]*\")\)")
+_FLUSH_REPR = re.compile(r"FlushResult\(sent=(\d+), failed=(\d+), retried=(\d+), suppressed=(\d+), "
+                         r"stopped=(None|'[^']*'|\"[^\"]*\")\)")
 
 
 # A job's result is stored as JSON ({"kind": …, counts…}); these render it. Older rows hold English text.

@@ -66,7 +66,7 @@ def xml_clean(value: T) -> T:
     Walks strings, lists, tuples (named ones too), dicts and dataclasses, so a
     whole report can be cleaned once before it is handed to python-docx.
     """
-    return _clean(value, xml_text)  # type: ignore[return-value]
+    return _clean(value, xml_text)
 
 
 def terminal_text(value: str) -> str:

@@ -23,7 +23,7 @@ import os
 import re
 import smtplib
 import ssl
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Literal, Protocol
@@ -110,7 +110,8 @@ class SmtpTransport:
             raise
         except (smtplib.SMTPConnectError, smtplib.SMTPHeloError) as exc:
             raise TransientSendError(self._scrub(
-                f"máy chủ gửi thư {self.host}:{self.port} từ chối phiên làm việc: {_reply_text(exc.smtp_code, exc.smtp_error)}"
+                f"máy chủ gửi thư {self.host}:{self.port} từ chối phiên làm việc: "
+                f"{_reply_text(exc.smtp_code, exc.smtp_error)}"
             )) from None
         except smtplib.SMTPAuthenticationError as exc:
             raise TransientSendError(self._scrub(
@@ -173,7 +174,7 @@ class SmtpTransport:
         client = self._connect()
         try:
             if self.username:
-                self._login(client)
+                self._login(client, self.username)
             refused = client.send_message(msg, from_addr=envelope_from, to_addrs=recipients)
         finally:
             try:
@@ -182,16 +183,16 @@ class SmtpTransport:
                 client.close()
         return {addr: (code, _reply_text(code, text)) for addr, (code, text) in refused.items()}
 
-    def _login(self, client: smtplib.SMTP) -> None:
+    def _login(self, client: smtplib.SMTP, username: str) -> None:
         """Log in; a non-ASCII password goes as UTF-8 AUTH PLAIN (RFC 4616), which smtplib's login() cannot send."""
         password = self.__password or ""
-        if (self.username + password).isascii():
-            client.login(self.username, password)
+        if (username + password).isascii():
+            client.login(username, password)
             return
         client.ehlo_or_helo_if_needed()
         if not client.has_extn("auth"):
             raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
-        token = base64.b64encode(f"\0{self.username}\0{password}".encode("utf-8")).decode("ascii")
+        token = base64.b64encode(f"\0{username}\0{password}".encode()).decode("ascii")
         code, reply = client.docmd("AUTH", f"PLAIN {token}")
         if code != 235:
             raise smtplib.SMTPAuthenticationError(code, reply)
@@ -242,7 +243,7 @@ class FileTransport:
     @staticmethod
     def file_name(msg: EmailMessage) -> str:
         """``<UTC timestamp>-<Message-ID made file-safe>.eml``: sorted by time, traceable to the row."""
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         ident = _FILE_UNSAFE.sub("_", str(msg.get("Message-ID", "")).strip("<> ")).strip("._")[:120] or "message"
         return f"{stamp}-{ident}.eml"
 
@@ -258,7 +259,7 @@ class SmtpSettings(Protocol):
     outbox_dir: str
     host: str
     effective_port: int
-    security: str
+    security: Literal["ssl", "starttls", "none"]
     username: str
     ca_file: str | None
     timeout: float

@@ -9,9 +9,9 @@ reference data parses its addresses with the same rules as intake does.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.header import decode_header, make_header
-from typing import Iterable
 
 from reference.text import nfc
 
@@ -132,7 +132,7 @@ def _decode_phrase(parts: list[tuple[str, str]]) -> str:
     text = " ".join(text.split())
     try:
         text = str(make_header(decode_header(text)))
-    except Exception:  # noqa: BLE001 - a broken encoded word stays as written
+    except Exception:  # noqa: BLE001, S110 - a broken encoded word stays as written
         pass
     return nfc(text)
 

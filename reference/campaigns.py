@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from reference.outline import OutlineSection
-from reference.text import fold, words
 from reference.roster import CONFIG_DIR, normalise_address
+from reference.text import fold, words
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 DEFAULT_CAMPAIGNS_FILE = CONFIG_DIR / "campaigns.toml"
@@ -254,7 +255,7 @@ def _read_toml(file: Path, error: type[ValueError]) -> dict[str, Any]:
         raise error(f"{file}: cannot read: {exc}") from exc
 
 
-def no_campaign(year: int, campaigns: "Mapping[int, Campaign]") -> str:
+def no_campaign(year: int, campaigns: Mapping[int, Campaign]) -> str:
     """The one answer every view gives for a year no campaign opened: what is missing and which years exist."""
     known = ", ".join(str(y) for y in sorted(campaigns)) or "chưa có năm nào"
     return (f"Chưa có đợt báo cáo năm {year} trong tệp chiến dịch (config/campaigns.toml): chưa có công văn, "

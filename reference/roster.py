@@ -39,9 +39,10 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Literal, overload
 
 from reference.addresses import parse_mailbox
 from reference.text import fold, slugify
@@ -269,7 +270,7 @@ class Roster:
             return False
         return agency.slug in (slug, wanted)
 
-    def with_learned(self, learned: dict[str, str]) -> "Roster":
+    def with_learned(self, learned: dict[str, str]) -> Roster:
         """A roster that also knows addresses coordinators tied to agencies.
 
         Entries that cannot be used (not an address, unknown slug) are skipped
@@ -346,6 +347,11 @@ class _Fields:
     def fail(self, reason: str) -> RosterError:
         return RosterError(f"{self.file}: agency {self.label}: {reason}")
 
+    @overload
+    def text(self, key: str, required: Literal[True]) -> str: ...
+    @overload
+    def text(self, key: str, required: bool = False) -> str | None: ...
+
     def text(self, key: str, required: bool = False) -> str | None:
         value = self.table.get(key)
         if value is None:
@@ -355,6 +361,11 @@ class _Fields:
         if not isinstance(value, str) or not value.strip():
             raise self.fail(f"'{key}' must be a non-empty string")
         return value.strip()
+
+    @overload
+    def year(self, key: str, required: Literal[True]) -> int: ...
+    @overload
+    def year(self, key: str, required: bool = False) -> int | None: ...
 
     def year(self, key: str, required: bool = False) -> int | None:
         value = self.table.get(key)
@@ -527,7 +538,8 @@ def _check_unique(records, sources, values, what: str) -> None:
     for slug, record in records.items():
         for value in values(record.latest):
             if owner.setdefault(value, slug) != slug:
-                raise RosterError(f"{sources[slug]}: agency {slug!r}: {what} {value!r} is also listed for {owner[value]!r}")
+                raise RosterError(f"{sources[slug]}: agency {slug!r}: {what} {value!r} is also listed for "
+                                  f"{owner[value]!r}")
 
 
 def _check_same_year(records: dict[str, _Record], sources: dict[str, Path]) -> None:
@@ -547,4 +559,5 @@ def _check_same_year(records: dict[str, _Record], sources: dict[str, Path]) -> N
                 if names.setdefault(key, slug) != slug:
                     raise RosterError(f"{where}: name {name!r} is also used by {names[key]!r} in {year}")
             if view.code and codes.setdefault(view.code, slug) != slug:
-                raise RosterError(f"{where}: statistical code {view.code} is also used by {codes[view.code]!r} in {year}")
+                raise RosterError(f"{where}: statistical code {view.code} is also used by {codes[view.code]!r} in "
+                                  f"{year}")

@@ -96,14 +96,16 @@ def docx_bomb() -> bytes:
     """A .docx whose document part inflates to 30 MiB of whitespace."""
     real = zipfile.ZipFile(io.BytesIO(mailfactory.report_docx()))
     members = {name: real.read(name) for name in real.namelist()}
-    members["word/document.xml"] = members["word/document.xml"].replace(b"<w:body>", b"<w:body>" + b" " * (30 * 1024 * 1024))
+    members["word/document.xml"] = members["word/document.xml"].replace(b"<w:body>",
+                                                                        b"<w:body>" + b" " * (30 * 1024 * 1024))
     return _zip(members)
 
 
 def encrypted_docx() -> bytes:
     """What Word writes for a password-protected .docx: an OLE2 file with an EncryptedPackage stream."""
     header = OLE2_MAGIC + b"\0" * (512 - len(OLE2_MAGIC))
-    directory = "Root Entry".encode("utf-16-le").ljust(128, b"\0") + "EncryptedPackage".encode("utf-16-le").ljust(128, b"\0")
+    directory = "Root Entry".encode("utf-16-le").ljust(128, b"\0") + "EncryptedPackage".encode("utf-16-le").ljust(128,
+                                                                                                                  b"\0")
     return header + directory.ljust(1024, b"\0") + random.Random(7).randbytes(2048)
 
 
@@ -118,16 +120,19 @@ def _nested(levels: int) -> bytes:
     opening = "".join(f'--L{i}\r\nContent-Type: multipart/mixed; boundary="L{i + 1}"\r\n\r\n' for i in range(levels))
     closing = "".join(f"--L{i}--\r\n" for i in reversed(range(levels + 1)))
     inner = f"--L{levels}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nBáo cáo năm 2024 ở tầng {levels}.\r\n"
-    return (_head(extra='Content-Type: multipart/mixed; boundary="L0"\r\n') + "\r\n" + opening + inner + closing).encode()
+    head = _head(extra='Content-Type: multipart/mixed; boundary="L0"\r\n')
+    return (head + "\r\n" + opening + inner + closing).encode()
 
 
 def _forward(encoded: bool) -> bytes:
     inner = mailfactory.report_email(sender="vanthu@skhcn.cantho.gov.vn", province="Cần Thơ")
     body = base64.encodebytes(inner).decode() if encoded else inner.decode("utf-8", "surrogateescape")
     cte = "Content-Transfer-Encoding: base64\r\n" if encoded else ""
-    return (_head(subject="Fwd: Báo cáo Chương trình 1322 năm 2024", extra='Content-Type: multipart/mixed; boundary="F"\r\n')
+    return (_head(subject="Fwd: Báo cáo Chương trình 1322 năm 2024",
+                  extra='Content-Type: multipart/mixed; boundary="F"\r\n')
             + "\r\n--F\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nChuyển tiếp báo cáo của Cần Thơ.\r\n"
-            + f"--F\r\nContent-Type: message/rfc822\r\n{cte}\r\n" + body + "\r\n--F--\r\n").encode("utf-8", "surrogateescape")
+            + f"--F\r\nContent-Type: message/rfc822\r\n{cte}\r\n" + body + "\r\n--F--\r\n").encode("utf-8",
+                                                                                                   "surrogateescape")
 
 
 def build() -> list[BadMail]:
@@ -138,39 +143,48 @@ def build() -> list[BadMail]:
     mixed = 'Content-Type: multipart/mixed; boundary="B"\r\n'
     mails = [
         BadMail("broken-base64-attachment", (_head(extra=mixed) + "\r\n" + text_part +
-                "--B\r\nContent-Type: application/pdf; name=\"bc.pdf\"\r\nContent-Disposition: attachment; filename=\"bc.pdf\"\r\n"
+                "--B\r\nContent-Type: application/pdf; name=\"bc.pdf\"\r\nContent-Disposition: attachment; "
+                "filename=\"bc.pdf\"\r\n"
                 "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK%%%%not*base64!!\r\nAAA\r\n--B--\r\n").encode(),
                 RECORDED, "notes", "base64"),
         BadMail("broken-base64-body", (_head(extra="Content-Type: text/plain; charset=utf-8\r\n"
                 "Content-Transfer-Encoding: base64\r\n") + "\r\nQsOhbyBjw6FvIG7Eg20gMjAyNA=\r\n***\r\n").encode(),
                 RECORDED, "notes", "base64"),
         BadMail("broken-quoted-printable", (_head(extra="Content-Type: text/plain; charset=utf-8\r\n"
-                "Content-Transfer-Encoding: quoted-printable\r\n") + "\r\nB=C3=A1o c=C3=A1o n=C4=83m 2024 =ZZ =C3\r\n=\r\n").encode(),
+                "Content-Transfer-Encoding: quoted-printable\r\n") + "\r\nB=C3=A1o c=C3=A1o n=C4=83m 2024 =ZZ "
+                                                                     "=C3\r\n=\r\n").encode(),
                 RECORDED),
         BadMail("unknown-charset", (_head(extra="Content-Type: text/plain; charset=x-vn-unknown\r\n"
-                "Content-Transfer-Encoding: 8bit\r\n") + "\r\n").encode() + "Báo cáo năm 2024".encode("utf-8"),
+                "Content-Transfer-Encoding: 8bit\r\n") + "\r\n").encode() + "Báo cáo năm 2024".encode(),
                 RECORDED, "notes", "charset"),
         BadMail("lying-charset-latin1", (_head(extra="Content-Type: text/plain; charset=iso-8859-1\r\n"
-                "Content-Transfer-Encoding: 8bit\r\n") + "\r\n").encode() + "Báo cáo năm 2024 của tỉnh Tây Ninh".encode(),
+                "Content-Transfer-Encoding: 8bit\r\n") + "\r\n").encode()
+                + "Báo cáo năm 2024 của tỉnh Tây Ninh".encode(),
                 RECORDED, "notes", "utf-8"),
         BadMail("lying-charset-utf8-is-cp1258", (_head(extra="Content-Type: text/plain; charset=utf-8\r\n"
-                "Content-Transfer-Encoding: 8bit\r\n") + "\r\n").encode() + "Báo cáo năm 2024 Tây Ninh".encode("cp1258"),
+                "Content-Transfer-Encoding: 8bit\r\n") + "\r\n").encode()
+                + "Báo cáo năm 2024 Tây Ninh".encode("cp1258"),
                 RECORDED, "notes", "charset"),
         BadMail("8bit-headers-utf8", _head(subject="Báo cáo Chương trình 1322 năm 2024 (không mã hoá)").encode()
-                + b"Content-Type: text/plain; charset=utf-8\r\n\r\nXin g\xe1\xbb\xadi b\xc3\xa1o c\xc3\xa1o.\r\n", RECORDED),
-        BadMail("8bit-headers-cp1258", ("From: =?utf-8?q?V=C4=83n_th=C6=B0?= <" + SENDER + ">\r\nTo: baocao@tdc.example.vn\r\n"
-                "Message-ID: <cp1258@skhcn.tayninh.gov.vn>\r\n").encode() + "Subject: Báo cáo năm 2024\r\n".encode("cp1258")
+                + b"Content-Type: text/plain; charset=utf-8\r\n\r\nXin g\xe1\xbb\xadi b\xc3\xa1o c\xc3\xa1o.\r\n",
+                RECORDED),
+        BadMail("8bit-headers-cp1258",
+                ("From: =?utf-8?q?V=C4=83n_th=C6=B0?= <" + SENDER + ">\r\nTo: baocao@tdc.example.vn\r\n"
+                "Message-ID: <cp1258@skhcn.tayninh.gov.vn>\r\n").encode()
+                + "Subject: Báo cáo năm 2024\r\n".encode("cp1258")
                 + b"Content-Type: text/plain\r\n\r\nBao cao nam 2024.\r\n", RECORDED, "notes", "cp1258"),
         BadMail("header-over-10000-chars", (_head(subject="Báo cáo năm 2024 " + "rất dài " * 3000)
                 + "Content-Type: text/plain; charset=utf-8\r\n\r\nNội dung.\r\n").encode(), RECORDED, "notes", "cut"),
         BadMail("unfolded-header-line-60000", (_head(extra="X-Junk: " + "x" * 60000 + "\r\n")
                 + "Content-Type: text/plain; charset=utf-8\r\n\r\nNội dung.\r\n").encode(), RECORDED, "notes", "cut"),
         BadMail("truncated-multipart", (_head(extra=mixed) + "\r\n" + text_part +
-                "--B\r\nContent-Type: application/octet-stream; name=\"a.docx\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                "--B\r\nContent-Type: application/octet-stream; name=\"a.docx\"\r\nContent-Transfer-Encoding: "
+                "base64\r\n\r\n"
                 + docx_b64[: len(docx_b64) // 2]).encode(), TAKEN, "notes", "boundary"),
         BadMail("multipart-missing-boundary", (_head(extra="Content-Type: multipart/mixed\r\n") + "\r\n" + text_part
                 + "--B--\r\n").encode(), RECORDED, "notes", "boundary"),
-        BadMail("multipart-wrong-boundary", (_head(extra='Content-Type: multipart/mixed; boundary="nothere"\r\n') + "\r\n"
+        BadMail("multipart-wrong-boundary",
+                (_head(extra='Content-Type: multipart/mixed; boundary="nothere"\r\n') + "\r\n"
                 + text_part + "--B--\r\n").encode(), RECORDED, "notes"),
         BadMail("nesting-10-levels", _nested(10), RECORDED),
         BadMail("nesting-40-levels", _nested(40), RECORDED, "notes", "nesting"),
@@ -192,14 +206,19 @@ def build() -> list[BadMail]:
                 "application/vnd.ms-word.document.macroEnabled.12"), TAKEN, "attachment_notes", "macro"),
         BadMail("name-dot-dot", _raw_attachment_name('filename="../../../../etc/cron.d/bao-cao.docx"'), TAKEN),
         BadMail("name-absolute", _raw_attachment_name('filename="/etc/passwd.docx"'), TAKEN),
-        BadMail("name-windows-absolute", _raw_attachment_name('filename="C:\\\\Windows\\\\System32\\\\bao-cao.docx"'), TAKEN),
+        BadMail("name-windows-absolute", _raw_attachment_name('filename="C:\\\\Windows\\\\System32\\\\bao-cao.docx"'),
+                TAKEN),
         BadMail("name-nul", _raw_attachment_name("filename*=utf-8''bao%00cao%2F..%2F..%2Fx.docx"), TAKEN),
-        BadMail("name-rtl-override", _raw_attachment_name("filename*=utf-8''B%C3%A1o%20c%C3%A1o%E2%80%AExcod.exe"), TAKEN),
+        BadMail("name-rtl-override", _raw_attachment_name("filename*=utf-8''B%C3%A1o%20c%C3%A1o%E2%80%AExcod.exe"),
+                TAKEN),
         BadMail("duplicate-message-id-a", (_head(message_id="<same@skhcn.tayninh.gov.vn>") +
                 "Content-Type: text/plain; charset=utf-8\r\n\r\nPhiên bản thứ nhất.\r\n").encode(), RECORDED),
         BadMail("duplicate-message-id-b", (_head(message_id="<same@skhcn.tayninh.gov.vn>") +
-                "Content-Type: text/plain; charset=utf-8\r\n\r\nPhiên bản thứ hai, nội dung khác.\r\n").encode(), RECORDED),
-        BadMail("no-message-id", (_head(message_id="") + "Content-Type: text/plain; charset=utf-8\r\n\r\nKhông có Message-ID.\r\n").encode(),
+                "Content-Type: text/plain; charset=utf-8\r\n\r\nPhiên bản thứ hai, nội dung khác.\r\n").encode(),
+                RECORDED),
+        BadMail("no-message-id",
+                (_head(message_id="")
+                 + "Content-Type: text/plain; charset=utf-8\r\n\r\nKhông có Message-ID.\r\n").encode(),
                 RECORDED),
         BadMail("date-1970", (_head().replace("Wed, 20 Nov 2024 09:00:00 +0700", "Thu, 01 Jan 1970 00:00:00 +0000")
                 + "Content-Type: text/plain; charset=utf-8\r\n\r\nNgày 1970.\r\n").encode(), RECORDED, "notes", "1970"),

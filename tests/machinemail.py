@@ -9,12 +9,12 @@ list headers, and an Exchange DSN kept with blank lines before its headers.
 from __future__ import annotations
 
 import struct
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from datetime import datetime, timezone
 
 TO = "baocao@tdc.example.vn"
-WHEN = format_datetime(datetime(2024, 11, 21, 2, 0, tzinfo=timezone.utc))
+WHEN = format_datetime(datetime(2024, 11, 21, 2, 0, tzinfo=UTC))
 
 
 def _message(sender: str, subject: str, body: str, headers: dict[str, str] | None = None,

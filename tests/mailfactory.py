@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
@@ -46,7 +46,7 @@ def report_email(sender: str = "vanthu@skhcn.tayninh.gov.vn", province: str = "T
     msg["From"] = f"Sở KH&CN {province} <{sender}>"
     msg["To"] = to
     msg["Subject"] = subject or f"Báo cáo kết quả thực hiện Chương trình 1322 năm {year} của tỉnh {province}"
-    msg["Date"] = format_datetime(date or datetime(year, 11, 20, 9, 0, tzinfo=timezone.utc))
+    msg["Date"] = format_datetime(date or datetime(year, 11, 20, 9, 0, tzinfo=UTC))
     msg["Message-ID"] = message_id or make_msgid(domain=sender.split("@")[1])
     msg.set_content(
         f"Kính gửi Bộ Khoa học và Công nghệ,\n\nSở Khoa học và Công nghệ tỉnh {province} xin gửi báo cáo kết quả "

@@ -5,9 +5,9 @@ import email
 import email.policy
 import hashlib
 import uuid
-from datetime import date, datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from sqlalchemy import func, select
@@ -17,6 +17,7 @@ from intake.model import Classification, Envelope, GuardVerdict, RawMessage
 from intake.pipeline import StoredAttachment, Understanding
 from intake.store import StoredBlob
 from tests.cli_helpers import cli_json, run_cli, write_config
+from workflow.app import App
 from workflow.db import models
 from workflow.season.actions import (
     ActionContext,
@@ -29,13 +30,12 @@ from workflow.season.actions import (
     request_resubmission,
     resend_ack,
 )
-from workflow.app import App
 from workflow.season.states import IllegalTransition
 from workflow.season.submissions import RecordContext, record
 
 BOT_ADDRESS = "baocao@tdc.example.vn"
-ON_TIME = datetime(2024, 11, 25, 3, 0, tzinfo=timezone.utc)  # 25/11/2024 10:00 in Vietnam
-LATE = datetime(2024, 12, 2, 3, 0, tzinfo=timezone.utc)  # 02/12/2024, after the 30/11 deadline
+ON_TIME = datetime(2024, 11, 25, 3, 0, tzinfo=UTC)  # 25/11/2024 10:00 in Vietnam
+LATE = datetime(2024, 12, 2, 3, 0, tzinfo=UTC)  # 02/12/2024, after the 30/11 deadline
 SENDER = "vanthu@skhcn.tayninh.gov.vn"
 
 
@@ -159,8 +159,8 @@ def test_agency_that_no_longer_reports_is_refused_with_its_successor(app):
 
 # --- request resubmission --------------------------------------------------------------------
 def test_request_resubmission_queues_one_email_and_the_next_report_decides_on_time(app, config, tmp_path):
-    from workflow.runtime.outbox_flush import flush
     from notifier.transports import FileTransport
+    from workflow.runtime.outbox_flush import flush
 
     first = arrive(app, tmp_path, "tay-ninh", 2024, ON_TIME, reply_to="baocao@skhcn.tayninh.gov.vn")
     assert submission(app, "tay-ninh", 2024).on_time is True
@@ -229,7 +229,8 @@ def test_exempt_then_reopen_returns_to_what_the_versions_imply(app, config, tmp_
     with app.db.transaction() as s:
         result = reopen(s, ctx(app, LATE), "tay-ninh", 2024, "nhầm")
     assert (result.from_state, result.to_state) == ("exempt", "acknowledged")
-    assert [(a.from_state, a.to_state) for a in audits(app, "reopen")] == [("exempt", "missing"), ("exempt", "acknowledged")]
+    assert [(a.from_state, a.to_state) for a in audits(app, "reopen")] == [("exempt", "missing"),
+                                                                           ("exempt", "acknowledged")]
     assert run_cli("exempt", "bo-y-te", "--year", "2024", config=config, check=False).returncode == 2  # no --reason
 
 
@@ -317,7 +318,7 @@ def test_extend_makes_a_late_report_on_time(app, config, tmp_path):
     assert changed.agency_slug == "tay-ninh" and "muộn → đúng hạn" in changed.reason
     with app.db.sessions() as s:
         ext = s.scalars(select(models.DeadlineExtension).order_by(models.DeadlineExtension.id)).all()[-1]
-        assert ext.until_at == datetime(2024, 12, 2, 17, 0, tzinfo=timezone.utc)  # 03/12 00:00 in Vietnam
+        assert ext.until_at == datetime(2024, 12, 2, 17, 0, tzinfo=UTC)  # 03/12 00:00 in Vietnam
     with app.db.transaction() as s:
         extend(s, ctx(app, LATE), 2024, date(2024, 12, 5), "gia hạn chung")
     assert submission(app, "bo-y-te", 2024).on_time is True

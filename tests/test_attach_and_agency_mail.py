@@ -7,7 +7,7 @@ a coordinator dismisses it.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 
@@ -37,7 +37,8 @@ def test_a_report_received_outside_email_is_attached_read_and_counted(tmp_path):
     shown = cli_json("show", "tay-ninh/2024", config=config)
     [version] = shown["versions"]
     assert version["attachments"][0]["filename"] == "BC NSCL 2024 Tây Ninh.docx"
-    assert [(r["indicator"], r["result"]) for r in version["indicators"]] == [("Số lượt doanh nghiệp được hỗ trợ", 20.0)]
+    assert [(r["indicator"], r["result"]) for r in version["indicators"]] == [("Số lượt doanh nghiệp được hỗ trợ",
+                                                                               20.0)]
     assert any(e["action"] == "report_recorded_by_hand" and e["actor"] == "dieuphoi"
                and "văn bản điện tử" in e["reason"] for e in shown["audit"])
     refused = run_cli("attach", "tay-ninh", str(tmp_path / "khong-co.docx"), "--year", "2024", config=config,
@@ -52,7 +53,7 @@ def _question() -> bytes:
     msg["From"] = "Văn thư Sở KH&CN <vanthu@skhcn.tayninh.gov.vn>"
     msg["To"] = "baocao@tdc.example.vn"
     msg["Subject"] = "Hỏi về mẫu biểu"
-    msg["Date"] = format_datetime(datetime(2024, 11, 18, 2, 0, tzinfo=timezone.utc))
+    msg["Date"] = format_datetime(datetime(2024, 11, 18, 2, 0, tzinfo=UTC))
     msg["Message-ID"] = "<hoi-1@skhcn.tayninh.gov.vn>"
     msg.set_content("Kính gửi anh chị, cho em hỏi mẫu biểu năm nay có thay đổi gì không ạ. Em cảm ơn.")
     return msg.as_bytes()
@@ -60,8 +61,8 @@ def _question() -> bytes:
 
 def test_an_agencys_mail_that_is_no_report_waits_in_review_until_dismissed(tmp_path):
     config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}")
-    deliver(tmp_path / "mail", _question(), when=datetime(2024, 11, 18, 2, 0, tzinfo=timezone.utc))
-    deliver(tmp_path / "mail", mailfactory.newsletter(), when=datetime(2024, 11, 18, 3, 0, tzinfo=timezone.utc))
+    deliver(tmp_path / "mail", _question(), when=datetime(2024, 11, 18, 2, 0, tzinfo=UTC))
+    deliver(tmp_path / "mail", mailfactory.newsletter(), when=datetime(2024, 11, 18, 3, 0, tzinfo=UTC))
     run_cli("run", "--once", config=config)
     [mail] = cli_json("review", "list", config=config)["agency_mail"]  # the newsletter is nobody's: not listed
     assert mail["agency"] == "tay-ninh" and mail["kind"] == "other" and mail["subject"] == "Hỏi về mẫu biểu"

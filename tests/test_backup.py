@@ -5,7 +5,7 @@ import hashlib
 import io
 import json
 import tarfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,8 +14,8 @@ from sqlalchemy import select
 from intake.sources.maildir import deliver
 from tests import mailfactory
 from tests.cli_helpers import cli_json, run_cli, write_config
-from workflow.db import models
 from workflow.app import App
+from workflow.db import models
 
 YEAR = 2024
 
@@ -23,14 +23,15 @@ YEAR = 2024
 def _season(config: Path, maildir: Path) -> None:
     """Three reports (one late, one a second version), an auto-reply, a bounce; one intake cycle."""
     arrivals = [
-        (mailfactory.report_email("vanthu@skhcn.tayninh.gov.vn", "Tây Ninh"), datetime(2024, 11, 20, 2, tzinfo=timezone.utc)),
-        (mailfactory.report_email("vanthu@skhcn.danang.gov.vn", "Đà Nẵng"), datetime(2024, 11, 25, 3, tzinfo=timezone.utc)),
+        (mailfactory.report_email("vanthu@skhcn.tayninh.gov.vn", "Tây Ninh"), datetime(2024, 11, 20, 2, tzinfo=UTC)),
+        (mailfactory.report_email("vanthu@skhcn.danang.gov.vn", "Đà Nẵng"), datetime(2024, 11, 25, 3, tzinfo=UTC)),
         (mailfactory.report_email("vanthu@skhcn.camau.gov.vn", "Cà Mau", subject="Báo cáo NSCL 2024 tỉnh Cà Mau"),
-         datetime(2024, 12, 3, 4, tzinfo=timezone.utc)),
+         datetime(2024, 12, 3, 4, tzinfo=UTC)),
         (mailfactory.report_email("vanthu@skhcn.tayninh.gov.vn", "Tây Ninh",
-                                  subject="Báo cáo thay thế NSCL 2024 tỉnh Tây Ninh"), datetime(2024, 11, 27, 2, tzinfo=timezone.utc)),
-        (mailfactory.auto_reply(), datetime(2024, 11, 21, 1, tzinfo=timezone.utc)),
-        (mailfactory.bounce(), datetime(2024, 11, 22, 1, tzinfo=timezone.utc)),
+                                  subject="Báo cáo thay thế NSCL 2024 tỉnh Tây Ninh"), datetime(2024, 11, 27, 2,
+                                                                                                tzinfo=UTC)),
+        (mailfactory.auto_reply(), datetime(2024, 11, 21, 1, tzinfo=UTC)),
+        (mailfactory.bounce(), datetime(2024, 11, 22, 1, tzinfo=UTC)),
     ]
     for raw, when in arrivals:
         deliver(maildir, raw, when=when)
@@ -91,7 +92,8 @@ def _assert_files_moved(new_config: Path) -> None:
 
 
 def test_sqlite_round_trip_is_exact(tmp_path: Path) -> None:
-    config, new_config, archive = _round_trip(tmp_path, f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}")
+    config, new_config, archive = _round_trip(tmp_path, f"sqlite:///{tmp_path / 'a.db'}",
+                                              f"sqlite:///{tmp_path / 'b.db'}")
     _assert_same_season(config, new_config)
     _assert_files_moved(new_config)
     with tarfile.open(archive) as tar:
@@ -107,7 +109,7 @@ def test_sqlite_round_trip_is_exact(tmp_path: Path) -> None:
 def test_restored_installation_keeps_working(tmp_path: Path) -> None:
     _, new_config, _ = _round_trip(tmp_path, f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}")
     deliver(tmp_path / "dst" / "mail", mailfactory.report_email("vanthu@skhcn.angiang.gov.vn", "An Giang"),
-            when=datetime(2024, 11, 28, 2, tzinfo=timezone.utc))
+            when=datetime(2024, 11, 28, 2, tzinfo=UTC))
     run_cli("run", "--once", config=new_config)
     status = {row["agency"]: row for row in cli_json("status", "--year", str(YEAR), config=new_config)}  # type: ignore[union-attr]
     assert status["an-giang"]["state"] != "missing"
@@ -123,7 +125,7 @@ def test_postgres_round_trip_is_exact(tmp_path: Path, pg_url: str, postgres_serv
             assert any(n.startswith("database/tables/") for n in tar.getnames())
         # Ids were restored explicitly: the sequences must have moved past them.
         deliver(tmp_path / "dst" / "mail", mailfactory.report_email("vanthu@skhcn.angiang.gov.vn", "An Giang"),
-                when=datetime(2024, 11, 28, 2, tzinfo=timezone.utc))
+                when=datetime(2024, 11, 28, 2, tzinfo=UTC))
         run_cli("run", "--once", config=new_config)
     finally:
         postgres_server.drop_database(target.rsplit("/", 1)[1])

@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 import shutil
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from reference.text import words
 from reference.campaigns import (
     CampaignError,
     campaign_for_dispatch,
     load_campaigns,
     load_outline,
 )
+from reference.text import words
 
 CONFIG = Path(__file__).resolve().parent.parent / "config"
 ICT = timezone(timedelta(hours=7))
@@ -51,8 +51,8 @@ def test_is_on_time_around_midnight(campaigns):
     assert not campaign.is_on_time(datetime(2024, 12, 1, 0, 1, tzinfo=ICT))
     assert not campaign.is_on_time(datetime(2024, 12, 1, 0, 0, tzinfo=ICT))
     # the same instants seen from UTC: what counts is Vietnam's day
-    assert campaign.is_on_time(datetime(2024, 11, 30, 16, 59, tzinfo=timezone.utc))
-    assert not campaign.is_on_time(datetime(2024, 11, 30, 17, 1, tzinfo=timezone.utc))
+    assert campaign.is_on_time(datetime(2024, 11, 30, 16, 59, tzinfo=UTC))
+    assert not campaign.is_on_time(datetime(2024, 11, 30, 17, 1, tzinfo=UTC))
 
 
 def test_is_on_time_refuses_a_naive_time(campaigns):

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import struct
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
 from notifier.chart import HEIGHT_PX, WIDTH_PX, submissions_chart
 from tests.cli_helpers import write_config
-from workflow.db import models
 from workflow.app import App
+from workflow.db import models
 from workflow.season.chart_data import chart_series, days_to_deadline, submission_series
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -28,7 +28,7 @@ def app(tmp_path):
 
 
 def _utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def seed(app: App) -> None:

@@ -6,7 +6,7 @@ roster would test nothing.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -26,7 +26,7 @@ def index(roster):
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def envelope(sender: str = "someone@gmail.com", subject: str = "Gửi báo cáo", body: str = "", **kw) -> Envelope:

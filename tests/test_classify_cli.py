@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from intake.arrival import arrival_from_headers
@@ -33,9 +33,9 @@ def test_arrival_prefers_the_topmost_received_header():
     raw = (b"Received: from mx2 by mx1; Fri, 29 Nov 2024 23:30:00 +0700\r\n"
            b"Received: from client by mx2; Fri, 29 Nov 2024 23:29:00 +0700\r\n"
            b"Date: Mon, 2 Dec 2024 08:00:00 +0700\r\nSubject: x\r\n\r\nbody\r\n")
-    fallback = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    fallback = datetime(2030, 1, 1, tzinfo=UTC)
     when, source = arrival_from_headers(raw, fallback)
-    assert source == "received" and when == datetime(2024, 11, 29, 16, 30, tzinfo=timezone.utc)
+    assert source == "received" and when == datetime(2024, 11, 29, 16, 30, tzinfo=UTC)
     when, source = arrival_from_headers(b"Date: Mon, 2 Dec 2024 08:00:00 +0700\r\n\r\nx", fallback)
-    assert source == "date" and when == datetime(2024, 12, 2, 1, 0, tzinfo=timezone.utc)
+    assert source == "date" and when == datetime(2024, 12, 2, 1, 0, tzinfo=UTC)
     assert arrival_from_headers(b"Subject: none\r\n\r\nx", fallback) == (fallback, "file")

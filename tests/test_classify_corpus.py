@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from intake.limits import Limits
 from intake.documents.budget import DocLimits
+from intake.limits import Limits
 from intake.model import RawMessage
 from intake.pipeline import IntakeContext, understand
 from tests.corpus.build import BOT, build

@@ -77,7 +77,8 @@ def test_links_are_recorded_never_followed(ctx, monkeypatch):
 
 
 def test_only_links_that_can_hold_the_report_are_kept():
-    """The Drive folder behind anchor text is kept; the signature's remote logo, Google's help and privacy pages are not."""
+    """The Drive folder behind anchor text is kept; the signature's remote logo, Google's help and privacy pages
+    are not."""
     env = parse(shapes.drive_folder_link_in_html().message)
     assert report_links(env) == [shapes.DRIVE_FOLDER]
     share = parse(shapes.google_drive_share_notice().message)
@@ -115,7 +116,8 @@ def test_a_drive_share_is_read_from_the_official_in_reply_to(ctx):
 
 
 def test_a_drive_share_from_a_gmail_passes_the_guards_because_it_names_the_programme(ctx):
-    """Neither the robot nor a gmail Reply-To is an agency's: the programme in the title keeps it from the no-reply rule."""
+    """Neither the robot nor a gmail Reply-To is an agency's: the programme in the title keeps it from the
+    no-reply rule."""
     msg = shapes.drive_share("Nguyễn Văn An", "annv.tdc@gmail.com",
                              "BC kết quả thực hiện Chương trình NSCL năm 2025 - Sở KH&CN tỉnh Cà Mau",
                              "Em gửi báo cáo ạ.", utc(2025, 11, 27))
@@ -260,7 +262,8 @@ def test_two_years_whatever_the_order(ctx):
     msg = mail("skhcn@binhphuoc.gov.vn", "Gửi báo cáo NSCL", "Gửi báo cáo.", utc(2024, 12, 5),
                [docx_att("b.docx", new), docx_att("a.docx", old)])
     cls = read(msg, utc(2024, 12, 5), ctx).reading()
-    assert (cls.year, cls.documents, [(a.year, a.documents) for a in cls.also]) == (2024, ["b.docx"], [(2023, ["a.docx"])])
+    assert (cls.year, cls.documents, [(a.year, a.documents) for a in cls.also]) == (2024, ["b.docx"],
+                                                                                    [(2023, ["a.docx"])])
 
 
 def test_a_report_and_its_annex_of_the_same_year_are_one_reading(ctx):
@@ -322,7 +325,8 @@ def test_a_national_tasks_report_is_not_a_provinces(ctx):
 
 
 def test_a_national_tasks_subject_over_an_unreadable_file_is_not_a_report(ctx):
-    msg = mail("vanphong@nangsuatviet.com.vn", "Báo cáo kết quả thực hiện nhiệm vụ NSCL.2024.05 thuộc Chương trình NSCL",
+    msg = mail("vanphong@nangsuatviet.com.vn",
+               "Báo cáo kết quả thực hiện nhiệm vụ NSCL.2024.05 thuộc Chương trình NSCL",
                "Gửi báo cáo.", utc(2025, 6, 13), [("bc.pdf", "application/pdf", b"%PDF-1.4 broken")])
     assert read(msg, utc(2025, 6, 13), ctx).reading().kind == "other"
 

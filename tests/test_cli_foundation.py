@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC
 
 from sqlalchemy import inspect
 
@@ -34,7 +35,8 @@ def test_roster_2025_has_34_provinces_and_the_merged_ministries(tmp_path):
     ministries = {a["slug"] for a in agencies if a["kind"] == "ministry"}
     assert len(provinces) == 34
     assert "bo-nong-nghiep-va-moi-truong" in ministries
-    assert not ministries & {"bo-giao-thong-van-tai", "bo-thong-tin-va-truyen-thong", "bo-nong-nghiep-va-phat-trien-nong-thon"}
+    assert not ministries & {"bo-giao-thong-van-tai", "bo-thong-tin-va-truyen-thong",
+                             "bo-nong-nghiep-va-phat-trien-nong-thon"}
     tay_ninh = next(a for a in provinces if a["slug"] == "tay-ninh")
     assert "long-an" in tay_ninh["absorbed"]
 
@@ -67,7 +69,8 @@ def test_db_upgrade_command(tmp_path, db_url):
 def test_config_check_reports_every_problem_and_exits_2(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text('[mailbox]\nsource = "imap"\nhost = "imap.example.vn"\nsecurity = "none"\n'
-                    'username = "u@example.vn"\npassword_env = "TDC_TEST_MISSING_PW"\n[smtpp]\nhost = "x"\n', encoding="utf-8")
+                    'username = "u@example.vn"\npassword_env = "TDC_TEST_MISSING_PW"\n[smtpp]\nhost = "x"\n',
+                    encoding="utf-8")
     proc = run_cli("config", "check", config=path, check=False)
     assert proc.returncode == 2
     assert str(path) in proc.stderr
@@ -102,7 +105,7 @@ def test_a_wrong_config_fails_at_start_of_any_command(tmp_path):
 
 
 def test_status_reports_outline_gaps_and_review_reasons_on_both_backends(tmp_path, db_url):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from workflow.db import models
 
@@ -111,7 +114,7 @@ def test_status_reports_outline_gaps_and_review_reasons_on_both_backends(tmp_pat
     db = Database(db_url)
     try:
         with db.transaction() as s:
-            at = datetime(2024, 11, 20, 3, 0, tzinfo=timezone.utc)
+            at = datetime(2024, 11, 20, 3, 0, tzinfo=UTC)
             s.add(models.Submission(agency_slug="tay-ninh", year=2024, state="needs_review", first_received_at=at,
                                     on_time=True, outline_missing=["I.2.1", "IV"], review_reasons=["độ tin cậy thấp"]))
             s.add(models.Submission(agency_slug="can-tho", year=2024, state="acknowledged", first_received_at=at,

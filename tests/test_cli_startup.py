@@ -24,7 +24,8 @@ HEAVY = ("sqlalchemy", "alembic", "rich", "pydantic", "docx", "notifier", "jinja
 # Runs the real entry point in a child, then reports which top-level packages it imported.
 _PROBE = """
 import atexit, json, sys
-atexit.register(lambda: sys.__stderr__.write("MODULES " + json.dumps(sorted({m.split('.')[0] for m in sys.modules})) + "\\n"))
+atexit.register(lambda: sys.__stderr__.write(
+    "MODULES " + json.dumps(sorted({m.split('.')[0] for m in sys.modules})) + "\\n"))
 sys.argv = ["tdc-bot", *json.loads(sys.argv[1])]
 from workflow.cli import main
 main()

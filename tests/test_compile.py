@@ -8,7 +8,7 @@ right heading, sum the indicators exactly, and list who reported and who did not
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -20,13 +20,13 @@ from intake.documents import read_attachment
 from intake.model import DocumentText
 from intake.sections import split_sections
 from intake.sources.maildir import deliver
-from workflow.reports.compile_docx import compiled_report_docx, heading_label, trim_extract
+from reference.campaigns import load_campaigns
 from tests.cli_helpers import run_cli, write_config
 from workflow.app import App
-from reference.campaigns import load_campaigns
-from workflow.reports.compile import aggregate_indicators, compile_for_app
-from workflow.runtime.daemon import Daemon
 from workflow.db.models import IndicatorRow
+from workflow.reports.compile import aggregate_indicators, compile_for_app
+from workflow.reports.compile_docx import compiled_report_docx, heading_label, trim_extract
+from workflow.runtime.daemon import Daemon
 
 YEAR = 2024
 OUTLINE = load_campaigns()[YEAR].outline
@@ -36,7 +36,7 @@ LONG_TEXT = " ".join(f"Tiếp tục hỗ trợ doanh nghiệp ngành công thư�
 # Each agency: sender, arrival (UTC), the sections it writes (heading, text), its indicator rows.
 AGENCIES = {
     "bo-cong-thuong": dict(
-        name="Bộ Công Thương", sender="vanthu@moit.gov.vn", arrived=datetime(2024, 11, 18, 2, 0, tzinfo=timezone.utc),
+        name="Bộ Công Thương", sender="vanthu@moit.gov.vn", arrived=datetime(2024, 11, 18, 2, 0, tzinfo=UTC),
         sections=[
             ("I. Tình hình triển khai và kết quả thực hiện Chương trình", "BCT mở đầu phần I."),
             ("1. Công tác lãnh đạo, chỉ đạo triển khai thực hiện", "BCT ban hành Quyết định 123 về kế hoạch."),
@@ -49,7 +49,7 @@ AGENCIES = {
               ["2", "Số doanh nghiệp được hỗ trợ áp dụng hệ thống quản lý", "Lượt", "10", "5", "5", "50"]],
     ),
     "tay-ninh": dict(
-        name="Tỉnh Tây Ninh", sender="vanthu@skhcn.tayninh.gov.vn", arrived=datetime(2024, 11, 20, 3, 0, tzinfo=timezone.utc),
+        name="Tỉnh Tây Ninh", sender="vanthu@skhcn.tayninh.gov.vn", arrived=datetime(2024, 11, 20, 3, 0, tzinfo=UTC),
         sections=[
             ("I. Kết quả triển khai", ""),
             ("1. Về công tác tham mưu", "Tây Ninh tham mưu UBND tỉnh ban hành kế hoạch năm 2024."),
@@ -66,7 +66,7 @@ AGENCIES = {
     ),
     "can-tho": dict(
         name="Thành phố Cần Thơ", sender="vanphong@skhcn.cantho.gov.vn",
-        arrived=datetime(2024, 12, 3, 2, 0, tzinfo=timezone.utc),  # 03/12: late
+        arrived=datetime(2024, 12, 3, 2, 0, tzinfo=UTC),  # 03/12: late
         sections=[
             ("I. Tình hình triển khai và kết quả thực hiện Chương trình", ""),
             ("1. Công tác lãnh đạo, chỉ đạo", "Cần Thơ ban hành kế hoạch số 45."),
@@ -96,7 +96,7 @@ def report_docx(name: str, sections: list[tuple[str, str]], rows: list[list[str]
         if heading.startswith("2.") and rows:  # the indicator table sits inside section I
             table = doc.add_table(rows=0, cols=len(HEADER))
             for values in [HEADER, *rows]:
-                for cell, value in zip(table.add_row().cells, values):
+                for cell, value in zip(table.add_row().cells, values, strict=False):
                     cell.text = value
             rows = []
     doc.add_paragraph("Nơi nhận:")
@@ -147,7 +147,7 @@ def compiled(season):
     app, _, tmp_path = season
     seen: list[tuple[int, int, str]] = []
     report = compile_for_app(app, YEAR, progress=lambda d, t, n: seen.append((d, t, n)),
-                             now=datetime(2024, 12, 5, 2, 0, tzinfo=timezone.utc))
+                             now=datetime(2024, 12, 5, 2, 0, tzinfo=UTC))
     path = compiled_report_docx(report, tmp_path / "out" / "tong-hop.docx", tz=app.tz)
     return report, docx.Document(str(path)), seen
 

@@ -19,12 +19,12 @@ from intake.sources.maildir import deliver
 from tests.cli_helpers import run_cli
 from tests.test_digest import cli_config
 from tests.test_reminders import YEAR, vn
-from workflow.season import contacts
-from workflow.db import models
 from workflow.app import App
+from workflow.db import models
 from workflow.db.engine import Database
-from workflow.season.digest import build_digest, queue_digest
 from workflow.runtime.intake_cycle import IntakeCycle, build_source
+from workflow.season import contacts
+from workflow.season.digest import build_digest, queue_digest
 from workflow.season.reminders import reminder_recipients, send_reminders
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -35,7 +35,8 @@ NOW = datetime(2024, 11, 1, 9, 0, tzinfo=VN)
 MESSY = (
     "\ufeffDANH SÁCH ĐẦU MỐI BÁO CÁO CHƯƠNG TRÌNH 1322;;;;;\r\n"
     "Đơn vị;Họ và tên;Vai trò;Email;Điện thoại;Kính gửi\r\n"
-    "TP. Hồ Chí Minh;Nguyễn Văn An;Đầu mối;An.Nguyen@HCM.example.org;0283 000 001;Sở Khoa học và Công nghệ Thành phố Hồ Chí Minh\r\n"
+    "TP. Hồ Chí Minh;Nguyễn Văn An;Đầu mối;An.Nguyen@HCM.example.org;0283 000 001;Sở Khoa học và Công nghệ Thành phố "
+    "Hồ Chí Minh\r\n"
     "Tinh Tay Ninh;Trần Thị Bình;dau moi;binh.tran@tayninh.example.org;;Sở Khoa học và Công nghệ tỉnh Tây Ninh\r\n"
     "Bộ Y tế;Lê Văn Cường;văn thư;vanthu@moh.example.org;;\r\n"
     "bo-y-te;Phạm Thị Dung;Đầu mối;dung.pham@moh.example.org;;\r\n"
@@ -126,7 +127,8 @@ def test_export_then_import_round_trip(tmp_path: Path, db_url: str, roster) -> N
     try:
         with app.db.transaction() as session:
             contacts.add(session, roster, "Tỉnh Long An", "daumoi@longan.example.org", actor="ĐPV", now=NOW,
-                         name="Nguyễn Long", role="Đầu mối", phone="0272 3", unit="Sở Khoa học và Công nghệ tỉnh Long An",
+                         name="Nguyễn Long", role="Đầu mối", phone="0272 3",
+                         unit="Sở Khoa học và Công nghệ tỉnh Long An",
                          from_year=2023)
             contacts.add(session, roster, "long-an", "vanthu@longan.example.org", actor="ĐPV", now=NOW, role="văn thư")
             contacts.add(session, roster, "Bộ Y tế", "vanthu@moh.example.org", actor="ĐPV", now=NOW,
@@ -159,7 +161,8 @@ def test_2025_carry_over_offers_long_an_contacts_to_tay_ninh_unconfirmed(tmp_pat
         with app.db.transaction() as session:
             contacts.add(session, roster, "Long An", "daumoi@longan.example.org", actor="ĐPV", now=NOW, role="đầu mối",
                          unit="Sở Khoa học và Công nghệ tỉnh Long An")
-            contacts.add(session, roster, "Tây Ninh", "daumoi@tayninh.example.org", actor="ĐPV", now=NOW, role="đầu mối")
+            contacts.add(session, roster, "Tây Ninh", "daumoi@tayninh.example.org", actor="ĐPV", now=NOW,
+                         role="đầu mối")
             offered = contacts.carry_over(session, roster, 2025, now=NOW)
             assert contacts.carry_over(session, roster, 2025, now=NOW) == []  # once
         assert [(c.agency, c.email, c.fields) for c in offered] == [
@@ -167,10 +170,12 @@ def test_2025_carry_over_offers_long_an_contacts_to_tay_ninh_unconfirmed(tmp_pat
         with app.db.sessions() as session:
             rows = contacts.list_contacts(session, roster, year=2025, agency="Tỉnh Tây Ninh")
             carried = next(r for r in rows if r["email"] == "daumoi@longan.example.org")
-            assert (carried["source"], carried["confirmed"], carried["carried_from"]) == ("carried over", False, "long-an")
+            assert (carried["source"], carried["confirmed"], carried["carried_from"]) == ("carried over", False,
+                                                                                          "long-an")
             assert carried["unit"] == "Sở Khoa học và Công nghệ tỉnh Long An"
             # Not written to until confirmed; the digest names the unit.
-            assert reminder_recipients(session, roster, ["tay-ninh"], 2025)["tay-ninh"].to == ("daumoi@tayninh.example.org",)
+            assert reminder_recipients(session, roster, ["tay-ninh"],
+                                       2025)["tay-ninh"].to == ("daumoi@tayninh.example.org",)
             digest = build_digest(session, app.roster, app.campaigns, 2025, datetime(2025, 11, 20, 7, 30, tzinfo=VN))
             assert digest.unconfirmed_contacts == [
                 {"agency": "tay-ninh", "name": "Tỉnh Tây Ninh", "emails": ["daumoi@longan.example.org"]}]
@@ -224,7 +229,7 @@ def _dsn(reminder: models.OutboxEmail, failed: str, when: datetime) -> bytes:
         f"Message-ID: {reminder.message_id_header}\r\n"
         f"Subject: {reminder.subject.encode('ascii', 'replace').decode()}\r\n"
         "--b1--\r\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 def _reply(reminder: models.OutboxEmail, sender: str, when: datetime) -> bytes:
@@ -269,7 +274,8 @@ def test_bounced_reminder_marks_the_contact_and_the_next_stage_skips_it(tmp_path
                 models.Contact.email == "vanthu@tayninh.example.org")).one()
             response = session.scalars(select(models.ReminderResponse)).one()
         assert bounced.failing is True and "5.2.2" in bounced.bounce_reason
-        assert (response.kind, response.outbox_id, response.addresses) == ("bounce", first.id, ["vanthu@tayninh.example.org"])
+        assert (response.kind, response.outbox_id, response.addresses) == ("bounce", first.id,
+                                                                           ["vanthu@tayninh.example.org"])
 
         digest = queue_digest(app, YEAR, vn(2024, 11, 24, 7, 30))
         assert [(b["agency"], b["email"]) for b in digest.data.bounced] == [("tay-ninh", "vanthu@tayninh.example.org")]
@@ -341,8 +347,8 @@ def test_reminders_never_use_unconfirmed_or_suggested_addresses(tmp_path: Path) 
 
 
 def test_a_reminder_reaches_its_cc_over_real_smtp(tmp_path: Path, smtp_server) -> None:  # type: ignore[no-untyped-def]
-    from workflow.runtime.outbox_flush import flush
     from notifier.transports import SmtpTransport
+    from workflow.runtime.outbox_flush import flush
 
     app = App.load(str(cli_config(tmp_path, f"sqlite:///{tmp_path / 'tdc.db'}")))
     try:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+from datetime import UTC
 from pathlib import Path
 
 from intake.sources.maildir import deliver
@@ -48,7 +49,7 @@ def test_run_once_quarantines_what_it_cannot_read_and_goes_on(tmp_path):
 
 
 def test_run_once_as_a_standby_says_so_and_exits_3(tmp_path):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from workflow.db import models
     from workflow.db.engine import Database
@@ -58,7 +59,7 @@ def test_run_once_as_a_standby_says_so_and_exits_3(tmp_path):
     db = Database(f"sqlite:///{tmp_path}/tdc.db")
     with db.transaction() as s:  # a daemon elsewhere holds the lease for another minute
         s.add(models.Lease(name="leader", holder="other-host:1:x",
-                           expires_at=datetime.now(timezone.utc) + timedelta(minutes=1)))
+                           expires_at=datetime.now(UTC) + timedelta(minutes=1)))
     db.dispose()
     deliver(tmp_path / "mail", mailfactory.report_email())
     proc = run_cli("run", "--once", config=config, check=False)

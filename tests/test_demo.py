@@ -9,8 +9,8 @@ import pytest
 from rich.console import Console
 from sqlalchemy import func, select
 
-from workflow.db import models
 from workflow.app import App
+from workflow.db import models
 from workflow.operations.demo import DemoError, DemoResult, run_demo
 from workflow.operations.demo.documents import ReportStyle, pdf_available, report_lines, report_pdf
 from workflow.operations.demo.season import build_season
@@ -89,10 +89,12 @@ def test_machine_mail_is_recorded_and_never_answered(demo) -> None:
     try:
         with app.db.sessions() as session:
             ignored = list(session.scalars(select(models.Message).where(models.Message.status == "ignored")))
-            acked = set(session.scalars(select(models.OutboxEmail.related_message_id).where(models.OutboxEmail.kind == "ack")))
+            acked = set(session.scalars(select(models.OutboxEmail.related_message_id)
+                                        .where(models.OutboxEmail.kind == "ack")))
             sent = session.scalar(select(func.count()).select_from(models.OutboxEmail)
                                   .where(models.OutboxEmail.state == models.SENT))
-            versions = {m.agency_slug: m for m in session.scalars(select(models.Message).where(models.Message.submission_id.is_not(None)))}
+            versions = {m.agency_slug: m for m in session.scalars(select(models.Message)
+                                                                  .where(models.Message.submission_id.is_not(None)))}
     finally:
         app.close()
     subjects = " | ".join(m.subject for m in ignored)
@@ -132,7 +134,8 @@ def test_demo_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
     assert (tmp_path / "precious.txt").read_text() == "keep me"
 
 
-@pytest.mark.skipif(not pdf_available(), reason="fonts-dejavu-core is not installed; run: apt-get install -y fonts-dejavu-core")
+@pytest.mark.skipif(not pdf_available(),
+                    reason="fonts-dejavu-core is not installed; run: apt-get install -y fonts-dejavu-core")
 def test_pdf_reports_carry_vietnamese_text() -> None:
     from pypdf import PdfReader
 

@@ -15,6 +15,8 @@ from sqlalchemy import select
 
 from notifier.digest_docx import COLUMNS, status_table_docx
 from notifier.render import render_email
+from reference.campaigns import load_campaigns
+from reference.roster import load_roster
 from tests.cli_helpers import run_cli
 from tests.test_reminders import (  # shared builders, not tests
     SLUGS,
@@ -26,11 +28,9 @@ from tests.test_reminders import (  # shared builders, not tests
     write_data,
 )
 from workflow.db import models
-from workflow.season.actions import extend
-from reference.campaigns import load_campaigns
 from workflow.db.engine import Database
+from workflow.season.actions import extend
 from workflow.season.digest import build_digest, digest_key
-from reference.roster import load_roster
 from workflow.season.status import season_status
 
 
@@ -66,9 +66,12 @@ def test_digest_lists_new_reports_missing_review_failures_and_quarantine(env, tm
         session.add(models.OutboxEmail(dedupe_key="digest:2024-11-24", kind="digest", recipients=["dpv@tdc.example.vn"],
                                        subject="Bản tin", body_text=".", message_id_header="<d1@tdc.example.vn>",
                                        state=models.SENT, created_at=vn(2024, 11, 24, 7, 30)))
-    record_report(database, roster, campaigns, report(tmp_path, "bac-ninh", vn(2024, 11, 24, 7), "sokhcn@bacninh.gov.vn", "old"))
-    record_report(database, roster, campaigns, report(tmp_path, "hai-phong", vn(2024, 11, 24, 15), "skhcn@haiphong.gov.vn", "hp"))
-    record_report(database, roster, campaigns, report(tmp_path, "tay-ninh", vn(2024, 11, 24, 16), "skhcn@tayninh.gov.vn", "tn",
+    record_report(database, roster, campaigns,
+                  report(tmp_path, "bac-ninh", vn(2024, 11, 24, 7), "sokhcn@bacninh.gov.vn", "old"))
+    record_report(database, roster, campaigns,
+                  report(tmp_path, "hai-phong", vn(2024, 11, 24, 15), "skhcn@haiphong.gov.vn", "hp"))
+    record_report(database, roster, campaigns,
+                  report(tmp_path, "tay-ninh", vn(2024, 11, 24, 16), "skhcn@tayninh.gov.vn", "tn",
                                                       review_reasons=["thiếu mục II của đề cương"]))
     record_report(database, roster, campaigns, report(tmp_path, None, vn(2024, 11, 24, 17), "ai.do@gmail.com", "unk"))
     with database.transaction() as session:
@@ -103,7 +106,8 @@ def test_digest_lists_new_reports_missing_review_failures_and_quarantine(env, tm
 
     rendered = render_email("digest", **data.template_context())
     assert "25/11/2024" in rendered.subject
-    for needle in ("Thành phố Hải Phòng", "còn 5 ngày", "thiếu mục II", "550 5.1.1", "tệp nén vượt giới hạn", "Tỉnh Long An",
+    for needle in ("Thành phố Hải Phòng", "còn 5 ngày", "thiếu mục II", "550 5.1.1", "tệp nén vượt giới hạn",
+                   "Tỉnh Long An",
                    "thư từ ai.do@gmail.com"):
         assert needle in rendered.text
     assert "#fdecea" in rendered.html  # missing rows are coloured
@@ -118,7 +122,8 @@ def test_days_late_are_counted_from_each_agency_deadline(env) -> None:  # type: 
 
 def test_status_table_docx_is_a_landscape_a4_annex(env, tmp_path) -> None:  # type: ignore[no-untyped-def]
     database, roster, campaigns = env
-    record_report(database, roster, campaigns, report(tmp_path, "tay-ninh", vn(2024, 12, 1, 9), "skhcn@tayninh.gov.vn", "late"))
+    record_report(database, roster, campaigns,
+                  report(tmp_path, "tay-ninh", vn(2024, 12, 1, 9), "skhcn@tayninh.gov.vn", "late"))
     with database.sessions() as session:
         rows = season_status(session, roster, YEAR)
     path = status_table_docx(rows, YEAR, date(2024, 12, 2), tmp_path / "out" / "digest-2024-12-02.docx")
@@ -189,7 +194,8 @@ def test_cli_digest_is_delivered_with_its_docx_table(tmp_path: Path, smtp_server
     database = Database(db_url)
     roster = load_roster(tmp_path / "data" / "roster")
     campaigns = load_campaigns(tmp_path / "data" / "campaigns.toml")
-    record_report(database, roster, campaigns, report(tmp_path, "hai-phong", vn(2024, 11, 27, 15), "skhcn@haiphong.gov.vn", "hp"))
+    record_report(database, roster, campaigns,
+                  report(tmp_path, "hai-phong", vn(2024, 11, 27, 15), "skhcn@haiphong.gov.vn", "hp"))
     database.dispose()
 
     out = json.loads(run_cli("digest", "--send", "--json", "--now", "2024-11-28T07:30", config=config).stdout)

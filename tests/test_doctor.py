@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,8 +10,8 @@ import pytest
 from tests.cli_helpers import run_cli, write_config
 from tests.servers.common import free_port
 from tests.servers.smtp import SMTP_PASSWORD, SMTP_USER
-from workflow.operations import doctor
 from workflow.db.engine import make_engine, pending_migrations
+from workflow.operations import doctor
 
 
 def _imap_config(tmp_path: Path, dovecot, *, ca_file: bool = True) -> Path:
@@ -49,7 +49,8 @@ def test_healthy_setup_passes(tmp_path: Path) -> None:
     assert proc.returncode == 0
     # An empty contact book is a warning, not a failure (#13): every agency owing 2024 lacks a contact.
     contacts_line = next(line for line in lines if "danh bạ liên hệ:" in line)
-    assert contacts_line.startswith("CHÚ Ý") and "năm 2024: 69/69 đơn vị còn nợ báo cáo chưa có liên hệ đã xác nhận" in contacts_line
+    assert contacts_line.startswith("CHÚ Ý")
+    assert "năm 2024: 69/69 đơn vị còn nợ báo cáo chưa có liên hệ đã xác nhận" in contacts_line
     assert all(line.startswith("OK") for line in lines[:-1] if line != contacts_line), proc.stdout
     assert any("lược đồ cơ sở dữ liệu: đã ở phiên bản mới nhất" in line for line in lines)
     assert any("bây giờ là 20/11/2024 09:00 (Asia/Ho_Chi_Minh)" in line for line in lines)
@@ -147,12 +148,12 @@ def test_smtp_login_ok_and_wrong_password(tmp_path: Path, smtp_server_auth) -> N
 
 
 def test_clock_before_2024_is_wrong() -> None:
-    check = doctor.check_clock("Asia/Ho_Chi_Minh", datetime(2019, 5, 1, tzinfo=timezone.utc))
+    check = doctor.check_clock("Asia/Ho_Chi_Minh", datetime(2019, 5, 1, tzinfo=UTC))
     assert check.failed and "đồng hồ hệ thống sai (năm 2019)" in check.detail
 
 
 def test_clock_shows_vietnam_time() -> None:
-    check = doctor.check_clock("Asia/Ho_Chi_Minh", datetime(2024, 11, 30, 17, 30, tzinfo=timezone.utc))
+    check = doctor.check_clock("Asia/Ho_Chi_Minh", datetime(2024, 11, 30, 17, 30, tzinfo=UTC))
     assert not check.failed
     assert check.detail.startswith("bây giờ là 01/12/2024 00:30")
 
@@ -160,7 +161,7 @@ def test_clock_shows_vietnam_time() -> None:
 def test_year_without_campaign_is_a_warning_not_a_failure(tmp_path: Path) -> None:
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'tdc.db'}")
     _migrated(tmp_path, config)
-    checks = doctor.run_checks(str(config), now=datetime(2031, 3, 1, tzinfo=timezone.utc), environ={})
+    checks = doctor.run_checks(str(config), now=datetime(2031, 3, 1, tzinfo=UTC), environ={})
     campaign = next(c for c in checks if c.name == "chiến dịch năm nay")
     assert campaign.status == doctor.WARN
     assert "year = 2031" in campaign.detail

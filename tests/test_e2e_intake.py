@@ -9,7 +9,7 @@ from __future__ import annotations
 import email
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import policy
 from pathlib import Path
 
@@ -19,11 +19,11 @@ from sqlalchemy import func, select
 from intake.sources.maildir import deliver
 from tests import mailfactory
 from tests.cli_helpers import cli_json
-from workflow.db import models
 from workflow.app import App
+from workflow.db import models
 from workflow.runtime.daemon import Daemon
 
-ARRIVED = datetime(2024, 11, 20, 3, 0, tzinfo=timezone.utc)
+ARRIVED = datetime(2024, 11, 20, 3, 0, tzinfo=UTC)
 
 
 def make_config(tmp_path: Path, *, source: str, smtp, dovecot=None, extra: str = "") -> Path:

@@ -73,7 +73,8 @@ def test_csv_into_a_folder_has_a_bom_and_vietnamese_headers(data, tmp_path):
     assert can_tho["Thời điểm nhận (ISO)"] == "2024-12-03T09:00:00+07:00"
     with (tmp_path / "indicators.csv").open(encoding="utf-8-sig", newline="") as fh:
         indicators = list(csv.DictReader(fh))
-    assert [(r["Mã đơn vị"], r["Chỉ tiêu (kế hoạch)"], r["Lũy kế"]) for r in indicators][3] == ("tay-ninh", "1000", "400")
+    assert [(r["Mã đơn vị"], r["Chỉ tiêu (kế hoạch)"], r["Lũy kế"]) for r in indicators][3] == ("tay-ninh", "1000",
+                                                                                                "400")
 
 
 def test_csv_paths_with_a_prefix(tmp_path):
@@ -92,7 +93,7 @@ def test_xlsx_has_two_named_sheets_with_bold_headers_and_widths(data, tmp_path):
     assert status.column_dimensions["B"].width == 34 and status.freeze_panes == "A2"
     assert status.max_row == len(data.status) + 1
     header = [c.value for c in status[1]]
-    rows = {r[0]: dict(zip(header, r)) for r in status.iter_rows(min_row=2, values_only=True)}
+    rows = {r[0]: dict(zip(header, r, strict=False)) for r in status.iter_rows(min_row=2, values_only=True)}
     assert rows["can-tho"]["Ngày nhận"] == "03/12/2024" and rows["can-tho"]["Đúng hạn"] == "Muộn"
     assert rows["can-tho"]["Thời điểm nhận (ISO)"].strftime("%d/%m/%Y %H:%M") == "03/12/2024 09:00"
     values = list(indicators.iter_rows(min_row=2, values_only=True))

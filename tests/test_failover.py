@@ -38,7 +38,8 @@ def _config(tmp_path: Path, pg_url: str, smtp_port: int) -> Path:
         'from = "Hệ thống tiếp nhận báo cáo <baocao@tdc.example.vn>"\n'
         '[coordinators]\nemails = ["dieuphoi@tdc.example.vn"]\n'
         # Both daily jobs are already past at 09:00, so each daemon's start-up catch-up tries them.
-        f'[schedule]\nreminder_time = "08:00"\ndigest_time = "07:30"\noutbox_seconds = 1\nlease_seconds = {LEASE_SECONDS}\n',
+        '[schedule]\nreminder_time = "08:00"\ndigest_time = "07:30"\noutbox_seconds = 1\nlease_seconds = '
+        f'{LEASE_SECONDS}\n',
         encoding="utf-8",
     )
     return path

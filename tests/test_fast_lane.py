@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -25,7 +25,8 @@ LANE_SKIPS = {"typer", "pydantic", "sqlalchemy", "rich", "alembic"}
 # The real entry point in a child; reports which top-level packages it imported.
 _PROBE = """
 import atexit, json, sys
-atexit.register(lambda: sys.__stderr__.write("MODULES " + json.dumps(sorted({m.split('.')[0] for m in sys.modules})) + "\\n"))
+atexit.register(lambda: sys.__stderr__.write(
+    "MODULES " + json.dumps(sorted({m.split('.')[0] for m in sys.modules})) + "\\n"))
 sys.argv = ["tdc-bot", *json.loads(sys.argv[1])]
 from workflow.cli import main
 main()
@@ -53,7 +54,7 @@ def season(tmp_path):
     url = f"sqlite:///{tmp_path / 'tdc.db'}"
     config = write_config(tmp_path, url)
     db = Database(url)
-    at = datetime(2024, 11, 20, 3, 0, tzinfo=timezone.utc)
+    at = datetime(2024, 11, 20, 3, 0, tzinfo=UTC)
     try:
         with db.transaction() as s:
             message = models.Message(sha256="a" * 64, source_key="k1", mailbox="INBOX", raw_path="x", arrived_at=at,
@@ -204,7 +205,7 @@ def test_the_session_path_sees_changes_not_yet_flushed(tmp_path, db_url):
     from workflow.season.status import season_status
 
     db = Database(db_url)
-    at = datetime(2024, 11, 20, 3, 0, tzinfo=timezone.utc)
+    at = datetime(2024, 11, 20, 3, 0, tzinfo=UTC)
     try:
         with db.transaction() as s:
             s.add(models.Submission(agency_slug="tay-ninh", year=YEAR, state="acknowledged", first_received_at=at,

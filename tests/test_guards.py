@@ -101,7 +101,8 @@ def _dsn() -> EmailMessage:
     msg["Subject"] = "Undelivered Mail Returned to Sender"
     msg.set_content("This is the mail system at host mx.tayninh.gov.vn.")
     status = EmailMessage()
-    status.set_content("Reporting-MTA: dns; mx.tayninh.gov.vn\n\nFinal-Recipient: rfc822; x@tayninh.gov.vn\nAction: failed\nStatus: 5.1.1\n")
+    status.set_content("Reporting-MTA: dns; mx.tayninh.gov.vn\n\nFinal-Recipient: rfc822; x@tayninh.gov.vn\nAction: "
+                       "failed\nStatus: 5.1.1\n")
     msg.add_attachment(status)
     msg.replace_header("Content-Type", 'multipart/report; report-type=delivery-status; boundary="b1"')
     return msg
@@ -181,7 +182,8 @@ def _zip(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes
 
 
 def _docx(extra: dict[str, bytes] | None = None) -> bytes:
-    return _zip({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document>" + b"x" * 2000 + b"</w:document>",
+    return _zip({"[Content_Types].xml": b"<Types/>",
+                 "word/document.xml": b"<w:document>" + b"x" * 2000 + b"</w:document>",
                  **(extra or {})})
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import email
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email import policy
 from email.header import decode_header, make_header
 
@@ -22,23 +22,26 @@ from intake.parse import parse
 from notifier.compose import compose
 from notifier.header_encoding import SMTP_EXACT, encode_phrase, encode_text
 from notifier.render import one_line, render_email
-from workflow.db.models import OutboxEmail
 from reference.roster import load_roster
+from workflow.db.models import OutboxEmail
 
 FROM_NAME = "Hệ thống tiếp nhận báo cáo NSCL – Tổng cục Tiêu chuẩn Đo lường Chất lượng"
 FROM = f"{FROM_NAME} <baocao@tdc.example.vn>"
 
 
 def _contexts(agency_name: str, year: int) -> dict[str, dict[str, object]]:
-    received = datetime(year, 11, 29, 17, 30, tzinfo=timezone.utc)
+    received = datetime(year, 11, 29, 17, 30, tzinfo=UTC)
     reminder = dict(agency_name=agency_name, year=year, deadline=date(year, 11, 30), days_left=7,
-                    dispatch="4258/BKHCN-TĐC", dispatch_date=date(year - 1, 11, 17), reporting_address="baocao@example.vn")
+                    dispatch="4258/BKHCN-TĐC", dispatch_date=date(year - 1, 11, 17),
+                    reporting_address="baocao@example.vn")
     return {
         "ack": dict(agency_name=agency_name, year=year, reference=f"TDC-{year}-000123", received_at=received,
-                    on_time=True, deadline=date(year, 11, 30), subject=f"Báo cáo kết quả NSCL năm {year} – {agency_name}",
+                    on_time=True, deadline=date(year, 11, 30),
+                    subject=f"Báo cáo kết quả NSCL năm {year} – {agency_name}",
                     attachments=[], outline_missing=[], needs_review=False, review_reasons=[],
                     reply_address="baocao@example.vn", campaign_dispatch="4258/BKHCN-TĐC"),
-        "resubmission": dict(agency_name=agency_name, year=year, reference=f"TDC-{year}-000123", reason="Thiếu mục II.3",
+        "resubmission": dict(agency_name=agency_name, year=year, reference=f"TDC-{year}-000123",
+                             reason="Thiếu mục II.3",
                              received_at=received, deadline=date(year, 11, 30), reply_address="baocao@example.vn",
                              subject="Báo cáo", campaign_dispatch="4258/BKHCN-TĐC"),
         "reminder_notice": reminder,

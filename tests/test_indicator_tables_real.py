@@ -9,7 +9,7 @@ value and rate in the .docx.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
@@ -19,11 +19,11 @@ import pytest
 from intake.documents import read_attachment
 from intake.indicators import extract_indicators, parse_vn_quantity
 from intake.sources.maildir import deliver
-from workflow.reports.compile_docx import compiled_report_docx
 from tests.cli_helpers import run_cli, write_config
 from tests.fixtures.real_tables import LONG_NAME, report_with_table
 from workflow.app import App
 from workflow.reports.compile import compile_for_app
+from workflow.reports.compile_docx import compiled_report_docx
 from workflow.runtime.daemon import Daemon
 
 YEAR = 2024
@@ -69,12 +69,12 @@ KIEN_GIANG = [
 ]
 
 SEASON = {
-    "tay-ninh": ("Tây Ninh", "vanthu@skhcn.tayninh.gov.vn", datetime(2024, 11, 20, 3, 0, tzinfo=timezone.utc),
+    "tay-ninh": ("Tây Ninh", "vanthu@skhcn.tayninh.gov.vn", datetime(2024, 11, 20, 3, 0, tzinfo=UTC),
                  TAY_NINH, "merged", 2),
-    "ben-tre": ("Bến Tre", "vanthu@skhcn.bentre.gov.vn", datetime(2024, 11, 21, 3, 0, tzinfo=timezone.utc),
+    "ben-tre": ("Bến Tre", "vanthu@skhcn.bentre.gov.vn", datetime(2024, 11, 21, 3, 0, tzinfo=UTC),
                 BEN_TRE, "ascii", None),
     "kien-giang": ("Kiên Giang", "vanthu@skhcn.kiengiang.gov.vn",
-                   datetime(2024, 11, 22, 3, 0, tzinfo=timezone.utc), KIEN_GIANG, "plain", 1),
+                   datetime(2024, 11, 22, 3, 0, tzinfo=UTC), KIEN_GIANG, "plain", 1),
 }
 
 
@@ -140,7 +140,7 @@ def compiled(tmp_path_factory):
         deliver(tmp_path / "mail", _email(slug), when=spec[2])
     app = App.load(str(config))
     Daemon(app).run_once()
-    report = compile_for_app(app, YEAR, now=datetime(2024, 12, 5, 2, 0, tzinfo=timezone.utc))
+    report = compile_for_app(app, YEAR, now=datetime(2024, 12, 5, 2, 0, tzinfo=UTC))
     path = compiled_report_docx(report, tmp_path / "tong-hop.docx", tz=app.tz)
     yield app, config, report, docx.Document(str(path))
     app.close()

@@ -6,7 +6,12 @@ import pytest
 
 from intake.documents import read_attachment
 from intake.indicators import (
-    IndicatorRow, extract_indicators, format_vn_number, is_indicator_table, parse_vn_number, rows_of_table,
+    IndicatorRow,
+    extract_indicators,
+    format_vn_number,
+    is_indicator_table,
+    parse_vn_number,
+    rows_of_table,
 )
 from intake.model import DocumentText
 from tests.fixtures.documents import add_table, docx_bytes

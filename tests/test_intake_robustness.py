@@ -8,10 +8,10 @@ from sqlalchemy import select
 from intake.sources.maildir import deliver
 from tests import mailfactory
 from tests.cli_helpers import write_config
-from workflow.db import models
-from workflow.season import submissions
 from workflow.app import App
+from workflow.db import models
 from workflow.runtime.daemon import Daemon
+from workflow.season import submissions
 
 
 def _oversized() -> bytes:

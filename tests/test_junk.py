@@ -10,7 +10,7 @@ reads it again as ordinary mail. The live rspamd path is in
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 
@@ -55,7 +55,7 @@ def disguised_report(sender: str = "nguyenvana.work@gmail.com") -> bytes:
     msg["From"] = f"Nguyễn Văn A <{sender}>"
     msg["To"] = "baocao@tdc.example.vn"
     msg["Subject"] = "Gửi anh chị tài liệu"
-    msg["Date"] = format_datetime(datetime(2024, 11, 20, 2, 0, tzinfo=timezone.utc))
+    msg["Date"] = format_datetime(datetime(2024, 11, 20, 2, 0, tzinfo=UTC))
     msg["Message-ID"] = "<tl-1@gmail.com>"
     msg.set_content("Em gửi anh chị tài liệu đính kèm.")
     msg.add_attachment(mailfactory.report_docx(), maintype="application",

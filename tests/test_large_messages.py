@@ -17,9 +17,9 @@ from intake.parse import parse
 from intake.sources.maildir import deliver
 from tests import badmail, mailfactory
 from tests.cli_helpers import write_config
-from workflow.runtime import intake_cycle
-from workflow.db import models
 from workflow.app import App
+from workflow.db import models
+from workflow.runtime import intake_cycle
 
 MB = 1024 * 1024
 HEAD = ("From: So KHCN <vanthu@skhcn.tayninh.gov.vn>\r\nTo: baocao@tdc.example.vn\r\n"
@@ -61,7 +61,8 @@ def _odd_messages() -> dict[str, bytes]:
         "leading-text": _head("e", mixed) + "\r\n" + text + part + "  \r\n" + good + "--B--\r\n",
         "blank-line-inside": _head("f", mixed) + "\r\n" + text + part + good[:800] + "\r\n" + good[800:] + "--B--\r\n",
         "lone-cr": _head("g", mixed) + "\r\n" + text + part + good[:700] + "\r" + good[700:] + "--B--\r\n",
-        "base64-text-body": _head("h", "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n")
+        "base64-text-body": _head("h",
+                                  "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n")
         + "\r\n" + _b64_lines(("Kính gửi Bộ KH&CN. " * 200).encode()),
         "at-eof-no-newline": _head("i", "Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n")
         + "\r\n" + good.rstrip("\r\n"),

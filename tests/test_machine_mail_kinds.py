@@ -7,7 +7,7 @@ carries its kind.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import create_engine, select
@@ -87,7 +87,7 @@ def test_repeated_identical_from_and_underscore_domains_have_a_sender():
 @pytest.mark.slow
 def test_machine_mail_through_the_daemon_is_stored_as_what_it_is_and_never_answered(tmp_path):
     config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}")
-    when = datetime(2024, 11, 21, 2, 0, tzinfo=timezone.utc)
+    when = datetime(2024, 11, 21, 2, 0, tzinfo=UTC)
     for i, (_, build, _, _) in enumerate(CASES):
         deliver(tmp_path / "mail", build(), when=when.replace(minute=i))
     deliver(tmp_path / "mail", mailfactory.report_email(), when=when.replace(minute=30))  # the control: answered

@@ -21,14 +21,22 @@ from __future__ import annotations
 
 import re
 import smtplib
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from tests import mailfactory
 from tests.servers.common import free_port
-from tests.servers.dns import (AGENCY_DOMAIN, AGENCY_SENDER, ATTACKER_DOMAIN, DKIM_SELECTOR, MAILBOX_DOMAIN,
-                               MX_HOSTNAME, LoopbackDNS, to_crlf)
+from tests.servers.dns import (
+    AGENCY_DOMAIN,
+    AGENCY_SENDER,
+    ATTACKER_DOMAIN,
+    DKIM_SELECTOR,
+    MAILBOX_DOMAIN,
+    MX_HOSTNAME,
+    LoopbackDNS,
+    to_crlf,
+)
 from tests.servers.dovecot import DovecotServer, DovecotUser
 from tests.servers.postfix import PostfixServer, ReceivingChain, lmtp_port_of, running_postfix
 from tests.servers.rspamd import RspamdServer, running_rspamd

@@ -6,8 +6,8 @@ import pytest
 from intake.documents import read_attachment
 from intake.indicators import format_vn_percent
 from intake.sections import split_sections
-from tests.corpus.docs import text_pdf
 from reference.campaigns import load_campaigns
+from tests.corpus.docs import text_pdf
 
 OUTLINE = load_campaigns()[2024].outline
 # Headings as a PDF wraps them: the second line of a long heading is a line of its own.

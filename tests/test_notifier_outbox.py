@@ -4,22 +4,22 @@ from __future__ import annotations
 import email
 import email.policy
 import threading
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from sqlalchemy import select
 
 from notifier.compose import new_message_id
-from workflow.runtime.outbox_flush import CLAIM_LEASE, FlushResult, flush
 from notifier.transports import FileTransport, SmtpTransport
 from tests.servers.smtp import SmtpServer
 from workflow.db.engine import Database
 from workflow.db.models import FAILED, PENDING, SENDING, SENT, SUPPRESSED, OutboxEmail
+from workflow.runtime.outbox_flush import CLAIM_LEASE, FlushResult, flush
 
 FROM = "Hệ thống tiếp nhận báo cáo <baocao@example.vn>"
-T0 = datetime(2024, 11, 20, 1, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 11, 20, 1, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -138,7 +138,8 @@ def test_a_permanent_refusal_fails_one_row_and_the_rest_go_out(db: Database, smt
     assert stored[good].state == SENT
 
 
-def test_a_row_that_cannot_be_composed_fails_without_blocking_others(db: Database, smtp_server: SmtpServer, tmp_path: Path) -> None:
+def test_a_row_that_cannot_be_composed_fails_without_blocking_others(db: Database, smtp_server: SmtpServer,
+                                                                     tmp_path: Path) -> None:
     broken = add_row(db, 1, attachments=[{"filename": "x.docx", "path": str(tmp_path / "missing.docx")}])
     add_row(db, 2)
     result = flush(db, transport_for(smtp_server), FROM, now=T0)
@@ -214,7 +215,7 @@ def test_concurrent_flushes_never_send_a_row_twice(db: Database, smtp_server: Sm
         try:
             barrier.wait()
             results.append(flush(db, transport_for(smtp_server), FROM, now=T0, batch=count, daily_cap=100))
-        except BaseException as exc:  # surfaced below; a thread's exception is otherwise lost
+        except BaseException as exc:  # noqa: BLE001 - surfaced below; a thread's exception is otherwise lost
             errors.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
@@ -239,7 +240,8 @@ def test_inbox_key_counts_case_tags_and_ignored_dots_as_one_inbox() -> None:
     from reference.addresses import inbox_key
 
     assert {inbox_key(a) for a in ("Nguyen.Van.A@gmail.com", "nguyenvana+baocao@gmail.com",
-                                   "NGUYENVANA@googlemail.com", "n.g.u.y.e.n.v.a.n.a@gmail.com")} == {"nguyenvana@gmail.com"}
+                                   "NGUYENVANA@googlemail.com",
+                                   "n.g.u.y.e.n.v.a.n.a@gmail.com")} == {"nguyenvana@gmail.com"}
     assert inbox_key("van.thu+x@skhcn.tayninh.gov.vn") == "van.thu@skhcn.tayninh.gov.vn"  # dots matter elsewhere
     assert inbox_key("a@b.vn") != inbox_key("c@b.vn")
 

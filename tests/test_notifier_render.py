@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -28,7 +28,7 @@ def ack_context(**overrides: object) -> dict[str, object]:
         agency_name="Tỉnh Tây Ninh",
         year=2024,
         reference="TDC-2024-000123",
-        received_at=datetime(2024, 11, 29, 17, 30, tzinfo=timezone.utc),  # 00:30 on 30/11 in Hanoi
+        received_at=datetime(2024, 11, 29, 17, 30, tzinfo=UTC),  # 00:30 on 30/11 in Hanoi
         on_time=True,
         deadline=date(2024, 11, 30),
         subject="Báo cáo kết quả thực hiện Chương trình 1322 năm 2024",
@@ -82,14 +82,14 @@ def visible_text(markup: str) -> str:
 
 
 def test_vn_date_converts_to_hanoi_time_before_formatting() -> None:
-    late_evening_utc = datetime(2024, 11, 30, 18, 5, tzinfo=timezone.utc)  # 01:05 on 01/12 in Hanoi
+    late_evening_utc = datetime(2024, 11, 30, 18, 5, tzinfo=UTC)  # 01:05 on 01/12 in Hanoi
     assert vn_date(late_evening_utc) == "01/12/2024"
     assert vn_date(date(2024, 3, 5)) == "05/03/2024"
     assert vn_date(None) == ""
 
 
 def test_vn_datetime_reads_like_a_vietnamese_dispatch() -> None:
-    assert vn_datetime(datetime(2024, 11, 29, 17, 30, tzinfo=timezone.utc)) == "00:30 ngày 30/11/2024"
+    assert vn_datetime(datetime(2024, 11, 29, 17, 30, tzinfo=UTC)) == "00:30 ngày 30/11/2024"
 
 
 def test_naive_datetimes_are_rejected_not_guessed() -> None:
@@ -245,7 +245,8 @@ def test_reminders_escalate_from_notice_to_overdue() -> None:
     for rendered in (notice, firm, overdue):
         assert "30/11/2024" in rendered.subject
         assert "Công văn số 4258/BKHCN-TĐC ngày 17/11/2023" in rendered.text
-        assert "baocao@example.vn" in rendered.text and "Kính gửi: Sở Khoa học và Công nghệ tỉnh Tây Ninh." in rendered.text
+        assert "baocao@example.vn" in rendered.text
+        assert "Kính gửi: Sở Khoa học và Công nghệ tỉnh Tây Ninh." in rendered.text
 
 
 def test_reminder_without_a_dispatch_still_reads_well() -> None:
@@ -280,7 +281,7 @@ def test_digest_tables_are_colour_coded_and_escaped() -> None:
         **digest_context(
             counts={"missing": 40, "acknowledged": 20, "needs_review": 3},
             new_since_yesterday=[{"name": "Tỉnh Tây Ninh", "year": 2024, "state": "acknowledged",
-                                  "received_at": datetime(2024, 11, 20, 3, 15, tzinfo=timezone.utc),
+                                  "received_at": datetime(2024, 11, 20, 3, 15, tzinfo=UTC),
                                   "on_time": True, "reference": "TDC-2024-000123"}],
             missing=[{"name": "Tỉnh Cà Mau", "slug": "ca-mau", "days_left": -2},
                      {"name": "Tỉnh Lào Cai", "slug": "lao-cai", "days_left": 9}],

@@ -5,11 +5,12 @@ import email
 import email.policy
 import io
 import ssl
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 from docx import Document
 
 from notifier.compose import ComposeError, compose, message_id_domain, new_message_id
@@ -21,8 +22,6 @@ from notifier.transports import (
     TransientSendError,
     make_transport,
 )
-from aiosmtpd.controller import Controller
-
 from tests.servers.common import free_port
 from tests.servers.smtp import SMTP_PASSWORD, SMTP_USER, SmtpServer
 from workflow.db.models import OutboxEmail
@@ -38,8 +37,8 @@ def ack_row(**overrides: object) -> OutboxEmail:
     rendered = render_email(
         "ack",
         agency_name="Tỉnh Tây Ninh", year=2024, reference="TDC-2024-000123",
-        received_at=datetime(2024, 11, 20, 3, 15, tzinfo=timezone.utc), on_time=True,
-        deadline=datetime(2024, 11, 30, tzinfo=timezone.utc).date(), subject=SCRIPT,
+        received_at=datetime(2024, 11, 20, 3, 15, tzinfo=UTC), on_time=True,
+        deadline=datetime(2024, 11, 30, tzinfo=UTC).date(), subject=SCRIPT,
         attachments=[{"filename": "Báo cáo.docx", "size": 1200}], outline_missing=[], needs_review=False,
         review_reasons=[], reply_address="baocao@example.vn", campaign_dispatch="4258/BKHCN-TĐC",
     )
@@ -55,7 +54,8 @@ def ack_row(**overrides: object) -> OutboxEmail:
 
 
 def plain(server: SmtpServer, **kwargs: object) -> SmtpTransport:
-    options: dict[str, object] = dict(security="none", username=None, password=None, timeout=10, local_hostname="localhost")
+    options: dict[str, object] = dict(security="none", username=None, password=None, timeout=10,
+                                      local_hostname="localhost")
     options.update(kwargs)
     return SmtpTransport(server.host, server.port, **options)  # type: ignore[arg-type]
 
@@ -71,7 +71,7 @@ def body_of(msg: email.message.EmailMessage, subtype: str) -> str:
 
 def test_ack_arrives_with_loop_safe_headers_and_exact_subject(smtp_server: SmtpServer) -> None:
     row = ack_row()
-    sent_at = datetime(2024, 11, 20, 3, 16, tzinfo=timezone.utc)
+    sent_at = datetime(2024, 11, 20, 3, 16, tzinfo=UTC)
     refused = plain(smtp_server).send(compose(row, FROM, reply_to="baocao@example.vn", now=sent_at),
                                       row.recipients, ENVELOPE_FROM)
     assert refused == {}
@@ -148,7 +148,8 @@ def test_message_ids_are_unique_and_well_formed() -> None:
 
 def test_login_with_the_right_password(smtp_server_auth: SmtpServer) -> None:
     row = ack_row()
-    plain(smtp_server_auth, username=SMTP_USER, password=SMTP_PASSWORD).send(compose(row, FROM), row.recipients, ENVELOPE_FROM)
+    plain(smtp_server_auth, username=SMTP_USER, password=SMTP_PASSWORD).send(compose(row, FROM), row.recipients,
+                                                                             ENVELOPE_FROM)
     [received] = smtp_server_auth.wait_for(1)
     assert received.login == SMTP_USER
 
@@ -188,7 +189,7 @@ class _Sink:
         self.data: list[bytes] = []
 
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        self.data.append(bytes(getattr(envelope, "original_content")))
+        self.data.append(bytes(envelope.original_content))
         return "250 OK"
 
 

@@ -9,9 +9,9 @@ from anyascii import anyascii
 from intake.documents import read_attachment
 from intake.model import DocumentText, OutlineSection
 from intake.outline import check_outline, format_missing
+from reference.campaigns import load_campaigns
 from tests.fixtures.documents import docx_from_lines, reference_text
 from tests.fixtures.outline_reports import ANNEX_HEADINGS, annex_report_lines
-from reference.campaigns import load_campaigns
 
 ALL_CODES = [code for code, _ in ANNEX_HEADINGS]
 

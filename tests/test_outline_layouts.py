@@ -7,7 +7,7 @@ and as an HTML-only body must give the same outline result.
 from __future__ import annotations
 
 import html
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import pytest
@@ -25,7 +25,7 @@ from tests.fixtures.outline_reports import annex_report_lines
 from tests.test_notifier_render import ack_context
 
 BOT = "baocao@tdc.example.vn"
-WHEN = datetime(2023, 11, 27, 3, 0, tzinfo=timezone.utc)
+WHEN = datetime(2023, 11, 27, 3, 0, tzinfo=UTC)
 HEAD = ["UBND TỈNH TÂY NINH", "SỞ KHOA HỌC VÀ CÔNG NGHỆ", "Tây Ninh, ngày 25 tháng 11 năm 2023"]
 _TOP = {"I.": "A.", "II.": "B.", "III.": "C.", "IV.": "D."}
 
@@ -131,6 +131,7 @@ def test_a_different_layout_is_said_once_not_section_by_section(read, campaigns)
     assert format_missing(result.outline, campaigns[2023].outline) == (
         "Báo cáo trình bày theo bố cục khác đề cương; cán bộ đầu mối sẽ đối chiếu nội dung.")
     assert LAYOUT_NOTE in result.notes
-    assert [r for r in result.review_reasons if "đề cương" in r] == [f"{LAYOUT_NOTE}: cần đối chiếu nội dung với đề cương"]
+    assert [r for r in result.review_reasons if "đề cương" in r] == [f"{LAYOUT_NOTE}: cần đối chiếu nội dung với đề "
+                                                                     "cương"]
     rendered = render_email("ack", **ack_context(outline_missing=[], different_layout=True))
     assert "bố cục khác đề cương" in rendered.text and "Báo cáo chưa có mục" not in rendered.text

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import base64
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -95,7 +95,7 @@ def test_whitespace_between_adjacent_encoded_words_is_dropped_as_rfc2047_says() 
 
 def test_raw_utf8_header_with_encoded_word_where_mail_parser_gives_up() -> None:
     """Webmail sends raw UTF-8 next to an encoded-word; mail-parser returns the encoded-word raw."""
-    raw = simple(f"{b_word('Báo cáo')} năm 2024".encode("utf-8"))
+    raw = simple(f"{b_word('Báo cáo')} năm 2024".encode())
     assert "=?UTF-8?B?" in mailparser.parse_from_bytes(raw).subject  # why we decode headers ourselves
     assert parse(raw).subject == SUBJECT
 
@@ -124,7 +124,7 @@ def test_addresses_dates_and_headers() -> None:
     assert env.from_name == "Sở KH&CN Tây Ninh"
     assert env.to == ["tdc@tcvn.gov.vn", "b@x.vn"]
     assert env.cc == ["c@x.vn"] and env.reply_to == ["vanthu@tayninh.gov.vn"]
-    assert env.date_header == datetime(2024, 11, 18, 2, 15, tzinfo=timezone.utc)
+    assert env.date_header == datetime(2024, 11, 18, 2, 15, tzinfo=UTC)
     assert env.message_id == "<abc@tayninh.gov.vn>"
     assert len(env.headers["received"]) == 2
     assert env.header("Auto-Submitted") == "no"
@@ -182,7 +182,7 @@ def test_unknown_charset_is_detected() -> None:
 
 
 def test_decode_text_trusts_a_correct_declaration() -> None:
-    assert decode_text("năm".encode("utf-8"), "utf-8") == ("năm", None)
+    assert decode_text("năm".encode(), "utf-8") == ("năm", None)
 
 
 def test_html_and_plain_alternative() -> None:
@@ -309,8 +309,10 @@ def test_missing_boundary_parameter_is_recovered() -> None:
 
 
 def test_wrong_boundary_is_recovered_from_the_body() -> None:
-    body = b"--REAL\r\n" + TEXT_PART + b"\r\n--REAL\r\n" + _attachment("attachment; filename=a.pdf") + b"\r\n--REAL--\r\n"
-    raw = raw_message([("From", "a@x.vn"), ("Subject", "s"), ("Content-Type", 'multipart/mixed; boundary="DECLARED"')], body)
+    body = (b"--REAL\r\n" + TEXT_PART + b"\r\n--REAL\r\n" + _attachment("attachment; filename=a.pdf")
+            + b"\r\n--REAL--\r\n")
+    raw = raw_message([("From", "a@x.vn"), ("Subject", "s"), ("Content-Type", 'multipart/mixed; boundary="DECLARED"')],
+                      body)
     env = parse(raw)
     assert env.text_body == "Kinh gui"
     assert [a.filename for a in env.attachments] == ["a.pdf"]

@@ -21,11 +21,11 @@ from intake.sources.maildir import deliver
 from intake.valid_text import NOTE, is_valid, make_valid, valid
 from tests import mailfactory
 from tests.reliability import ARRIVED, tagged, write_config
-from workflow.runtime import intake_cycle
-from workflow.db import models
-from workflow.season import submissions
 from workflow.app import App
+from workflow.db import models
+from workflow.runtime import intake_cycle
 from workflow.runtime.daemon import Daemon
+from workflow.season import submissions
 
 POISON_FROM = (b"From: =?utf-8?B?YWL/?= <a@example.org>\r\nTo: baocao@tdc.example.vn\r\n"
                b"Subject: =?iso-2022-jp?B?gmCCYA==?= x\x00y\r\nMessage-ID: <poison@example.org>\r\n\r\n"

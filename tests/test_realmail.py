@@ -15,7 +15,7 @@ import hashlib
 import os
 import re
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import create_engine, func, select
@@ -28,7 +28,7 @@ from tests.cli_helpers import REPO, run_cli, write_config
 from workflow.db import models
 
 REALMAIL = REPO.parent / "shared" / "realmail"
-ARRIVED = datetime(2024, 11, 20, 3, 0, tzinfo=timezone.utc)
+ARRIVED = datetime(2024, 11, 20, 3, 0, tzinfo=UTC)
 MACHINE_LABELS = {"bounce", "feedback", "mdn", "noreply", "list_bulk", "auto_reply", "newsletter"}
 # What each machine label is stored as (intake.machine_mail.STORED_KIND): what it is, never "other".
 KINDS = {
@@ -96,7 +96,8 @@ GTUBE = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 @pytest.mark.slow
 def test_every_real_message_through_the_daemon(tmp_path, rspamd_server):
     messages = corpus()
-    config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}", extra=JUNK.format(url=rspamd_server.http_url))
+    config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}",
+                          extra=JUNK.format(url=rspamd_server.http_url))
     distinct: dict[str, tuple[str, str, bytes]] = {}
     for i, (name, label, raw) in enumerate(messages):
         sha = hashlib.sha256(raw).hexdigest()

@@ -17,7 +17,7 @@ from tests import mailfactory
 from tests.cli_helpers import cli_json, run_cli
 from tests.reliability import IMAP_PW_ENV, write_config
 from tests.servers.dns import AGENCY_DOMAIN, AGENCY_SENDER, ATTACKER_DOMAIN, MX_HOSTNAME, to_crlf
-from tests.servers.postfix import ReceivingChain, running_postfix, lmtp_port_of
+from tests.servers.postfix import ReceivingChain, lmtp_port_of, running_postfix
 from tests.servers.rspamd import TEST_SPAM_MARK, running_rspamd
 
 pytestmark = pytest.mark.mta

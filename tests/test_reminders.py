@@ -7,8 +7,8 @@ test_season_replay.
 """
 from __future__ import annotations
 
-import json
 import hashlib
+import json
 import shutil
 from datetime import date, datetime
 from pathlib import Path
@@ -20,10 +20,11 @@ from sqlalchemy import select
 from intake.model import Classification, Envelope, GuardVerdict, RawMessage
 from intake.pipeline import Understanding
 from intake.store import StoredBlob
-from workflow.db import models
-from workflow.season.actions import ActionContext, extend, request_resubmission
 from reference.campaigns import Campaign, load_campaigns
+from reference.roster import Roster, load_roster
+from workflow.db import models
 from workflow.db.engine import Database
+from workflow.season.actions import ActionContext, extend, request_resubmission
 from workflow.season.reminders import (
     FIRM,
     NOTICE,
@@ -37,9 +38,8 @@ from workflow.season.reminders import (
     season_year,
     stage_offset,
 )
-from reference.roster import Roster, load_roster
-from workflow.settings import RemindersConfig
 from workflow.season.submissions import RecordContext, record
+from workflow.settings import RemindersConfig
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 REPO = Path(__file__).resolve().parent.parent
@@ -308,7 +308,8 @@ def test_a_later_stage_already_queued_holds_back_an_earlier_one(db, roster, camp
     # 28/11 is d-7 of Tây Ninh's new deadline (05/12); d-3 was queued already, so nothing goes out.
     assert plan_keys(db, roster, campaigns, vn(2024, 11, 28)) == set()
     # On 29/11 the others reach d-1; Tây Ninh's plan says d-7 still: nothing for it.
-    assert plan_keys(db, roster, campaigns, vn(2024, 11, 29)) == keys(*((a, "d-1") for a in ("bo-y-te", "bac-ninh", "hai-phong")))
+    assert plan_keys(db, roster, campaigns,
+                     vn(2024, 11, 29)) == keys(*((a, "d-1") for a in ("bo-y-te", "bac-ninh", "hai-phong")))
 
 
 def test_an_extension_shifts_the_agency_plan(db, roster, campaigns) -> None:  # type: ignore[no-untyped-def]
@@ -327,9 +328,12 @@ def test_an_extension_shifts_the_agency_plan(db, roster, campaigns) -> None:  # 
 
 
 def test_only_agencies_that_still_owe_are_reminded(db, roster, campaigns, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    record_report(db, roster, campaigns, report(tmp_path, "bac-ninh", vn(2024, 11, 20, 10), "sokhcn@bacninh.gov.vn", "bn"))
-    record_report(db, roster, campaigns, report(tmp_path, "hai-phong", vn(2024, 11, 21, 10), "skhcn@haiphong.gov.vn", "hp"))
-    record_report(db, roster, campaigns, report(tmp_path, "tay-ninh", vn(2024, 11, 21, 11), "skhcn@tayninh.gov.vn", "tn",
+    record_report(db, roster, campaigns,
+                  report(tmp_path, "bac-ninh", vn(2024, 11, 20, 10), "sokhcn@bacninh.gov.vn", "bn"))
+    record_report(db, roster, campaigns,
+                  report(tmp_path, "hai-phong", vn(2024, 11, 21, 10), "skhcn@haiphong.gov.vn", "hp"))
+    record_report(db, roster, campaigns,
+                  report(tmp_path, "tay-ninh", vn(2024, 11, 21, 11), "skhcn@tayninh.gov.vn", "tn",
                                                 review_reasons=["độ tin cậy thấp"]))
     with db.transaction() as session:
         sub = session.scalar(select(models.Submission).where(models.Submission.agency_slug == "hai-phong"))
@@ -383,7 +387,8 @@ def test_unknown_year_is_a_clear_error(db, roster, campaigns) -> None:  # type: 
 
 def test_disabled_reminders_plan_nothing_but_still_list_unreachable(db, roster, campaigns) -> None:  # type: ignore[no-untyped-def]
     with db.sessions() as session:
-        planned = due_reminders(session, roster, campaigns, YEAR, vn(2024, 11, 23), config=RemindersConfig(enabled=False))
+        planned = due_reminders(session, roster, campaigns, YEAR, vn(2024, 11, 23),
+                                config=RemindersConfig(enabled=False))
     assert planned.reminders == [] and [u.agency for u in planned.no_address] == ["long-an"]
 
 
@@ -392,7 +397,8 @@ def test_reminder_emails_render_in_vietnamese_with_dates(db, roster, campaigns) 
 
     for moment, stage in ((vn(2024, 11, 23), "d-7"), (vn(2024, 11, 29), "d-1"), (vn(2024, 12, 6), "late+6")):
         with db.sessions() as session:
-            r = next(iter(due_reminders(session, roster, campaigns, YEAR, moment, reporting_address="baocao@tdc.example.vn")))
+            r = next(iter(due_reminders(session, roster, campaigns, YEAR, moment,
+                                        reporting_address="baocao@tdc.example.vn")))
         assert r.stage == stage
         text = render_email(r.template, **r.context).text
         assert "30/11/2024" in text and "baocao@tdc.example.vn" in text and "1234/BKHCN-TĐC" in text
@@ -424,7 +430,8 @@ def test_cli_remind_dry_run_json_then_queue(tmp_path: Path) -> None:
     assert {(r["agency"], r["stage"]) for r in dry["reminders"]} == {(a, "d-1") for a in ALL_OWING_WITH_ADDRESS}
     tay_ninh = next(r for r in dry["reminders"] if r["agency"] == "tay-ninh")
     assert tay_ninh["recipients"] == ["skhcn@tayninh.gov.vn"] and tay_ninh["template"] == FIRM
-    assert tay_ninh["subject"].startswith("Đề nghị khẩn trương gửi báo cáo năm 2024") and "30/11/2024" in tay_ninh["subject"]
+    assert tay_ninh["subject"].startswith("Đề nghị khẩn trương gửi báo cáo năm 2024")
+    assert "30/11/2024" in tay_ninh["subject"]
     assert dry["no_address"] == [{"agency": "long-an", "name": "Tỉnh Long An"}]
     database = Database(url)
     with database.sessions() as session:
@@ -447,7 +454,8 @@ def test_cli_remind_refuses_a_year_without_campaign(tmp_path: Path) -> None:
     from tests.cli_helpers import run_cli
     from tests.test_digest import cli_config
 
-    proc = run_cli("remind", "--year", "2019", "--dry-run", config=cli_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}"),
+    proc = run_cli("remind", "--year", "2019", "--dry-run",
+                   config=cli_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}"),
                    check=False)
     assert proc.returncode == 1 and "2019" in proc.stderr
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reference.text import fold, slugify
 from reference.roster import Agency, RosterError, load_roster
+from reference.text import fold, slugify
 
 MINISTRIES_2024 = {
     "bo-cong-thuong",
@@ -218,8 +218,10 @@ def assert_error(path: Path, where: Path, agency: str, reason: str) -> None:
 
 
 def test_a_small_valid_roster_loads(tmp_path):
-    write(tmp_path, "a.toml", agency_toml("an-giang", "Tỉnh An Giang", extra='code = "89"\ndomains = ["angiang.gov.vn"]')
-          + agency_toml("kien-giang", "Tỉnh Kiên Giang", extra='code = "91"\nuntil = 2024\naddresses = ["vt@gmail.com"]'))
+    write(tmp_path, "a.toml",
+          agency_toml("an-giang", "Tỉnh An Giang", extra='code = "89"\ndomains = ["angiang.gov.vn"]')
+          + agency_toml("kien-giang", "Tỉnh Kiên Giang",
+                        extra='code = "91"\nuntil = 2024\naddresses = ["vt@gmail.com"]'))
     roster = load_roster(tmp_path)
     assert [a.slug for a in roster.owing(2024)] == ["an-giang", "kien-giang"]
     assert roster.by_address("VT@gmail.com", 2024).slug == "kien-giang"
@@ -251,7 +253,8 @@ def test_unknown_absorbed_slug(tmp_path):
 def test_absorbed_unit_must_have_stopped_owing(tmp_path):
     path = write(tmp_path, "a.toml",
                  agency_toml("kien-giang", "Tỉnh Kiên Giang")
-                 + agency_toml("an-giang", "Tỉnh An Giang", extra='[[agency.change]]\nfrom = 2025\nabsorbed = ["kien-giang"]'))
+                 + agency_toml("an-giang", "Tỉnh An Giang",
+                               extra='[[agency.change]]\nfrom = 2025\nabsorbed = ["kien-giang"]'))
     assert_error(path, path, "an-giang", "still owes 2025")
 
 

@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from tests.test_digest import cli_config
 from tests.test_reminders import YEAR, action_ctx, record_report, report, vn
+from workflow.app import App
 from workflow.db import models
 from workflow.season.actions import request_resubmission
-from workflow.app import App
 from workflow.season.digest import queue_digest
 from workflow.season.reminders import send_reminders
 
@@ -152,7 +152,8 @@ def _contact_sheet(path: Path, agencies) -> dict[str, tuple[str, str]]:  # type:
         key = agency.slug.replace("-", "")
         focal, clerk = f"daumoi.{key}@example.org", f"vanthu.{key}@example.org"
         addresses[agency.slug] = (focal, clerk)
-        lines.append(f"{agency.name};Đầu mối {agency.short_name};Đầu mối;{focal};Sở Khoa học và Công nghệ {agency.short_name}")
+        lines.append(f"{agency.name};Đầu mối {agency.short_name};Đầu mối;{focal};Sở Khoa học và Công nghệ "
+                     f"{agency.short_name}")
         lines.append(f"{agency.short_name};Văn thư;văn thư;{clerk};")
     path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8-sig")
     return addresses

@@ -13,7 +13,7 @@ import base64
 import email
 import os
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import policy
 from pathlib import Path
 
@@ -29,8 +29,8 @@ from tests import mailfactory
 from tests.cli_helpers import cli_json, run_cli
 from tests.reliability import ARRIVED, IMAP_PW_ENV, SMTP_PW_ENV, TDC_BOT, write_config
 from tests.servers.smtp import SMTP_USER
-from workflow.db import models
 from workflow.app import App
+from workflow.db import models
 from workflow.runtime.daemon import Daemon
 
 SECRET = "Zq7-Ưđ-mật-khẩu-SAI-1322-xK9!"  # IMAP: non-ASCII on purpose (AUTHENTICATE PLAIN carries UTF-8)
@@ -58,7 +58,8 @@ def test_failed_sender_authentication_needs_review(tmp_path, results):
     config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}")
     app = App.load(str(config))
     try:
-        deliver(tmp_path / "tdc" / "mail", _with_header(mailfactory.report_email(), f"Authentication-Results: {results}"),
+        deliver(tmp_path / "tdc" / "mail",
+                _with_header(mailfactory.report_email(), f"Authentication-Results: {results}"),
                 when=ARRIVED)
         Daemon(app).run_once()
     finally:
@@ -111,7 +112,8 @@ def test_imaps_certificate_is_verified(tmp_path, dovecot):
     """
     dovecot.append(mailfactory.report_email())
     env = {IMAP_PW_ENV: dovecot.password}
-    untrusted = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'a.db'}", dovecot=dovecot, name="a", ca_file=False)
+    untrusted = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'a.db'}", dovecot=dovecot, name="a",
+                             ca_file=False)
     proc = run_cli("run", "--once", config=untrusted, env=env, check=False)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1, output
@@ -236,7 +238,7 @@ def test_email_content_is_escaped_in_html_ack_and_digest(tmp_path, smtp_server):
 
         from workflow.season.digest import queue_digest
 
-        queue_digest(app, 2024, datetime(2024, 11, 25, 1, 0, tzinfo=timezone.utc))
+        queue_digest(app, 2024, datetime(2024, 11, 25, 1, 0, tzinfo=UTC))
         with Session(app.db.engine) as s:
             digest = s.scalar(select(models.OutboxEmail).where(models.OutboxEmail.kind == "digest"))
         assert digest is not None and digest.body_html

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import email
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.message import Message
 from email.policy import compat32
 
@@ -29,12 +29,12 @@ from intake.pipeline import understand
 from intake.sources.maildir import deliver
 from tests.cli_helpers import run_cli, write_config
 from tests.test_realmail import corpus
-from workflow.db import models
 from workflow.app import App
+from workflow.db import models
 from workflow.operations.demo import run_demo
 from workflow.runtime.intake_cycle import intake_context
 
-ARRIVED = datetime(2024, 11, 25, 3, 0, tzinfo=timezone.utc)
+ARRIVED = datetime(2024, 11, 25, 3, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +103,7 @@ def wrapped(season_mail: list[Message]) -> list[tuple[str, str, bytes]]:
         for variant, m in (("", msg), (" disguised", disguise(msg))):
             try:
                 data = m.as_bytes(policy=compat32)
-            except Exception:  # noqa: BLE001 - a corpus message the stdlib cannot write back
+            except Exception:  # noqa: BLE001, S112 - a corpus message the stdlib cannot write back
                 continue
             out.append((f"{name} {how}{variant}", str(ack["Message-ID"]).strip(), data))
     assert len(out) >= 150, len(out)

@@ -71,7 +71,8 @@ username = "baocao@example.vn"
         load_config(path, environ={})
     problems = {(p.key, p.reason.split(" ")[0]) for p in info.value.problems}
     assert ("mailbox.security", "'none'") in problems
-    assert any(p.key == "mailbox.password_env" and "TDC_IMAP_PASSWORD chưa đặt" in p.reason for p in info.value.problems)
+    assert any(p.key == "mailbox.password_env" and "TDC_IMAP_PASSWORD chưa đặt" in p.reason
+               for p in info.value.problems)
     assert any(p.key == "smtp.password_env" and "chưa đặt password_env" in p.reason for p in info.value.problems)
 
 
@@ -79,7 +80,8 @@ def test_plaintext_allowed_on_loopback_or_when_explicit(tmp_path):
     base = '[mailbox]\nsource = "imap"\nusername = "u@x.vn"\npassword_env = "P"\nsecurity = "none"\n'
     assert load_config(write(tmp_path, base + 'host = "127.0.0.1"\n'), environ={"P": "x"}).imap_password == "x"
     assert load_config(write(tmp_path, base + 'host = "localhost"\n'), environ={"P": "x"})
-    loaded = load_config(write(tmp_path, base + 'host = "imap.example.vn"\nallow_insecure = true\n'), environ={"P": "x"})
+    loaded = load_config(write(tmp_path, base + 'host = "imap.example.vn"\nallow_insecure = true\n'),
+                         environ={"P": "x"})
     assert loaded.settings.mailbox.security == "none"
 
 
@@ -94,7 +96,9 @@ def test_password_in_the_file_is_not_a_key(tmp_path):
 def test_password_file(tmp_path):
     secret = tmp_path / "imap.secret"
     secret.write_text("from-file\n", encoding="utf-8")
-    path = write(tmp_path, f'[mailbox]\nsource = "imap"\nhost = "imap.example.vn"\nusername = "u@x.vn"\npassword_file = "{secret}"\n')
+    path = write(tmp_path,
+                 '[mailbox]\nsource = "imap"\nhost = "imap.example.vn"\nusername = "u@x.vn"\npassword_file = '
+                 f'"{secret}"\n')
     assert load_config(path, environ={}).imap_password == "from-file"
 
 

@@ -1,7 +1,7 @@
 """Smaller things found on the way (issue 11 §6)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import pytest
@@ -38,7 +38,8 @@ def test_read_only_commands_need_no_mail_passwords(tmp_path) -> None:
     extra = ('[mailbox]\nsource = "imap"\nhost = "mail.example.vn"\nusername = "u@example.vn"\n'
              'password_env = "TDC_TEST_UNSET_IMAP_PW"\n')
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'tdc.db'}")
-    text = config.read_text(encoding="utf-8").replace(f'[mailbox]\nsource = "maildir"\nmaildir = "{tmp_path / "mail"}"\n', extra)
+    text = config.read_text(encoding="utf-8").replace('[mailbox]\nsource = "maildir"\nmaildir = '
+                                                      f'"{tmp_path / "mail"}"\n', extra)
     text = text.replace('[smtp]\ntransport = "file"', '[smtp]\ntransport = "smtp"\nhost = "smtp.example.vn"\n'
                         'username = "u@example.vn"\npassword_env = "TDC_TEST_UNSET_SMTP_PW"')
     config.write_text(text, encoding="utf-8")
@@ -59,7 +60,7 @@ def test_documents_of_machine_mail_are_not_read(tmp_path) -> None:
                        subtype="vnd.openxmlformats-officedocument.wordprocessingml.document", filename="BC.docx")
     app = App.load(str(write_config(tmp_path, f"sqlite:///{tmp_path / 'tdc.db'}")))
     try:
-        u = understand(RawMessage("k", msg.as_bytes(), datetime(2024, 11, 20, tzinfo=timezone.utc), "m"),
+        u = understand(RawMessage("k", msg.as_bytes(), datetime(2024, 11, 20, tzinfo=UTC), "m"),
                        intake_context(app), None)
     finally:
         app.close()

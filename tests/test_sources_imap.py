@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict
 import time
-from datetime import datetime, timedelta, timezone
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta, timezone
 from email.message import EmailMessage
 
 import pytest
@@ -144,7 +144,7 @@ class RecordingBatches(ImapSource):
 
 
 def test_batches_of_two_yield_all_five_in_order(dovecot):
-    base = datetime(2024, 11, 1, 8, 0, tzinfo=timezone.utc)
+    base = datetime(2024, 11, 1, 8, 0, tzinfo=UTC)
     uids = [dovecot.append(message(i), internaldate=base + timedelta(minutes=i)) for i in range(5)]
     src = RecordingBatches(settings(dovecot, batch_size=2))
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -45,7 +45,7 @@ def test_source_creates_missing_folders(maildir):
 
 
 def test_fetch_oldest_first_with_delivery_time(maildir):
-    base = datetime(2023, 11, 29, 10, 0, 0, 250000, tzinfo=timezone.utc)
+    base = datetime(2023, 11, 29, 10, 0, 0, 250000, tzinfo=UTC)
     deliver(maildir, message(2), when=base + timedelta(hours=2))
     deliver(maildir, message(0), when=base)
     deliver(maildir, message(1), when=base + timedelta(hours=1))
@@ -66,7 +66,7 @@ def test_messages_in_cur_with_flags_are_read_too(maildir):
     got = list(source.fetch_new({}, limit=10))
     assert got[0].raw == message(7)
     assert got[0].source_key == "maildir:1700000000.M5P1Q1.mx"
-    assert got[0].arrived_at == datetime.fromtimestamp(1700000000.000005, tz=timezone.utc)
+    assert got[0].arrived_at == datetime.fromtimestamp(1700000000.000005, tz=UTC)
 
 
 def test_arrival_falls_back_to_mtime_for_foreign_names(maildir):
@@ -74,12 +74,12 @@ def test_arrival_falls_back_to_mtime_for_foreign_names(maildir):
     odd = maildir / "new" / "saved-by-hand"
     odd.write_bytes(message(1))
     os.utime(odd, (1701234567.5, 1701234567.5))
-    assert delivery_time(odd) == datetime.fromtimestamp(1701234567.5, tz=timezone.utc)
+    assert delivery_time(odd) == datetime.fromtimestamp(1701234567.5, tz=UTC)
     assert next(iter(source.fetch_new({}, limit=1))).arrived_at == delivery_time(odd)
 
 
 def test_limit_honoured_and_rest_signalled(maildir):
-    base = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    base = datetime(2024, 1, 1, tzinfo=UTC)
     for i in range(4):
         deliver(maildir, message(i), when=base + timedelta(minutes=i))
     source = MaildirSource(maildir)
@@ -89,8 +89,8 @@ def test_limit_honoured_and_rest_signalled(maildir):
 
 
 def test_mark_done_moves_into_processed_cur(maildir):
-    deliver(maildir, message(1), when=datetime(2024, 1, 1, tzinfo=timezone.utc))
-    deliver(maildir, message(2), when=datetime(2024, 1, 2, tzinfo=timezone.utc))
+    deliver(maildir, message(1), when=datetime(2024, 1, 1, tzinfo=UTC))
+    deliver(maildir, message(2), when=datetime(2024, 1, 2, tzinfo=UTC))
     source = MaildirSource(maildir)
     first, second = list(source.fetch_new({}, limit=10))
 
@@ -123,7 +123,7 @@ def test_plain_eml_dropped_in_root_is_picked_up(maildir):
     got = list(source.fetch_new({}, limit=10))
 
     assert [m.raw for m in got] == [message(9)]
-    assert got[0].arrived_at == datetime.fromtimestamp(1732870000.25, tz=timezone.utc)
+    assert got[0].arrived_at == datetime.fromtimestamp(1732870000.25, tz=UTC)
     assert not dropped.exists()
     assert young.exists()  # younger than settle_seconds: maybe still being written
     source.mark_done(got[0])

@@ -1,19 +1,19 @@
 """The submission state machine: the table, the refusals, and the audit entry of every change."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from sqlalchemy import select
 
 from tests.cli_helpers import write_config
+from workflow.app import App
 from workflow.db import models
 from workflow.season import states, submissions
-from workflow.app import App
 
-NOW = datetime(2024, 11, 25, 3, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 11, 25, 3, 0, tzinfo=UTC)
 
 
 # --- the table (no database) ------------------------------------------------------------------
@@ -44,7 +44,8 @@ def test_exempt_from_anywhere_and_reopen_only_from_exempt():
 def test_every_move_record_makes_is_in_the_table():
     """record() moves every non-exempt state to received / needs_review with these events."""
     for source in set(models.STATES) - {models.EXEMPT}:
-        event = states.REPORT_RECEIVED if source in (models.MISSING, models.RESUBMISSION_REQUESTED) else states.SUPERSEDED
+        event = states.REPORT_RECEIVED if source in (models.MISSING,
+                                                     models.RESUBMISSION_REQUESTED) else states.SUPERSEDED
         for target in (models.RECEIVED, models.NEEDS_REVIEW):
             if source != target:
                 assert states.is_allowed(source, target, event), (source, target, event)

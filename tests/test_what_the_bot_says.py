@@ -10,7 +10,7 @@ not say what it replaced.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -18,7 +18,7 @@ from intake.sources.maildir import deliver
 from tests import mailfactory
 from tests.cli_helpers import cli_json, run_cli, write_config
 
-ARRIVED = datetime(2024, 11, 20, 2, 0, tzinfo=timezone.utc)
+ARRIVED = datetime(2024, 11, 20, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -117,7 +117,8 @@ def test_agency_and_year_are_written_as_show_prints_them(config):
 def test_a_replacement_acknowledgement_says_what_it_replaces(config):
     _deliver(config, mailfactory.report_email(message_id="<v1@skhcn.tayninh.gov.vn>"))
     run_cli("run", "--once", config=config)
-    _deliver(config, mailfactory.report_email(message_id="<v2@skhcn.tayninh.gov.vn>", subject="Báo cáo NSCL 2024 (bản sửa)"),
+    _deliver(config,
+             mailfactory.report_email(message_id="<v2@skhcn.tayninh.gov.vn>", subject="Báo cáo NSCL 2024 (bản sửa)"),
              when=ARRIVED + timedelta(days=1))
     run_cli("run", "--once", config=config)
     emails = sorted((config.parent / "outbox").rglob("*.eml"))

@@ -31,7 +31,7 @@ from workflow.db import models
 MIN_PASSWORD_LENGTH = 12
 # The key that signs the board's cookies, generated here unless [web] names one. Never backed up,
 # never restored (workflow.operations.backup): whoever holds it could make cookies the board trusts.
-SECRET_FILE = "web-secret.key"
+SECRET_FILE = "web-secret.key"  # noqa: S105 - a file name, not a secret
 
 
 class AccountError(ValueError):

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from workflow.db import models
 from reference.campaigns import Campaign, load_campaigns
-from workflow.db.engine import Database, startup_lock
 from reference.roster import Roster, load_roster
+from workflow.db import models
+from workflow.db.engine import Database, startup_lock
 from workflow.settings import LoadedConfig, load_config
 
 
@@ -27,15 +27,15 @@ class App:
     _db: Database | None = field(default=None, repr=False)
 
     @classmethod
-    def load(cls, config_path: str | None = None, migrate: bool = True, need_secrets: bool = True) -> "App":
+    def load(cls, config_path: str | None = None, migrate: bool = True, need_secrets: bool = True) -> App:
         app = cls(load_config(config_path, need_secrets=need_secrets), migrate=migrate)
         # Fail now, not at the first email, on broken data files.
-        app.roster_base
-        app.campaigns
+        app.roster_base  # noqa: B018 - the property loads and checks the file
+        app.campaigns  # noqa: B018
         return app
 
     @property
-    def settings(self):  # type: ignore[no-untyped-def]
+    def settings(self):
         return self.config.settings
 
     @property
@@ -101,7 +101,8 @@ class App:
         with startup_lock(self.db.engine), self.db.transaction() as session:
             for slug in changed_agencies:
                 name, kind, from_year, until_year = agencies[slug]
-                session.merge(models.Agency(slug=slug, name=name, kind=kind, from_year=from_year, until_year=until_year))
+                session.merge(models.Agency(slug=slug, name=name, kind=kind, from_year=from_year,
+                                            until_year=until_year))
             for year in changed_campaigns:
                 dispatch, deadline_at = campaigns[year]
                 session.merge(models.Campaign(year=year, dispatch=dispatch, deadline_at=deadline_at))

@@ -306,7 +306,8 @@ def _read_secret(section: str, creds: _ServerCredentials, environ: dict[str, str
     if creds.password_env:
         value = environ.get(creds.password_env)
         if not value:
-            problems.append(Problem(f"{section}.password_env", f"biến môi trường {creds.password_env} chưa đặt hoặc rỗng"))
+            problems.append(Problem(f"{section}.password_env", f"biến môi trường {creds.password_env} chưa đặt hoặc "
+                                                               "rỗng"))
         return value or None
     if creds.password_file:
         path = Path(creds.password_file)
@@ -319,7 +320,8 @@ def _read_secret(section: str, creds: _ServerCredentials, environ: dict[str, str
             problems.append(Problem(f"{section}.password_file", f"{path} rỗng"))
         return value or None
     if creds.username:
-        problems.append(Problem(f"{section}.password_env", "đã đặt username nhưng chưa đặt password_env hay password_file"))
+        problems.append(Problem(f"{section}.password_env", "đã đặt username nhưng chưa đặt password_env hay "
+                                                           "password_file"))
     return None
 
 
@@ -362,7 +364,8 @@ def _cross_checks(settings: Settings, environ: dict[str, str],
     for key in ("digest_time", "reminder_time"):
         value = getattr(settings.schedule, key)
         parts = value.split(":")
-        if len(parts) != 2 or not all(p.isdigit() for p in parts) or not (0 <= int(parts[0]) < 24 and 0 <= int(parts[1]) < 60):
+        valid = len(parts) == 2 and all(p.isdigit() for p in parts)
+        if not (valid and 0 <= int(parts[0]) < 24 and 0 <= int(parts[1]) < 60):
             problems.append(Problem(f"schedule.{key}", f"phải viết dạng GG:PP (ví dụ 07:30), không phải {value!r}"))
     _check_web(settings.web, environ, problems, need_secrets)
     _check_junk(settings, environ, problems)
@@ -410,7 +413,8 @@ def _check_junk(settings: Settings, environ: dict[str, str], problems: list[Prob
 
         parts = urlsplit(junk.rspamd_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            problems.append(Problem("junk.rspamd_url", f"phải viết dạng http(s)://máy:cổng, không phải {junk.rspamd_url!r}"))
+            problems.append(Problem("junk.rspamd_url", f"phải viết dạng http(s)://máy:cổng, không phải "
+                                                       f"{junk.rspamd_url!r}"))
         elif parts.scheme == "http" and not _is_loopback(parts.hostname):
             problems.append(Problem("junk.rspamd_url",
                                     "http gửi mọi thư không mã hóa; dùng địa chỉ trên chính máy này (loopback) "

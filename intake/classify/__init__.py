@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from reference.numbers import vn_decimal
 from intake.classify.addressing import copied_to, sub_unit_reason
 from intake.classify.agency import AgencyVerdict, decide_agency, sender_addresses
 from intake.classify.copier import copier_reason, copier_sender
@@ -27,6 +26,7 @@ from intake.classify.sharing import shared_by
 from intake.classify.year import YearVerdict, decide_year, local_arrival
 from intake.classify.zones import Zone, message_zones
 from intake.model import PHOTOS, Classification, DocumentText, Envelope, GuardVerdict
+from reference.numbers import vn_decimal
 
 if TYPE_CHECKING:  # pragma: no cover
     from reference.campaigns import Campaign
@@ -39,7 +39,7 @@ C_NO_AGENCY = 0.3  # a report nobody can attribute goes to review
 _index_cache: dict[int, tuple[object, NameIndex]] = {}
 
 
-def _index_for(roster: "Roster") -> NameIndex:
+def _index_for(roster: Roster) -> NameIndex:
     cached = _index_cache.get(id(roster))
     if cached is not None and cached[0] is roster:
         return cached[1]
@@ -60,7 +60,7 @@ def _dispatch_lookup():
     return campaign_for_dispatch
 
 
-def _address_only(env: Envelope, roster: "Roster", year: int) -> AgencyVerdict:
+def _address_only(env: Envelope, roster: Roster, year: int) -> AgencyVerdict:
     """Who sent a non-report: only what the address proves, no guessing from names."""
     for addr, forwarded in sender_addresses(env):
         agency = roster.by_address(addr, year)
@@ -91,7 +91,7 @@ def _roster_year(arrived_at: datetime) -> int:
 
 
 def _not_a_report(env: Envelope, docs: list[DocumentText], zones: list[Zone], kind: KindVerdict,
-                  roster: "Roster", arrived_at: datetime, guard: GuardVerdict | None) -> Classification:
+                  roster: Roster, arrived_at: datetime, guard: GuardVerdict | None) -> Classification:
     """A non-report carries no year (deciding one would be wasted work); its sender only by address."""
     agency = _address_only(env, roster, _roster_year(arrived_at))
     reasons = kind.reasons + agency.reasons
@@ -100,8 +100,8 @@ def _not_a_report(env: Envelope, docs: list[DocumentText], zones: list[Zone], ki
     return Classification(kind.kind, agency.slug, None, round(kind.confidence, 3), reasons)
 
 
-def classify(env: Envelope, docs: list[DocumentText], roster: "Roster",
-             campaigns: dict[int, "Campaign"], arrived_at: datetime,
+def classify(env: Envelope, docs: list[DocumentText], roster: Roster,
+             campaigns: dict[int, Campaign], arrived_at: datetime,
              guard: GuardVerdict | None = None, threshold: float = 0.6,
              own_addresses: Iterable[str] = ()) -> Classification:
     """The reading of one message; ``own_addresses`` (this mailbox) tell a copy ("Cc") from a submission."""
@@ -122,7 +122,7 @@ def classify(env: Envelope, docs: list[DocumentText], roster: "Roster",
 
 
 def _report_or_copy(env: Envelope, docs: list[DocumentText], zones: list[Zone], kind: KindVerdict,
-                    roster: "Roster", campaigns: dict[int, "Campaign"], arrived_at: datetime, threshold: float,
+                    roster: Roster, campaigns: dict[int, Campaign], arrived_at: datetime, threshold: float,
                     copy_of: str | None) -> Classification:
     """The report's reading, unless it is a sub-unit's report to its province that this mailbox was copied on."""
     result = _report(env, docs, zones, kind, roster, campaigns, arrived_at, threshold)
@@ -133,8 +133,8 @@ def _report_or_copy(env: Envelope, docs: list[DocumentText], zones: list[Zone], 
     return _not_a_report(env, docs, zones, other, roster, arrived_at, None)
 
 
-def _report(env: Envelope, docs: list[DocumentText], zones: list[Zone], kind: KindVerdict, roster: "Roster",
-            campaigns: dict[int, "Campaign"], arrived_at: datetime, threshold: float) -> Classification:
+def _report(env: Envelope, docs: list[DocumentText], zones: list[Zone], kind: KindVerdict, roster: Roster,
+            campaigns: dict[int, Campaign], arrived_at: datetime, threshold: float) -> Classification:
     """The agency and year of a report; a mail with reports of several years gives one reading per year."""
     by_year = readings_by_year(zones, docs, campaigns, arrived_at)
     if by_year:
@@ -149,7 +149,7 @@ def _report(env: Envelope, docs: list[DocumentText], zones: list[Zone], kind: Ki
     return _one_year(env, zones, kind, roster, year, threshold, documents=photos)
 
 
-def _one_year(env: Envelope, zones: list[Zone], kind: KindVerdict, roster: "Roster", year: YearVerdict,
+def _one_year(env: Envelope, zones: list[Zone], kind: KindVerdict, roster: Roster, year: YearVerdict,
               threshold: float, why: str | None = None, documents: list[str] | None = None) -> Classification:
     agency = decide_agency(env, zones, roster, year.year, _index_for(roster))
     agency_c = agency.confidence if agency.slug else C_NO_AGENCY

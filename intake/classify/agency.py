@@ -9,19 +9,29 @@ the report for that year.
 """
 from __future__ import annotations
 
-from reference.numbers import vn_decimal
-
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from intake.classify.names import NameIndex, compact_names
 from intake.classify.sharing import shared_by
 from intake.classify.zones import (
-    DOC_ADDRESSEE, DOC_BODY, DOC_HEADER, DOC_PLACE, DOC_SIGNATURE, DOC_TITLE, FILENAME,
-    MAIL_BODY, MAIL_SIGNATURE, SUBJECT, Zone, place_of,
+    DOC_ADDRESSEE,
+    DOC_BODY,
+    DOC_HEADER,
+    DOC_PLACE,
+    DOC_SIGNATURE,
+    DOC_TITLE,
+    FILENAME,
+    MAIL_BODY,
+    MAIL_SIGNATURE,
+    SUBJECT,
+    Zone,
+    place_of,
 )
 from intake.model import Envelope
+from reference.numbers import vn_decimal
 
 if TYPE_CHECKING:  # pragma: no cover
     from reference.roster import Agency, Roster
@@ -85,17 +95,22 @@ def sender_addresses(env: Envelope) -> list[tuple[str, bool]]:
     for inner in env.forwarded:
         out.extend((addr, True) for addr, _ in sender_addresses(inner))
     seen: set[str] = set()
-    return [(a, f) for a, f in out if _ADDR.match(a) and not (a in seen or seen.add(a))]
+    kept: list[tuple[str, bool]] = []
+    for a, f in out:
+        if _ADDR.match(a) and a not in seen:
+            seen.add(a)
+            kept.append((a, f))
+    return kept
 
 
-def agency_or_none(roster: "Roster", slug: str, year: int | None = None) -> "Agency | None":
+def agency_or_none(roster: Roster, slug: str, year: int | None = None) -> Agency | None:
     try:
         return roster.get(slug, year)
     except KeyError:
         return None
 
 
-def owing_unit(roster: "Roster", slug: str, year: int) -> str | None:
+def owing_unit(roster: Roster, slug: str, year: int) -> str | None:
     """The unit that owes the report for `year` on behalf of `slug` (itself, or
     the province/ministry that absorbed it)."""
     agency = agency_or_none(roster, slug)
@@ -109,7 +124,7 @@ def owing_unit(roster: "Roster", slug: str, year: int) -> str | None:
         return None
 
 
-def merger_note(roster: "Roster", old: str, new: str) -> str:
+def merger_note(roster: Roster, old: str, new: str) -> str:
     old_a, new_a = agency_or_none(roster, old), agency_or_none(roster, new)
     old_name = old_a.short_name if old_a else old
     new_name = new_a.short_name if new_a else new
@@ -130,7 +145,7 @@ def _host_in(host: str, domains: Iterable[str]) -> str | None:
     return None
 
 
-def _how_matched(address: str, agency: "Agency") -> str:
+def _how_matched(address: str, agency: Agency) -> str:
     if address in {a.lower() for a in agency.addresses}:
         return f"địa chỉ gửi {address} có trong danh sách của {agency.short_name}"
     domain = _host_in(address.rsplit("@", 1)[-1], agency.domains)
@@ -139,7 +154,7 @@ def _how_matched(address: str, agency: "Agency") -> str:
     return f"địa chỉ gửi {address} đã được ghi nhận cho {agency.short_name}"
 
 
-def _absorbed_owner(roster: "Roster", address: str, unit: "Agency") -> str | None:
+def _absorbed_owner(roster: Roster, address: str, unit: Agency) -> str | None:
     """Which old unit an address belonged to, when the roster answered with its successor."""
     host = address.rsplit("@", 1)[-1]
     for old in unit.absorbed:
@@ -198,7 +213,7 @@ def _address_name_hint(addresses: list[tuple[str, bool]], compact: dict[str, str
     return hints
 
 
-def decide_agency(env: Envelope, zones: list[Zone], roster: "Roster", year: int,
+def decide_agency(env: Envelope, zones: list[Zone], roster: Roster, year: int,
                   index: NameIndex | None = None) -> AgencyVerdict:
     all_agencies = list(roster.all())
     index = index or NameIndex(all_agencies)

@@ -23,7 +23,15 @@ from dataclasses import dataclass, field
 from intake.classify.lookalikes import national_task, periodic_phrase
 from intake.classify.programme import other_programme
 from intake.classify.zones import (
-    DOC_ADDRESSEE, DOC_BODY, DOC_TITLE, FILENAME, MAIL_BODY, SUBJECT, Zone, excerpt, is_reply_subject,
+    DOC_ADDRESSEE,
+    DOC_BODY,
+    DOC_TITLE,
+    FILENAME,
+    MAIL_BODY,
+    SUBJECT,
+    Zone,
+    excerpt,
+    is_reply_subject,
 )
 from intake.documents.numbering import numbered_headings
 from intake.machine_mail import STORED_KIND
@@ -33,10 +41,12 @@ from reference.text import words
 PROGRAMME = re.compile(
     r"\b(nang suat (va )?chat luong|nscl|1322( qd ttg)?|chuong trinh quoc gia ho tro doanh nghiep)\b"
 )
-_REPORT_WORD = re.compile(r"^(bao cao|bc)\b|\b(bao cao|bc)\b.*\b(ket qua|tinh hinh|thuc hien|trien khai|tong ket|nscl|nang suat|1322)")
+_REPORT_WORD = re.compile(r"^(bao cao|bc)\b|"
+                          r"\b(bao cao|bc)\b.*\b(ket qua|tinh hinh|thuc hien|trien khai|tong ket|nscl|nang suat|1322)")
 _REPORT_LOOSE = re.compile(r"\b(ket qua|tong ket)\b.*\b(thuc hien|trien khai|chuong trinh|nam)\b")
 _REQUEST = re.compile(
-    r"\bkinh gui\b.{0,80}\b(cac bo|uy ban nhan dan cac tinh|ubnd cac tinh|cac tinh thanh pho|cac so ban nganh|cac so nganh)\b"
+    r"\bkinh gui\b.{0,80}\b(cac bo|uy ban nhan dan cac tinh|ubnd cac tinh|cac tinh thanh pho|cac so ban nganh|"
+    r"cac so nganh)\b"
     r"|\bde nghi cac bo( nganh)? dia phuong\b"
 )
 _NEGATIVES: list[tuple[re.Pattern[str], str]] = [
@@ -192,9 +202,9 @@ def decide_kind(env: Envelope, zones: list[Zone], docs: list[DocumentText],
 
     subjects = [z for z in zones if z.kind in (SUBJECT, FILENAME)]
     for z in subjects:
-        why = _negative(z.text)
-        if why:
-            return KindVerdict("other", C_OTHER_PROGRAMME, [f"không phải báo cáo: {why} ({z.origin})"])
+        negative = _negative(z.text)
+        if negative:
+            return KindVerdict("other", C_OTHER_PROGRAMME, [f"không phải báo cáo: {negative} ({z.origin})"])
     titled = [z for z in subjects if is_report_title(z.text)]
     for z in titled:
         shown = f"{z.origin}: '{excerpt(z.text, 80)}'"

@@ -8,8 +8,9 @@ contain a place name ("Thái Bình Dương", the Pacific) block the match.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Protocol
+from typing import Protocol
 
 from intake.classify.tokens import Token, same_word, strip_tones, tokenize
 from reference.text import fold, words
@@ -36,11 +37,18 @@ _STOP_IN_ACRONYM = {"va", "và", "&"}
 
 
 class AgencyLike(Protocol):
-    slug: str
-    name: str
-    short_name: str
-    kind: str
-    aliases: list[str]
+    """What the index reads of an agency (reference.roster.Agency, a frozen dataclass, has it)."""
+
+    @property
+    def slug(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def short_name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def aliases(self) -> Sequence[str]: ...
 
     def names(self) -> Iterable[str]: ...
 
@@ -151,7 +159,7 @@ class NameIndex:
             if i + n > len(toks):
                 continue
             span = toks[i:i + n]
-            if all(same_word(t, tl, fd) for t, tl, fd in zip(span, entry.toneless, entry.folded)):
+            if all(same_word(t, tl, fd) for t, tl, fd in zip(span, entry.toneless, entry.folded, strict=False)):
                 if entry.upper_only and not all(t.is_upper for t in span):
                     continue
                 return entry

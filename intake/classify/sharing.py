@@ -22,7 +22,8 @@ from intake.model import Envelope
 _ROBOTS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^drive-shares(-dm)?-noreply@google\.com$"), "Google Drive"),
     (re.compile(r"^(comments|drive)-noreply@(docs\.)?google\.com$"), "Google Drive"),
-    (re.compile(r"^no-?reply@(sharepointonline\.com|onedrive\.com|[a-z0-9-]+\.sharepoint\.com)$"), "OneDrive/SharePoint"),
+    (re.compile(r"^no-?reply@(sharepointonline\.com|onedrive\.com|[a-z0-9-]+\.sharepoint\.com)$"),
+     "OneDrive/SharePoint"),
     (re.compile(r"^no-?reply@(dropbox\.com|dropboxmail\.com)$"), "Dropbox"),
 )
 _VIA = re.compile(r"\s*\((via|qua|thông qua|thong qua) [^()]{1,60}\)\s*$", re.IGNORECASE)

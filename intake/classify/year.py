@@ -9,9 +9,10 @@ January to March is late for the previous year.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable, Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from intake.classify.zones import DOC_BODY, DOC_PLACE, DOC_TITLE, FILENAME, MAIL_BODY, SUBJECT, Zone
@@ -56,7 +57,7 @@ class YearVerdict:
 def local_arrival(arrived_at: datetime) -> datetime:
     """Arrival time in Vietnam; a naive time is taken as UTC (servers log UTC)."""
     if arrived_at.tzinfo is None:
-        arrived_at = arrived_at.replace(tzinfo=timezone.utc)
+        arrived_at = arrived_at.replace(tzinfo=UTC)
     return arrived_at.astimezone(VN)
 
 
@@ -94,14 +95,15 @@ def _title_votes(zones: Iterable[Zone], latest: int) -> tuple[dict[int, float], 
             for year in set(reported_years(text, latest)):
                 votes[year] = votes.get(year, 0.0) + weight
                 if year not in why or weight > LEAD_WEIGHT:
-                    label = {DOC_TITLE: "tiêu đề", SUBJECT: "tiêu đề", FILENAME: "tên tệp"}.get(zone.kind, "câu báo cáo")
+                    names = {DOC_TITLE: "tiêu đề", SUBJECT: "tiêu đề", FILENAME: "tên tệp"}
+                    label = names.get(zone.kind, "câu báo cáo")
                     why[year] = f"{label} ({zone.origin}): 'năm {year}'"
                 strong = strong or zone.kind in (DOC_TITLE, SUBJECT)
     return votes, why, strong
 
 
-def decide_year(zones: list[Zone], campaigns: dict[int, "Campaign"], arrived_at: datetime,
-                dispatch_lookup: Callable[[dict[int, "Campaign"], str], "Campaign | None"] | None = None) -> YearVerdict:
+def decide_year(zones: list[Zone], campaigns: dict[int, Campaign], arrived_at: datetime,
+                dispatch_lookup: Callable[[dict[int, Campaign], str], Campaign | None] | None = None) -> YearVerdict:
     arrival = local_arrival(arrived_at)
     latest = arrival.year
     votes, why, strong = _title_votes(zones, latest)
@@ -117,7 +119,7 @@ def decide_year(zones: list[Zone], campaigns: dict[int, "Campaign"], arrived_at:
         text = "\n".join(z.text for z in zones if z.kind in (SUBJECT, DOC_TITLE, DOC_BODY, MAIL_BODY))
         try:
             campaign = dispatch_lookup(campaigns, text)
-        except Exception:  # a lookup failure must not lose the message
+        except Exception:  # noqa: BLE001 - a lookup failure must not lose the message
             campaign = None
         if campaign is not None:
             return YearVerdict(campaign.year, C_DISPATCH,

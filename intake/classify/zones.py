@@ -68,7 +68,7 @@ def html_to_text(html: str) -> str:
     """Visible text of an HTML body (the document reader's parser: scripts and styles dropped, nothing run)."""
     try:
         return plain_html_to_text(html[:_MAX_TEXT])
-    except Exception:  # a broken body is no reason to lose the rest
+    except Exception:  # noqa: BLE001 - a broken body is no reason to lose the rest
         return ""
 
 
@@ -147,7 +147,7 @@ def document_zones(text: str, origin: str, forwarded: bool = False,
 
     t = _title_index(folded)
     if t is not None:
-        header = [ln for ln, f in zip(lines[:t][-_HEADER_LINES:], folded[:t][-_HEADER_LINES:])
+        header = [ln for ln, f in zip(lines[:t][-_HEADER_LINES:], folded[:t][-_HEADER_LINES:], strict=True)
                   if not _HEADER_NOISE.match(f) and not _PLACE_LINE.match(ln)]
         add(DOC_HEADER, header)
         end = t + 1
@@ -157,7 +157,7 @@ def document_zones(text: str, origin: str, forwarded: bool = False,
     elif headings:
         add(DOC_TITLE, [h for _, h in headings[:1]])
     else:
-        first = next((ln for ln, f in zip(lines[:20], folded[:20]) if _LOOSE_TITLE.search(f)), None)
+        first = next((ln for ln, f in zip(lines[:20], folded[:20], strict=True) if _LOOSE_TITLE.search(f)), None)
         if first is not None:
             add(DOC_TITLE, [first])
     for ln in lines[:30]:
@@ -167,7 +167,7 @@ def document_zones(text: str, origin: str, forwarded: bool = False,
     for i, f in enumerate(folded):
         if f.startswith("kinh gui"):
             block = [lines[i]]
-            for ln, fl in zip(lines[i + 1:i + 9], folded[i + 1:i + 9]):
+            for ln, fl in zip(lines[i + 1:i + 9], folded[i + 1:i + 9], strict=True):
                 if _TITLE_STOP.match(fl) and not fl.startswith("kinh gui"):
                     break
                 block.append(ln)

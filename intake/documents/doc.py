@@ -90,7 +90,7 @@ def docbook_structure(xml: str) -> list[Marked]:
     for element in root.iter("title", "listitem"):
         parent = element.getparent()
         if element.tag == "title":
-            level = _SECTION_LEVELS.get(parent.tag) if parent is not None else None
+            level = _SECTION_LEVELS.get(parent.tag) if parent is not None and isinstance(parent.tag, str) else None
             if level is not None and _text_of(element):
                 marked.append(Marked(_text_of(element), heading_level=level))
             continue
@@ -111,7 +111,7 @@ def doc_headings(text: str, marked: list[Marked]) -> list[tuple[int, str]]:
     """
     lines = [" ".join(line.split()) for line in text.splitlines()]
     found = align_lines(lines, [m.text for m in marked])
-    marks = {index: m for index, m in zip(found, marked) if index >= 0}
+    marks = {index: m for index, m in zip(found, marked, strict=False) if index >= 0}
     roman = has_roman_headings(lines) or any(m.list_kind in ("roman", "capital") for m in marks.values())
     tracker = LevelTracker(roman)
     headings = []

@@ -93,8 +93,9 @@ class _Styles:
             if match:
                 return int(match.group(1) or 1) if name.startswith(("heading", "tieu de")) else 1
             outline = style.find(f"{qn('w:pPr')}/{qn('w:outlineLvl')}")
-            if outline is not None and (outline.get(_W_VAL) or "").isdigit() and int(outline.get(_W_VAL)) < 9:
-                return int(outline.get(_W_VAL)) + 1
+            level = (outline.get(_W_VAL) or "") if outline is not None else ""
+            if level.isdigit() and int(level) < 9:
+                return int(level) + 1
         return None
 
 
@@ -240,7 +241,8 @@ class _Reader:
         text converted to Unicode with a tool that kept the ".VnTime" font
         name; then the font names are stale and must not be applied.
         """
-        plain, legacy = [], []
+        plain: list[str] = []
+        legacy: list[str] = []
         for p in self.body.iter(qn("w:p")):
             style = self.paragraph_style(p)
             for run in p.iterfind(qn("w:r")):
@@ -273,16 +275,18 @@ class _Reader:
         for tr in tbl.iterfind(qn("w:tr")):
             row: list[str] = []
             before = tr.find(f"{qn('w:trPr')}/{qn('w:gridBefore')}")
-            if before is not None and (before.get(_W_VAL) or "").isdigit():
-                row.extend([""] * int(before.get(_W_VAL)))
+            skipped = (before.get(_W_VAL) or "") if before is not None else ""
+            if skipped.isdigit():
+                row.extend([""] * int(skipped))
             for tc in _cells(tr):
                 tcpr = tc.find(qn("w:tcPr"))
                 span = 1
                 continued = False
                 if tcpr is not None:
                     grid_span = tcpr.find(qn("w:gridSpan"))
-                    if grid_span is not None and (grid_span.get(_W_VAL) or "").isdigit():
-                        span = max(1, min(int(grid_span.get(_W_VAL)), 64))
+                    spanned = (grid_span.get(_W_VAL) or "") if grid_span is not None else ""
+                    if spanned.isdigit():
+                        span = max(1, min(int(spanned), 64))
                     for merge_tag in (qn("w:vMerge"), qn("w:hMerge")):
                         merge = tcpr.find(merge_tag)
                         if merge is not None and merge.get(_W_VAL, "continue") != "restart":
@@ -307,7 +311,7 @@ class _Reader:
 
     def read(self) -> None:
         self.detect_fallback()
-        items: list[tuple[str, object, str | None]] = []  # kind, text or grid, style
+        items: list[tuple[str, str | list[list[str]], str | None]] = []  # kind, text or grid, style
         for kind, element in self.blocks(self.body):
             if self.budget.out_of_time():
                 break
@@ -315,15 +319,14 @@ class _Reader:
                 items.append(("p", self.paragraph_text(element), self.paragraph_style(element)))
             else:
                 items.append(("tbl", self.grid(element), None))
-        tracker = LevelTracker(has_roman_headings([t for k, t, _ in items if k == "p"]))
-        for kind, content, style in items:
-            if kind == "p":
-                text = content  # type: ignore[assignment]
-                self._heading(text, style, tracker)
-                if not self.budget.add(text):
+        tracker = LevelTracker(has_roman_headings([t for _, t, _ in items if isinstance(t, str)]))
+        for _, content, style in items:
+            if isinstance(content, str):  # a paragraph's text
+                self._heading(content, style, tracker)
+                if not self.budget.add(content):
                     break
             else:
-                grid = content  # type: ignore[assignment]
+                grid = content
                 self.tables.append(grid)
                 rendered = "\n".join(" | ".join(cell.replace("\n", " ") for cell in row) for row in grid
                                      if any(cell.strip() for cell in row))

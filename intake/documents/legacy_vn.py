@@ -36,7 +36,7 @@ _TCVN3_CAPITALS = {"¡": "Ă", "¢": "Â", "£": "Ê", "¤": "Ô", "¥": "Ơ", "
 _TCVN3_D = "®"  # đ
 
 _TCVN3_TO_UNI: dict[str, str] = {
-    code: uni for code, uni in zip(_TCVN3_VOWELS, _VOWELS) if code != uni
+    code: uni for code, uni in zip(_TCVN3_VOWELS, _VOWELS, strict=True) if code != uni
 }
 _TCVN3_TO_UNI[_TCVN3_D] = "đ"
 _TCVN3_TO_UNI.update(_TCVN3_CAPITALS)
@@ -126,7 +126,7 @@ def to_unicode(text: str, font: LegacyFont) -> str:
 
 # ---- inverse tables: used to build test fixtures and to verify completeness ----
 
-_UNI_TO_TCVN3 = {uni: code for code, uni in zip(_TCVN3_VOWELS, _VOWELS) if not uni.isascii()}
+_UNI_TO_TCVN3 = {uni: code for code, uni in zip(_TCVN3_VOWELS, _VOWELS, strict=True) if not uni.isascii()}
 _UNI_TO_TCVN3.update({uni: code for code, uni in _TCVN3_CAPITALS.items()})
 _UNI_TO_TCVN3["đ"] = _TCVN3_D
 _UNI_TO_VNI = {uni: code for code, uni in _VNI_TO_UNI.items() if code.islower()}

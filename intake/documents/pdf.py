@@ -31,7 +31,7 @@ def read_pdf(filename: str, data: bytes, budget: Budget) -> DocumentText:
     doc = DocumentText(filename=filename, format="pdf")
     if reader.is_encrypted:
         try:
-            opened = reader.decrypt("")
+            opened: int = reader.decrypt("")  # a PasswordType, 0 when not decrypted
         except Exception:  # noqa: BLE001 - unsupported encryption is just "cannot open"
             opened = 0
         if not opened:

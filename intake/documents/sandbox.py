@@ -36,8 +36,8 @@ import threading
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
 from multiprocessing.connection import Connection
+from typing import Any
 
 from intake.documents.budget import DocLimits
 from intake.model import DocumentText
@@ -46,8 +46,8 @@ log = logging.getLogger(__name__)
 
 # Formats whose readers are heavy enough to need the budget (libraries, converters, archives).
 HEAVY_FORMATS = frozenset({"docx", "pdf", "doc", "zip", "tnef", "image"})
-_GRACE_SECONDS = 2.0
-_ENV_KEYS = ("PATH", "TDC_TESSERACT", "TDC_PDFTOPPM", "TDC_ANTIWORD", "TDC_SOFFICE", "TESSDATA_PREFIX")  # the child's own clock stops it a little before the parent has to
+_GRACE_SECONDS = 2.0  # the child's own clock stops it a little before the parent has to
+_ENV_KEYS = ("PATH", "TDC_TESSERACT", "TDC_PDFTOPPM", "TDC_ANTIWORD", "TDC_SOFFICE", "TESSDATA_PREFIX")
 
 
 @dataclass(frozen=True)
@@ -284,7 +284,7 @@ def read_all(entries: list[tuple[str, str, bytes, str | None]], limits: DocLimit
     kinds = [sniff_format(name, ctype, data) for name, ctype, data, _ in entries]
     results: list[list[DocumentText]] = [[] for _ in entries]
     heavy: list[Item] = []
-    for index, ((name, ctype, data, path), kind) in enumerate(zip(entries, kinds)):
+    for index, ((name, ctype, data, path), kind) in enumerate(zip(entries, kinds, strict=True)):
         if needs_child(kind):
             readable_path = path if path and os.path.isfile(path) else None
             heavy.append(Item(index, name, ctype, None if readable_path else data, readable_path))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from intake.documents.budget import DocLimits
 from intake.model import DocumentText
@@ -48,14 +49,14 @@ class TnefContents:
     notes: list[str] = field(default_factory=list)
 
 
-def _parse(data: bytes):  # type: ignore[no-untyped-def]  # tnefparse ships no type hints
+def _parse(data: bytes) -> Any:  # a tnefparse.TNEF: the library ships no type hints
     from tnefparse import TNEF
 
     logging.getLogger("tnefparse").setLevel(logging.CRITICAL)  # it logs every odd attribute it meets
     return TNEF(data, do_checksum=False)
 
 
-def _message_class(tnef) -> str:  # type: ignore[no-untyped-def]
+def _message_class(tnef: Any) -> str:
     from tnefparse import TNEF
 
     for obj in tnef.msgprops:

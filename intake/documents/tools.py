@@ -40,7 +40,7 @@ def run_tool(args: list[str], timeout: float, env: dict[str, str] | None = None)
         raise ToolError("hết thời gian xử lý")
     try:
         proc = subprocess.run(
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            args, stdin=subprocess.DEVNULL, capture_output=True,
             timeout=timeout, check=False, env=env,
         )
     except subprocess.TimeoutExpired as exc:

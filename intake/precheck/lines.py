@@ -329,9 +329,9 @@ class Reader:
                 stop = self._find_token(token, window, reach, stop)
                 continue
             for compiled in pattern if self._any_cr else pattern[:1]:
-                found = compiled.search(self.data, window, min(reach, stop))
-                if found is not None:
-                    stop = found.start() + 1
+                hit = compiled.search(self.data, window, min(reach, stop))
+                if hit is not None:
+                    stop = hit.start() + 1
         return stop
 
     def _dash_lines_pay(self, boundaries: int, scanned: int = 0) -> bool:

@@ -128,8 +128,8 @@ def _strip_last_line_end(message: Message) -> None:
             last.epilogue = None
         elif last.epilogue is not None:
             last.epilogue = _EOL_AT_END.sub("", last.epilogue, count=1)
-    elif isinstance(last._payload, str):
-        last._payload = _EOL_AT_END.sub("", last._payload, count=1)
+    elif isinstance(last._payload, str):  # type: ignore[attr-defined]  # private: typeshed leaves it out
+        last._payload = _EOL_AT_END.sub("", last._payload, count=1)  # type: ignore[attr-defined]
 
 
 def _guessed_walk(reread: Reread, boundary: str, tally: Tally) -> Walk:

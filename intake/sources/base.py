@@ -12,8 +12,9 @@ in as a ``Cursor``; the source reports the new position on each message.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Protocol
+from typing import Protocol
 
 from intake.model import RawMessage
 

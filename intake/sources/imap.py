@@ -10,14 +10,16 @@ anything, which keeps the "no message lost" invariant.
 """
 from __future__ import annotations
 
+import functools
 import imaplib
 import logging
 import ssl
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable, Iterator, TypeVar
+from datetime import UTC, datetime
+from typing import TypeVar
 
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
@@ -25,8 +27,8 @@ from imapclient.imapclient import SocketTimeout
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from intake.model import RawMessage
-from intake.sources.net_errors import unreachable
 from intake.sources.base import SourceError
+from intake.sources.net_errors import unreachable
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +165,7 @@ class ImapSource:
         the server report what changed; a UIDVALIDITY response or a warning
         falls back to a full SELECT, a BYE to a fresh connection.
         """
-        if self._selected is not client:
+        if self._selected is None or self._selected is not client:
             return self._select(client)
         codes = client._imap.untagged_responses  # imaplib files response codes such as UIDVALIDITY here
         codes.pop("UIDVALIDITY", None)
@@ -203,7 +205,8 @@ class ImapSource:
                 return operation(self._connected())
             except BaseException as exc:
                 if _is_transient(exc):
-                    log.info("IMAP %s: %s lỗi (%s); kết nối lại", self._describe(), _WHAT.get(what, what), type(exc).__name__)
+                    log.info("IMAP %s: %s lỗi (%s); kết nối lại", self._describe(), _WHAT.get(what, what),
+                             type(exc).__name__)
                     self._drop()
                 raise
 
@@ -220,7 +223,8 @@ class ImapSource:
             raise
         except LoginError as exc:
             self._drop()
-            raise SourceError(f"máy chủ thư {self._server()} từ chối đăng nhập {s.username}: {_server_text(exc)}") from None
+            raise SourceError(f"máy chủ thư {self._server()} từ chối đăng nhập {s.username}: "
+                              f"{_server_text(exc)}") from None
         except ssl.SSLCertVerificationError as exc:
             self._drop()
             raise SourceError(unreachable(self._server(), exc)) from None
@@ -245,7 +249,7 @@ class ImapSource:
         size = self.settings.batch_size
         for start in range(0, len(wanted), size):
             batch = wanted[start:start + size]
-            fetched = self._call("fetch", lambda c: self._fetch_batch(c, uidvalidity, batch))
+            fetched = self._call("fetch", functools.partial(self._fetch_batch, uidvalidity=uidvalidity, uids=batch))
             for uid in batch:
                 data = fetched.get(uid)
                 if data is None:  # expunged by someone else meanwhile
@@ -415,14 +419,14 @@ class ImapSource:
             return
         try:
             client.logout()
-        except Exception:
+        except Exception:  # noqa: BLE001 - whatever failed, the connection is dropped
             _shutdown_quietly(client)
 
 
 def _shutdown_quietly(client: IMAPClient) -> None:
     try:
         client.shutdown()
-    except Exception:  # already closed; nothing useful to report
+    except Exception:  # noqa: BLE001, S110 - already closed; nothing useful to report
         pass
 
 
@@ -444,6 +448,6 @@ def _as_utc(value: object) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None:  # imapclient only drops the zone when normalise_times is on
             value = value.astimezone()
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
     log.warning("thư IMAP không có INTERNALDATE; dùng thời điểm hiện tại")
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

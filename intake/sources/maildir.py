@@ -16,11 +16,11 @@ import os
 import re
 import socket
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from stat import S_ISLNK, S_ISREG
-from typing import Callable, Iterator
 
 from intake.model import RawMessage
 from intake.sources.base import SourceError
@@ -77,8 +77,8 @@ def delivery_time(path: Path) -> datetime:
     if match:
         seconds = int(match.group(1))
         micros = int(match.group(2)) if match.group(2) else 0
-        return datetime.fromtimestamp(seconds, tz=timezone.utc) + timedelta(microseconds=micros)
-    return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+        return datetime.fromtimestamp(seconds, tz=UTC) + timedelta(microseconds=micros)
+    return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
 
 
 def _base_name(filename: str) -> str:
@@ -163,7 +163,8 @@ class MaildirSource:
             except FileNotFoundError:
                 continue
             except OSError as exc:
-                raise SourceError(f"maildir {self.root}: không đọc được {entry.path.name}: {exc.strerror or exc}") from None
+                raise SourceError(f"maildir {self.root}: không đọc được {entry.path.name}: "
+                                  f"{exc.strerror or exc}") from None
             self._read_from[entry.unique] = entry.path
             yield RawMessage(
                 source_key=f"maildir:{entry.unique}",
@@ -206,7 +207,8 @@ class MaildirSource:
         except FileNotFoundError:  # a concurrent mark_done won the race
             return
         except OSError as exc:
-            raise SourceError(f"maildir {self.root}: không chuyển được {unique} sang {PROCESSED}: {exc.strerror or exc}") from None
+            raise SourceError(f"maildir {self.root}: không chuyển được {unique} sang {PROCESSED}: "
+                              f"{exc.strerror or exc}") from None
 
     # -- waiting ----------------------------------------------------------------------
 

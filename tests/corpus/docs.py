@@ -78,7 +78,7 @@ def standard_sections(year: int, area: str, extra: list[str] | None = None,
     ]
     marks = {"official": ["I.", "II.", "III.", "IV."], "letters": ["A.", "B.", "C.", "D."],
              "arabic": ["1.", "2.", "3.", "4."]}[numbering]
-    return [(f"{m} {t}", p) for m, (t, p) in zip(marks, titles)]
+    return [(f"{m} {t}", p) for m, (t, p) in zip(marks, titles, strict=False)]
 
 
 def province_report(province: str, prefix: str, year: int, place: str | None = None,

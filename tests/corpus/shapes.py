@@ -182,7 +182,8 @@ def google_drive_share_notice() -> Shape:
                       "Kính gửi Ủy ban TĐC, Sở KH&CN Quảng Trị gửi báo cáo năm 2025 (bản có phụ lục), "
                       "nhờ anh chị xem giúp ạ.", when)
     return Shape("google-drive-share", msg.as_bytes(), "report", "quang-tri", 2025, when,
-                 "Google's no-reply sender on the official's behalf; the official in Reply-To; the title names the report",
+                 "Google's no-reply sender on the official's behalf; the official in Reply-To; the title names the "
+                 "report",
                  delivery=LINK, links=[DRIVE_DOC], reason="mailt skhcn quangtri gov vn")
 
 
@@ -235,7 +236,7 @@ def _photo_mail(sender: str, subject: str, intro: str, pages: list[bytes], when:
             f"<p>--<br><img src=\"cid:{logo_id}\" width=\"96\"> Văn thư Sở KH&amp;CN</p></body></html>")
     msg.add_alternative(html, subtype="html")
     related = msg.get_payload()[1]
-    for number, (cid, data) in enumerate(zip(ids, pages), start=1):
+    for number, (cid, data) in enumerate(zip(ids, pages, strict=False), start=1):
         related.add_related(data, maintype="image", subtype="jpeg", cid=f"<{cid}>",
                             filename=f"image{number:03d}.jpg", disposition="inline")
     related.add_related(logo_png(), maintype="image", subtype="png", cid=f"<{logo_id}>", filename="logo.png",
@@ -316,7 +317,8 @@ def two_years_older_first() -> Shape:
                "Gửi báo cáo NSCL năm 2024 và báo cáo năm 2023 (gửi bổ sung)",
                "Kính gửi Ủy ban TĐC,\nSở gửi báo cáo kết quả năm 2024 và gửi bổ sung báo cáo năm 2023 (năm trước "
                "gửi nhầm địa chỉ).\nTrân trọng.", when,
-               [docx_att("BC NSCL 2023 - bo sung.docx", docx_bytes(old)), docx_att("BC NSCL 2024.docx", docx_bytes(new))])
+               [docx_att("BC NSCL 2023 - bo sung.docx", docx_bytes(old)),
+                docx_att("BC NSCL 2024.docx", docx_bytes(new))])
     return Shape("two-years-older-first", msg.as_bytes(), "report", "binh-phuoc", 2024, when,
                  "this year's report and last year's overdue one, the older attached first",
                  documents=["BC NSCL 2024.docx"], also=[{"year": 2023, "documents": ["BC NSCL 2023 - bo sung.docx"]}])

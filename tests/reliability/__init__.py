@@ -11,16 +11,16 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable, Iterable
 
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Engine
 
 from workflow.db import models
 
-ARRIVED = datetime(2024, 11, 20, 3, 0, tzinfo=timezone.utc)
+ARRIVED = datetime(2024, 11, 20, 3, 0, tzinfo=UTC)
 TDC_BOT = str(Path(sys.executable).parent / "tdc-bot")
 IMAP_PW_ENV = "TDC_TEST_IMAP_PW"
 SMTP_PW_ENV = "TDC_TEST_SMTP_PW"
@@ -43,7 +43,8 @@ def write_config(tmp_path: Path, *, db_url: str, smtp=None, dovecot=None, maildi
         )
     else:
         folder = maildir or root / "mail"
-        lines.append(f'[mailbox]\nsource = "maildir"\nmaildir = "{folder}"\npoll_seconds = {poll_seconds}\n{mailbox_extra}')
+        lines.append(f'[mailbox]\nsource = "maildir"\nmaildir = "{folder}"\npoll_seconds = '
+                     f'{poll_seconds}\n{mailbox_extra}')
     if smtp is not None:
         lines.append(
             f'[smtp]\ntransport = "smtp"\nhost = "127.0.0.1"\nport = {smtp.port}\nsecurity = "none"\n'
@@ -106,7 +107,7 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str, every: 
         try:
             if predicate():
                 return
-        except Exception:  # noqa: BLE001 - a server being restarted answers nothing for a moment
+        except Exception:  # noqa: BLE001, S110 - a server being restarted answers nothing for a moment
             pass
         time.sleep(every)
     seen = ""
@@ -129,7 +130,7 @@ class DaemonProcess:
         self.args = args
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> "DaemonProcess":
+    def start(self) -> DaemonProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [TDC_BOT, "run", "--config", str(self.config), *self.args],
@@ -153,7 +154,7 @@ class DaemonProcess:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill9()
-            raise AssertionError("daemon did not stop within %ss of SIGTERM" % timeout) from None
+            raise AssertionError(f"daemon did not stop within {timeout}s of SIGTERM") from None
 
     def log_count(self, text: str) -> int:
         """How often a line containing ``text`` was logged, over every run so far."""

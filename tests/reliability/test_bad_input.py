@@ -17,8 +17,8 @@ from intake.sources.maildir import deliver
 from reference.text import fold
 from tests import badmail, mailfactory
 from tests.reliability import ARRIVED, IMAP_PW_ENV, append_many, write_config
-from workflow.db import models
 from workflow.app import App
+from workflow.db import models
 from workflow.runtime.daemon import Daemon
 
 CORPUS = badmail.build()
@@ -71,10 +71,10 @@ def _assert_corpus(app: App, delivered: list[badmail.BadMail]) -> list[models.Me
     rows = _rows(app)
     assert len(rows) == len(delivered), [r.subject[:40] for r in rows]
     store = Path(app.store_root)
-    problems = [p for bad, row in zip(delivered, rows) for p in check_row(bad, row, store)]
+    problems = [p for bad, row in zip(delivered, rows, strict=True) for p in check_row(bad, row, store)]
     assert problems == []
     assert not list(store.rglob(".tmp-*")), "a half-written file was left in the store"
-    by_kind = {bad.kind: row for bad, row in zip(delivered, rows)}
+    by_kind = {bad.kind: row for bad, row in zip(delivered, rows, strict=True)}
     forwarded = by_kind["forwarded-rfc822-base64"].attachments
     assert [a.from_forward for a in forwarded] == [True], "the encoded forward's report was lost"
     assert by_kind["duplicate-message-id-a"].message_id == by_kind["duplicate-message-id-b"].message_id
@@ -84,7 +84,8 @@ def _assert_corpus(app: App, delivered: list[badmail.BadMail]) -> list[models.Me
 
 @pytest.mark.slow
 def test_corpus_through_maildir_then_a_report_is_still_acknowledged(tmp_path, smtp_server):
-    config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}", smtp=smtp_server, extra=badmail.LIMITS_TOML)
+    config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}", smtp=smtp_server,
+                          extra=badmail.LIMITS_TOML)
     app = App.load(str(config))
     try:
         maildir = tmp_path / "tdc" / "mail"

@@ -21,16 +21,24 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reference.roster import load_roster
 from tests import mailfactory
 from tests.cli_helpers import cli_json
 from tests.reliability import (
-    IMAP_PW_ENV, DaemonProcess, append_many, count, engine_for, outbox_busy, tagged, wait_until, write_config,
+    IMAP_PW_ENV,
+    DaemonProcess,
+    append_many,
+    count,
+    engine_for,
+    outbox_busy,
+    tagged,
+    wait_until,
+    write_config,
 )
 from tests.servers.dovecot import DovecotUser
-from workflow.db import models
 from workflow.app import App
+from workflow.db import models
 from workflow.runtime.daemon import Daemon
-from reference.roster import load_roster
 
 pytestmark = [pytest.mark.slow, pytest.mark.imap]
 
@@ -146,21 +154,24 @@ def test_kill_9_anywhere_loses_and_repeats_nothing(backend, total, kills, reques
             if moment < 0.2:  # during start-up: imports, migrations, waiting for the dead daemon's lease
                 time.sleep(rng.uniform(0.2, 4.0))
             elif moment < 0.4 or before >= total:  # just after taking the lease: connecting, fetching, or sending
-                wait_until(lambda: daemon.log_count("nhận quyền chạy") > leaders, timeout=30,
+                wait_until(lambda leaders=leaders: daemon.log_count("nhận quyền chạy") > leaders, timeout=30,
                            what="the restarted daemon to take the lease", every=0.05)
                 time.sleep(rng.uniform(0.0, 1.5))
             else:  # in the middle of the work: parsing, committing, moving, sending
-                wait_until(lambda: _recorded(engine) > before, timeout=30, what="the daemon to record a message",
+                wait_until(lambda before=before: _recorded(engine) > before, timeout=30,
+                           what="the daemon to record a message",
                            every=0.05)
                 time.sleep(rng.uniform(0.0, 0.6))
             daemon.kill9()
             progress.append(_recorded(engine))
         leaders = daemon.log_count("nhận quyền chạy")
         daemon.start()
-        wait_until(lambda: daemon.log_count("nhận quyền chạy") > leaders and len(box.folder_uids("Processed")) == total and not box.folder_uids("INBOX")
+        wait_until(lambda: daemon.log_count("nhận quyền chạy") > leaders
+                   and len(box.folder_uids("Processed")) == total and not box.folder_uids("INBOX")
                    and outbox_busy(engine) == 0 and count(engine, models.Message) == total,
                    timeout=300, what="the daemon to finish the mailbox and the outbox", every=1,
-                   describe=lambda: (f"Processed {len(box.folder_uids('Processed'))}, INBOX {box.folder_uids('INBOX')}, "
+                   describe=lambda: (f"Processed {len(box.folder_uids('Processed'))}, "
+                                     f"INBOX {box.folder_uids('INBOX')}, "
                                      f"outbox busy {outbox_busy(engine)}, messages {count(engine, models.Message)}"))
         assert daemon.terminate() == 0, (tmp_path / "daemon.log").read_text(errors="replace")[-3000:]
     finally:
@@ -182,7 +193,8 @@ def test_kill_9_anywhere_loses_and_repeats_nothing(backend, total, kills, reques
         acks = list(s.scalars(select(models.OutboxEmail).where(models.OutboxEmail.kind == "ack")))
         reports = count(engine, models.Message, models.Message.kind == "report")
     assert len(acks) == reports > 0
-    delivered = Counter(email.message_from_bytes(m.data, policy=policy.default)["Message-ID"] for m in smtp_server.messages)
+    delivered = Counter(email.message_from_bytes(m.data,
+                                                 policy=policy.default)["Message-ID"] for m in smtp_server.messages)
     missing = [a.dedupe_key for a in acks if delivered[a.message_id_header] < 1]
     assert missing == []
     duplicates = sum(n - 1 for n in delivered.values())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import quopri
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -27,7 +27,7 @@ from workflow.app import App
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                          HealthCheck.function_scoped_fixture])
-ARRIVED = datetime(2024, 11, 20, 3, 0, tzinfo=timezone.utc)
+ARRIVED = datetime(2024, 11, 20, 3, 0, tzinfo=UTC)
 LIMITS = Limits(max_message_bytes=2_000_000, max_part_bytes=500_000, max_nesting_depth=8)
 
 CHARSETS = ["utf-8", "windows-1258", "cp1258", "iso-8859-1", "us-ascii", "koi8-r", "shift_jis", "big5",
@@ -49,7 +49,8 @@ def encoded_words(draw) -> str:  # type: ignore[no-untyped-def]
     return f"=?{charset}?q?{quopri.encodestring(data, header=True).decode(errors='replace')}?="
 
 
-header_value = st.one_of(any_text, encoded_words(), st.lists(st.one_of(any_text, encoded_words()), max_size=4).map(" ".join),
+header_value = st.one_of(any_text, encoded_words(),
+                         st.lists(st.one_of(any_text, encoded_words()), max_size=4).map(" ".join),
                          st.text(st.characters(max_codepoint=0x1F), max_size=10))
 file_name = st.one_of(
     st.none(), any_text,

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from intake.sources.maildir import deliver
 from tests import mailfactory
 from tests.reliability import ARRIVED, write_config
-from workflow.db import models
 from workflow.app import App
+from workflow.db import models
 from workflow.runtime.daemon import Daemon
 
 SENDER = "vanthu@skhcn.tayninh.gov.vn"

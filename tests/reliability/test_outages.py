@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from intake.sources.maildir import deliver
 from tests import mailfactory
 from tests.reliability import ARRIVED, IMAP_PW_ENV, append_many, count, tagged, wait_until, write_config
-from workflow.db import models
 from workflow.app import App
+from workflow.db import models
 from workflow.runtime.daemon import Daemon
 
 PROVINCES = [("tayninh", "Tây Ninh"), ("cantho", "Cần Thơ"), ("angiang", "An Giang"), ("camau", "Cà Mau"),
@@ -38,7 +38,7 @@ class Running:
         self.daemon = Daemon(app)
         self.thread = threading.Thread(target=self.daemon.run_forever, kwargs={"install_signals": False}, daemon=True)
 
-    def __enter__(self) -> "Running":
+    def __enter__(self) -> Running:
         self.thread.start()
         return self
 

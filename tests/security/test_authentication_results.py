@@ -36,7 +36,8 @@ def verdict(raw: bytes):  # type: ignore[no-untyped-def]
 
 def test_an_aligned_pass_above_our_received_line_is_believed():
     found = verdict(message(f"Authentication-Results: mx.tdc.example.vn; dkim=pass header.d={AGENCY} header.s=s1; "
-                            f"spf=pass smtp.mailfrom=vanthu@{AGENCY}; dmarc=pass (p=reject) header.from={AGENCY}", OURS))
+                            f"spf=pass smtp.mailfrom=vanthu@{AGENCY}; dmarc=pass (p=reject) header.from={AGENCY}",
+                            OURS))
     assert found.status == PASS and found.forgery_signs == ()
 
 
@@ -83,7 +84,8 @@ def test_a_verdict_in_our_name_outside_our_stamp_zone_came_with_the_message(forg
 def test_a_forged_pass_beside_the_genuine_verdict_vouches_for_nothing():
     """With the milter's genuine header right under our Received line and a forged one the MX did not strip
     next to it, both stand in the stamp zone: the contradiction makes neither count."""
-    raw = message(OURS, f"Authentication-Results: mx.tdc.example.vn; dkim=none; dmarc=fail (p=reject) header.from={AGENCY}",
+    raw = message(OURS,
+                  f"Authentication-Results: mx.tdc.example.vn; dkim=none; dmarc=fail (p=reject) header.from={AGENCY}",
                   f"Authentication-Results: mx.tdc.example.vn; dmarc=pass header.from={AGENCY}", SENDERS)
     assert verdict(raw).status == FAIL
 

@@ -18,7 +18,7 @@ import time
 import zipfile
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -33,7 +33,7 @@ from tests import hostile_mime, mailfactory
 from tests.cli_helpers import TDC_BOT, write_config
 from workflow.db import models
 
-FIRST = datetime(2024, 11, 20, 2, 0, tzinfo=timezone.utc)
+FIRST = datetime(2024, 11, 20, 2, 0, tzinfo=UTC)
 SENDER = "vanthu@skhcn.tayninh.gov.vn"
 
 
@@ -218,7 +218,8 @@ def test_slow_pdf_pages_stop_at_the_message_budget(tmp_path):
 def test_a_huge_page_is_rendered_within_the_pixel_budget(tmp_path):
     # ~300 bytes: one empty 6000 × 6000-point page; at 200 dpi that is 280 megapixels for OCR.
     pdf = _pdf(b"/MediaBox [0 0 6000 6000]", zlib.compress(b"q Q"))
-    config = _setup(tmp_path, _with_files("Báo cáo năm 2024 (bản quét)", {"Báo cáo quét.pdf": (pdf, "application/pdf")}),
+    config = _setup(tmp_path,
+                    _with_files("Báo cáo năm 2024 (bản quét)", {"Báo cáo quét.pdf": (pdf, "application/pdf")}),
                     "max_page_megapixels = 4")
     attack = _after(config, first := run_once(config))
     assert attack["status"] == "recorded"

@@ -11,7 +11,7 @@ import os
 import stat
 import tarfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,8 +20,8 @@ from sqlalchemy import select
 from intake.sources.maildir import deliver
 from tests import mailfactory
 from tests.cli_helpers import cli_json, run_cli, write_config
-from workflow.db import models
 from workflow.app import App
+from workflow.db import models
 from workflow.operations.backup import BackupError, create_backup, restore_backup
 from workflow.operations.restore_safety import HELD_REASON, ArchiveLimits
 
@@ -131,7 +131,7 @@ def test_database_and_backup_are_owner_only(tmp_path):
         app = _app(config)
         try:
             with app.db.transaction() as session:
-                session.add(models.JobRun(name="x", ok=True, result="", last_run_at=datetime.now(timezone.utc)))
+                session.add(models.JobRun(name="x", ok=True, result="", last_run_at=datetime.now(UTC)))
             archive = create_backup(app, tmp_path / "b.tar.gz").path
         finally:
             app.close()

@@ -19,9 +19,9 @@ from intake.sources.maildir import deliver
 from tests import mailfactory
 from tests.cli_helpers import cli_json, run_cli
 from tests.reliability import ARRIVED, write_config
-from workflow.operations import doctor
-from workflow.db import models
 from workflow.app import App
+from workflow.db import models
+from workflow.operations import doctor
 from workflow.runtime.daemon import Daemon
 
 TRUSTED = 'trusted_authserv_id = "mx.tdc.example.vn"\n'
@@ -142,7 +142,8 @@ def test_aligned_pass_from_the_trusted_server_is_received(tmp_path):
 def test_comment_in_from_never_supplies_the_address(tmp_path):
     """Finding: `From: vanthu@skhcn.tayninh.gov.vn (So KHCN) <evil@attacker.example>` with DMARC passing for
     attacker.example was stored as Tây Ninh's address. The address in angle brackets is the identity."""
-    assert parse_mailbox("vanthu@skhcn.tayninh.gov.vn (So KHCN) <evil@attacker.example>").address == "evil@attacker.example"
+    mailbox = parse_mailbox("vanthu@skhcn.tayninh.gov.vn (So KHCN) <evil@attacker.example>")
+    assert mailbox.address == "evil@attacker.example"
     config = _config(tmp_path, trusted=True)
     raw = _with(_replace_from(mailfactory.report_email(), f"{TAY_NINH} (So KHCN) <evil@attacker.example>"),
                 "Authentication-Results: mx.tdc.example.vn; dmarc=pass header.from=attacker.example", OUR_RECEIVED)
@@ -332,6 +333,7 @@ def test_verification_needs_an_aligned_pass_from_the_trusted_server():
     assert check_sender(env(), trusted).status == FAIL
     assert check_sender(env("mx.tdc.example.vn; dmarc=pass header.from=skhcn.tayninh.gov.vn"), trusted).status == PASS
     assert check_sender(env("mx.tdc.example.vn; dmarc=pass header.from=attacker.example"), trusted).status == FAIL
-    assert check_sender(env("mx.tdc.example.vn; dkim=pass header.d=tayninh.gov.vn"), trusted).status == FAIL  # not exact
+    assert check_sender(env("mx.tdc.example.vn; dkim=pass header.d=tayninh.gov.vn"),
+                        trusted).status == FAIL  # not exact
     assert check_sender(env("mx.tdc.example.vn; spf=pass smtp.mailfrom=x@skhcn.tayninh.gov.vn"), trusted).status == PASS
     assert check_sender(env("evil.example; dmarc=pass header.from=skhcn.tayninh.gov.vn"), trusted).status == FAIL

@@ -25,7 +25,8 @@ def test_forty_forged_senders_get_at_most_the_hourly_cap_and_an_agency_is_not_he
     mail = config.parent / "mail"
     for n in range(40):
         deliver(mail, mailfactory.report_email(sender=f"nguoi{n}@gmail.com", province="Bến Tre",
-                                               message_id=f"<storm-{n}@gmail.com>"), when=ARRIVED + timedelta(seconds=n))
+                                               message_id=f"<storm-{n}@gmail.com>"),
+                                               when=ARRIVED + timedelta(seconds=n))
     deliver(mail, mailfactory.report_email(), when=ARRIVED + timedelta(minutes=5))  # Tây Ninh, its own domain
     app = App.load(str(config))
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -47,8 +47,8 @@ def season(tmp_path_factory):
     deliver(tmp_path / "mail", msg.as_bytes(), when=spec["arrived"])
     # No From address: quarantined, and its subject is shown by `quarantine list`.
     stranger = (f"To: baocao@tdc.example.vn\r\nSubject: {SUBJECT}\r\n"
-                "Content-Type: text/plain; charset=utf-8\r\n\r\nxin chao\r\n").encode("utf-8")
-    deliver(tmp_path / "mail", stranger, when=datetime(2024, 11, 21, 2, 0, tzinfo=timezone.utc))
+                "Content-Type: text/plain; charset=utf-8\r\n\r\nxin chao\r\n").encode()
+    deliver(tmp_path / "mail", stranger, when=datetime(2024, 11, 21, 2, 0, tzinfo=UTC))
     # A report from an unknown address that names no agency: it waits in `review list`.
     unplaced = EmailMessage()
     unplaced["From"], unplaced["To"] = "nguoila@gmail.com", "baocao@tdc.example.vn"
@@ -56,7 +56,7 @@ def season(tmp_path_factory):
     unplaced.set_content("Kính gửi Bộ KH&CN, gửi báo cáo kết quả thực hiện Chương trình năm 2024.")
     unplaced.add_attachment(report_docx("đơn vị", [(h, "") for h, _ in spec["sections"]], []),
                             maintype="application", subtype="octet-stream", filename="bao-cao.docx")
-    deliver(tmp_path / "mail", unplaced.as_bytes(), when=datetime(2024, 11, 22, 2, 0, tzinfo=timezone.utc))
+    deliver(tmp_path / "mail", unplaced.as_bytes(), when=datetime(2024, 11, 22, 2, 0, tzinfo=UTC))
     app = App.load(str(config))
     try:
         Daemon(app).run_once()
@@ -108,13 +108,14 @@ def test_digest_docx_survives_control_characters(tmp_path):
     from workflow.season.status import StatusRow
 
     row = StatusRow(agency="x", name="Tỉnh\x02 X\x1b", kind="province", state="received",
-                    received_at=datetime(2024, 11, 20, tzinfo=timezone.utc), on_time=True, versions=1,
+                    received_at=datetime(2024, 11, 20, tzinfo=UTC), on_time=True, versions=1,
                     outline_missing=["I.1\x0c"], review_reasons=[])
     path = status_table_docx([row], 2024, datetime(2024, 11, 21).date(), tmp_path / "d.docx", annex="\x07")
     assert "Tỉnh X" in "".join(c.text for t in docx.Document(str(path)).tables for r in t.rows for c in r.cells)
 
 
-@pytest.mark.parametrize("command", [("quarantine", "list"), ("review", "list"), ("show", "1"), ("show", "2"), ("show", "3"),
+@pytest.mark.parametrize("command",
+                         [("quarantine", "list"), ("review", "list"), ("show", "1"), ("show", "2"), ("show", "3"),
                                      ("status", "--year", str(YEAR))])
 def test_terminal_output_is_plain_text(season, command):
     tmp_path, config = season

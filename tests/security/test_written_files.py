@@ -13,7 +13,7 @@ import os
 import stat
 import subprocess
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -170,7 +170,7 @@ def test_contacts_import_stops_when_checking_takes_too_long(roster) -> None:  # 
 def test_folders_are_0750_or_0700_and_lock_files_0600_under_umask_000(tmp_path: Path) -> None:
     var = tmp_path / "var"
     maildir = tmp_path / "mail"
-    deliver(maildir, mailfactory.report_email(), when=datetime(2024, 11, 20, 2, tzinfo=timezone.utc))
+    deliver(maildir, mailfactory.report_email(), when=datetime(2024, 11, 20, 2, tzinfo=UTC))
     config = tmp_path / "tdc.toml"
     config.write_text(
         f'[database]\nurl = "sqlite:///{var / "db" / "tdc.db"}"\n[storage]\npath = "{var / "lib" / "store"}"\n'
@@ -206,7 +206,7 @@ def test_release_restored_sends_only_to_addresses_the_bot_could_have_written_to(
     src = tmp_path / "src"
     src.mkdir()
     config = write_config(src, f"sqlite:///{src / 'tdc.db'}", extra)
-    when = datetime(2024, 11, 20, 2, tzinfo=timezone.utc)
+    when = datetime(2024, 11, 20, 2, tzinfo=UTC)
     for sender in (STRANGER, VERIFIED):
         deliver(src / "mail", _gmail_report(sender), when=when)
     run_cli("run", "--once", config=config)  # both stored; acks already sent, none left to restore
@@ -260,20 +260,20 @@ TRICKY_CHARS = ("\u202e", "\u200b")
 
 
 def test_bidi_and_zero_width_characters_are_neutralised_in_the_boards_file_names(tmp_path: Path) -> None:
-    from workflow.web.server import start_in_thread
     from tests.servers.common import free_port
+    from workflow.web.server import start_in_thread
 
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'tdc.db'}")
     msg = EmailMessage()
     msg["From"] = "Sở KH&CN Tây Ninh <vanthu@skhcn.tayninh.gov.vn>"
     msg["To"] = "baocao@tdc.example.vn"
     msg["Subject"] = "Báo cáo kết quả thực hiện Chương trình 1322 năm 2024 của tỉnh Tây Ninh"
-    msg["Date"] = format_datetime(datetime(2024, 11, 20, 9, tzinfo=timezone.utc))
+    msg["Date"] = format_datetime(datetime(2024, 11, 20, 9, tzinfo=UTC))
     msg["Message-ID"] = make_msgid(domain="skhcn.tayninh.gov.vn")
     msg.set_content("Kính gửi Bộ Khoa học và Công nghệ, xin gửi báo cáo năm 2024 (tệp đính kèm).")
     msg.add_attachment(mailfactory.report_docx("Tây Ninh", 2024), maintype="application",
                        subtype="vnd.openxmlformats-officedocument.wordprocessingml.document", filename=TRICKY + ".docx")
-    deliver(tmp_path / "mail", msg.as_bytes(), when=datetime(2024, 11, 20, 2, tzinfo=timezone.utc))
+    deliver(tmp_path / "mail", msg.as_bytes(), when=datetime(2024, 11, 20, 2, tzinfo=UTC))
     run_cli("run", "--once", config=config)
     app = App.load(str(config))
     with app.db.transaction() as s:

@@ -14,7 +14,8 @@ def in_ci() -> bool:
 
 def require_binary(path_or_name: str, install_hint: str) -> str:
     """Return the binary's path, or skip locally / fail under CI=true with the exact install command."""
-    found = path_or_name if os.path.isfile(path_or_name) and os.access(path_or_name, os.X_OK) else shutil.which(path_or_name)
+    found = path_or_name if os.path.isfile(path_or_name) and os.access(path_or_name,
+                                                                       os.X_OK) else shutil.which(path_or_name)
     if found:
         return found
     message = f"{path_or_name} is not installed; run: {install_hint}"

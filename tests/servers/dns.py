@@ -21,8 +21,8 @@ import base64
 import subprocess
 import threading
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import pytest
 
@@ -126,7 +126,7 @@ class DkimKey:
         return f"v=DKIM1; k=rsa; p={self.public_b64}"
 
     @classmethod
-    def generate(cls, domain: str, selector: str = DKIM_SELECTOR, bits: int = DKIM_BITS) -> "DkimKey":
+    def generate(cls, domain: str, selector: str = DKIM_SELECTOR, bits: int = DKIM_BITS) -> DkimKey:
         """openssl (already needed for the test certificates) rather than a crypto library in the venv."""
         openssl = require_binary("openssl", "apt-get install -y openssl")
         private = subprocess.run([openssl, "genpkey", "-algorithm", "RSA", "-pkeyopt", f"rsa_keygen_bits:{bits}"],

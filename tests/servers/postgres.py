@@ -17,8 +17,8 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -88,7 +88,8 @@ class PostgresServer:
                 raise RuntimeError(f"running as root needs the '{SERVICE_USER}' account; run: {INSTALL_HINT}") from None
             for path in (self.base_dir, self.socket_dir):
                 os.chown(path, service.pw_uid, service.pw_gid)
-        base = [str(self.bindir / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--no-sync"]
+        base = [str(self.bindir / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER, "-A", "trust", "-E", "UTF8",
+                "--no-sync"]
         first = self._run(base + ["--locale=C.UTF-8"], check=False)
         if first.returncode != 0:
             shutil.rmtree(self.data_dir, ignore_errors=True)
@@ -100,7 +101,8 @@ class PostgresServer:
             self.init()
         options = f"-p {self.port} -k {self.socket_dir} -c listen_addresses={self.host} -c fsync=off"
         result = self._run(
-            [str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_path), "-o", options, "-w", "-t", "60", "start"],
+            [str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_path), "-o", options, "-w", "-t",
+             "60", "start"],
             check=False,
         )
         if result.returncode != 0:

@@ -41,10 +41,10 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping
 
 import pytest
 
@@ -175,7 +175,7 @@ class Verdict:
     raw: dict
 
     @classmethod
-    def from_json(cls, data: dict) -> "Verdict":
+    def from_json(cls, data: dict) -> Verdict:
         return cls(action=data["action"], score=float(data["score"]),
                    required_score=float(data.get("required_score", 0.0)),
                    symbols=dict(data.get("symbols", {})), raw=data)
@@ -198,7 +198,8 @@ class RspamdServer:
         self.hs_cache = Path(hs_cache or os.environ.get("RSPAMD_HS_CACHE") or DEFAULT_HS_CACHE)
         self.log_level = log_level
         self.strip_authentication_results = strip_authentication_results
-        # More files for the local configuration directory, e.g. {"local.d/hfilter.conf": "..."} (a benchmark's profile).
+        # More files for the local configuration directory, e.g. {"local.d/hfilter.conf": "..."}
+        # (a benchmark's profile).
         self.extra_config = dict(extra_config or {})
         self.http_port = free_port()
         self.milter_port = free_port()

@@ -24,15 +24,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from rich.console import Console
-from sqlalchemy import select
-
 from selenium.common.exceptions import WebDriverException
+from sqlalchemy import select
 
 from tests.cli_helpers import wait_for
 from tests.servers.common import free_port, require_binary
-from workflow.db import models
 from workflow.accounts import add_user
 from workflow.app import App
+from workflow.db import models
 from workflow.season import states
 from workflow.season.status import season_status
 
@@ -192,7 +191,8 @@ def test_a_stranger_is_sent_to_the_login_page(season, browser, out_dir) -> None:
     browser.get(f"{season['base']}/review")
     assert path_of(browser) == "/login?next=/review"
     form = css(browser, "form[action='/login']")
-    names = {el.get_attribute("name"): el.get_attribute("type") for el in all_css(browser, "form[action='/login'] input")}
+    names = {el.get_attribute("name"): el.get_attribute("type") for el in all_css(browser,
+                                                                                  "form[action='/login'] input")}
     assert names["email"] == "email" and names["password"] == "password" and names["csrf_token"] == "hidden"
     assert form.get_attribute("method") == "post"
     check_page(browser, out_dir, "01-login")

@@ -13,6 +13,7 @@ import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -78,7 +79,7 @@ def test_small_helpers() -> None:
 
 
 def test_accounts_on_both_databases(db_url: str) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from workflow.db.engine import Database
 
@@ -92,7 +93,7 @@ def test_accounts_on_both_databases(db_url: str) -> None:
         with db.transaction() as s:
             with pytest.raises(accounts.AccountError, match="12"):
                 accounts.add_user(s, "x@example.vn", "short")
-        now = datetime(2024, 12, 1, tzinfo=timezone.utc)
+        now = datetime(2024, 12, 1, tzinfo=UTC)
         with db.transaction() as s:
             row = s.scalar(__import__("sqlalchemy").select(accounts.models.User))
             assert row.password_hash.startswith("$argon2id$") and PASSWORD not in row.password_hash
@@ -357,12 +358,12 @@ def test_extend_exempt_and_a_refused_accept_through_the_board(served) -> None:
 
 def test_contact_health_column_and_the_agency_contacts_section(served, tmp_path: Path, monkeypatch) -> None:
     """Contacts imported from a sheet, one bounced, reminders queued by the reminders' own code: the board shows it."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from sqlalchemy import select
 
-    from workflow.season import contacts
     from workflow.db import models
+    from workflow.season import contacts
     from workflow.season.reminders import send_reminders
 
     base, app = served["base"], served["app"]
@@ -371,7 +372,7 @@ def test_contact_health_column_and_the_agency_contacts_section(served, tmp_path:
                      "Tây Ninh,daumoi@tayninh.example.org,Nguyễn Thị Lan,Đầu mối,Sở KH&CN Tây Ninh\n"
                      "Tây Ninh,vanthu@tayninh.example.org,,Văn thư,\n"
                      "Bộ Y tế,khcn@byt.example.vn,Trần Văn Bình,đầu mối,\n", encoding="utf-8")
-    now = datetime(2024, 11, 23, 2, tzinfo=timezone.utc)  # 7 days before the 30/11/2024 deadline
+    now = datetime(2024, 11, 23, 2, tzinfo=UTC)  # 7 days before the 30/11/2024 deadline
     with app.db.transaction() as s:
         checked = contacts.check_table(app.roster_base, contacts.read_table(sheet), s)
         assert not checked.problems
@@ -381,7 +382,7 @@ def test_contact_health_column_and_the_agency_contacts_section(served, tmp_path:
     with app.db.transaction() as s:  # what a bounce of that reminder records (reminder_mail.py)
         bounced = s.scalars(select(models.Contact).where(models.Contact.email == "khcn@byt.example.vn")).one()
         bounced.failing, bounced.bounce_reason = True, "550 5.1.1 user unknown"
-        bounced.last_bounce_at = datetime(2024, 11, 24, 20, tzinfo=timezone.utc)  # 25/11 in Hanoi
+        bounced.last_bounce_at = datetime(2024, 11, 24, 20, tzinfo=UTC)  # 25/11 in Hanoi
 
     opener, _ = client()
     login(opener, base)

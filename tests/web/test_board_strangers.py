@@ -20,10 +20,11 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -306,7 +307,7 @@ def test_a_removed_account_added_again_does_not_bring_old_cookies_back(board: di
 
 def test_sessions_on_both_databases(db_url: str) -> None:
     db = Database(db_url)
-    now = datetime(2024, 12, 1, 8, tzinfo=timezone.utc)
+    now = datetime(2024, 12, 1, 8, tzinfo=UTC)
     try:
         with db.transaction() as s:
             accounts.add_user(s, USER, PASSWORD)

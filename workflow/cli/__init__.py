@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-
 GLOBAL_CONFIG = ("--config", "-c")
 
 

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import typer
 
-from workflow.cli import commands_actions, commands_admin, commands_mail, commands_season
-from workflow.cli import commands_deadline
-from workflow.cli import commands_ops
-from workflow.cli import commands_reports
-from workflow.cli import commands_web
-from workflow.cli import commands_outbox
-from workflow.cli import commands_contacts
-from workflow.cli import commands_junk
-from workflow.cli import commands_files
+from workflow.cli import (
+    commands_actions,
+    commands_admin,
+    commands_contacts,
+    commands_deadline,
+    commands_files,
+    commands_junk,
+    commands_mail,
+    commands_ops,
+    commands_outbox,
+    commands_reports,
+    commands_season,
+    commands_web,
+)
 
 app = typer.Typer(
     name="tdc-bot",

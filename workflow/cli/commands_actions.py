@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -36,7 +37,8 @@ if TYPE_CHECKING:  # imported where used: the command line must start fast (work
 
 ActorOption = Annotated[
     str | None,
-    typer.Option("--actor", help="Người thực hiện, ghi vào nhật ký. Mặc định: $TDC_ACTOR, nếu không thì tên đăng nhập."),
+    typer.Option("--actor",
+                 help="Người thực hiện, ghi vào nhật ký. Mặc định: $TDC_ACTOR, nếu không thì tên đăng nhập."),
 ]
 YearOption = Annotated[int | None, typer.Option("--year", "-y", help="Năm báo cáo (hoặc viết ĐƠN-VỊ/NĂM).")]
 AgencyArg = Annotated[str, typer.Argument(help="Đơn vị như trong `tdc-bot roster` (vd. tay-ninh), hoặc ĐƠN-VỊ/NĂM "
@@ -306,7 +308,8 @@ def _print_show(data: dict[str, Any]) -> None:
         lines.append(f"  Tiêu đề: {v['subject'] or '(không có tiêu đề)'}")
         files = ", ".join(f"{a['filename']} ({a['size']} B)" for a in v["attachments"]) or "không có"
         lines.append(f"  Tệp đính kèm: {files}")
-        lines.append(f"  Đề cương có: {', '.join(v['outline_present']) or '—'}; thiếu: {', '.join(v['outline_missing']) or '—'}")
+        lines.append(f"  Đề cương có: {', '.join(v['outline_present']) or '—'}; thiếu: "
+                     f"{', '.join(v['outline_missing']) or '—'}")
         if v["indicators"]:
             lines.append("  Chỉ tiêu (chỉ tiêu / kết quả năm / lũy kế / tỷ lệ %):")
         for r in v["indicators"]:

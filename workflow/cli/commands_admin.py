@@ -17,10 +17,11 @@ def register(app: typer.Typer) -> None:
     @config_app.command("check")
     def config_check(config: ConfigOption = None) -> None:
         """Kiểm tra tệp cấu hình và các tệp dữ liệu, báo mọi lỗi cùng một lúc."""
+        from pathlib import Path
+
         from reference.campaigns import CampaignError, load_campaigns
         from reference.roster import RosterError, load_roster
         from workflow.settings import ConfigError, load_config
-        from pathlib import Path
 
         problems: list[str] = []
         loaded = None
@@ -40,21 +41,24 @@ def register(app: typer.Typer) -> None:
             problems.append(f"campaigns: {exc}")
         if problems:
             fail("\n".join(["Configuration problems:"] + [f"  - {p}" for p in problems]), 2)
+        assert loaded is not None  # else its error is among the problems
         s = loaded.settings
         console.print(f"OK: {loaded.source}", markup=False)
         console.print(f"  database: {_redact(s.database.url)}", markup=False)
         console.print(f"  mailbox:  {s.mailbox.source} "
-                      + (f"{s.mailbox.username}@{s.mailbox.host}:{s.mailbox.effective_port} ({s.mailbox.security}) {s.mailbox.folder}"
+                      + (f"{s.mailbox.username}@{s.mailbox.host}:{s.mailbox.effective_port} ({s.mailbox.security}) "
+                         f"{s.mailbox.folder}"
                          if s.mailbox.source == "imap" else s.mailbox.maildir), markup=False)
         console.print(f"  sending:  {s.smtp.transport} "
-                      + (f"{s.smtp.host}:{s.smtp.effective_port} ({s.smtp.security})" if s.smtp.transport == "smtp" else s.smtp.outbox_dir),
+                      + (f"{s.smtp.host}:{s.smtp.effective_port} ({s.smtp.security})"
+                         if s.smtp.transport == "smtp" else s.smtp.outbox_dir),
                       markup=False)
 
     @db_app.command("upgrade")
     def db_upgrade(config: ConfigOption = None) -> None:
         """Chuyển cơ sở dữ liệu lên phiên bản mới nhất (mỗi lần khởi động cũng tự làm)."""
         with open_app(config) as a:
-            a.db  # migrates
+            a.db  # noqa: B018 - opening the database migrates it
             console.print(f"Cơ sở dữ liệu đã ở phiên bản mới nhất: {_redact(a.settings.database.url)}", markup=False)
 
     @app.command("roster")
@@ -78,7 +82,8 @@ def register(app: typer.Typer) -> None:
                 return
             from notifier.labels import agency_kind_label
 
-            t = table("#", "mã đơn vị", "tên chính thức", "loại", "tên miền", title=f"Đơn vị phải báo cáo năm {year}: {len(agencies)}")
+            t = table("#", "mã đơn vị", "tên chính thức", "loại", "tên miền",
+                      title=f"Đơn vị phải báo cáo năm {year}: {len(agencies)}")
             for i, ag in enumerate(agencies, 1):
                 t.add_row(str(i), ag.slug, ag.name, agency_kind_label(ag.kind),
                           ", ".join(ag.domains[:2]))

@@ -5,8 +5,9 @@ import the spreadsheet and read ``contacts list --json``.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -26,7 +27,8 @@ from workflow.cli.common import (
 if TYPE_CHECKING:  # imported where used: the command line must start fast (workflow/cli/common.py)
     from sqlalchemy.orm import Session
 
-AgencyArg = Annotated[str, typer.Argument(help="Đơn vị: mã hoặc tên, có hay không dấu đều được (tay-ninh, \"Tỉnh Tây Ninh\").", show_default=False)]
+AgencyArg = Annotated[str, typer.Argument(help="Đơn vị: mã hoặc tên, có hay không dấu đều được (tay-ninh, \"Tỉnh Tây "
+                                               "Ninh\").", show_default=False)]
 EmailArg = Annotated[str, typer.Argument(help="Địa chỉ email.", show_default=False)]
 
 
@@ -38,13 +40,18 @@ def register(app: typer.Typer) -> None:
     @contacts_app.command("import")
     def contacts_import(
         file: Annotated[Path, typer.Argument(help="Tệp CSV (UTF-8, phân cách ';' hoặc ',') hoặc XLSX có dòng tiêu đề: "
-                                                  "`agency`, `email`, và nếu có: `name`, `role`, `phone`, `unit`, `from_year`.",
+                                                  "`agency`, `email`, và nếu có: `name`, `role`, `phone`, `unit`, "
+                                                  "`from_year`.",
                                              show_default=False)],
-        dry_run: Annotated[bool, typer.Option("--dry-run", help="Chỉ cho xem sẽ thay đổi gì, không thay đổi gì.")] = False,
+        dry_run: Annotated[bool, typer.Option("--dry-run",
+                                              help="Chỉ cho xem sẽ thay đổi gì, không thay đổi gì.")] = False,
         skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Vẫn nhập các dòng đúng khi có dòng lỗi.")] = False,
         actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False, config: ConfigOption = None,
     ) -> None:
-        """Nhập danh bạ từ bảng tính; mọi dòng lỗi được liệt kê, và không nhập gì nếu còn dòng lỗi (trừ khi dùng --skip-bad)."""
+        """Nhập danh bạ từ bảng tính; mọi dòng lỗi được liệt kê, và không nhập gì nếu còn dòng lỗi.
+
+        Dùng --skip-bad để vẫn nhập các dòng đúng.
+        """
         from workflow.season import contacts
 
         if not file.is_file():
@@ -88,7 +95,8 @@ def register(app: typer.Typer) -> None:
             if change.action != "same":
                 console.print(("(thử) " if dry_run else "") + change.describe(), markup=False)
         for carry in out["carried_over"]:
-            console.print(f"chuyển sang {carry['agency']}: {carry['email']} (từ {carry['fields']['from']}, chưa xác nhận)",
+            console.print(f"chuyển sang {carry['agency']}: {carry['email']} (từ {carry['fields']['from']}, chưa xác "
+                          "nhận)",
                           markup=False)
         same = sum(1 for c in changes if c.action == "same")
         console.print(f"{'Sẽ nhập' if dry_run else 'Đã nhập'} {out['imported']} liên hệ, {same} không đổi"
@@ -97,7 +105,8 @@ def register(app: typer.Typer) -> None:
 
     @contacts_app.command("list")
     def contacts_list(
-        year: Annotated[int | None, typer.Option("--year", "-y", help="Chỉ các liên hệ dùng được trong năm báo cáo này.")] = None,
+        year: Annotated[int | None, typer.Option("--year", "-y", help="Chỉ các liên hệ dùng được trong năm báo cáo "
+                                                                      "này.")] = None,
         agency: Annotated[str | None, typer.Option("--agency", "-a", help="Chỉ đơn vị này (mã hoặc tên).")] = None,
         json_out: JsonOption = False, config: ConfigOption = None,
     ) -> None:
@@ -123,7 +132,8 @@ def register(app: typer.Typer) -> None:
                         f"{sum(1 for r in rows if r['source'] == contacts.SUGGESTED)} gợi ý")
         for r in rows:
             health = f"bị trả lại: {r['bounce_reason']}" if r["failing"] else "—"
-            t.add_row(r["agency"], r["email"], r["name"] or "—", r["role"] or "—", r["unit"] or "—", contact_source_label(r["source"]),
+            t.add_row(r["agency"], r["email"], r["name"] or "—", r["role"] or "—", r["unit"] or "—",
+                      contact_source_label(r["source"]),
                       "có" if r["confirmed"] else "chưa", health[:80])
         console.print(t)
 
@@ -153,7 +163,8 @@ def register(app: typer.Typer) -> None:
         role: Annotated[str, typer.Option("--role", help="Vai trò: đầu mối, lãnh đạo, văn thư, hoặc ghi tự do.")] = "",
         phone: Annotated[str, typer.Option("--phone", help="Số điện thoại.")] = "",
         unit: Annotated[str, typer.Option("--unit", help="Tên nơi nhận, như viết sau \"Kính gửi:\".")] = "",
-        from_year: Annotated[int | None, typer.Option("--from-year", help="Năm báo cáo đầu tiên liên hệ này được dùng.")] = None,
+        from_year: Annotated[int | None, typer.Option("--from-year", help="Năm báo cáo đầu tiên liên hệ này được "
+                                                                          "dùng.")] = None,
         actor: ActorOption = None, now: NowOption = None, json_out: JsonOption = False, config: ConfigOption = None,
     ) -> None:
         """Thêm một liên hệ đã xác nhận (hoặc sửa và xác nhận liên hệ đã có)."""
@@ -177,7 +188,10 @@ def register(app: typer.Typer) -> None:
     @contacts_app.command("confirm")
     def contacts_confirm(agency: AgencyArg, email: EmailArg, actor: ActorOption = None, now: NowOption = None,
                          json_out: JsonOption = False, config: ConfigOption = None) -> None:
-        """Xác nhận một liên hệ (chuyển từ đơn vị sáp nhập, đã sửa sau khi thư bị trả lại, hoặc bị xóa nhầm): thư nhắc lại dùng liên hệ này."""
+        """Xác nhận một liên hệ: thư nhắc lại dùng liên hệ này.
+
+        Dùng cho liên hệ chuyển từ đơn vị sáp nhập, đã sửa sau khi thư bị trả lại, hoặc bị xóa nhầm.
+        """
         from workflow.season import contacts
 
         _one(config, actor, now, json_out, lambda s, roster, who, when: contacts.confirm(
@@ -185,7 +199,8 @@ def register(app: typer.Typer) -> None:
 
     @contacts_app.command("export")
     def contacts_export(
-        out: Annotated[Path, typer.Option("--out", "-o", help="Tệp .csv hoặc .xlsx; `contacts import` đọc lại được.", show_default=False)],
+        out: Annotated[Path, typer.Option("--out", "-o", help="Tệp .csv hoặc .xlsx; `contacts import` đọc lại được.",
+                                          show_default=False)],
         json_out: JsonOption = False, config: ConfigOption = None,
     ) -> None:
         """Ghi danh bạ ra bảng tính mà `contacts import` đọc lại được."""

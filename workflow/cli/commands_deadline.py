@@ -7,12 +7,23 @@ and daily caps.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any
 
 import typer
 
-from workflow.cli.common import ConfigOption, JsonOption, NowOption, console, fail, open_app, parse_now, print_json, table
+from workflow.cli.common import (
+    ConfigOption,
+    JsonOption,
+    NowOption,
+    console,
+    fail,
+    open_app,
+    parse_now,
+    print_json,
+    table,
+)
 
 YearOption = Annotated[
     int | None,
@@ -34,7 +45,7 @@ def _year(app: Any, year: int | None, now: datetime) -> int:
     found = season_year(app.campaigns, now)
     if found is None:
         fail(f"Chưa có đợt báo cáo nào mở trước ngày {now:%d/%m/%Y}; chọn năm bằng --year NĂM.", 2)
-    return found  # type: ignore[return-value]
+    return found
 
 
 def _run_daily(config: str | None, year: int | None, now: str | None, dry_run: bool, send: bool,
@@ -68,7 +79,8 @@ def register(app: typer.Typer) -> None:
         from workflow.season.reminders import ReminderError, send_reminders
 
         y, run, flushed = _run_daily(config, year, now, dry_run, send,
-                                     lambda a, y, moment: send_reminders(a, y, moment, dry_run=dry_run), (ReminderError,))
+                                     lambda a, y, moment: send_reminders(a, y, moment, dry_run=dry_run),
+                                     (ReminderError,))
         shown = run.due.reminders if dry_run else run.queued
         if json_out:
             print_json({
@@ -80,9 +92,11 @@ def register(app: typer.Typer) -> None:
             })
             return
         verb = "sẽ xếp (chạy thử)" if dry_run else "đã xếp"
-        t = table("mã đơn vị", "mức nhắc", "người nhận", "tiêu đề", title=f"Nhắc nộp báo cáo năm {y}: {verb} {len(shown)}")
+        t = table("mã đơn vị", "mức nhắc", "người nhận", "tiêu đề",
+                  title=f"Nhắc nộp báo cáo năm {y}: {verb} {len(shown)}")
         for r in shown:
-            t.add_row(r.agency, r.stage, ", ".join(r.recipients) + (f" (cc {', '.join(r.cc)})" if r.cc else ""), r.subject)
+            t.add_row(r.agency, r.stage, ", ".join(r.recipients) + (f" (cc {', '.join(r.cc)})" if r.cc else ""),
+                      r.subject)
         console.print(t)
         if run.due.no_address:
             console.print("Không có địa chỉ: " + ", ".join(u.name for u in run.due.no_address), markup=False)

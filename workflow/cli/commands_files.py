@@ -15,7 +15,8 @@ def attach(
     file: Annotated[Path, typer.Argument(help="Tệp báo cáo (.docx, .pdf, .doc …) đã tải về hoặc đã nhận.")],
     year: YearOption = None,
     message: Annotated[int | None, typer.Option(
-        "--message", "-m", help="Đính kèm vào đúng thư này (mặc định: phiên bản hiện hành, vd. thư gửi đường liên kết).")] = None,
+        "--message", "-m",
+        help="Đính kèm vào đúng thư này (mặc định: phiên bản hiện hành, vd. thư gửi đường liên kết).")] = None,
     received: Annotated[str | None, typer.Option(
         "--received", help="Ngày nhận báo cáo ngoài email (DD/MM/YYYY); chỉ dùng khi đơn vị chưa có thư nào.")] = None,
     reason: Annotated[str, typer.Option("--reason", "-r", help="Ghi chú vào nhật ký (tùy chọn).")] = "",

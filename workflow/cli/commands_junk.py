@@ -6,7 +6,18 @@ from typing import Annotated
 import typer
 
 from workflow.cli.commands_actions import ActorOption, resolve_actor
-from workflow.cli.common import ConfigOption, JsonOption, NowOption, console, fail, open_app, parse_now, print_json, table, vn_date
+from workflow.cli.common import (
+    ConfigOption,
+    JsonOption,
+    NowOption,
+    console,
+    fail,
+    open_app,
+    parse_now,
+    print_json,
+    table,
+    vn_date,
+)
 
 junk_app = typer.Typer(help="Thư rác: lưu lại, không trả lời, không hiện trong các danh sách cần xem.",
                        no_args_is_help=True)

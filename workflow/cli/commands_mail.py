@@ -4,15 +4,26 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterator
+from typing import Annotated, Any
 
 import typer
 
 from reference.numbers import vn_decimal
-from workflow.cli.common import ConfigOption, JsonOption, NowOption, console, fail, open_app, parse_now, rich_console, table
+from workflow.cli.common import (
+    ConfigOption,
+    JsonOption,
+    NowOption,
+    console,
+    fail,
+    open_app,
+    parse_now,
+    rich_console,
+    table,
+)
 
 LogFormat = Annotated[str, typer.Option("--log-format", help="Dạng dòng nhật ký: 'text' hoặc 'json'.")]
 LogLevel = Annotated[str, typer.Option("--log-level", help="Mức nhật ký: debug, info, warning, error.")]
@@ -23,7 +34,7 @@ def shifted_clock(start: datetime) -> Callable[[], datetime]:
     import time
 
     origin = time.monotonic()
-    start_utc = start.astimezone(timezone.utc)
+    start_utc = start.astimezone(UTC)
     return lambda: start_utc + timedelta(seconds=time.monotonic() - origin)
 
 
@@ -52,7 +63,8 @@ def intake_progress() -> Iterator[Callable[[Any], None]]:
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
-        once: Annotated[bool, typer.Option("--once", help="Chạy một lượt: lấy mọi thư mới, ghi nhận, gửi thư đi, rồi thoát.")] = False,
+        once: Annotated[bool, typer.Option(
+            "--once", help="Chạy một lượt: lấy mọi thư mới, ghi nhận, gửi thư đi, rồi thoát.")] = False,
         config: ConfigOption = None,
         now: NowOption = None,
         log_format: LogFormat = "text",
@@ -93,7 +105,8 @@ def register(app: typer.Typer) -> None:
                 stopped = [c.stopped_early for c in result.cycles if c.stopped_early]
                 if stopped:
                     # For cron and scripts: the cycle could not finish; it will be retried, nothing was lost.
-                    fail(f"Nhận thư dừng sớm: {stopped[-1]} (thư chưa đọc được sẽ được đọc lại ở lần sau, không mất thư)", 1)
+                    fail(f"Nhận thư dừng sớm: {stopped[-1]} "
+                         "(thư chưa đọc được sẽ được đọc lại ở lần sau, không mất thư)", 1)
                 return
             from workflow.cli.commands_web import start_with_daemon  # the web board, when [web] enabled
 
@@ -117,7 +130,7 @@ def register(app: typer.Typer) -> None:
             rows = []
             for path in files:
                 raw = path.read_bytes()
-                arrived, _ = arrival_from_headers(raw, datetime.fromtimestamp(path.stat().st_mtime, timezone.utc))
+                arrived, _ = arrival_from_headers(raw, datetime.fromtimestamp(path.stat().st_mtime, UTC))
                 u = understand(RawMessage(f"file:{path}", raw, arrived, "file"), ctx, store=None)
                 data = u.reading().as_dict()
                 data["reasons"] = list(data["reasons"]) + [f"cần xem xét: {r}" for r in u.review_reasons]
@@ -134,7 +147,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("import")
     def import_eml(
-        files: Annotated[list[Path], typer.Argument(help="Các thư đã lưu (.eml) để đưa vào hộp thư Maildir cục bộ.", exists=True, dir_okay=False)],
+        files: Annotated[list[Path], typer.Argument(help="Các thư đã lưu (.eml) để đưa vào hộp thư Maildir cục bộ.",
+                                                    exists=True, dir_okay=False)],
         config: ConfigOption = None,
     ) -> None:
         """Đưa các tệp .eml đã lưu vào hộp thư Maildir đã cấu hình; lượt nhận thư sau sẽ đọc."""
@@ -142,7 +156,8 @@ def register(app: typer.Typer) -> None:
 
         with open_app(config, migrate=False) as a:
             if a.settings.mailbox.source != "maildir":
-                fail("Lệnh import chỉ dùng với mailbox.source = \"maildir\"; với IMAP, hãy đưa thư vào hộp thư trên máy chủ.")
+                fail("Lệnh import chỉ dùng với mailbox.source = \"maildir\"; với IMAP, hãy đưa thư vào hộp thư trên "
+                     "máy chủ.")
             for path in files:
                 target = deliver(a.settings.mailbox.maildir, path.read_bytes())
                 console.print(f"{path} -> {target}", markup=False)

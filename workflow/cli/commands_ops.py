@@ -12,10 +12,14 @@ from workflow.cli.common import ConfigOption, NowOption, console, fail, parse_no
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
-        directory: Annotated[Path, typer.Option("--dir", help="Thư mục cho cấu hình, cơ sở dữ liệu, hộp thư và thư đi của bản chạy thử (làm lại từ đầu).")] = Path("var/demo"),
+        directory: Annotated[Path, typer.Option("--dir",
+                                                help="Thư mục cho cấu hình, cơ sở dữ liệu, hộp thư và thư đi của bản "
+                                                     "chạy thử (làm lại từ đầu).")] = Path("var/demo"),
         year: Annotated[int, typer.Option("--year", help="Năm báo cáo mô phỏng.")] = 2024,
-        agencies: Annotated[int, typer.Option("--agencies", min=5, max=200, help="Số đơn vị trong danh sách năm đó tham gia.")] = 40,
-        seed: Annotated[int, typer.Option("--seed", help="Hạt giống ngẫu nhiên: cùng hạt giống cho cùng một mùa báo cáo.")] = 1,
+        agencies: Annotated[int, typer.Option("--agencies", min=5, max=200,
+                                              help="Số đơn vị trong danh sách năm đó tham gia.")] = 40,
+        seed: Annotated[int, typer.Option("--seed",
+                                          help="Hạt giống ngẫu nhiên: cùng hạt giống cho cùng một mùa báo cáo.")] = 1,
     ) -> None:
         """Mô phỏng cả một mùa báo cáo (không cần máy chủ) và chạy lại từng ngày."""
         from workflow.operations.demo import DemoError, run_demo
@@ -27,7 +31,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("doctor")
     def doctor(config: ConfigOption = None, now: NowOption = None) -> None:
-        """Kiểm tra cấu hình, cơ sở dữ liệu, kho lưu trữ, đăng nhập IMAP/SMTP, đồng hồ, đợt báo cáo; nói cần sửa gì. Thoát mã 1 nếu có lỗi."""
+        """Kiểm tra cấu hình, cơ sở dữ liệu, kho lưu trữ, đăng nhập IMAP/SMTP, đồng hồ, đợt báo cáo; nói cần sửa gì.
+        Thoát mã 1 nếu có lỗi."""
         from workflow.operations.doctor import FAIL, OK, WARN, run_checks
 
         checks = run_checks(config, now=parse_now(now) if now else None)
@@ -48,8 +53,8 @@ def register(app: typer.Typer) -> None:
         config: ConfigOption = None,
     ) -> None:
         """Một tệp lưu trữ gồm cơ sở dữ liệu, kho thư gốc và danh sách mã kiểm tra."""
-        from workflow.operations.backup import BackupError, create_backup
         from workflow.cli.common import open_app
+        from workflow.operations.backup import BackupError, create_backup
 
         with open_app(config, migrate=False) as a:
             try:
@@ -63,13 +68,15 @@ def register(app: typer.Typer) -> None:
 
     @app.command("restore")
     def restore(
-        archive: Annotated[Path, typer.Argument(help="Tệp lưu trữ do `tdc-bot backup` tạo.", exists=True, dir_okay=False)],
+        archive: Annotated[Path, typer.Argument(help="Tệp lưu trữ do `tdc-bot backup` tạo.", exists=True,
+                                                dir_okay=False)],
         config: ConfigOption = None,
-        force: Annotated[bool, typer.Option("--force", help="Ghi đè cơ sở dữ liệu hoặc kho lưu trữ đã có dữ liệu.")] = False,
+        force: Annotated[bool, typer.Option("--force",
+                                            help="Ghi đè cơ sở dữ liệu hoặc kho lưu trữ đã có dữ liệu.")] = False,
     ) -> None:
         """Khôi phục tệp lưu trữ vào cơ sở dữ liệu và kho lưu trữ (trống) đã cấu hình, kiểm tra mọi mã kiểm tra."""
-        from workflow.operations.backup import BackupError, restore_backup
         from workflow.cli.common import open_app
+        from workflow.operations.backup import BackupError, restore_backup
 
         with open_app(config, migrate=False) as a:
             try:

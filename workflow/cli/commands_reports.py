@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # imported where used: the command line must start fast (work
 YearOption = Annotated[int, typer.Option("--year", "-y", help="Năm báo cáo.")]
 
 
-def _progress_reporter(err: Console):  # type: ignore[no-untyped-def]
+def _progress_reporter(err: Console):
     """A Rich bar on a terminal; otherwise a few "i/n name" lines (every fifth of the way, and the last)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -42,8 +42,8 @@ def register(app: typer.Typer) -> None:
         """Viết báo cáo tổng hợp toàn quốc của năm (.docx): trích theo mục đề cương, cộng các chỉ tiêu,
         và phụ lục đơn vị nào nộp khi nào, đơn vị nào chưa nộp."""
 
-        from workflow.reports.compile_docx import compiled_report_docx
         from workflow.reports.compile import compile_for_app
+        from workflow.reports.compile_docx import compiled_report_docx
 
         when = parse_now(now)
         err = safe_console(stderr=True, soft_wrap=True)

@@ -19,8 +19,10 @@ def register(app: typer.Typer) -> None:
 
     @users_app.command("add")
     def users_add(
-        email: Annotated[str, typer.Argument(help="Địa chỉ email của cán bộ (tên đăng nhập, và tên ghi trong nhật ký).", show_default=False)],
-        password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Đọc mật khẩu từ đầu vào chuẩn (dòng đầu tiên).")] = False,
+        email: Annotated[str, typer.Argument(help="Địa chỉ email của cán bộ (tên đăng nhập, và tên ghi trong nhật "
+                                                  "ký).", show_default=False)],
+        password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Đọc mật khẩu từ đầu vào chuẩn (dòng đầu "
+                                                                              "tiên).")] = False,
         replace: Annotated[bool, typer.Option("--replace", help="Đặt mật khẩu mới cho tài khoản đã có.")] = False,
         config: ConfigOption = None,
     ) -> None:
@@ -82,16 +84,17 @@ def register(app: typer.Typer) -> None:
 
     @app.command("web")
     def web(
-        host: Annotated[str | None, typer.Option("--host", help="Địa chỉ lắng nghe (mặc định: [web] host, 127.0.0.1).", show_default=False)] = None,
-        port: Annotated[int | None, typer.Option("--port", min=1, max=65535, help="Cổng (mặc định: [web] port, 8080).", show_default=False)] = None,
+        host: Annotated[str | None, typer.Option("--host", help="Địa chỉ lắng nghe (mặc định: [web] host, 127.0.0.1).",
+                                                 show_default=False)] = None,
+        port: Annotated[int | None, typer.Option("--port", min=1, max=65535, help="Cổng (mặc định: [web] port, 8080).",
+                                                 show_default=False)] = None,
         config: ConfigOption = None,
     ) -> None:
         """Chạy bảng theo dõi cho cán bộ điều phối (chỉ nghe trên máy này, trừ khi cấu hình khác)."""
+        from workflow.accounts import list_users
         from workflow.runtime.logs import setup_logging
         from workflow.web.security import SecretKeyError
         from workflow.web.server import serve
-
-        from workflow.accounts import list_users
 
         setup_logging("text", "info")
         with open_app(config) as a:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Iterator
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -25,20 +26,24 @@ if TYPE_CHECKING:
 
 ConfigOption = Annotated[
     str | None,
-    typer.Option("--config", "-c", help="Tệp cấu hình (TOML). Mặc định: biến $TDC_CONFIG, nếu không thì cấu hình mặc định (dữ liệu trong ./var).", envvar="TDC_CONFIG"),
+    typer.Option("--config", "-c",
+                 help="Tệp cấu hình (TOML). Mặc định: biến $TDC_CONFIG, nếu không thì cấu hình mặc định (dữ liệu trong "
+                      "./var).", envvar="TDC_CONFIG"),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="In ra JSON (cho chương trình khác đọc).")]
 NowOption = Annotated[
     str | None,
-    typer.Option("--now", help="Coi thời điểm hiện tại là lúc này (ISO 8601, vd. 2024-11-23T08:00; giờ Việt Nam khi không ghi múi giờ)."),
+    typer.Option("--now",
+                 help="Coi thời điểm hiện tại là lúc này (ISO 8601, vd. 2024-11-23T08:00; giờ Việt Nam khi không ghi "
+                      "múi giờ)."),
 ]
 
 
 
-_console: "Console | None" = None
+_console: Console | None = None
 
 
-def rich_console() -> "Console":
+def rich_console() -> Console:
     """The one stdout console (soft-wrapped: scripts grep whole lines); hand this to Rich widgets.
 
     A SafeConsole (workflow.cli.safe_console): text from a mail is never read as markup.
@@ -58,17 +63,17 @@ class _LazyConsole:
         return getattr(rich_console(), name)
 
 
-console: "Console" = _LazyConsole()  # type: ignore[assignment]
+console: Console = _LazyConsole()  # type: ignore[assignment]
 
 
-def safe_console(**kwargs: Any) -> "Console":
+def safe_console(**kwargs: Any) -> Console:
     """Another SafeConsole (e.g. on stderr), built on first use like ``console``."""
     from workflow.cli.safe_console import SafeConsole as _SafeConsole
 
     return _SafeConsole(**kwargs)
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     """Print to stderr unwrapped (scripts grep these lines) and exit."""
     from notifier.safe_text import terminal_text  # errors may quote a sender's text
 
@@ -82,9 +87,9 @@ def open_app(config: str | None, migrate: bool = True, need_secrets: bool = True
 
     ``need_secrets=False`` for read-only commands: they run without the IMAP/SMTP password variables.
     """
-    from workflow.app import App
     from reference.campaigns import CampaignError
     from reference.roster import RosterError
+    from workflow.app import App
     from workflow.settings import EMBEDDED, ConfigError
 
     try:
@@ -120,7 +125,7 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-def table(*columns: str, title: str | None = None) -> "Table":
+def table(*columns: str, title: str | None = None) -> Table:
     from workflow.cli.safe_console import SafeTable, safe_title
 
     t = SafeTable(title=safe_title(title), show_lines=False, header_style="bold")

@@ -150,7 +150,8 @@ def run_status(args: StatusArgs) -> int | None:
 
     try:
         roster = load_roster(Path(peek.roster_dir) if peek.roster_dir else None)
-        campaigns = load_campaigns(Path(peek.campaigns_file) if peek.campaigns_file else None)  # a broken file fails every command
+        # a broken file fails every command
+        campaigns = load_campaigns(Path(peek.campaigns_file) if peek.campaigns_file else None)
     except (RosterError, CampaignError, OSError):
         return None
     if args.year not in campaigns:

@@ -76,7 +76,7 @@ def compile_mo(catalogue: dict[str, str]) -> bytes:
     keys = sorted(catalogue)
     ids = [k.encode("utf-8") for k in keys]
     strs = [catalogue[k].encode("utf-8") for k in keys]
-    header = "Content-Type: text/plain; charset=UTF-8\n".encode()
+    header = b"Content-Type: text/plain; charset=UTF-8\n"
     ids.insert(0, b"")
     strs.insert(0, header)
     count = len(ids)
@@ -129,7 +129,8 @@ _ERRORS = (
     (r"^Missing option '([^']*)'(.*)\.$", "Thiếu tùy chọn '{0}'{1}."),
     (r"^No such option: (.*)$", "Không có tùy chọn: {0}"),
     (r"^No such command '([^']*)'\.$", "Không có lệnh '{0}'."),
-    (r"^Invalid value for '([^']*)'(.*?): '(.*)' is not a valid integer\.$", "Giá trị không hợp lệ cho '{0}'{1}: '{2}' không phải là số nguyên."),
+    (r"^Invalid value for '([^']*)'(.*?): '(.*)' is not a valid integer\.$",
+     "Giá trị không hợp lệ cho '{0}'{1}: '{2}' không phải là số nguyên."),
     (r"^Invalid value for (.*?): (.*)$", "Giá trị không hợp lệ cho {0}: {1}"),
     (r"^Got unexpected extra arguments? \((.*)\)$", "Thừa tham số ({0})"),
     (r"^Option '([^']*)' requires an argument\.$", "Tùy chọn '{0}' cần một giá trị."),
@@ -171,13 +172,13 @@ def translate_typer() -> None:
         return
     original = formatting.HelpFormatter.write_usage
 
-    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
         original(self, prog, args, "Cách dùng: " if prefix is None else prefix)
 
-    def show_click(self, file=None) -> None:  # type: ignore[no-untyped-def]
+    def show_click(self, file=None) -> None:
         echo(f"Lỗi: {error_words(self.format_message())}", file=file, err=file is None)
 
-    def show_usage(self, file=None) -> None:  # type: ignore[no-untyped-def]
+    def show_usage(self, file=None) -> None:
         if self.ctx is not None:
             hint = ""
             if self.ctx.command.get_help_option(self.ctx) is not None:
@@ -208,7 +209,7 @@ def _translate_type_labels() -> None:
         return
     original = _TyperParameter.display_type
 
-    def display_type(self, ctx) -> str:  # type: ignore[no-untyped-def]
+    def display_type(self, ctx) -> str:
         label = original(self, ctx)
         inner = label[1:-1] if label.startswith("<") and label.endswith(">") else None
         return f"<{TYPE_WORDS[inner]}>" if inner in TYPE_WORDS else label
@@ -216,7 +217,7 @@ def _translate_type_labels() -> None:
     _TyperParameter.display_type = display_type  # type: ignore[method-assign]
 
 
-def translate_help_options(command) -> None:  # type: ignore[no-untyped-def]
+def translate_help_options(command) -> None:
     """Every command's --help says what it does in Vietnamese (the vendored Click writes its text in English)."""
     from typer._click.core import Context
 

@@ -21,7 +21,7 @@ class SafeConsole(Console):
     instead of raising ``MarkupError``; renderables built by the code (tables) are passed on.
     """
 
-    def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def print(self, *objects: Any, **kwargs: Any) -> None:
         kwargs.pop("markup", None)
         kwargs.setdefault("highlight", False)
         cleaned = [Text(terminal_text(o)) if isinstance(o, str) else o for o in objects]
@@ -31,7 +31,7 @@ class SafeConsole(Console):
 class SafeTable(Table):
     """A Table whose string cells are plain text, cleaned for the terminal (see SafeConsole)."""
 
-    def add_row(self, *renderables: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def add_row(self, *renderables: Any, **kwargs: Any) -> None:
         super().add_row(*(Text(terminal_text(r)) if isinstance(r, str) else r for r in renderables), **kwargs)
 
 

@@ -21,8 +21,8 @@ from workflow.season.status_query import JobRunRow, StatusRow, shown_state
 
 HEADERS = ("#", "mã đơn vị", "đơn vị", "trạng thái", "ngày nhận", "đúng hạn", "mục còn thiếu", "người gửi")
 # Outbox states in words (the keys stay English in --json).
-OUTBOX_WORDS = {"held": "giữ lại (giới hạn mỗi giờ)", "pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed": "lỗi",
-                "suppressed": "không gửi (giới hạn)"}
+OUTBOX_WORDS = {"held": "giữ lại (giới hạn mỗi giờ)", "pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi",
+                "failed": "lỗi", "suppressed": "không gửi (giới hạn)"}
 _ON_TIME = {True: "đúng hạn", False: "muộn", None: "—"}
 
 
@@ -38,7 +38,7 @@ def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[s
     widths = [max(width(row[i]) for row in cells) for i in range(len(headers))]
 
     def line(row: list[str]) -> str:
-        return "  ".join(c + " " * (w - width(c)) for c, w in zip(row, widths)).rstrip()
+        return "  ".join(c + " " * (w - width(c)) for c, w in zip(row, widths, strict=False)).rstrip()
 
     return [line(cells[0]), "  ".join("─" * w for w in widths), *(line(r) for r in cells[1:])]
 

@@ -10,12 +10,13 @@ only loads Alembic when they differ.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.store import LOCK_MODE, PRIVATE_DIR_MODE, make_dirs
@@ -23,6 +24,21 @@ from workflow.db.schema_head import MIGRATIONS, database_is_current
 
 if TYPE_CHECKING:
     from alembic.config import Config
+
+
+def as_cursor(result: Result[Any]) -> CursorResult[Any]:
+    """The result of an INSERT, UPDATE or DELETE as what it is at run time.
+
+    ``Session.execute`` is typed to return a plain Result whatever the statement;
+    for these it returns a CursorResult, which has ``rowcount`` and
+    ``inserted_primary_key``.
+    """
+    return cast("CursorResult[Any]", result)
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched."""
+    return as_cursor(result).rowcount
 
 
 def make_engine(url: str) -> Engine:
@@ -35,7 +51,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:  # a DB-API connection
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
@@ -68,7 +84,7 @@ def private_file(path: Path) -> None:
     os.close(fd)
 
 
-def alembic_config(engine: Engine) -> "Config":
+def alembic_config(engine: Engine) -> Config:
     from alembic.config import Config
 
     cfg = Config()
@@ -142,7 +158,7 @@ def sqlite_migration_engine(engine: Engine) -> Engine:
     migration_engine = create_engine(engine.url, connect_args={"timeout": 30}, poolclass=NullPool)
 
     @event.listens_for(migration_engine, "connect")
-    def _connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
@@ -150,7 +166,7 @@ def sqlite_migration_engine(engine: Engine) -> Engine:
         cur.close()
 
     @event.listens_for(migration_engine, "begin")
-    def _begin(conn):  # type: ignore[no-untyped-def]
+    def _begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return migration_engine
@@ -173,7 +189,9 @@ def repair_half_made_schema(engine: Engine) -> list[str]:
         if "alembic_version" in tables and conn.execute(text("SELECT count(*) FROM alembic_version")).scalar():
             return []
         for table in tables:
-            if table != "alembic_version" and conn.execute(text(f'SELECT 1 FROM "{table}" LIMIT 1')).first():
+            if table != "alembic_version" and conn.execute(
+                    text(f'SELECT 1 FROM "{table}" LIMIT 1')  # noqa: S608 - a name from the database's own catalogue
+            ).first():
                 return []
         for table in tables:  # foreign keys are off on this engine: any order drops
             conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{table}"')

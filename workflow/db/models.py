@@ -7,7 +7,7 @@ constraint, so a crash or a second daemon cannot slip a duplicate in.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -42,23 +43,30 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the database; use an aware datetime")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UtcDateTime, dict: JSON, list: JSON}
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's Table for Core statements (declarative types ``__table__`` as any FromClause)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 # Submission states (ARCHITECTURE.md). Kept as plain strings so the database
@@ -181,10 +189,11 @@ class Message(Base):
     # How a report came (file | link | body | photos) and the share links it named, as text (never followed).
     delivery: Mapped[str | None] = mapped_column(String(10))
     links: Mapped[list] = mapped_column(default=list)
-    # Did our receiving server vouch for the From domain: "pass", "fail", "unchecked" (not configured); None = before 0003.
+    # Did our receiving server vouch for the From domain: "pass", "fail", "unchecked" (not configured);
+    # None = before 0003.
     sender_auth: Mapped[str | None] = mapped_column(String(20))
 
-    attachments: Mapped[list["Attachment"]] = relationship(back_populates="message", cascade="all, delete-orphan")
+    attachments: Mapped[list[Attachment]] = relationship(back_populates="message", cascade="all, delete-orphan")
 
     __table_args__ = (
         Index("ix_messages_unmarked", "marked_done", "mailbox"),

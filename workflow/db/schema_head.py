@@ -13,7 +13,7 @@ answer is "not current" and the caller runs Alembic as before.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,7 +44,7 @@ def _revisions(text: str, name: str) -> tuple[str, tuple[str, ...]]:
     return revision[0], tuple(_QUOTED.findall(found["down_revision"]))  # None -> ()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _heads_of(versions: Path, stamp: tuple[tuple[str, float], ...]) -> frozenset[str]:
     revisions: set[str] = set()
     parents: set[str] = set()
@@ -61,7 +61,7 @@ def head_revisions(versions: Path = VERSIONS) -> frozenset[str]:
     return _heads_of(versions, stamp)
 
 
-def database_revisions(engine: "Engine") -> frozenset[str] | None:
+def database_revisions(engine: Engine) -> frozenset[str] | None:
     """The revisions stamped in ``alembic_version``, or None when there is no such table yet."""
     from sqlalchemy import text
     from sqlalchemy.exc import SQLAlchemyError
@@ -82,6 +82,6 @@ def is_head(stamped: frozenset[str] | None) -> bool:
     return bool(heads) and stamped == heads
 
 
-def database_is_current(engine: "Engine") -> bool:
+def database_is_current(engine: Engine) -> bool:
     """True when the database is exactly at the head: nothing to migrate, no need for Alembic."""
     return is_head(database_revisions(engine))

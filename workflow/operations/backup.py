@@ -35,12 +35,13 @@ import shutil
 import sqlite3
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from importlib import metadata
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, Table, create_engine, delete, func, inspect, select, text
@@ -50,8 +51,14 @@ from intake.store import FILE_MODE, make_dirs
 from workflow import accounts
 from workflow.db import models
 from workflow.db.engine import alembic_config, upgrade
-from workflow.operations.restore_safety import (ArchiveLimits, ArchiveTooLarge, extract_bounded, hold_restored_outbox,
-                                     UnsafeArchive, stored_paths_inside)
+from workflow.operations.restore_safety import (
+    ArchiveLimits,
+    ArchiveTooLarge,
+    UnsafeArchive,
+    extract_bounded,
+    hold_restored_outbox,
+    stored_paths_inside,
+)
 
 if TYPE_CHECKING:
     from workflow.app import App
@@ -125,7 +132,7 @@ def data_tables() -> list[Table]:
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat() if value.tzinfo else value.isoformat()
+        return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -142,7 +149,7 @@ def _decode_row(table: Table, row: dict[str, Any]) -> dict[str, Any]:
             raise BackupError(f"bản sao lưu có cột lạ {table.name}.{name}: không khớp lược đồ của phiên bản này")
         if isinstance(value, str) and isinstance(column.type, models.UtcDateTime):
             parsed = datetime.fromisoformat(value)
-            value = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+            value = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
         out[name] = value
     return out
 
@@ -201,7 +208,7 @@ def _store_files(root: Path, keys: frozenset[Path] = frozenset()) -> Iterator[Pa
             yield path
 
 
-def signing_keys(app: "App") -> frozenset[Path]:
+def signing_keys(app: App) -> frozenset[Path]:
     """The board's signing key file(s) this installation uses: never copied into, nor out of, an archive."""
     return frozenset({accounts.signing_key_path(app.store_root, app.settings.web.secret_key_file).resolve(),
                       accounts.signing_key_path(app.store_root, None).resolve()})
@@ -211,11 +218,11 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mtime: float | None
     info = tarfile.TarInfo(name)
     info.size = len(data)
     info.mode = 0o640
-    info.mtime = int(mtime if mtime is not None else datetime.now(timezone.utc).timestamp())
+    info.mtime = int(mtime if mtime is not None else datetime.now(UTC).timestamp())
     tar.addfile(info, io.BytesIO(data))
 
 
-def create_backup(app: "App", out: Path) -> BackupResult:
+def create_backup(app: App, out: Path) -> BackupResult:
     """Write the archive atomically (a partial file is renamed only when complete)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -253,7 +260,7 @@ def create_backup(app: "App", out: Path) -> BackupResult:
                 "format": FORMAT_VERSION,
                 "application": "tdc-intake",
                 "version": _package_version(),
-                "created_at": datetime.now(timezone.utc).isoformat(),
+                "created_at": datetime.now(UTC).isoformat(),
                 "database": {"backend": backend, "format": db_format, "revision": revision, "counts": counts},
                 "store": {"root": app.settings.storage.path, "root_resolved": str(store_root.resolve()),
                           "files": files, "bytes": total},
@@ -275,7 +282,8 @@ def _safe_member(member: tarfile.TarInfo) -> None:
     if not (member.isfile() or member.isdir()):
         raise BackupError(f"tệp sao lưu có mục không phải tệp thường: {member.name!r}")
     if member.isfile() and member.name != MANIFEST and not (
-            member.name == SQLITE_MEMBER or member.name.startswith(f"{TABLES_DIR}/") or member.name.startswith(f"{STORE_DIR}/")):
+            member.name == SQLITE_MEMBER or member.name.startswith(f"{TABLES_DIR}/")
+            or member.name.startswith(f"{STORE_DIR}/")):
         raise BackupError(f"tệp sao lưu có mục lạ: {member.name!r}")
 
 
@@ -370,7 +378,7 @@ def _rows_from_sqlite(path: Path) -> tuple[Engine, Iterator[tuple[Table, list[di
     return engine, rows()
 
 
-def _script():  # type: ignore[no-untyped-def]
+def _script():
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config(None))  # type: ignore[arg-type]
@@ -378,8 +386,8 @@ def _script():  # type: ignore[no-untyped-def]
 
 def _rows_from_jsonl(folder: Path, revision: str | None) -> Iterator[tuple[Table, list[dict[str, Any]]]]:
     if revision != head_revision():
-        raise BackupError(f"bản sao lưu JSON ở phiên bản lược đồ {revision!r}, khác {head_revision()!r} của phiên bản này: "
-                          "khôi phục bằng đúng phiên bản đã tạo ra nó, rồi nâng cấp")
+        raise BackupError(f"bản sao lưu JSON ở phiên bản lược đồ {revision!r}, khác {head_revision()!r} "
+                          "của phiên bản này: khôi phục bằng đúng phiên bản đã tạo ra nó, rồi nâng cấp")
     for table in data_tables():
         path = folder / f"{table.name}.jsonl"
         if not path.is_file():
@@ -456,7 +464,7 @@ def _move_store(source: Path, target: Path, keys: frozenset[Path]) -> tuple[int,
     return count, skipped
 
 
-def restore_backup(app: "App", archive: Path, force: bool = False, limits: ArchiveLimits | None = None) -> RestoreResult:
+def restore_backup(app: App, archive: Path, force: bool = False, limits: ArchiveLimits | None = None) -> RestoreResult:
     """Restore ``archive`` into the app's (empty) database and store folder."""
     archive = Path(archive)
     if not archive.is_file():
@@ -466,7 +474,8 @@ def restore_backup(app: "App", archive: Path, force: bool = False, limits: Archi
     problems = []
     existing = database_rows(engine)
     if existing:
-        problems.append("cơ sở dữ liệu đích đã có dữ liệu (" + ", ".join(f"{k}: {v}" for k, v in existing.items()) + ")")
+        existing_rows = ", ".join(f"{k}: {v}" for k, v in existing.items())
+        problems.append("cơ sở dữ liệu đích đã có dữ liệu (" + existing_rows + ")")
     if not store_is_empty(store_root, signing_keys(app)):
         problems.append(f"thư mục lưu trữ {store_root} không trống")
     if problems and not force:
@@ -494,10 +503,10 @@ def restore_backup(app: "App", archive: Path, force: bool = False, limits: Archi
         counts: dict[str, int] = {}
         try:
             with engine.begin() as conn:
-                conn.execute(delete(models.WebSession.__table__))  # a restore logs everyone out
+                conn.execute(delete(models.table_of(models.WebSession)))  # a restore logs everyone out
                 for table in reversed(data_tables()):
                     conn.execute(delete(table))
-                conn.execute(delete(models.Lease.__table__))
+                conn.execute(delete(models.table_of(models.Lease)))
                 for table, batch in rows:
                     counts.setdefault(table.name, 0)
                     if batch:

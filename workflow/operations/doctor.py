@@ -16,10 +16,10 @@ import smtplib
 import socket
 import ssl
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import create_engine, text
@@ -84,10 +84,10 @@ def check_sender_verification(loaded: LoadedConfig) -> Check:
     ids = loaded.settings.mailbox.trusted_authserv_ids
     if ids:
         return _ok(name, f"tin kết quả Authentication-Results của {', '.join(sorted(ids))}")
-    return Check(name, WARN, "người gửi chưa được xác thực: ai cũng có thể gửi thư nhân danh địa chỉ của một đơn vị, và "
-                             "thư đó được tính là báo cáo của đơn vị (chỉ ghi chú 'chưa xác thực'); đặt [mailbox] "
-                             "trusted_authserv_id = authserv-id của máy chủ nhận thư (từ đầu tiên của tiêu đề "
-                             "Authentication-Results mà máy chủ đó thêm vào)")
+    return Check(name, WARN, "người gửi chưa được xác thực: ai cũng có thể gửi thư nhân danh địa chỉ của một "
+                             "đơn vị, và thư đó được tính là báo cáo của đơn vị (chỉ ghi chú 'chưa xác thực'); "
+                             "đặt [mailbox] trusted_authserv_id = authserv-id của máy chủ nhận thư "
+                             "(từ đầu tiên của tiêu đề Authentication-Results mà máy chủ đó thêm vào)")
 
 
 def check_junk_filter(loaded: LoadedConfig) -> Check:
@@ -112,7 +112,8 @@ def check_junk_filter(loaded: LoadedConfig) -> Check:
         return _ok(name, f"tin phán quyết {trusted} của máy chủ nhận thư "
                          f"({', '.join(sorted(loaded.settings.mailbox.trusted_hosts))})")
     return Check(name, WARN, "chưa có bộ lọc thư rác: thư rác được ghi như thư thường và hiện cho cán bộ xem; "
-                             "đặt [junk] rspamd_url (rspamd trên máy này) hoặc trust_headers (bộ lọc của máy chủ nhận thư)")
+                             "đặt [junk] rspamd_url (rspamd trên máy này) "
+                             "hoặc trust_headers (bộ lọc của máy chủ nhận thư)")
 
 
 def check_campaign_year(loaded: LoadedConfig, now: datetime) -> Check:
@@ -127,7 +128,8 @@ def check_campaign_year(loaded: LoadedConfig, now: datetime) -> Check:
     campaign = campaigns.get(year)
     if campaign is None:
         return Check("chiến dịch năm nay", WARN,
-                     f"chưa có chiến dịch năm {year}: thêm một khối [[campaign]] year = {year} vào config/campaigns.toml")
+                     f"chưa có chiến dịch năm {year}: thêm một khối [[campaign]] year = {year} vào "
+                     "config/campaigns.toml")
     deadline = campaign.deadline.strftime("%d/%m/%Y")
     dispatch = f"công văn {campaign.dispatch}, " if campaign.dispatch else "chưa có số công văn, "
     return _ok("chiến dịch năm nay", f"năm {year}: {dispatch}hạn {deadline}")
@@ -162,17 +164,20 @@ def check_database(url: str) -> list[Check]:
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(getattr(exc, "orig", exc)).strip() else type(exc).__name__
+            said = str(getattr(exc, "orig", exc)).strip()
+            reason = said.splitlines()[0] if said else type(exc).__name__
             return [_fail("cơ sở dữ liệu", f"không kết nối được {shown} ({reason}): kiểm tra database.url, "
                                              "máy chủ PostgreSQL và TDC_DATABASE_PASSWORD")]
         checks = [_ok("cơ sở dữ liệu", f"kết nối được {shown}")]
         try:
             pending = pending_migrations(engine)
         except SQLAlchemyError as exc:
-            return checks + [_fail("lược đồ cơ sở dữ liệu", f"không đọc được phiên bản lược đồ ({type(exc).__name__}): {UPGRADE_HINT}")]
+            return checks + [_fail("lược đồ cơ sở dữ liệu",
+                                   f"không đọc được phiên bản lược đồ ({type(exc).__name__}): {UPGRADE_HINT}")]
         if pending:
             checks.append(_fail("lược đồ cơ sở dữ liệu",
-                                f"chưa cập nhật, thiếu {len(pending)} bước ({', '.join(reversed(pending))}): {UPGRADE_HINT}"))
+                                f"chưa cập nhật, thiếu {len(pending)} bước ({', '.join(reversed(pending))}): "
+                                f"{UPGRADE_HINT}"))
         else:
             checks.append(_ok("lược đồ cơ sở dữ liệu", "đã ở phiên bản mới nhất"))
         return checks
@@ -204,7 +209,8 @@ def check_contacts(loaded: LoadedConfig, now: datetime) -> Check:
     if not missing:
         return _ok(name, f"năm {year}: cả {len(owing)} đơn vị còn nợ báo cáo đều có liên hệ đã xác nhận")
     shown = ", ".join(missing[:5]) + ("…" if len(missing) > 5 else "")
-    return Check(name, WARN, f"năm {year}: {len(missing)}/{len(owing)} đơn vị còn nợ báo cáo chưa có liên hệ đã xác nhận "
+    return Check(name, WARN, f"năm {year}: {len(missing)}/{len(owing)} đơn vị còn nợ báo cáo "
+                             "chưa có liên hệ đã xác nhận "
                              f"({shown}): nhập danh bạ bằng `tdc-bot contacts import TỆP`")
 
 
@@ -220,7 +226,9 @@ def check_writable(name: str, folder: str | os.PathLike[str]) -> Check:
             parent = parent.parent
         if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK):
             return _ok(name, f"{path} chưa có, sẽ được tạo khi chạy")
-        return _fail(name, f"{path} chưa có và không tạo được trong {parent}: tạo thư mục và cấp quyền ghi cho người dùng chạy dịch vụ")
+        return _fail(name,
+                     f"{path} chưa có và không tạo được trong {parent}: tạo thư mục và cấp quyền ghi cho người dùng "
+                     "chạy dịch vụ")
     if not path.is_dir():
         return _fail(name, f"{path} không phải thư mục: sửa đường dẫn trong cấu hình")
     try:
@@ -228,7 +236,8 @@ def check_writable(name: str, folder: str | os.PathLike[str]) -> Check:
         os.close(fd)
         os.unlink(tmp)
     except OSError as exc:
-        return _fail(name, f"không ghi được vào {path} ({exc.strerror or exc}): cấp quyền ghi cho người dùng chạy dịch vụ")
+        return _fail(name,
+                     f"không ghi được vào {path} ({exc.strerror or exc}): cấp quyền ghi cho người dùng chạy dịch vụ")
     return _ok(name, f"ghi được vào {path}")
 
 
@@ -317,7 +326,7 @@ def check_imap(mb: MailboxConfig, password: str | None) -> Check:
         except Exception:  # noqa: BLE001 - the check's answer is already known
             try:
                 client.shutdown()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001, S110 - the connection is being dropped anyway
                 pass
 
 
@@ -336,7 +345,9 @@ def check_smtp(cfg: SmtpConfig, password: str | None) -> Check:
             if cfg.security == "starttls":
                 client.ehlo()
                 if not client.has_extn("starttls"):
-                    return _fail(name, f"{cfg.host}:{port} không hỗ trợ STARTTLS: đổi smtp.security thành \"ssl\" hoặc sửa máy chủ")
+                    return _fail(name,
+                                 f"{cfg.host}:{port} không hỗ trợ STARTTLS: đổi smtp.security thành \"ssl\" hoặc sửa "
+                                 "máy chủ")
                 client.starttls(context=context)
                 client.ehlo()
         if cfg.username:
@@ -408,7 +419,7 @@ def _scrubber(secrets: list[str | None]) -> Callable[[str], str]:
 def run_checks(config_path: str | None, now: datetime | None = None,
                environ: dict[str, str] | None = None) -> list[Check]:
     """All checks in the order an operator fixes things; stops after a configuration failure."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     try:
         loaded = load_config(config_path, environ=environ)
     except ConfigError as exc:

@@ -22,11 +22,12 @@ the archive is self-consistent, not that it came from us. So:
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
@@ -141,7 +142,7 @@ class UnsafeArchive(ValueError):
 
 def hold_restored_outbox(conn: Connection) -> int:
     """Every restored email not yet sent becomes ``suppressed`` until a coordinator releases it."""
-    table = models.OutboxEmail.__table__
+    table = models.table_of(models.OutboxEmail)
     result = conn.execute(update(table).where(table.c.state.in_(UNSENT_STATES))
                           .values(state=models.SUPPRESSED, last_error=HELD_REASON))
     return int(result.rowcount or 0)
@@ -165,7 +166,7 @@ class KnownRecipients:
     taught addresses, and the verified senders of messages in the store.
     """
 
-    roster: "Roster"
+    roster: Roster
     years: tuple[int, ...]
     addresses: frozenset[str]
 
@@ -173,7 +174,7 @@ class KnownRecipients:
         return address in self.addresses or any(self.roster.by_address(address, year) for year in self.years)
 
 
-def known_recipients(app: "App", session: Session) -> KnownRecipients:
+def known_recipients(app: App, session: Session) -> KnownRecipients:
     """Who the bot writes to: the roster's addresses and domains, coordinators, the book, verified senders."""
     from workflow.season.contacts import confirmed_addresses
     from workflow.season.digest import coordinator_addresses  # the digest's own list; imported here, it is heavy
@@ -227,7 +228,7 @@ def release(session: Session, ids: list[int] | None, store_root: Path, own_addre
             raise ValueError("releasing everything a restore held needs the known recipients")
         query = select(models.OutboxEmail).where(models.OutboxEmail.state == models.SUPPRESSED,
                                                  models.OutboxEmail.last_error == HELD_REASON)
-        rows = list(session.scalars(query.order_by(models.OutboxEmail.id)))
+        rows: list[models.OutboxEmail | int] = list(session.scalars(query.order_by(models.OutboxEmail.id)))
     else:
         found = {r.id: r for r in session.scalars(select(models.OutboxEmail).where(models.OutboxEmail.id.in_(ids)))}
         rows = [found.get(i) or i for i in dict.fromkeys(ids)]
@@ -253,6 +254,6 @@ def _release_one(row: models.OutboxEmail | int, store_root: Path, own_addresses:
             row.to_stranger = False  # a coordinator vouched for this recipient: the hourly cap no longer holds it
         row.state = models.PENDING
         row.last_error = None
-        row.next_attempt_at = datetime.now(timezone.utc)  # due at the next flush, not when the cap would have let it
+        row.next_attempt_at = datetime.now(UTC)  # due at the next flush, not when the cap would have let it
     return {"id": row.id, "kind": row.kind, "recipients": list(row.recipients or []),
             "cc": list(row.cc or []), "released": not problems, "problems": problems}

@@ -13,10 +13,11 @@ becomes a recorded problem shown in the document, never a failed compile.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,17 +27,17 @@ from intake.documents.plain import body_text
 from intake.documents.sandbox import read_all
 from intake.limits import Limits
 from intake.model import DocumentText
-from reference.outline import OutlineSection
 from intake.parse import parse
 from intake.sections import split_sections
+from reference.outline import OutlineSection
 from reference.text import words
 from workflow.db import models
 from workflow.season.status import StatusRow, season_status
 
 if TYPE_CHECKING:
-    from workflow.app import App
     from reference.campaigns import Campaign
     from reference.roster import Roster
+    from workflow.app import App
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,7 @@ def _sections(outline: tuple[OutlineSection, ...]) -> list[SectionExtracts]:
     return [SectionExtracts(code=s.code, title=s.title) for s in outline]
 
 
-def compile_report(session: Session, roster: "Roster", campaign: "Campaign", *,
+def compile_report(session: Session, roster: Roster, campaign: Campaign, *,
                    limits: Limits | None = None, doc_limits: DocLimits | None = None,
                    progress: Progress | None = None, now: datetime | None = None) -> CompiledReport:
     """Everything the consolidated report of ``campaign.year`` shows, read from the database and store."""
@@ -210,7 +211,7 @@ def compile_report(session: Session, roster: "Roster", campaign: "Campaign", *,
     )
 
 
-def compile_for_app(app: "App", year: int, progress: Progress | None = None,
+def compile_for_app(app: App, year: int, progress: Progress | None = None,
                     now: datetime | None = None) -> CompiledReport:
     """compile_report with the app's roster, campaign and reading limits. KeyError: no campaign for ``year``."""
     from workflow.runtime.intake_cycle import doc_limits_from, limits_from

@@ -14,9 +14,10 @@ a coordinator edits it before it is signed.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from docx import Document
 from docx.enum.table import WD_TABLE_ALIGNMENT
@@ -59,7 +60,7 @@ def _fonts(element, size: Pt | None = None, bold: bool | None = None, italic: bo
     set_font(element, FONT, size, bold, italic)
 
 
-def _setup(doc: "DocxDocument") -> None:
+def _setup(doc: DocxDocument) -> None:
     section = doc.sections[0]
     section.page_width, section.page_height = Mm(210), Mm(297)
     section.top_margin = section.bottom_margin = Mm(20)
@@ -78,7 +79,7 @@ def _setup(doc: "DocxDocument") -> None:
     _page_number_footer(section)
 
 
-def _page_number_footer(section) -> None:  # type: ignore[no-untyped-def]
+def _page_number_footer(section) -> None:
     """A centred PAGE field: Word fills in the number on every page."""
     para = section.footer.paragraphs[0]
     para.alignment = WD_ALIGN_PARAGRAPH.CENTER
@@ -101,9 +102,9 @@ def _page_number_footer(section) -> None:  # type: ignore[no-untyped-def]
 
 
 # ---- paragraphs ---------------------------------------------------------------------------------
-def _para(container, text: str = "", *, bold: bool = False, italic: bool = False,  # type: ignore[no-untyped-def]
+def _para(container, text: str = "", *, bold: bool = False, italic: bool = False,
           align: WD_ALIGN_PARAGRAPH | None = WD_ALIGN_PARAGRAPH.CENTER, size: Pt | None = None,
-          space_after: Pt = Pt(0)):
+          space_after: Pt = Pt(0)):  # noqa: B008 - Pt is an immutable int
     para = container.add_paragraph()
     if align is not None:
         para.alignment = align
@@ -131,12 +132,12 @@ def heading_label(code: str) -> str:
     return (parts[0] if len(parts) == 1 else ".".join(parts[1:])) + "."
 
 
-def vn_day(value: datetime | None, tz) -> str:  # type: ignore[no-untyped-def]
+def vn_day(value: datetime | None, tz) -> str:
     return value.astimezone(tz).strftime("%d/%m/%Y") if value else ""
 
 
 # ---- blocks -------------------------------------------------------------------------------------
-def _no_borders(table) -> None:  # type: ignore[no-untyped-def]
+def _no_borders(table) -> None:
     borders = OxmlElement("w:tblBorders")
     for edge in ("top", "left", "bottom", "right", "insideH", "insideV"):
         el = OxmlElement(f"w:{edge}")
@@ -145,7 +146,7 @@ def _no_borders(table) -> None:  # type: ignore[no-untyped-def]
     table._tbl.tblPr.append(borders)
 
 
-def _national_header(doc: "DocxDocument", issuer: str, place: str, day: datetime) -> None:
+def _national_header(doc: DocxDocument, issuer: str, place: str, day: datetime) -> None:
     table = doc.add_table(rows=1, cols=2)
     table.autofit = False
     _no_borders(table)
@@ -161,7 +162,7 @@ def _national_header(doc: "DocxDocument", issuer: str, place: str, day: datetime
     _para(right, f"{place}, ngày {day:%d} tháng {day:%m} năm {day:%Y}", italic=True, size=BODY_SIZE)
 
 
-def _title(doc: "DocxDocument", report: "CompiledReport", tz) -> None:  # type: ignore[no-untyped-def]
+def _title(doc: DocxDocument, report: CompiledReport, tz) -> None:
     _para(doc, "")
     _para(doc, f"BÁO CÁO TỔNG HỢP KẾT QUẢ THỰC HIỆN NĂM {report.year}", bold=True)
     _para(doc, PROGRAMME.upper(), bold=True, space_after=Pt(12))
@@ -177,13 +178,13 @@ def _title(doc: "DocxDocument", report: "CompiledReport", tz) -> None:  # type: 
           italic=True, align=WD_ALIGN_PARAGRAPH.JUSTIFY, space_after=Pt(6))
 
 
-def _count_kinds(rows: Iterable["StatusRow"]) -> str:
+def _count_kinds(rows: Iterable[StatusRow]) -> str:
     rows = list(rows)
     ministries = sum(1 for r in rows if r.kind == "ministry")
     return f"{ministries} bộ, ngành và {len(rows) - ministries} tỉnh, thành phố"
 
 
-def _section(doc: "DocxDocument", section: "SectionExtracts", has_children: bool, limit: int) -> None:
+def _section(doc: DocxDocument, section: SectionExtracts, has_children: bool, limit: int) -> None:
     doc.add_heading(f"{heading_label(section.code)} {section.title}", level=min(section.depth, 3))
     for extract in section.extracts:
         para = doc.add_paragraph()
@@ -198,36 +199,36 @@ def _section(doc: "DocxDocument", section: "SectionExtracts", has_children: bool
               space_after=Pt(6))
 
 
-def _repeat_header(row) -> None:  # type: ignore[no-untyped-def]
+def _repeat_header(row) -> None:
     trpr = row._tr.get_or_add_trPr()
     header = OxmlElement("w:tblHeader")
     header.set(qn("w:val"), "true")
     trpr.append(header)
 
 
-def _cell(cell: "_Cell", text: str, bold: bool = False, align=WD_ALIGN_PARAGRAPH.LEFT) -> None:  # type: ignore[no-untyped-def]
+def _cell(cell: _Cell, text: str, bold: bool = False, align=WD_ALIGN_PARAGRAPH.LEFT) -> None:
     para = cell.paragraphs[0]
     para.alignment = align
     para.paragraph_format.space_after = Pt(0)
     _fonts(para.add_run(text), TABLE_SIZE, bold=bold)
 
 
-def _grid(doc: "DocxDocument", columns: tuple[str, ...], widths: tuple[int, ...],
-          rows: list[tuple[str, ...]], numeric_from: int = 99) -> None:
+def _grid(doc: DocxDocument, columns: tuple[str, ...], widths: tuple[int, ...],
+          rows: Sequence[tuple[str, ...]], numeric_from: int = 99) -> None:
     table = doc.add_table(rows=1, cols=len(columns))
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     table.autofit = False
     _repeat_header(table.rows[0])
-    for cell, title in zip(table.rows[0].cells, columns):
+    for cell, title in zip(table.rows[0].cells, columns, strict=False):
         _cell(cell, title, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER)
     for row in rows:
         cells = table.add_row().cells
-        for i, (cell, text) in enumerate(zip(cells, row)):
+        for i, (cell, text) in enumerate(zip(cells, row, strict=False)):
             align = (WD_ALIGN_PARAGRAPH.CENTER if i == 0 else
                      WD_ALIGN_PARAGRAPH.RIGHT if i >= numeric_from else WD_ALIGN_PARAGRAPH.LEFT)
             _cell(cell, text, align=align)
-    for column, width in zip(table.columns, widths):
+    for column, width in zip(table.columns, widths, strict=False):
         for cell in column.cells:
             cell.width = Mm(width)
 
@@ -236,14 +237,14 @@ def _number(value: float | None, decimals: int = 2) -> str:
     return format_vn_number(value, decimals) if value is not None else ""
 
 
-def indicator_table_rows(indicators: list["AggregatedIndicator"]) -> list[tuple[str, ...]]:
+def indicator_table_rows(indicators: list[AggregatedIndicator]) -> list[tuple[str, ...]]:
     return [(str(i), item.indicator, item.unit or "", _number(item.target), _number(item.result),
              _number(item.cumulative), format_vn_percent(item.rate) if item.rate is not None else "",
              str(item.agencies))
             for i, item in enumerate(indicators, 1)]
 
 
-def _indicators(doc: "DocxDocument", report: "CompiledReport") -> None:
+def _indicators(doc: DocxDocument, report: CompiledReport) -> None:
     _para(doc, f"Bảng 1. Tổng hợp chỉ tiêu năm {report.year} và lũy kế (số liệu các đơn vị báo cáo)",
           bold=True, space_after=Pt(6))
     if not report.indicators:
@@ -256,13 +257,13 @@ def _indicators(doc: "DocxDocument", report: "CompiledReport") -> None:
           italic=True, align=WD_ALIGN_PARAGRAPH.LEFT, size=Pt(12), space_after=Pt(6))
 
 
-def annex_rows(rows: list["StatusRow"], tz) -> list[tuple[str, ...]]:  # type: ignore[no-untyped-def]
+def annex_rows(rows: list[StatusRow], tz) -> list[tuple[str, ...]]:
     on_time = {True: "Đúng hạn", False: "Muộn", None: ""}
     return [(str(i), r.name, vn_day(r.received_at, tz), on_time[r.on_time], state_label(r.state, capital=True),
              str(r.versions)) for i, r in enumerate(rows, 1)]
 
 
-def _annex(doc: "DocxDocument", report: "CompiledReport", tz) -> None:  # type: ignore[no-untyped-def]
+def _annex(doc: DocxDocument, report: CompiledReport, tz) -> None:
     doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
     _para(doc, "PHỤ LỤC", bold=True)
     _para(doc, f"TÌNH HÌNH GỬI BÁO CÁO NĂM {report.year}", bold=True, space_after=Pt(12))
@@ -290,7 +291,7 @@ def _indicator_anchor(codes: list[str]) -> str | None:
 
 
 # ---- entry point --------------------------------------------------------------------------------
-def compiled_report_docx(report: "CompiledReport", path: Path | str, *, tz,  # type: ignore[no-untyped-def]
+def compiled_report_docx(report: CompiledReport, path: Path | str, *, tz,
                          issuer: str = "BỘ KHOA HỌC VÀ CÔNG NGHỆ", place: str = "Hà Nội",
                          extract_chars: int = EXTRACT_CHARS) -> Path:
     """Write the consolidated report to ``path`` (atomically) and return the path.

@@ -26,18 +26,19 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from notifier.labels import agency_kind_label, state_label
 from notifier.safe_text import spreadsheet_text
-from workflow.db import models
 from reference.campaigns import VIETNAM
+from workflow.db import models
 from workflow.season.status import season_status
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ class ExportData:
         return {"year": self.year, "status": self.status, "indicators": self.indicators}
 
 
-def gather(session: Session, roster: "Roster", year: int) -> ExportData:
+def gather(session: Session, roster: Roster, year: int) -> ExportData:
     """Status rows in roster order, then the current versions' indicator rows in the same order."""
     rows = season_status(session, roster, year)
     status = [{
@@ -83,9 +84,10 @@ def gather(session: Session, roster: "Roster", year: int) -> ExportData:
         "on_time": r.on_time, "outline_missing": list(r.outline_missing), "versions": r.versions,
     } for r in rows]
     names = {r.agency: r.name for r in rows}
-    current = dict(session.execute(select(models.Submission.agency_slug, models.Submission.current_message_id)
-                                   .where(models.Submission.year == year,
-                                          models.Submission.current_message_id.is_not(None))).all())
+    current = {slug: message_id for slug, message_id in session.execute(
+        select(models.Submission.agency_slug, models.Submission.current_message_id)
+        .where(models.Submission.year == year, models.Submission.current_message_id.is_not(None))).tuples()
+        if message_id is not None}
     by_message: dict[int, list[models.IndicatorRow]] = {}
     if current:
         for item in session.scalars(select(models.IndicatorRow)
@@ -128,7 +130,7 @@ def _xlsx_value(key: str, value: Any) -> Any:
 
 
 # ---- writers ------------------------------------------------------------------------------------
-def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
+def _atomic(path: Path, write: Callable[[Path], object]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -180,7 +182,7 @@ def write_json(data: ExportData, out: str | None) -> list[Path]:
 
 
 def _sheet(workbook, title: str, columns: tuple[tuple[str, str, int], ...], rows: list[dict[str, Any]],
-           first: bool) -> None:  # type: ignore[no-untyped-def]
+           first: bool) -> None:
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
 

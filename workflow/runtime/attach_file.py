@@ -24,9 +24,11 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from intake.documents.sandbox import read_all
 from intake.indicators import extract_indicators
+from intake.model import DocumentText
 from intake.outline import check_outline
 from intake.pipeline import LINK_REASON
 from intake.store import RawStore, sanitize_filename
@@ -74,7 +76,9 @@ def attach_file(app: App, agency: str, year: int, path: Path, actor: str, now: d
             sub.updated_at = now
             audit(session, action="file_attached", actor=actor, submission=sub, message_id=msg.id, reason=text, at=now)
         result.to_state = sub.state
-        result.notes += [f"tệp {name}: {'đọc được ' + str(sum(len(d.text) for d in documents)) + ' ký tự' if any(d.text for d in documents) else 'không đọc được nội dung'}"]
+        chars = sum(len(d.text) for d in documents)
+        read = f"đọc được {chars} ký tự" if any(d.text for d in documents) else "không đọc được nội dung"
+        result.notes += [f"tệp {name}: {read}"]
     return result
 
 
@@ -92,7 +96,7 @@ def _read(app: App, path: Path) -> bytes:
     return path.read_bytes()
 
 
-def _target(session, sub: models.Submission, message_id: int | None) -> models.Message | None:  # type: ignore[no-untyped-def]
+def _target(session: Session, sub: models.Submission, message_id: int | None) -> models.Message | None:
     """The message the file joins: the one named, else the current version (the mail with the link), else none."""
     if message_id is not None:
         msg = session.get(models.Message, message_id)
@@ -102,7 +106,7 @@ def _target(session, sub: models.Submission, message_id: int | None) -> models.M
     return session.get(models.Message, sub.current_message_id) if sub.current_message_id else None
 
 
-def _manual_message(session, slug: str, year: int, name: str, actor: str, received: date | None,  # type: ignore[no-untyped-def]
+def _manual_message(session: Session, slug: str, year: int, name: str, actor: str, received: date | None,
                     now: datetime) -> models.Message:
     """A report received outside email: a row of its own, on the day it was received (Vietnam time)."""
     arrived = datetime.combine(received, time(12, 0), tzinfo=VN) if received else now
@@ -119,15 +123,15 @@ def _manual_message(session, slug: str, year: int, name: str, actor: str, receiv
     return msg
 
 
-def _add_file(session, msg: models.Message, name: str, content_type: str, sha: str, path: str, size: int,  # type: ignore[no-untyped-def]
-              documents: list) -> None:  # type: ignore[type-arg]
+def _add_file(session: Session, msg: models.Message, name: str, content_type: str, sha: str, path: str, size: int,
+              documents: list[DocumentText]) -> None:
     notes = [n for d in documents for n in d.notes] + [d.needs_review for d in documents if d.needs_review]
     session.add(models.Attachment(message_id=msg.id, filename=name, safe_name=sanitize_filename(name),
                                   content_type=content_type, size=size, sha256=sha, path=path, from_forward=False,
                                   text_chars=sum(len(d.text) for d in documents), notes=notes))
 
 
-def _read_into(session, app: App, msg: models.Message, documents: list, year: int) -> None:  # type: ignore[no-untyped-def, type-arg]
+def _read_into(session: Session, app: App, msg: models.Message, documents: list[DocumentText], year: int) -> None:
     """The outline and indicator table of the attached file, added to the message's reading."""
     campaign = app.campaigns.get(year)
     if campaign is not None and campaign.outline:
@@ -143,7 +147,7 @@ def _read_into(session, app: App, msg: models.Message, documents: list, year: in
                                         checks=[{"code": c.code, "text": c.text} for c in row.checks]))
 
 
-def _file_new_version(session, sub: models.Submission, msg: models.Message, actor: str, now: datetime,  # type: ignore[no-untyped-def]
+def _file_new_version(session: Session, sub: models.Submission, msg: models.Message, actor: str, now: datetime,
                       text: str, campaign) -> None:
     """The hand-recorded report becomes the agency's current version and counts (received, on time or not)."""
     msg.submission_id = sub.id

@@ -10,25 +10,24 @@ takes over when the lease expires.
 from __future__ import annotations
 
 import json
-
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
-from workflow.runtime.outbox_flush import FlushResult, release_interrupted_claims
 from notifier.transports import make_transport
-from workflow.db import models
 from workflow.app import App
+from workflow.db import models
 from workflow.runtime.intake_cycle import CycleStats, IntakeCycle, open_cycle
 from workflow.runtime.lease import Lease, make_holder_id
-from workflow.runtime.outbox_flush import send_due
+from workflow.runtime.outbox_flush import FlushResult, release_interrupted_claims, send_due
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ class Daemon:
     def __init__(self, app: App, clock: Callable[[], datetime] | None = None, holder: str | None = None,
                  cycle: IntakeCycle | None = None):
         self.app = app
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.cycle = cycle or open_cycle(app)
         self.cycle.clock = self.clock
         self.transport = make_transport(app.settings.smtp, app.config.smtp_password)
@@ -93,7 +92,8 @@ class Daemon:
             result = send_due(self.app, self.clock(), self.transport)
         except SQLAlchemyError as exc:
             log.warning("bỏ qua lượt gửi thư: không dùng được cơ sở dữ liệu (%s)", type(exc).__name__)
-            self._record_job("outbox", False, {"kind": "error", "error": f"không dùng được cơ sở dữ liệu ({type(exc).__name__})"})
+            self._record_job("outbox", False, {"kind": "error", "error": f"không dùng được cơ sở dữ liệu "
+                                                                         f"({type(exc).__name__})"})
             return None
         self._record_job("outbox", True, {"kind": "outbox", "sent": result.sent, "failed": result.failed,
                                           "retried": result.retried, "suppressed": result.suppressed,
@@ -183,7 +183,8 @@ class Daemon:
             "coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE})
         lease_every = max(1.0, self.app.settings.schedule.lease_seconds / 3)
         scheduler.add_job(self.lease_tick, IntervalTrigger(seconds=lease_every, timezone=tz), id="lease")
-        scheduler.add_job(self.flush_tick, IntervalTrigger(seconds=self.app.settings.schedule.outbox_seconds, timezone=tz),
+        scheduler.add_job(self.flush_tick,
+                          IntervalTrigger(seconds=self.app.settings.schedule.outbox_seconds, timezone=tz),
                           id="outbox")
         for job_id, func, trigger in self.extra_jobs():
             scheduler.add_job(func, trigger, id=job_id)
@@ -280,7 +281,7 @@ class Daemon:
             scheduler.shutdown(wait=True)
             try:
                 self.cycle.source.close()
-            except Exception:  # noqa: BLE001 - closing a dead connection is not news
+            except Exception:  # noqa: BLE001, S110 - closing a dead connection is not news
                 pass
             if self._is_leader:
                 try:

@@ -21,29 +21,30 @@ import dataclasses
 import logging
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parseaddr
 from itertools import islice
 from pathlib import Path
-from typing import Callable
 
 from filelock import FileLock, Timeout
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 
 from intake.documents.budget import DocLimits
+from intake.identity import raw_fingerprint
 from intake.junk import RspamdClient
 from intake.limits import Limits
 from intake.model import RawMessage
-from intake.identity import raw_fingerprint
 from intake.pipeline import IntakeContext, Understanding, known_delivery, last_resort, understand
 from intake.sources import Source, SourceError, make_source
 from intake.store import LOCK_MODE, RawStore, StoreError, make_dirs
-from workflow.db import models
+from reference.roster import Roster
 from workflow.app import App, own_addresses, own_domain
+from workflow.db import models
 from workflow.season.submissions import RecordContext, RecordResult, record, record_again
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ def doc_limits_from(app: App) -> DocLimits:
                      containers=limits_from(app))
 
 
-def intake_context(app: App, roster=None) -> IntakeContext:  # type: ignore[no-untyped-def]
+def intake_context(app: App, roster: Roster | None = None) -> IntakeContext:
     """Everything `understand` needs, from the configuration."""
     return IntakeContext(
         roster=roster if roster is not None else app.roster,
@@ -142,7 +143,7 @@ def intake_context(app: App, roster=None) -> IntakeContext:  # type: ignore[no-u
     )
 
 
-def record_context(app: App, roster, now: datetime) -> RecordContext:  # type: ignore[no-untyped-def]
+def record_context(app: App, roster: Roster, now: datetime) -> RecordContext:
     """What recording needs besides the message, as the daemon sees it."""
     reply = parseaddr(app.settings.smtp.reply_to or app.settings.smtp.from_)[1]
     return RecordContext(roster=roster, campaigns=app.campaigns, reply_address=reply,
@@ -194,7 +195,7 @@ class IntakeCycle:
     def __init__(self, app: App, source: Source, clock: Callable[[], datetime] | None = None):
         self.app = app
         self.source = source
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.store = RawStore(app.store_root)
         self._thread_lock = threading.Lock()
         make_dirs(app.store_root)
@@ -203,12 +204,13 @@ class IntakeCycle:
     def _context(self) -> IntakeContext:
         return dataclasses.replace(intake_context(self.app), defer_strangers=True)
 
-    def _record_context(self, roster) -> RecordContext:  # type: ignore[no-untyped-def]
+    def _record_context(self, roster: Roster) -> RecordContext:
         return record_context(self.app, roster, self.clock())
 
     def _cursors(self) -> dict[tuple[str, int | None], int]:
         with self.app.db.sessions() as session:
-            rows = session.scalars(select(models.MailboxCursor).where(models.MailboxCursor.mailbox == self.source.mailbox))
+            cursor = models.MailboxCursor
+            rows = session.scalars(select(cursor).where(cursor.mailbox == self.source.mailbox))
             return {(r.mailbox, r.uidvalidity): r.last_uid for r in rows}
 
     def _mark_pending(self, stats: CycleStats) -> None:
@@ -297,7 +299,7 @@ class IntakeCycle:
         known = self._known_fingerprints(set(prints))
         serial = sum(len(raw.raw) for raw in chunk) > SERIAL_FROM_BYTES
         futures: list[Future[Understanding] | _Later] = []
-        for raw, fingerprint in zip(chunk, prints):
+        for raw, fingerprint in zip(chunk, prints, strict=True):
             if fingerprint in known:  # delivered again: stored and audited, never read again
                 futures.append(_Later(known_delivery, raw, self.store, known[fingerprint], fingerprint))
             elif serial:
@@ -305,7 +307,7 @@ class IntakeCycle:
             else:
                 futures.append(pool.submit(understand, raw, ctx, self.store))
         done: list[Understanding] = []
-        for raw, future in zip(chunk, futures):
+        for raw, future in zip(chunk, futures, strict=False):
             stats.fetched += 1
             try:
                 try:
@@ -317,7 +319,8 @@ class IntakeCycle:
                     done.append(last_resort(raw, self.store, _internal_error(exc)))
             except StoreError as exc:
                 stats.stopped_early = f"kho lưu trữ: {exc}"
-                log.error("không lưu được thư %s (%s); thư vẫn nằm trên máy chủ, chưa xử lý, và được thử lại ở lượt sau",
+                log.error("không lưu được thư %s (%s); thư vẫn nằm trên máy chủ, chưa xử lý, và được thử lại ở lượt "
+                          "sau",
                           raw.source_key, exc)
                 for later in futures:
                     later.cancel()
@@ -344,7 +347,7 @@ class IntakeCycle:
             return
         reading = dataclasses.replace(ctx, defer_strangers=False)
 
-        def read(row) -> Understanding:  # type: ignore[no-untyped-def]
+        def read(row) -> Understanding:
             raw = RawMessage(source_key=row.source_key, raw=self.store.read(row.sha256), arrived_at=row.arrived_at,
                              mailbox=row.mailbox, uidvalidity=row.uidvalidity, uid=row.uid)
             return understand(raw, reading, self.store)

@@ -48,5 +48,6 @@ def rescue_from_junk(app: App, message_id: int, actor: str, now: datetime) -> Re
         was = msg.reasons[0] if msg.reasons else "thư rác"
         result = record_again(session, msg, understood, record_context(app, app.roster, now))
         audit(session, action="junk_rescued", actor=actor, message_id=message_id, agency_slug=msg.agency_slug,
-              year=msg.year, at=now, reason=f"cán bộ xác định không phải thư rác ({was}); đọc lại: {msg.kind or 'khác'}")
+              year=msg.year, at=now,
+              reason=f"cán bộ xác định không phải thư rác ({was}); đọc lại: {msg.kind or 'khác'}")
     return result

@@ -16,7 +16,7 @@ from sqlalchemy import delete, or_, update
 from sqlalchemy.exc import IntegrityError
 
 from workflow.db import models
-from workflow.db.engine import Database
+from workflow.db.engine import Database, rows_changed
 
 
 def make_holder_id() -> str:
@@ -40,7 +40,7 @@ class Lease:
                        or_(models.Lease.holder == self.holder, models.Lease.expires_at < now))
                 .values(holder=self.holder, expires_at=expires)
             )
-            if result.rowcount:
+            if rows_changed(result):
                 return True
         try:
             with self.db.transaction() as session:
@@ -53,4 +53,5 @@ class Lease:
 
     def release(self) -> None:
         with self.db.transaction() as session:
-            session.execute(delete(models.Lease).where(models.Lease.name == self.name, models.Lease.holder == self.holder))
+            session.execute(delete(models.Lease).where(models.Lease.name == self.name,
+                                                       models.Lease.holder == self.holder))

@@ -47,7 +47,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import getaddresses, parseaddr
 from typing import TYPE_CHECKING, Literal
 
@@ -56,9 +56,9 @@ from sqlalchemy.orm import Session
 
 from notifier.compose import ComposeError, compose
 from notifier.labels import outbox_state_label
-from notifier.transports import PermanentSendError, SendError, Transport, TransientSendError, make_transport
+from notifier.transports import PermanentSendError, SendError, TransientSendError, Transport, make_transport
 from reference.addresses import inbox_key, verp_address
-from workflow.db.engine import Database
+from workflow.db.engine import Database, rows_changed
 from workflow.db.models import FAILED, HELD, PENDING, SENDING, SENT, SUPPRESSED, OutboxEmail
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ def flush(
     """
     if now is not None and now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
-    clock = (lambda: now) if now is not None else (lambda: datetime.now(timezone.utc))
+    clock = (lambda: now) if now is not None else (lambda: datetime.now(UTC))
     envelope_from = parseaddr(from_header)[1]
     result = FlushResult(failed=_fail_exhausted_claims(db, clock(), max_attempts))
     sent_counts = _recent_counts(db, clock())
@@ -151,7 +151,7 @@ def flush(
 def _fail_exhausted_claims(db: Database, now: datetime, max_attempts: int) -> int:
     """Rows whose every attempt was interrupted mid-send (the process died each time) stop here."""
     with db.transaction() as session:
-        return session.execute(
+        return rows_changed(session.execute(
             update(OutboxEmail)
             .where(
                 OutboxEmail.state == SENDING,
@@ -160,7 +160,7 @@ def _fail_exhausted_claims(db: Database, now: datetime, max_attempts: int) -> in
             )
             .values(state=FAILED, last_error=f"thôi gửi sau {max_attempts} lần thử: chương trình dừng giữa lúc gửi")
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ))
 
 
 def release_interrupted_claims(db: Database, now: datetime) -> int:
@@ -175,12 +175,12 @@ def release_interrupted_claims(db: Database, now: datetime) -> int:
     Message-ID.
     """
     with db.transaction() as session:
-        released = session.execute(
+        released = rows_changed(session.execute(
             update(OutboxEmail)
             .where(OutboxEmail.state == SENDING)
             .values(state=PENDING, next_attempt_at=now)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ))
     if released:
         log.warning("hộp thư đi: %d lượt gửi bị chương trình trước ngắt giữa chừng, nay gửi lại", released)
     return released
@@ -203,7 +203,7 @@ def _claim_next(db: Database, now: datetime) -> OutboxEmail | None:
             candidate = session.execute(query).first()
             if candidate is None:
                 return None
-            won = session.execute(
+            won = rows_changed(session.execute(
                 update(OutboxEmail)
                 .where(
                     OutboxEmail.id == candidate.id,
@@ -212,7 +212,7 @@ def _claim_next(db: Database, now: datetime) -> OutboxEmail | None:
                 )
                 .values(state=SENDING, attempts=candidate.attempts + 1, next_attempt_at=now + CLAIM_LEASE)
                 .execution_options(synchronize_session=False)
-            ).rowcount
+            ))
             if won != 1:
                 continue  # another daemon claimed it between our read and our write
             if candidate.state == SENDING:
@@ -222,7 +222,8 @@ def _claim_next(db: Database, now: datetime) -> OutboxEmail | None:
 
 
 def _release_held(db: Database, now: datetime, cap: int) -> int:
-    """Acknowledgements to strangers sent in the last hour; held ones are made due, oldest first, while the cap allows."""
+    """Acknowledgements to strangers sent in the last hour; held ones are made due, oldest first, while the cap
+    allows."""
     with db.transaction() as session:
         sent = session.scalar(select(func.count()).select_from(OutboxEmail).where(
             OutboxEmail.to_stranger.is_(True), OutboxEmail.state == SENT,
@@ -352,12 +353,12 @@ def _record(
         if outcome.scope == "connection":
             values["last_error"] = _short(SERVER_DOWN + (outcome.note or ""))
     with db.transaction() as session:
-        updated = session.execute(
+        updated = rows_changed(session.execute(
             update(OutboxEmail)
             .where(OutboxEmail.id == claimed.id, OutboxEmail.state == SENDING, OutboxEmail.attempts == claimed.attempts)
             .values(**values)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ))
         if updated != 1:
             log.warning("hộp thư đi %s: mất quyền giữ thư trước khi ghi kết quả (%s)", claimed.id, outcome.kind)
             return None
@@ -385,7 +386,8 @@ def _log_outcome(row: OutboxEmail, values: dict[str, object]) -> None:
         log.warning("hộp thư đi %s (%s): sẽ gửi lại lúc %s: %s", row.id, row.dedupe_key, values["next_attempt_at"],
                     values["last_error"])
     else:
-        log.warning("hộp thư đi %s (%s) %s: %s", row.id, row.dedupe_key, outbox_state_label(state), values["last_error"])
+        log.warning("hộp thư đi %s (%s) %s: %s", row.id, row.dedupe_key, outbox_state_label(str(state)),
+                    values["last_error"])
 
 
 def _count(result: FlushResult, state: str | None) -> None:
@@ -401,7 +403,7 @@ def _count(result: FlushResult, state: str | None) -> None:
         result.held += 1
 
 
-def send_due(app: "App", now: datetime, transport: Transport | None = None, batch: int = 50) -> FlushResult:
+def send_due(app: App, now: datetime, transport: Transport | None = None, batch: int = 50) -> FlushResult:
     """Send everything due in the outbox, batch after batch, with the configured transport, retries and caps.
 
     Why until empty: at the deadline sixty reports arrive together, and one

@@ -1,1 +1,2 @@
-"""The reporting season: submission states, recording what intake understood, coordinator actions, reminders, the digest and the status table."""
+"""The reporting season: submission states, recording what intake understood, coordinator actions, reminders,
+the digest and the status table."""

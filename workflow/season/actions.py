@@ -25,20 +25,19 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from reference.text import slugify
 from intake.identity import parse_mailboxes
-from workflow.season import contacts, states
+from reference.roster import expected_slug, normalise_address
+from reference.text import slugify
 from workflow.db import models
+from workflow.season import contacts, states, submissions
 from workflow.season.outbox_queue import queue_email
 from workflow.season.recipients import ack_recipient, blocked_reason
-from reference.roster import expected_slug, normalise_address
-from workflow.season import submissions
 from workflow.season.submissions import _get_submission, audit, deadline_for, recompute_on_time, reference_for
 
 if TYPE_CHECKING:
-    from workflow.app import App
     from reference.campaigns import Campaign
     from reference.roster import Agency, Roster
+    from workflow.app import App
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 RAW_HEADER_LIMIT = 256 * 1024  # headers only; a huge body is never read to answer a question about headers
@@ -52,8 +51,8 @@ class ActionError(Exception):
 class ActionContext:
     """Everything an action needs besides the session and its own arguments."""
 
-    roster: "Roster"
-    campaigns: dict[int, "Campaign"]
+    roster: Roster
+    campaigns: dict[int, Campaign]
     now: datetime
     actor: str
     domain: str = "tdc-intake.invalid"  # for Message-IDs of outgoing mail
@@ -67,7 +66,7 @@ class ActionContext:
             raise ValueError("ActionContext.actor must name someone")
 
 
-def action_context(app: "App", now: datetime, actor: str) -> ActionContext:
+def action_context(app: App, now: datetime, actor: str) -> ActionContext:
     """The context as the daemon would see it (same reply address, domain and own addresses)."""
     from email.utils import parseaddr
 
@@ -122,7 +121,7 @@ ACTION_VERBS = {
 
 
 # --- lookups -------------------------------------------------------------------------------
-def resolve_agency(roster: "Roster", text: str, year: int) -> "Agency":
+def resolve_agency(roster: Roster, text: str, year: int) -> Agency:
     """The agency owing a report for ``year`` named by slug (or by name: "Tây Ninh" -> tay-ninh)."""
     wanted = (text or "").strip()
     slug = next((c for c in dict.fromkeys([wanted.lower(), expected_slug(wanted), slugify(wanted)])
@@ -135,12 +134,13 @@ def resolve_agency(roster: "Roster", text: str, year: int) -> "Agency":
     agency = roster.get(slug, year)
     if not agency.owes(year):
         successor = roster.successor(slug, year)
-        by = f" Báo cáo năm {year} do '{successor}' gửi (reports for {year} come from {successor!r})." if successor else ""
+        by = (f" Báo cáo năm {year} do '{successor}' gửi (reports for {year} come from {successor!r})."
+              if successor else "")
         raise ActionError(f"{agency.name} không phải báo cáo năm {year}. {slug!r} owes no report for {year}.{by}")
     return agency
 
 
-def _known(roster: "Roster", slug: str) -> bool:
+def _known(roster: Roster, slug: str) -> bool:
     try:
         roster.get(slug)
     except KeyError:
@@ -167,12 +167,12 @@ def _require_reason(reason: str | None, action: str) -> str:
     return text
 
 
-def _refuse(agency: "Agency", year: int, from_state: str, to_state: str, event: str) -> states.IllegalTransition:
+def _refuse(agency: Agency, year: int, from_state: str, to_state: str, event: str) -> states.IllegalTransition:
     return states.IllegalTransition(states.refusal(agency.name, year, from_state, to_state, event),
                                     from_state=from_state, to_state=to_state, event=event)
 
 
-def last_day_on_time(session: Session, campaign: "Campaign | None", slug: str) -> date | None:
+def last_day_on_time(session: Session, campaign: Campaign | None, slug: str) -> date | None:
     """The last day still on time (extensions included), as the emails show it."""
     if campaign is None:
         return None
@@ -322,8 +322,9 @@ def accept(session: Session, ctx: ActionContext, agency: str, year: int, reason:
         sub.current_message_id = chosen
         current = session.get(models.Message, chosen)
         sub.outline_missing = list(current.outline_missing or []) if current else []
-        audit(session, action="version_chosen", actor=ctx.actor, submission=sub, message_id=chosen, from_state=sub.state,
-              to_state=sub.state, reason=f"chọn thư #{chosen} làm phiên bản hiện hành (trước đó: #{previous})", at=ctx.now)
+        audit(session, action="version_chosen", actor=ctx.actor, submission=sub, message_id=chosen,
+              from_state=sub.state, to_state=sub.state,
+              reason=f"chọn thư #{chosen} làm phiên bản hiện hành (trước đó: #{previous})", at=ctx.now)
     if waiting:
         sub.review_reasons = []
     result.from_state = sub.state
@@ -339,7 +340,7 @@ def accept(session: Session, ctx: ActionContext, agency: str, year: int, reason:
     return result
 
 
-def _accept_unverified(session: Session, ctx: ActionContext, ag: "Agency", year: int, msg: models.Message,
+def _accept_unverified(session: Session, ctx: ActionContext, ag: Agency, year: int, msg: models.Message,
                        reason: str) -> ActionResult:
     """A coordinator who checked an unverified claim (by phone) accepts that very message as the agency's report.
 
@@ -351,7 +352,8 @@ def _accept_unverified(session: Session, ctx: ActionContext, ag: "Agency", year:
     sub = _get_submission(session, ag.slug, year, ctx.now)
     result = ActionResult("accept", True, ag.slug, year, sub.id, msg.id, from_state=sub.state)
     if sub.state == states.EXEMPT:
-        raise ActionError(f"{ag.name} đang được miễn báo cáo năm {year}; mở lại (`reopen`) trước khi chấp nhận thư #{msg.id}. "
+        raise ActionError(f"{ag.name} đang được miễn báo cáo năm {year}; mở lại (`reopen`) trước khi chấp nhận thư "
+                          f"#{msg.id}. "
                           f"{ag.slug}/{year} is exempt.")
     claimed = f"{msg.agency_slug}/{msg.year}" if msg.agency_slug else "?"
     msg.submission_id, msg.agency_slug, msg.year = sub.id, ag.slug, year
@@ -448,7 +450,7 @@ def reopen(session: Session, ctx: ActionContext, agency: str, year: int, reason:
     return ActionResult("reopen", True, ag.slug, year, sub.id, sub.current_message_id, before, sub.state)
 
 
-def _learn_address(session: Session, ctx: ActionContext, msg: models.Message, agency: "Agency", year: int,
+def _learn_address(session: Session, ctx: ActionContext, msg: models.Message, agency: Agency, year: int,
                    reason: str) -> str | None:
     """Teach the bot that this sender speaks for ``agency``; returns a note of what happened."""
     normal = normalise_address(msg.from_addr or "")
@@ -497,7 +499,8 @@ def assign(session: Session, ctx: ActionContext, message_id: int, agency: str, y
     msg = _message(session, message_id)
     if msg.status != "recorded":
         why = msg.quarantine_reason or ", ".join(msg.notes or []) or msg.status
-        raise ActionError(f"Thư #{msg.id} không thể gán: thư đã bị {'cách ly' if msg.status == 'quarantined' else 'bỏ qua'} "
+        raise ActionError(f"Thư #{msg.id} không thể gán: thư đã bị "
+                          f"{'cách ly' if msg.status == 'quarantined' else 'bỏ qua'} "
                           f"({why}).")
     ag = resolve_agency(ctx.roster, agency, year)
     text = reason.strip() or "điều phối viên gán thư"
@@ -567,9 +570,10 @@ def extend(session: Session, ctx: ActionContext, year: int, until: date, reason:
                           f"{until:%d/%m/%Y} không muộn hơn nên không thay đổi gì. Hạn đã gia hạn không rút ngắn "
                           "được bằng lệnh này.")
     result = ActionResult("extend", False, slug, year)
-    same = session.scalar(select(models.DeadlineExtension).where(
-        models.DeadlineExtension.year == year, models.DeadlineExtension.until_at == until_at,
-        models.DeadlineExtension.agency_slug.is_(None) if slug is None else models.DeadlineExtension.agency_slug == slug))
+    extension = models.DeadlineExtension
+    same = session.scalar(select(extension).where(
+        extension.year == year, extension.until_at == until_at,
+        extension.agency_slug.is_(None) if slug is None else extension.agency_slug == slug))
     if same is not None:
         return result
     session.add(models.DeadlineExtension(year=year, agency_slug=slug, until_at=until_at, created_by=ctx.actor,
@@ -593,7 +597,7 @@ def extend(session: Session, ctx: ActionContext, year: int, until: date, reason:
     return result
 
 
-def _global_deadline(session: Session, campaign: "Campaign") -> datetime:
+def _global_deadline(session: Session, campaign: Campaign) -> datetime:
     """The campaign's deadline as moved by extensions for everyone (not those for one agency)."""
     latest = session.scalar(select(func.max(models.DeadlineExtension.until_at)).where(
         models.DeadlineExtension.year == campaign.year, models.DeadlineExtension.agency_slug.is_(None)))
@@ -619,7 +623,8 @@ def resend_ack(session: Session, ctx: ActionContext, message_id: int, reason: st
     if row is None:
         raise ActionError(f"Thư #{msg.id}: không có địa chỉ để gửi thư báo nhận. No address to send the ack to.")
     audit(session, action="ack_resent", actor=ctx.actor, submission=sub, message_id=msg.id, at=ctx.now,
-          agency_slug=msg.agency_slug, year=msg.year, reason=f"{reason.strip() or 'gửi lại thư báo nhận'} ({row.dedupe_key})")
+          agency_slug=msg.agency_slug, year=msg.year,
+          reason=f"{reason.strip() or 'gửi lại thư báo nhận'} ({row.dedupe_key})")
     _mark_acknowledged(session, sub, msg, row, ctx)
     result.queued.append(row.dedupe_key)
     result.to_state, result.changed = (sub.state if sub else None), True

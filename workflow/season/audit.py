@@ -17,7 +17,8 @@ BOT = "bot"
 
 def audit(session: Session, *, action: str, actor: str = BOT, submission: models.Submission | None = None,
           message_id: int | None = None, from_state: str | None = None, to_state: str | None = None,
-          reason: str = "", at: datetime | None = None, agency_slug: str | None = None, year: int | None = None) -> None:
+          reason: str = "", at: datetime | None = None, agency_slug: str | None = None,
+          year: int | None = None) -> None:
     session.add(models.AuditEntry(
         at=at or models.utcnow(), actor=actor, action=action,
         agency_slug=submission.agency_slug if submission else agency_slug,

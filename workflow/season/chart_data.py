@@ -9,15 +9,15 @@ A report counts on the Vietnam calendar day its first version arrived
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import date
-from typing import Mapping
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow.db import models
 from reference.campaigns import VIETNAM, Campaign
+from workflow.db import models
 
 Series = list[tuple[int, int]]  # (days to the deadline, reports received so far), days decreasing
 
@@ -31,7 +31,7 @@ def submission_series(session: Session, year: int, deadline: date, tz: ZoneInfo 
     """One point per day on which the count grew, in time order (days decreasing)."""
     arrivals = session.scalars(select(models.Submission.first_received_at).where(
         models.Submission.year == year, models.Submission.first_received_at.is_not(None)))
-    per_day = Counter(days_to_deadline(at.astimezone(tz).date(), deadline) for at in arrivals)
+    per_day = Counter(days_to_deadline(at.astimezone(tz).date(), deadline) for at in arrivals if at is not None)
     series: Series = []
     total = 0
     for days in sorted(per_day, reverse=True):

@@ -25,22 +25,23 @@ import csv
 import io
 import time
 import zipfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reference.text import words
 from notifier.files import save_atomically
 from notifier.labels import contact_source_label
 from notifier.render import vn_filesize, vn_number
 from notifier.safe_text import spreadsheet_original, spreadsheet_text
+from reference.roster import FIRST_SANE_YEAR, LAST_SANE_YEAR, normalise_address
+from reference.text import words
 from workflow.db import models
 from workflow.season.audit import audit
-from reference.roster import FIRST_SANE_YEAR, LAST_SANE_YEAR, normalise_address
 
 if TYPE_CHECKING:
     from reference.roster import Roster
@@ -106,7 +107,7 @@ class AgencyNames:
     reported as ambiguous rather than guessed.
     """
 
-    def __init__(self, roster: "Roster") -> None:
+    def __init__(self, roster: Roster) -> None:
         self.roster = roster
         self._exact: dict[str, set[str]] = {}
         for agency in roster.all():
@@ -148,7 +149,7 @@ class AgencyNames:
             return slug
 
 
-def resolve(roster: "Roster", text: str) -> str:
+def resolve(roster: Roster, text: str) -> str:
     """One slug for ``text`` or a ContactError saying why not (unknown, ambiguous)."""
     names = AgencyNames(roster)
     found = names.lookup(text)
@@ -307,7 +308,7 @@ def _header(rows: list[tuple[int, list[str]]]) -> tuple[int, dict[str, int]] | N
     return None
 
 
-def check_table(roster: "Roster", rows: list[tuple[int, list[str]]], session: Session | None = None,
+def check_table(roster: Roster, rows: list[tuple[int, list[str]]], session: Session | None = None,
                 limits: ImportLimits = IMPORT_LIMITS, deadline: float | None = None) -> ImportCheck:
     """Every line checked (address, agency found and unambiguous, duplicates); every problem listed.
 
@@ -328,7 +329,7 @@ def check_table(roster: "Roster", rows: list[tuple[int, list[str]]], session: Se
     for number, cells in rows[start + 1:]:
         _too_slow(limits, deadline)
 
-        def get(column: str) -> str:
+        def get(column: str, cells: list[str] = cells) -> str:
             i = columns.get(column)
             return cells[i].strip() if i is not None and i < len(cells) else ""
 
@@ -422,7 +423,7 @@ def _owners(session: Session) -> dict[str, set[str]]:
     return out
 
 
-def merged(roster: "Roster", a: str, b: str) -> bool:
+def merged(roster: Roster, a: str, b: str) -> bool:
     """Whether one address may serve both agencies: the same one, or one absorbed the other (2025 merger)."""
     if a == b:
         return True
@@ -514,7 +515,7 @@ def import_lines(session: Session, lines: Iterable[ContactLine], *, actor: str, 
     return changes
 
 
-def add(session: Session, roster: "Roster", agency: str, email: str, *, actor: str, now: datetime,
+def add(session: Session, roster: Roster, agency: str, email: str, *, actor: str, now: datetime,
         name: str = "", role: str = "", phone: str = "", unit: str = "", from_year: int | None = None,
         source: str = models.CONTACT_COORDINATOR) -> Change:
     """A coordinator adds (or re-confirms) one contact."""
@@ -531,7 +532,7 @@ def add(session: Session, roster: "Roster", agency: str, email: str, *, actor: s
     return upsert(session, line, actor=actor, now=now)
 
 
-def _existing(session: Session, roster: "Roster", agency: str, email: str,
+def _existing(session: Session, roster: Roster, agency: str, email: str,
               removed_too: bool = False) -> models.Contact:
     slug = resolve(roster, agency)
     address = normalise_address(email)
@@ -541,7 +542,7 @@ def _existing(session: Session, roster: "Roster", agency: str, email: str,
     return row
 
 
-def confirm(session: Session, roster: "Roster", agency: str, email: str, *, actor: str, now: datetime) -> Change:
+def confirm(session: Session, roster: Roster, agency: str, email: str, *, actor: str, now: datetime) -> Change:
     """Confirm a contact (a carried-over one, one that bounced and was fixed, or one removed by mistake):
     reminders use it again."""
     row = _existing(session, roster, agency, email, removed_too=True)
@@ -562,7 +563,7 @@ def confirm(session: Session, roster: "Roster", agency: str, email: str, *, acto
     return Change("confirm", row.agency_slug, row.email, fields)
 
 
-def remove(session: Session, roster: "Roster", agency: str, email: str, *, actor: str, now: datetime) -> Change:
+def remove(session: Session, roster: Roster, agency: str, email: str, *, actor: str, now: datetime) -> Change:
     """Take a contact out of use. The row stays (a tombstone) so a carried-over address is not offered again."""
     row = _existing(session, roster, agency, email)
     row.confirmed, row.until_year, row.updated_at = False, REMOVED_UNTIL, now
@@ -590,7 +591,7 @@ def learn(session: Session, agency: str, address: str, *, actor: str, now: datet
     return change
 
 
-def carry_over(session: Session, roster: "Roster", year: int, *, now: datetime, actor: str = "bot") -> list[Change]:
+def carry_over(session: Session, roster: Roster, year: int, *, now: datetime, actor: str = "bot") -> list[Change]:
     """Offer the absorbed provinces' contacts to the unit that reports for them in ``year``, unconfirmed.
 
     Idempotent: an address the unit already has (in any state, a removed
@@ -659,12 +660,13 @@ def contact_json(contact: models.Contact) -> dict[str, Any]:
         "agency": contact.agency_slug, "email": contact.email, "name": contact.name, "role": contact.role,
         "phone": contact.phone, "unit": contact.unit, "source": contact.source, "confirmed": contact.confirmed,
         "from_year": contact.from_year, "until_year": contact.until_year, "carried_from": contact.carried_from,
-        "failing": contact.failing, "last_bounce_at": contact.last_bounce_at.isoformat() if contact.last_bounce_at else None,
+        "failing": contact.failing,
+        "last_bounce_at": contact.last_bounce_at.isoformat() if contact.last_bounce_at else None,
         "bounce_reason": contact.bounce_reason,
     }
 
 
-def suggestions(session: Session, roster: "Roster", year: int | None = None,
+def suggestions(session: Session, roster: Roster, year: int | None = None,
                 agency: str | None = None) -> list[dict[str, Any]]:
     """Senders of recorded reports that nobody vouched for: shown to coordinators, never reminded."""
     known = {(c.agency_slug, c.email) for c in session.scalars(select(models.Contact))}
@@ -693,7 +695,7 @@ def suggestions(session: Session, roster: "Roster", year: int | None = None,
     return [out[k] for k in sorted(out)]
 
 
-def list_contacts(session: Session, roster: "Roster", year: int | None = None, agency: str | None = None,
+def list_contacts(session: Session, roster: Roster, year: int | None = None, agency: str | None = None,
                   with_suggestions: bool = True) -> list[dict[str, Any]]:
     """The book (removed contacts left out), optionally for one year and one agency, then suggestions."""
     slug = resolve(roster, agency) if agency else None
@@ -706,7 +708,7 @@ def list_contacts(session: Session, roster: "Roster", year: int | None = None, a
     return rows
 
 
-def unconfirmed_units(session: Session, roster: "Roster", year: int) -> list[dict[str, Any]]:
+def unconfirmed_units(session: Session, roster: Roster, year: int) -> list[dict[str, Any]]:
     """Units owing ``year`` with contacts waiting for a coordinator (carried over after a merger)."""
     owing = {a.slug: a.name for a in roster.owing(year)}
     waiting: dict[str, list[str]] = {}
@@ -746,7 +748,7 @@ def _export_cell(value: Any) -> Any:
     return spreadsheet_text(value) if isinstance(value, str) else value
 
 
-def write_table(rows: list[Mapping[str, Any]], out: Path) -> None:
+def write_table(rows: Sequence[Mapping[str, Any]], out: Path) -> None:
     """CSV (UTF-8 with BOM, so Excel shows the diacritics) or XLSX, by the file's suffix."""
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".xlsx":
@@ -754,6 +756,7 @@ def write_table(rows: list[Mapping[str, Any]], out: Path) -> None:
 
         book = Workbook()
         sheet = book.active
+        assert sheet is not None  # a new workbook has one sheet
         sheet.title = "Danh bạ"
         sheet.append(list(EXPORT_COLUMNS))
         for row in rows:

@@ -7,6 +7,7 @@ other. Moved here unchanged from ``workflow.cli.commands_actions``.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -39,7 +40,8 @@ def review_queue(session: Session, roster: Any, year: int | None) -> dict[str, l
             "received_at": _iso(sub.last_received_at), "review_reasons": list(sub.review_reasons or []),
             "outline_missing": list(sub.outline_missing or []),
         })
-    out_msgs = [_unplaced(m, roster) for m in session.scalars(msgs.order_by(models.Message.arrived_at, models.Message.id))]
+    out_msgs = [_unplaced(m, roster)
+                for m in session.scalars(msgs.order_by(models.Message.arrived_at, models.Message.id))]
     replies = reminder_replies(session, roster, year)
     every_reply = set(session.scalars(select(models.ReminderResponse.message_id)
                                       .where(models.ReminderResponse.kind == "reply")))
@@ -133,7 +135,7 @@ def _agency_name(roster: Any, slug: str | None, year: int | None) -> str:
 _TARGET = re.compile(r"^\s*(?P<agency>[^/]+?)\s*/\s*(?P<year>\d{4})\s*$")
 
 
-def show_data(session: Session, roster: Any, campaigns: dict[int, Any], target: str) -> dict[str, Any]:
+def show_data(session: Session, roster: Any, campaigns: Mapping[int, Any], target: str) -> dict[str, Any]:
     """Everything about one submission (AGENCY/YEAR) or the submission of one message (id)."""
     from sqlalchemy import select
 
@@ -205,7 +207,8 @@ def _version(session: Session, m: models.Message, sub: models.Submission | None)
         "id": m.id, "arrived_at": _iso(m.arrived_at), "from": m.from_addr, "from_name": m.from_name,
         "subject": m.subject, "status": m.status, "kind": m.kind, "rejected": m.rejected,
         "current": bool(sub and sub.current_message_id == m.id), "confidence": m.confidence,
-        "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": a.size} for a in m.attachments],
+        "attachments": [{"filename": a.filename, "content_type": a.content_type,
+                         "size": a.size} for a in m.attachments],
         "outline_present": list(m.outline_present or []), "outline_missing": list(m.outline_missing or []),
         "indicators": [{"indicator": r.indicator, "unit": r.unit, "target": r.target, "result": r.result,
                         "cumulative": r.cumulative, "rate": r.rate, "findings": list(r.findings or [])}

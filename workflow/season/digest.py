@@ -9,19 +9,21 @@ dead bot.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from notifier.digest_docx import DOCX_CONTENT_TYPE, status_table_docx
 from intake.identity import PASS, UNVERIFIED_LABEL
+from notifier.digest_docx import DOCX_CONTENT_TYPE, status_table_docx
 from workflow.db import models
+from workflow.season.coordinator_views import review_queue
 from workflow.season.outbox_queue import queue_email
 from workflow.season.reminders import (
     OWING_STATES,
@@ -32,15 +34,14 @@ from workflow.season.reminders import (
     own_addresses,
     require_campaign,
 )
-from workflow.settings import RemindersConfig
-from workflow.season.coordinator_views import review_queue
 from workflow.season.status import StatusRow, season_status
 from workflow.season.submissions import deadline_for, reference_for
+from workflow.settings import RemindersConfig
 
 if TYPE_CHECKING:
-    from workflow.app import App
     from reference.campaigns import Campaign
     from reference.roster import Roster
+    from workflow.app import App
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def last_digest_at(session: Session, before: datetime, today_key: str) -> dateti
     )
 
 
-def _name(roster: "Roster", slug: str | None, year: int | None) -> str | None:
+def _name(roster: Roster, slug: str | None, year: int | None) -> str | None:
     if not slug:
         return None
     try:
@@ -117,7 +118,7 @@ def _compact(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if v is not None}
 
 
-def _new_reports(session: Session, roster: "Roster", campaigns: Mapping[int, "Campaign"], since: datetime,
+def _new_reports(session: Session, roster: Roster, campaigns: Mapping[int, Campaign], since: datetime,
                  now: datetime) -> list[dict[str, Any]]:
     messages = session.scalars(
         select(models.Message)
@@ -143,7 +144,7 @@ def _new_reports(session: Session, roster: "Roster", campaigns: Mapping[int, "Ca
     return out
 
 
-def _missing(session: Session, rows: list[StatusRow], campaign: "Campaign", today: date) -> list[dict[str, Any]]:
+def _missing(session: Session, rows: list[StatusRow], campaign: Campaign, today: date) -> list[dict[str, Any]]:
     out = []
     for row in rows:
         if row.state not in OWING_STATES or row.awaiting:  # a report waits for review: listed there, not here
@@ -154,7 +155,7 @@ def _missing(session: Session, rows: list[StatusRow], campaign: "Campaign", toda
     return out
 
 
-def _needs_review(session: Session, roster: "Roster", rows: list[StatusRow], year: int,
+def _needs_review(session: Session, roster: Roster, rows: list[StatusRow], year: int,
                   now: datetime) -> list[dict[str, Any]]:
     """What waits for a coordinator: the review list's own items (``review_queue``), so the count agrees everywhere."""
     queue = review_queue(session, roster, year)
@@ -167,7 +168,8 @@ def _needs_review(session: Session, roster: "Roster", rows: list[StatusRow], yea
         for entry in session.scalars(select(models.AuditEntry).where(
                 models.AuditEntry.action.in_(("report_unplaced", "unverified_claim")),
                 models.AuditEntry.message_id.in_([m["id"] for m in queue["messages"]]))):
-            reasons[entry.message_id] = entry.reason
+            if entry.message_id is not None:  # always, by the query
+                reasons[entry.message_id] = entry.reason
     for m in queue["messages"]:
         out.append(_compact({
             "name": _name(roster, m["agency_guess"], m["year_guess"]), "agency": m["agency_guess"],
@@ -201,12 +203,13 @@ def _quarantine(session: Session, now: datetime) -> list[dict[str, Any]]:
             for m in rows]
 
 
-def _contact_sections(session: Session, roster: "Roster", data: DigestData, owing: set[str], since: datetime,
+def _contact_sections(session: Session, roster: Roster, data: DigestData, owing: set[str], since: datetime,
                       now: datetime) -> None:
     """What the contact book asks of coordinators: bounces, replies to reminders, addresses to confirm."""
     from workflow.season import contacts
 
-    data.bounced = [_compact(dict(b, name=_name(roster, b["agency"], data.year))) for b in contacts.bounced(session, since)]
+    data.bounced = [_compact(dict(b, name=_name(roster, b["agency"], data.year)))
+                    for b in contacts.bounced(session, since)]
     replies = session.execute(
         select(models.ReminderResponse, models.Message)
         .join(models.Message, models.Message.id == models.ReminderResponse.message_id)
@@ -225,8 +228,8 @@ def _contact_sections(session: Session, roster: "Roster", data: DigestData, owin
 
 def build_digest(
     session: Session,
-    roster: "Roster",
-    campaigns: Mapping[int, "Campaign"],
+    roster: Roster,
+    campaigns: Mapping[int, Campaign],
     year: int,
     now: datetime,
     *,
@@ -291,15 +294,15 @@ class DigestRun:
                 "note": self.note, "digest": self.data.as_json()}
 
 
-def coordinator_addresses(app: "App") -> list[str]:
+def coordinator_addresses(app: App) -> list[str]:
     return [a for a in (parseaddr(e)[1].lower() for e in app.settings.coordinators.emails) if a]
 
 
-def docx_path_for(app: "App", day: date) -> Path:
+def docx_path_for(app: App, day: date) -> Path:
     return app.store_root / "generated" / f"tong-hop-{day:%Y-%m-%d}.docx"
 
 
-def _chart(app: "App", year: int, day: date) -> Path:
+def _chart(app: App, year: int, day: date) -> Path:
     """The cumulative-submissions chart (this year beside last year) for the HTML digest."""
     from notifier.chart import submissions_chart
     from workflow.season.chart_data import chart_series
@@ -309,7 +312,7 @@ def _chart(app: "App", year: int, day: date) -> Path:
     return submissions_chart(this_year, last_year, year, docx_path_for(app, day).with_suffix(".png"))
 
 
-def queue_digest(app: "App", year: int, now: datetime, dry_run: bool = False) -> DigestRun:
+def queue_digest(app: App, year: int, now: datetime, dry_run: bool = False) -> DigestRun:
     """Build the day's digest and queue it (with its .docx table) to the coordinators, once per day."""
     from notifier.render import render_email
 

@@ -16,15 +16,16 @@ address, with text of the stranger's choosing inside. So:
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.identity import PASS, UNCHECKED, domain_of
-from workflow.db import models
 from reference.roster import GENERIC_MAIL_DOMAINS, normalise_address
 from reference.text import clip
+from workflow.db import models
 
 if TYPE_CHECKING:
     from reference.roster import Roster
@@ -54,7 +55,8 @@ def short_quote(text: str | None, limit: int = QUOTE_CHARS) -> str:
 
 def _bounced(session: Session, address: str) -> bool:
     """The outbox saw this address refused: a permanently failed email to it, or a refusal note naming it."""
-    rows = session.execute(select(models.OutboxEmail.recipients, models.OutboxEmail.state, models.OutboxEmail.last_error)
+    rows = session.execute(select(models.OutboxEmail.recipients, models.OutboxEmail.state,
+                                  models.OutboxEmail.last_error)
                            .where((models.OutboxEmail.state == models.FAILED)
                                   | models.OutboxEmail.last_error.like(f"%{_REFUSED}%")))
     for recipients, state, error in rows:
@@ -83,7 +85,7 @@ def blocked_reason(session: Session, address: str, own_addresses: Iterable[str])
 
 
 def ack_recipient(session: Session, *, from_addr: str, reply_to: Iterable[str], agency_slug: str | None,
-                  year: int | None, roster: "Roster", own_addresses: Iterable[str]) -> str | None:
+                  year: int | None, roster: Roster, own_addresses: Iterable[str]) -> str | None:
     """The one address an answer to a message goes to, or None when no safe one exists."""
     own = frozenset(a.lower() for a in own_addresses)
     sender = normalise_address(from_addr or "")
@@ -101,7 +103,7 @@ def ack_recipient(session: Session, *, from_addr: str, reply_to: Iterable[str], 
     return None
 
 
-def agency_contact(session: Session, roster: "Roster", slug: str | None, year: int | None,
+def agency_contact(session: Session, roster: Roster, slug: str | None, year: int | None,
                    own_addresses: Iterable[str]) -> str | None:
     """A person of the agency to answer when the mail came from a device (the office copier, an e-office robot).
 
@@ -125,10 +127,11 @@ def agency_contact(session: Session, roster: "Roster", slug: str | None, year: i
     return None
 
 
-def is_verified_contact(msg: models.Message, address: str, roster: "Roster") -> bool:
+def is_verified_contact(msg: models.Message, address: str, roster: Roster) -> bool:
     """May this message's text be echoed in full to ``address``: the From address, a known address of the agency,
     and verified by our receiving server when verification is configured (``sender_auth`` not "pass" or
     "unchecked" means it failed). Without verification configured a known address is the best there is."""
     normal = normalise_address(address or "")
     return (msg.sender_auth in (PASS, UNCHECKED, None) and normal is not None
-            and normal == normalise_address(msg.from_addr or "") and roster.speaks_for(normal, msg.agency_slug, msg.year))
+            and normal == normalise_address(msg.from_addr or "")
+            and roster.speaks_for(normal, msg.agency_slug, msg.year))

@@ -9,7 +9,8 @@ transaction, with the same values the ORM path writes
 (``workflow.season.submissions.message_values`` / ``attachment_values``).
 
 Reports, quarantined messages, anything with indicator rows and mail that
-refers to other messages (it may answer a reminder) keep the ORM path in ``workflow.season.submissions.record``; the duplicate check (by content hash)
+refers to other messages (it may answer a reminder) keep the ORM path in
+``workflow.season.submissions.record``; the duplicate check (by content hash)
 is the same on both paths, so a message is still recorded once.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from workflow.db import models
+from workflow.db.engine import as_cursor
 
 if TYPE_CHECKING:
     from intake.pipeline import Understanding
@@ -29,15 +31,15 @@ if TYPE_CHECKING:
 
 
 @cache
-def _statements():  # type: ignore[no-untyped-def]
+def _statements():
     """Built once: constructing a statement per message (coercions, cache keys) cost more than running it."""
-    messages, attachments = models.Message.__table__, models.Attachment.__table__
+    messages, attachments = models.table_of(models.Message), models.table_of(models.Attachment)
     known = select(messages.c.id, messages.c.status, messages.c.submission_id).where(
         messages.c.sha256 == bindparam("sha"))
     return known, insert(messages), insert(attachments)
 
 
-def is_plain(u: "Understanding") -> bool:
+def is_plain(u: Understanding) -> bool:
     """Mail whose recording is only its rows: ignored machine mail, junk, or recorded mail that is no report.
 
     Mail that refers to other messages (a reply, a returned message) may answer
@@ -53,7 +55,7 @@ def is_plain(u: "Understanding") -> bool:
     return u.status == "recorded" and (u.classification is None or u.classification.kind != "report")
 
 
-def record_plain(session: Session, u: "Understanding", now: datetime) -> "RecordResult | None":
+def record_plain(session: Session, u: Understanding, now: datetime) -> RecordResult | None:
     """Record ``u`` with Core inserts when it is plain mail; None means "use the ORM path"."""
     if not is_plain(u):
         return None
@@ -64,7 +66,9 @@ def record_plain(session: Session, u: "Understanding", now: datetime) -> "Record
     if known is not None:
         return RecordResult(known.id, True, known.status, known.submission_id)
     values = message_values(u, now)
-    message_id = session.execute(insert_message, values).inserted_primary_key[0]
+    key = as_cursor(session.execute(insert_message, values)).inserted_primary_key
+    assert key is not None
+    message_id = key[0]
     rows = attachment_values(u)
     if rows:
         session.execute(insert_attachments, [dict(row, message_id=message_id) for row in rows])

@@ -36,7 +36,7 @@ def _ids(value: str | None) -> list[str]:
     return _MSGID.findall(value or "")
 
 
-def referenced_message_ids(u: "Understanding", returned: bool = True) -> list[str]:
+def referenced_message_ids(u: Understanding, returned: bool = True) -> list[str]:
     """Message-IDs this message refers to: its In-Reply-To/References and (``returned``) those of a returned message.
 
     The returned ones are intake's (``Understanding.returned_own_message_ids``,
@@ -56,7 +56,7 @@ def referenced_message_ids(u: "Understanding", returned: bool = True) -> list[st
     return list(dict.fromkeys(found))
 
 
-def sent_email_for(session: Session, u: "Understanding") -> models.OutboxEmail | None:
+def sent_email_for(session: Session, u: Understanding) -> models.OutboxEmail | None:
     """The email of ours a bounce returns: by its return-path token first (exact), else by a quoted Message-ID."""
     if u.verp_tokens:
         row = session.scalar(select(models.OutboxEmail).where(models.OutboxEmail.verp_token.in_(u.verp_tokens[:10]))
@@ -70,7 +70,7 @@ def sent_email_for(session: Session, u: "Understanding") -> models.OutboxEmail |
                           .order_by(models.OutboxEmail.id.desc()).limit(1))
 
 
-def reminder_for(session: Session, u: "Understanding") -> models.OutboxEmail | None:
+def reminder_for(session: Session, u: Understanding) -> models.OutboxEmail | None:
     """The reminder a person's reply answers (its In-Reply-To/References)."""
     ids = referenced_message_ids(u, returned=False)
     if not ids:
@@ -80,7 +80,7 @@ def reminder_for(session: Session, u: "Understanding") -> models.OutboxEmail | N
         .order_by(models.OutboxEmail.id.desc()).limit(1))
 
 
-def _failed_addresses(u: "Understanding", row: models.OutboxEmail) -> tuple[list[str], str]:
+def _failed_addresses(u: Understanding, row: models.OutboxEmail) -> tuple[list[str], str]:
     """The addresses of ``row`` the bounce says failed, and why; none when it names only others.
 
     A bounce that names no recipient at all (some MTAs return only a text)
@@ -96,7 +96,7 @@ def _failed_addresses(u: "Understanding", row: models.OutboxEmail) -> tuple[list
     return list(dict.fromkeys(failed)), "; ".join(reasons) or "thư bị trả lại (không rõ lý do)"
 
 
-def note_response(session: Session, msg: models.Message, u: "Understanding", now: datetime) -> str | None:
+def note_response(session: Session, msg: models.Message, u: Understanding, now: datetime) -> str | None:
     """Record a bounce of one of our emails, or a (non-report) reply to a reminder; returns the kind noted or None.
 
     A bounce is matched by who was written to: the per-email return path
@@ -113,14 +113,15 @@ def note_response(session: Session, msg: models.Message, u: "Understanding", now
     return None
 
 
-def _note_bounce(session: Session, msg: models.Message, u: "Understanding", now: datetime) -> str | None:
+def _note_bounce(session: Session, msg: models.Message, u: Understanding, now: datetime) -> str | None:
     row = sent_email_for(session, u)
     if row is None:
         return None
     addresses, reason = _failed_addresses(u, row)
     for address in addresses:
         _mark_failing(session, row.agency_slug, address, reason, now, msg.id, create=row.kind == "reminder")
-        row.last_error = ((row.last_error + "; ") if row.last_error else "") + f"{_REFUSED_NOTE} {address} ({reason})"[:900]
+        note = f"{_REFUSED_NOTE} {address} ({reason})"[:900]
+        row.last_error = ((row.last_error + "; ") if row.last_error else "") + note
     if not addresses:
         audit(session, action="bounce_unmatched", message_id=msg.id, agency_slug=row.agency_slug, year=row.year, at=now,
               reason=f"thư báo lỗi gửi cho {row.dedupe_key} không nêu địa chỉ nào hệ thống đã gửi tới")
@@ -131,7 +132,7 @@ def _note_bounce(session: Session, msg: models.Message, u: "Understanding", now:
     return "bounce" if addresses else None
 
 
-def _note_reply(session: Session, msg: models.Message, u: "Understanding", now: datetime) -> str | None:
+def _note_reply(session: Session, msg: models.Message, u: Understanding, now: datetime) -> str | None:
     reminder = reminder_for(session, u)
     if reminder is None:
         return None

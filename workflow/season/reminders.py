@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.utils import parseaddr
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -30,17 +31,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from notifier.render import render_email
+from reference.roster import normalise_address
 from workflow.db import models
 from workflow.season.outbox_queue import queue_email
-from reference.roster import normalise_address
-from workflow.settings import RemindersConfig
 from workflow.season.status import season_status
 from workflow.season.submissions import audit, deadline_for
+from workflow.settings import RemindersConfig
 
 if TYPE_CHECKING:
-    from workflow.app import App
     from reference.campaigns import Campaign
     from reference.roster import Roster
+    from workflow.app import App
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class ReminderError(ValueError):
     """A request that cannot be planned (no campaign for the year); the text says why."""
 
 
-def require_campaign(campaigns: Mapping[int, "Campaign"], year: int) -> "Campaign":
+def require_campaign(campaigns: Mapping[int, Campaign], year: int) -> Campaign:
     """The year's campaign, or a ReminderError naming the year (reminders and the digest both need one)."""
     campaign = campaigns.get(year)
     if campaign is None:
@@ -125,11 +126,11 @@ def local_day(moment: datetime) -> date:
     return moment.astimezone(VIETNAM).date()
 
 
-def campaign_opens(campaign: "Campaign") -> date:
+def campaign_opens(campaign: Campaign) -> date:
     return campaign.dispatch_date or (campaign.deadline - SEASON_LEAD)
 
 
-def season_year(campaigns: Mapping[int, "Campaign"], now: datetime) -> int | None:
+def season_year(campaigns: Mapping[int, Campaign], now: datetime) -> int | None:
     """The reporting year whose season is current: the latest campaign already opened."""
     today = local_day(now)
     opened = [year for year, c in campaigns.items() if campaign_opens(c) <= today]
@@ -221,7 +222,7 @@ class Recipients:
         return [*self.to, *self.cc]
 
 
-def reminder_recipients(session: Session, roster: "Roster", slugs: Iterable[str], year: int,
+def reminder_recipients(session: Session, roster: Roster, slugs: Iterable[str], year: int,
                         exclude: frozenset[str] = frozenset(),
                         config: RemindersConfig | None = None) -> dict[str, Recipients]:
     """Per agency: its confirmed contacts (To: the focal points, Cc: the others) and the vouched addresses.
@@ -260,7 +261,7 @@ def reminder_recipients(session: Session, roster: "Roster", slugs: Iterable[str]
     return out
 
 
-def agency_addresses(session: Session, roster: "Roster", slugs: Iterable[str], year: int,
+def agency_addresses(session: Session, roster: Roster, slugs: Iterable[str], year: int,
                      exclude: frozenset[str] = frozenset()) -> dict[str, list[str]]:
     """Every address a reminder to each agency would reach (To and Cc), sorted."""
     found = reminder_recipients(session, roster, slugs, year, exclude)
@@ -285,8 +286,8 @@ def reminder_key(agency: str, year: int, stage: str) -> str:
 
 def due_reminders(
     session: Session,
-    roster: "Roster",
-    campaigns: Mapping[int, "Campaign"],
+    roster: Roster,
+    campaigns: Mapping[int, Campaign],
     year: int,
     now: datetime,
     *,
@@ -360,7 +361,7 @@ class ReminderRun:
         return reminder_summary(self.as_data())
 
 
-def own_addresses(app: "App", year: int | None = None) -> frozenset[str]:
+def own_addresses(app: App, year: int | None = None) -> frozenset[str]:
     """The bot's and the coordinators' addresses: never an agency's, whoever forwarded from them."""
     s = app.settings
     raw = [s.smtp.from_, s.smtp.reply_to or "", *s.coordinators.emails]
@@ -372,7 +373,7 @@ def own_addresses(app: "App", year: int | None = None) -> frozenset[str]:
     return frozenset(a for a in (normalise_address(r) for r in raw) if a)
 
 
-def reporting_address(app: "App", year: int) -> str:
+def reporting_address(app: App, year: int) -> str:
     """Where reports go: the mailbox the dispatch names, else where the bot's mail is answered."""
     campaign = app.campaigns.get(year)
     if campaign is not None and campaign.mailbox:
@@ -380,11 +381,11 @@ def reporting_address(app: "App", year: int) -> str:
     return parseaddr(app.settings.smtp.reply_to or app.settings.smtp.from_)[1]
 
 
-def message_domain(app: "App") -> str:
+def message_domain(app: App) -> str:
     return app.settings.smtp.from_address.rpartition("@")[2] or "tdc-intake.invalid"
 
 
-def plan_for_app(app: "App", year: int, now: datetime) -> DueReminders:
+def plan_for_app(app: App, year: int, now: datetime) -> DueReminders:
     with app.db.sessions() as session:
         return due_reminders(
             session, app.roster, app.campaigns, year, now, config=app.settings.reminders,
@@ -392,7 +393,7 @@ def plan_for_app(app: "App", year: int, now: datetime) -> DueReminders:
         )
 
 
-def send_reminders(app: "App", year: int, now: datetime, dry_run: bool = False) -> ReminderRun:
+def send_reminders(app: App, year: int, now: datetime, dry_run: bool = False) -> ReminderRun:
     """Queue what is due, one transaction per agency, so one failure does not hold back the rest."""
     if not dry_run:
         from workflow.season.contacts import carry_over
@@ -436,7 +437,8 @@ def _awaiting(session: Session, agency: str, year: int) -> dict[str, Any] | None
         models.Message.dismissed_at.is_(None)).order_by(models.Message.arrived_at.desc()).limit(1))
     if msg is None:
         return None
-    return {"sender": (msg.from_addr or "(không rõ)")[:120], "received_at": msg.arrived_at}  # parsed strictly: an address
+    return {"sender": (msg.from_addr or "(không rõ)")[:120],
+            "received_at": msg.arrived_at}  # parsed strictly: an address
 
 
 def _still_owing(session: Session, agency: str, year: int) -> bool:

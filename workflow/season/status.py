@@ -44,7 +44,7 @@ def _fetch(session: Session) -> Fetch:
     return fetch
 
 
-def season_status(session: Session, roster: "Roster", year: int) -> list[StatusRow]:
+def season_status(session: Session, roster: Roster, year: int) -> list[StatusRow]:
     return season_rows(_fetch(session), roster, year)
 
 
@@ -64,7 +64,8 @@ def job_runs(session: Session) -> list[JobRunRow]:
 def outbox_counts(session: Session) -> dict[str, int]:
     counts = {state: 0 for state in (models.PENDING, models.HELD, models.SENDING, models.SENT, models.FAILED,
                                      models.SUPPRESSED)}
-    for state, count in session.execute(select(models.OutboxEmail.state, func.count()).group_by(models.OutboxEmail.state)):
+    for state, count in session.execute(select(models.OutboxEmail.state,
+                                               func.count()).group_by(models.OutboxEmail.state)):
         counts[state] = count
     return counts
 

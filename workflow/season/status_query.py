@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from intake.identity import PASS, UNVERIFIED_LABEL
@@ -44,7 +44,8 @@ GROUP BY s.id
 """
 # Only unsent states: walks the (state, next_attempt_at) index over a handful of rows, so status stays
 # as fast on a ten-year archive as on an empty one (`stats` keeps the full counts).
-UNSENT_SQL = ("SELECT state, count(*) FROM outbox WHERE state IN ('pending', 'held', 'sending', 'failed', 'suppressed') "
+UNSENT_SQL = ("SELECT state, count(*) FROM outbox WHERE state IN ('pending', 'held', 'sending', 'failed', "
+              "'suppressed') "
               "GROUP BY state")
 # Reports that may be an agency's but wait for a coordinator (a stranger's address, a claim our server did not
 # vouch for): the agency still owes, but is not "nothing received".
@@ -103,7 +104,7 @@ def utc(value: object) -> datetime | None:
     parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
     if not isinstance(parsed, datetime):
         raise TypeError(f"not a stored time: {value!r}")
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def json_list(value: object) -> list:
@@ -117,7 +118,7 @@ def _flag(value: object) -> bool | None:
     return None if value is None else bool(value)
 
 
-def season_rows(fetch: Fetch, roster: "Roster", year: int) -> list[StatusRow]:
+def season_rows(fetch: Fetch, roster: Roster, year: int) -> list[StatusRow]:
     found = {row[0]: row for row in fetch(SUBMISSIONS_SQL, {"year": year})}
     awaiting = {slug: int(n) for slug, n in fetch(AWAITING_SQL, {"year": year})}
     rows = []

@@ -24,9 +24,9 @@ from workflow.db import models
 from workflow.season import states
 from workflow.season.audit import BOT, audit
 from workflow.season.outbox_queue import queue_email
-from workflow.season.reminder_mail import note_response
-from workflow.season.recipients import agency_contact, ack_recipient, is_verified_contact, short_quote
+from workflow.season.recipients import ack_recipient, agency_contact, is_verified_contact, short_quote
 from workflow.season.record_plain import record_plain
+from workflow.season.reminder_mail import note_response
 
 if TYPE_CHECKING:
     from intake.pipeline import Understanding
@@ -49,8 +49,8 @@ class RecordResult:
 
 @dataclass(frozen=True)
 class RecordContext:
-    roster: "Roster"
-    campaigns: dict[int, "Campaign"]
+    roster: Roster
+    campaigns: dict[int, Campaign]
     reply_address: str
     domain: str  # for Message-IDs of outgoing mail
     now: datetime
@@ -62,7 +62,7 @@ def reference_for(message: models.Message) -> str:
     return f"TDC-{message.year or 0:04d}-{message.id:06d}"
 
 
-def deadline_for(session: Session, campaign: "Campaign", agency_slug: str) -> datetime:
+def deadline_for(session: Session, campaign: Campaign, agency_slug: str) -> datetime:
     """The campaign deadline, moved by a coordinator's extension for everyone or this agency."""
     deadline = campaign.deadline_at()
     extensions = session.scalars(select(models.DeadlineExtension).where(
@@ -74,7 +74,7 @@ def deadline_for(session: Session, campaign: "Campaign", agency_slug: str) -> da
     return deadline
 
 
-def recompute_on_time(session: Session, submission: models.Submission, campaign: "Campaign | None") -> None:
+def recompute_on_time(session: Session, submission: models.Submission, campaign: Campaign | None) -> None:
     """On time = the first report not later rejected arrived before the (extended) deadline."""
     first = session.scalar(
         select(models.Message)
@@ -110,11 +110,11 @@ def _fit(value: str | None, column: object) -> str | None:
     return value[:length] if value is not None and length else value
 
 
-def _message_row(u: "Understanding", now: datetime) -> models.Message:
+def _message_row(u: Understanding, now: datetime) -> models.Message:
     return models.Message(**message_values(u, now))
 
 
-def message_values(u: "Understanding", now: datetime) -> dict:
+def message_values(u: Understanding, now: datetime) -> dict:
     """The ``messages`` row of one understood message, as column values (ORM and Core paths share it)."""
     env = u.envelope
     cls = u.classification
@@ -159,15 +159,16 @@ def message_values(u: "Understanding", now: datetime) -> dict:
     )
 
 
-def _attachment_rows(u: "Understanding", exclude: set[str] | frozenset[str] = frozenset()) -> list[models.Attachment]:
+def _attachment_rows(u: Understanding, exclude: set[str] | frozenset[str] = frozenset()) -> list[models.Attachment]:
     return [models.Attachment(**values) for values in attachment_values(u) if values["sha256"] not in exclude]
 
 
-def attachment_values(u: "Understanding") -> list[dict]:
+def attachment_values(u: Understanding) -> list[dict]:
     """The ``attachments`` rows of one message, without ``message_id`` (ORM and Core paths share them)."""
     return [
         dict(
-            filename=_fit(a.filename, models.Attachment.filename), safe_name=_fit(a.safe_name, models.Attachment.safe_name),
+            filename=_fit(a.filename, models.Attachment.filename),
+            safe_name=_fit(a.safe_name, models.Attachment.safe_name),
             content_type=_fit(a.content_type, models.Attachment.content_type), size=a.size,
             sha256=a.sha256, path=a.path, from_forward=a.from_forward, text_chars=a.text_chars, notes=list(a.notes),
         )
@@ -175,9 +176,10 @@ def attachment_values(u: "Understanding") -> list[dict]:
     ]
 
 
-def _indicator_rows(u: "Understanding") -> list[models.IndicatorRow]:
+def _indicator_rows(u: Understanding) -> list[models.IndicatorRow]:
     return [
-        models.IndicatorRow(position=i, indicator=r.indicator, unit=_fit(r.unit, models.IndicatorRow.unit), target=r.target, result=r.result,
+        models.IndicatorRow(position=i, indicator=r.indicator, unit=_fit(r.unit, models.IndicatorRow.unit),
+                            target=r.target, result=r.result,
                             cumulative=r.cumulative, rate=r.rate, findings=list(r.findings),
                             checks=[{"code": c.code, "text": c.text} for c in r.checks])
         for i, r in enumerate(u.indicators)
@@ -203,7 +205,7 @@ def is_unverified_claim(msg: models.Message) -> bool:
     return msg.submission_id is None and msg.kind == "report" and msg.sender_auth == FAIL and bool(msg.agency_slug)
 
 
-def claim_label(msg: models.Message, roster: "Roster") -> str:
+def claim_label(msg: models.Message, roster: Roster) -> str:
     """'chưa xác thực, tự nhận là Sở KH&CN …': how a coordinator reads an unverified claim."""
     try:
         name = roster.get(msg.agency_slug or "", msg.year).name
@@ -218,7 +220,7 @@ def awaiting_choice(sub: models.Submission) -> bool:
                                                     for r in sub.review_reasons or [])
 
 
-def _new_version_after_decision(session: Session, sub: models.Submission, msg: models.Message, u: "Understanding",
+def _new_version_after_decision(session: Session, sub: models.Submission, msg: models.Message, u: Understanding,
                                 ctx: RecordContext) -> None:
     """Keep the version a coordinator accepted (or the exemption) and ask them to choose.
 
@@ -243,7 +245,8 @@ def _new_version_after_decision(session: Session, sub: models.Submission, msg: m
                           event=states.SUPERSEDED)
 
 
-def _attach_report(session: Session, msg: models.Message, u: "Understanding", ctx: RecordContext) -> models.Submission | None:
+def _attach_report(session: Session, msg: models.Message, u: Understanding,
+                   ctx: RecordContext) -> models.Submission | None:
     """Link a report to its submission and move the state; None when it cannot be placed (review queue)."""
     cls = u.classification
     assert cls is not None
@@ -281,13 +284,14 @@ def _attach_report(session: Session, msg: models.Message, u: "Understanding", ct
         audit(session, action=states.SUPERSEDED if superseded else states.REPORT_RECEIVED, submission=sub,
               message_id=msg.id, from_state=before, to_state=before, reason=reason, at=ctx.now)
     else:
-        event = states.REPORT_RECEIVED if before in (states.MISSING, states.RESUBMISSION_REQUESTED) else states.SUPERSEDED
+        event = states.REPORT_RECEIVED if before in (states.MISSING,
+                                                     states.RESUBMISSION_REQUESTED) else states.SUPERSEDED
         states.transition(session, sub, target, actor=BOT, reason=reason, now=ctx.now, message_id=msg.id, event=event)
     return sub
 
 
-def ack_context(msg: models.Message, sub: models.Submission | None, roster: "Roster",
-                campaigns: dict[int, "Campaign"], reply_address: str, review_reasons: list[str],
+def ack_context(msg: models.Message, sub: models.Submission | None, roster: Roster,
+                campaigns: dict[int, Campaign], reply_address: str, review_reasons: list[str],
                 recipient: str | None = None, replaces: models.Message | None = None) -> dict:
     """The ``ack`` template's context from the recorded rows, so an ack can be (re)built any time.
 
@@ -337,7 +341,7 @@ def ack_context(msg: models.Message, sub: models.Submission | None, roster: "Ros
     }
 
 
-def is_stranger(u: "Understanding", msg: models.Message, recipient: str, roster: "Roster") -> bool:
+def is_stranger(u: Understanding, msg: models.Message, recipient: str, roster: Roster) -> bool:
     """An answer to someone the bot cannot vouch for: counted against the hourly cap on such answers.
 
     Not a stranger: a sender our receiving server verified, an address the
@@ -353,7 +357,7 @@ def is_stranger(u: "Understanding", msg: models.Message, recipient: str, roster:
     return not (unchecked and msg.submission_id is not None and roster.speaks_for(recipient, msg.agency_slug, msg.year))
 
 
-def _queue_ack(session: Session, msg: models.Message, sub: models.Submission | None, u: "Understanding",
+def _queue_ack(session: Session, msg: models.Message, sub: models.Submission | None, u: Understanding,
                ctx: RecordContext,
                companions: list[tuple[models.Message, models.Submission | None]] | None = None) -> bool:
     env = u.envelope
@@ -381,7 +385,8 @@ def _queue_ack(session: Session, msg: models.Message, sub: models.Submission | N
         return False
     for acked, acked_sub in [(msg, sub), *(companions or [])]:
         if acked_sub is not None and acked_sub.state == states.RECEIVED:
-            states.transition(session, acked_sub, states.ACKNOWLEDGED, actor=BOT, reason=f"thư báo nhận {row.dedupe_key}",
+            states.transition(session, acked_sub, states.ACKNOWLEDGED, actor=BOT,
+                              reason=f"thư báo nhận {row.dedupe_key}",
                               now=ctx.now, message_id=acked.id, event=states.ACK_QUEUED)
     return True
 
@@ -392,7 +397,8 @@ def previous_version(session: Session, msg: models.Message, sub: models.Submissi
         return None
     return session.scalar(select(models.Message).where(
         models.Message.submission_id == sub.id, models.Message.id != msg.id,
-        models.Message.arrived_at <= msg.arrived_at).order_by(models.Message.arrived_at.desc(), models.Message.id.desc())
+        models.Message.arrived_at <= msg.arrived_at).order_by(models.Message.arrived_at.desc(),
+                                                              models.Message.id.desc())
         .limit(1))
 
 
@@ -406,7 +412,7 @@ def _also_context(row: models.Message, sub: models.Submission | None, ctx: Recor
             "files": [echo(a.filename) for a in row.attachments], "placed": sub is not None}
 
 
-def _same_message(session: Session, u: "Understanding") -> models.Message | None:
+def _same_message(session: Session, u: Understanding) -> models.Message | None:
     """The message already recorded with the same Message-ID, sender and content (another delivery of it)."""
     if not u.fingerprint:
         return None
@@ -414,7 +420,7 @@ def _same_message(session: Session, u: "Understanding") -> models.Message | None
                           .order_by(models.Message.id).limit(1))
 
 
-def _record_duplicate_delivery(session: Session, twin: models.Message, u: "Understanding", ctx: RecordContext) -> None:
+def _record_duplicate_delivery(session: Session, twin: models.Message, u: Understanding, ctx: RecordContext) -> None:
     """One audit line per extra delivery (its raw hash), no new version, no new acknowledgement."""
     note = f"thư #{twin.id} được giao thêm một lần (khác tiêu đề vận chuyển), bản gốc sha256 {u.blob.sha256}"
     seen = session.scalar(select(models.AuditEntry.id).where(
@@ -425,7 +431,7 @@ def _record_duplicate_delivery(session: Session, twin: models.Message, u: "Under
               reason=note, at=ctx.now)
 
 
-def _record_known_delivery(session: Session, u: "Understanding", ctx: RecordContext) -> RecordResult:
+def _record_known_delivery(session: Session, u: Understanding, ctx: RecordContext) -> RecordResult:
     """A delivery recognised by its raw fingerprint before reading: the audit line of a duplicate delivery."""
     twin = session.get(models.Message, u.duplicate_of)
     if twin is None:  # removed since the lookup (a restore): nothing to be a twin of; keep the bytes, quarantined
@@ -435,7 +441,7 @@ def _record_known_delivery(session: Session, u: "Understanding", ctx: RecordCont
     return RecordResult(twin.id, True, twin.status, twin.submission_id)
 
 
-def record(session: Session, u: "Understanding", ctx: RecordContext) -> RecordResult:
+def record(session: Session, u: Understanding, ctx: RecordContext) -> RecordResult:
     """Record one understood message; a message already known by its content hash is a no-op."""
     advance_cursor(session, u.raw.mailbox, u.raw.uidvalidity, u.raw.uid)
     if u.duplicate_of is not None:
@@ -456,7 +462,7 @@ def record(session: Session, u: "Understanding", ctx: RecordContext) -> RecordRe
     return _settle(session, msg, u, ctx)
 
 
-def _companion_files(u: "Understanding") -> set[str]:
+def _companion_files(u: Understanding) -> set[str]:
     """Files another report in the same mail stands on: kept with that report's row, not the mail's."""
     return {a.sha256 for c in u.companions for a in c.attachments}
 
@@ -466,7 +472,7 @@ _DELIVERY_COLUMNS = frozenset({"sha256", "source_key", "mailbox", "uidvalidity",
                                "arrived_at", "recorded_at", "marked_done", "rejected"})
 
 
-def record_again(session: Session, msg: models.Message, u: "Understanding", ctx: RecordContext) -> RecordResult:
+def record_again(session: Session, msg: models.Message, u: Understanding, ctx: RecordContext) -> RecordResult:
     """A stored message read again (a coordinator rescued it from junk): its row takes the new reading.
 
     Then it settles as a newly arrived message would: a report joins its
@@ -480,7 +486,7 @@ def record_again(session: Session, msg: models.Message, u: "Understanding", ctx:
     return _settle(session, msg, u, ctx)
 
 
-def _settle(session: Session, msg: models.Message, u: "Understanding", ctx: RecordContext) -> RecordResult:
+def _settle(session: Session, msg: models.Message, u: Understanding, ctx: RecordContext) -> RecordResult:
     """What a recorded message changes: indicators, its submission's state, the acknowledgement."""
     for row in _indicator_rows(u):
         row.message_id = msg.id
@@ -497,7 +503,7 @@ def _settle(session: Session, msg: models.Message, u: "Understanding", ctx: Reco
     return RecordResult(msg.id, False, msg.status, sub.id if sub else None, sub.state if sub else None, acked)
 
 
-def _file_report(session: Session, msg: models.Message, u: "Understanding",
+def _file_report(session: Session, msg: models.Message, u: Understanding,
                  ctx: RecordContext) -> models.Submission | None:
     """The report joins its submission, or waits unplaced (with the audit line that says why)."""
     sub = _attach_report(session, msg, u, ctx)
@@ -513,7 +519,7 @@ def _file_report(session: Session, msg: models.Message, u: "Understanding",
     return sub
 
 
-def _record_companion(session: Session, mail: models.Message, u: "Understanding", index: int,
+def _record_companion(session: Session, mail: models.Message, u: Understanding, index: int,
                       ctx: RecordContext) -> tuple[models.Message, models.Submission | None]:
     """A second report in the same mail (last year's file beside this year's) as its own row, filed for its year.
 

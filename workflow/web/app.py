@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -132,7 +133,7 @@ def _proxy_secret(env_name: str | None) -> bytes:
     return value
 
 
-def create_app(app: "App", clock: Callable[[], datetime] | None = None) -> Starlette:
+def create_app(app: App, clock: Callable[[], datetime] | None = None) -> Starlette:
     """The board's ASGI application over an assembled ``App`` (database migrated, roster loaded)."""
     from notifier.render import TEMPLATES_DIR, make_environment
 

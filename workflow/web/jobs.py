@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from workflow.app import App
@@ -44,7 +45,7 @@ class CompileJob:
 
 
 class CompileJobs:
-    def __init__(self, app: "App", clock: Callable[[], datetime]) -> None:
+    def __init__(self, app: App, clock: Callable[[], datetime]) -> None:
         self.app = app
         self.clock = clock
         self._jobs: dict[int, CompileJob] = {}
@@ -67,8 +68,8 @@ class CompileJobs:
         return job
 
     def _run(self, job: CompileJob) -> None:
-        from workflow.reports.compile_docx import compiled_report_docx
         from workflow.reports.compile import compile_for_app
+        from workflow.reports.compile_docx import compiled_report_docx
 
         def progress(done: int, total: int, name: str) -> None:
             job.done, job.total, job.current = done, total, name

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from anyio import CapacityLimiter, to_thread
@@ -116,7 +117,7 @@ def attachment_disposition(filename: str) -> str:
 class Board:
     """The pages, over one assembled ``App``; ``clock`` gives "now" (tests and --now pin it)."""
 
-    def __init__(self, app: "App", env: "Environment", limiter: "LoginLimiter", jobs: "CompileJobs",
+    def __init__(self, app: App, env: Environment, limiter: LoginLimiter, jobs: CompileJobs,
                  clock: Callable[[], datetime], password_checks_at_once: int) -> None:
         self.app, self.env, self.limiter, self.jobs, self.clock = app, env, limiter, jobs, clock
         self.password_checks_at_once = password_checks_at_once  # Argon2's memory grows with each check running
@@ -220,7 +221,8 @@ class Board:
         filters = views.BoardFilters.from_query(request.query_params)
         with self.app.db.sessions() as session:  # the configured roster: who owes, in order, by name
             data = views.board(session, self.app.roster_base, self.app.campaigns, year, filters)
-        rows = Markup("".join(self._row_html(year, row) for row in data["rows"]))
+        # each row comes from the autoescaped _board_row.html.j2, so the joined rows are safe HTML
+        rows = Markup("".join(self._row_html(year, row) for row in data["rows"]))  # noqa: S704
         job = self.jobs.get(year)
         return self.render(request, "board.html.j2", board=data, rows_html=rows, filters=filters, kinds=views.KINDS,
                            states=views.state_choices(), job=job)
@@ -432,7 +434,8 @@ class Board:
         job = self.jobs.get(year)
         if job is None or job.path is None or not job.path.is_file():
             raise HTTPException(404, "Báo cáo tổng hợp chưa được tạo.")
-        return FileResponse(job.path, media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        return FileResponse(job.path,
+                            media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                             headers={"Content-Disposition": attachment_disposition(job.path.name)})
 
 

@@ -34,10 +34,11 @@ import secrets
 import stat
 import threading
 import time
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -140,7 +141,7 @@ class SessionMiddleware:
                 cookie = SimpleCookie()
                 try:
                     cookie.load(value.decode("latin-1"))
-                except Exception:  # a malformed Cookie header is a stranger's problem, not a crash
+                except Exception:  # noqa: BLE001, S112 - a malformed Cookie header is a stranger's problem, not a crash
                     continue
                 if COOKIE in cookie:
                     try:
@@ -404,7 +405,7 @@ def body_limit(path: str) -> int:
 
 TOO_LARGE_PAGE = ("<!doctype html><html lang=\"vi\"><meta charset=\"utf-8\"><title>Dữ liệu gửi lên quá lớn</title>"
                   "<h1>Dữ liệu gửi lên quá lớn</h1><p>Biểu mẫu gửi lên vượt quá giới hạn cho phép. "
-                  "Vui lòng quay lại và thử lại.</p></html>").encode("utf-8")
+                  "Vui lòng quay lại và thử lại.</p></html>").encode()
 
 
 class BodyLimitMiddleware:

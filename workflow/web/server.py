@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import uvicorn
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def make_server(app: "App", host: str, port: int, clock: Callable[[], datetime] | None = None) -> "uvicorn.Server":
+def make_server(app: App, host: str, port: int, clock: Callable[[], datetime] | None = None) -> uvicorn.Server:
     import uvicorn
 
     from workflow.web.app import create_app
@@ -29,14 +30,14 @@ def make_server(app: "App", host: str, port: int, clock: Callable[[], datetime] 
     return uvicorn.Server(config)
 
 
-def serve(app: "App", host: str, port: int) -> None:
+def serve(app: App, host: str, port: int) -> None:
     """Serve until SIGINT/SIGTERM (uvicorn installs the handlers in the main thread)."""
     log.info("web board on http://%s:%s/", host, port)
     make_server(app, host, port).run()
 
 
-def start_in_thread(app: "App", host: str, port: int,
-                    clock: Callable[[], datetime] | None = None) -> tuple["uvicorn.Server", threading.Thread]:
+def start_in_thread(app: App, host: str, port: int,
+                    clock: Callable[[], datetime] | None = None) -> tuple[uvicorn.Server, threading.Thread]:
     """The board in a daemon thread (for `tdc-bot run` with [web] enabled, and for tests).
 
     uvicorn installs no signal handlers outside the main thread; stop it with

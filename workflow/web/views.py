@@ -9,19 +9,20 @@ own reading functions. This module only filters, counts and arranges for HTML.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from intake.store import sanitize_filename
-from reference.text import fold
 from notifier.labels import STATE_LABELS, state_label
-from workflow.season import contacts
+from reference.text import fold
 from workflow.db import models
+from workflow.season import contacts
 from workflow.season.actions import last_day_on_time
 from workflow.season.coordinator_views import review_queue, show_data  # noqa: F401  (re-exported for pages)
 from workflow.season.status import season_status
@@ -40,7 +41,8 @@ EMAIL_KINDS = {"ack": "báo nhận", "reminder": "nhắc nộp", "resubmission":
 MESSAGE_STATUSES = {"recorded": "đã ghi nhận", "ignored": "bỏ qua (thư tự động)", "quarantined": "cách ly"}
 MESSAGE_KINDS = {"report": "báo cáo", "other": "thư khác"}
 CONTACT_SOURCES = {models.CONTACT_IMPORTED: "nhập từ bảng", models.CONTACT_COORDINATOR: "điều phối viên thêm",
-                   models.CONTACT_LEARNED: "học từ thư đã xếp", models.CONTACT_CARRIED_OVER: "chuyển từ đơn vị sáp nhập",
+                   models.CONTACT_LEARNED: "học từ thư đã xếp",
+                   models.CONTACT_CARRIED_OVER: "chuyển từ đơn vị sáp nhập",
                    contacts.SUGGESTED: "gợi ý (người gửi báo cáo, chưa xác nhận)"}
 
 
@@ -58,7 +60,7 @@ class BoardFilters:
     q: str = ""
 
     @classmethod
-    def from_query(cls, params: Mapping[str, str]) -> "BoardFilters":
+    def from_query(cls, params: Mapping[str, str]) -> BoardFilters:
         state = params.get("state", "")
         kind = params.get("kind", "")
         return cls(state=state if state in STATE_LABELS else "", kind=kind if kind in KINDS else "",
@@ -87,7 +89,7 @@ def _local_day(value: datetime) -> date:
     return value.astimezone(VN).date()
 
 
-def contact_health(session: Session, roster: "Roster", year: int) -> dict[str, dict[str, int]]:
+def contact_health(session: Session, roster: Roster, year: int) -> dict[str, dict[str, int]]:
     """Per agency, for ``year``: contacts reminders reach, failing addresses, contacts awaiting confirmation.
 
     "Reach" is ``contacts.usable`` (the reminders' own rule); the rest counts
@@ -108,7 +110,7 @@ def contact_health(session: Session, roster: "Roster", year: int) -> dict[str, d
 NO_CONTACTS = {"usable": 0, "failing": 0, "unconfirmed": 0}
 
 
-def board(session: Session, roster: "Roster", campaigns: Mapping[int, "Campaign"], year: int,
+def board(session: Session, roster: Roster, campaigns: Mapping[int, Campaign], year: int,
           filters: BoardFilters) -> dict[str, Any]:
     """Every agency owing ``year``'s report, in roster order, with counts over all of them."""
     campaign = campaigns.get(year)
@@ -137,7 +139,7 @@ def board(session: Session, roster: "Roster", campaigns: Mapping[int, "Campaign"
     }
 
 
-def agency_page(session: Session, roster: "Roster", campaigns: Mapping[int, "Campaign"], slug: str,
+def agency_page(session: Session, roster: Roster, campaigns: Mapping[int, Campaign], slug: str,
                 year: int) -> dict[str, Any]:
     """The CLI's ``show`` data, plus what a page adds: attachment ids, other mail, emails sent."""
     data = show_data(session, roster, campaigns, f"{slug}/{year}")

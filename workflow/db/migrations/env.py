@@ -10,7 +10,10 @@ engine = config.attributes.get("engine")
 if engine is None:  # pragma: no cover - only when alembic is run by hand
     from sqlalchemy import create_engine
 
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("alembic: set sqlalchemy.url in the configuration")
+    engine = create_engine(url)
 
 with engine.connect() as connection:
     context.configure(

@@ -15,21 +15,21 @@ from typing import TYPE_CHECKING
 from workflow.season import contacts
 
 if TYPE_CHECKING:
-    from workflow.app import App
     from reference.roster import Agency
+    from workflow.app import App
 
 DEMO_DOMAIN = "example.org"
 FILENAME = "danh-ba-dau-moi.csv"
 
 
-def unit_of(agency: "Agency") -> str:
+def unit_of(agency: Agency) -> str:
     """'Tỉnh Tây Ninh' -> 'Sở Khoa học và Công nghệ tỉnh Tây Ninh'; a ministry is written to by its name."""
     if agency.kind != "province":
         return agency.name
     return f"Sở Khoa học và Công nghệ {agency.name[0].lower()}{agency.name[1:]}"
 
 
-def write_spreadsheet(app: "App", year: int, folder: Path) -> Path:
+def write_spreadsheet(app: App, year: int, folder: Path) -> Path:
     """The sheet a coordinator would keep: Vietnamese headers, names as people write them, ';'-separated."""
     path = folder / FILENAME
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
@@ -44,7 +44,7 @@ def write_spreadsheet(app: "App", year: int, folder: Path) -> Path:
     return path
 
 
-def seed_contacts(app: "App", year: int, folder: Path, now: datetime) -> int:
+def seed_contacts(app: App, year: int, folder: Path, now: datetime) -> int:
     """Write the sheet and import it (all lines must be good, as for a real import); returns contacts imported."""
     rows = contacts.read_table(write_spreadsheet(app, year, folder))
     with app.db.transaction() as session:

@@ -11,21 +11,22 @@ plan and the digest all see the dates they would see in a real season.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
-from sqlalchemy import event, select
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy import event, select
 
 from intake.sources.maildir import deliver
 from notifier.labels import state_label
-from workflow.db import models
 from workflow.app import App
+from workflow.db import models
 from workflow.operations.demo.season import DemoMail, SeasonPlan, build_season
 from workflow.season.status import StatusRow, season_status
 
@@ -224,7 +225,7 @@ def _relax_durability(app: App) -> None:
     engine.dispose()
 
     @event.listens_for(engine, "connect")
-    def _normal_sync(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+    def _normal_sync(dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
@@ -244,8 +245,8 @@ def _teach_contacts(app: App, plan: SeasonPlan) -> None:
 def _compile(app: App, year: int, directory: Path, now: datetime) -> Path | None:
     """The consolidated report, when this installation has the compile feature."""
     try:
-        from workflow.reports.compile_docx import compiled_report_docx
         from workflow.reports.compile import compile_for_app
+        from workflow.reports.compile_docx import compiled_report_docx
     except ImportError:
         return None
     report = compile_for_app(app, year, now=now)
@@ -266,9 +267,11 @@ def run_demo(directory: Path | str = "var/demo", year: int = 2024, agencies: int
         _relax_durability(app)
         campaign = app.campaigns.get(year)
         if campaign is None:
-            raise DemoError(f"no campaign for {year} in the campaigns file; years: {', '.join(map(str, sorted(app.campaigns)))}")
+            raise DemoError(f"no campaign for {year} in the campaigns file; years: "
+                            f"{', '.join(map(str, sorted(app.campaigns)))}")
         try:
-            plan = build_season(app.roster_base, campaign, reporting_address(app, year), agencies, seed, campaign_opens(campaign))
+            plan = build_season(app.roster_base, campaign, reporting_address(app, year), agencies, seed,
+                                campaign_opens(campaign))
         except ValueError as exc:
             raise DemoError(str(exc)) from None
         _teach_contacts(app, plan)
@@ -288,8 +291,8 @@ def run_demo(directory: Path | str = "var/demo", year: int = 2024, agencies: int
                 progress(log)
         with app.db.sessions() as session:
             rows = season_status(session, app.roster, year)
-            reminded = set(session.scalars(select(models.OutboxEmail.agency_slug).where(
-                models.OutboxEmail.kind == "reminder", models.OutboxEmail.year == year)))
+            reminded = {slug for slug in session.scalars(select(models.OutboxEmail.agency_slug).where(
+                models.OutboxEmail.kind == "reminder", models.OutboxEmail.year == year)) if slug is not None}
         compiled = _compile(app, year, directory, clock.now)
         outbox = Path(app.settings.smtp.outbox_dir)
         files = len(list(outbox.glob("*.eml"))) if outbox.is_dir() else 0
@@ -308,11 +311,13 @@ def _print_summary(result: DemoResult, console: Console) -> None:
     for r in result.status:
         counts[r.state] = counts.get(r.state, 0) + 1
     console.print("  ".join(f"{state_label(k)}: {v}" for k, v in sorted(counts.items())), markup=False, highlight=False)
-    console.print(f"Thư đã gửi (tệp .eml): {result.outbox_files} trong {result.outbox_dir}", markup=False, highlight=False)
+    console.print(f"Thư đã gửi (tệp .eml): {result.outbox_files} trong {result.outbox_dir}", markup=False,
+                  highlight=False)
     late = {r.agency for r in result.status if r.state in (models.MISSING, models.RESUBMISSION_REQUESTED)}
     console.print(f"Đơn vị chưa nộp đã nhận thư nhắc: {len(late & result.reminded)}/{len(late)}",
                   markup=False, highlight=False)
     console.print(f"Bản tổng hợp gần nhất (.docx): {result.digest_docx or '—'}", markup=False, highlight=False)
     console.print(f"Báo cáo tổng hợp năm {year} (.docx): {result.compiled_docx or '— (chưa có lệnh compile)'}",
                   markup=False, highlight=False)
-    console.print(f"Xem tiếp: tdc-bot status --year {year} --config {result.config_path}", markup=False, highlight=False)
+    console.print(f"Xem tiếp: tdc-bot status --year {year} --config {result.config_path}", markup=False,
+                  highlight=False)

@@ -19,8 +19,16 @@ from email.utils import format_datetime, make_msgid
 from zoneinfo import ZoneInfo
 
 from reference.campaigns import Campaign
-from workflow.operations.demo.documents import ReportStyle, file_name, pdf_available, report_docx, report_lines, report_pdf, where
 from reference.roster import Agency, Roster
+from workflow.operations.demo.documents import (
+    ReportStyle,
+    file_name,
+    pdf_available,
+    report_docx,
+    report_lines,
+    report_pdf,
+    where,
+)
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -58,7 +66,8 @@ def sender_of(agency: Agency) -> str | None:
     return f"vanthu@{domain}" if agency.kind == "ministry" else f"vanthu@skhcn.{domain}"
 
 
-def _msg(sender: str, to: str, subject: str, body: str, when: datetime, headers: dict[str, str] | None = None) -> EmailMessage:
+def _msg(sender: str, to: str, subject: str, body: str, when: datetime,
+         headers: dict[str, str] | None = None) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = to
@@ -73,7 +82,8 @@ def _msg(sender: str, to: str, subject: str, body: str, when: datetime, headers:
 
 def _cover(agency: Agency, year: int, version: str = "") -> str:
     unit = "Vụ Khoa học và Công nghệ" if agency.kind == "ministry" else "Sở Khoa học và Công nghệ"
-    return (f"Kính gửi: Ủy ban Tiêu chuẩn Đo lường Chất lượng quốc gia,\n\n{unit} {where(agency).replace('trên địa bàn ', '')} "
+    return (f"Kính gửi: Ủy ban Tiêu chuẩn Đo lường Chất lượng quốc gia,\n\n{unit} "
+            f"{where(agency).replace('trên địa bàn ', '')} "
             f"gửi {version}báo cáo kết quả thực hiện Chương trình quốc gia hỗ trợ doanh nghiệp nâng cao năng suất và "
             f"chất lượng sản phẩm, hàng hóa năm {year} (tệp đính kèm).\n\nTrân trọng.\n")
 
@@ -85,7 +95,7 @@ class SeasonBuilder:
         self.year = campaign.year
         self.mailbox = mailbox
         self.count = agencies
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 - a reproducible demo season, nothing secret
         self.opens = opens
         self.mails: list[DemoMail] = []
         self.contacts: dict[str, str] = {}
@@ -103,7 +113,8 @@ class SeasonBuilder:
         sender = sender or sender_of(agency) or "vanthu@example.invalid"
         unit = "Vụ KHCN" if agency.kind == "ministry" else "Sở KH&CN"
         msg = _msg(f"{unit} {agency.short_name or agency.name} <{sender}>", self.mailbox,
-                   subject or f"Báo cáo kết quả thực hiện Chương trình 1322 năm {self.year} - {agency.short_name or agency.name}",
+                   subject or f"Báo cáo kết quả thực hiện Chương trình 1322 năm {self.year} - "
+                              f"{agency.short_name or agency.name}",
                    _cover(agency, self.year, version), when)
         if style.pdf and pdf_available():
             msg.add_attachment(report_pdf(lines, self.rng), maintype="application", subtype="pdf",
@@ -144,11 +155,13 @@ class SeasonBuilder:
             )
             when = self.office_time(day)
             self.add(when, self.report_message(agency, when, style),
-                     "báo cáo" + (" (PDF)" if style.pdf else "") + (" đánh số riêng" if style.renumbered else ""), agency.slug)
+                     "báo cáo" + (" (PDF)" if style.pdf else "") + (" đánh số riêng" if style.renumbered else ""),
+                     agency.slug)
         for agency in late:
             day = deadline + timedelta(days=self.rng.randint(2, 8))
             when = self.office_time(day)
-            self.add(when, self.report_message(agency, when, ReportStyle(indicator_table=True)), "báo cáo muộn", agency.slug)
+            self.add(when, self.report_message(agency, when, ReportStyle(indicator_table=True)), "báo cáo muộn",
+                     agency.slug)
 
         fwd, review, minute_late, just_in_time, twice = special
         # A report sent to a coordinator's personal mailbox, forwarded as an attachment.
@@ -161,21 +174,26 @@ class SeasonBuilder:
         self.add(when, outer, "chuyển tiếp từ Gmail", fwd.slug)
         # An unknown Gmail address; only the documents say which province it is.
         when = self.office_time(deadline - timedelta(days=2))
-        msg = self.report_message(review, when, ReportStyle(), sender=f"nscl.{review.slug.replace('-', '')}{year}@gmail.com",
+        msg = self.report_message(review, when, ReportStyle(),
+                                  sender=f"nscl.{review.slug.replace('-', '')}{year}@gmail.com",
                                   subject=f"Báo cáo năng suất chất lượng {year}")
         msg.replace_header("From", f"nscl.{review.slug.replace('-', '')}{year}@gmail.com")
         self.add(when, msg, "người gửi Gmail lạ (cần xem xét)", review.slug)
         # On the deadline day at 23:47 (on time), and 20 minutes after midnight (late).
         when = self.at(deadline, 23, 47)
-        self.add(when, self.report_message(just_in_time, when, ReportStyle(indicator_table=True)), "báo cáo lúc 23:47 ngày hạn", just_in_time.slug)
+        self.add(when, self.report_message(just_in_time, when, ReportStyle(indicator_table=True)),
+                 "báo cáo lúc 23:47 ngày hạn", just_in_time.slug)
         when = self.at(deadline + timedelta(days=1), 0, 20)
-        self.add(when, self.report_message(minute_late, when, ReportStyle()), "báo cáo lúc 00:20 sau hạn", minute_late.slug)
+        self.add(when, self.report_message(minute_late, when, ReportStyle()), "báo cáo lúc 00:20 sau hạn",
+                 minute_late.slug)
         # A first version missing part II, then a corrected one a few days later.
         first = self.office_time(deadline - timedelta(days=9))
-        self.add(first, self.report_message(twice, first, ReportStyle(drop=("II",))), "báo cáo thiếu mục II", twice.slug)
+        self.add(first, self.report_message(twice, first, ReportStyle(drop=("II",))), "báo cáo thiếu mục II",
+                 twice.slug)
         second = self.office_time(deadline - timedelta(days=5))
         self.add(second, self.report_message(twice, second, ReportStyle(indicator_table=True),
-                                             subject=f"Báo cáo thay thế - Chương trình 1322 năm {year} - {twice.short_name}",
+                                             subject=f"Báo cáo thay thế - Chương trình 1322 năm {year} - "
+                                                     f"{twice.short_name}",
                                              version="bản thay thế "), "bản thay thế", twice.slug)
 
         self._machine_and_other_mail(silent, deadline)
@@ -214,7 +232,7 @@ class SeasonBuilder:
             f"--b1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.{domain}\r\n\r\n"
             f"Final-Recipient: rfc822; {sender_of(bouncing)}\r\nAction: failed\r\nStatus: 5.2.2\r\n"
             "--b1--\r\n"
-        ).encode("utf-8")
+        ).encode()
         self.mails.append(DemoMail(when, raw, "thư báo lỗi (bounce)", bouncing.slug))
         # A newsletter and a programme notice: about the programme, not reports.
         when = self.office_time(self.opens + timedelta(days=10))
@@ -224,8 +242,10 @@ class SeasonBuilder:
         self.add(when, news, "bản tin (mailing list)")
         notice_from = silent[-1]
         when = self.office_time(self.opens + timedelta(days=20))
-        notice = _msg(f"Sở Công Thương {notice_from.short_name} <vanphong@{(sender_of(notice_from) or '@example.invalid').rpartition('@')[2]}>",
-                      self.mailbox, f"Thông báo đề xuất nhiệm vụ thuộc Chương trình năng suất chất lượng năm {year + 1}",
+        notice = _msg(f"Sở Công Thương {notice_from.short_name} "
+                      f"<vanphong@{(sender_of(notice_from) or '@example.invalid').rpartition('@')[2]}>",
+                      self.mailbox,
+                      f"Thông báo đề xuất nhiệm vụ thuộc Chương trình năng suất chất lượng năm {year + 1}",
                       f"Sở Công Thương thông báo các doanh nghiệp đề xuất nhiệm vụ thuộc Chương trình năm {year + 1}, "
                       "hạn gửi đề xuất trước ngày 15/12.", when)
         self.add(when, notice, "thông báo, không phải báo cáo", notice_from.slug)

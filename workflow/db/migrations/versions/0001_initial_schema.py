@@ -1,13 +1,14 @@
-"""Initial schema: agencies, campaigns, messages, attachments, submissions, outbox, audit log, leases, job runs, indicator rows.
+"""Initial schema: agencies, campaigns, messages, attachments, submissions, outbox, audit log, leases, job runs,
+indicator rows.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-21 23:30:23.310933
 """
-from alembic import op
 import sqlalchemy as sa
-import workflow.db.models
+from alembic import op
 
+import workflow.db.models
 
 revision = '0001'
 down_revision = None

@@ -7,10 +7,10 @@ stays, and both feed the roster's address lookup.
 Revision ID: 0005
 Revises: 0003
 """
-from alembic import op
 import sqlalchemy as sa
-import workflow.db.models
+from alembic import op
 
+import workflow.db.models
 
 revision = '0005'
 down_revision = '0003'

@@ -3,10 +3,10 @@
 Revision ID: 0007
 Revises: 0005
 """
-from alembic import op
 import sqlalchemy as sa
-import workflow.db.models
+from alembic import op
 
+import workflow.db.models
 
 revision = '0007'
 down_revision = '0005'

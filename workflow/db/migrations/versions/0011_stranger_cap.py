@@ -7,10 +7,10 @@ and messages.read_at when a message's reading was done (existing rows: when they
 Revision ID: 0011
 Revises: 0010
 """
-from alembic import op
 import sqlalchemy as sa
-import workflow.db.models
+from alembic import op
 
+import workflow.db.models
 
 revision = '0011'
 down_revision = '0010'

@@ -11,10 +11,10 @@ outbox.verp_token: the per-email return path (baocao+b-<token>@…): a bounce is
 Revision ID: 0013
 Revises: 0012
 """
-from alembic import op
 import sqlalchemy as sa
-import workflow.db.models
+from alembic import op
 
+import workflow.db.models
 
 revision = '0013'
 down_revision = '0012'

@@ -3,10 +3,10 @@
 Revision ID: 0014
 Revises: 0013
 """
-from alembic import op
 import sqlalchemy as sa
-import workflow.db.models
+from alembic import op
 
+import workflow.db.models
 
 revision = '0014'
 down_revision = '0013'
