@@ -217,17 +217,20 @@ def release(session: Session, ids: list[int] | None, store_root: Path, own_addre
     ``known`` is required for the bulk release of everything a restore held:
     only mail to addresses the bot could have written to goes out that way.
     """
-    query = select(models.OutboxEmail).where(models.OutboxEmail.state == models.SUPPRESSED)
+    query = select(models.OutboxEmail)
     if ids is None:
         if known is None:
             raise ValueError("releasing everything a restore held needs the known recipients")
-        query = query.where(models.OutboxEmail.last_error == HELD_REASON)
-    else:
-        query = query.where(models.OutboxEmail.id.in_(ids))
+        query = query.where(models.OutboxEmail.state == models.SUPPRESSED, models.OutboxEmail.last_error == HELD_REASON)
+    else:  # by id, an acknowledgement waiting for the hourly cap on strangers too
+        query = query.where(models.OutboxEmail.state.in_((models.SUPPRESSED, models.HELD)),
+                            models.OutboxEmail.id.in_(ids))
     results = []
     for row in session.scalars(query.order_by(models.OutboxEmail.id)):
         problems = release_problems(row, store_root, own_addresses, session, known if ids is None else None)
         if not problems:
+            if row.state == models.HELD:
+                row.to_stranger = False  # a person looked at it: the cap on strangers no longer holds it back
             row.state = models.PENDING
             row.last_error = None
         results.append({"id": row.id, "kind": row.kind, "recipients": list(row.recipients or []),
