@@ -294,6 +294,13 @@ def test_the_outbox_shows_cc_and_releases_a_held_acknowledgement(board) -> None:
     assert "không ở trạng thái giữ lại" in " ".join(flashes(refused, "error"))
     refused = act(board, action="release", email="99999", back="/outbox")
     assert "Thư đi #99999 không có" in " ".join(flashes(refused, "error"))
+    with app.db.sessions() as session:  # the command releases the next one by the same function
+        other = session.scalars(select(models.OutboxEmail).where(models.OutboxEmail.state == models.HELD)
+                                .order_by(models.OutboxEmail.id)).first()
+    assert other is not None
+    assert cli_json("outbox", "release", str(other.id), config=board["config"])[0]["released"] is True
+    with app.db.sessions() as session:
+        assert session.get(models.OutboxEmail, other.id).state == models.PENDING
 
 
 # --- 3. the chart's title ---------------------------------------------------------------------------

@@ -57,22 +57,30 @@ CONTACT_SOURCES = CONTACT_SOURCE_LABELS
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-# "(accepted)", "(did you mean one of these?)", "(--reason)": a code, an English aside, a command-line option
-_ENGLISH_ASIDE = re.compile(r"\s*\((?:[a-z_]+|--[a-z-]+|[A-Za-z']+(?: [A-Za-z'?,.]+)+)\)")
+_ASIDE = re.compile(r"\s*\(([^()]*)\)")
+_CODE = re.compile(r"[a-z_]+|--[a-z-]+")  # "(accepted)", "(--reason)": a stored state, a command-line option
+# Words of the English glosses that are no Vietnamese word written without diacritics ("an", "to", "no" are).
+_ENGLISH = frozenset("the is are was were be been not of for with from by only cannot unknown nothing needs "
+                     "expected did you it has already rejected message one these mean reason report owes agency "
+                     "must send sent address could nothing".split())
 FLASH_CHARS = 600
 
 
+def _english(text: str) -> bool:
+    return text.isascii() and not _ENGLISH.isdisjoint(re.findall(r"[a-z]+", text.lower()))
+
+
 def coordinator_words(text: str) -> str:
-    """A workflow message as the board shows it: the Vietnamese sentences, no English gloss, no outbox keys.
+    """A workflow message as the board shows it: the Vietnamese sentences, no English gloss, no codes.
 
     Refusals and results are written for the terminal in both languages
     ("… 'chưa nộp' (missing). Cannot accept: nothing was received."); the board
-    keeps the Vietnamese. An all-ASCII sentence of two words or more is the
-    English half; a short one ("TP.") is part of a Vietnamese sentence.
+    keeps the Vietnamese: an all-ASCII sentence or aside with English words in
+    it goes, as does a stored code in brackets; outbox keys become words.
     """
-    parts = [p for p in _SENTENCE_END.split(" ".join(text.split()))
-             if not (p.isascii() and len(re.findall(r"[A-Za-z]{2,}", p)) >= 2)]
-    kept = _ENGLISH_ASIDE.sub("", " ".join(parts) if parts else text)
+    parts = [p for p in _SENTENCE_END.split(" ".join(text.split())) if not _english(p)]
+    kept = _ASIDE.sub(lambda m: "" if _CODE.fullmatch(m.group(1)) or _english(m.group(1)) else m.group(0),
+                      " ".join(parts) if parts else text)
     return clip(outbox_key_words(kept), FLASH_CHARS)
 
 
