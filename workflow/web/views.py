@@ -233,7 +233,7 @@ def review_page(session: Session, roster: "Roster", year: int) -> dict[str, Any]
     ``review_total``, the one the banner, ``tdc-bot status`` and the digest show.
     Reminder replies are listed for reading but are not counted: nothing waits on them.
     """
-    data = review_queue(session, roster, year)
+    data: dict[str, Any] = dict(review_queue(session, roster, year))
     for item in data["submissions"]:
         item["received"] = _when(item["received_at"])
     for item in data["messages"]:
