@@ -38,6 +38,13 @@ def _steps(points: Points, end: int | None = None) -> tuple[list[int], list[int]
     return xs, ys
 
 
+def chart_title(year: int, compared: bool) -> str:
+    """What the chart shows; it names the previous year only when that year's line is drawn."""
+    if compared:
+        return f"Số báo cáo nhận được (lũy kế) năm {year} so với năm {year - 1}, theo số ngày trước hạn nộp"
+    return f"Số báo cáo nhận được (lũy kế) năm {year}, theo số ngày trước hạn nộp"
+
+
 def submissions_chart(this_year: Points, last_year: Points, year: int, path: Path | str) -> Path:
     """Draw cumulative submissions against days to the deadline; return the PNG's path.
 
@@ -60,7 +67,7 @@ def submissions_chart(this_year: Points, last_year: Points, year: int, path: Pat
     ax.invert_xaxis()
     ax.set_xlabel("Số ngày trước hạn nộp", fontsize=9)
     ax.set_ylabel("Số báo cáo đã nhận (lũy kế)", fontsize=9)
-    ax.set_title(f"Tiến độ nhận báo cáo năm {year} so với năm {year - 1}", fontsize=10)
+    ax.set_title(chart_title(year, bool(last_year)), fontsize=10)
     ax.set_ylim(bottom=0)
     ax.tick_params(labelsize=8)
     ax.grid(True, alpha=0.3)

@@ -56,6 +56,19 @@ ACTION_LABELS: dict[str, str] = {
     "report_unplaced": "chưa xếp được báo cáo",
     "unverified_claim": "thư chưa xác thực tự nhận là báo cáo của đơn vị",
     "accept_unverified": "chấp nhận thư chưa xác thực (đã kiểm tra)",
+    "version_chosen": "chọn phiên bản hiện hành",
+    "ack_withheld": "không gửi thư báo nhận",
+    "duplicate_delivery": "thư nhận trùng",
+    "bounce_unmatched": "thư báo lỗi gửi không khớp địa chỉ nào",
+    "contact_bounced": "địa chỉ liên hệ bị trả lại",
+    "reminder_reply": "đơn vị trả lời thư nhắc",
+    "contact_added": "thêm liên hệ",
+    "contact_updated": "sửa liên hệ",
+    "contact_confirmed": "xác nhận liên hệ",
+    "contact_removed": "xóa liên hệ",
+    "contact_learned": "ghi nhận liên hệ từ thư đã xếp",
+    "contact_carried_over": "chuyển liên hệ từ đơn vị sáp nhập",
+    "transition": "đổi trạng thái",
 }
 ACTOR_LABELS: dict[str, str] = {"bot": "hệ thống"}
 JOB_LABELS: dict[str, str] = {
@@ -72,6 +85,85 @@ def action_label(action: str) -> str:
 
 def actor_label(actor: str) -> str:
     return ACTOR_LABELS.get(actor, actor)
+
+
+_STAGE = re.compile(r"\b(?:d-(\d+)|d0|late\+(\d+))(?![\w+-])")
+_DEDUPE_KEY = re.compile(r"\b(ack|reminder|resubmission|digest):[\w.:+-]+")
+_REPR_FIELD = re.compile(r"\b([a-z_]+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|None|True|False|-?\d+)")
+# The outbox (outbox_emails.state, .kind) and contacts.source ("suggested" is shown, never stored), as a
+# coordinator reads them on the command line and the board.
+EMAIL_KIND_LABELS: dict[str, str] = {"ack": "thư báo nhận", "reminder": "thư nhắc nộp",
+                                     "resubmission": "thư đề nghị gửi lại", "digest": "bản tin tổng hợp"}
+CONTACT_SOURCE_LABELS: dict[str, str] = {
+    "imported": "nhập từ bảng", "coordinator": "điều phối viên thêm", "learned": "học từ thư đã xếp",
+    "carried over": "chuyển từ đơn vị sáp nhập", "suggested": "gợi ý (người gửi báo cáo, chưa xác nhận)",
+}
+CONTACT_FIELD_LABELS: dict[str, str] = {
+    "name": "họ tên", "role": "vai trò", "phone": "điện thoại", "unit": "đơn vị nhận", "from_year": "từ năm",
+    "until_year": "đến năm", "confirmed": "đã xác nhận", "source": "nguồn",
+}
+OUTBOX_STATE_LABELS: dict[str, str] = {
+    "pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed": "gửi lỗi",
+    "suppressed": "không gửi (vượt giới hạn mỗi ngày, hoặc chờ cán bộ kiểm tra)",
+    "held": "giữ lại (vượt giới hạn thư báo nhận mỗi giờ cho người gửi chưa xác thực)",
+}
+
+
+def stage_label(name: str) -> str:
+    """A reminder stage as a coordinator says it: 'd-14' -> '14 ngày trước hạn', 'late+3' -> 'quá hạn 3 ngày'."""
+    match = _STAGE.fullmatch(name.strip())
+    if match is None:
+        return name
+    before, after = match.groups()
+    return f"{before} ngày trước hạn" if before else f"quá hạn {after} ngày" if after else "ngày hết hạn"
+
+
+def _dedupe_words(match: re.Match[str]) -> str:
+    """'reminder:tay-ninh:2024:d-14' -> 'thư nhắc nộp (14 ngày trước hạn)'; 'ack:12' -> 'thư báo nhận cho thư #12'.
+
+    The kind is left out when the text just said it ("thư báo nhận ack:12").
+    """
+    kind, parts = match.group(1), match.group(0).split(":")
+    before = match.string[:match.start()].rstrip()
+    said = before.endswith(("thư báo nhận", "thư nhắc", "thư nhắc nộp"))
+    label = "" if said else EMAIL_KIND_LABELS[kind].removeprefix("thư " if before.endswith("thư") else "")
+    if kind == "reminder" and len(parts) >= 4:
+        return f"{label} ({stage_label(parts[3])})".strip()
+    if kind == "ack" and len(parts) >= 2 and parts[1].isdigit():
+        again = f", lần gửi lại {parts[3]}" if len(parts) >= 4 and parts[2] == "resend" else ""
+        return f"{label} cho thư #{parts[1]}{again}".strip()
+    return label or EMAIL_KIND_LABELS[kind]
+
+
+def _field_words(match: re.Match[str]) -> str:
+    key, value = match.groups()
+    value = {"None": "(trống)", "True": "có", "False": "không"}.get(value, value.strip("'\""))
+    if key == "source":
+        value = CONTACT_SOURCE_LABELS.get(value, value)
+    return f"{CONTACT_FIELD_LABELS.get(key, key.replace('_', ' '))}: {value}"
+
+
+def outbox_key_words(text: str) -> str:
+    """Outbox keys in a text ('đã xếp thư resubmission:tay-ninh:2024:5') as words ('đã xếp thư đề nghị gửi lại')."""
+    return _DEDUPE_KEY.sub(_dedupe_words, text)
+
+
+def audit_reason(action: str, reason: str | None) -> str:
+    """An audit line's reason as a coordinator reads it: no outbox keys, stage codes or Python values.
+
+    The stored text stays as written (scripts and old rows keep it); every view
+    that shows it to a person goes through here.
+    """
+    text = outbox_key_words(reason or "")
+    if action == "reminder_queued":
+        text = _STAGE.sub(lambda m: stage_label(m.group(0)), text, count=1).replace("; cc ", "; đồng gửi ")
+    if action.startswith("contact_"):
+        text = _REPR_FIELD.sub(_field_words, text)
+        text = re.sub(r"\((" + "|".join(map(re.escape, CONTACT_SOURCE_LABELS)) + r")(?=[,)])",
+                      lambda m: "(" + CONTACT_SOURCE_LABELS[m.group(1)], text)
+    if action == "junk_rescued":
+        text = re.sub(r"đọc lại: ([a-z_]+)$", lambda m: f"đọc lại: {kind_label(m.group(1))}", text)
+    return text
 
 
 def flush_summary(sent: int, failed: int, retried: int, suppressed: int = 0, stopped: str | None = None,
@@ -204,29 +296,12 @@ def agency_kind_label(kind: str) -> str:
     return AGENCY_KIND_LABELS.get(kind, kind)
 
 
-# The outbox (outbox_emails.state, .kind), as a coordinator reads it: the command line and the board.
-OUTBOX_STATE_LABELS: dict[str, str] = {
-    "pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed": "gửi lỗi",
-    "suppressed": "giữ lại, không gửi", "held": "tạm giữ (giới hạn thư gửi người lạ mỗi giờ)",
-}
-EMAIL_KIND_LABELS: dict[str, str] = {
-    "ack": "báo nhận", "reminder": "nhắc nộp", "resubmission": "đề nghị gửi lại", "digest": "bản tổng hợp hằng ngày",
-}
-
-
 def outbox_state_label(state: str) -> str:
     return OUTBOX_STATE_LABELS.get(state, state)
 
 
 def email_kind_label(kind: str) -> str:
     return EMAIL_KIND_LABELS.get(kind, kind)
-
-
-# Where a contact came from (contacts.source; "suggested" is shown, never stored).
-CONTACT_SOURCE_LABELS: dict[str, str] = {
-    "imported": "nhập từ bảng", "coordinator": "điều phối viên thêm", "learned": "học từ thư đã xếp",
-    "carried over": "chuyển từ đơn vị sáp nhập", "suggested": "gợi ý (người gửi báo cáo, chưa xác nhận)",
-}
 
 
 def contact_source_label(source: str) -> str:

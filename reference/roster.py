@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, Literal, overload
 
 from reference.addresses import parse_mailbox
-from reference.text import fold, slugify
+from reference.text import fold, slugify, words
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 DEFAULT_ROSTER_DIR = CONFIG_DIR / "roster"
@@ -108,6 +108,39 @@ class Agency:
     def names(self) -> tuple[str, ...]:
         """Every name a sender might use; matchers fold them, so unaccented forms are implied."""
         return tuple(dict.fromkeys((self.name, self.short_name, *self.aliases)))
+
+    def search_forms(self) -> tuple[str, ...]:
+        """Every name and alias, and the slug, as folded words: what a search box's text is found in."""
+        return tuple(dict.fromkeys(form for form in (words(n) for n in (*self.names(), self.slug)) if form))
+
+    def short_forms(self) -> frozenset[str]:
+        """What people type for the agency in a few letters: 'tphcm', 'hcm', 'brvt', 'hn'.
+
+        Each name and alias run together ('TP. HCM' -> 'tphcm') and the
+        initials of the official and short names ('Thành phố Hồ Chí Minh' ->
+        'tphcm', 'Hà Nội' -> 'hn'). For finding an agency a person names
+        (search, an agency typed on the command line), never for recognising
+        one in a mail: two letters are no evidence, and 'hn' is Hà Nam too.
+        """
+        return frozenset({run_together(n) for n in (*self.names(), self.slug)}
+                         | {initials(n) for n in (self.name, self.short_name)}) - {""}
+
+    def named_by(self, query: str) -> bool:
+        """``query`` (with or without diacritics) is part of one of its names, or one of its short forms."""
+        wanted = words(query)
+        return bool(wanted) and (any(wanted in form for form in self.search_forms())
+                                 or run_together(query) in self.short_forms())
+
+
+def run_together(text: str) -> str:
+    """'TP. HCM', 'tp hcm', 'TPHCM' -> 'tphcm': a name as folded letters and digits only."""
+    return words(text).replace(" ", "")
+
+
+def initials(text: str) -> str:
+    """'Bà Rịa - Vũng Tàu' -> 'brvt' (empty for a one-word name: one letter names nothing)."""
+    parts = words(text).split()
+    return "".join(part[0] for part in parts) if len(parts) >= 2 else ""
 
 
 def expected_slug(name: str) -> str:
@@ -186,6 +219,20 @@ class Roster:
     def get(self, slug: str, year: int | None = None) -> Agency:
         """The agency as it stands in ``year`` (default: its latest form). KeyError if unknown."""
         return self._records[slug].at(year)
+
+    def named(self, text: str, year: int | None = None) -> list[Agency]:
+        """The agencies ``text`` names exactly, by a name, an alias or a short form ('tphcm', 'brvt', 'hn').
+
+        A name or alias written in full wins over initials, so 'hcm' is Hồ Chí
+        Minh alone; initials two agencies share ('hn': Hà Nội, Hà Nam) give both,
+        for the person to choose. With ``year``, only agencies owing that year.
+        """
+        wanted = run_together(text)
+        if not wanted:
+            return []
+        pool = self.owing(year) if year is not None else self.all()
+        full = [a for a in pool if wanted in {run_together(n) for n in (*a.names(), a.slug)}]
+        return full or [a for a in pool if wanted in a.short_forms()]
 
     def all(self) -> list[Agency]:
         """Every slug the roster has ever known, in its latest form."""

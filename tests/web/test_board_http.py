@@ -391,7 +391,7 @@ def test_contact_health_column_and_the_agency_contacts_section(served, tmp_path:
 
     def cell(slug: str) -> str:
         row = re.search(rf'<tr [^>]*data-agency="{slug}">(.*?)</tr>', page, re.S).group(1)
-        return re.search(r'<td class="contacts">(.*?)</td>', row, re.S).group(1)
+        return re.search(r'<td class="contacts"[^>]*>(.*?)</td>', row, re.S).group(1)
 
     assert cell("tay-ninh") == "2 đã xác nhận"
     assert "Chưa có liên hệ đã xác nhận" in cell("bo-y-te") and "1 địa chỉ bị trả lại" in cell("bo-y-te")
@@ -399,9 +399,10 @@ def test_contact_health_column_and_the_agency_contacts_section(served, tmp_path:
 
     page = call(opener, f"{base}/agency/tay-ninh/2024")[2]
     section = page.split('id="h-contacts">Liên hệ</h2>')[1].split("</section>")[0]
-    assert ('<tr data-contact="daumoi@tayninh.example.org"><td>daumoi@tayninh.example.org</td><td>Nguyễn Thị Lan</td>'
-            '<td>đầu mối</td><td>Sở KH&amp;CN Tây Ninh</td><td>nhập từ bảng</td><td>Có</td><td>Bình thường</td></tr>'
-            ) in section
+    assert ('<tr data-contact="daumoi@tayninh.example.org"><td data-label="Email">daumoi@tayninh.example.org</td>'
+            '<td data-label="Họ tên">Nguyễn Thị Lan</td><td data-label="Vai trò">đầu mối</td>'
+            '<td data-label="Đơn vị nhận">Sở KH&amp;CN Tây Ninh</td><td data-label="Nguồn">nhập từ bảng</td>'
+            '<td data-label="Đã xác nhận">Có</td><td data-label="Tình trạng địa chỉ">Bình thường</td></tr>') in section
     assert 'data-contact="vanthu@tayninh.example.org"' in section
     (reminder,) = re.findall(r'<ul id="reminders">(.*?)</ul>', section, re.S)
     assert "23/11/2024" in reminder and "daumoi@tayninh.example.org" in reminder and "chờ gửi" in reminder

@@ -51,3 +51,15 @@ def rescue_from_junk(app: App, message_id: int, actor: str, now: datetime) -> Re
               year=msg.year, at=now,
               reason=f"cán bộ xác định không phải thư rác ({was}); đọc lại: {msg.kind or 'khác'}")
     return result
+
+
+def rescued_line(result: RecordResult) -> str:
+    """What a rescue did, in one sentence (the command line and the board say the same)."""
+    from notifier.labels import state_label
+
+    line = f"Thư #{result.message_id} đã đưa khỏi mục thư rác"
+    if result.state:
+        line += f"; báo cáo được ghi nhận ({state_label(result.state)})"
+    if result.ack_queued:
+        line += "; đã xếp thư báo nhận"
+    return line + "."

@@ -126,6 +126,12 @@ def resolve_agency(roster: Roster, text: str, year: int) -> Agency:
     wanted = (text or "").strip()
     slug = next((c for c in dict.fromkeys([wanted.lower(), expected_slug(wanted), slugify(wanted)])
                  if c and _known(roster, c)), None)
+    if slug is None:  # a short form people write: "tphcm", "TP HCM", "brvt" (reference.roster.Roster.named)
+        named = roster.named(wanted, year) or roster.named(wanted)
+        if len(named) > 1:
+            choices = ", ".join(f"{a.name} ({a.slug})" for a in named)
+            raise ActionError(f"'{wanted}' có thể là: {choices}; hãy ghi mã đơn vị.")
+        slug = named[0].slug if named else None
     if slug is None:
         slugs = [a.slug for a in roster.all()]
         close = difflib.get_close_matches(expected_slug(wanted) or wanted.lower(), slugs, n=5, cutoff=0.6)

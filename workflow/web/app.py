@@ -164,6 +164,7 @@ def create_app(app: App, clock: Callable[[], datetime] | None = None) -> Starlet
         Route("/confirm", board.confirm, methods=["GET"]),
         Route("/action", board.act, methods=["POST"]),
         Route("/quarantine", board.quarantine, methods=["GET"]),
+        Route("/junk", board.junk, methods=["GET"]),
         Route("/outbox", board.outbox, methods=["GET"]),
         Route("/outbox/{id:int}", board.outbox_email, methods=["GET"]),
         Route("/chart/{year:int}.png", board.chart, methods=["GET"]),

@@ -29,9 +29,10 @@ from notifier.labels import state_label
 from workflow import accounts
 from workflow.db import models
 from workflow.season import states
-from workflow.season.actions import ActionError, action_context
+from workflow.season.actions import ActionError, action_context, resolve_agency
 from workflow.season.actions import accept as do_accept
 from workflow.season.actions import assign as do_assign
+from workflow.season.actions import dismiss as do_dismiss
 from workflow.season.actions import exempt as do_exempt
 from workflow.season.actions import extend as do_extend
 from workflow.season.actions import request_resubmission as do_request_resubmission
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from jinja2 import Environment
 
     from workflow.app import App
+    from workflow.season.actions import ActionResult
     from workflow.web.jobs import CompileJobs
     from workflow.web.security import LoginLimiter
 
@@ -51,14 +53,33 @@ log = logging.getLogger(__name__)
 ACTIVE_TYPES = ("text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
                 "text/javascript", "application/javascript", "application/x-javascript")
 
+# Each button calls the function its command calls (never a second implementation):
+# accept, request-resubmission, exempt, extend, assign, accept --message N, dismiss,
+# junk rescue, outbox release ID.
 ACTIONS: dict[str, str] = {
     "accept": "Chấp nhận báo cáo",
     "request_resubmission": "Đề nghị gửi lại",
     "exempt": "Miễn báo cáo",
     "extend": "Gia hạn nộp",
     "assign": "Xếp thư vào đơn vị",
+    "accept_message": "Chấp nhận thư chưa xác thực đã kiểm tra",
+    "dismiss": "Bỏ thư khỏi danh sách cần xem",
+    "rescue": "Đưa thư ra khỏi mục thư rác",
+    "release": "Cho gửi thư đang giữ lại",
 }
 NEEDS_REASON = {"request_resubmission", "exempt", "extend"}
+NEEDS_MESSAGE = {"assign", "accept_message", "dismiss", "rescue"}
+WHAT_HAPPENS = {
+    "request_resubmission": "Hệ thống sẽ gửi thư đề nghị gửi lại báo cáo tới đơn vị, kèm lý do trên.",
+    "assign": "Địa chỉ người gửi sẽ được ghi nhớ cho đơn vị này.",
+    "accept_message": ("Thư này trở thành phiên bản hiện hành của báo cáo và được chấp nhận; địa chỉ gửi không "
+                       "được thêm vào danh bạ (một thư đã kiểm tra không chứng minh thư sau)."),
+    "dismiss": "Thư rời danh sách cần xem xét; thư vẫn được lưu và ghi nhật ký.",
+    "rescue": "Thư được đọc lại như thư thường; nếu là báo cáo, báo cáo được ghi nhận và gửi thư báo nhận.",
+    "release": ("Thư được kiểm tra lại (người nhận, tệp đính kèm) rồi chuyển sang chờ gửi, "
+                "không còn chờ giới hạn mỗi giờ."),
+}
+FIELDS = ("agency", "year", "reason", "until", "message", "email", "back")
 ROW_CACHE = 20_000  # rendered board rows kept (a few MB at most); cleared whole when full
 
 
@@ -126,10 +147,13 @@ class Board:
 
     # --- helpers --------------------------------------------------------------------------
     def render(self, request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        """A page; a logged-in coordinator's page carries the review banner, counted afresh for every page."""
         session = request.session
         flash = session.pop("flash", [])
+        user = request.scope.get("tdc.user")
+        banner = self.review_banner() if user and status < 400 else None
         html = self.env.get_template(f"web/{template}").render(
-            user=request.scope.get("tdc.user"), csrf=csrf_token(session), flash=flash, path=request.url.path,
+            user=user, csrf=csrf_token(session), flash=flash, path=request.url.path, banner=banner,
             state_label=state_label, outbox_state=lambda c: views.words(views.OUTBOX_STATES, c),
             email_kind=lambda c: views.words(views.EMAIL_KINDS, c),
             message_status=lambda c: views.words(views.MESSAGE_STATUSES, c),
@@ -137,9 +161,19 @@ class Board:
             contact_source=lambda c: views.words(views.CONTACT_SOURCES, c), **context)
         return HTMLResponse(html, status_code=status)
 
+    def review_banner(self) -> dict[str, int] | None:
+        """What waits for a coordinator this season: ``review_total``, the number status and the digest show."""
+        from workflow.season.status import review_total
+
+        if not self.app.campaigns:
+            return None
+        year = self.default_year()
+        with self.app.db.sessions() as session:
+            return {"year": year, "count": review_total(session, year)}
+
     @staticmethod
     def flash(request: Request, kind: str, text: str) -> None:
-        request.session.setdefault("flash", []).append([kind, text[:600]])
+        request.session.setdefault("flash", []).append([kind, views.coordinator_words(text)])
 
     async def _form(self, request: Request) -> dict[str, str]:
         """The posted fields, after the CSRF and same-origin checks (403 otherwise)."""
@@ -214,18 +248,28 @@ class Board:
         return RedirectResponse("/login", 303)
 
     # --- pages ----------------------------------------------------------------------------
-    def season(self, request: Request) -> Response:
-        year = _int(request.query_params.get("year")) or self.default_year()
+    def need_campaign(self, year: int) -> None:
+        """A year no campaign opened gets the command line's answer (``reference.campaigns.no_campaign``), as a 404."""
         if year not in self.app.campaigns:
-            raise HTTPException(404, f"Không có đợt báo cáo năm {year}.")
+            from reference.campaigns import no_campaign
+
+            raise HTTPException(404, no_campaign(year, self.app.campaigns))
+
+    def season(self, request: Request) -> Response:
+        from notifier.chart import chart_title
+        from workflow.season.chart_data import chart_series
+
+        year = _int(request.query_params.get("year")) or self.default_year()
+        self.need_campaign(year)
         filters = views.BoardFilters.from_query(request.query_params)
         with self.app.db.sessions() as session:  # the configured roster: who owes, in order, by name
             data = views.board(session, self.app.roster_base, self.app.campaigns, year, filters)
+            _, last_year = chart_series(session, self.app.campaigns, year)
         # each row comes from the autoescaped _board_row.html.j2, so the joined rows are safe HTML
         rows = Markup("".join(self._row_html(year, row) for row in data["rows"]))  # noqa: S704
         job = self.jobs.get(year)
         return self.render(request, "board.html.j2", board=data, rows_html=rows, filters=filters, kinds=views.KINDS,
-                           states=views.state_choices(), job=job)
+                           states=views.state_choices(), job=job, chart_title=chart_title(year, bool(last_year)))
 
     def _row_html(self, year: int, row: dict[str, Any]) -> str:
         """One board row, rendered once per distinct content (the data itself is read fresh every time).
@@ -233,12 +277,14 @@ class Board:
         The key holds every value the row shows, so a changed row is simply a
         new key: formatting 69 unchanged rows costs 69 dictionary look-ups.
         """
-        key = (year, row["agency"], row["name"], row["state"], row["received_at"], row["on_time"], row["late_days"],
+        key = (year, row["agency"], row["name"], row["state"], row["awaiting"], row["received_at"], row["on_time"],
+               row["late_days"],
                row["versions"], tuple(row["outline_missing"]), tuple(row["review_reasons"]),
                tuple(row["contacts"].values()))
         html = self._rows.get(key)
         if html is None:
-            html = self.env.get_template("web/_board_row.html.j2").render(r=row, year=year, state_label=state_label)
+            html = self.env.get_template("web/_board_row.html.j2").render(r=row, year=year, state_label=state_label,
+                                                                          awaiting=views.AWAITING)
             if len(self._rows) >= ROW_CACHE:
                 self._rows.clear()
             self._rows[key] = html
@@ -246,6 +292,7 @@ class Board:
 
     def agency(self, request: Request) -> Response:
         slug, year = request.path_params["slug"], request.path_params["year"]
+        self.need_campaign(year)
         with self.app.db.sessions() as session:
             try:
                 data = views.agency_page(session, self.app.roster, self.app.campaigns, slug, year)
@@ -270,13 +317,13 @@ class Board:
             "Content-Security-Policy": "default-src 'none'; sandbox"})
 
     def review(self, request: Request) -> Response:
+        """Every kind of thing the review count counts for a year, with why it waits and the buttons that clear it."""
+        year = _int(request.query_params.get("year")) or self.default_year()
+        self.need_campaign(year)
         with self.app.db.sessions() as session:
-            data = views.review_queue(session, self.app.roster, None)
-        for item in data["submissions"]:
-            item["received"] = datetime.fromisoformat(item["received_at"]) if item["received_at"] else None
-        for item in data["messages"]:
-            item["arrived"] = datetime.fromisoformat(item["arrived_at"]) if item["arrived_at"] else None
-        return self.render(request, "review.html.j2", queue=data, default_year=self.default_year())
+            data = views.review_page(session, self.app.roster, year)
+        return self.render(request, "review.html.j2", queue=data, year=year,
+                           years=sorted(self.app.campaigns, reverse=True), back=f"/review?{urlencode({'year': year})}")
 
     def confirm(self, request: Request) -> Response:
         """The confirmation step: what will happen, and one button that does it (POST /action)."""
@@ -284,22 +331,27 @@ class Board:
         action = params.get("action", "")
         if action not in ACTIONS:
             raise HTTPException(400, "Thao tác không hợp lệ.")
-        fields = {k: params.get(k, "")[:2000] for k in ("agency", "year", "reason", "until", "message", "back")}
+        fields = {k: params.get(k, "")[:2000] for k in FIELDS}
         fields["back"] = safe_next(fields["back"]) if fields["back"] else ""  # the same rule as next= and /action
         agency_name = fields["agency"]
         year = _int(fields["year"])
         if fields["agency"] and year:
             try:
-                agency_name = self.app.roster.get(fields["agency"], year).name
-            except KeyError:
+                agency_name = resolve_agency(self.app.roster, fields["agency"], year).name
+            except ActionError:
                 agency_name = fields["agency"]
         problem = None
         if action in NEEDS_REASON and not fields["reason"].strip():
             problem = "Cần nêu lý do."
         if action == "extend" and parse_day(fields["until"]) is None:
             problem = "Ngày gia hạn cần dạng dd/mm/yyyy."
+        if action in NEEDS_MESSAGE and _int(fields["message"]) is None:
+            problem = "Thiếu số thư."
+        if action == "release" and _int(fields["email"]) is None:
+            problem = "Thiếu số thư đi."
         return self.render(request, "confirm.html.j2", action=action, title=ACTIONS[action], f=fields,
-                           agency_name=agency_name, problem=problem)
+                           agency_name=agency_name, problem=problem, what_happens=WHAT_HAPPENS.get(action),
+                           about_agency=action not in ("dismiss", "rescue", "release"))
 
     async def act(self, request: Request) -> Response:
         fields = await self._form(request)
@@ -309,67 +361,126 @@ class Board:
         actor = request.scope["tdc.user"]
         year = _int(fields.get("year"))
         agency = (fields.get("agency") or "").strip()
-        reason = (fields.get("reason") or "").strip()
         back = safe_next(fields.get("back") or (f"/agency/{agency}/{year}" if agency and year else "/review"))
-
-        def run() -> str:
-            from notifier.render import RenderError
-
-            ctx = action_context(self.app, self.clock(), actor)
-            try:
-                with self.app.db.transaction() as session:
-                    if year is None:
-                        raise ActionError("Thiếu năm báo cáo.")
-                    if action == "accept":
-                        result = do_accept(session, ctx, agency, year, reason)
-                    elif action == "request_resubmission":
-                        result = do_request_resubmission(session, ctx, agency, year, reason)
-                    elif action == "exempt":
-                        result = do_exempt(session, ctx, agency, year, reason)
-                    elif action == "extend":
-                        day = parse_day(fields.get("until", ""))
-                        if day is None:
-                            raise ActionError("Ngày gia hạn cần dạng dd/mm/yyyy.")
-                        result = do_extend(session, ctx, year, day, reason, agency or None)
-                    else:
-                        message = _int(fields.get("message"))
-                        if message is None:
-                            raise ActionError("Thiếu số thư.")
-                        result = do_assign(session, ctx, message, agency, year, reason)
-            except (ActionError, states.IllegalTransition) as exc:
-                raise _Refused(str(exc)) from None
-            except RenderError as exc:
-                raise _Refused(f"Không soạn được email nên không thay đổi gì: {exc}") from None
-            return result.summary()
-
         try:
-            summary = await run_in_threadpool(run)
+            summary, placed = await run_in_threadpool(self._decide, action, fields, actor)
         except _Refused as exc:
             self.flash(request, "error", str(exc))
             log.info("web action %s by %s refused: %s", action, actor, exc)
         else:
             self.flash(request, "ok", summary)
             log.info("web action %s by %s: %s", action, actor, summary)
-        if action == "assign" and agency and year:
-            back = f"/agency/{agency}/{year}"
+            if action == "assign" and placed:
+                back = placed
         return RedirectResponse(back, 303)
+
+    def _decide(self, action: str, fields: dict[str, str], actor: str) -> tuple[str, str | None]:
+        """One decision, run as its command runs it: (what happened, the agency page it concerns), or _Refused."""
+        from notifier.render import RenderError
+
+        if action == "rescue":
+            return self._rescue(_int(fields.get("message")), actor), None
+        if action == "release":
+            return self._release(_int(fields.get("email"))), None
+        year = _int(fields.get("year"))
+        agency = (fields.get("agency") or "").strip()
+        reason = (fields.get("reason") or "").strip()
+        message = _int(fields.get("message"))
+        ctx = action_context(self.app, self.clock(), actor)
+        try:
+            with self.app.db.transaction() as session:
+                if action == "dismiss":
+                    if message is None:
+                        raise ActionError("Thiếu số thư.")
+                    result = do_dismiss(session, ctx, message, reason)
+                    return self._said(result), None
+                if year is None:
+                    raise ActionError("Thiếu năm báo cáo.")
+                if action == "accept":
+                    result = do_accept(session, ctx, agency, year, reason)
+                elif action == "accept_message":
+                    if message is None:
+                        raise ActionError("Thiếu số thư.")
+                    result = do_accept(session, ctx, agency, year, reason, message)
+                elif action == "request_resubmission":
+                    result = do_request_resubmission(session, ctx, agency, year, reason)
+                elif action == "exempt":
+                    result = do_exempt(session, ctx, agency, year, reason)
+                elif action == "extend":
+                    day = parse_day(fields.get("until", ""))
+                    if day is None:
+                        raise ActionError("Ngày gia hạn cần dạng dd/mm/yyyy.")
+                    result = do_extend(session, ctx, year, day, reason, agency or None)
+                else:
+                    if message is None:
+                        raise ActionError("Thiếu số thư.")
+                    result = do_assign(session, ctx, message, agency, year, reason)
+        except (ActionError, states.IllegalTransition) as exc:
+            raise _Refused(str(exc)) from None
+        except RenderError as exc:
+            raise _Refused(f"Không soạn được email nên không thay đổi gì: {exc}") from None
+        page = f"/agency/{result.agency}/{result.year}" if result.agency and result.year else None
+        return self._said(result), page
+
+    def _said(self, result: ActionResult) -> str:
+        """The command's summary line, the agency named as coordinators name it rather than by its slug."""
+        text = result.summary()
+        if result.agency and result.year:
+            try:
+                name = self.app.roster.get(result.agency, result.year).name
+            except KeyError:
+                return text
+            text = text.replace(f"{result.agency}/{result.year}", f"{name} năm {result.year}", 1)
+        return text
+
+    def _rescue(self, message: int | None, actor: str) -> str:
+        """``tdc-bot junk rescue N``: the same function, the same sentence."""
+        from workflow.runtime.junk_rescue import RescueError, rescue_from_junk, rescued_line
+
+        if message is None:
+            raise _Refused("Thiếu số thư.")
+        try:
+            return rescued_line(rescue_from_junk(self.app, message, actor, self.clock()))
+        except RescueError as exc:
+            raise _Refused(f"Không đưa được thư ra khỏi mục thư rác: {exc}") from None
+
+    def _release(self, email: int | None) -> str:
+        """``tdc-bot outbox release ID``: the same checks (recipients, attachments), then it waits to be sent."""
+        from workflow.operations.restore_safety import release
+        from workflow.runtime.intake_cycle import own_addresses
+
+        if email is None:
+            raise _Refused("Thiếu số thư đi.")
+        with self.app.db.transaction() as session:
+            results = release(session, [email], self.app.store_root, own_addresses(self.app))
+        if not results:
+            raise _Refused(f"Thư đi #{email} không có hoặc không ở trạng thái giữ lại: không có gì để cho gửi.")
+        (result,) = results
+        if not result["released"]:
+            raise _Refused(f"Thư đi #{email} vẫn được giữ lại: {'; '.join(result['problems'])}.")
+        return f"Thư đi #{email} được cho gửi: đã chuyển sang chờ gửi."
 
     def quarantine(self, request: Request) -> Response:
         with self.app.db.sessions() as session:
             rows = views.quarantine(session)
         return self.render(request, "quarantine.html.j2", rows=rows)
 
+    def junk(self, request: Request) -> Response:
+        with self.app.db.sessions() as session:
+            rows = views.junk(session)
+        return self.render(request, "junk.html.j2", rows=rows)
+
     def outbox(self, request: Request) -> Response:
         with self.app.db.sessions() as session:
             data = views.outbox(session)
-        return self.render(request, "outbox.html.j2", o=data)
+        return self.render(request, "outbox.html.j2", o=data, releasable=views.RELEASABLE)
 
     def outbox_email(self, request: Request) -> Response:
         with self.app.db.sessions() as session:
             email = views.outbox_email(session, request.path_params["id"])
         if email is None:
             raise HTTPException(404, "Không có thư này.")
-        return self.render(request, "email.html.j2", e=email)
+        return self.render(request, "email.html.j2", e=email, releasable=views.RELEASABLE)
 
     # --- files ----------------------------------------------------------------------------
     def state_colours(self, request: Request) -> Response:
@@ -383,8 +494,7 @@ class Board:
         from workflow.season.chart_data import chart_series
 
         year = request.path_params["year"]
-        if year not in self.app.campaigns:
-            raise HTTPException(404, "Không có đợt báo cáo này.")
+        self.need_campaign(year)
         with self.app.db.sessions() as session:
             this_year, last_year = chart_series(session, self.app.campaigns, year)
         with tempfile.TemporaryDirectory(prefix="tdc-chart-") as tmp:
@@ -395,7 +505,8 @@ class Board:
         from workflow.reports.export import gather, write_csv, write_xlsx
 
         year, name = request.path_params["year"], request.path_params["name"]
-        if year not in self.app.campaigns or name not in ("status.csv", "indicators.csv", "xlsx"):
+        self.need_campaign(year)
+        if name not in ("status.csv", "indicators.csv", "xlsx"):
             raise HTTPException(404, "Không có tệp xuất này.")
         with self.app.db.sessions() as session:
             data = gather(session, self.app.roster, year)
@@ -414,8 +525,7 @@ class Board:
     async def compile_start(self, request: Request) -> Response:
         await self._form(request)
         year = request.path_params["year"]
-        if year not in self.app.campaigns:
-            raise HTTPException(404, "Không có đợt báo cáo này.")
+        self.need_campaign(year)
         self.jobs.start(year, request.scope["tdc.user"])
         return RedirectResponse(f"/compile/{year}", 303)
 

@@ -9,6 +9,7 @@ own reading functions. This module only filters, counts and arranges for HTML.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -19,13 +20,26 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from intake.store import sanitize_filename
-from notifier.labels import STATE_LABELS, state_label
-from reference.text import fold
+from notifier.labels import (
+    CONTACT_SOURCE_LABELS,
+    EMAIL_KIND_LABELS,
+    MESSAGE_KIND_LABELS,
+    MESSAGE_STATUS_LABELS,
+    OUTBOX_STATE_LABELS,
+    SHOWN_STATE_LABELS,
+    STATE_LABELS,
+    action_label,
+    actor_label,
+    audit_reason,
+    outbox_key_words,
+    state_label,
+)
+from reference.text import clip
 from workflow.db import models
 from workflow.season import contacts
 from workflow.season.actions import last_day_on_time
-from workflow.season.coordinator_views import review_queue, show_data  # noqa: F401  (re-exported for pages)
-from workflow.season.status import season_status
+from workflow.season.coordinator_views import review_queue, show_data
+from workflow.season.status import review_total, season_status
 
 if TYPE_CHECKING:
     from reference.campaigns import Campaign
@@ -34,16 +48,41 @@ if TYPE_CHECKING:
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 STATE_ORDER = tuple(STATE_LABELS)  # the digest's order: missing, received, ..., exempt
 KINDS = {"province": "Tỉnh, thành phố", "ministry": "Bộ, ngành"}
-OUTBOX_STATES = {"pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed": "gửi lỗi",
-                 "suppressed": "không gửi (vượt giới hạn mỗi ngày)"}
-EMAIL_KINDS = {"ack": "báo nhận", "reminder": "nhắc nộp", "resubmission": "đề nghị gửi lại",
-               "digest": "bản tổng hợp hằng ngày"}
-MESSAGE_STATUSES = {"recorded": "đã ghi nhận", "ignored": "bỏ qua (thư tự động)", "quarantined": "cách ly"}
-MESSAGE_KINDS = {"report": "báo cáo", "other": "thư khác"}
-CONTACT_SOURCES = {models.CONTACT_IMPORTED: "nhập từ bảng", models.CONTACT_COORDINATOR: "điều phối viên thêm",
-                   models.CONTACT_LEARNED: "học từ thư đã xếp",
-                   models.CONTACT_CARRIED_OVER: "chuyển từ đơn vị sáp nhập",
-                   contacts.SUGGESTED: "gợi ý (người gửi báo cáo, chưa xác nhận)"}
+AWAITING = SHOWN_STATE_LABELS["awaiting"]  # owes, but a mail that may be its report waits for a coordinator
+# One vocabulary with the command line and the documents (notifier.labels).
+OUTBOX_STATES = OUTBOX_STATE_LABELS
+EMAIL_KINDS = EMAIL_KIND_LABELS
+MESSAGE_STATUSES = MESSAGE_STATUS_LABELS
+MESSAGE_KINDS = MESSAGE_KIND_LABELS
+CONTACT_SOURCES = CONTACT_SOURCE_LABELS
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_ASIDE = re.compile(r"\s*\(([^()]*)\)")
+_CODE = re.compile(r"[a-z_]+|--[a-z-]+")  # "(accepted)", "(--reason)": a stored state, a command-line option
+# Words of the English glosses that are no Vietnamese word written without diacritics ("an", "to", "no" are).
+_ENGLISH = frozenset("the is are was were be been not of for with from by only cannot unknown nothing needs "
+                     "expected did you it has already rejected message one these mean reason report owes agency "
+                     "must send sent address could nothing".split())
+FLASH_CHARS = 600
+
+
+def _english(text: str) -> bool:
+    return text.isascii() and not _ENGLISH.isdisjoint(re.findall(r"[a-z]+", text.lower()))
+
+
+def coordinator_words(text: str) -> str:
+    """A workflow message as the board shows it: the Vietnamese sentences, no English gloss, no codes.
+
+    Refusals and results are written for the terminal in both languages
+    ("… 'chưa nộp' (missing). Cannot accept: nothing was received."); the board
+    keeps the Vietnamese: an all-ASCII sentence or aside with English words in
+    it goes, as does a stored code in brackets; outbox keys become words.
+    """
+    parts = [p for p in _SENTENCE_END.split(" ".join(text.split())) if not _english(p)]
+    kept = _ASIDE.sub(lambda m: "" if _CODE.fullmatch(m.group(1)) or _english(m.group(1)) else m.group(0),
+                      " ".join(parts) if parts else text)
+    return clip(outbox_key_words(kept), FLASH_CHARS)
 
 
 def words(table: dict[str, str], code: str | None) -> str:
@@ -71,7 +110,8 @@ class BoardFilters:
     def active(self) -> bool:
         return bool(self.state or self.kind or self.late or self.review or self.q)
 
-    def keep(self, row: dict[str, Any]) -> bool:
+    def keep(self, row: dict[str, Any], named: frozenset[str] = frozenset()) -> bool:
+        """``named``: the agencies the search text names (``Agency.named_by``: names, aliases, short forms)."""
         if self.state and row["state"] != self.state:
             return False
         if self.kind and row["kind"] != self.kind:
@@ -80,7 +120,7 @@ class BoardFilters:
             return False
         if self.review and row["state"] != models.NEEDS_REVIEW:
             return False
-        if self.q and fold(self.q) not in fold(f"{row['name']} {row['agency'].replace('-', ' ')}"):
+        if self.q and row["agency"] not in named:
             return False
         return True
 
@@ -122,10 +162,11 @@ def board(session: Session, roster: Roster, campaigns: Mapping[int, Campaign], y
         rows.append({
             "agency": r.agency, "name": r.name, "kind": r.kind, "state": r.state,
             "received_at": r.received_at, "on_time": r.on_time, "late_days": None, "versions": r.versions,
-            "outline_missing": r.outline_missing, "review_reasons": r.review_reasons,
+            "outline_missing": r.outline_missing, "review_reasons": r.review_reasons, "awaiting": r.awaiting,
             "contacts": health.get(r.agency, NO_CONTACTS),
         })
-    shown = [row for row in rows if filters.keep(row)]
+    named = frozenset(a.slug for a in roster.owing(year) if a.named_by(filters.q)) if filters.q else frozenset()
+    shown = [row for row in rows if filters.keep(row, named)]
     for row in shown:  # the deadline (with extensions) only where a row is late: a few queries, not 69
         if row["on_time"] is False and row["received_at"] is not None and campaign is not None:
             last_day = last_day_on_time(session, campaign, row["agency"])
@@ -163,7 +204,8 @@ def agency_page(session: Session, roster: Roster, campaigns: Mapping[int, Campai
                                "notes": list(m.notes or []), "quarantine_reason": m.quarantine_reason}
                               for m in other]
     data["emails"] = [{"id": e.id, "kind": e.kind, "subject": e.subject, "state": e.state,
-                       "recipients": list(e.recipients or []), "created_at": e.created_at, "sent_at": e.sent_at,
+                       "recipients": list(e.recipients or []), "cc": list(e.cc or []), "created_at": e.created_at,
+                       "sent_at": e.sent_at,
                        "last_error": e.last_error}
                       for e in session.scalars(select(models.OutboxEmail).where(
                           models.OutboxEmail.agency_slug == data["agency"], models.OutboxEmail.year == year)
@@ -176,7 +218,54 @@ def agency_page(session: Session, roster: Roster, campaigns: Mapping[int, Campai
         version["arrived"] = datetime.fromisoformat(version["arrived_at"]) if version["arrived_at"] else None
     for entry in data["audit"]:
         entry["when"] = datetime.fromisoformat(entry["at"]) if entry["at"] else None
+        entry["what"] = action_label(entry["action"])
+        entry["who"] = actor_label(entry["actor"])
+        entry["why"] = audit_reason(entry["action"], entry["reason"])
+    claims = {c["id"] for c in data["unverified_claims"]}
+    for m in data["other_messages"]:
+        m["unverified_claim"] = m["id"] in claims
     return data
+
+
+def review_page(session: Session, roster: Roster, year: int) -> dict[str, Any]:
+    """Everything ``REVIEW_SQL`` counts for ``year``, each item with why it waits; ``total`` is that count.
+
+    The lists are the CLI's ``review list`` (``review_queue``); the number is
+    ``review_total``, the one the banner, ``tdc-bot status`` and the digest show.
+    Reminder replies are listed for reading but are not counted: nothing waits on them.
+    """
+    data: dict[str, Any] = dict(review_queue(session, roster, year))
+    for item in data["submissions"]:
+        item["received"] = _when(item["received_at"])
+    for item in data["messages"]:
+        item["arrived"] = _when(item["arrived_at"])
+        item["headline"] = item["claim"] or action_label("report_unplaced")
+        item["agency_name"] = _name(roster, item["agency_guess"], item["year_guess"])
+    for key in ("agency_mail", "reminder_replies"):
+        for item in data[key]:
+            item["arrived"] = _when(item["arrived_at"])
+    data["total"] = review_total(session, year)
+    data["listed"] = len(data["submissions"]) + len(data["messages"]) + len(data["agency_mail"])
+    return data
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _name(roster: Roster, slug: str | None, year: int | None) -> str:
+    try:
+        return roster.get(slug, year).name if slug else ""
+    except KeyError:
+        return slug or ""
+
+
+def junk(session: Session, limit: int = 200) -> list[dict[str, Any]]:
+    """What the spam filter set aside, newest first (``tdc-bot junk list``'s rows)."""
+    rows = session.scalars(select(models.Message).where(models.Message.status == "junk")
+                           .order_by(models.Message.arrived_at.desc(), models.Message.id.desc()).limit(limit))
+    return [{"id": m.id, "arrived_at": m.arrived_at, "from": m.from_addr, "subject": m.subject,
+             "reason": (m.reasons or [""])[0]} for m in rows]
 
 
 def quarantine(session: Session, limit: int = 500) -> list[dict[str, Any]]:
@@ -186,21 +275,23 @@ def quarantine(session: Session, limit: int = 500) -> list[dict[str, Any]]:
              "reason": m.quarantine_reason or "", "notes": list(m.notes or []), "size": m.size} for m in rows]
 
 
-OUTBOX_SHOWN = (models.FAILED, models.SUPPRESSED, models.PENDING, models.SENDING)
+OUTBOX_SHOWN = (models.FAILED, models.HELD, models.SUPPRESSED, models.PENDING, models.SENDING)
+RELEASABLE = (models.HELD, models.SUPPRESSED)  # what `tdc-bot outbox release ID` lets go
 
 
 def outbox(session: Session, limit: int = 500) -> dict[str, Any]:
     """What has not gone out (failed first), and the latest sent, with the counts."""
-    counts = {state: 0 for state in (models.PENDING, models.SENDING, models.SENT, models.FAILED, models.SUPPRESSED)}
+    counts = {state: 0 for state in (models.PENDING, models.HELD, models.SENDING, models.SENT, models.FAILED,
+                                     models.SUPPRESSED)}
     for state, count in session.execute(select(models.OutboxEmail.state, func.count())
                                         .group_by(models.OutboxEmail.state)):
         counts[state] = count
 
     def rows(states: tuple[str, ...], n: int) -> list[dict[str, Any]]:
         return [{"id": e.id, "kind": e.kind, "subject": e.subject, "state": e.state,
-                 "recipients": list(e.recipients or []), "created_at": e.created_at, "sent_at": e.sent_at,
-                 "attempts": e.attempts, "last_error": e.last_error or "", "agency": e.agency_slug, "year": e.year,
-                 "dedupe_key": e.dedupe_key}
+                 "recipients": list(e.recipients or []), "cc": list(e.cc or []), "created_at": e.created_at,
+                 "sent_at": e.sent_at, "attempts": e.attempts, "last_error": e.last_error or "",
+                 "agency": e.agency_slug, "year": e.year, "dedupe_key": e.dedupe_key}
                 for e in session.scalars(select(models.OutboxEmail).where(models.OutboxEmail.state.in_(states))
                                          .order_by(models.OutboxEmail.id.desc()).limit(n))]
 
