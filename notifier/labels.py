@@ -306,3 +306,82 @@ def email_kind_label(kind: str) -> str:
 
 def contact_source_label(source: str) -> str:
     return CONTACT_SOURCE_LABELS.get(source, source)
+
+
+# --- what intake noted about a message, as a coordinator reads it -------------------------------------
+# Intake stores its findings in a stable technical form (tests, logs and the quarantine key on them);
+# the board and `show` word them here. A note no pattern knows is shown as stored.
+_FORWARD = re.compile(r"^forward: ")
+_PART = re.compile(r"^part (\d+(?:\.(?:\d+|fwd))*)")
+_HEADER = re.compile(r"^([a-z][a-z0-9-]*)(?=: )")
+_NOTE_BODIES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"no charset declared; decoded as (\S+)"), r"không khai báo bảng mã; đã đọc theo \1"),
+    (re.compile(r"unknown charset (\S+); decoded as (\S+)"), r"bảng mã \1 không biết; đã đọc theo \2"),
+    (re.compile(r"unknown charset (\S+); content is ASCII$"), r"bảng mã \1 không biết; nội dung là ASCII"),
+    (re.compile(r"declared charset (\S+) does not fit; decoded as (\S+)"),
+     r"bảng mã khai báo \1 không khớp; đã đọc theo \2"),
+    (re.compile(r"declared charset (\S+) but content is (\S+)$"), r"khai báo bảng mã \1 nhưng nội dung là \2"),
+    (re.compile(r"8-bit header decoded as (\S+)"), r"viết bằng byte 8-bit; đã đọc theo \1"),
+    (re.compile(r"header of (\d+) characters cut to (\d+)$"), r"dài \1 ký tự, đã cắt còn \2"),
+    (re.compile(r"multipart without usable boundary; read as plain text$"),
+     "thư nhiều phần không có ranh giới dùng được; đã đọc như văn bản thường"),
+    (re.compile(r"multipart boundary missing or wrong; recovered as (.+)$"),
+     r"ranh giới các phần thiếu hoặc sai; đã khôi phục là \1"),
+    (re.compile(r"nesting deeper than (\d+); not read further$"), r"lồng sâu quá \1 cấp; không đọc tiếp"),
+    (re.compile(r"payload not decodable \((\w+)\)$"), r"nội dung không giải mã được (\1)"),
+    (re.compile(r"forwarded message was ([\w-]+)-encoded; decoded$"), r"thư chuyển tiếp được mã hóa \1; đã giải mã"),
+    (re.compile(r"encoded forwarded message not decodable$"), "thư chuyển tiếp được mã hóa nhưng không giải mã được"),
+    (re.compile(r"forwarded message nested too deeply$"), "thư chuyển tiếp lồng quá sâu; không đọc tiếp"),
+    (re.compile(r"empty forwarded message$"), "thư chuyển tiếp rỗng"),
+    (re.compile(r"(\S+) body over (\d+) bytes skipped$"), r"bỏ qua nội dung \1 lớn hơn \2 byte"),
+    (re.compile(r"attachment (.+) over (\d+) bytes skipped$"), r"bỏ qua tệp đính kèm \1 lớn hơn \2 byte"),
+    (re.compile(r"more than (\d+) attachments; (.+) skipped$"), r"hơn \1 tệp đính kèm; bỏ qua \2"),
+    (re.compile(r"invalid-date-syntax$"), "ngày gửi viết sai cú pháp"),
+    (re.compile(r"weekday-mismatch$"), "thứ trong tuần không khớp với ngày"),
+    (re.compile(r"invalid-time$"), "giờ gửi không hợp lệ"),
+    (re.compile(r"invalid-zone$"), "múi giờ không hợp lệ"),
+    (re.compile(r"address read by the tolerant second pass$"), "địa chỉ chỉ đọc được ở lượt đọc nới lỏng thứ hai"),
+    (re.compile(r"several addresses, no single sender identity$"), "nhiều địa chỉ, không xác định được một người gửi"),
+    (re.compile(r"no usable address$"), "không có địa chỉ dùng được"),
+    (re.compile(r"^header (.+): obsolete space before ':' removed$"),
+     r"tiêu đề \1: đã bỏ khoảng trắng thừa trước dấu ':'"),
+    (re.compile(r"header line without leading whitespace joined to the previous header: (.+)$"),
+     r"dòng tiêu đề thiếu khoảng trắng đầu dòng, đã nối vào tiêu đề trước: \1"),
+    (re.compile(r"junk line before the headers dropped: (.+)$"), r"đã bỏ dòng rác trước phần tiêu đề: \1"),
+    (re.compile(r"password-protected Office document \(EncryptedPackage\)$"),
+     "tài liệu Office có mật khẩu (EncryptedPackage)"),
+    (re.compile(r"contains macros \(not executed\)$"), "có macro (không chạy)"),
+    (re.compile(r"(\d+) members, over the limit of (\d+)$"), r"\1 tệp bên trong, vượt giới hạn \2"),
+    (re.compile(r"not a readable zip archive \((.*)\)$"), r"không đọc được tệp nén zip (\1)"),
+    (re.compile(r"declares (\d+) uncompressed bytes, over (\d+)$"), r"khai báo \1 byte khi giải nén, vượt \2"),
+    (re.compile(r"declares (\d+) bytes, over (\d+)$"), r"khai báo \1 byte, vượt \2"),
+    (re.compile(r"(?:real )?compression ratio (\d+), over (\S+)$"), r"tỉ lệ nén \1, vượt \2"),
+    (re.compile(r"stopped: total decompressed size over (\d+)$"), r"dừng kiểm tra: tổng dung lượng giải nén vượt \1"),
+    (re.compile(r"archive nested deeper than (\d+)$"), r"tệp nén lồng sâu quá \1 cấp"),
+    (re.compile(r"encrypted member$"), "tệp bên trong có mật khẩu"),
+    (re.compile(r"decompresses past the member limit$"), "giải nén vượt giới hạn cho một tệp"),
+    (re.compile(r"decompresses past the total limit$"), "giải nén vượt giới hạn tổng"),
+    (re.compile(r"unreadable \((.*)\)$"), r"không đọc được (\1)"),
+    (re.compile(r"absolute path$"), "đường dẫn tuyệt đối"),
+    (re.compile(r"'\.\.' in path$"), "đường dẫn có '..'"),
+    (re.compile(r"([A-Z]\w*Defect)$"), r"lỗi cấu trúc MIME (\1)"),
+)
+
+def note_words(note: str) -> str:
+    """One intake note in Vietnamese: 'part 2: no charset declared; decoded as cp1252' ->
+    'phần 2: không khai báo bảng mã; đã đọc theo cp1252'."""
+    head, rest = "", note
+    while (match := _FORWARD.match(rest)) is not None:
+        head, rest = head + "thư chuyển tiếp: ", rest[match.end():]
+    if (match := _PART.match(rest)) is not None:
+        head += "phần " + match.group(1).replace(".fwd", " (thư chuyển tiếp)")
+        rest = rest[match.end():]
+    elif (match := _HEADER.match(rest)) is not None:
+        head += "tiêu đề " + "-".join(w.capitalize() for w in match.group(1).split("-"))
+        rest = rest[match.end():]
+    rest = rest.replace(" with replacement characters", " (có ký tự bị thay thế)")
+    for pattern, words in _NOTE_BODIES:
+        if (found := pattern.search(rest)) is not None:
+            rest = rest[:found.start()] + found.expand(words) + rest[found.end():]
+            break
+    return head + rest

@@ -20,7 +20,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 
 from notifier.addressing import addressee, agency_reasons
-from notifier.labels import days_left, state_label
+from notifier.labels import days_left, note_words, state_label
 from reference.numbers import vn_filesize, vn_number
 from reference.text import clip
 from reference.time import VN, vn_date, vn_datetime
@@ -69,6 +69,7 @@ def make_environment(templates_dir: Path = TEMPLATES_DIR) -> Environment:
     env.filters["vn_filesize"] = vn_filesize
     env.filters["one_line"] = one_line
     env.filters["state_label"] = state_label
+    env.filters["note_words"] = note_words  # what intake noted, worded for a coordinator
     env.filters["addressee"] = addressee  # "Kính gửi:" line of letters to agencies (one rule)
     env.filters["agency_reasons"] = agency_reasons  # plain reasons, no internal scores
     return env

@@ -291,9 +291,9 @@ def test_the_outbox_shows_cc_and_releases_a_held_acknowledgement(board) -> None:
         row_after = session.get(models.OutboxEmail, held.id)
         assert row_after.state == models.PENDING and row_after.to_stranger is False  # no longer waits for the cap
     refused = act(board, action="release", email=str(held.id), back="/outbox")
-    assert "không ở trạng thái giữ lại" in " ".join(flashes(refused, "error"))
+    assert f"thư #{held.id} không bị giữ lại: đang ở trạng thái “chờ gửi”" in " ".join(flashes(refused, "error"))
     refused = act(board, action="release", email="99999", back="/outbox")
-    assert "Thư đi #99999 không có" in " ".join(flashes(refused, "error"))
+    assert "hộp thư đi không có thư #99999" in " ".join(flashes(refused, "error"))
     with app.db.sessions() as session:  # the command releases the next one by the same function
         other = session.scalars(select(models.OutboxEmail).where(models.OutboxEmail.state == models.HELD)
                                 .order_by(models.OutboxEmail.id)).first()

@@ -221,6 +221,8 @@ def review_list(year: Annotated[int | None, typer.Option("--year", "-y", help="C
 
 
 def _print_review(data: dict[str, Any], kind_label: Callable[[str | None], str]) -> None:
+    from notifier.labels import note_words
+
     if not any(data[k] for k in ("submissions", "messages", "agency_mail", "reminder_replies")):
         console.print("Không có gì chờ xem xét.", markup=False)
         return
@@ -237,7 +239,7 @@ def _print_review(data: dict[str, Any], kind_label: Callable[[str | None], str])
         for m in data["messages"]:
             guess = m["claim"] or f"{m['agency_guess'] or '?'}/{m['year_guess'] or '?'}"
             t.add_row(str(m["id"]), _vn(m["arrived_at"]), m["from"], m["subject"][:60], guess,
-                      "; ".join(m["notes"] + m["reasons"]) or "—")
+                      "; ".join([note_words(n) for n in m["notes"]] + m["reasons"]) or "—")
         console.print(t)
     if data["agency_mail"]:
         t = table("số thư", "ngày nhận", "đơn vị", "người gửi", "tiêu đề", "đọc là", "lý do",
@@ -331,13 +333,15 @@ def _print_show(data: dict[str, Any]) -> None:
 
 
 def _print_message(m: dict[str, Any]) -> None:
+    from notifier.labels import note_words
+
     lines = [f"Thư #{m['id']} · {_vn(m['arrived_at'])} · {m['from'] or '(không có người gửi)'}",
              f"  Tiêu đề: {m['subject'] or '(không có tiêu đề)'}",
              f"  Là: {m['kind_label']} ({m['status_label']})"]
     if m["quarantine_reason"]:
         lines.append(f"  Lý do cách ly: {m['quarantine_reason']}")
     lines += [f"  Lý do: {r}" for r in m["reasons"]]
-    lines += [f"  Ghi chú: {n}" for n in m["notes"][:10]]
+    lines += [f"  Ghi chú: {note_words(n)}" for n in m["notes"][:10]]
     for line in lines:
         console.print(line, markup=False, highlight=False)
 

@@ -453,11 +453,9 @@ class Board:
             raise _Refused("Thiếu số thư đi.")
         with self.app.db.transaction() as session:
             results = release(session, [email], self.app.store_root, own_addresses(self.app))
-        if not results:
-            raise _Refused(f"Thư đi #{email} không có hoặc không ở trạng thái giữ lại: không có gì để cho gửi.")
-        (result,) = results
+        (result,) = results  # one per id asked for: released, or why not (no such email, not held, a check failed)
         if not result["released"]:
-            raise _Refused(f"Thư đi #{email} vẫn được giữ lại: {'; '.join(result['problems'])}.")
+            raise _Refused(f"Không cho gửi được thư đi #{email}: {'; '.join(result['problems'])}.")
         return f"Thư đi #{email} được cho gửi: đã chuyển sang chờ gửi."
 
     def quarantine(self, request: Request) -> Response:
