@@ -64,14 +64,13 @@ def normalise_email(email: str) -> str:
     """
     address = normalise_address((email or "").strip())
     if address is None:
-        raise AccountError(f"Địa chỉ email không hợp lệ: {email!r}. Not an email address.")
+        raise AccountError(f"Địa chỉ email không hợp lệ: {email!r}.")
     return address
 
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"Mật khẩu cần ít nhất {MIN_PASSWORD_LENGTH} ký tự. "
-                           f"The password needs at least {MIN_PASSWORD_LENGTH} characters.")
+        raise AccountError(f"Mật khẩu cần ít nhất {MIN_PASSWORD_LENGTH} ký tự.")
     return _hasher().hash(password)
 
 
@@ -91,8 +90,7 @@ def add_user(session: Session, email: str, password: str, *, replace: bool = Fal
     user = session.scalar(select(models.User).where(models.User.email == address))
     if user is not None:
         if not replace:
-            raise AccountError(f"Đã có tài khoản {address} (dùng --replace để đặt mật khẩu mới). "
-                               f"{address} already has an account (use --replace to set a new password).")
+            raise AccountError(f"Đã có tài khoản {address} (dùng --replace để đặt mật khẩu mới).")
         user.password_hash = digest
         end_sessions(session, user.id)  # a new password logs out every browser that had the old one
         return address, False
@@ -100,15 +98,19 @@ def add_user(session: Session, email: str, password: str, *, replace: bool = Fal
     return address, True
 
 
-def remove_user(session: Session, email: str) -> bool:
-    """Delete the account; its open sessions stop working at their next request. False if none."""
+def remove_user(session: Session, email: str) -> str:
+    """Delete the account; its open sessions stop working at their next request.
+
+    Returns the address as stored (what the coordinator typed may have had a name or capitals);
+    AccountError when there is no such account.
+    """
     address = normalise_email(email)
     user = session.scalar(select(models.User).where(models.User.email == address))
     if user is None:
-        return False
+        raise AccountError(f"Không có tài khoản {address}.")
     end_sessions(session, user.id)  # also the database's cascade; said here so it holds without one
     session.delete(user)
-    return True
+    return address
 
 
 def list_users(session: Session) -> list[UserInfo]:
@@ -160,7 +162,7 @@ def open_session(session: Session, email: str, now: datetime, hours: float) -> s
     address = normalise_email(email)
     user = session.scalar(select(models.User).where(models.User.email == address))
     if user is None:
-        raise AccountError(f"Không có tài khoản {address}. No such account.")
+        raise AccountError(f"Không có tài khoản {address}.")
     session.execute(delete(models.WebSession).where(models.WebSession.expires_at <= now))
     token = secrets.token_urlsafe(32)
     session.add(models.WebSession(token_sha256=_token_digest(token), user_id=user.id, created_at=now,

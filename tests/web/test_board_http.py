@@ -104,8 +104,9 @@ def test_accounts_on_both_databases(db_url: str) -> None:
             (info,) = accounts.list_users(s)
             assert info.email == "can.bo@example.vn" and info.last_login_at == now
         with db.transaction() as s:
-            assert accounts.remove_user(s, "can.bo@example.vn") is True
-            assert accounts.remove_user(s, "can.bo@example.vn") is False
+            assert accounts.remove_user(s, " Cán Bộ <CAN.BO@Example.VN> ") == "can.bo@example.vn"
+            with pytest.raises(accounts.AccountError, match="Không có tài khoản can.bo@example.vn"):
+                accounts.remove_user(s, "can.bo@example.vn")
     finally:
         db.dispose()
 
@@ -282,8 +283,10 @@ def test_users_commands_and_the_web_command(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    run_cli("users", "remove", "dieu.phoi@example.vn", config=config)
-    assert run_cli("users", "remove", "dieu.phoi@example.vn", config=config, check=False).returncode == 1
+    removed = run_cli("users", "remove", "Điều Phối <Dieu.Phoi@Example.VN>", config=config)
+    assert removed.stdout.strip() == "đã xóa tài khoản dieu.phoi@example.vn"  # the address as stored, not as typed
+    again = run_cli("users", "remove", "dieu.phoi@example.vn", config=config, check=False)
+    assert again.returncode == 1 and "Không có tài khoản dieu.phoi@example.vn." in again.stderr
 
 
 def test_run_serves_the_board_when_web_is_enabled(tmp_path: Path) -> None:

@@ -59,9 +59,7 @@ def register(app: typer.Typer) -> None:
                     removed = remove_user(session, email)
             except AccountError as exc:
                 fail(str(exc), 1)
-        if not removed:
-            fail(f"Không có tài khoản {email}.", 1)
-        console.print(f"đã xóa tài khoản {email.strip().lower()}", markup=False)
+        console.print(f"đã xóa tài khoản {removed}", markup=False)
 
     @users_app.command("list")
     def users_list(json_out: JsonOption = False, config: ConfigOption = None) -> None:
