@@ -9,7 +9,6 @@ does not exist.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -18,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from reference.outline import OutlineSection
-from reference.roster import CONFIG_DIR, normalise_address
+from reference.roster import CONFIG_DIR, normalise_address, quoted, read_toml, shown
 from reference.text import fold, words
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -65,25 +64,26 @@ class Campaign:
 def load_campaigns(path: Path | None = None) -> dict[int, Campaign]:
     """Load and validate every campaign, each with its outline filled in for its year."""
     file = Path(path) if path is not None else DEFAULT_CAMPAIGNS_FILE
-    data = _read_toml(file, CampaignError)
+    data = read_toml(file, CampaignError)
     unknown = set(data) - {"campaign"}
     if unknown:
-        raise CampaignError(f"{file}: unknown top-level keys {sorted(unknown)}")
+        raise CampaignError(f"{file}: khóa không dùng được ở đầu tệp: {quoted(unknown)} (chỉ có [[campaign]])")
     tables = data.get("campaign", [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
-        raise CampaignError(f"{file}: 'campaign' must be an array of tables ([[campaign]])")
+        raise CampaignError(f"{file}: 'campaign' phải viết thành các bảng [[campaign]]")
     outlines_dir = file.parent / "outlines"
     campaigns: dict[int, Campaign] = {}
     dispatches: dict[str, int] = {}
     for index, table in enumerate(tables, start=1):
         campaign = _parse_campaign(file, index, table, outlines_dir)
         if campaign.year in campaigns:
-            raise CampaignError(f"{file}: campaign {campaign.year}: duplicate year")
+            raise CampaignError(f"{file}: đợt báo cáo năm {campaign.year}: year = {campaign.year} đã có ở một bảng "
+                                "[[campaign]] trước đó")
         if campaign.dispatch:
             key = _dispatch_key(campaign.dispatch)
             if key in dispatches:
-                raise CampaignError(f"{file}: campaign {campaign.year}: dispatch {campaign.dispatch} "
-                                    f"is already the dispatch of {dispatches[key]}")
+                raise CampaignError(f"{file}: đợt báo cáo năm {campaign.year}: 'dispatch' = {campaign.dispatch!r} "
+                                    f"đã là công văn của đợt báo cáo năm {dispatches[key]}")
             dispatches[key] = campaign.year
         campaigns[campaign.year] = campaign
     return dict(sorted(campaigns.items()))
@@ -117,37 +117,42 @@ def load_outline(key: str, year: int, outlines_dir: Path | None = None) -> tuple
 # --- campaign parsing ---------------------------------------------------------------------
 def _parse_campaign(file: Path, index: int, table: dict[str, Any], outlines_dir: Path) -> Campaign:
     year = table.get("year")
-    label = str(year) if isinstance(year, int) else f"#{index}"
+    known = isinstance(year, int) and not isinstance(year, bool)
+    where = f"đợt báo cáo năm {year}" if known else f"bảng [[campaign]] thứ {index}"
 
     def fail(reason: str) -> CampaignError:
-        return CampaignError(f"{file}: campaign {label}: {reason}")
+        return CampaignError(f"{file}: {where}: {reason}")
 
     unknown = set(table) - _CAMPAIGN_KEYS
     if unknown:
-        raise fail(f"unknown keys {sorted(unknown)}")
+        raise fail(f"khóa không có trong [[campaign]]: {quoted(unknown)}")
+    if year is None:
+        raise fail("thiếu khóa 'year'")
     if isinstance(year, bool) or not isinstance(year, int) or not FIRST_SANE_YEAR <= year <= LAST_SANE_YEAR:
-        raise fail(f"'year' must be a year between {FIRST_SANE_YEAR} and {LAST_SANE_YEAR}, got {year!r}")
+        raise fail(f"'year' phải là năm từ {FIRST_SANE_YEAR} đến {LAST_SANE_YEAR}, không phải {shown(year)}")
     dispatch = _optional_text(table, "dispatch", fail)
     if dispatch is not None and not _DISPATCH_RE.match(dispatch):
-        raise fail(f"dispatch {dispatch!r} does not look like 'number/SIGN', e.g. '4258/BKHCN-TĐC'")
+        raise fail(f"số công văn 'dispatch' = {dispatch!r} không đúng dạng số/ký hiệu, ví dụ '4258/BKHCN-TĐC'")
     dispatch_date = _optional_date(table, "dispatch_date", fail)
     if dispatch_date is not None and dispatch_date.year not in (year, year + 1):
-        raise fail(f"dispatch_date {dispatch_date:%d/%m/%Y} is not in {year} or {year + 1}")
+        raise fail(f"'dispatch_date' ({dispatch_date:%d/%m/%Y}) không thuộc năm {year} hoặc năm {year + 1}")
     deadline = _optional_date(table, "deadline", fail) or date(year, 11, 30)
     if deadline.year not in (year, year + 1):
-        raise fail(f"deadline {deadline:%d/%m/%Y} is not in {year} or {year + 1}")
+        raise fail(f"'deadline' ({deadline:%d/%m/%Y}) không thuộc năm {year} hoặc năm {year + 1}")
     mailbox = _optional_text(table, "mailbox", fail)
     if mailbox is not None:
         normal = normalise_address(mailbox)
-        if normal is None or "<" in mailbox:
-            raise fail(f"mailbox {mailbox!r} does not look like an e-mail address")
+        if "<" in mailbox:
+            raise fail(f"'mailbox' = {mailbox!r}: chỉ ghi địa chỉ email, không kèm tên hay dấu < >")
+        if normal is None:
+            raise fail(f"'mailbox' = {mailbox!r} không giống địa chỉ email")
         mailbox = normal
     key = _optional_text(table, "outline", fail) or DEFAULT_OUTLINE
     if not _OUTLINE_KEY_RE.match(key):
-        raise fail(f"outline key {key!r} must be lower-case letters, digits and '-'")
+        raise fail(f"tên đề cương 'outline' = {key!r} chỉ được gồm chữ thường không dấu, chữ số và dấu '-'")
     outline_file = outlines_dir / f"{key}.toml"
     if not outline_file.is_file():
-        raise fail(f"outline {key!r} not found at {outline_file}")
+        raise fail(f"không tìm thấy đề cương 'outline' = {key!r}: không có tệp {outline_file}")
     return Campaign(
         year=year,
         dispatch=dispatch,
@@ -164,7 +169,7 @@ def _optional_text(table: dict[str, Any], key: str, fail) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise fail(f"'{key}' must be a string")
+        raise fail(f"'{key}' phải là chuỗi ký tự (trong dấu nháy kép), không phải {shown(value)}")
     return value.strip() or None
 
 
@@ -173,7 +178,8 @@ def _optional_date(table: dict[str, Any], key: str, fail) -> date | None:
     if value is None:
         return None
     if isinstance(value, datetime) or not isinstance(value, date):
-        raise fail(f"'{key}' must be a TOML date such as 2023-11-30, got {value!r}")
+        raise fail(f"'{key}' phải là ngày viết theo TOML, không có dấu nháy và không kèm giờ, ví dụ 2023-11-30; "
+                   f"không phải {shown(value)}")
     return value
 
 
@@ -192,28 +198,29 @@ def _dispatch_pattern(dispatch: str) -> re.Pattern[str]:
 
 # --- outlines -------------------------------------------------------------------------------
 def _read_outline(file: Path, key: str) -> tuple[OutlineSection, ...]:
-    data = _read_toml(file, CampaignError)
+    data = read_toml(file, CampaignError)
 
     def fail(reason: str) -> CampaignError:
-        return CampaignError(f"{file}: outline {key!r}: {reason}")
+        return CampaignError(f"{file}: đề cương {key!r}: {reason}")
 
     unknown = set(data) - _OUTLINE_KEYS
     if unknown:
-        raise fail(f"unknown top-level keys {sorted(unknown)}")
+        raise fail(f"khóa không dùng được ở đầu tệp: {quoted(unknown)} (chỉ có key, title, source và [[section]])")
     if data.get("key", key) != key:
-        raise fail(f"file declares key {data.get('key')!r}")
+        raise fail(f"tệp ghi key = {shown(data.get('key'))}, không khớp tên đề cương {key!r}")
     tables = data.get("section")
     if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
-        raise fail("needs at least one [[section]]")
+        raise fail("cần ít nhất một bảng [[section]]")
     sections: list[OutlineSection] = []
     for table in tables:
         section = _parse_section(table, fail)
         codes = {s.code for s in sections}
         if section.code in codes:
-            raise fail(f"section {section.code}: duplicate code")
+            raise fail(f"mục {section.code}: 'code' = {section.code!r} đã có ở một bảng [[section]] trước đó")
         parent = section.code.rpartition(".")[0]
         if parent and parent not in codes:
-            raise fail(f"section {section.code}: its parent {parent} must come before it")
+            raise fail(f"mục {section.code}: mục cha {parent} phải đứng trước nó (thiếu bảng [[section]] có "
+                       f"code = {parent!r} ở phía trên)")
         sections.append(section)
     return tuple(sections)
 
@@ -221,22 +228,24 @@ def _read_outline(file: Path, key: str) -> tuple[OutlineSection, ...]:
 def _parse_section(table: dict[str, Any], fail) -> OutlineSection:
     code = table.get("code")
     if not isinstance(code, str) or not _SECTION_CODE_RE.match(code):
-        raise fail(f"section code {code!r} must look like 'I', 'I.2' or 'I.2.3'")
+        if code is None:
+            raise fail("một bảng [[section]] thiếu khóa 'code'")
+        raise fail(f"mã mục 'code' = {shown(code)} phải có dạng 'I', 'I.2' hoặc 'I.2.3'")
     unknown = set(table) - _SECTION_KEYS
     if unknown:
-        raise fail(f"section {code}: unknown keys {sorted(unknown)}")
+        raise fail(f"mục {code}: khóa không có trong [[section]]: {quoted(unknown)}")
     title = table.get("title")
     if not isinstance(title, str) or not title.strip():
-        raise fail(f"section {code}: missing 'title'")
+        raise fail(f"mục {code}: thiếu 'title' (tên mục, chuỗi ký tự không rỗng)")
     raw_keywords = table.get("keywords", [])
     if not isinstance(raw_keywords, list) or not all(isinstance(k, str) for k in raw_keywords):
-        raise fail(f"section {code}: 'keywords' must be a list of strings")
+        raise fail(f"mục {code}: 'keywords' phải là danh sách chuỗi ký tự, ví dụ [\"năng suất\", \"chất lượng\"]")
     keywords = tuple(dict.fromkeys(k for k in (words(k) for k in raw_keywords) if k))
     if not keywords:
-        raise fail(f"section {code}: needs at least one keyword phrase")
+        raise fail(f"mục {code}: 'keywords' cần ít nhất một cụm từ khóa")
     required = table.get("required", True)
     if not isinstance(required, bool):
-        raise fail(f"section {code}: 'required' must be true or false")
+        raise fail(f"mục {code}: 'required' phải là true hoặc false, không phải {shown(required)}")
     return OutlineSection(code=code, title=title.strip(), keywords=keywords, required=required)
 
 
@@ -246,13 +255,6 @@ def _fill_year(sections: tuple[OutlineSection, ...], year: int) -> tuple[Outline
         return title.replace("{year}", str(year)).replace("{next_year}", str(year + 1))
 
     return tuple(OutlineSection(s.code, fill(s.title), s.keywords, s.required) for s in sections)
-
-
-def _read_toml(file: Path, error: type[ValueError]) -> dict[str, Any]:
-    try:
-        return tomllib.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise error(f"{file}: cannot read: {exc}") from exc
 
 
 def no_campaign(year: int, campaigns: Mapping[int, Campaign]) -> str:

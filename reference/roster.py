@@ -41,6 +41,7 @@ import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal, overload
 
@@ -352,11 +353,11 @@ def load_roster(path: Path | None = None) -> Roster:
     if path.is_dir():
         files = sorted(path.glob("*.toml"))
         if not files:
-            raise RosterError(f"{path}: thư mục không có tệp .toml nào (roster is empty)")
+            raise RosterError(f"{path}: thư mục danh sách đơn vị không có tệp .toml nào")
     elif path.is_file():
         files = [path]
     else:
-        raise RosterError(f"{path}: không tìm thấy (roster path does not exist)")
+        raise RosterError(f"{path}: không tìm thấy thư mục hay tệp danh sách đơn vị này")
     records: dict[str, _Record] = {}
     sources: dict[str, Path] = {}
     for file in files:
@@ -364,7 +365,7 @@ def load_roster(path: Path | None = None) -> Roster:
             record = _parse_agency(file, raw, order=len(records))
             slug = record.latest.slug
             if slug in records:
-                raise RosterError(f"{file}: agency {slug!r}: duplicate slug (also in {sources[slug]})")
+                raise RosterError(f"{file}: đơn vị {slug!r}: slug bị trùng, đã có trong {sources[slug]}")
             records[slug] = record
             sources[slug] = file
     _check_cross_references(records, sources)
@@ -372,27 +373,87 @@ def load_roster(path: Path | None = None) -> Roster:
 
 
 def _read_file(file: Path) -> list[dict[str, Any]]:
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise RosterError(f"{file}: cannot read: {exc}") from exc
+    data = read_toml(file, RosterError)
     unknown = set(data) - _FILE_KEYS
     if unknown:
-        raise RosterError(f"{file}: unknown top-level keys {sorted(unknown)}")
+        raise RosterError(f"{file}: khóa không dùng được ở đầu tệp: {quoted(unknown)} (chỉ có [[agency]] và notes)")
     agencies = data.get("agency", [])
     if not isinstance(agencies, list) or not all(isinstance(a, dict) for a in agencies):
-        raise RosterError(f"{file}: 'agency' must be an array of tables ([[agency]])")
+        raise RosterError(f"{file}: 'agency' phải viết thành các bảng [[agency]]")
     return agencies
 
 
-class _Fields:
-    """Typed access to one TOML table that names file and agency in every complaint."""
+def read_toml(file: Path, error: type[ValueError]) -> dict[str, Any]:
+    """A data file's TOML, or ``error`` saying in Vietnamese why it cannot be read and where its syntax breaks.
 
-    def __init__(self, file: Path, label: str, table: dict[str, Any]) -> None:
-        self.file, self.label, self.table = file, label, table
+    The coordinator who edits config/ reads these messages: the parser's
+    position becomes "dòng, cột" with the line quoted; only the parser's own
+    one-line reason stays in its words, marked as such.
+    """
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise error(f"{file}: không có tệp này") from exc
+    except IsADirectoryError as exc:
+        raise error(f"{file}: đây là thư mục, không phải tệp") from exc
+    except PermissionError as exc:
+        raise error(f"{file}: không có quyền đọc tệp này") from exc
+    except UnicodeDecodeError as exc:
+        raise error(f"{file}: tệp không phải văn bản UTF-8 (byte lạ ở vị trí {exc.start})") from exc
+    except OSError as exc:
+        raise error(f"{file}: không đọc được: {exc.strerror or exc}") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{file}: {_syntax_problem(text, exc)}") from exc
+
+
+_TOML_AT = re.compile(r"^(?P<reason>.*) \(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)$", re.S)
+
+
+def _syntax_problem(text: str, exc: tomllib.TOMLDecodeError) -> str:
+    match = _TOML_AT.match(str(exc))
+    if match is None:
+        return f"sai cú pháp TOML (trình đọc TOML báo: {exc})"
+    reason = match["reason"]
+    if match["line"] is None:
+        return f"sai cú pháp TOML ở cuối tệp (trình đọc TOML báo: {reason})"
+    number = int(match["line"])
+    lines = text.splitlines()
+    line = lines[number - 1].strip()[:80] if number <= len(lines) else ""
+    return f"sai cú pháp TOML ở dòng {number}, cột {match['column']}: «{line}» (trình đọc TOML báo: {reason})"
+
+
+def quoted(keys: Iterable[str]) -> str:
+    """'b', 'a' -> "'a', 'b'": keys as the user typed them, without a Python list around them."""
+    return ", ".join(repr(k) for k in sorted(keys))
+
+
+def shown(value: Any) -> str:
+    """A refused value as it looks in the TOML file (true, 2024-11-30), not as Python prints it (True, date(...))."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return "một bảng"
+    return repr(value)
+
+
+class _Fields:
+    """Typed access to one TOML table that names file and agency in every complaint.
+
+    ``where`` is the agency as the reader finds it: "đơn vị 'tay-ninh'", or
+    "bảng [[agency]] thứ 3" before a slug is known.
+    """
+
+    def __init__(self, file: Path, where: str, table: dict[str, Any]) -> None:
+        self.file, self.where, self.table = file, where, table
 
     def fail(self, reason: str) -> RosterError:
-        return RosterError(f"{self.file}: agency {self.label}: {reason}")
+        return RosterError(f"{self.file}: {self.where}: {reason}")
 
     @overload
     def text(self, key: str, required: Literal[True]) -> str: ...
@@ -403,10 +464,10 @@ class _Fields:
         value = self.table.get(key)
         if value is None:
             if required:
-                raise self.fail(f"missing '{key}'")
+                raise self.fail(f"thiếu khóa '{key}'")
             return None
         if not isinstance(value, str) or not value.strip():
-            raise self.fail(f"'{key}' must be a non-empty string")
+            raise self.fail(f"'{key}' phải là chuỗi ký tự không rỗng (trong dấu nháy kép), không phải {shown(value)}")
         return value.strip()
 
     @overload
@@ -418,65 +479,72 @@ class _Fields:
         value = self.table.get(key)
         if value is None:
             if required:
-                raise self.fail(f"missing '{key}'")
+                raise self.fail(f"thiếu khóa '{key}'")
             return None
         if isinstance(value, bool) or not isinstance(value, int) or not FIRST_SANE_YEAR <= value <= LAST_SANE_YEAR:
-            raise self.fail(f"'{key}' must be a year between {FIRST_SANE_YEAR} and {LAST_SANE_YEAR}, got {value!r}")
+            raise self.fail(f"'{key}' phải là năm từ {FIRST_SANE_YEAR} đến {LAST_SANE_YEAR}, không phải {shown(value)}")
         return value
 
     def strings(self, key: str) -> tuple[str, ...]:
         value = self.table.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            raise self.fail(f"'{key}' must be a list of non-empty strings")
+            raise self.fail(f"'{key}' phải là danh sách chuỗi ký tự không rỗng, ví dụ [\"a\", \"b\"]")
         return tuple(v.strip() for v in value)
 
     def addresses(self) -> tuple[str, ...]:
         out = []
         for value in self.strings("addresses"):
             normal = normalise_address(value)
-            if normal is None or "<" in value:
-                raise self.fail(f"address {value!r} does not look like an e-mail address")
+            if "<" in value:
+                raise self.fail(f"địa chỉ {value!r} trong 'addresses': chỉ ghi địa chỉ email, không kèm tên hay "
+                                "dấu < >")
+            if normal is None:
+                raise self.fail(f"địa chỉ {value!r} trong 'addresses' không giống địa chỉ email")
             out.append(normal)
         return tuple(out)
 
     def domains(self) -> tuple[str, ...]:
         value = self.table.get("domains", [])
         if not isinstance(value, list):
-            raise self.fail("'domains' must be a list")
+            raise self.fail(f"'domains' phải là danh sách, ví dụ [\"tayninh.gov.vn\"], không phải {shown(value)}")
         out = []
         for item in value:
             if isinstance(item, dict):
                 unknown = set(item) - {"name", "evidence", "source", "note"}
                 if unknown:
-                    raise self.fail(f"domain entry has unknown keys {sorted(unknown)}")
+                    raise self.fail(f"tên miền {shown(item.get('name'))} trong 'domains': khóa không dùng được: "
+                                    f"{quoted(unknown)} (chỉ có name, evidence, source, note)")
                 if item.get("evidence") not in (None, "A", "B"):
-                    raise self.fail(f"domain {item.get('name')!r}: evidence must be 'A' or 'B'")
+                    raise self.fail(f"tên miền {shown(item.get('name'))} trong 'domains': 'evidence' phải là 'A' "
+                                    f"hoặc 'B', không phải {shown(item.get('evidence'))}")
                 item = item.get("name")
             if not isinstance(item, str):
-                raise self.fail(f"domain {item!r} must be a string or a table with 'name'")
+                raise self.fail(f"tên miền {shown(item)} trong 'domains' phải là chuỗi ký tự hoặc bảng có khóa "
+                                "'name'")
             domain = item.strip().lower().rstrip(".")
             if not _DOMAIN_RE.match(domain):
-                raise self.fail(f"domain {item!r} does not look like a domain")
+                raise self.fail(f"{item!r} trong 'domains' không giống tên miền")
             if domain in GENERIC_MAIL_DOMAINS or domain in SHARED_SUFFIXES:
-                raise self.fail(f"domain {domain!r} is shared by many senders and cannot identify an agency")
+                raise self.fail(f"tên miền {domain!r} trong 'domains' dùng chung cho nhiều người gửi nên không "
+                                "xác định được đơn vị")
             out.append(domain)
         return tuple(out)
 
 
 def _parse_agency(file: Path, raw: dict[str, Any], order: int) -> _Record:
-    label = repr(raw.get("slug")) if isinstance(raw.get("slug"), str) else f"#{order + 1}"
-    f = _Fields(file, label, raw)
+    where = f"đơn vị {raw['slug']!r}" if isinstance(raw.get("slug"), str) else f"bảng [[agency]] thứ {order + 1}"
+    f = _Fields(file, where, raw)
     unknown = set(raw) - _AGENCY_KEYS
     if unknown:
-        raise f.fail(f"unknown keys {sorted(unknown)}")
+        raise f.fail(f"khóa không có trong [[agency]]: {quoted(unknown)}")
     slug = f.text("slug", required=True)
     kind = f.text("kind", required=True)
     if kind not in KINDS:
-        raise f.fail(f"kind must be one of {KINDS}, got {kind!r}")
+        raise f.fail(f"'kind' phải là 'province' (tỉnh, thành phố) hoặc 'ministry' (bộ, ngành), không phải {kind!r}")
     from_year = f.year("from", required=True)
     until_year = f.year("until")
     if until_year is not None and until_year < from_year:
-        raise f.fail(f"'until' ({until_year}) is before 'from' ({from_year})")
+        raise f.fail(f"'until' ({until_year}) sớm hơn 'from' ({from_year})")
     base = Agency(
         slug=slug,
         name=f.text("name", required=True),
@@ -495,23 +563,25 @@ def _parse_agency(file: Path, raw: dict[str, Any], order: int) -> _Record:
     views = [(from_year, base)]
     changes = raw.get("change", [])
     if not isinstance(changes, list) or not all(isinstance(c, dict) for c in changes):
-        raise f.fail("'change' must be an array of tables ([[agency.change]])")
-    for change in changes:
-        views.append(_apply_change(file, label, views[-1], change, until_year))
+        raise f.fail("'change' phải viết thành các bảng [[agency.change]]")
+    for number, change in enumerate(changes, start=1):
+        views.append(_apply_change(file, f"{where}, bảng [[agency.change]] thứ {number}", views[-1], change,
+                                   until_year))
     return _Record(views=tuple(views), order=order)
 
 
-def _apply_change(file: Path, label: str, previous: tuple[int, Agency], change: dict[str, Any],
+def _apply_change(file: Path, where: str, previous: tuple[int, Agency], change: dict[str, Any],
                   until_year: int | None) -> tuple[int, Agency]:
     """The view from a change's year on: replaced fields replace, list fields add up."""
-    f = _Fields(file, f"{label} (change)", change)
+    f = _Fields(file, where, change)
     unknown = set(change) - _CHANGE_KEYS
     if unknown:
-        raise f.fail(f"unknown keys {sorted(unknown)}")
+        raise f.fail(f"khóa không có trong [[agency.change]]: {quoted(unknown)}")
     start, before = previous
     year = f.year("from", required=True)
     if year <= start or (until_year is not None and year > until_year):
-        raise f.fail(f"change 'from' = {year} must be after {start} and within the years the agency owes")
+        last = f" và không quá năm cuối đơn vị phải báo cáo ('until' = {until_year})" if until_year is not None else ""
+        raise f.fail(f"'from' = {year} phải sau năm {start}{last}")
     name = f.text("name") or before.name
     short_name = f.text("short_name") or before.short_name
     retired = tuple(n for n in (before.name, before.short_name) if n not in (name, short_name))
@@ -533,7 +603,7 @@ def _apply_change(file: Path, label: str, previous: tuple[int, Agency], change: 
 def _code(f: _Fields) -> str | None:
     code = f.text("code")
     if code is not None and not _CODE_RE.match(code):
-        raise f.fail(f"statistical code {code!r} must be 1-3 digits (as a string)")
+        raise f.fail(f"mã thống kê 'code' = {code!r} phải gồm 1 đến 3 chữ số, viết trong dấu nháy kép như \"72\"")
     return code
 
 
@@ -552,14 +622,16 @@ def _union(*groups: Iterable[str]) -> tuple[str, ...]:
 def _check_view(f: _Fields, view: Agency) -> None:
     expected = expected_slug(view.name)
     if view.slug != expected:
-        raise f.fail(f"slug does not follow the rule: name {view.name!r} gives {expected!r}")
+        raise f.fail(f"'slug' = {view.slug!r} không đúng quy tắc: với tên {view.name!r}, slug phải là "
+                     f"{expected!r}")
     folded = fold(view.name)
     if view.kind == "province" and not folded.startswith(("tinh ", "thanh pho ")):
-        raise f.fail(f"a province's official name starts with 'Tỉnh' or 'Thành phố', got {view.name!r}")
+        raise f.fail(f"'name' của một tỉnh, thành phố (kind = 'province') phải bắt đầu bằng 'Tỉnh' hoặc "
+                     f"'Thành phố', không phải {view.name!r}")
     if view.kind == "ministry" and not folded.startswith("bo "):
-        raise f.fail(f"a ministry's official name starts with 'Bộ', got {view.name!r}")
+        raise f.fail(f"'name' của một bộ (kind = 'ministry') phải bắt đầu bằng 'Bộ', không phải {view.name!r}")
     if view.slug in view.absorbed:
-        raise f.fail("an agency cannot absorb itself")
+        raise f.fail(f"đơn vị không thể tự sáp nhập chính mình: 'absorbed' có slug {view.slug!r} của nó")
 
 
 def _check_cross_references(records: dict[str, _Record], sources: dict[str, Path]) -> None:
@@ -568,25 +640,27 @@ def _check_cross_references(records: dict[str, _Record], sources: dict[str, Path
     for slug, record in records.items():
         for start, view in record.views:
             for old in view.absorbed:
-                where = f"{sources[slug]}: agency {slug!r}"
+                where = f"{sources[slug]}: đơn vị {slug!r}"
                 if old not in records:
-                    raise RosterError(f"{where}: absorbed slug {old!r} is not in the roster")
+                    raise RosterError(f"{where}: slug {old!r} trong 'absorbed' không có trong danh sách đơn vị")
                 if absorbed_by.setdefault(old, slug) != slug:
-                    raise RosterError(f"{where}: {old!r} is already absorbed by {absorbed_by[old]!r}")
+                    raise RosterError(f"{where}: {old!r} trong 'absorbed' đã được sáp nhập vào đơn vị "
+                                      f"{absorbed_by[old]!r}")
                 if records[old].latest.owes(start):
-                    raise RosterError(f"{where}: absorbs {old!r} from {start}, but {old!r} still owes {start}")
-    _check_unique(records, sources, lambda v: v.addresses, "address")
-    _check_unique(records, sources, lambda v: v.domains, "domain")
+                    raise RosterError(f"{where}: sáp nhập {old!r} ('absorbed') từ năm {start}, nhưng {old!r} vẫn "
+                                      f"phải báo cáo năm {start} (đặt until = {start - 1} cho {old!r})")
+    _check_unique(records, sources, lambda v: v.addresses, "địa chỉ", "addresses")
+    _check_unique(records, sources, lambda v: v.domains, "tên miền", "domains")
     _check_same_year(records, sources)
 
 
-def _check_unique(records, sources, values, what: str) -> None:
+def _check_unique(records, sources, values, what: str, key: str) -> None:
     owner: dict[str, str] = {}
     for slug, record in records.items():
         for value in values(record.latest):
             if owner.setdefault(value, slug) != slug:
-                raise RosterError(f"{sources[slug]}: agency {slug!r}: {what} {value!r} is also listed for "
-                                  f"{owner[value]!r}")
+                raise RosterError(f"{sources[slug]}: đơn vị {slug!r}: {what} {value!r} trong '{key}' đã khai báo "
+                                  f"cho đơn vị {owner[value]!r}")
 
 
 def _check_same_year(records: dict[str, _Record], sources: dict[str, Path]) -> None:
@@ -600,11 +674,17 @@ def _check_same_year(records: dict[str, _Record], sources: dict[str, Path]) -> N
             view = record.at(year)
             if not view.owes(year):
                 continue
-            where = f"{sources[slug]}: agency {slug!r}"
+            where = f"{sources[slug]}: đơn vị {slug!r}"
             for name in view.names():
                 key = fold(name)
                 if names.setdefault(key, slug) != slug:
-                    raise RosterError(f"{where}: name {name!r} is also used by {names[key]!r} in {year}")
+                    raise RosterError(f"{where}: tên {name!r} trong '{_name_key(view, name)}' trùng với đơn vị "
+                                      f"{names[key]!r} trong năm {year}")
             if view.code and codes.setdefault(view.code, slug) != slug:
-                raise RosterError(f"{where}: statistical code {view.code} is also used by {codes[view.code]!r} in "
-                                  f"{year}")
+                raise RosterError(f"{where}: mã thống kê 'code' = {view.code!r} trùng với đơn vị {codes[view.code]!r} "
+                                  f"trong năm {year}")
+
+
+def _name_key(view: Agency, name: str) -> str:
+    """Which key of the file holds ``name``: where the coordinator will look for it."""
+    return "name" if name == view.name else "short_name" if name == view.short_name else "aliases"

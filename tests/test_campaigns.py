@@ -142,32 +142,41 @@ def test_a_coordinator_can_add_next_years_campaign(tmp_path):
 
 
 @pytest.mark.parametrize("text,reason", [
-    ("[[campaign]]\nyear = 2024\n[[campaign]]\nyear = 2024\n", "duplicate year"),
-    ('[[campaign]]\nyear = 2024\ndispatch = "BKHCN-TĐC"\n', "does not look like"),
-    ('[[campaign]]\nyear = 2024\ndeadline = "30/11/2024"\n', "TOML date"),
-    ("[[campaign]]\nyear = 2024\ndeadline = 2026-11-30\n", "is not in 2024 or 2025"),
-    ('[[campaign]]\nyear = 2024\noutline = "khong-co"\n', "not found"),
-    ('[[campaign]]\nyear = 2024\nmailbox = "tdc.gov.vn"\n', "e-mail address"),
-    ('[[campaign]]\nyear = 2024\ndeadlin = 2024-11-30\n', "unknown keys"),
+    ("[[campaign]]\nyear = 2024\n[[campaign]]\nyear = 2024\n", "year = 2024 đã có ở một bảng [[campaign]] trước đó"),
+    ('[[campaign]]\nyear = 2024\ndispatch = "BKHCN-TĐC"\n', "'dispatch' = 'BKHCN-TĐC' không đúng dạng số/ký hiệu"),
+    ('[[campaign]]\nyear = 2024\ndeadline = "30/11/2024"\n',
+     "'deadline' phải là ngày viết theo TOML, không có dấu nháy và không kèm giờ, ví dụ 2023-11-30; "
+     "không phải '30/11/2024'"),
+    ("[[campaign]]\nyear = 2024\ndeadline = 2024-11-30T17:00:00\n",
+     "không kèm giờ, ví dụ 2023-11-30; không phải 2024-11-30 17:00:00"),
+    ("[[campaign]]\nyear = 2024\ndeadline = 2026-11-30\n",
+     "'deadline' (30/11/2026) không thuộc năm 2024 hoặc năm 2025"),
+    ("[[campaign]]\nyear = 2024\ndispatch_date = 2023-12-01\n", "'dispatch_date' (01/12/2023) không thuộc năm 2024"),
+    ('[[campaign]]\nyear = 2024\noutline = "khong-co"\n', "không tìm thấy đề cương 'outline' = 'khong-co'"),
+    ('[[campaign]]\nyear = 2024\noutline = "Khong Co"\n', "'outline' = 'Khong Co' chỉ được gồm chữ thường"),
+    ('[[campaign]]\nyear = 2024\nmailbox = "tdc.gov.vn"\n', "'mailbox' = 'tdc.gov.vn' không giống địa chỉ email"),
+    ('[[campaign]]\nyear = 2024\ndeadlin = 2024-11-30\n', "khóa không có trong [[campaign]]: 'deadlin'"),
+    ('[[campaign]]\nyear = 2024\nnotes = 5\n', "'notes' phải là chuỗi ký tự (trong dấu nháy kép), không phải 5"),
     ('[[campaign]]\nyear = 2023\ndispatch = "4258/BKHCN-TĐC"\n'
-     '[[campaign]]\nyear = 2024\ndispatch = "4258/BKHCN-TDC"\n', "already the dispatch of 2023"),
+     '[[campaign]]\nyear = 2024\ndispatch = "4258/BKHCN-TDC"\n',
+     "'dispatch' = '4258/BKHCN-TDC' đã là công văn của đợt báo cáo năm 2023"),
 ])
 def test_broken_campaign_files_name_file_year_and_reason(tmp_path, text, reason):
     path = copy_config(tmp_path, text)
     with pytest.raises(CampaignError) as info:
         load_campaigns(path)
     message = str(info.value)
-    assert str(path) in message and "campaign 2024" in message and reason in message, message
+    assert str(path) in message and "đợt báo cáo năm 2024" in message and reason in message, message
 
 
 def test_broken_outline_is_reported(tmp_path):
     path = copy_config(tmp_path, "[[campaign]]\nyear = 2024\n")
     (tmp_path / "outlines" / "nscl-annual.toml").write_text(
         '[[section]]\ncode = "I.2"\ntitle = "x"\nkeywords = ["x"]\n', encoding="utf-8")
-    with pytest.raises(CampaignError, match="parent I must come before"):
+    with pytest.raises(CampaignError, match="đề cương 'nscl-annual': mục I.2: mục cha I phải đứng trước nó"):
         load_campaigns(path)
 
 
 def test_missing_file_is_a_campaign_error(tmp_path):
-    with pytest.raises(CampaignError, match="cannot read"):
+    with pytest.raises(CampaignError, match="campaigns.toml: không có tệp này"):
         load_campaigns(tmp_path / "campaigns.toml")

@@ -232,22 +232,23 @@ def test_a_small_valid_roster_loads(tmp_path):
 def test_duplicate_slug_across_files(tmp_path):
     write(tmp_path, "a.toml", agency_toml("an-giang", "Tỉnh An Giang"))
     second = write(tmp_path, "b.toml", agency_toml("an-giang", "Tỉnh An Giang"))
-    assert_error(tmp_path, second, "an-giang", "duplicate slug")
+    assert_error(tmp_path, second, "an-giang", "slug bị trùng, đã có trong")
 
 
 def test_bad_slug(tmp_path):
     path = write(tmp_path, "a.toml", agency_toml("tinh-an-giang", "Tỉnh An Giang"))
-    assert_error(path, path, "tinh-an-giang", "slug does not follow the rule")
+    assert_error(path, path, "tinh-an-giang",
+                 "'slug' = 'tinh-an-giang' không đúng quy tắc: với tên 'Tỉnh An Giang', slug phải là 'an-giang'")
 
 
 def test_bad_ministry_slug(tmp_path):
     path = write(tmp_path, "m.toml", agency_toml("y-te", "Bộ Y tế", kind="ministry"))
-    assert_error(path, path, "y-te", "slug does not follow the rule")
+    assert_error(path, path, "y-te", "'slug' = 'y-te' không đúng quy tắc: với tên 'Bộ Y tế', slug phải là 'bo-y-te'")
 
 
 def test_unknown_absorbed_slug(tmp_path):
     path = write(tmp_path, "a.toml", agency_toml("an-giang", "Tỉnh An Giang", extra='absorbed = ["kien-gang"]'))
-    assert_error(path, path, "an-giang", "absorbed slug 'kien-gang' is not in the roster")
+    assert_error(path, path, "an-giang", "slug 'kien-gang' trong 'absorbed' không có trong danh sách đơn vị")
 
 
 def test_absorbed_unit_must_have_stopped_owing(tmp_path):
@@ -255,19 +256,24 @@ def test_absorbed_unit_must_have_stopped_owing(tmp_path):
                  agency_toml("kien-giang", "Tỉnh Kiên Giang")
                  + agency_toml("an-giang", "Tỉnh An Giang",
                                extra='[[agency.change]]\nfrom = 2025\nabsorbed = ["kien-giang"]'))
-    assert_error(path, path, "an-giang", "still owes 2025")
+    assert_error(path, path, "an-giang", "sáp nhập 'kien-giang' ('absorbed') từ năm 2025, nhưng 'kien-giang' vẫn "
+                                         "phải báo cáo năm 2025 (đặt until = 2024 cho 'kien-giang')")
 
 
 @pytest.mark.parametrize("extra,reason", [
-    ('domains = ["gmail.com"]', "shared by many senders"),
-    ('domains = ["gov.vn"]', "shared by many senders"),
-    ('domains = ["not a domain"]', "does not look like a domain"),
-    ('domains = [{ name = "angiang.gov.vn", evidence = "C" }]', "evidence must be"),
-    ('addresses = ["vt.angiang.gov.vn"]', "does not look like an e-mail address"),
-    ("until = 2019", "before 'from'"),
-    ("until = 3000", "must be a year"),
-    ('kind_of = "x"', "unknown keys"),
-    ('code = "A1"', "statistical code"),
+    ('domains = ["gmail.com"]',
+     "tên miền 'gmail.com' trong 'domains' dùng chung cho nhiều người gửi nên không xác định được đơn vị"),
+    ('domains = ["gov.vn"]', "tên miền 'gov.vn' trong 'domains' dùng chung cho nhiều người gửi"),
+    ('domains = ["not a domain"]', "'not a domain' trong 'domains' không giống tên miền"),
+    ('domains = [{ name = "angiang.gov.vn", evidence = "C" }]',
+     "tên miền 'angiang.gov.vn' trong 'domains': 'evidence' phải là 'A' hoặc 'B', không phải 'C'"),
+    ('addresses = ["vt.angiang.gov.vn"]', "địa chỉ 'vt.angiang.gov.vn' trong 'addresses' không giống địa chỉ email"),
+    ('addresses = ["Văn thư <vt@angiang.gov.vn>"]', "chỉ ghi địa chỉ email, không kèm tên"),
+    ("until = 2019", "'until' (2019) sớm hơn 'from' (2020)"),
+    ("until = 3000", "'until' phải là năm từ 2000 đến 2100, không phải 3000"),
+    ('kind_of = "x"', "khóa không có trong [[agency]]: 'kind_of'"),
+    ('code = "A1"', "mã thống kê 'code' = 'A1' phải gồm 1 đến 3 chữ số"),
+    ('[[agency.change]]\nfrom = 2019', "bảng [[agency.change]] thứ 1: 'from' = 2019 phải sau năm 2020"),
 ])
 def test_field_checks_name_file_agency_and_reason(tmp_path, extra, reason):
     path = write(tmp_path, "a.toml", agency_toml("an-giang", "Tỉnh An Giang", extra=extra))
@@ -276,14 +282,14 @@ def test_field_checks_name_file_agency_and_reason(tmp_path, extra, reason):
 
 def test_wrong_kind_for_name(tmp_path):
     path = write(tmp_path, "a.toml", agency_toml("bo-y-te", "Bộ Y tế", kind="province"))
-    assert_error(path, path, "bo-y-te", "starts with 'Tỉnh' or 'Thành phố'")
+    assert_error(path, path, "bo-y-te", "phải bắt đầu bằng 'Tỉnh' hoặc 'Thành phố', không phải 'Bộ Y tế'")
 
 
 def test_same_name_for_two_agencies_in_one_year(tmp_path):
     path = write(tmp_path, "a.toml",
                  agency_toml("an-giang", "Tỉnh An Giang", extra='aliases = ["AG"]')
                  + agency_toml("kien-giang", "Tỉnh Kiên Giang", extra='aliases = ["ag"]'))
-    assert_error(path, path, "kien-giang", "is also used by 'an-giang'")
+    assert_error(path, path, "kien-giang", "tên 'ag' trong 'aliases' trùng với đơn vị 'an-giang' trong năm 2020")
 
 
 def test_unreadable_toml_names_the_file(tmp_path):
@@ -295,5 +301,5 @@ def test_unreadable_toml_names_the_file(tmp_path):
 def test_missing_or_empty_roster_dir(tmp_path):
     with pytest.raises(RosterError, match="không có tệp"):
         load_roster(tmp_path)
-    with pytest.raises(RosterError, match="does not exist"):
+    with pytest.raises(RosterError, match="không tìm thấy thư mục hay tệp danh sách đơn vị"):
         load_roster(tmp_path / "nope")
