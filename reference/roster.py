@@ -405,13 +405,13 @@ def read_toml(file: Path, error: type[ValueError]) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise error(f"{file}: {_syntax_problem(text, exc)}") from exc
+        raise error(f"{file}: {toml_syntax_problem(text, exc)}") from exc
 
 
 _TOML_AT = re.compile(r"^(?P<reason>.*) \(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)$", re.S)
 
 
-def _syntax_problem(text: str, exc: tomllib.TOMLDecodeError) -> str:
+def toml_syntax_problem(text: str, exc: tomllib.TOMLDecodeError) -> str:
     match = _TOML_AT.match(str(exc))
     if match is None:
         return f"sai cú pháp TOML (trình đọc TOML báo: {exc})"

@@ -74,7 +74,18 @@ def test_config_check_reports_every_problem_and_exits_2(tmp_path):
     proc = run_cli("config", "check", config=path, check=False)
     assert proc.returncode == 2
     assert str(path) in proc.stderr
-    assert "smtpp: khóa không có trong cấu hình" in proc.stderr
+    assert "smtpp: khóa không có trong cấu hình" in proc.stderr and proc.stderr.startswith("Lỗi cấu hình:")
+
+
+def test_a_config_file_with_broken_syntax_or_bytes_says_where_in_vietnamese(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[mailbox]\nsource = "imap"\nhost = imap.example.vn\n', encoding="utf-8")
+    proc = run_cli("config", "check", config=path, check=False)
+    assert proc.returncode == 2 and "dòng 3" in proc.stderr and "host = imap.example.vn" in proc.stderr, proc.stderr
+    path.write_bytes(b'[mailbox]\nfolder = "H\xf4p th\xf4"\n')  # Latin-1, as an old editor saves it
+    proc = run_cli("config", "check", config=path, check=False)
+    assert proc.returncode == 2 and "không phải văn bản UTF-8" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_config_check_cross_problems(tmp_path):
@@ -92,7 +103,7 @@ def test_config_check_ok_on_example(tmp_path):
 
     proc = run_cli("config", "check", config=REPO / "config" / "tdc.example.toml",
                    env={"TDC_IMAP_PASSWORD": "pw-imap-123", "TDC_SMTP_PASSWORD": "pw-smtp-456"})
-    assert proc.stdout.startswith("OK")
+    assert proc.stdout.startswith("Cấu hình hợp lệ: ")
     assert "pw-imap-123" not in proc.stdout + proc.stderr
 
 

@@ -468,13 +468,19 @@ def load_config(path: str | os.PathLike[str] | None = None, environ: dict[str, s
     if path is not None:
         source = str(path)
         try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            text = Path(path).read_text(encoding="utf-8")
+            data = tomllib.loads(text)
         except FileNotFoundError:
             raise ConfigError(source, [Problem("(tệp)", "không có tệp này")]) from None
+        except UnicodeDecodeError as exc:
+            reason = f"tệp không phải văn bản UTF-8 (byte lạ ở vị trí {exc.start})"
+            raise ConfigError(source, [Problem("(tệp)", reason)]) from None
         except OSError as exc:
             raise ConfigError(source, [Problem("(tệp)", f"không đọc được: {exc.strerror or exc}")]) from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(source, [Problem("(cú pháp)", f"sai cú pháp TOML: {exc}")]) from None
+            from reference.roster import toml_syntax_problem
+
+            raise ConfigError(source, [Problem("(cú pháp)", toml_syntax_problem(text, exc))]) from None
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:

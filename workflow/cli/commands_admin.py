@@ -40,10 +40,10 @@ def register(app: typer.Typer) -> None:
         except CampaignError as exc:
             problems.append(f"campaigns: {exc}")
         if problems:
-            fail("\n".join(["Configuration problems:"] + [f"  - {p}" for p in problems]), 2)
+            fail("\n".join(["Lỗi cấu hình:"] + [f"  - {p}" for p in problems]), 2)
         assert loaded is not None  # else its error is among the problems
         s = loaded.settings
-        console.print(f"OK: {loaded.source}", markup=False)
+        console.print(f"Cấu hình hợp lệ: {loaded.source}", markup=False)
         console.print(f"  database: {_redact(s.database.url)}", markup=False)
         console.print(f"  mailbox:  {s.mailbox.source} "
                       + (f"{s.mailbox.username}@{s.mailbox.host}:{s.mailbox.effective_port} ({s.mailbox.security}) "
