@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from docx import Document
 from docx.enum.section import WD_ORIENT
@@ -33,8 +32,8 @@ from notifier.docx_style import set_font
 from notifier.files import save_atomically
 from notifier.labels import STATE_LABELS, days_left, state_label
 from notifier.safe_text import xml_clean
+from reference.time import VN as VIETNAM
 
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 FONT = "Times New Roman"
 FONT_SIZE = Pt(13)
 COLUMNS = ("STT", "Đơn vị", "Trạng thái", "Ngày nhận", "Đúng hạn", "Mục còn thiếu")

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from reference.outline import OutlineSection
 from reference.roster import CONFIG_DIR, normalise_address, quoted, read_toml, shown
 from reference.text import fold, words
+from reference.time import VN as VIETNAM
 
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 DEFAULT_CAMPAIGNS_FILE = CONFIG_DIR / "campaigns.toml"
 DEFAULT_OUTLINE = "nscl-annual"
 FIRST_SANE_YEAR = 2000

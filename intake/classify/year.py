@@ -13,15 +13,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from intake.classify.zones import DOC_BODY, DOC_PLACE, DOC_TITLE, FILENAME, MAIL_BODY, SUBJECT, Zone
 from reference.text import fold, words
+from reference.time import VN
 
 if TYPE_CHECKING:  # pragma: no cover
     from reference.campaigns import Campaign
 
-VN = ZoneInfo("Asia/Ho_Chi_Minh")
 FIRST_YEAR = 2021  # the programme runs 2021-2030
 
 TITLE_WEIGHTS = {DOC_TITLE: 5.0, SUBJECT: 4.0, FILENAME: 3.0}

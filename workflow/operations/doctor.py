@@ -26,13 +26,13 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from reference.time import VN
 from workflow.settings import ConfigError, LoadedConfig, MailboxConfig, SmtpConfig, load_config
 
 OK = "OK"
 FAIL = "LỖI"
 WARN = "CHÚ Ý"
 UPGRADE_HINT = "chạy `tdc-bot db upgrade`"
-VN = ZoneInfo("Asia/Ho_Chi_Minh")
 NET_TIMEOUT = 15.0
 
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from notifier.render import render_email
 from reference.roster import normalise_address
+from reference.time import VN as VIETNAM
 from workflow.db import models
 from workflow.season.outbox_queue import queue_email
 from workflow.season.status import season_status
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 NOTICE = "reminder_notice"
 FIRM = "reminder_firm"
 OVERDUE = "reminder_overdue"

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -35,6 +34,7 @@ from notifier.labels import (
     state_label,
 )
 from reference.text import clip
+from reference.time import VN
 from workflow.db import models
 from workflow.season import contacts
 from workflow.season.actions import last_day_on_time
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from reference.campaigns import Campaign
     from reference.roster import Roster
 
-VN = ZoneInfo("Asia/Ho_Chi_Minh")
 STATE_ORDER = tuple(STATE_LABELS)  # the digest's order: missing, received, ..., exempt
 KINDS = {"province": "Tỉnh, thành phố", "ministry": "Bộ, ngành"}
 AWAITING = SHOWN_STATE_LABELS["awaiting"]  # owes, but a mail that may be its report waits for a coordinator

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -25,12 +24,12 @@ from sqlalchemy import event, select
 
 from intake.sources.maildir import deliver
 from notifier.labels import state_label
+from reference.time import VN
 from workflow.app import App
 from workflow.db import models
 from workflow.operations.demo.season import DemoMail, SeasonPlan, build_season
 from workflow.season.status import StatusRow, season_status
 
-VN = ZoneInfo("Asia/Ho_Chi_Minh")
 MARKER = ".tdc-demo"
 DIGEST_DAYS_BEFORE = 14
 COORDINATOR = "Điều phối viên NSCL <dieuphoi@tdc.example.vn>"

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from zoneinfo import ZoneInfo
 
 from reference.campaigns import Campaign
 from reference.roster import Agency, Roster
+from reference.time import VN
 from workflow.operations.demo.documents import (
     ReportStyle,
     file_name,
@@ -30,7 +30,6 @@ from workflow.operations.demo.documents import (
     where,
 )
 
-VN = ZoneInfo("Asia/Ho_Chi_Minh")
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
