@@ -79,7 +79,7 @@ def _raw_attachment_name(filename_param: str) -> bytes:
             + base64.b64encode(mailfactory.report_docx()).decode() + "\r\n--B--\r\n").encode("utf-8")
 
 
-def _zip(members: dict[str, bytes]) -> bytes:
+def zip_of(members: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in members.items():
@@ -89,7 +89,7 @@ def _zip(members: dict[str, bytes]) -> bytes:
 
 def zip_bomb() -> bytes:
     """20 MiB of zeros in a ~20 KiB archive: ratio about 1000."""
-    return _zip({"bao-cao.txt": b"\0" * (20 * 1024 * 1024)})
+    return zip_of({"bao-cao.txt": b"\0" * (20 * 1024 * 1024)})
 
 
 def docx_bomb() -> bytes:
@@ -98,7 +98,7 @@ def docx_bomb() -> bytes:
     members = {name: real.read(name) for name in real.namelist()}
     members["word/document.xml"] = members["word/document.xml"].replace(b"<w:body>",
                                                                         b"<w:body>" + b" " * (30 * 1024 * 1024))
-    return _zip(members)
+    return zip_of(members)
 
 
 def encrypted_docx() -> bytes:
@@ -113,7 +113,7 @@ def macro_docm() -> bytes:
     real = zipfile.ZipFile(io.BytesIO(mailfactory.report_docx()))
     members = {name: real.read(name) for name in real.namelist()}
     members["word/vbaProject.bin"] = OLE2_MAGIC + b"_VBA_PROJECT" + b"\0" * 256
-    return _zip(members)
+    return zip_of(members)
 
 
 def _nested(levels: int) -> bytes:

@@ -7,9 +7,7 @@ intake's vocabulary may be left in what a coordinator is shown.
 """
 from __future__ import annotations
 
-import io
 import re
-import zipfile
 
 import pytest
 
@@ -18,7 +16,7 @@ from intake.header_repair import repair_header_block
 from intake.limits import Limits
 from intake.parse import ParseError, parse
 from notifier.labels import note_words
-from tests import hostile_mime
+from tests import badmail, hostile_mime
 from tests.test_realmail import corpus
 
 # Words of intake's technical notes; none is a Vietnamese word written without diacritics.
@@ -58,20 +56,14 @@ def test_notes_on_hostile_mime_are_worded_in_vietnamese(raw: bytes) -> None:
     assert {n: english_left(n) for n in notes if english_left(n)} == {}
 
 
-def _zip(members: dict[str, bytes], flag_encrypted: bool = False) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buffer.getvalue()
-
-
 def test_notes_on_hostile_attachments_are_worded_in_vietnamese() -> None:
-    limits = Limits(zip_max_members=2, zip_max_ratio=10)
-    notes = inspect("a.zip", _zip({"../../etc/passwd": b"x", "b": b"0" * 2_000_000, "c": b"y"}), limits)
-    notes += inspect("b.zip", b"PK\x03\x04 broken", limits)
-    notes += inspect("bc.docx", _zip({"word/document.xml": b"<w/>", "word/vbaProject.bin": b"vba"}))
-    assert len(notes) >= 4, notes
+    limits = Limits(zip_max_members=2)
+    notes = inspect("a.zip", badmail.zip_of({"../../etc/passwd": b"x", "b": b"y", "c": b"z"}), limits)
+    for name, data in (("b.zip", b"PK\x03\x04 broken"), ("bom.zip", badmail.zip_bomb()),
+                       ("bc.docx", badmail.docx_bomb()), ("bc.docx", badmail.encrypted_docx()),
+                       ("bc.docm", badmail.macro_docm())):
+        notes += inspect(name, data)
+    assert len(notes) >= 7, notes
     worded = [note_words(n) for n in notes]
     assert {n: english_left(n) for n in notes if english_left(n)} == {}, worded
     assert any("đường dẫn có '..'" in w for w in worded) and any("có macro (không chạy)" in w for w in worded)
