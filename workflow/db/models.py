@@ -197,6 +197,8 @@ class Message(Base):
 
     __table_args__ = (
         Index("ix_messages_unmarked", "marked_done", "mailbox"),
+        # Reports waiting for a coordinator (status_query.AWAITING_SQL / REVIEW_SQL): equality on all four (0015).
+        Index("ix_messages_unplaced_reports", "kind", "status", "submission_id", "year"),
     )
 
 
