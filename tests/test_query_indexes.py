@@ -1,4 +1,4 @@
-"""Lookups that must not grow with the archive have their index (issue #23, migration 0015).
+"""Lookups that must not grow with the archive have their index (issue #23, migrations 0015 and 0016).
 
 ``tdc-bot status``, the board and the digest count the reports not placed in a
 submission (``status_query.AWAITING_SQL``, ``REVIEW_SQL``). With only
@@ -6,7 +6,9 @@ submission (``status_query.AWAITING_SQL``, ``REVIEW_SQL``). With only
 archive for them, so status slowed as the seasons piled up. These tests ask each
 database's own planner which index it takes, on an archive shaped like the
 benchmark's (placed reports of several years, a few unplaced ones), and check
-that the migration goes down and up again.
+that the migrations go down and up again. A re-delivered message looks up its
+own audit line by message (``submissions._record_duplicate_delivery``): without
+``ix_audit_log_message_id`` that read the whole audit log per re-delivery.
 """
 from __future__ import annotations
 
@@ -19,8 +21,10 @@ from sqlalchemy import insert, inspect, text
 from workflow.db import models
 from workflow.db.engine import Database, alembic_config, make_engine
 from workflow.season.status_query import AWAITING_SQL, REVIEW_SQL
+from workflow.season.submissions import _delivery_statements
 
 INDEX = "ix_messages_unplaced_reports"
+AUDIT_INDEX = "ix_audit_log_message_id"
 
 
 def _fill(db: Database) -> None:
@@ -71,17 +75,31 @@ def test_the_awaiting_and_review_counts_use_the_unplaced_reports_index(db_url):
         db.dispose()
 
 
-def test_the_index_migration_goes_down_and_up(db_url):
+def test_a_redelivery_finds_its_audit_line_through_the_message_index(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 't.db'}")
+    try:
+        find, _ = _delivery_statements()
+        sql = str(find.params(id=1, note="x").compile(db.engine, compile_kwargs={"literal_binds": True}))
+        with db.engine.connect() as conn:
+            plan = "\n".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+        assert AUDIT_INDEX in plan and "SCAN audit_log" not in plan, plan
+    finally:
+        db.dispose()
+
+
+def test_the_index_migrations_go_down_and_up(db_url):
     Database(db_url).dispose()  # migrated to the head
     engine = make_engine(db_url)
     try:
-        def indexes() -> set[str]:
-            return {ix["name"] for ix in inspect(engine).get_indexes("messages") if ix["name"]}
+        def indexes(table: str) -> set[str]:
+            return {ix["name"] for ix in inspect(engine).get_indexes(table) if ix["name"]}
 
-        assert INDEX in indexes()
+        assert INDEX in indexes("messages") and AUDIT_INDEX in indexes("audit_log")
+        command.downgrade(alembic_config(engine), "0015")
+        assert INDEX in indexes("messages") and AUDIT_INDEX not in indexes("audit_log")
         command.downgrade(alembic_config(engine), "0014")
-        assert INDEX not in indexes() and "ix_messages_status" in indexes()
+        assert INDEX not in indexes("messages") and "ix_messages_status" in indexes("messages")
         command.upgrade(alembic_config(engine), "head")
-        assert INDEX in indexes()
+        assert INDEX in indexes("messages") and AUDIT_INDEX in indexes("audit_log")
     finally:
         engine.dispose()

@@ -250,7 +250,7 @@ class AuditEntry(Base):
     agency_slug: Mapped[str | None] = mapped_column(String(80))
     year: Mapped[int | None] = mapped_column(Integer)
     submission_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    message_id: Mapped[int | None] = mapped_column(Integer)
+    message_id: Mapped[int | None] = mapped_column(Integer, index=True)  # 0016: a re-delivery's audit check
     from_state: Mapped[str | None] = mapped_column(String(30))
     to_state: Mapped[str | None] = mapped_column(String(30))
     reason: Mapped[str] = mapped_column(Text, default="")
