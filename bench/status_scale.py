@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, select
 
-from bench.measure import Figure, median
+from bench.measure import Figure, LoadSampler, median
 
 YEARS = list(range(2021, 2031))
 
@@ -74,14 +74,19 @@ def _app(url: str, workdir: Path):
     return App.load(str(config))
 
 
-def _timed(app, rounds: int) -> float:
-    _status_work(app, 2024)  # warm the connection pool and statement cache
-    samples = []
+def _timed_pair(empty, full, rounds: int) -> tuple[float, float]:
+    """Median of each side, the two taken in turn: on a shared machine the load moves within seconds, and
+    timing all of one side then all of the other gave the later side whatever the machine did meanwhile
+    (1.3 to 2.9 in three runs of the same code, issue #23)."""
+    for app in (empty, full):
+        _status_work(app, 2024)  # warm the connection pool and statement cache
+    samples: dict[int, list[float]] = {id(empty): [], id(full): []}
     for _ in range(rounds):
-        started = time.perf_counter()
-        _status_work(app, 2024)
-        samples.append(time.perf_counter() - started)
-    return median(samples)
+        for app in (empty, full):
+            started = time.perf_counter()
+            _status_work(app, 2024)
+            samples[id(app)].append(time.perf_counter() - started)
+    return median(samples[id(empty)]), median(samples[id(full)])
 
 
 def status_ratio(backend: str, empty_url: str, full_url: str, workdir: Path, *, agencies: int = 100,
@@ -90,12 +95,14 @@ def status_ratio(backend: str, empty_url: str, full_url: str, workdir: Path, *, 
     full = _app(full_url, workdir / "full")
     try:
         inserted = _fill(full, agencies, per_agency)
-        empty_s, full_s = _timed(empty, rounds), _timed(full, rounds)
+        with LoadSampler() as load:
+            empty_s, full_s = _timed_pair(empty, full, rounds)
     finally:
         empty.close()
         full.close()
     return Figure(f"status_{backend}", round(full_s / empty_s, 3), 2.0, "× (full ÷ empty)",
                   f"in-process work of `tdc-bot status --year 2024` ({backend}): {len(YEARS)} years × {agencies} "
                   "agencies "
-                  f"× {per_agency} messages vs an empty database, median of {rounds}",
-                  {"messages": inserted, "full_ms": round(full_s * 1000, 2), "empty_ms": round(empty_s * 1000, 2)})
+                  f"× {per_agency} messages vs an empty database, median of {rounds} taken in turn",
+                  {"messages": inserted, "full_ms": round(full_s * 1000, 2), "empty_ms": round(empty_s * 1000, 2),
+                   "loadavg_1min_span": load.span()})

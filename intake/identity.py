@@ -229,6 +229,7 @@ def content_fingerprint(env: Envelope, attachment_hashes: Iterable[str]) -> str 
 _KEPT_FIELDS = (b"message-id", b"from", b"date", b"subject", b"to", b"cc", b"in-reply-to", b"references",
                 b"content-type", b"mime-version", b"content-transfer-encoding")
 _FIELD_LINE = None  # compiled on first use
+_TRACE_RUN = None  # the trace fields an MTA puts on top of a message it delivers (RFC 5321 §4.4), compiled on first use
 _HEAD_WINDOW = 512 * 1024
 
 
@@ -240,15 +241,22 @@ def raw_fingerprint(raw: bytes) -> str:
     by one indexed lookup and costs a hash instead of a reading. Two messages
     that differ in their sender, date, subject, recipients or any byte of
     their body differ here; a message with no Message-ID is still one message.
+    The trace lines a delivery puts on top are left out first, so that a text
+    with no proper header block (hashed whole) is known again too; for a
+    message whose header block holds a kept field that changes nothing.
     """
     import re
 
-    global _FIELD_LINE
-    if _FIELD_LINE is None:
+    global _FIELD_LINE, _TRACE_RUN
+    if _FIELD_LINE is None or _TRACE_RUN is None:
         _FIELD_LINE = re.compile(rb"^([!-9;-~]+)[ \t]*:(.*(?:\n[ \t].*)*)", re.M)
+        _TRACE_RUN = re.compile(rb"(?:(?:received|delivered-to|return-path|x-original-to)[ \t]*:[^\n]*\n"
+                                rb"(?:[ \t][^\n]*\n)*)+", re.I)
     data = raw.replace(b"\r\n", b"\n")
-    end = data.find(b"\n\n", 0, _HEAD_WINDOW)
-    head, body = (data, b"") if end < 0 else (data[:end + 1], data[end + 2:])
+    trace = _TRACE_RUN.match(data, 0, _HEAD_WINDOW)
+    start = trace.end() if trace is not None else 0
+    end = data.find(b"\n\n", start, _HEAD_WINDOW)
+    head, body = (data[start:], b"") if end < 0 else (data[start:end + 1], data[end + 2:])
     kept: dict[bytes, list[bytes]] = {}
     for match in _FIELD_LINE.finditer(head):
         name = match.group(1).lower()

@@ -12,7 +12,7 @@ import hashlib
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from intake.identity import raw_fingerprint
 from intake.sources.maildir import deliver
@@ -99,3 +99,78 @@ def test_a_message_without_message_id_delivered_twice_is_one_message(tmp_path, l
     assert len(_rows(config, models.OutboxEmail)) == 1
     [sub] = _rows(config, models.Submission)
     assert sub.state == "acknowledged"
+
+
+def _spy_understand(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
+    read: list[str] = []
+    real = intake_cycle.understand
+
+    def spy(message, ctx, store):  # type: ignore[no-untyped-def]
+        read.append(message.source_key)
+        return real(message, ctx, store)
+
+    monkeypatch.setattr(intake_cycle, "understand", spy)
+    return read
+
+
+# Text with no blank line after its header lines: the fingerprint covers the whole text (as a malformed
+# message of the real-mail corpus, spamassassin's spam__017 or mime4j's malformedHeader-noheader).
+HEADERLESS = (b"From: khach@example.com\r\nSubject: bao cao\r\nnoi dung ngay sau tieu de, khong co dong trong\r\n"
+              b"dong thu hai\r\n")
+
+
+def test_transport_lines_on_top_of_a_text_without_header_block_do_not_change_its_fingerprint():
+    first, again = _transport(HEADERLESS, "mx1.example.vn"), _transport(HEADERLESS, "mx2.example.vn", lf=True)
+    assert raw_fingerprint(first) == raw_fingerprint(again) == raw_fingerprint(HEADERLESS)
+    assert raw_fingerprint(b"Received: from a by b; x\nsome text") == raw_fingerprint(b"some text")
+    assert raw_fingerprint(_transport(b"some text", "mx1")) != raw_fingerprint(_transport(b"other text", "mx1"))
+    # Only trace fields on top are transport: any other first line is part of the whole text.
+    assert raw_fingerprint(b"X-Note: a\nsome text") != raw_fingerprint(b"some text")
+
+
+def test_a_text_without_header_block_delivered_again_is_known_and_not_read_again(tmp_path, monkeypatch):
+    config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}")
+    _run(config, _transport(HEADERLESS, "mx1.example.vn"), ARRIVED)
+    [first] = _rows(config, models.Message)
+    read = _spy_understand(monkeypatch)
+    _run(config, _transport(HEADERLESS, "mx2.example.vn", lf=True), ARRIVED + timedelta(minutes=5))
+    assert read == []
+    assert [m.id for m in _rows(config, models.Message)] == [first.id]  # no second row
+    [dup] = _rows(config, models.AuditEntry, models.AuditEntry.action == "duplicate_delivery")
+    assert dup.message_id == first.id
+
+
+def test_the_same_extra_delivery_read_twice_is_audited_once(tmp_path):
+    """A crash after the commit and before the mark: the extra delivery's very bytes are read again."""
+    config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}")
+    raw = mailfactory.report_email(message_id="<twice@skhcn.tayninh.gov.vn>")
+    _run(config, _transport(raw, "mx1.example.vn"), ARRIVED)
+    again = _transport(raw, "mx2.example.vn")
+    _run(config, again, ARRIVED + timedelta(minutes=5))
+    _run(config, again, ARRIVED + timedelta(minutes=6))
+    [message] = _rows(config, models.Message)
+    [dup] = _rows(config, models.AuditEntry, models.AuditEntry.action == "duplicate_delivery")
+    assert dup.message_id == message.id and dup.year == message.year and dup.agency_slug == message.agency_slug
+    assert hashlib.sha256(again).hexdigest() in dup.reason
+    assert len(_rows(config, models.OutboxEmail)) == 1
+
+
+def test_the_very_bytes_of_a_message_without_fingerprint_are_known_by_their_hash(tmp_path, monkeypatch):
+    """A row older than the raw fingerprint (migration 0010), or recorded by the last resort without one: the
+    same bytes read again (a crash before marking, a copy in another folder) are not read a second time."""
+    config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}")
+    raw = _transport(mailfactory.report_email(message_id="<old@skhcn.tayninh.gov.vn>"), "mx1.example.vn")
+    _run(config, raw, ARRIVED)
+    app = App.load(str(config))
+    try:
+        with app.db.transaction() as session:
+            session.execute(update(models.Message).values(raw_fingerprint=None))
+    finally:
+        app.close()
+    read = _spy_understand(monkeypatch)
+    _run(config, raw, ARRIVED + timedelta(minutes=5))
+    assert read == []
+    assert len(_rows(config, models.Message)) == 1
+    assert _rows(config, models.AuditEntry, models.AuditEntry.action == "duplicate_delivery") == []  # same bytes
+    assert len(_rows(config, models.OutboxEmail)) == 1
+    assert not list((tmp_path / "tdc" / "mail" / "new").iterdir())  # marked on the source

@@ -197,6 +197,8 @@ class Message(Base):
 
     __table_args__ = (
         Index("ix_messages_unmarked", "marked_done", "mailbox"),
+        # Reports waiting for a coordinator (status_query.AWAITING_SQL / REVIEW_SQL): equality on all four (0015).
+        Index("ix_messages_unplaced_reports", "kind", "status", "submission_id", "year"),
     )
 
 
@@ -248,7 +250,7 @@ class AuditEntry(Base):
     agency_slug: Mapped[str | None] = mapped_column(String(80))
     year: Mapped[int | None] = mapped_column(Integer)
     submission_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    message_id: Mapped[int | None] = mapped_column(Integer)
+    message_id: Mapped[int | None] = mapped_column(Integer, index=True)  # 0016: a re-delivery's audit check
     from_state: Mapped[str | None] = mapped_column(String(30))
     to_state: Mapped[str | None] = mapped_column(String(30))
     reason: Mapped[str] = mapped_column(Text, default="")

@@ -18,6 +18,7 @@ takes at most ``cycle_limit`` messages, so a backlog is worked in batches.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
 import threading
@@ -31,7 +32,7 @@ from itertools import islice
 from pathlib import Path
 
 from filelock import FileLock, Timeout
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, union_all, update
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 
 from intake.documents.budget import DocLimits
@@ -296,12 +297,16 @@ class IntakeCycle:
         (the store is content-addressed) and it is read again next cycle.
         """
         prints = [raw_fingerprint(raw.raw) for raw in chunk]
-        known = self._known_fingerprints(set(prints))
+        shas = [hashlib.sha256(raw.raw).hexdigest() for raw in chunk]
+        known_prints, known_shas = self._known(set(prints), set(shas))
         serial = sum(len(raw.raw) for raw in chunk) > SERIAL_FROM_BYTES
         futures: list[Future[Understanding] | _Later] = []
-        for raw, fingerprint in zip(chunk, prints, strict=True):
-            if fingerprint in known:  # delivered again: stored and audited, never read again
-                futures.append(_Later(known_delivery, raw, self.store, known[fingerprint], fingerprint))
+        for raw, fingerprint, sha in zip(chunk, prints, shas, strict=True):
+            # Delivered again (same fingerprint), or the very bytes of a recorded message (read again after a
+            # crash, or a row older than its fingerprint): stored and audited, never read again.
+            twin = known_shas.get(sha, known_prints.get(fingerprint))
+            if twin is not None:
+                futures.append(_Later(known_delivery, raw, self.store, twin, fingerprint))
             elif serial:
                 futures.append(_Later(understand, raw, ctx, self.store))
             else:
@@ -375,13 +380,18 @@ class IntakeCycle:
             stats.read_later += 1
             stats.acks_queued += int(result.ack_queued)
 
-    def _known_fingerprints(self, prints: set[str]) -> dict[str, int]:
-        """Raw fingerprint -> the first message recorded with it, for one fetch's worth: one indexed query."""
+    def _known(self, prints: set[str], shas: set[str]) -> tuple[dict[str, int], dict[str, int]]:
+        """For one fetch's worth, in one round trip of indexed lookups: raw fingerprint -> the first message
+        recorded with it, and raw hash -> the message of those very bytes."""
+        m = models.Message
+        by_print = (select(literal("p").label("by"), m.raw_fingerprint.label("key"), func.min(m.id).label("id"))
+                    .where(m.raw_fingerprint.in_(sorted(prints))).group_by(m.raw_fingerprint))
+        by_sha = select(literal("s"), m.sha256, m.id).where(m.sha256.in_(sorted(shas)))
+        found: dict[str, dict[str, int]] = {"p": {}, "s": {}}
         with self.app.db.sessions() as session:
-            rows = session.execute(select(models.Message.raw_fingerprint, func.min(models.Message.id))
-                                   .where(models.Message.raw_fingerprint.in_(sorted(prints)))
-                                   .group_by(models.Message.raw_fingerprint))
-            return {fingerprint: message_id for fingerprint, message_id in rows}
+            for by, key, message_id in session.execute(union_all(by_print, by_sha)):
+                found[by][key] = message_id
+        return found["p"], found["s"]
 
     def _record_alone(self, u: Understanding, ctx: IntakeContext) -> RecordResult:
         """Record one message; if even that fails, record it as quarantined with the reason.

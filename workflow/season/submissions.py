@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from intake.identity import FAIL, UNCHECKED, UNVERIFIED_LABEL
@@ -412,33 +413,61 @@ def _also_context(row: models.Message, sub: models.Submission | None, ctx: Recor
             "files": [echo(a.filename) for a in row.attachments], "placed": sub is not None}
 
 
-def _same_message(session: Session, u: Understanding) -> models.Message | None:
+def _same_message(session: Session, u: Understanding) -> int | None:
     """The message already recorded with the same Message-ID, sender and content (another delivery of it)."""
     if not u.fingerprint:
         return None
-    return session.scalar(select(models.Message).where(models.Message.content_sha256 == u.fingerprint)
+    return session.scalar(select(models.Message.id).where(models.Message.content_sha256 == u.fingerprint)
                           .order_by(models.Message.id).limit(1))
 
 
-def _record_duplicate_delivery(session: Session, twin: models.Message, u: Understanding, ctx: RecordContext) -> None:
-    """One audit line per extra delivery (its raw hash), no new version, no new acknowledgement."""
-    note = f"thư #{twin.id} được giao thêm một lần (khác tiêu đề vận chuyển), bản gốc sha256 {u.blob.sha256}"
-    seen = session.scalar(select(models.AuditEntry.id).where(
-        models.AuditEntry.action == "duplicate_delivery", models.AuditEntry.message_id == twin.id,
-        models.AuditEntry.reason == note).limit(1))
-    if seen is None:
-        audit(session, action="duplicate_delivery", message_id=twin.id, agency_slug=twin.agency_slug, year=twin.year,
-              reason=note, at=ctx.now)
+@cache
+def _delivery_statements():
+    """Built once (as in record_plain): a statement built per message cost more than running it.
+
+    ``twin``: the earlier delivery's few columns and whether this delivery's
+    audit line is already written, in one SELECT (no ORM row, no JSON columns,
+    no autoflush); then the audit line as a Core INSERT when it is not.
+    """
+    messages, audit_log = models.table_of(models.Message), models.table_of(models.AuditEntry)
+    seen = select(audit_log.c.id).where(audit_log.c.message_id == messages.c.id,
+                                        audit_log.c.action == "duplicate_delivery",
+                                        audit_log.c.reason == bindparam("note")).exists()
+    twin = select(messages.c.id, messages.c.sha256, messages.c.status, messages.c.submission_id,
+                  messages.c.agency_slug, messages.c.year, seen.label("seen")).where(messages.c.id == bindparam("id"))
+    return twin, insert(audit_log)
+
+
+def _duplicate_note(twin_id: int, u: Understanding) -> str:
+    return f"thư #{twin_id} được giao thêm một lần (khác tiêu đề vận chuyển), bản gốc sha256 {u.blob.sha256}"
+
+
+def _record_duplicate_delivery(session: Session, twin_id: int, u: Understanding,
+                               ctx: RecordContext) -> RecordResult | None:
+    """One audit line per extra delivery (its raw hash), no new version, no new acknowledgement.
+
+    None when message ``twin_id`` is not there. The same bytes as the twin's
+    are no extra delivery (a message read again after a crash): no line.
+    """
+    find, write = _delivery_statements()
+    note = _duplicate_note(twin_id, u)
+    twin = session.execute(find, {"id": twin_id, "note": note}).first()
+    if twin is None:
+        return None
+    if twin.sha256 != u.blob.sha256 and not twin.seen:
+        session.execute(write, {"at": ctx.now, "actor": BOT, "action": "duplicate_delivery",
+                                "agency_slug": twin.agency_slug, "year": twin.year, "submission_id": None,
+                                "message_id": twin.id, "from_state": None, "to_state": None, "reason": note})
+    return RecordResult(twin.id, True, twin.status, twin.submission_id)
 
 
 def _record_known_delivery(session: Session, u: Understanding, ctx: RecordContext) -> RecordResult:
-    """A delivery recognised by its raw fingerprint before reading: the audit line of a duplicate delivery."""
-    twin = session.get(models.Message, u.duplicate_of)
-    if twin is None:  # removed since the lookup (a restore): nothing to be a twin of; keep the bytes, quarantined
+    """A delivery recognised before reading (raw fingerprint or raw hash): the audit line of a duplicate delivery."""
+    assert u.duplicate_of is not None
+    result = _record_duplicate_delivery(session, u.duplicate_of, u, ctx)
+    if result is None:  # removed since the lookup (a restore): nothing to be a twin of; keep the bytes, quarantined
         raise LookupError(f"message #{u.duplicate_of} vanished during the intake cycle")
-    if twin.sha256 != u.blob.sha256:
-        _record_duplicate_delivery(session, twin, u, ctx)
-    return RecordResult(twin.id, True, twin.status, twin.submission_id)
+    return result
 
 
 def record(session: Session, u: Understanding, ctx: RecordContext) -> RecordResult:
@@ -452,9 +481,8 @@ def record(session: Session, u: Understanding, ctx: RecordContext) -> RecordResu
     if existing is not None:
         return RecordResult(existing.id, True, existing.status, existing.submission_id)
     twin = _same_message(session, u)
-    if twin is not None:
-        _record_duplicate_delivery(session, twin, u, ctx)
-        return RecordResult(twin.id, True, twin.status, twin.submission_id)
+    if twin is not None and (again := _record_duplicate_delivery(session, twin, u, ctx)) is not None:
+        return again
     msg = _message_row(u, ctx.now)
     msg.attachments = _attachment_rows(u, exclude=_companion_files(u))
     session.add(msg)
