@@ -32,7 +32,6 @@ def decode_8bit(data: bytes) -> tuple[str, str | None]:
         return data.decode("utf-8", "replace"), "8-bit header decoded as utf-8 with replacement characters"
 
 
-
 def _charset_ok(name: str | None) -> bool:
     if not name:
         return False

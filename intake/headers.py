@@ -76,7 +76,6 @@ def decode_header_value(name: str, raw: str, limits: Limits, defects: list[str])
     return nfc(decode_words(name, text).strip())
 
 
-
 def _addresses(name: str, values: list[str]) -> list[tuple[str, str]]:
     """(display name, lower-case address) pairs from raw (undecoded) header text.
 
@@ -148,7 +147,6 @@ def _parse_date(msg: Message, defects: list[str]) -> datetime | None:
     for reason in result.reasons:
         defects.append(f"date: {reason}")
     return result.value
-
 
 
 _ANGLE_ADDR = re.compile(r"<[^<>]*>")
