@@ -19,17 +19,8 @@ from intake.store import StoredBlob
 from tests.cli_helpers import cli_json, run_cli, write_config
 from workflow.app import App
 from workflow.db import models
-from workflow.season.actions import (
-    ActionContext,
-    ActionError,
-    accept,
-    assign,
-    exempt,
-    extend,
-    reopen,
-    request_resubmission,
-    resend_ack,
-)
+from workflow.season.action_context import ActionContext, ActionError
+from workflow.season.actions import accept, assign, exempt, extend, reopen, request_resubmission, resend_ack
 from workflow.season.states import IllegalTransition
 from workflow.season.submissions import RecordContext, record
 

@@ -23,7 +23,7 @@ from workflow.app import App
 from workflow.db import models
 from workflow.db.engine import Database
 from workflow.runtime.intake_cycle import IntakeCycle, build_source
-from workflow.season import contacts
+from workflow.season import contact_sheet, contacts
 from workflow.season.digest import build_digest, queue_digest
 from workflow.season.reminders import reminder_recipients, send_reminders
 
@@ -72,7 +72,7 @@ def shipped_config(tmp_path: Path, db_url: str) -> Path:
 def test_messy_spreadsheet_lists_every_problem_and_imports_nothing(tmp_path: Path, roster) -> None:  # type: ignore[no-untyped-def]
     sheet = tmp_path / "dau-moi.csv"
     sheet.write_bytes(MESSY.encode("utf-8"))
-    checked = contacts.check_table(roster, contacts.read_table(sheet))
+    checked = contact_sheet.check_table(roster, contact_sheet.read_table(sheet))
     assert checked.problems == MESSY_ERRORS
     assert {(c.agency, c.email) for c in checked.lines} == GOOD
     hcm = next(c for c in checked.lines if c.agency == "ho-chi-minh")
@@ -111,7 +111,7 @@ def test_xlsx_sheet_with_numbers_and_a_header_below_a_title(tmp_path: Path, rost
     sheet.append(["Tây Nin", "x@example.org", None, None, None, None, "năm 2024"])
     path = tmp_path / "dau-moi.xlsx"
     book.save(path)
-    checked = contacts.check_table(roster, contacts.read_table(path))
+    checked = contact_sheet.check_table(roster, contact_sheet.read_table(path))
     assert checked.problems == [
         "dòng 4: skhcn@hanoi.example.org trùng với dòng 3 (duplicate)",
         "dòng 5: không tìm thấy đơn vị 'Tây Nin' (unknown agency)",

@@ -11,9 +11,9 @@ from email.message import EmailMessage
 import pytest
 from sqlalchemy import select
 
-import intake.parse as parse_module
+import intake.large_bodies as large_bodies
 from intake.limits import Limits
-from intake.parse import parse
+from intake.parse import MessageRejected, parse
 from intake.sources.maildir import deliver
 from tests import badmail, mailfactory
 from tests.cli_helpers import write_config
@@ -87,11 +87,11 @@ def _corpus() -> list[tuple[str, bytes]]:
 def _parse_both(raw: bytes, monkeypatch: pytest.MonkeyPatch, limits: Limits | None = None):
     """The envelope as the plain stdlib path gives it, and with every base64-looking line cut out."""
     def run(message_bytes: int, run_bytes: int):
-        monkeypatch.setattr(parse_module, "LEAN_MESSAGE_BYTES", message_bytes)
-        monkeypatch.setattr(parse_module, "LEAN_RUN_BYTES", run_bytes)
+        monkeypatch.setattr(large_bodies, "LEAN_MESSAGE_BYTES", message_bytes)
+        monkeypatch.setattr(large_bodies, "LEAN_RUN_BYTES", run_bytes)
         try:
             return parse(raw, limits)
-        except parse_module.MessageRejected as exc:
+        except MessageRejected as exc:
             return type(exc).__name__, exc.reason
     return run(1 << 62, 1 << 62), run(0, 1)
 
@@ -135,7 +135,7 @@ def test_part_size_limit_counts_the_cut_out_bytes(monkeypatch):
     """An oversized part is skipped on its encoded size, before anything is decoded."""
     def no_decoding(_data):
         raise AssertionError("an oversized part was decoded")
-    monkeypatch.setattr(parse_module, "a2b_base64", no_decoding)
+    monkeypatch.setattr(large_bodies, "a2b_base64", no_decoding)
     raw = _with_attachment(os.urandom(2 * MB))
     env = parse(raw, Limits(max_message_bytes=10 * MB, max_part_bytes=1 * MB))
     assert env.attachments == []
@@ -144,8 +144,8 @@ def test_part_size_limit_counts_the_cut_out_bytes(monkeypatch):
 
 def test_a_forged_token_is_plain_text(monkeypatch):
     """Tokens carry a per-parse nonce: text that imitates one is left alone."""
-    monkeypatch.setattr(parse_module, "LEAN_MESSAGE_BYTES", 0)
-    monkeypatch.setattr(parse_module, "LEAN_RUN_BYTES", 1)
+    monkeypatch.setattr(large_bodies, "LEAN_MESSAGE_BYTES", 0)
+    monkeypatch.setattr(large_bodies, "LEAN_RUN_BYTES", 1)
     raw = (_head("z", "Content-Type: text/plain; charset=utf-8\r\n") + "\r\ntdcbulk0000000000000000n00000000\r\n"
            "Xin gửi.\r\n").encode()
     assert parse(raw).text_body.splitlines()[0] == "tdcbulk0000000000000000n00000000"

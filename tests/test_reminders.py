@@ -24,7 +24,8 @@ from reference.campaigns import Campaign, load_campaigns
 from reference.roster import Roster, load_roster
 from workflow.db import models
 from workflow.db.engine import Database
-from workflow.season.actions import ActionContext, extend, request_resubmission
+from workflow.season.action_context import ActionContext
+from workflow.season.actions import extend, request_resubmission
 from workflow.season.reminders import (
     FIRM,
     NOTICE,

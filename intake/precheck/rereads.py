@@ -28,7 +28,8 @@ from intake.precheck.headers import all_headers, header_text
 from intake.precheck.lines import Reader
 from intake.precheck.structure import Reread, Walk
 
-# intake.parse._BOUNDARY_LINE on bytes: its str ``\s`` also matches \x1c-\x1f (non-ASCII bytes are surrogates there).
+# intake.mime_parts._BOUNDARY_LINE on bytes: its str ``\s`` also matches \x1c-\x1f
+# (non-ASCII bytes are surrogates there).
 _EDGE = rb"[0-9A-Za-z'()+_,./:=?-]"
 _TOKEN = _EDGE + rb"[0-9A-Za-z'()+_,./:=? -]{0,68}" + _EDGE
 _TAIL = rb")[\s\x1c-\x1f]*$"
@@ -40,7 +41,7 @@ _FIRST_AFTER_NEWLINE = re.compile(rb"\n--(" + _TOKEN + _TAIL, re.MULTILINE)  # a
 
 
 def guessed_boundary(data: bytes, start: int, end: int) -> str | None:
-    """``intake.parse._guess_boundary`` on ``data[start:end]``, without listing every ``--`` line.
+    """``intake.mime_parts._guess_boundary`` on ``data[start:end]``, without listing every ``--`` line.
 
     It takes the first boundary-like line and wants one more that starts the
     same way; the search for that one is a single regular expression.
@@ -57,7 +58,7 @@ def guessed_boundary(data: bytes, start: int, end: int) -> str | None:
 
 
 def decoded_forward(reread: Reread) -> bytes | None:
-    """The bytes ``intake.parse._decode_encoded_forward`` parses, or None where it gives up.
+    """The bytes ``intake.mime_parts._decode_encoded_forward`` parses, or None where it gives up.
 
     It decodes the enclosed message as the parser read it, written out again
     (``as_string``). When the parser found no part inside (the usual case: a

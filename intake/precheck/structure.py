@@ -10,7 +10,7 @@ as they are read, bodies are skipped by :class:`~intake.precheck.lines.Reader`.
 
 What :mod:`intake.parse` reads again inside a message (a forward it decodes,
 a multipart whose boundary it guesses) is noted as a :class:`Reread` for
-:mod:`intake.precheck.rereads`; the walk notes where ``intake.parse._walk``
+:mod:`intake.precheck.rereads`; the walk notes where ``intake.mime_parts._walk``
 reaches (its ``depth``, status parts it does not enter) to know which.
 """
 from __future__ import annotations
@@ -33,13 +33,13 @@ from intake.precheck.headers import (
 )
 from intake.precheck.lines import BLANK, CR, Line, Position, Reader, delimiter_kind
 
-# intake.parse._STATUS_TYPES: it keeps these as text and walks nothing inside them.
+# intake.mime_parts._STATUS_TYPES: it keeps these as text and walks nothing inside them.
 STATUS_TYPES = frozenset({
     "message/delivery-status", "message/disposition-notification", "text/rfc822-headers",
     "message/global-delivery-status", "message/global-headers", "message/feedback-report",
     "message/global-disposition-notification",
 })
-FORWARD_TYPES = ("message/rfc822", "message/global")  # what intake.parse._forward opens
+FORWARD_TYPES = ("message/rfc822", "message/global")  # what intake.mime_parts._forward opens
 COMPILE_WORK = 2_500  # re.compile of a multipart's delimiter pattern, per boundary character, in header-work units
 MIME_HEADERS = (b"content-type", b"content-transfer-encoding", b"content-disposition")
 # Longer than this, a MIME header is refused unread: none in real mail comes near, the parser copies it and reads
@@ -57,8 +57,8 @@ class Node:
     """One entity the parser makes, as far as its children need to know."""
 
     content_type: str
-    depth: int  # intake.parse._walk's depth
-    walked: bool  # whether intake.parse._walk reads it (not inside a status part, not past max_nesting_depth)
+    depth: int  # intake.mime_parts._walk's depth
+    walked: bool  # whether intake.mime_parts._walk reads it (not inside a status part, not past max_nesting_depth)
     content_type_size: int  # characters of its Content-Type: the parser reads it again for every child
 
 

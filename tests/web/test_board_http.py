@@ -366,7 +366,7 @@ def test_contact_health_column_and_the_agency_contacts_section(served, tmp_path:
     from sqlalchemy import select
 
     from workflow.db import models
-    from workflow.season import contacts
+    from workflow.season import contact_sheet
     from workflow.season.reminders import send_reminders
 
     base, app = served["base"], served["app"]
@@ -377,9 +377,9 @@ def test_contact_health_column_and_the_agency_contacts_section(served, tmp_path:
                      "Bộ Y tế,khcn@byt.example.vn,Trần Văn Bình,đầu mối,\n", encoding="utf-8")
     now = datetime(2024, 11, 23, 2, tzinfo=UTC)  # 7 days before the 30/11/2024 deadline
     with app.db.transaction() as s:
-        checked = contacts.check_table(app.roster_base, contacts.read_table(sheet), s)
+        checked = contact_sheet.check_table(app.roster_base, contact_sheet.read_table(sheet), s)
         assert not checked.problems
-        contacts.import_lines(s, checked.lines, actor="dieuphoi@example.vn", now=now)
+        contact_sheet.import_lines(s, checked.lines, actor="dieuphoi@example.vn", now=now)
     monkeypatch.setattr(app.settings, "reminders", app.settings.reminders.model_copy(update={"enabled": True}))
     assert send_reminders(app, 2024, now).queued
     with app.db.transaction() as s:  # what a bounce of that reminder records (reminder_mail.py)

@@ -105,7 +105,7 @@ def _junk() -> bytes:
 @pytest.fixture(scope="module")
 def board(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     from tests.servers.common import free_port
-    from workflow.season import contacts
+    from workflow.season import contact_sheet
     from workflow.season.reminders import send_reminders
     from workflow.web.server import start_in_thread
 
@@ -131,9 +131,9 @@ def board(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
                      "Hà Nội,vanthu@hanoi.example.org,,Văn thư\n", encoding="utf-8")
     with app.db.transaction() as session:
         accounts.add_user(session, USER, PASSWORD)
-        checked = contacts.check_table(app.roster_base, contacts.read_table(sheet), session)
+        checked = contact_sheet.check_table(app.roster_base, contact_sheet.read_table(sheet), session)
         assert not checked.problems
-        contacts.import_lines(session, checked.lines, actor=USER, now=NOW)
+        contact_sheet.import_lines(session, checked.lines, actor=USER, now=NOW)
     app.settings.reminders = app.settings.reminders.model_copy(update={"enabled": True})
     assert send_reminders(app, 2024, datetime(2024, 11, 23, 9, 0, tzinfo=VN)).queued  # 7 days before 30/11
     port = free_port()

@@ -33,7 +33,7 @@ from workflow.cli.common import (
 if TYPE_CHECKING:  # imported where used: the command line must start fast (workflow/cli/common.py)
     from sqlalchemy.orm import Session
 
-    from workflow.season.actions import ActionContext, ActionResult
+    from workflow.season.action_context import ActionContext, ActionResult
 
 ActorOption = Annotated[
     str | None,
@@ -76,7 +76,7 @@ def _run(config: str | None, now: str | None, actor: str | None, json_out: bool,
     """One action in one transaction; a refusal rolls everything back and exits 1."""
     from notifier.render import RenderError
     from workflow.season import states
-    from workflow.season.actions import ActionError, action_context
+    from workflow.season.action_context import ActionError, action_context
 
     with open_app(config) as a:
         ctx = action_context(a, parse_now(now), resolve_actor(actor))
@@ -260,7 +260,7 @@ def _print_review(data: dict[str, Any], kind_label: Callable[[str | None], str])
 def show(submission: Annotated[str, typer.Argument(help="ĐƠN-VỊ/NĂM (vd. tay-ninh/2024) hoặc số thư.")],
          json_out: JsonOption = False, config: ConfigOption = None) -> None:
     """Các phiên bản, tệp đính kèm, đề cương, chỉ tiêu và nhật ký của một báo cáo, hoặc một thư."""
-    from workflow.season.actions import ActionError
+    from workflow.season.action_context import ActionError
     from workflow.season.coordinator_views import show_data
 
     with open_app(config, need_secrets=False) as a:

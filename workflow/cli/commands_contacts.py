@@ -52,16 +52,16 @@ def register(app: typer.Typer) -> None:
 
         Dùng --skip-bad để vẫn nhập các dòng đúng.
         """
-        from workflow.season import contacts
+        from workflow.season import contact_sheet, contacts
 
         if not file.is_file():
             fail(f"Không tìm thấy tệp {file}", 2)
         with open_app(config) as a:
-            deadline = contacts.IMPORT_LIMITS.deadline()  # reading and checking share one time budget
+            deadline = contact_sheet.IMPORT_LIMITS.deadline()  # reading and checking share one time budget
             try:
-                rows = contacts.read_table(file, deadline=deadline)
+                rows = contact_sheet.read_table(file, deadline=deadline)
                 with a.db.sessions() as session:
-                    checked = contacts.check_table(a.roster_base, rows, session, deadline=deadline)
+                    checked = contact_sheet.check_table(a.roster_base, rows, session, deadline=deadline)
             except contacts.ContactError as exc:
                 fail(str(exc), 2)
             who, when = resolve_actor(actor), parse_now(now)
@@ -76,11 +76,11 @@ def register(app: typer.Typer) -> None:
                 fail(sys_err, 1)
             if dry_run:
                 with a.db.sessions() as session:
-                    changes = contacts.import_lines(session, checked.lines, actor=who, now=when, dry_run=True)
+                    changes = contact_sheet.import_lines(session, checked.lines, actor=who, now=when, dry_run=True)
                     session.rollback()
             else:
                 with a.db.transaction() as session:
-                    changes = contacts.import_lines(session, checked.lines, actor=who, now=when)
+                    changes = contact_sheet.import_lines(session, checked.lines, actor=who, now=when)
                     carried = [c for year in sorted(a.campaigns) for c in
                                contacts.carry_over(session, a.roster_base, year, now=when)]
                 out["carried_over"] = [c.as_json() for c in carried]
@@ -204,13 +204,13 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False, config: ConfigOption = None,
     ) -> None:
         """Ghi danh bạ ra bảng tính mà `contacts import` đọc lại được."""
-        from workflow.season import contacts
+        from workflow.season import contact_sheet, contacts
 
         with open_app(config) as a:
             with a.db.sessions() as session:
-                rows = contacts.export_rows(session)
+                rows = contact_sheet.export_rows(session)
         try:
-            contacts.write_table(rows, out)
+            contact_sheet.write_table(rows, out)
         except contacts.ContactError as exc:
             fail(str(exc), 2)
         if json_out:

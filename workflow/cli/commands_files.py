@@ -25,7 +25,7 @@ def attach(
     """Đính kèm tệp báo cáo cho đơn vị: tệp tải về từ đường liên kết, hoặc báo cáo nhận ngoài email (có ghi nhật ký)."""
     from workflow.runtime.attach_file import attach_file
     from workflow.season import states
-    from workflow.season.actions import ActionError
+    from workflow.season.action_context import ActionError
 
     slug, year_ = agency_year(agency, year)
     day = parse_day(received) if received else None

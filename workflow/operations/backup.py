@@ -320,17 +320,6 @@ def extract_verified(archive: Path, into: Path, limits: ArchiveLimits | None = N
     return manifest
 
 
-def read_manifest(archive: Path) -> dict[str, Any]:
-    try:
-        with tarfile.open(archive, "r:gz") as tar:
-            fh = tar.extractfile(MANIFEST)
-            if fh is None:
-                raise KeyError(MANIFEST)
-            return json.loads(fh.read().decode("utf-8"))
-    except (KeyError, tarfile.TarError, OSError, ValueError) as exc:
-        raise BackupError(f"không đọc được manifest của {archive}: {exc}") from None
-
-
 # -- restore --------------------------------------------------------------------------------
 
 

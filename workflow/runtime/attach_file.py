@@ -38,7 +38,7 @@ from workflow.app import App
 from workflow.db import models
 from workflow.runtime.intake_cycle import doc_limits_from
 from workflow.season import states
-from workflow.season.actions import ActionError, ActionResult, resolve_agency
+from workflow.season.action_context import ActionError, ActionResult, resolve_agency
 from workflow.season.audit import audit
 from workflow.season.submissions import _get_submission, recompute_on_time
 

@@ -141,7 +141,7 @@ def show_data(session: Session, roster: Any, campaigns: Mapping[int, Any], targe
 
     from workflow.db import models
     from workflow.season import states
-    from workflow.season.actions import ActionError, last_day_on_time, resolve_agency
+    from workflow.season.action_context import ActionError, last_day_on_time, resolve_agency
 
     message: models.Message | None = None
     if target.strip().isdigit():

@@ -29,7 +29,7 @@ from notifier.labels import state_label
 from workflow import accounts
 from workflow.db import models
 from workflow.season import states
-from workflow.season.actions import ActionError, action_context, resolve_agency
+from workflow.season.action_context import ActionError, action_context, resolve_agency
 from workflow.season.actions import accept as do_accept
 from workflow.season.actions import assign as do_assign
 from workflow.season.actions import dismiss as do_dismiss
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from jinja2 import Environment
 
     from workflow.app import App
-    from workflow.season.actions import ActionResult
+    from workflow.season.action_context import ActionResult
     from workflow.web.jobs import CompileJobs
     from workflow.web.security import LoginLimiter
 

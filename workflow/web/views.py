@@ -4,7 +4,7 @@ The season table is ``workflow.season.status.season_status``; an agency's versio
 attachments, outline and audit trail are the CLI's ``show`` data; the review
 queue is the CLI's ``review list`` data (both from ``workflow.season.coordinator_views``);
 "late" is the recorded ``on_time`` and the deadline comes from
-``workflow.season.actions.last_day_on_time``; contact health is ``workflow.season.contacts``'
+``workflow.season.action_context.last_day_on_time``; contact health is ``workflow.season.contacts``'
 own reading functions. This module only filters, counts and arranges for HTML.
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ from reference.text import clip
 from reference.time import VN
 from workflow.db import models
 from workflow.season import contacts
-from workflow.season.actions import last_day_on_time
+from workflow.season.action_context import last_day_on_time
 from workflow.season.coordinator_views import review_queue, show_data
 from workflow.season.status import review_total, season_status
 

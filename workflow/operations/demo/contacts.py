@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workflow.season import contacts
+from workflow.season import contact_sheet
 
 if TYPE_CHECKING:
     from reference.roster import Agency
@@ -46,10 +46,10 @@ def write_spreadsheet(app: App, year: int, folder: Path) -> Path:
 
 def seed_contacts(app: App, year: int, folder: Path, now: datetime) -> int:
     """Write the sheet and import it (all lines must be good, as for a real import); returns contacts imported."""
-    rows = contacts.read_table(write_spreadsheet(app, year, folder))
+    rows = contact_sheet.read_table(write_spreadsheet(app, year, folder))
     with app.db.transaction() as session:
-        checked = contacts.check_table(app.roster_base, rows, session)
+        checked = contact_sheet.check_table(app.roster_base, rows, session)
         if checked.problems:
             raise ValueError("demo contact sheet: " + "; ".join(checked.problems))
-        changes = contacts.import_lines(session, checked.lines, actor="demo", now=now)
+        changes = contact_sheet.import_lines(session, checked.lines, actor="demo", now=now)
     return sum(1 for c in changes if c.action == "add")
