@@ -97,3 +97,15 @@ def newsletter(to: str = "baocao@tdc.example.vn") -> bytes:
     msg["Message-ID"] = make_msgid(domain="nscl.example.vn")
     msg.set_content("Tin tức về Chương trình năng suất chất lượng năm 2024 trên cả nước.")
     return msg.as_bytes()
+
+
+def agency_question() -> bytes:
+    """Tây Ninh's clerk asking about the form by mail: the agency's own mail that is not its report."""
+    msg = EmailMessage()
+    msg["From"] = "Văn thư Sở KH&CN <vanthu@skhcn.tayninh.gov.vn>"
+    msg["To"] = "baocao@tdc.example.vn"
+    msg["Subject"] = "Hỏi về mẫu biểu"
+    msg["Date"] = format_datetime(datetime(2024, 11, 18, 2, 0, tzinfo=UTC))
+    msg["Message-ID"] = "<hoi-1@skhcn.tayninh.gov.vn>"
+    msg.set_content("Kính gửi anh chị, cho em hỏi mẫu biểu năm nay có thay đổi gì không ạ. Em cảm ơn.")
+    return msg.as_bytes()

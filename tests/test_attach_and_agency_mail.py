@@ -8,8 +8,6 @@ a coordinator dismisses it.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime
 
 from intake.sources.maildir import deliver
 from tests import mailfactory
@@ -48,20 +46,9 @@ def test_a_report_received_outside_email_is_attached_read_and_counted(tmp_path):
     assert missing_year.returncode == 2 and "Thiếu năm báo cáo" in missing_year.stderr
 
 
-def _question() -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "Văn thư Sở KH&CN <vanthu@skhcn.tayninh.gov.vn>"
-    msg["To"] = "baocao@tdc.example.vn"
-    msg["Subject"] = "Hỏi về mẫu biểu"
-    msg["Date"] = format_datetime(datetime(2024, 11, 18, 2, 0, tzinfo=UTC))
-    msg["Message-ID"] = "<hoi-1@skhcn.tayninh.gov.vn>"
-    msg.set_content("Kính gửi anh chị, cho em hỏi mẫu biểu năm nay có thay đổi gì không ạ. Em cảm ơn.")
-    return msg.as_bytes()
-
-
 def test_an_agencys_mail_that_is_no_report_waits_in_review_until_dismissed(tmp_path):
     config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}")
-    deliver(tmp_path / "mail", _question(), when=datetime(2024, 11, 18, 2, 0, tzinfo=UTC))
+    deliver(tmp_path / "mail", mailfactory.agency_question(), when=datetime(2024, 11, 18, 2, 0, tzinfo=UTC))
     deliver(tmp_path / "mail", mailfactory.newsletter(), when=datetime(2024, 11, 18, 3, 0, tzinfo=UTC))
     run_cli("run", "--once", config=config)
     [mail] = cli_json("review", "list", config=config)["agency_mail"]  # the newsletter is nobody's: not listed

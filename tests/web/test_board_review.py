@@ -78,17 +78,6 @@ def _nameless() -> bytes:
     return msg.as_bytes()
 
 
-def _question() -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "Văn thư Sở KH&CN <vanthu@skhcn.tayninh.gov.vn>"
-    msg["To"] = "baocao@tdc.example.vn"
-    msg["Subject"] = "Hỏi về mẫu biểu"
-    msg["Date"] = format_datetime(datetime(2024, 11, 18, 2, 0, tzinfo=UTC))
-    msg["Message-ID"] = "<hoi-1@skhcn.tayninh.gov.vn>"
-    msg.set_content("Kính gửi anh chị, cho em hỏi mẫu biểu năm nay có thay đổi gì không ạ. Em cảm ơn.")
-    return msg.as_bytes()
-
-
 def _junk() -> bytes:
     msg = EmailMessage()
     msg["From"] = "Nguyễn Văn A <nguyenvana.work@gmail.com>"
@@ -121,7 +110,7 @@ def board(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
                      (_nameless(), 25),
                      (_report("Long An", "skhcn@longan.gov.vn", 27), 27),
                      (_report("Bạc Liêu", "nguoikhac@gmail.com", 27), 27),
-                     (_question(), 18), (_junk(), 21)):
+                     (mailfactory.agency_question(), 18), (_junk(), 21)):
         deliver(mail, raw, when=datetime(2024, 11, day, 3, tzinfo=UTC))
     app = App.load(str(config))
     Daemon(app, clock=lambda: NOW).run_once()
