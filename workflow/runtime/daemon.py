@@ -67,6 +67,7 @@ class Daemon:
         self._waiting = False
         self._is_leader = False
         self._standby_said = False
+        self._reader: threading.Thread | None = None  # strangers' deferred files, read beside the cycles
         if not app.settings.mailbox.trusted_authserv_ids:
             log.warning("chưa xác thực người gửi: chưa đặt [mailbox] trusted_authserv_id, nên mọi báo cáo hiện "
                         "'người gửi chưa được xác thực' (ai cũng có thể gửi thư nhân danh một đơn vị)")
@@ -135,11 +136,11 @@ class Daemon:
         except SQLAlchemyError as exc:
             log.warning("không trả lại được các lượt gửi bị ngắt: %s", type(exc).__name__)
 
-    def intake_tick(self) -> CycleStats | None:
+    def intake_tick(self, read_deferred: bool = True) -> CycleStats | None:
         if not self._is_leader:
             return None
         try:
-            stats = self.cycle.run_once()
+            stats = self.cycle.run_once(read_deferred=read_deferred)
         except Exception as exc:  # noqa: BLE001 - the daemon outlives any one cycle's failure
             log.exception("lượt nhận thư lỗi; thử lại ở lượt sau")
             self._record_job("intake", False, {"kind": "error", "error": f"{type(exc).__name__}: {exc}"})
@@ -148,6 +149,34 @@ class Daemon:
         if stats.fetched or stats.stopped_early:
             log.info("nhận thư: %s", stats.words())
         return stats
+
+    def read_later_tick(self) -> CycleStats | None:
+        """Strangers' deferred files read and settled; their acknowledgements sent at once."""
+        if not self._is_leader:
+            return None
+        try:
+            stats = self.cycle.read_deferred(stop=self.stop_event.is_set)
+        except Exception:  # noqa: BLE001 - the daemon outlives any one reading's failure
+            log.exception("đọc sau lỗi; thử lại sau lượt nhận thư kế tiếp")
+            return None
+        if stats is not None and (stats.read_later or stats.stopped_early):
+            log.info("đọc sau: %s", stats.words())
+        if stats is not None and stats.acks_queued:
+            self.flush_tick()
+        return stats
+
+    def _read_later_beside(self) -> None:
+        """Start the deferred reading in its own thread unless it already runs (issue 21 §5).
+
+        Why a thread: in the cycle, a stranger's files that spend the whole
+        per-message budget held every report that arrived meanwhile until they
+        were all read (39 s for eight such mails with a 20 s budget; minutes
+        with the default). Beside it, the next IDLE wake-up reads the report.
+        """
+        if not self._is_leader or (self._reader is not None and self._reader.is_alive()):
+            return
+        self._reader = threading.Thread(target=self.read_later_tick, name="read-later", daemon=True)
+        self._reader.start()
 
     # -- modes -------------------------------------------------------------------------------
 
@@ -268,9 +297,10 @@ class Daemon:
         poll = self.app.settings.mailbox.poll_seconds
         try:
             while not self.stop_event.is_set():
-                stats = self.intake_tick()
+                stats = self.intake_tick(read_deferred=False)
                 if stats is not None and stats.acks_queued:
                     self.flush_tick()  # acknowledge now, not at the next outbox tick
+                self._read_later_beside()
                 if stats is not None and stats.fetched >= self.app.settings.mailbox.cycle_limit:
                     continue  # backlog: next batch straight away
                 self._wait(poll if self._is_leader else min(poll, self.app.settings.schedule.lease_seconds / 3))
@@ -279,6 +309,8 @@ class Daemon:
         finally:
             self._waiting = False
             scheduler.shutdown(wait=True)
+            if self._reader is not None:  # it stops between messages; one in hand ends within its budget
+                self._reader.join(timeout=self.app.settings.limits.message_seconds + 30)
             try:
                 self.cycle.source.close()
             except Exception:  # noqa: BLE001, S110 - closing a dead connection is not news

@@ -56,6 +56,8 @@ OUTAGE = (OperationalError, InterfaceError, DisconnectionError)
 
 # Understanding waits on the disk (fsync per stored file); a few threads overlap the waits.
 UNDERSTAND_THREADS = 4
+# Strangers' deferred files are read beside the cycle on fewer threads, so new mail keeps CPU to be read at once.
+DEFERRED_THREADS = 2
 # A fetch holding more raw bytes than this is understood one message at a time: a message being
 # read holds about twice its size (raw bytes plus decoded attachments), so four at once would
 # multiply the peak memory of a mailbox with large attachments.
@@ -201,6 +203,11 @@ class IntakeCycle:
         self._thread_lock = threading.Lock()
         make_dirs(app.store_root)
         self._file_lock = FileLock(str(Path(app.store_root) / "intake.lock"), mode=LOCK_MODE)
+        # Reading deferred mail beside the cycle: its own locks, and its own store object, whose writes are
+        # synced at once (the cycle's store holds writes back for the batch's one flush: store.deferred_sync).
+        self._deferred_thread_lock = threading.Lock()
+        self._deferred_file_lock = FileLock(str(Path(app.store_root) / "deferred.lock"), mode=LOCK_MODE)
+        self._deferred_store = RawStore(app.store_root)
 
     def _context(self) -> IntakeContext:
         return dataclasses.replace(intake_context(self.app), defer_strangers=True)
@@ -234,22 +241,28 @@ class IntakeCycle:
         with self.app.db.transaction() as session:
             session.execute(update(models.Message).where(models.Message.id.in_(message_ids)).values(marked_done=True))
 
-    def run_once(self, limit: int | None = None, on_message: Callable[[CycleStats], None] | None = None) -> CycleStats:
-        """One cycle; returns what it did. Never raises for one bad message or a passing outage."""
+    def run_once(self, limit: int | None = None, on_message: Callable[[CycleStats], None] | None = None,
+                 read_deferred: bool = True) -> CycleStats:
+        """One cycle; returns what it did. Never raises for one bad message or a passing outage.
+
+        ``read_deferred=False`` leaves strangers' deferred files to :meth:`read_deferred`, which the
+        daemon runs beside its cycles, so a report arriving meanwhile is not held behind them.
+        """
         stats = CycleStats()
         if not self._thread_lock.acquire(blocking=False):
             stats.stopped_early = "một chu trình nhận thư khác đang chạy trong tiến trình này"
             return stats
         try:
             with self._file_lock.acquire(timeout=0):
-                self._run(stats, limit or self.app.settings.mailbox.cycle_limit, on_message)
+                self._run(stats, limit or self.app.settings.mailbox.cycle_limit, on_message, read_deferred)
         except Timeout:
             stats.stopped_early = "một tiến trình khác đang giữ khóa nhận thư"
         finally:
             self._thread_lock.release()
         return stats
 
-    def _run(self, stats: CycleStats, limit: int, on_message: Callable[[CycleStats], None] | None) -> None:
+    def _run(self, stats: CycleStats, limit: int, on_message: Callable[[CycleStats], None] | None,
+             read_deferred: bool) -> None:
         try:
             self._mark_pending(stats)
             ctx = self._context()
@@ -266,8 +279,8 @@ class IntakeCycle:
                         self._record_batch(batch, ctx, stats, on_message)
                     if len(batch) < len(chunk):
                         break
-                if stats.stopped_early is None:
-                    self._read_deferred(pool, ctx, stats, limit)
+                if stats.stopped_early is None and read_deferred:
+                    self._read_deferred(pool, self.store, ctx, stats, limit)
         except SourceError as exc:
             stats.stopped_early = f"hộp thư: {exc}"
             log.warning("lượt nhận thư dừng: không dùng được hộp thư: %s", exc)
@@ -332,7 +345,37 @@ class IntakeCycle:
                 break
         return done
 
-    def _read_deferred(self, pool: ThreadPoolExecutor, ctx: IntakeContext, stats: CycleStats, limit: int) -> None:
+    def read_deferred(self, limit: int | None = None, stop: Callable[[], bool] | None = None) -> CycleStats | None:
+        """Read the strangers' deferred files, beside the cycle; None when another reader is at it.
+
+        Why beside: their reading can spend the whole per-message budget each,
+        and a report that arrives meanwhile must be read and acknowledged by
+        the next cycle, not after them (issue 21 §5). The rows are recorded and
+        marked already, so nothing waits but the reading; each is settled in its
+        own transaction, and the cross-process lock keeps `run --once` and a
+        daemon from reading the same message at once.
+        """
+        if not self._deferred_thread_lock.acquire(blocking=False):
+            return None
+        stats = CycleStats()
+        try:
+            with self._deferred_file_lock.acquire(timeout=0), \
+                    ThreadPoolExecutor(max_workers=DEFERRED_THREADS, thread_name_prefix="read-later") as pool:
+                self._read_deferred(pool, self._deferred_store, self._context(), stats,
+                                    limit or self.app.settings.mailbox.cycle_limit, stop)
+        except Timeout:
+            return None
+        except SourceError as exc:  # never the source here, but the same outage words as a cycle
+            stats.stopped_early = f"hộp thư: {exc}"
+        except SQLAlchemyError as exc:
+            stats.stopped_early = f"cơ sở dữ liệu không dùng được ({type(exc).__name__})"
+            log.warning("đọc sau dừng: không dùng được cơ sở dữ liệu: %s", exc.__class__.__name__)
+        finally:
+            self._deferred_thread_lock.release()
+        return stats
+
+    def _read_deferred(self, pool: ThreadPoolExecutor, store: RawStore, ctx: IntakeContext, stats: CycleStats,
+                       limit: int, stop: Callable[[], bool] | None = None) -> None:
         """Strangers' messages whose attachments waited for the cycle's known senders: read now, settled as new mail.
 
         Why: a stranger's files can spend the whole per-message budget (a PDF
@@ -353,11 +396,16 @@ class IntakeCycle:
         reading = dataclasses.replace(ctx, defer_strangers=False)
 
         def read(row) -> Understanding:
-            raw = RawMessage(source_key=row.source_key, raw=self.store.read(row.sha256), arrived_at=row.arrived_at,
+            raw = RawMessage(source_key=row.source_key, raw=store.read(row.sha256), arrived_at=row.arrived_at,
                              mailbox=row.mailbox, uidvalidity=row.uidvalidity, uid=row.uid)
-            return understand(raw, reading, self.store)
+            return understand(raw, reading, store)
 
-        for row, future in [(row, pool.submit(read, row)) for row in rows]:
+        submitted = [(row, pool.submit(read, row)) for row in rows]
+        for row, future in submitted:
+            if stop is not None and stop():  # shutting down: what is not read yet stays deferred
+                for _, later in submitted:
+                    later.cancel()
+                return
             try:
                 understood = future.result()
             except StoreError as exc:
