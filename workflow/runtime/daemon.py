@@ -155,7 +155,8 @@ class Daemon:
         if not self._is_leader:
             return None
         try:
-            stats = self.cycle.read_deferred(stop=self.stop_event.is_set)
+            # stops between messages at shutdown, or when another daemon took the lease meanwhile
+            stats = self.cycle.read_deferred(stop=lambda: self.stop_event.is_set() or not self._is_leader)
         except Exception:  # noqa: BLE001 - the daemon outlives any one reading's failure
             log.exception("đọc sau lỗi; thử lại sau lượt nhận thư kế tiếp")
             return None

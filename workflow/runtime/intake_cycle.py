@@ -280,7 +280,7 @@ class IntakeCycle:
                     if len(batch) < len(chunk):
                         break
                 if stats.stopped_early is None and read_deferred:
-                    self._read_deferred(pool, self.store, ctx, stats, limit)
+                    self._read_deferred_here(pool, ctx, stats, limit)
         except SourceError as exc:
             stats.stopped_early = f"hộp thư: {exc}"
             log.warning("lượt nhận thư dừng: không dùng được hộp thư: %s", exc)
@@ -344,6 +344,14 @@ class IntakeCycle:
                     later.cancel()
                 break
         return done
+
+    def _read_deferred_here(self, pool: ThreadPoolExecutor, ctx: IntakeContext, stats: CycleStats, limit: int) -> None:
+        """The deferred reading inside this cycle (`run --once`), unless a daemon's reader is at it."""
+        try:
+            with self._deferred_file_lock.acquire(timeout=0):
+                self._read_deferred(pool, self.store, ctx, stats, limit)
+        except Timeout:
+            log.info("thư đọc sau đang được một tiến trình khác đọc; lượt này bỏ qua")
 
     def read_deferred(self, limit: int | None = None, stop: Callable[[], bool] | None = None) -> CycleStats | None:
         """Read the strangers' deferred files, beside the cycle; None when another reader is at it.
