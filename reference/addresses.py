@@ -237,3 +237,48 @@ def verp_address(address: str, token: str | None) -> str:
 
 def domain_of(address: str) -> str:
     return address.rpartition("@")[2].lower().rstrip(".") if "@" in address else ""
+
+
+# Mailbox providers anyone can use: a domain here never identifies an agency
+# (only an exact, known or learned address can).
+GENERIC_MAIL_DOMAINS = frozenset({
+    "gmail.com", "googlemail.com", "yahoo.com", "yahoo.com.vn", "ymail.com", "rocketmail.com",
+    "outlook.com", "outlook.com.vn", "hotmail.com", "hotmail.com.vn", "live.com", "msn.com",
+    "icloud.com", "me.com", "mac.com", "aol.com", "proton.me", "protonmail.com", "zoho.com",
+    "gmx.com", "gmx.net", "yandex.com", "yandex.ru", "mail.ru", "qq.com", "163.com",
+    "vnn.vn", "fpt.vn", "fpt.com.vn", "viettel.vn", "vnpt.vn",
+})
+# Shared parents that hold every agency's domain: matching them would match everyone.
+SHARED_SUFFIXES = frozenset({
+    "vn", "gov.vn", "chinhphu.vn", "com.vn", "net.vn", "org.vn", "edu.vn", "ac.vn", "info.vn",
+    "com", "net", "org", "gov", "edu", "info",
+})
+
+_DOMAIN_RE = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_LOCAL_RE = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
+
+
+def is_domain(text: str) -> bool:
+    """A lower-case domain name of at least two labels (what a roster may list for an agency)."""
+    return _DOMAIN_RE.match(text) is not None
+
+
+def normalise_address(address: str) -> str | None:
+    """'Sở KH&CN <SKHCN@TayNinh.gov.vn>' -> 'skhcn@tayninh.gov.vn'; None if it is not one."""
+    mailbox = parse_mailbox(address or "")  # the strict identity parser: a comment never supplies the address
+    addr = (mailbox.address if mailbox else "").strip().strip(".").lower()
+    local, at, domain = addr.rpartition("@")
+    domain = domain.rstrip(".")
+    if not at or not _LOCAL_RE.match(local) or not _DOMAIN_RE.match(domain):
+        return None
+    return f"{local}@{domain}"
+
+
+def parent_domains(domain: str) -> Iterable[str]:
+    """'skhcn.tayninh.gov.vn' -> itself, 'tayninh.gov.vn', ... never a shared suffix like 'gov.vn'."""
+    labels = domain.lower().strip(".").split(".")
+    for i in range(len(labels) - 1):
+        candidate = ".".join(labels[i:])
+        if candidate in SHARED_SUFFIXES:
+            return
+        yield candidate

@@ -15,10 +15,12 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from reference.addresses import normalise_address
 from reference.outline import OutlineSection
-from reference.roster import CONFIG_DIR, normalise_address, quoted, read_toml, shown
+from reference.roster import CONFIG_DIR
 from reference.text import fold, words
 from reference.time import VN as VIETNAM
+from reference.toml_files import quoted, read_toml, shown
 
 DEFAULT_CAMPAIGNS_FILE = CONFIG_DIR / "campaigns.toml"
 DEFAULT_OUTLINE = "nscl-annual"

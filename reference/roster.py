@@ -38,15 +38,20 @@ units). ``from_year``/``until_year`` are the same in every view of a slug.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal, overload
 
-from reference.addresses import parse_mailbox
+from reference.addresses import (
+    GENERIC_MAIL_DOMAINS,
+    SHARED_SUFFIXES,
+    is_domain,
+    normalise_address,
+    parent_domains,
+)
 from reference.text import fold, slugify, words
+from reference.toml_files import quoted, read_toml, shown
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 DEFAULT_ROSTER_DIR = CONFIG_DIR / "roster"
@@ -55,23 +60,6 @@ KINDS = ("province", "ministry")
 FIRST_SANE_YEAR = 2000
 LAST_SANE_YEAR = 2100
 
-# Mailbox providers anyone can use: a domain here never identifies an agency
-# (only an exact, known or learned address can).
-GENERIC_MAIL_DOMAINS = frozenset({
-    "gmail.com", "googlemail.com", "yahoo.com", "yahoo.com.vn", "ymail.com", "rocketmail.com",
-    "outlook.com", "outlook.com.vn", "hotmail.com", "hotmail.com.vn", "live.com", "msn.com",
-    "icloud.com", "me.com", "mac.com", "aol.com", "proton.me", "protonmail.com", "zoho.com",
-    "gmx.com", "gmx.net", "yandex.com", "yandex.ru", "mail.ru", "qq.com", "163.com",
-    "vnn.vn", "fpt.vn", "fpt.com.vn", "viettel.vn", "vnpt.vn",
-})
-# Shared parents that hold every agency's domain: matching them would match everyone.
-SHARED_SUFFIXES = frozenset({
-    "vn", "gov.vn", "chinhphu.vn", "com.vn", "net.vn", "org.vn", "edu.vn", "ac.vn", "info.vn",
-    "com", "net", "org", "gov", "edu", "info",
-})
-
-_DOMAIN_RE = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_LOCAL_RE = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
 _CODE_RE = re.compile(r"^\d{1,3}$")
 _PREFIX_RE = re.compile(r"^(?:tinh|thanh-pho)-")
 
@@ -147,27 +135,6 @@ def initials(text: str) -> str:
 def expected_slug(name: str) -> str:
     """The slug rule that scripts rely on: official name minus "Tỉnh"/"Thành phố", slugified."""
     return _PREFIX_RE.sub("", slugify(name))
-
-
-def normalise_address(address: str) -> str | None:
-    """'Sở KH&CN <SKHCN@TayNinh.gov.vn>' -> 'skhcn@tayninh.gov.vn'; None if it is not one."""
-    mailbox = parse_mailbox(address or "")  # the strict identity parser: a comment never supplies the address
-    addr = (mailbox.address if mailbox else "").strip().strip(".").lower()
-    local, at, domain = addr.rpartition("@")
-    domain = domain.rstrip(".")
-    if not at or not _LOCAL_RE.match(local) or not _DOMAIN_RE.match(domain):
-        return None
-    return f"{local}@{domain}"
-
-
-def parent_domains(domain: str) -> Iterable[str]:
-    """'skhcn.tayninh.gov.vn' -> itself, 'tayninh.gov.vn', ... never a shared suffix like 'gov.vn'."""
-    labels = domain.lower().strip(".").split(".")
-    for i in range(len(labels) - 1):
-        candidate = ".".join(labels[i:])
-        if candidate in SHARED_SUFFIXES:
-            return
-        yield candidate
 
 
 @dataclass(frozen=True)
@@ -383,65 +350,6 @@ def _read_file(file: Path) -> list[dict[str, Any]]:
     return agencies
 
 
-def read_toml(file: Path, error: type[ValueError]) -> dict[str, Any]:
-    """A data file's TOML, or ``error`` saying in Vietnamese why it cannot be read and where its syntax breaks.
-
-    The coordinator who edits config/ reads these messages: the parser's
-    position becomes "dòng, cột" with the line quoted; only the parser's own
-    one-line reason stays in its words, marked as such.
-    """
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise error(f"{file}: không có tệp này") from exc
-    except IsADirectoryError as exc:
-        raise error(f"{file}: đây là thư mục, không phải tệp") from exc
-    except PermissionError as exc:
-        raise error(f"{file}: không có quyền đọc tệp này") from exc
-    except UnicodeDecodeError as exc:
-        raise error(f"{file}: tệp không phải văn bản UTF-8 (byte lạ ở vị trí {exc.start})") from exc
-    except OSError as exc:
-        raise error(f"{file}: không đọc được: {exc.strerror or exc}") from exc
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise error(f"{file}: {toml_syntax_problem(text, exc)}") from exc
-
-
-_TOML_AT = re.compile(r"^(?P<reason>.*) \(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)$", re.S)
-
-
-def toml_syntax_problem(text: str, exc: tomllib.TOMLDecodeError) -> str:
-    match = _TOML_AT.match(str(exc))
-    if match is None:
-        return f"sai cú pháp TOML (trình đọc TOML báo: {exc})"
-    reason = match["reason"]
-    if match["line"] is None:
-        return f"sai cú pháp TOML ở cuối tệp (trình đọc TOML báo: {reason})"
-    number = int(match["line"])
-    lines = text.splitlines()
-    line = lines[number - 1].strip()[:80] if number <= len(lines) else ""
-    return f"sai cú pháp TOML ở dòng {number}, cột {match['column']}: «{line}» (trình đọc TOML báo: {reason})"
-
-
-def quoted(keys: Iterable[str]) -> str:
-    """'b', 'a' -> "'a', 'b'": keys as the user typed them, without a Python list around them."""
-    return ", ".join(repr(k) for k in sorted(keys))
-
-
-def shown(value: Any) -> str:
-    """A refused value as it looks in the TOML file (true, 2024-11-30), not as Python prints it (True, date(...))."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return "một bảng"
-    return repr(value)
-
-
 class _Fields:
     """Typed access to one TOML table that names file and agency in every complaint.
 
@@ -522,7 +430,7 @@ class _Fields:
                 raise self.fail(f"tên miền {shown(item)} trong 'domains' phải là chuỗi ký tự hoặc bảng có khóa "
                                 "'name'")
             domain = item.strip().lower().rstrip(".")
-            if not _DOMAIN_RE.match(domain):
+            if not is_domain(domain):
                 raise self.fail(f"{item!r} trong 'domains' không giống tên miền")
             if domain in GENERIC_MAIL_DOMAINS or domain in SHARED_SUFFIXES:
                 raise self.fail(f"tên miền {domain!r} trong 'domains' dùng chung cho nhiều người gửi nên không "

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from reference.roster import normalise_address
+from reference.addresses import normalise_address
 from workflow.db import models
 
 MIN_PASSWORD_LENGTH = 12
@@ -59,7 +59,7 @@ def _hasher() -> Any:
 def normalise_email(email: str) -> str:
     """'  Cán Bộ <A.B@Example.VN> ' -> 'a.b@example.vn'; AccountError when it is not an address.
 
-    The roster's rule (``reference.roster.normalise_address``, on the strict identity parser): an
+    One rule for every address (``reference.addresses.normalise_address``, on the strict identity parser): an
     account, a contact and a sender are the same address when they are the same person's.
     """
     address = normalise_address((email or "").strip())

@@ -478,7 +478,7 @@ def load_config(path: str | os.PathLike[str] | None = None, environ: dict[str, s
         except OSError as exc:
             raise ConfigError(source, [Problem("(tệp)", f"không đọc được: {exc.strerror or exc}")]) from None
         except tomllib.TOMLDecodeError as exc:
-            from reference.roster import toml_syntax_problem
+            from reference.toml_files import toml_syntax_problem
 
             raise ConfigError(source, [Problem("(cú pháp)", toml_syntax_problem(text, exc))]) from None
     try:

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from intake.identity import PASS
 from notifier.labels import outbox_state_label
-from reference.roster import normalise_address
+from reference.addresses import normalise_address
 from workflow.db import models
 from workflow.season.recipients import blocked_reason
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.identity import parse_mailboxes
-from reference.roster import normalise_address
+from reference.addresses import normalise_address
 from workflow.db import models
 from workflow.season import states, submissions
 from workflow.season.action_context import ActionContext

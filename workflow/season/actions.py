@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from reference.roster import normalise_address
+from reference.addresses import normalise_address
 from reference.time import VN
 from workflow.db import models
 from workflow.season import contacts, states, submissions

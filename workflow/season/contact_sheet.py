@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session
 from notifier.files import save_atomically
 from notifier.render import vn_filesize, vn_number
 from notifier.safe_text import spreadsheet_original, spreadsheet_text
-from reference.roster import FIRST_SANE_YEAR, LAST_SANE_YEAR, normalise_address
+from reference.addresses import normalise_address
+from reference.roster import FIRST_SANE_YEAR, LAST_SANE_YEAR
 from reference.text import words
 from workflow.db import models
 from workflow.season.contacts import (

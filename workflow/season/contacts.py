@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from notifier.labels import contact_source_label
-from reference.roster import normalise_address
+from reference.addresses import normalise_address
 from reference.text import words
 from workflow.db import models
 from workflow.season.audit import audit

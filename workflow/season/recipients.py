@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.identity import PASS, UNCHECKED, domain_of
-from reference.roster import GENERIC_MAIL_DOMAINS, normalise_address
+from reference.addresses import GENERIC_MAIL_DOMAINS, normalise_address
 from reference.text import clip
 from workflow.db import models
 

@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from notifier.render import render_email
-from reference.roster import normalise_address
+from reference.addresses import normalise_address
 from reference.time import VN as VIETNAM
 from workflow.db import models
 from workflow.season.outbox_queue import queue_email
