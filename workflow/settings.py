@@ -128,6 +128,11 @@ class SmtpConfig(_ServerCredentials):
     def from_address(self) -> str:
         return parseaddr(self.from_)[1].lower()
 
+    @property
+    def reply_address(self) -> str:
+        """Where the bot's mail is answered: Reply-To when set, else From (acknowledgements, reminders, actions)."""
+        return parseaddr(self.reply_to or self.from_)[1]
+
 
 class CoordinatorsConfig(_Section):
     emails: list[str] = Field(default_factory=list)

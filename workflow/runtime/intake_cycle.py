@@ -27,7 +27,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parseaddr
 from itertools import islice
 from pathlib import Path
 
@@ -148,8 +147,7 @@ def intake_context(app: App, roster: Roster | None = None) -> IntakeContext:
 
 def record_context(app: App, roster: Roster, now: datetime) -> RecordContext:
     """What recording needs besides the message, as the daemon sees it."""
-    reply = parseaddr(app.settings.smtp.reply_to or app.settings.smtp.from_)[1]
-    return RecordContext(roster=roster, campaigns=app.campaigns, reply_address=reply,
+    return RecordContext(roster=roster, campaigns=app.campaigns, reply_address=app.settings.smtp.reply_address,
                          domain=own_domain(app), now=now, own_addresses=own_addresses(app))
 
 

@@ -54,13 +54,10 @@ class ActionContext:
 
 def action_context(app: App, now: datetime, actor: str) -> ActionContext:
     """The context as the daemon would see it (same reply address, domain and own addresses)."""
-    from email.utils import parseaddr
-
     from workflow.app import own_addresses, own_domain
 
-    reply = parseaddr(app.settings.smtp.reply_to or app.settings.smtp.from_)[1]
     return ActionContext(roster=app.roster, campaigns=app.campaigns, now=now, actor=actor, domain=own_domain(app),
-                         reply_address=reply, own_addresses=own_addresses(app))
+                         reply_address=app.settings.smtp.reply_address, own_addresses=own_addresses(app))
 
 
 @dataclass

@@ -22,7 +22,6 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -377,7 +376,7 @@ def reporting_address(app: App, year: int) -> str:
     campaign = app.campaigns.get(year)
     if campaign is not None and campaign.mailbox:
         return campaign.mailbox
-    return parseaddr(app.settings.smtp.reply_to or app.settings.smtp.from_)[1]
+    return app.settings.smtp.reply_address
 
 
 def message_domain(app: App) -> str:
