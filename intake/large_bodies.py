@@ -127,6 +127,7 @@ def _clean_base64(data: bytes, start: int, end: int) -> bool:
     return len(tail) <= 2 and tail.strip(b"=") == b""
 
 
-def parse_bytes(data: bytes, bulk: BulkBodies) -> Message:
-    """The stdlib's MIME tree of ``data``, large base64 bodies cut out; RecursionError passes."""
-    return BytesParser(policy=policy.compat32).parsebytes(bulk.cut(data))
+def parse_bytes(data: bytes, bulk: BulkBodies | None = None) -> Message:
+    """The stdlib's MIME tree of ``data`` (compat32, as every reading of raw mail in intake), large base64
+    bodies cut out when ``bulk`` keeps them; RecursionError passes."""
+    return BytesParser(policy=policy.compat32).parsebytes(bulk.cut(data) if bulk is not None else data)

@@ -25,12 +25,12 @@ It only reads; :func:`intake.guards.check` decides.
 """
 from __future__ import annotations
 
-import email
 import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from intake.large_bodies import parse_bytes
 from intake.model import Envelope
 from reference.addresses import VERP_SEPARATOR, parse_mailbox, parse_mailboxes
 from reference.text import clip, words
@@ -287,7 +287,7 @@ def flufl_bounce(raw: bytes, max_bytes: int = 1024 * 1024) -> list[str]:
     except ImportError:  # pragma: no cover - a declared dependency; the header guards still work without it
         return []
     try:
-        msg = email.message_from_bytes(raw)
+        msg = parse_bytes(raw)
         temporary, permanent = all_failures(msg)
     except Exception:  # noqa: BLE001 - detectors are heuristics over hostile input
         log.debug("flufl.bounce failed", exc_info=True)

@@ -26,13 +26,14 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, getaddresses
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from intake.store import sanitize_filename
 from notifier.header_encoding import SMTP_EXACT
 from notifier.render import VN_TZ, one_line
+from reference.addresses import header_addresses
 
 # 7bit: bodies go out as quoted-printable or base64, so a relay without 8BITMIME passes them intact.
 # Subject and display names are written by notifier.header_encoding, which decodes back exactly.
@@ -98,7 +99,7 @@ def new_message_id(domain: str, kind: str = "mail", ref: str | int | None = None
 
 def message_id_domain(from_header: str) -> str:
     """The domain to use in our Message-IDs: the one we send from."""
-    address = getaddresses([from_header])[0][1]
+    address = header_addresses([from_header])[0]
     return address.rpartition("@")[2] or "localhost"
 
 
@@ -112,8 +113,8 @@ def _check_addresses(recipients: list[str]) -> list[str]:
     for raw in recipients:
         if not isinstance(raw, str) or _LINE_BREAK.search(raw):
             raise ComposeError(f"địa chỉ người nhận không hợp lệ: {raw!r}")
-        parsed = getaddresses([raw])
-        if len(parsed) != 1 or "@" not in parsed[0][1]:
+        parsed = header_addresses([raw])
+        if len(parsed) != 1 or "@" not in parsed[0]:
             raise ComposeError(f"địa chỉ người nhận không hợp lệ: {raw!r}")
         clean.append(raw.strip())
     if not clean:

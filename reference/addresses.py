@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from email.header import decode_header, make_header
+from email.utils import getaddresses, parseaddr
 
 from reference.text import nfc
 
@@ -233,6 +234,21 @@ def verp_address(address: str, token: str | None) -> str:
     """
     local, at, domain = address.rpartition("@")
     return f"{local}{VERP_SEPARATOR}{token}@{domain}" if token and at else address
+
+
+def header_address(value: str) -> str:
+    """The address in a header value the bot writes or is configured with ("Name <a@b>" or "a@b"); "" if none.
+
+    The standard library's lenient reading, for the bot's own values (its From, Reply-To, the
+    coordinators, the recipients its outbox stored); a sender's claim from outside goes through
+    :func:`parse_mailbox`, the strict identity parser, instead.
+    """
+    return parseaddr(value)[1]
+
+
+def header_addresses(values: Iterable[str]) -> list[str]:
+    """Every address in these header values, in order ("" for an entry that names none)."""
+    return [address for _, address in getaddresses(list(values))]
 
 
 def domain_of(address: str) -> str:

@@ -9,9 +9,17 @@ lane imports it).
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def zone(name: str) -> ZoneInfo:
+    """A configured time zone by its IANA name (the schedule's); ValueError when this machine has no such zone."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"không có múi giờ {name!r}") from exc
 
 
 def local(value: datetime) -> datetime:

@@ -6,15 +6,16 @@ where a bad config, roster or campaign file fails, before any mail is read.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from email.utils import parseaddr
 from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from reference.addresses import header_address
 from reference.campaigns import Campaign, load_campaigns
 from reference.roster import Roster, load_roster
+from reference.time import zone
 from workflow.db import models
 from workflow.db.engine import Database, startup_lock
 from workflow.settings import LoadedConfig, load_config
@@ -40,7 +41,7 @@ class App:
 
     @property
     def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.settings.schedule.timezone)
+        return zone(self.settings.schedule.timezone)
 
     @property
     def db(self) -> Database:
@@ -115,7 +116,7 @@ class App:
 def own_addresses(app: App) -> frozenset[str]:
     addresses = {app.settings.smtp.from_address}
     if app.settings.smtp.reply_to:
-        addresses.add(parseaddr(app.settings.smtp.reply_to)[1].lower())
+        addresses.add(header_address(app.settings.smtp.reply_to).lower())
     if app.settings.mailbox.source == "imap" and "@" in app.settings.mailbox.username:
         addresses.add(app.settings.mailbox.username.lower())
     return frozenset(a for a in addresses if a)

@@ -16,13 +16,13 @@ import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
+from reference.addresses import header_address
+from reference.time import zone
 from workflow.settings_keys import CONFIG_ENV, DEFAULT_DATABASE_URL
 
 
@@ -126,12 +126,12 @@ class SmtpConfig(_ServerCredentials):
 
     @property
     def from_address(self) -> str:
-        return parseaddr(self.from_)[1].lower()
+        return header_address(self.from_).lower()
 
     @property
     def reply_address(self) -> str:
         """Where the bot's mail is answered: Reply-To when set, else From (acknowledgements, reminders, actions)."""
-        return parseaddr(self.reply_to or self.from_)[1]
+        return header_address(self.reply_to or self.from_)
 
 
 class CoordinatorsConfig(_Section):
@@ -360,11 +360,11 @@ def _cross_checks(settings: Settings, environ: dict[str, str],
     if not settings.smtp.from_address or "@" not in settings.smtp.from_address:
         problems.append(Problem("smtp.from", f"không phải địa chỉ email: {settings.smtp.from_!r}"))
     for i, email in enumerate(settings.coordinators.emails):
-        if "@" not in parseaddr(email)[1]:
+        if "@" not in header_address(email):
             problems.append(Problem(f"coordinators.emails[{i}]", f"không phải địa chỉ email: {email!r}"))
     try:
-        ZoneInfo(settings.schedule.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+        zone(settings.schedule.timezone)
+    except ValueError:
         problems.append(Problem("schedule.timezone", f"không có múi giờ {settings.schedule.timezone!r}"))
     for key in ("digest_time", "reminder_time"):
         value = getattr(settings.schedule, key)

@@ -21,8 +21,8 @@ import binascii
 import re
 from email import policy
 from email.message import Message
-from email.parser import BytesParser
 
+from intake.large_bodies import parse_bytes
 from intake.precheck.budget import OverBudget, Tally, encoded_forward_reason, too_many_header_lines_reason
 from intake.precheck.headers import all_headers, header_text
 from intake.precheck.lines import Reader
@@ -106,7 +106,7 @@ def _written_out(text: bytes | memoryview, in_multipart: bool) -> bytes | None:
     """
     if len(text) > EXACT_FORWARD_BYTES:
         raise OverBudget(encoded_forward_reason())
-    parsed = BytesParser(policy=policy.compat32).parsebytes(bytes(text))
+    parsed = parse_bytes(bytes(text))
     if in_multipart:
         _strip_last_line_end(parsed)
     return _as_string(parsed)

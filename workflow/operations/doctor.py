@@ -20,13 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from reference.time import VN
+from reference.time import VN, zone
 from workflow.settings import ConfigError, LoadedConfig, MailboxConfig, SmtpConfig, load_config
 
 OK = "OK"
@@ -378,14 +377,13 @@ def check_smtp(cfg: SmtpConfig, password: str | None) -> Check:
 def check_clock(timezone_name: str, now: datetime) -> Check:
     name = "đồng hồ và múi giờ"
     try:
-        zone = ZoneInfo(timezone_name)
-        ZoneInfo("Asia/Ho_Chi_Minh")
-    except (ZoneInfoNotFoundError, ValueError):
+        schedule_zone = zone(timezone_name)  # Asia/Ho_Chi_Minh itself is reference.time.VN, built at import
+    except ValueError:
         return _fail(name, f"không có múi giờ {timezone_name!r} trên máy: cài gói tzdata (pip install tzdata)")
     if now.year < 2024:
         return _fail(name, f"đồng hồ hệ thống sai (năm {now.year}): bật đồng bộ giờ (timedatectl set-ntp true)")
     local = now.astimezone(VN).strftime("%d/%m/%Y %H:%M")
-    extra = "" if timezone_name == "Asia/Ho_Chi_Minh" else f"; lịch chạy theo múi giờ {zone.key}"
+    extra = "" if timezone_name == "Asia/Ho_Chi_Minh" else f"; lịch chạy theo múi giờ {schedule_zone.key}"
     return _ok(name, f"bây giờ là {local} (Asia/Ho_Chi_Minh){extra}")
 
 

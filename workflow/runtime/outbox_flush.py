@@ -48,7 +48,6 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import getaddresses, parseaddr
 from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import func, select, update
@@ -57,7 +56,7 @@ from sqlalchemy.orm import Session
 from notifier.compose import ComposeError, compose
 from notifier.labels import outbox_state_label
 from notifier.transports import PermanentSendError, SendError, TransientSendError, Transport, make_transport
-from reference.addresses import inbox_key, verp_address
+from reference.addresses import header_address, header_addresses, inbox_key, verp_address
 from workflow.db.engine import Database, rows_changed
 from workflow.db.models import FAILED, HELD, PENDING, SENDING, SENT, SUPPRESSED, OutboxEmail
 
@@ -119,7 +118,7 @@ def flush(
     if now is not None and now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
     clock = (lambda: now) if now is not None else (lambda: datetime.now(UTC))
-    envelope_from = parseaddr(from_header)[1]
+    envelope_from = header_address(from_header)
     result = FlushResult(failed=_fail_exhausted_claims(db, clock(), max_attempts))
     sent_counts = _recent_counts(db, clock())
     strangers = _release_held(db, clock(), stranger_cap)
@@ -253,7 +252,7 @@ def _queue_held(session: Session, now: datetime) -> bool:
 
 def _address(recipient: str) -> str:
     """The inbox a recipient string reaches (``reference.addresses.inbox_key``)."""
-    return inbox_key(parseaddr(recipient)[1] or recipient)
+    return inbox_key(header_address(recipient) or recipient)
 
 
 def _recent_counts(db: Database, now: datetime) -> Counter[str]:
@@ -295,7 +294,7 @@ def _deliver(
         return _Outcome("suppressed", cap_note or "no recipients")
     try:
         msg = compose(row, from_header, reply_to=reply_to, now=now, recipients=recipients, cc=copies)
-        envelope_to = [addr for _, addr in getaddresses(recipients + copies)]
+        envelope_to = header_addresses(recipients + copies)
         refused = transport.send(msg, envelope_to, envelope_from)
     except ComposeError as exc:
         return _Outcome("failed", f"không soạn được thư: {exc}")

@@ -12,7 +12,6 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from email.utils import parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from intake.identity import PASS, UNVERIFIED_LABEL
 from notifier.digest_docx import DOCX_CONTENT_TYPE, status_table_docx
+from reference.addresses import header_address
 from workflow.db import models
 from workflow.season.coordinator_views import review_queue
 from workflow.season.outbox_queue import queue_email
@@ -295,7 +295,7 @@ class DigestRun:
 
 
 def coordinator_addresses(app: App) -> list[str]:
-    return [a for a in (parseaddr(e)[1].lower() for e in app.settings.coordinators.emails) if a]
+    return [a for a in (header_address(e).lower() for e in app.settings.coordinators.emails) if a]
 
 
 def docx_path_for(app: App, day: date) -> Path:

@@ -20,7 +20,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from anyio import to_thread
 from starlette.applications import Starlette
@@ -138,7 +137,7 @@ def create_app(app: App, clock: Callable[[], datetime] | None = None) -> Starlet
     from notifier.render import TEMPLATES_DIR, make_environment
 
     web = app.settings.web
-    tz = ZoneInfo(app.settings.schedule.timezone)
+    tz = app.tz
     clock = clock or (lambda: datetime.now(tz))
     env = make_environment(TEMPLATES_DIR)
     limiter = LoginLimiter(web.login_attempts, web.login_window_minutes * 60, web.login_delay_seconds)
