@@ -26,7 +26,6 @@ import sqlite3
 import threading
 import time
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from pathlib import Path
 
 from bench.env import BenchEnv, stop_idle_daemon
@@ -46,19 +45,9 @@ GOAL_SECONDS = 30.0
 
 def stranger_email(i: int) -> bytes:
     """A stranger's small mail whose attachments would take longer than the budget to read."""
-    from tests.security.test_budget import slow_pdf
+    from tests.security.test_budget import stranger_cpu_bomb
 
-    msg = EmailMessage()
-    msg["From"] = f"Nguyễn Văn Khách {i} <khach.nguyen{i}@gmail.com>"
-    msg["To"] = "baocao@tdc.example.vn"
-    msg["Subject"] = f"Báo cáo kết quả Chương trình 1322 năm 2024 (bản {i})"
-    msg["Date"] = "Wed, 20 Nov 2024 09:00:00 +0700"
-    msg["Message-ID"] = f"<stranger-{i}-{time.time_ns()}@gmail.com>"
-    msg.set_content("Kính gửi Bộ, xin gửi báo cáo (tệp đính kèm).")
-    for k in range(PDFS_PER_STRANGER):  # each file distinct: the reader reads a repeated file once
-        msg.add_attachment(slow_pdf(OPERATORS + 100 * i + k), maintype="application", subtype="pdf",
-                           filename=f"Báo cáo phần {k + 1}.pdf")
-    return msg.as_bytes()
+    return stranger_cpu_bomb(i, PDFS_PER_STRANGER, OPERATORS, f"<stranger-{i}-{time.time_ns()}@gmail.com>")
 
 
 def _utc_seconds(text: str | None) -> float | None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 import time
-from email.message import EmailMessage
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -21,7 +20,7 @@ from sqlalchemy import func, select
 from intake.sources.maildir import deliver
 from tests import mailfactory
 from tests.cli_helpers import wait_for, write_config
-from tests.security.test_budget import slow_pdf
+from tests.security.test_budget import stranger_cpu_bomb
 from workflow.app import App
 from workflow.db import models
 from workflow.runtime.daemon import Daemon
@@ -31,17 +30,7 @@ BUDGET = 'message_seconds = 4\n'  # each stranger's reading ends at the budget: 
 
 
 def stranger_email(i: int) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = f"Nguyễn Văn Khách {i} <khach.nguyen{i}@gmail.com>"
-    msg["To"] = "baocao@tdc.example.vn"
-    msg["Subject"] = f"Báo cáo kết quả Chương trình 1322 năm 2024 (bản {i})"
-    msg["Date"] = "Wed, 20 Nov 2024 09:00:00 +0700"
-    msg["Message-ID"] = f"<stranger-{i}@gmail.com>"
-    msg.set_content("Kính gửi Bộ, xin gửi báo cáo (tệp đính kèm).")
-    for k in range(6):  # distinct files: the reader reads a repeated one once
-        msg.add_attachment(slow_pdf(60_000 + 100 * i + k), maintype="application", subtype="pdf",
-                           filename=f"Báo cáo phần {k + 1}.pdf")
-    return msg.as_bytes()
+    return stranger_cpu_bomb(i, files=6)
 
 
 def _config(tmp_path: Path) -> Path:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 from tests.corpus.docs import (
     PROGRAMME,
@@ -788,11 +789,16 @@ def bac_lieu_ocr_scan() -> Case:
 
 def build(dest: Path) -> list[tuple[Path, dict]]:
     """Write every case as NNN-name.eml plus labels.json; return (path, label) pairs."""
+    return write_corpus(dest, CASES)
+
+
+def write_corpus(dest: Path, makers: Iterable[Callable[[], Any]]) -> list[tuple[Path, dict]]:
+    """Write each maker's case as NNN-name.eml plus labels.json (this corpus and tests.corpus.shapes)."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     out: list[tuple[Path, dict]] = []
     labels: dict[str, dict] = {}
-    for number, make in enumerate(CASES, start=1):
+    for number, make in enumerate(makers, start=1):
         c = make()
         path = dest / f"{number:03d}-{c.name}.eml"
         path.write_bytes(c.message)

@@ -13,7 +13,6 @@ winmail.dat); real ones are stranger.
 """
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from email.utils import make_msgid
 from pathlib import Path
 
 from intake.model import BODY, FILE, LINK, PHOTOS
-from tests.corpus.build import BOT, Case, docx_att, mail, utc
+from tests.corpus.build import BOT, Case, docx_att, mail, utc, write_corpus
 from tests.corpus.docs import (
     PROGRAMME,
     docx_bytes,
@@ -411,18 +410,7 @@ def national_task_progress() -> Shape:
 
 def build(dest: Path) -> list[tuple[Path, dict]]:
     """Write every shape as NNN-name.eml plus labels.json; return (path, label) pairs."""
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    out: list[tuple[Path, dict]] = []
-    labels: dict[str, dict] = {}
-    for number, make in enumerate(SHAPES, start=1):
-        c = make()
-        path = dest / f"{number:03d}-{c.name}.eml"
-        path.write_bytes(c.message)
-        out.append((path, c.label()))
-        labels[path.name] = c.label()
-    (dest / "labels.json").write_text(json.dumps(labels, ensure_ascii=False, indent=1), encoding="utf-8")
-    return out
+    return write_corpus(dest, SHAPES)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -166,6 +166,25 @@ def slow_pdf(operators: int = 20_000) -> bytes:
     return _pdf(b"/MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >>", content)
 
 
+def stranger_cpu_bomb(i: int, files: int, operators: int = 60_000, message_id: str | None = None) -> bytes:
+    """A stranger's small mail whose PDFs take longer than the per-message budget to read.
+
+    Each file is distinct (the reader reads a repeated file once). Used by tests/test_read_later.py
+    and bench/known_delay.py.
+    """
+    msg = EmailMessage()
+    msg["From"] = f"Nguyễn Văn Khách {i} <khach.nguyen{i}@gmail.com>"
+    msg["To"] = "baocao@tdc.example.vn"
+    msg["Subject"] = f"Báo cáo kết quả Chương trình 1322 năm 2024 (bản {i})"
+    msg["Date"] = "Wed, 20 Nov 2024 09:00:00 +0700"
+    msg["Message-ID"] = message_id or f"<stranger-{i}@gmail.com>"
+    msg.set_content("Kính gửi Bộ, xin gửi báo cáo (tệp đính kèm).")
+    for k in range(files):
+        msg.add_attachment(slow_pdf(operators + 100 * i + k), maintype="application", subtype="pdf",
+                           filename=f"Báo cáo phần {k + 1}.pdf")
+    return msg.as_bytes()
+
+
 def _pdf(page: bytes, content: bytes) -> bytes:
     objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
                b"<< /Type /Page /Parent 2 0 R " + page + b" /Contents 4 0 R >>",
