@@ -28,7 +28,7 @@ from bench.backfill import check_complete, filled_user, plain_fetch_seconds  # n
 from bench.env import bench_env  # noqa: E402
 
 NEW = Path(__file__).resolve().parent.parent
-ENTRY = "import sys; from workflow.cli import main; sys.argv = ['tdc-bot'] + sys.argv[1:]; main()"
+ENTRY = "import sys; from interfaces.cli import main; sys.argv = ['tdc-bot'] + sys.argv[1:]; main()"
 
 
 def run_once(config: Path, tree: Path) -> dict:

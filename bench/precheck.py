@@ -11,7 +11,7 @@
    ``precheck()``; the figures are the child's CPU time for the call and how
    far its peak RSS went above its RSS with the message read (the kernel's
    peak is reset after the read).
-3. What a verdict of "pass" costs afterwards: ``intake.parse.parse`` (the
+3. What a verdict of "pass" costs afterwards: ``intake.message.parse.parse`` (the
    stdlib parser underneath) on the RFC 2231 message at a smaller size, in a
    child with a time limit.
 
@@ -74,7 +74,7 @@ _PARSE_CHILD = r"""
 import json, resource, sys, time  # peak RSS of the whole child: the message is small
 sys.path.insert(0, sys.argv[2])
 from intake.limits import Limits
-from intake.parse import parse
+from intake.message.parse import parse
 raw = open(sys.argv[1], "rb").read()
 started = time.process_time()
 env = parse(raw, Limits())
@@ -244,7 +244,7 @@ def main() -> int:
                      for r in (old, new)]
             print(f"   {name:<42} {size / 1e6:6.1f}   {cells[0]:<44} {cells[1]:<44}")
 
-        print("\n3. what a pass costs: intake.parse on the RFC 2231 message at 60,000 parts (old verdict: pass)")
+        print("\n3. what a pass costs: parse on the RFC 2231 message at 60,000 parts (old verdict: pass)")
         small = folder / "rfc2231-60k.eml"
         small.write_bytes(hostile_mime.rfc2231_boundary(60_000))
         figures["parse, RFC 2231 at 60,000 parts"] = cost = parse_cost(small, 300)

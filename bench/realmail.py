@@ -13,7 +13,7 @@ Two figures from one run, side by side, so the machine's load hits both sides al
   new ``Received:`` and ``Delivered-To:`` line on top, into the database that
   recorded the first delivery; CPU per message of that second ``run --once``
   ÷ the same bare parse. The bot should know them by their raw fingerprint
-  (``intake.identity.raw_fingerprint``) and not read them again.
+  (``intake.sender.identity.raw_fingerprint``) and not read them again.
 
 CPU rather than wall time: on a shared machine the wall clock measures the
 other processes. Each round uses a fresh database and Maildir; the figure is
@@ -201,7 +201,7 @@ def not_recognisable(corpus: list[tuple[str, bytes]]) -> list[str]:
     other header added on top of such a text would still change it. The
     figure says how many, and the run must agree.
     """
-    from intake.identity import raw_fingerprint
+    from intake.sender.identity import raw_fingerprint
 
     return [name for i, (name, raw) in enumerate(corpus)
             if raw_fingerprint(raw) != raw_fingerprint(redelivered(raw, i, ARRIVED))]

@@ -60,9 +60,9 @@ def _timed(conn: http.client.HTTPConnection, cookie: str, rounds: int) -> tuple[
 
 
 def board_ratio(agencies: int = 69, per_agency: int = 10, rounds: int = 60) -> Figure:
+    from interfaces.web.server import start_in_thread
     from tests.servers.common import free_port
     from workflow.accounts import add_user
-    from workflow.web.server import start_in_thread
 
     with tempfile.TemporaryDirectory(prefix="tdc-bench-web-") as tmp:
         work = Path(tmp)

@@ -46,6 +46,6 @@ class Limits:
     max_open_multiparts: int = 64
     # Body lines the parser reads, each counted once plus once for every open delimiter it is tested against: the
     # parser keeps every body line as a string (≈ 90 MB and 1.5 s a million; base64 attachments are set aside by
-    # intake.large_bodies, but counted here). A 57 MB 8-bit CSV attachment is 5 M; 58 MB of empty lines is 29 M.
+    # intake.message.large_bodies, but counted here). A 57 MB 8-bit CSV attachment is 5 M; 58 MB of empty lines is 29 M.
     max_body_line_checks: int = 10_000_000
     max_pixels: int = 25_000_000  # one rendered page or image given to OCR (A4 at 200 dpi: 3.9 M)

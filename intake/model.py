@@ -113,7 +113,7 @@ class Classification:
 
     ``kind``: report (the agency's annual report) | periodic (a six-month or
     quarterly report of the programme: never the annual one) | other |
-    auto_reply | bounce | … (machine kinds, ``intake.machine_mail.STORED_KIND``).
+    auto_reply | bounce | … (machine kinds, ``intake.machine.machine_mail.STORED_KIND``).
 
     The rest says how a report came and what else the same mail holds:
     ``delivery`` (a file, a link to fetch, written in the body, photos of the

@@ -24,20 +24,10 @@ from intake.documents.budget import DocLimits
 from intake.documents.photos import report_photos
 from intake.documents.plain import body_text
 from intake.documents.sandbox import read_all
-from intake.guards import check
-from intake.identity import (
-    FAIL,
-    PASS,
-    UNVERIFIED_LABEL,
-    SenderCheck,
-    check_sender,
-    content_fingerprint,
-    raw_fingerprint,
-)
-from intake.indicators import IndicatorRow, extract_indicators
-from intake.junk import JunkVerdict, RspamdClient, header_verdict
 from intake.limits import Limits
-from intake.machine_mail import (
+from intake.machine.guards import check
+from intake.machine.junk import JunkVerdict, RspamdClient, header_verdict
+from intake.machine.machine_mail import (
     RETURN_KINDS,
     STORED_KIND,
     ReturnedRecipient,
@@ -48,14 +38,24 @@ from intake.machine_mail import (
     returned_recipients,
     verp_tokens,
 )
+from intake.message.parse import MessageRejected, parse
+from intake.message.valid_text import NOTE as INVALID_TEXT_NOTE
+from intake.message.valid_text import make_valid
 from intake.model import BODY, LINK, AttachmentPart, Classification, DocumentText, Envelope, GuardVerdict, RawMessage
-from intake.outline import LAYOUT_NOTE, OutlineResult, check_outline
-from intake.parse import MessageRejected, parse
 from intake.precheck import precheck
+from intake.report.indicators import IndicatorRow, extract_indicators
+from intake.report.outline import LAYOUT_NOTE, OutlineResult, check_outline
+from intake.sender.identity import (
+    FAIL,
+    PASS,
+    UNVERIFIED_LABEL,
+    SenderCheck,
+    check_sender,
+    content_fingerprint,
+    raw_fingerprint,
+)
+from intake.sender.trusted_server import server_stamps
 from intake.store import RawStore, StoredBlob
-from intake.trusted_server import server_stamps
-from intake.valid_text import NOTE as INVALID_TEXT_NOTE
-from intake.valid_text import make_valid
 from reference.numbers import vn_decimal
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ class Understanding:
     indicators: list[IndicatorRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     # Message-IDs (``<…>``) of the bot's own mail that this message returns: set only for a
-    # bounce or a complaint (guard kinds in ``intake.machine_mail.RETURN_KINDS``), so an
+    # bounce or a complaint (guard kinds in ``intake.machine.machine_mail.RETURN_KINDS``), so an
     # address that bounced a reminder or an acknowledgement can be marked.
     returned_own_message_ids: tuple[str, ...] = ()
     # For a bounce or complaint: who it says failed (RFC 3464 blocks) and the return-path tokens it came back to.
@@ -109,7 +109,7 @@ class Understanding:
     junk: JunkVerdict | None = None  # the spam filter's verdict, when one was asked or believed
     foreign_sender: bool = False  # names an agency the From address does not speak for: a coordinator places it
     fingerprint: str | None = None  # Message-ID + sender + content: one message however it was delivered
-    raw_fingerprint: str | None = None  # the same, read from the raw bytes before parsing (intake.identity)
+    raw_fingerprint: str | None = None  # the same, read from the raw bytes before parsing (intake.sender.identity)
     duplicate_of: int | None = None  # a message already recorded with this raw fingerprint: not read again
     deferred: bool = False  # a stranger's attachments, read after the known senders of the cycle
     sender_agency: str | None = None  # the roster agency whose address or domain sent it, whatever it was read as
@@ -241,7 +241,7 @@ def understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> U
     attachment cannot be written: the caller must then leave the message
     unprocessed so it is read again later.
 
-    Everything understood passes the Unicode boundary (:mod:`intake.valid_text`)
+    Everything understood passes the Unicode boundary (:mod:`intake.message.valid_text`)
     twice: the envelope right after parsing, so every later stage reads valid
     text, and the whole result before it is returned, so nothing stored or
     rendered can carry a lone surrogate or a NUL.
@@ -516,7 +516,7 @@ def last_resort(raw: RawMessage, store: RawStore | None, reason: str) -> Underst
     """
     import dataclasses
 
-    from intake.valid_text import valid
+    from intake.message.valid_text import valid
 
     blob = _store_raw(store, raw)  # content-addressed: a no-op when already stored
     safe_raw = dataclasses.replace(raw, source_key=valid(raw.source_key), mailbox=valid(raw.mailbox))

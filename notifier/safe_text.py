@@ -19,7 +19,7 @@ place text leaves for it:
   and bidirectional overrides would reach the coordinator's terminal (move
   the cursor, rewrite lines, set the window title, hide text): dropped.
   Rich markup is not parsed at all in what the CLI prints (see
-  ``workflow.cli.common``), so ``[/x]`` in a subject is shown as is.
+  ``interfaces.cli.common``), so ``[/x]`` in a subject is shown as is.
 
 JSON output is never cleaned: programs get the exact stored values.
 """

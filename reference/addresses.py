@@ -1,7 +1,7 @@
 """Email address syntax (RFC 5322, RFC 6532): one strict parser for every address the bot trusts.
 
 Used for the roster's and contacts' addresses as much as for a message's
-From (intake.identity explains why the parser is strict: an addr-spec in
+From (intake.sender.identity explains why the parser is strict: an addr-spec in
 angle brackets wins, comments and display names never supply an address,
 anything ambiguous gives no address). Here, below intake, so that the
 reference data parses its addresses with the same rules as intake does.

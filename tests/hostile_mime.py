@@ -67,7 +67,7 @@ def enclosure(parts: int, subtype: bytes = b"partial", levels: int = 1) -> bytes
 
 
 def encoded_forward(parts: int, encoding: str = "base64") -> bytes:
-    """A forward sent base64- or quoted-printable-encoded: intake.parse decodes it and parses what is inside."""
+    """A forward sent base64- or quoted-printable-encoded: intake.message.parse decodes it and parses what is inside."""
     inner = multipart(b'multipart/mixed; boundary="p"', b"p", parts)
     body = base64.encodebytes(inner) if encoding == "base64" else quopri.encodestring(inner)
     return (HEAD + b'Content-Type: multipart/mixed; boundary="o"\r\n\r\n--o\r\nContent-Type: text/plain\r\n\r\n'
@@ -76,12 +76,12 @@ def encoded_forward(parts: int, encoding: str = "base64") -> bytes:
 
 
 def unusable_boundary(parts: int) -> bytes:
-    """A multipart whose declared boundary is never used: intake.parse guesses ``pp`` and parses it again."""
+    """A multipart whose declared boundary is never used: intake.message.parse guesses ``pp`` and parses it again."""
     return multipart(b'multipart/mixed; boundary="not-used"', b"pp", parts)
 
 
 def repaired_header(parts: int) -> bytes:
-    """A junk line ends the header block before the Content-Type and the sender: intake.parse repairs the block
+    """A junk line ends the header block before the Content-Type and the sender: intake.message.parse repairs the block
     and parses the message again, now a multipart."""
     return (b"Subject: Bao cao 2024\r\nX-Brightmail-Tracker: H4sIAAAAAAAAA\r\nAAAAAAAA==\r\n"
             b'Content-Type: multipart/mixed; boundary="p"\r\nFrom: vanthu@skhcn.tayninh.gov.vn\r\n\r\n'

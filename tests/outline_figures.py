@@ -34,8 +34,8 @@ from intake.documents import read_attachment
 from intake.documents.budget import DocLimits
 from intake.limits import Limits
 from intake.model import DocumentText, OutlineSection, RawMessage
-from intake.outline import check_outline
 from intake.pipeline import IntakeContext, understand
+from intake.report.outline import check_outline
 from reference.campaigns import load_campaigns
 from reference.roster import load_roster
 from tests.fixtures.documents import docx_from_lines, reference_text

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from intake.indicators import IndicatorRow
 from intake.model import Classification, Envelope, GuardVerdict, RawMessage
 from intake.pipeline import StoredAttachment, Understanding
+from intake.report.indicators import IndicatorRow
 from intake.store import StoredBlob
 from tests.cli_helpers import cli_json, run_cli, write_config
 from workflow.app import App

@@ -5,7 +5,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from intake.arrival import arrival_from_headers
+from intake.message.arrival import arrival_from_headers
 from tests.cli_helpers import run_cli, write_config
 from tests.corpus.build import build
 

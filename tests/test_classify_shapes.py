@@ -21,10 +21,10 @@ from intake.documents import read_attachment, sniff_format, tnef
 from intake.documents.body import BODY_NAME
 from intake.documents.budget import DocLimits
 from intake.documents.sandbox import needs_child
-from intake.guards import check
 from intake.limits import Limits
+from intake.machine.guards import check
+from intake.message.parse import parse
 from intake.model import BODY, FILE, LINK, PHOTOS, RawMessage
-from intake.parse import parse
 from intake.pipeline import IntakeContext, Understanding, understand
 from reference.text import words
 from tests.corpus import shapes

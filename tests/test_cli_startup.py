@@ -27,7 +27,7 @@ import atexit, json, sys
 atexit.register(lambda: sys.__stderr__.write(
     "MODULES " + json.dumps(sorted({m.split('.')[0] for m in sys.modules})) + "\\n"))
 sys.argv = ["tdc-bot", *json.loads(sys.argv[1])]
-from workflow.cli import main
+from interfaces.cli import main
 main()
 """
 
@@ -40,7 +40,7 @@ def _modules_after(*args: str) -> set[str]:
 
 
 def test_importing_the_command_line_imports_no_heavy_library():
-    code = "import sys, workflow.cli; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    code = "import sys, interfaces.cli; print(sorted({m.split('.')[0] for m in sys.modules}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert not set(eval(out)) & set(HEAVY)  # noqa: S307 - our own child's repr of a list of names
 

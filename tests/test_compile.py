@@ -18,7 +18,7 @@ import pytest
 
 from intake.documents import read_attachment
 from intake.model import DocumentText
-from intake.sections import split_sections
+from intake.report.sections import split_sections
 from intake.sources.maildir import deliver
 from reference.campaigns import load_campaigns
 from tests.cli_helpers import run_cli, write_config
@@ -376,7 +376,7 @@ def test_piped_progress_is_a_few_summary_lines_not_one_per_agency():
 
     from rich.console import Console
 
-    from workflow.cli.commands_reports import _progress_reporter
+    from interfaces.cli.commands_reports import _progress_reporter
 
     out = io.StringIO()
     _bar, report = _progress_reporter(Console(file=out, force_terminal=False))

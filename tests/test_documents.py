@@ -8,8 +8,8 @@ from pathlib import Path
 import docx
 import pytest
 
-from intake.containers import OLE2_MAGIC
 from intake.documents import DocLimits, read_attachment, sniff_format
+from intake.documents.containers import OLE2_MAGIC
 from intake.documents.ocr import ocr_unavailable
 from intake.limits import Limits
 from reference.text import fold

@@ -1,6 +1,6 @@
 """``tdc-bot status`` on SQLite runs in the fast lane, and says exactly what the full path says (issue #14 §2).
 
-The lane (workflow/cli/fast_lane.py) skips Typer, pydantic, SQLAlchemy and Rich;
+The lane (interfaces/cli/fast_lane.py) skips Typer, pydantic, SQLAlchemy and Rich;
 these tests hold it to three promises: it really runs (the heavy libraries are
 not imported), its output is the full path's output byte for byte, and every
 case it is not sure of goes to the full path (config errors, a database to
@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from interfaces.cli import fast_lane
 from tests.cli_helpers import run_cli, write_config
-from workflow.cli import fast_lane
 from workflow.db.engine import Database
 
 YEAR = 2024
@@ -28,11 +28,11 @@ import atexit, json, sys
 atexit.register(lambda: sys.__stderr__.write(
     "MODULES " + json.dumps(sorted({m.split('.')[0] for m in sys.modules})) + "\\n"))
 sys.argv = ["tdc-bot", *json.loads(sys.argv[1])]
-from workflow.cli import main
+from interfaces.cli import main
 main()
 """
 # The full path only: the Typer app itself, as `tdc-bot` ran it before the lane existed.
-_FULL = "import sys; from workflow.cli.commands import app; sys.argv = ['tdc-bot', *sys.argv[1:]]; app()"
+_FULL = "import sys; from interfaces.cli.commands import app; sys.argv = ['tdc-bot', *sys.argv[1:]]; app()"
 
 
 def _modules_after(*args: str, env: dict[str, str] | None = None) -> tuple[set[str], subprocess.CompletedProcess]:

@@ -7,10 +7,10 @@ from email.message import EmailMessage
 
 import pytest
 
-from intake.containers import check_zip, has_macros, inspect, is_encrypted_office
-from intake.guards import check
+from intake.documents.containers import check_zip, has_macros, inspect, is_encrypted_office
 from intake.limits import Limits
-from intake.parse import parse
+from intake.machine.guards import check
+from intake.message.parse import parse
 
 OWN = {"nscl@tcvn.gov.vn"}
 OWN_DOMAIN = "tcvn.gov.vn"

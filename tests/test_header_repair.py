@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from intake.header_repair import repair_header_block, tolerant_address
-from intake.parse import parse
+from intake.message.header_repair import repair_header_block, tolerant_address
+from intake.message.parse import parse
 
 BODY = b"\r\n\r\nB\xc3\xa1o c\xc3\xa1o k\xc3\xa8m theo.\r\n"
 

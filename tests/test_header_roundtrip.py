@@ -18,7 +18,7 @@ from email.header import decode_header, make_header
 
 import pytest
 
-from intake.parse import parse
+from intake.message.parse import parse
 from notifier.compose import compose
 from notifier.header_encoding import SMTP_EXACT, encode_phrase, encode_text
 from notifier.render import one_line, render_email

@@ -7,8 +7,8 @@ import docx
 
 from intake.documents import read_attachment
 from intake.documents.html_tables import MAX_COLUMNS, MAX_ROWS, MAX_TABLES, html_tables
-from intake.indicators import extract_indicators
 from intake.model import DocumentText
+from intake.report.indicators import extract_indicators
 from tests.fixtures.documents import add_table, docx_bytes
 from tests.fixtures.indicator_shapes import DAO_TAO, DN_HTQL, HTML_BODY, HTML_REPORT, YEAR
 

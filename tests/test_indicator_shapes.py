@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from intake.indicators import (
+from intake.model import DocumentText
+from intake.report.indicators import (
     CUMULATIVE_BELOW_RESULT,
     MAX_ROWS,
     RATE_MISMATCH,
@@ -22,9 +23,8 @@ from intake.indicators import (
     parse_vn_quantity,
     rows_of_table,
 )
-from intake.indicators.headers import role
-from intake.indicators.table import MAX_TABLE_ROWS
-from intake.model import DocumentText
+from intake.report.indicators.headers import role
+from intake.report.indicators.table import MAX_TABLE_ROWS
 from tests.fixtures.indicator_shapes import SHAPES, YEAR, YEAR_AND_PERIOD, Shape
 
 

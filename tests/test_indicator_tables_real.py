@@ -17,7 +17,7 @@ import docx
 import pytest
 
 from intake.documents import read_attachment
-from intake.indicators import extract_indicators, parse_vn_quantity
+from intake.report.indicators import extract_indicators, parse_vn_quantity
 from intake.sources.maildir import deliver
 from tests.cli_helpers import run_cli, write_config
 from tests.fixtures.real_tables import LONG_NAME, report_with_table
@@ -177,7 +177,7 @@ def _indicator_rows(shown: dict) -> list[dict]:
 
 
 def test_sub_headers_under_a_merged_result_header_say_what_each_column_is():
-    from intake.indicators import rows_of_table
+    from intake.report.indicators import rows_of_table
 
     grid = [["TT", "Nội dung thực hiện", "Kết quả thực hiện", "", "", "Tỷ lệ (%)"],
             ["", "", f"Kế hoạch năm {YEAR}", f"Thực hiện năm {YEAR}", "Lũy kế đến nay", ""],

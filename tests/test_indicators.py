@@ -5,7 +5,8 @@ import docx
 import pytest
 
 from intake.documents import read_attachment
-from intake.indicators import (
+from intake.model import DocumentText
+from intake.report.indicators import (
     IndicatorRow,
     extract_indicators,
     format_vn_number,
@@ -13,7 +14,6 @@ from intake.indicators import (
     parse_vn_number,
     rows_of_table,
 )
-from intake.model import DocumentText
 from tests.fixtures.documents import add_table, docx_bytes
 
 

@@ -1,7 +1,7 @@
 """Junk: believed only from our server's filter, never hiding an agency's report, listed apart, rescued (issue 20).
 
 The verdict a spam filter wrote is believed only above our receiving server's
-own Received line (``intake.trusted_server``); below it the sender wrote it.
+own Received line (``intake.sender.trusted_server``); below it the sender wrote it.
 Junk is stored, never answered, never read (its files are not opened) and
 kept out of every coordinator list but ``tdc-bot junk list``; ``junk rescue``
 reads it again as ordinary mail. The live rspamd path is in
@@ -17,13 +17,13 @@ from email.utils import format_datetime
 from sqlalchemy import select
 
 from intake.documents.budget import DocLimits
-from intake.junk import header_verdict
 from intake.limits import Limits
+from intake.machine.junk import header_verdict
+from intake.message.parse import parse
 from intake.model import RawMessage
-from intake.parse import parse
 from intake.pipeline import IntakeContext, understand
+from intake.sender.trusted_server import server_stamps
 from intake.sources.maildir import deliver
-from intake.trusted_server import server_stamps
 from tests import mailfactory
 from tests.cli_helpers import cli_json, run_cli
 from tests.reliability import ARRIVED, write_config

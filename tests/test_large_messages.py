@@ -11,9 +11,9 @@ from email.message import EmailMessage
 import pytest
 from sqlalchemy import select
 
-import intake.large_bodies as large_bodies
+import intake.message.large_bodies as large_bodies
 from intake.limits import Limits
-from intake.parse import MessageRejected, parse
+from intake.message.parse import MessageRejected, parse
 from intake.sources.maildir import deliver
 from tests import badmail, mailfactory
 from tests.cli_helpers import write_config

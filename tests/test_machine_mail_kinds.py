@@ -1,6 +1,6 @@
 """Machine mail in every common form is recognised, stored as what it is, and never answered (issue 20).
 
-Unit level through the real parser and guards (``intake.guards.check``), then
+Unit level through the real parser and guards (``intake.machine.guards.check``), then
 the same messages through the real daemon (``tdc-bot run --once`` on a
 Maildir): nothing is acknowledged, nothing becomes a submission, each row
 carries its kind.
@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from intake.guards import check
-from intake.machine_mail import STORED_KIND
-from intake.parse import parse
+from intake.machine.guards import check
+from intake.machine.machine_mail import STORED_KIND
+from intake.message.parse import parse
 from intake.sources.maildir import deliver
 from tests import machinemail as mm
 from tests import mailfactory

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from intake.documents import read_attachment
-from intake.indicators import format_vn_percent
-from intake.sections import split_sections
+from intake.report.indicators import format_vn_percent
+from intake.report.sections import split_sections
 from reference.campaigns import load_campaigns
 from tests.corpus.docs import text_pdf
 

@@ -2,7 +2,7 @@
 
 Intake stores its findings in a stable technical form; notifier.labels.note_words words them. The
 notes here are the ones intake really writes: every message of ../shared/realmail and the project's
-hostile MIME and zip fixtures go through intake.parse and intake.containers, and no English word of
+hostile MIME and zip fixtures go through intake.message.parse and intake.documents.containers, and no English word of
 intake's vocabulary may be left in what a coordinator is shown.
 """
 from __future__ import annotations
@@ -11,10 +11,10 @@ import re
 
 import pytest
 
-from intake.containers import inspect
-from intake.header_repair import repair_header_block
+from intake.documents.containers import inspect
 from intake.limits import Limits
-from intake.parse import ParseError, parse
+from intake.message.header_repair import repair_header_block
+from intake.message.parse import ParseError, parse
 from notifier.labels import note_words
 from tests import badmail, hostile_mime
 from tests.test_realmail import corpus

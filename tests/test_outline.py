@@ -8,7 +8,7 @@ from anyascii import anyascii
 
 from intake.documents import read_attachment
 from intake.model import DocumentText, OutlineSection
-from intake.outline import check_outline, format_missing
+from intake.report.outline import check_outline, format_missing
 from reference.campaigns import load_campaigns
 from tests.fixtures.documents import docx_from_lines, reference_text
 from tests.fixtures.outline_reports import ANNEX_HEADINGS, annex_report_lines

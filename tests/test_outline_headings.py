@@ -11,7 +11,7 @@ from intake.documents.numbering import (
     split_heading,
 )
 from intake.model import DocumentText
-from intake.outline import MATCH_CHARS, check_outline, heading_spans
+from intake.report.outline import MATCH_CHARS, check_outline, heading_spans
 from reference.campaigns import load_campaigns
 
 OUTLINE = load_campaigns()[2023].outline

@@ -17,8 +17,8 @@ from intake.documents.ocr import ocr_unavailable
 from intake.documents.plain import html_to_text
 from intake.limits import Limits
 from intake.model import RawMessage
-from intake.outline import LAYOUT_NOTE, check_outline, format_missing
 from intake.pipeline import IntakeContext, understand
+from intake.report.outline import LAYOUT_NOTE, check_outline, format_missing
 from notifier.render import render_email
 from tests.fixtures.documents import docx_from_lines, scanned_pdf
 from tests.fixtures.outline_reports import annex_report_lines

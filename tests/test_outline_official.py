@@ -17,8 +17,8 @@ from anyascii import anyascii
 
 from intake.documents import read_attachment
 from intake.model import DocumentText, OutlineSection
-from intake.outline import check_outline, format_missing
-from intake.sections import split_sections
+from intake.report.outline import check_outline, format_missing
+from intake.report.sections import split_sections
 from reference.campaigns import load_campaigns
 from reference.text import words
 from tests.fixtures.documents import reference_text

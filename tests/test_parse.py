@@ -11,9 +11,9 @@ from email.parser import BytesParser
 import mailparser
 import pytest
 
-from intake.charsets import decode_text
 from intake.limits import Limits
-from intake.parse import LimitExceeded, MessageRejected, ParseError, parse
+from intake.message.charsets import decode_text
+from intake.message.parse import LimitExceeded, MessageRejected, ParseError, parse
 
 SUBJECT = "Báo cáo năm 2024"
 _TONES = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}

@@ -2,7 +2,7 @@
 
 A header whose encoded word is invalid in its charset leaves lone surrogates
 in the decoded text; a body can carry a NUL. Both are made valid Unicode at
-one boundary (``intake.valid_text``) before anything is stored. And whatever
+one boundary (``intake.message.valid_text``) before anything is stored. And whatever
 a single message raises, while being understood or recorded, it ends as a
 quarantine record (hash, arrival, size, reason) and the others in its batch
 are recorded and marked.
@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from intake.message.valid_text import NOTE, is_valid, make_valid, valid
 from intake.model import RawMessage
 from intake.pipeline import last_resort
 from intake.sources.maildir import deliver
-from intake.valid_text import NOTE, is_valid, make_valid, valid
 from tests import mailfactory
 from tests.reliability import ARRIVED, tagged, write_config
 from workflow.app import App

@@ -30,7 +30,7 @@ from workflow.db import models
 REALMAIL = REPO.parent / "shared" / "realmail"
 ARRIVED = datetime(2024, 11, 20, 3, 0, tzinfo=UTC)
 MACHINE_LABELS = {"bounce", "feedback", "mdn", "noreply", "list_bulk", "auto_reply", "newsletter"}
-# What each machine label is stored as (intake.machine_mail.STORED_KIND): what it is, never "other".
+# What each machine label is stored as (intake.machine.machine_mail.STORED_KIND): what it is, never "other".
 KINDS = {
     "bounce": {"bounce", "receipt", "auto_reply", "list"},  # DSNs of success and delay too; a list's bounce
     "feedback": {"complaint"},
@@ -164,8 +164,8 @@ def test_bounce_gate_lets_through_every_bounce_flufl_knows():
     """flufl.bounce runs only behind ``may_be_bounce`` (it cost half of reading an ordinary message):
     every real message in which its detectors find failed recipients must pass the gate, and the
     gate must still skip most human mail, or it would save nothing."""
-    from intake.machine_mail import flufl_bounce, may_be_bounce
-    from intake.parse import MessageRejected, parse
+    from intake.machine.machine_mail import flufl_bounce, may_be_bounce
+    from intake.message.parse import MessageRejected, parse
 
     found, stopped, human, human_gated = 0, [], 0, 0
     for name, label, raw in corpus():

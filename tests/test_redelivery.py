@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from intake.identity import raw_fingerprint
+from intake.sender.identity import raw_fingerprint
 from intake.sources.maildir import deliver
 from intake.store import RawStore
 from tests import mailfactory

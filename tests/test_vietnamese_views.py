@@ -195,8 +195,8 @@ def _help_screens():  # type: ignore[no-untyped-def]
     import typer.main
     from typer._click.core import Context
 
-    from workflow.cli.commands import app
-    from workflow.cli.locale import install, translate_help_options, translate_typer
+    from interfaces.cli.commands import app
+    from interfaces.cli.locale import install, translate_help_options, translate_typer
 
     install()
     translate_typer()

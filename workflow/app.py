@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from reference.addresses import header_address
+from reference.addresses import normalise_address
 from reference.campaigns import Campaign, load_campaigns
 from reference.roster import Roster, load_roster
 from reference.time import zone
@@ -108,19 +108,37 @@ class App:
                 dispatch, deadline_at = campaigns[year]
                 session.merge(models.Campaign(year=year, dispatch=dispatch, deadline_at=deadline_at))
 
+    def own_addresses(self, year: int | None = None) -> frozenset[str]:
+        """The bot's own identities: never learned as an agency's, never answered, never written to.
+
+        With a year, the mailbox that year's dispatch names is one of them too.
+        """
+        smtp, mailbox = self.settings.smtp, self.settings.mailbox
+        raw = [smtp.from_, smtp.reply_to or ""]
+        if "@" in mailbox.username:
+            raw.append(mailbox.username)
+        campaign = self.campaigns.get(year) if year is not None else None
+        if campaign is not None and campaign.mailbox:
+            raw.append(campaign.mailbox)
+        return frozenset(a for a in (normalise_address(r) for r in raw) if a)
+
+    def staff_addresses(self, year: int | None = None) -> frozenset[str]:
+        """The bot's and the coordinators' addresses: never an agency's, whoever forwarded from them."""
+        coordinators = (normalise_address(a) for a in self.settings.coordinators.emails)
+        return self.own_addresses(year) | frozenset(a for a in coordinators if a)
+
+    @property
+    def own_domain(self) -> str:
+        """The domain of the bot's Message-IDs and content ids."""
+        return self.settings.smtp.from_address.rpartition("@")[2] or "tdc-intake.invalid"
+
+    def reporting_address(self, year: int) -> str:
+        """Where reports go: the mailbox the dispatch names, else where the bot's mail is answered."""
+        campaign = self.campaigns.get(year)
+        if campaign is not None and campaign.mailbox:
+            return campaign.mailbox
+        return self.settings.smtp.reply_address
+
     def close(self) -> None:
         if self._db is not None:
             self._db.dispose()
-
-
-def own_addresses(app: App) -> frozenset[str]:
-    addresses = {app.settings.smtp.from_address}
-    if app.settings.smtp.reply_to:
-        addresses.add(header_address(app.settings.smtp.reply_to).lower())
-    if app.settings.mailbox.source == "imap" and "@" in app.settings.mailbox.username:
-        addresses.add(app.settings.mailbox.username.lower())
-    return frozenset(a for a in addresses if a)
-
-
-def own_domain(app: App) -> str:
-    return app.settings.smtp.from_address.rpartition("@")[2] or "tdc-intake.invalid"

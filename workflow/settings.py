@@ -171,7 +171,7 @@ class ClassifierConfig(_Section):
 
 
 class WebConfig(_Section):
-    """The coordinators' web board (workflow.web); see the [web] section of config/tdc.example.toml."""
+    """The coordinators' web board (interfaces.web); see the [web] section of config/tdc.example.toml."""
 
     enabled: bool = False  # also serve the board from `tdc-bot run`
     host: str = "127.0.0.1"

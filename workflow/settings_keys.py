@@ -1,7 +1,7 @@
 """Every key the configuration file may hold, as plain data (standard library only).
 
 Why a copy of what ``workflow.settings`` declares: the command line's fast
-lane (``workflow.cli.fast_lane``) reads the file without importing pydantic,
+lane (``interfaces.cli.fast_lane``) reads the file without importing pydantic,
 and must still not run on a file with a misspelt or unknown key; it hands
 such a file to the full validation, which names the key and the reason.
 ``tests/test_fast_lane.py`` checks this table against the Settings model, so

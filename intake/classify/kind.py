@@ -34,7 +34,7 @@ from intake.classify.zones import (
     is_reply_subject,
 )
 from intake.documents.numbering import numbered_headings
-from intake.machine_mail import STORED_KIND
+from intake.machine.machine_mail import STORED_KIND
 from intake.model import BODY, FILE, LINK, PHOTOS, DocumentText, Envelope, GuardVerdict
 from reference.text import words
 

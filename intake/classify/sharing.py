@@ -9,7 +9,7 @@ from that address (and the acknowledgement is addressed there by the workflow).
 
 Reply-To is the sender's word, but these robots only send for the account
 that shared: a forged notice fails the service's DMARC (google.com rejects),
-which the sender check (``intake.identity``) reports like any other forgery.
+which the sender check (``intake.sender.identity``) reports like any other forgery.
 """
 from __future__ import annotations
 

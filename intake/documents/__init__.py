@@ -13,8 +13,8 @@ import logging
 import zipfile
 from pathlib import PurePosixPath
 
-from intake.containers import has_macros, is_ole2, is_zip
 from intake.documents.budget import Budget, DocLimits
+from intake.documents.containers import has_macros, is_ole2, is_zip
 from intake.documents.doc import read_doc
 from intake.documents.docx import read_docx
 from intake.documents.ocr import ocr_image, ocr_unavailable

@@ -22,9 +22,9 @@ from pathlib import Path
 
 from lxml import etree
 
-from intake.containers import is_encrypted_office
 from intake.documents import legacy_vn
 from intake.documents.budget import Budget
+from intake.documents.containers import is_encrypted_office
 from intake.documents.numbering import (
     LevelTracker,
     Numbered,

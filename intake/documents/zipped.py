@@ -1,7 +1,7 @@
 """Zip attachments: each member read as a document of its own, after bomb checks.
 
 Provinces zip the report with its annexes (sometimes a zip of zips). The
-whole archive is checked by intake.containers before anything is opened.
+whole archive is checked by intake.documents.containers before anything is opened.
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import zipfile
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
-from intake.containers import check_zip
 from intake.documents.budget import DocLimits
+from intake.documents.containers import check_zip
 from intake.model import DocumentText
 
 ReadFn = Callable[[str, str, bytes, DocLimits, int], list[DocumentText]]

@@ -16,7 +16,7 @@ walks their text, line by line and branch by branch (:mod:`.structure`,
 own ``Message`` (:mod:`.headers`): the boundary, the nesting
 (``message/rfc822``, ``message/global``, digests, delivery-status blocks) and
 every header line are the ones the parser will see. So is what
-:mod:`intake.parse` parses again inside a message: a forward it decodes, a
+:mod:`intake.message.parse` parses again inside a message: a forward it decodes, a
 multipart whose boundary it guesses, a header block it repairs
 (:mod:`.rereads`). Both are checked against the real thing, message by
 message, on the real-mail corpus and on generated structures
@@ -39,8 +39,8 @@ from __future__ import annotations
 
 import logging
 
-from intake.header_repair import without_leading_blank_lines
 from intake.limits import Limits
+from intake.message.header_repair import without_leading_blank_lines
 from intake.precheck.budget import (
     OverBudget,
     Tally,
@@ -73,19 +73,19 @@ __all__ = [
 
 
 def count(raw: bytes, limits: Limits) -> Tally:
-    """The tally of one parse of ``raw`` by intake.parse; raises OverBudget at the first unit over a limit."""
+    """The tally of one parse of ``raw`` by intake.message.parse; raises OverBudget at the first unit over a limit."""
     tally = Tally(limits)
     walk = Walk(Reader(raw), tally)
     try:
         walk.run()
         walk_rereads(walk.rereads, tally)
     except (ParserStops, RecursionError):
-        pass  # the parser raises at the same place: intake.parse then quarantines the message as unreadable
+        pass  # the parser raises at the same place: intake.message.parse then quarantines the message as unreadable
     return tally
 
 
 def passes(raw: bytes, limits: Limits) -> list[Tally]:
-    """The tally of each parse intake.parse may take of ``raw``: the first, and the repaired one it takes
+    """The tally of each parse intake.message.parse may take of ``raw``: the first, and the repaired one it takes
     when the first finds no sender. The same leading blank lines are dropped first, so both read the same
     header block."""
     raw = without_leading_blank_lines(raw)
@@ -99,13 +99,13 @@ def passes(raw: bytes, limits: Limits) -> list[Tally]:
 def precheck(raw: bytes, limits: Limits) -> str | None:
     """A quarantine reason when parsing the message would build more than the limits allow, else None.
 
-    The repaired second parse (taken by intake.parse when the first finds no
+    The repaired second parse (taken by intake.message.parse when the first finds no
     sender) is counted on its own: each parse must fit the budget. A fault
     in this code quarantines the message (with the error named) rather than
     hand the parser what the budget could not judge.
     """
     if len(raw) > limits.max_message_bytes or not raw or raw.isspace():
-        return None  # intake.parse refuses these without parsing them
+        return None  # intake.message.parse refuses these without parsing them
     try:
         passes(raw, limits)
     except OverBudget as over:

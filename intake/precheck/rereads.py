@@ -1,6 +1,6 @@
-"""Bytes that intake.parse hands to the parser again, inside the same message, walked like the message.
+"""Bytes that intake.message.parse hands to the parser again, inside the same message, walked like the message.
 
-intake.parse does more than one parse per message, and each builds parts:
+intake.message.parse does more than one parse per message, and each builds parts:
 
 * a ``message/rfc822`` sent base64- or quoted-printable-encoded is decoded and
   parsed (``_decode_encoded_forward``): 44 MB of decoded parts hide in 58 MB
@@ -9,7 +9,7 @@ intake.parse does more than one parse per message, and each builds parts:
   boundary guessed from its ``--`` lines (``_guess_boundary``,
   ``_reparse_with_boundary``);
 * a message whose sender cannot be read is parsed again with its header block
-  repaired (``intake.header_repair``), which can turn a Content-Type line the
+  repaired (``intake.message.header_repair``), which can turn a Content-Type line the
   first parse saw as body into the header that makes it a multipart.
 
 The first two add to the message's tally; the third is a parse of its own,
@@ -22,26 +22,26 @@ import re
 from email import policy
 from email.message import Message
 
-from intake.large_bodies import parse_bytes
+from intake.message.large_bodies import parse_bytes
 from intake.precheck.budget import OverBudget, Tally, encoded_forward_reason, too_many_header_lines_reason
 from intake.precheck.headers import all_headers, header_text
 from intake.precheck.lines import Reader
 from intake.precheck.structure import Reread, Walk
 
-# intake.mime_parts._BOUNDARY_LINE on bytes: its str ``\s`` also matches \x1c-\x1f
+# intake.message.mime_parts._BOUNDARY_LINE on bytes: its str ``\s`` also matches \x1c-\x1f
 # (non-ASCII bytes are surrogates there).
 _EDGE = rb"[0-9A-Za-z'()+_,./:=?-]"
 _TOKEN = _EDGE + rb"[0-9A-Za-z'()+_,./:=? -]{0,68}" + _EDGE
 _TAIL = rb")[\s\x1c-\x1f]*$"
 _FIRST_AT_START = re.compile(rb"--(" + _TOKEN + _TAIL, re.MULTILINE)
 _EOL_AT_END = re.compile(r"(\r\n|\r|\n)\Z")  # feedparser.NLCRE_eol
-_WRITE = policy.compat32.clone(mangle_from_=False)  # intake.parse's as_string policy
+_WRITE = policy.compat32.clone(mangle_from_=False)  # intake.message.parse's as_string policy
 EXACT_FORWARD_BYTES = 4 * 1024 * 1024  # an encoded forward with parts before decoding is written out up to this size
 _FIRST_AFTER_NEWLINE = re.compile(rb"\n--(" + _TOKEN + _TAIL, re.MULTILINE)  # a literal first byte: a fast search
 
 
 def guessed_boundary(data: bytes, start: int, end: int) -> str | None:
-    """``intake.mime_parts._guess_boundary`` on ``data[start:end]``, without listing every ``--`` line.
+    """``intake.message.mime_parts._guess_boundary`` on ``data[start:end]``, without listing every ``--`` line.
 
     It takes the first boundary-like line and wants one more that starts the
     same way; the search for that one is a single regular expression.
@@ -58,7 +58,7 @@ def guessed_boundary(data: bytes, start: int, end: int) -> str | None:
 
 
 def decoded_forward(reread: Reread) -> bytes | None:
-    """The bytes ``intake.mime_parts._decode_encoded_forward`` parses, or None where it gives up.
+    """The bytes ``intake.message.mime_parts._decode_encoded_forward`` parses, or None where it gives up.
 
     It decodes the enclosed message as the parser read it, written out again
     (``as_string``). When the parser found no part inside (the usual case: a
@@ -67,7 +67,7 @@ def decoded_forward(reread: Reread) -> bytes | None:
     the same code, and then the body as it is in the bytes (the generator
     writes a body's text as it was, its line endings aside, which neither
     decoding counts). Otherwise the enclosed message is parsed and written
-    out by the standard library as intake.parse does, within
+    out by the standard library as intake.message.parse does, within
     :data:`EXACT_FORWARD_BYTES`; a larger one raises OverBudget.
     """
     reader, inner = reread.reader, reread.inner
@@ -98,7 +98,7 @@ def decoded_forward(reread: Reread) -> bytes | None:
 
 
 def _written_out(text: bytes | memoryview, in_multipart: bool) -> bytes | None:
-    """An encoded text the parser found parts in, parsed and written out again as intake.parse does.
+    """An encoded text the parser found parts in, parsed and written out again as intake.message.parse does.
 
     Only a crafted text has parts before decoding; what the generator makes
     of it cannot be told from the bytes, so the standard library is asked,
@@ -113,7 +113,7 @@ def _written_out(text: bytes | memoryview, in_multipart: bool) -> bytes | None:
 
 
 def _as_string(message: Message) -> bytes | None:
-    """``as_string`` as intake.parse calls it, encoded as it encodes it; None where that raises (it does too)."""
+    """``as_string`` as intake.message.parse calls and encodes it; None where that raises (it does too)."""
     try:
         return message.as_string(maxheaderlen=0, policy=_WRITE).encode("ascii", "surrogateescape")
     except (UnicodeError, TypeError, ValueError, LookupError):
@@ -138,7 +138,7 @@ def _guessed_walk(reread: Reread, boundary: str, tally: Tally) -> Walk:
 
     The text is walked where it lies, behind that one header line; a type
     with a line break in it (crafted: the parser keeps it) makes more than
-    one line, and is then written out in front of a copy, as intake.parse does.
+    one line, and is then written out in front of a copy, as intake.message.parse does.
     """
     value = f'{reread.content_type}; boundary="{boundary}"'
     if "\r" in value or "\n" in value:
@@ -170,8 +170,8 @@ def walk_rereads(pending: list[Reread], tally: Tally) -> None:
 
 # ---------------------------------------------------------------- the repaired second parse
 
-_MBOX_FROM = re.compile(rb"From \S")  # intake.header_repair keeps it as the first line
-# A line intake.header_repair changes or drops with a note: not a continuation, not "name:", not blank. Found by
+_MBOX_FROM = re.compile(rb"From \S")  # intake.message.header_repair keeps it as the first line
+# A line intake.message.header_repair changes or drops with a note: not a continuation, not "name:", not blank. Found by
 # the line ending before it (a literal first byte is searched at C speed), the first line apart.
 _UNCLEAN_LINE = rb"(?![ \t]|[\x21-\x39\x3b-\x7e]+:)[ \t\r\x0b\x0c]*[^ \t\r\n\x0b\x0c]"
 _UNCLEAN_FIRST = re.compile(_UNCLEAN_LINE)
@@ -180,7 +180,7 @@ _HEAD_WINDOW = 64 * 1024
 
 
 def head_end(raw: bytes) -> int:
-    """Where ``intake.header_repair`` ends the header block: the first ``\\r?\\n\\r?\\n`` (the end if none).
+    """Where ``intake.message.header_repair`` ends the header block: the first ``\\r?\\n\\r?\\n`` (the end if none).
 
     Searched window by window, so the usual few kilobytes of headers cost
     what they are, whichever line ending the message uses.
@@ -197,14 +197,14 @@ def head_end(raw: bytes) -> int:
 
 
 def repaired_message(raw: bytes, max_lines: int) -> bytes | None:
-    """What intake.parse parses a second time when the first parse finds no sender; None if it would not.
+    """What intake.message.parse parses a second time when the first parse finds no sender; None if it would not.
 
-    ``intake.header_repair.repair_header_block`` runs only when a line of the
+    ``intake.message.header_repair.repair_header_block`` runs only when a line of the
     header block needs it, which a regular expression tells first. A header
     block over four times the header-line budget is not copied and repaired:
     the second parse would read it all as headers, so OverBudget is raised.
     """
-    from intake.header_repair import repair_header_block
+    from intake.message.header_repair import repair_header_block
 
     end = head_end(raw)
     start = 0

@@ -8,9 +8,9 @@ trampoline runs them, so nesting costs a list entry rather than a Python
 stack frame. Nothing is kept per line or per body: header lines are counted
 as they are read, bodies are skipped by :class:`~intake.precheck.lines.Reader`.
 
-What :mod:`intake.parse` reads again inside a message (a forward it decodes,
+What :mod:`intake.message.parse` reads again inside a message (a forward it decodes,
 a multipart whose boundary it guesses) is noted as a :class:`Reread` for
-:mod:`intake.precheck.rereads`; the walk notes where ``intake.mime_parts._walk``
+:mod:`intake.precheck.rereads`; the walk notes where ``intake.message.mime_parts._walk``
 reaches (its ``depth``, status parts it does not enter) to know which.
 """
 from __future__ import annotations
@@ -33,13 +33,13 @@ from intake.precheck.headers import (
 )
 from intake.precheck.lines import BLANK, CR, Line, Position, Reader, delimiter_kind
 
-# intake.mime_parts._STATUS_TYPES: it keeps these as text and walks nothing inside them.
+# intake.message.mime_parts._STATUS_TYPES: it keeps these as text and walks nothing inside them.
 STATUS_TYPES = frozenset({
     "message/delivery-status", "message/disposition-notification", "text/rfc822-headers",
     "message/global-delivery-status", "message/global-headers", "message/feedback-report",
     "message/global-disposition-notification",
 })
-FORWARD_TYPES = ("message/rfc822", "message/global")  # what intake.mime_parts._forward opens
+FORWARD_TYPES = ("message/rfc822", "message/global")  # what intake.message.mime_parts._forward opens
 COMPILE_WORK = 2_500  # re.compile of a multipart's delimiter pattern, per boundary character, in header-work units
 MIME_HEADERS = (b"content-type", b"content-transfer-encoding", b"content-disposition")
 # Longer than this, a MIME header is refused unread: none in real mail comes near, the parser copies it and reads
@@ -49,7 +49,7 @@ MAX_MIME_HEADER_BYTES = 1024 * 1024
 
 class ParserStops(Exception):
     """The standard library raises on this header (an RFC 2231 section number too long for ``int``...):
-    the real parse ends here too, and intake.parse quarantines the message as unreadable."""
+    the real parse ends here too, and intake.message.parse quarantines the message as unreadable."""
 
 
 @dataclass
@@ -57,8 +57,9 @@ class Node:
     """One entity the parser makes, as far as its children need to know."""
 
     content_type: str
-    depth: int  # intake.mime_parts._walk's depth
-    walked: bool  # whether intake.mime_parts._walk reads it (not inside a status part, not past max_nesting_depth)
+    depth: int  # intake.message.mime_parts._walk's depth
+    # whether intake.message.mime_parts._walk reads it (not inside a status part, not past max_nesting_depth)
+    walked: bool
     content_type_size: int  # characters of its Content-Type: the parser reads it again for every child
 
 
@@ -74,7 +75,7 @@ class Entity:
 
 @dataclass
 class Reread:
-    """Bytes intake.parse hands to the parser again, inside the same message."""
+    """Bytes intake.message.parse hands to the parser again, inside the same message."""
 
     kind: str  # "forward" (an encoded message/rfc822 it decodes) or "guess" (a multipart without usable boundary)
     data: bytes
@@ -91,14 +92,14 @@ class Reread:
 
 @dataclass
 class Walk:
-    """One parse of one buffer (a message, or bytes intake.parse reads again inside it)."""
+    """One parse of one buffer (a message, or bytes intake.message.parse reads again inside it)."""
 
     reader: Reader
     tally: Tally
     depth: int = 0
     walked: bool = True
-    preset: str | None = None  # a Content-Type intake.parse writes in front of the bytes (a guessed boundary)
-    guessed: bool = False  # the top entity is one intake.parse made with a guessed boundary: not guessed again
+    preset: str | None = None  # a Content-Type intake.message.parse writes in front of the bytes (a guessed boundary)
+    guessed: bool = False  # the top entity is one intake.message.parse made with a guessed boundary: not guessed again
     rereads: list[Reread] = field(default_factory=list)
 
     def run(self) -> Entity:
@@ -154,7 +155,7 @@ class Walk:
         elif content_type.startswith("message/"):
             encoding = str(view.get("content-transfer-encoding", "")).strip().lower()
             if walked and content_type in FORWARD_TYPES and encoding in ("base64", "quoted-printable"):
-                # intake.parse reads the decoded message instead of this one, unless decoding fails
+                # intake.message.parse reads the decoded message instead of this one, unless decoding fails
                 outer, self.rereads = self.rereads, []
                 inner = yield node
                 outer.append(Reread("forward", data, 0, reader.mark(), depth, encoding=encoding, reader=reader,
@@ -267,7 +268,7 @@ class Walk:
             reader.skip()  # the epilogue
 
     def _maybe_guess(self, guess: bool, node: Node, start: int, end: int) -> None:
-        """A multipart the parser leaves as text: intake.parse guesses a boundary in it and parses it again."""
+        """A multipart the parser leaves as text: intake.message.parse guesses a boundary in it and parses it again."""
         if guess:
             self.rereads.append(Reread("guess", self.reader.data, start, end, node.depth,
                                        content_type=node.content_type))

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from intake.limits import Limits
+from intake.message.parse import MessageRejected, parse
 from intake.model import RawMessage
-from intake.parse import MessageRejected, parse
 from intake.pipeline import understand
 from reference.text import fold
 from tests.reliability import write_config

@@ -4,7 +4,7 @@ Each case is an attack that made a forged mail "verified" before: a split on
 ";" read an injected result out of a quoted string or an echoed MAIL FROM in
 a comment, and any header in the trusted server's name counted wherever it
 stood. Now ``authres`` parses the grammar, only fields above our server's own
-Received line count (its stamp zone, ``intake.trusted_server``: above that line
+Received line count (its stamp zone, ``intake.sender.trusted_server``: above that line
 and the run of verdict fields its milter writes directly under it), and
 contradicting results vouch for nothing.
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from intake.identity import FAIL, PASS, check_sender
-from intake.parse import parse
+from intake.message.parse import parse
+from intake.sender.identity import FAIL, PASS, check_sender
 
 TRUSTED = frozenset({"mx.tdc.example.vn"})
 AGENCY = "skhcn.tayninh.gov.vn"

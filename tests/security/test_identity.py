@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from intake.identity import UNVERIFIED_LABEL, parse_mailbox
+from intake.sender.identity import UNVERIFIED_LABEL, parse_mailbox
 from intake.sources.maildir import deliver
 from tests import mailfactory
 from tests.cli_helpers import cli_json, run_cli
@@ -26,7 +26,7 @@ from workflow.runtime.daemon import Daemon
 
 TRUSTED = 'trusted_authserv_id = "mx.tdc.example.vn"\n'
 TAY_NINH = "vanthu@skhcn.tayninh.gov.vn"
-# Our receiving server's own trace line: its verdicts stand above it (intake.trusted_server).
+# Our receiving server's own trace line: its verdicts stand above it (intake.sender.trusted_server).
 OUR_RECEIVED = ("Received: from mail.tayninh.gov.vn (mail.tayninh.gov.vn [203.0.113.5]) by mx.tdc.example.vn (Postfix) "
                 "with ESMTPS id 4XyZ; Wed, 20 Nov 2024 09:00:00 +0700")
 
@@ -319,8 +319,8 @@ def test_identity_parser(value, address):
 
 
 def test_verification_needs_an_aligned_pass_from_the_trusted_server():
-    from intake.identity import FAIL, PASS, UNCHECKED, check_sender
     from intake.model import Envelope
+    from intake.sender.identity import FAIL, PASS, UNCHECKED, check_sender
 
     def env(*results: str) -> Envelope:  # our server's verdicts stand above its own Received line
         return Envelope(message_id="<m@x>", subject="", from_addr=TAY_NINH, from_name="",

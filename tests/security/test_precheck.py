@@ -152,7 +152,7 @@ def test_a_large_attachment_and_dash_lines_in_a_body_are_not_parts():
 
 
 def test_over_the_size_limit_or_empty_is_left_to_the_parser():
-    """intake.parse refuses these itself without parsing them; nothing to count."""
+    """intake.message.parse refuses these itself without parsing them; nothing to count."""
     small = Limits(max_message_bytes=1_000)
     assert precheck(hostile_mime.multipart(b'multipart/mixed; boundary="p"', b"p", OVER), small) is None
     assert precheck(b"\r\n \r\n", LIMITS) is None

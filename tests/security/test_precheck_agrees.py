@@ -1,4 +1,4 @@
-"""The precheck's count is the parser's: checked against the standard library and intake.parse themselves.
+"""The precheck's count is the parser's: checked against the standard library and intake.message.parse themselves.
 
 The oracle is the real code with two counters added: ``FeedParser._new_message``
 (one call per part it builds) and ``FeedParser._parse_headers`` (the header
@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import intake.parse
+import intake.message.parse
 from intake.limits import Limits
 from intake.precheck import passes, precheck
 from intake.precheck.budget import Tally
@@ -34,7 +34,7 @@ GENERATED = settings(max_examples=400, deadline=None, suppress_health_check=[Hea
 
 
 class _Counted:
-    """What the instrumented parsers built: [parts, header lines] per parse of intake.parse (pass)."""
+    """What the instrumented parsers built: [parts, header lines] per parse of intake.message.parse (pass)."""
 
     passes: list[list[int]] = [[0, 0]]
 
@@ -73,40 +73,40 @@ def walk_counts(raw: bytes) -> tuple[int, int]:
 
 
 def intake_parse_counts(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[list[tuple[int, int]], bool]:
-    """(parts, header lines) of each pass of intake.parse over the message, and whether it raised on the way."""
+    """(parts, header lines) of each pass of intake.message.parse over the message, and whether it raised on the way."""
     _Counted.passes = [[0, 0]]
-    repair = intake.parse.repair_header_block
+    repair = intake.message.parse.repair_header_block
 
     def counted_repair(head: bytes) -> tuple[bytes, list[str]]:
         repaired = repair(head)
         if repaired[1]:
-            _Counted.passes.append([0, 0])  # intake.parse parses again: a second pass
+            _Counted.passes.append([0, 0])  # intake.message.parse parses again: a second pass
         return repaired
 
     with monkeypatch.context() as patch:
         patch.setattr(email.parser, "FeedParser", CountingFeedParser)
-        patch.setattr(intake.parse, "repair_header_block", counted_repair)
+        patch.setattr(intake.message.parse, "repair_header_block", counted_repair)
         raised = False
         try:
-            intake.parse.parse(raw, UNLIMITED)
-        except intake.parse.MessageRejected:
+            intake.message.parse.parse(raw, UNLIMITED)
+        except intake.message.parse.MessageRejected:
             pass
-        except Exception:  # noqa: BLE001 - intake.parse has faults of its own; the pipeline quarantines them
+        except Exception:  # noqa: BLE001 - intake.message.parse has faults of its own; the pipeline quarantines them
             raised = True
     return [(p[0], p[1]) for p in _Counted.passes], raised
 
 
 def precheck_counts(raw: bytes) -> list[tuple[int, int]]:
-    """(parts, header lines) the precheck finds for each pass intake.parse may take."""
+    """(parts, header lines) the precheck finds for each pass intake.message.parse may take."""
     if not raw or raw.isspace():
         return [(0, 0)]
     return [(tally.parts, tally.header_lines) for tally in passes(raw, UNLIMITED)]
 
 
 def assert_same_passes(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each pass intake.parse takes builds what the precheck counted for it. The precheck also counts the
-    repaired pass when intake.parse found a sender and did not take it; where intake.parse raised half-way,
-    it counted at least what was built."""
+    """Each pass intake.message.parse takes builds what the precheck counted for it. The precheck also counts
+    the repaired pass when the parser found a sender and did not take it; where the parser raised half-way, it
+    counted at least what was built."""
     parsed, raised = intake_parse_counts(raw, monkeypatch)
     counted = precheck_counts(raw)
     assert len(counted) >= len(parsed), (parsed, counted)

@@ -260,8 +260,8 @@ TRICKY_CHARS = ("\u202e", "\u200b")
 
 
 def test_bidi_and_zero_width_characters_are_neutralised_in_the_boards_file_names(tmp_path: Path) -> None:
+    from interfaces.web.server import start_in_thread
     from tests.servers.common import free_port
-    from workflow.web.server import start_in_thread
 
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'tdc.db'}")
     msg = EmailMessage()

@@ -50,8 +50,8 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-
 @pytest.fixture(scope="module")
 def season(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The demo season replayed through the real daemon, then served by the board."""
+    from interfaces.web.server import start_in_thread
     from workflow.operations.demo import run_demo
-    from workflow.web.server import start_in_thread
 
     result = run_demo(tmp_path_factory.mktemp("season") / "demo", year=YEAR, agencies=12, seed=3,
                       console=Console(file=io.StringIO(), width=120))

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from interfaces.web.pages import attachment_disposition, parse_day, safe_next
+from interfaces.web.security import LoginLimiter, same_origin
 from tests.cli_helpers import TDC_BOT, run_cli, wait_for, write_config
 from tests.servers.common import free_port
 from workflow import accounts
 from workflow.app import App
 from workflow.settings import ConfigError, load_config
-from workflow.web.pages import attachment_disposition, parse_day, safe_next
-from workflow.web.security import LoginLimiter, same_origin
 
 PASSWORD = "một mật khẩu đủ dài"
 
@@ -160,7 +160,7 @@ PROXY = {"X-TDC-Proxy-Secret": PROXY_SECRET}  # what our proxy adds to every req
 @pytest.fixture
 def served(tmp_path: Path, monkeypatch):  # type: ignore[no-untyped-def]
     """A board on an empty season, with one account, the trusted-header login on for a proxy on 127.0.0.1."""
-    from workflow.web.server import start_in_thread
+    from interfaces.web.server import start_in_thread
 
     monkeypatch.setenv(PROXY_ENV, PROXY_SECRET)
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'tdc.db'}",
@@ -238,7 +238,7 @@ def test_trusted_header_login(served) -> None:
 
 
 def test_trusted_header_is_ignored_by_default(tmp_path: Path) -> None:
-    from workflow.web.server import start_in_thread
+    from interfaces.web.server import start_in_thread
 
     app = App.load(str(write_config(tmp_path, f"sqlite:///{tmp_path / 'tdc.db'}")))
     with app.db.transaction() as s:

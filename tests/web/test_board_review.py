@@ -93,10 +93,10 @@ def _junk() -> bytes:
 
 @pytest.fixture(scope="module")
 def board(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from interfaces.web.server import start_in_thread
     from tests.servers.common import free_port
     from workflow.season import contact_sheet
     from workflow.season.reminders import send_reminders
-    from workflow.web.server import start_in_thread
 
     tmp_path = tmp_path_factory.mktemp("board-review")
     config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}",

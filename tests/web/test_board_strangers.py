@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from interfaces.web.security import load_secret
 from tests.cli_helpers import TDC_BOT, run_cli, wait_for, write_config
 from tests.servers.common import free_port
 from tests.web.test_board_http import PASSWORD, PROXY, PROXY_ENV, PROXY_SECRET, call, client, login, token
@@ -35,7 +36,6 @@ from workflow import accounts
 from workflow.app import App
 from workflow.db.engine import Database
 from workflow.operations.backup import create_backup, restore_backup
-from workflow.web.security import load_secret
 
 USER = "dieuphoi@example.vn"
 KEY_FILE = "web-secret.key"  # the signing key's default name beside the store (workflow.accounts.SECRET_FILE)
@@ -43,7 +43,7 @@ KEY_FILE = "web-secret.key"  # the signing key's default name beside the store (
 
 # --- a board per test ----------------------------------------------------------------------------
 def _board(tmp_path: Path, db_url: str, extra: str = "") -> Iterator[dict[str, Any]]:
-    from workflow.web.server import start_in_thread
+    from interfaces.web.server import start_in_thread
 
     config = write_config(tmp_path, db_url, extra)
     app = App.load(str(config))
@@ -405,7 +405,7 @@ def test_sixty_guesses_at_once_get_no_more_checks_than_sixty_in_a_row(board_on: 
 # --- bodies -----------------------------------------------------------------------------------------
 def test_bodies_are_capped_before_anyone_is_logged_in(board: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
     base, port = board["base"], board["port"]
-    caplog.set_level(logging.INFO, logger="workflow.web")
+    caplog.set_level(logging.INFO, logger="interfaces.web")
     opener, jar = client()
     _, _, html = call(opener, f"{base}/login")
     cookie = ("Cookie", f"tdc_session={session_cookie(jar)}")

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from interfaces.web.views import coordinator_words
 from notifier.labels import audit_reason, stage_label
 from reference.roster import initials, load_roster, run_together
-from workflow.web.views import coordinator_words
 
 
 @pytest.mark.parametrize(("action", "stored", "shown"), [

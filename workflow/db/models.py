@@ -336,12 +336,12 @@ class IndicatorRow(Base):
     cumulative: Mapped[float | None] = mapped_column(Float)
     rate: Mapped[float | None] = mapped_column(Float)
     findings: Mapped[list] = mapped_column(default=list)
-    # The arithmetic checks as data: [{"code": "rate_mismatch", "text": "…"}] (intake.indicators.CHECK_CODES).
+    # The arithmetic checks as data: [{"code": "rate_mismatch", "text": "…"}] (intake.report.indicators.CHECK_CODES).
     checks: Mapped[list] = mapped_column(default=list)
 
 
 class User(Base):
-    """A coordinator who may log in to the web board (workflow.web); the password only as an Argon2 hash."""
+    """A coordinator who may log in to the web board (interfaces.web); the password only as an Argon2 hash."""
 
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -187,7 +187,7 @@ def check_database(url: str) -> list[Check]:
 def check_contacts(loaded: LoadedConfig, now: datetime) -> Check:
     """How many agencies owing this season's report have no confirmed contact to remind (a warning)."""
     from workflow.app import App
-    from workflow.season.reminders import OWING_STATES, own_addresses, reminder_recipients, season_year
+    from workflow.season.reminders import OWING_STATES, reminder_recipients, season_year
     from workflow.season.status import season_status
 
     name = "danh bạ liên hệ"
@@ -199,7 +199,7 @@ def check_contacts(loaded: LoadedConfig, now: datetime) -> Check:
         with app.db.sessions() as session:
             owing = [r for r in season_status(session, app.roster_base, year) if r.state in OWING_STATES]
             found = reminder_recipients(session, app.roster_base, [r.agency for r in owing], year,
-                                        own_addresses(app, year), app.settings.reminders)
+                                        app.staff_addresses(year), app.settings.reminders)
     except Exception as exc:  # noqa: BLE001 - the doctor reports, it never crashes
         return Check(name, WARN, f"không kiểm tra được ({type(exc).__name__})")
     finally:

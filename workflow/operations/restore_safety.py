@@ -33,7 +33,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from intake.identity import PASS
+from intake.sender.identity import PASS
 from notifier.labels import outbox_state_label
 from reference.addresses import normalise_address
 from workflow.db import models

@@ -26,9 +26,9 @@ from intake.documents import DocLimits
 from intake.documents.plain import body_text
 from intake.documents.sandbox import read_all
 from intake.limits import Limits
+from intake.message.parse import parse
 from intake.model import DocumentText
-from intake.parse import parse
-from intake.sections import split_sections
+from intake.report.sections import split_sections
 from reference.outline import OutlineSection
 from reference.text import words
 from workflow.db import models

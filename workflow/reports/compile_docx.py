@@ -26,7 +26,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 
-from intake.indicators import format_vn_number, format_vn_percent
+from intake.report.indicators import format_vn_number, format_vn_percent
 from notifier.docx_style import set_font
 from notifier.files import save_atomically
 from notifier.labels import state_label

@@ -27,10 +27,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from intake.documents.sandbox import read_all
-from intake.indicators import extract_indicators
 from intake.model import DocumentText
-from intake.outline import check_outline
 from intake.pipeline import LINK_REASON
+from intake.report.indicators import extract_indicators
+from intake.report.outline import check_outline
 from intake.store import RawStore, sanitize_filename
 from reference.numbers import vn_filesize
 from reference.time import VN

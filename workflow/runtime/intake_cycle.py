@@ -35,15 +35,15 @@ from sqlalchemy import func, literal, select, union_all, update
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 
 from intake.documents.budget import DocLimits
-from intake.identity import raw_fingerprint
-from intake.junk import RspamdClient
 from intake.limits import Limits
+from intake.machine.junk import RspamdClient
 from intake.model import RawMessage
 from intake.pipeline import IntakeContext, Understanding, known_delivery, last_resort, understand
+from intake.sender.identity import raw_fingerprint
 from intake.sources import Source, SourceError, make_source
 from intake.store import LOCK_MODE, RawStore, StoreError, make_dirs
 from reference.roster import Roster
-from workflow.app import App, own_addresses, own_domain
+from workflow.app import App
 from workflow.db import models
 from workflow.season.submissions import RecordContext, RecordResult, record, record_again
 
@@ -135,8 +135,8 @@ def intake_context(app: App, roster: Roster | None = None) -> IntakeContext:
         campaigns=app.campaigns,
         limits=limits_from(app),
         doc_limits=doc_limits_from(app),
-        own_addresses=own_addresses(app),
-        own_domain=own_domain(app),
+        own_addresses=app.own_addresses(),
+        own_domain=app.own_domain,
         review_threshold=app.settings.classifier.review_threshold,
         trusted_authserv_ids=app.settings.mailbox.trusted_authserv_ids or None,
         trusted_received_by=app.settings.mailbox.trusted_hosts,
@@ -148,7 +148,7 @@ def intake_context(app: App, roster: Roster | None = None) -> IntakeContext:
 def record_context(app: App, roster: Roster, now: datetime) -> RecordContext:
     """What recording needs besides the message, as the daemon sees it."""
     return RecordContext(roster=roster, campaigns=app.campaigns, reply_address=app.settings.smtp.reply_address,
-                         domain=own_domain(app), now=now, own_addresses=own_addresses(app))
+                         domain=app.own_domain, now=now, own_addresses=app.own_addresses())
 
 
 def rspamd_client(app: App) -> RspamdClient | None:

@@ -54,10 +54,8 @@ class ActionContext:
 
 def action_context(app: App, now: datetime, actor: str) -> ActionContext:
     """The context as the daemon would see it (same reply address, domain and own addresses)."""
-    from workflow.app import own_addresses, own_domain
-
-    return ActionContext(roster=app.roster, campaigns=app.campaigns, now=now, actor=actor, domain=own_domain(app),
-                         reply_address=app.settings.smtp.reply_address, own_addresses=own_addresses(app))
+    return ActionContext(roster=app.roster, campaigns=app.campaigns, now=now, actor=actor, domain=app.own_domain,
+                         reply_address=app.settings.smtp.reply_address, own_addresses=app.own_addresses())
 
 
 @dataclass

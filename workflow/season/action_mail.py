@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from intake.identity import parse_mailboxes
+from intake.sender.identity import parse_mailboxes
 from reference.addresses import normalise_address
 from workflow.db import models
 from workflow.season import states, submissions

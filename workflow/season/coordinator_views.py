@@ -2,7 +2,7 @@
 
 Plain functions returning JSON-ready dicts (no printing), shared by the CLI's
 ``review list`` / ``show`` and the web board, so neither interface imports the
-other. Moved here unchanged from ``workflow.cli.commands_actions``.
+other. Moved here unchanged from ``interfaces.cli.commands_actions``.
 """
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def unverified_claims(session: Session, roster: Any, slug: str, year: int) -> li
     """Messages claiming to be ``slug``'s report for ``year`` that our server did not vouch for."""
     from sqlalchemy import select
 
-    from intake.identity import FAIL
+    from intake.sender.identity import FAIL
 
     rows = session.scalars(select(models.Message).where(
         models.Message.submission_id.is_(None), models.Message.kind == "report", models.Message.status == "recorded",
@@ -198,7 +198,7 @@ def _message_summary(m: models.Message) -> dict[str, Any]:
 def _version(session: Session, m: models.Message, sub: models.Submission | None) -> dict[str, Any]:
     from sqlalchemy import select
 
-    from intake.identity import PASS, UNCHECKED, UNVERIFIED_LABEL
+    from intake.sender.identity import PASS, UNCHECKED, UNVERIFIED_LABEL
     from workflow.db import models
 
     indicators = session.scalars(select(models.IndicatorRow).where(models.IndicatorRow.message_id == m.id)

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from intake.identity import PASS, UNVERIFIED_LABEL
+from intake.sender.identity import PASS, UNVERIFIED_LABEL
 from notifier.digest_docx import DOCX_CONTENT_TYPE, status_table_docx
 from reference.addresses import header_address
 from workflow.db import models
@@ -30,8 +30,6 @@ from workflow.season.reminders import (
     agency_addresses,
     deadline_day,
     local_day,
-    message_domain,
-    own_addresses,
     require_campaign,
 )
 from workflow.season.status import StatusRow, season_status
@@ -318,7 +316,7 @@ def queue_digest(app: App, year: int, now: datetime, dry_run: bool = False) -> D
 
     with app.db.sessions() as session:
         data = build_digest(session, app.roster, app.campaigns, year, now, config=app.settings.reminders,
-                            exclude=own_addresses(app, year))
+                            exclude=app.staff_addresses(year))
         key = digest_key(data.date)
         already = session.scalar(select(models.OutboxEmail.id).where(models.OutboxEmail.dedupe_key == key))
     run = DigestRun(data=data, dedupe_key=key, recipients=coordinator_addresses(app))
@@ -340,13 +338,13 @@ def queue_digest(app: App, year: int, now: datetime, dry_run: bool = False) -> D
     context = data.template_context()
     if not data.one_line:
         chart = _chart(app, year, data.date)
-        context["chart_cid"] = f"chart.{data.date:%Y-%m-%d}@{message_domain(app)}"
+        context["chart_cid"] = f"chart.{data.date:%Y-%m-%d}@{app.own_domain}"
         attachments.append({"filename": chart.name, "content_type": "image/png", "path": str(chart.resolve()),
                             "inline_cid": context["chart_cid"]})
     try:
         with app.db.transaction() as session:
             row = queue_email(session, dedupe_key=key, kind="digest", template="digest", recipients=run.recipients,
-                              context=context, domain=message_domain(app), now=now, year=year,
+                              context=context, domain=app.own_domain, now=now, year=year,
                               attachments=attachments)
     except IntegrityError:
         row = None  # another daemon queued it between our check and our commit

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from intake.identity import PASS, UNCHECKED, domain_of
+from intake.sender.identity import PASS, UNCHECKED, domain_of
 from reference.addresses import GENERIC_MAIL_DOMAINS, normalise_address
 from reference.text import clip
 from workflow.db import models

@@ -2,7 +2,7 @@
 
 A returned email of ours is found by its per-email return path (VERP:
 ``baocao+b-<token>@…``, the envelope sender each outbox row is sent with,
-``intake.machine_mail.verp_address``) or by the Message-ID the bounce quotes;
+``intake.machine.machine_mail.verp_address``) or by the Message-ID the bounce quotes;
 the addresses that failed are the DSN's recipients (RFC 3464) among the
 email's own recipients. Intake states those facts
 (``Understanding.verp_tokens``, ``returned_recipients``,
@@ -40,7 +40,7 @@ def referenced_message_ids(u: Understanding, returned: bool = True) -> list[str]
     """Message-IDs this message refers to: its In-Reply-To/References and (``returned``) those of a returned message.
 
     The returned ones are intake's (``Understanding.returned_own_message_ids``,
-    read by intake.machine_mail from DSN/ARF parts, attached messages and quoted
+    read by intake.machine.machine_mail from DSN/ARF parts, attached messages and quoted
     headers): one parser of returned mail for the guards and for contact health.
     """
     env = u.envelope

@@ -359,35 +359,11 @@ class ReminderRun:
         return reminder_summary(self.as_data())
 
 
-def own_addresses(app: App, year: int | None = None) -> frozenset[str]:
-    """The bot's and the coordinators' addresses: never an agency's, whoever forwarded from them."""
-    s = app.settings
-    raw = [s.smtp.from_, s.smtp.reply_to or "", *s.coordinators.emails]
-    if "@" in s.mailbox.username:
-        raw.append(s.mailbox.username)
-    campaign = app.campaigns.get(year) if year is not None else None
-    if campaign is not None and campaign.mailbox:
-        raw.append(campaign.mailbox)
-    return frozenset(a for a in (normalise_address(r) for r in raw) if a)
-
-
-def reporting_address(app: App, year: int) -> str:
-    """Where reports go: the mailbox the dispatch names, else where the bot's mail is answered."""
-    campaign = app.campaigns.get(year)
-    if campaign is not None and campaign.mailbox:
-        return campaign.mailbox
-    return app.settings.smtp.reply_address
-
-
-def message_domain(app: App) -> str:
-    return app.settings.smtp.from_address.rpartition("@")[2] or "tdc-intake.invalid"
-
-
 def plan_for_app(app: App, year: int, now: datetime) -> DueReminders:
     with app.db.sessions() as session:
         return due_reminders(
             session, app.roster, app.campaigns, year, now, config=app.settings.reminders,
-            reporting_address=reporting_address(app, year), exclude=own_addresses(app, year),
+            reporting_address=app.reporting_address(year), exclude=app.staff_addresses(year),
         )
 
 
@@ -401,7 +377,7 @@ def send_reminders(app: App, year: int, now: datetime, dry_run: bool = False) ->
     run = ReminderRun(due=plan_for_app(app, year, now), dry_run=dry_run)
     if dry_run:
         return run
-    domain = message_domain(app)
+    domain = app.own_domain
     for planned in run.due.reminders:
         try:
             with app.db.transaction() as session:

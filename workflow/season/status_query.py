@@ -5,7 +5,7 @@ all day, and importing SQLAlchemy alone costs several times a bare Python
 start on a small machine. The same three queries serve both ways in:
 ``workflow.season.status`` runs them through a SQLAlchemy session (the
 board, the digest, exports, PostgreSQL), and the command line's fast lane
-(``workflow.cli.fast_lane``) runs them on Python's own ``sqlite3``. Values
+(``interfaces.cli.fast_lane``) runs them on Python's own ``sqlite3``. Values
 come back as the driver gives them (SQLite: text dates and JSON, 0/1; psycopg:
 datetimes, lists, booleans); the readers below accept both.
 
@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from intake.identity import PASS, UNVERIFIED_LABEL
+from intake.sender.identity import PASS, UNVERIFIED_LABEL
 
 if TYPE_CHECKING:
     from reference.roster import Roster

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from intake.identity import FAIL, UNCHECKED, UNVERIFIED_LABEL
-from intake.machine_mail import STORED_KIND
-from intake.outline import LAYOUT_NOTE
+from intake.machine.machine_mail import STORED_KIND
 from intake.pipeline import from_a_device, speaker
+from intake.report.outline import LAYOUT_NOTE
+from intake.sender.identity import FAIL, UNCHECKED, UNVERIFIED_LABEL
 from workflow.db import models
 from workflow.season import states
 from workflow.season.audit import BOT, audit

@@ -255,7 +255,7 @@ def _compile(app: App, year: int, directory: Path, now: datetime) -> Path | None
 def run_demo(directory: Path | str = "var/demo", year: int = 2024, agencies: int = 40, seed: int = 1,
              console: Console | None = None, progress: Callable[[DayLog], Any] | None = None) -> DemoResult:
     """Generate a season for ``year`` and replay it; prints the outcome and returns it."""
-    from workflow.season.reminders import campaign_opens, reporting_address
+    from workflow.season.reminders import campaign_opens
 
     console = console or Console()
     directory = Path(directory)
@@ -269,7 +269,7 @@ def run_demo(directory: Path | str = "var/demo", year: int = 2024, agencies: int
             raise DemoError(f"no campaign for {year} in the campaigns file; years: "
                             f"{', '.join(map(str, sorted(app.campaigns)))}")
         try:
-            plan = build_season(app.roster_base, campaign, reporting_address(app, year), agencies, seed,
+            plan = build_season(app.roster_base, campaign, app.reporting_address(year), agencies, seed,
                                 campaign_opens(campaign))
         except ValueError as exc:
             raise DemoError(str(exc)) from None
