@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from reference.addresses import normalise_address
 from reference.outline import OutlineSection
 from reference.roster import CONFIG_DIR
 from reference.text import fold, words
-from reference.time import VN as VIETNAM
+from reference.time import end_of_day
 from reference.toml_files import quoted, read_toml, shown
 
 DEFAULT_CAMPAIGNS_FILE = CONFIG_DIR / "campaigns.toml"
@@ -53,7 +53,7 @@ class Campaign:
 
     def deadline_at(self) -> datetime:
         """The first instant that is late: the day after the deadline, 00:00 in Vietnam."""
-        return datetime.combine(self.deadline + timedelta(days=1), time(0), tzinfo=VIETNAM)
+        return end_of_day(self.deadline)
 
     def is_on_time(self, arrived_at: datetime) -> bool:
         """Whether a report that arrived at ``arrived_at`` (server time, aware) met the deadline."""

@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from reference.time import VN, zone
+from reference.time import VN, vn_date, vn_timestamp, zone
 from workflow.settings import ConfigError, LoadedConfig, MailboxConfig, SmtpConfig, load_config
 
 OK = "OK"
@@ -129,7 +129,7 @@ def check_campaign_year(loaded: LoadedConfig, now: datetime) -> Check:
         return Check("chiến dịch năm nay", WARN,
                      f"chưa có chiến dịch năm {year}: thêm một khối [[campaign]] year = {year} vào "
                      "config/campaigns.toml")
-    deadline = campaign.deadline.strftime("%d/%m/%Y")
+    deadline = vn_date(campaign.deadline)
     dispatch = f"công văn {campaign.dispatch}, " if campaign.dispatch else "chưa có số công văn, "
     return _ok("chiến dịch năm nay", f"năm {year}: {dispatch}hạn {deadline}")
 
@@ -382,7 +382,7 @@ def check_clock(timezone_name: str, now: datetime) -> Check:
         return _fail(name, f"không có múi giờ {timezone_name!r} trên máy: cài gói tzdata (pip install tzdata)")
     if now.year < 2024:
         return _fail(name, f"đồng hồ hệ thống sai (năm {now.year}): bật đồng bộ giờ (timedatectl set-ntp true)")
-    local = now.astimezone(VN).strftime("%d/%m/%Y %H:%M")
+    local = vn_timestamp(now)
     extra = "" if timezone_name == "Asia/Ho_Chi_Minh" else f"; lịch chạy theo múi giờ {schedule_zone.key}"
     return _ok(name, f"bây giờ là {local} (Asia/Ho_Chi_Minh){extra}")
 

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from notifier.labels import agency_kind_label, state_label
 from notifier.safe_text import spreadsheet_text
-from reference.campaigns import VIETNAM
+from reference.time import local, vn_date
 from workflow.db import models
 from workflow.season.status import season_status
 
@@ -79,8 +79,8 @@ def gather(session: Session, roster: Roster, year: int) -> ExportData:
     status = [{
         "agency": r.agency, "name": r.name, "kind": r.kind, "kind_label": agency_kind_label(r.kind),
         "state": r.state, "state_label": state_label(r.state, capital=True),
-        "received_date": r.received_at.astimezone(VIETNAM).strftime("%d/%m/%Y") if r.received_at else "",
-        "received_at": r.received_at.astimezone(VIETNAM).isoformat() if r.received_at else None,
+        "received_date": vn_date(r.received_at),
+        "received_at": local(r.received_at).isoformat() if r.received_at else None,
         "on_time": r.on_time, "outline_missing": list(r.outline_missing), "versions": r.versions,
     } for r in rows]
     names = {r.agency: r.name for r in rows}

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reference.campaigns import VIETNAM, Campaign
+from reference.campaigns import Campaign
+from reference.time import VN
 from workflow.db import models
 
 Series = list[tuple[int, int]]  # (days to the deadline, reports received so far), days decreasing
@@ -27,7 +28,7 @@ def days_to_deadline(received: date, deadline: date) -> int:
     return (deadline - received).days
 
 
-def submission_series(session: Session, year: int, deadline: date, tz: ZoneInfo = VIETNAM) -> Series:
+def submission_series(session: Session, year: int, deadline: date, tz: ZoneInfo = VN) -> Series:
     """One point per day on which the count grew, in time order (days decreasing)."""
     arrivals = session.scalars(select(models.Submission.first_received_at).where(
         models.Submission.year == year, models.Submission.first_received_at.is_not(None)))

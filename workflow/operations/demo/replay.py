@@ -24,7 +24,7 @@ from sqlalchemy import event, select
 
 from intake.sources.maildir import deliver
 from notifier.labels import state_label
-from reference.time import VN
+from reference.time import VN, vn_timestamp
 from workflow.app import App
 from workflow.db import models
 from workflow.operations.demo.season import DemoMail, SeasonPlan, build_season
@@ -199,7 +199,7 @@ def _status_table(rows: list[StatusRow], year: int) -> Table:
     for column in ("#", "đơn vị", "trạng thái", "nhận lúc", "hạn", "thiếu mục"):
         table.add_column(column, no_wrap=column in ("#", "nhận lúc", "hạn"))
     for i, r in enumerate(rows, 1):
-        received = r.received_at.astimezone(VN).strftime("%d/%m/%Y %H:%M") if r.received_at else "—"
+        received = vn_timestamp(r.received_at)
         on_time = {True: "đúng hạn", False: "muộn", None: "—"}[r.on_time]
         gaps = ", ".join(r.outline_missing[:3]) + (", …" if len(r.outline_missing) > 3 else "")
         table.add_row(str(i), _short(r.name), state_label(r.state), received, on_time, gaps or "—")
