@@ -19,6 +19,7 @@ from reference.time import zone
 from workflow.db import models
 from workflow.db.engine import Database, startup_lock
 from workflow.settings import LoadedConfig, load_config
+from workflow.settings_keys import mark_checked, sqlite_file
 
 
 @dataclass
@@ -33,6 +34,9 @@ class App:
         # Fail now, not at the first email, on broken data files.
         app.roster_base  # noqa: B018 - the property loads and checks the file
         app.campaigns  # noqa: B018
+        database = sqlite_file(app.settings.database.url)
+        if database is not None:  # accepted: `status` may now take the fast lane on this content
+            mark_checked(database, app.config.digest)
         return app
 
     @property

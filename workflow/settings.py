@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 from reference.addresses import header_address
 from reference.time import zone
-from workflow.settings_keys import CONFIG_ENV, DEFAULT_DATABASE_URL
+from workflow.settings_keys import CONFIG_ENV, DEFAULT_DATABASE_URL, config_digest
 
 
 class _Section(BaseModel):
@@ -243,6 +243,7 @@ class LoadedConfig:
     source: str  # the file path, or EMBEDDED
     imap_password: str | None
     smtp_password: str | None
+    digest: str = ""  # settings_keys.config_digest of the content read: the fast lane runs on accepted content only
 
 
 def _is_loopback(host: str) -> bool:
@@ -470,10 +471,12 @@ def load_config(path: str | os.PathLike[str] | None = None, environ: dict[str, s
         path = env.get(CONFIG_ENV) or None
     data: dict[str, Any] = {}
     source = EMBEDDED
+    raw: bytes | None = None
     if path is not None:
         source = str(path)
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            raw = Path(path).read_bytes()
+            text = raw.decode("utf-8")
             data = tomllib.loads(text)
         except FileNotFoundError:
             raise ConfigError(source, [Problem("(tệp)", "không có tệp này")]) from None
@@ -503,4 +506,5 @@ def load_config(path: str | os.PathLike[str] | None = None, environ: dict[str, s
     if problems:
         raise ConfigError(source, problems)
     _apply_database_password(settings, env)
-    return LoadedConfig(settings=settings, source=source, imap_password=imap_password, smtp_password=smtp_password)
+    return LoadedConfig(settings=settings, source=source, imap_password=imap_password, smtp_password=smtp_password,
+                        digest=config_digest(raw))

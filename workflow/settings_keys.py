@@ -1,14 +1,17 @@
-"""Every key the configuration file may hold, as plain data (standard library only).
+"""What the command line's fast lane shares with the settings loader (standard library only).
 
-Why a copy of what ``workflow.settings`` declares: the command line's fast
-lane (``interfaces.cli.fast_lane``) reads the file without importing pydantic,
-and must still not run on a file with a misspelt or unknown key; it hands
-such a file to the full validation, which names the key and the reason.
-``tests/test_fast_lane.py`` checks this table against the Settings model, so
-a key added there and forgotten here fails the suite.
+Why: the fast lane (``interfaces.cli.fast_lane``) reads the configuration file
+without importing pydantic, and must still never run on a file the full
+validation (``workflow.settings``) would refuse. It does not judge the file
+itself: the full path, once it has accepted a file, notes its digest beside the
+SQLite database, and the lane runs only on content noted there. A changed file
+goes the full way once (which names any mistake with its key and reason), so
+there is one loader and no second list of keys to keep in step.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 CONFIG_ENV = "TDC_CONFIG"  # the configuration file when --config is not given
 DEFAULT_DATABASE_URL = "sqlite:///var/tdc.db"  # [database] url of the embedded defaults
@@ -38,105 +41,55 @@ def defaults_notice(cwd: str = ".") -> str | None:
             f"{where} (cơ sở dữ liệu tdc.db, hộp thư mail/, kho thư store/, thư đi outbox/). Mẫu cấu hình: "
             "config/tdc.example.toml.")
 
-SECTIONS: dict[str, frozenset[str]] = {
-    "database": frozenset({"url"}),
-    "storage": frozenset({"path"}),
-    "limits": frozenset(
-        {
-            "max_attachments",
-            "max_doc_chars",
-            "max_doc_pages",
-            "max_doc_seconds",
-            "max_header_lines",
-            "max_message_mb",
-            "max_open_multiparts",
-            "max_body_line_checks",
-            "max_page_megapixels",
-            "max_part_mb",
-            "max_parts",
-            "max_zip_members",
-            "max_zip_total_mb",
-            "message_memory_mb",
-            "message_seconds",
-        }
-    ),
-    "mailbox": frozenset(
-        {
-            "allow_insecure",
-            "batch_size",
-            "ca_file",
-            "cycle_limit",
-            "folder",
-            "host",
-            "idle",
-            "maildir",
-            "password_env",
-            "password_file",
-            "poll_seconds",
-            "port",
-            "processed_folder",
-            "processed_keyword",
-            "security",
-            "source",
-            "timeout",
-            "trusted_authserv_id",
-            "trusted_received_by",
-            "username",
-        }
-    ),
-    "smtp": frozenset(
-        {
-            "allow_insecure",
-            "backoff_seconds",
-            "ca_file",
-            "from",
-            "from_",
-            "host",
-            "max_attempts",
-            "max_per_recipient_per_day",
-            "max_stranger_acks_per_hour",
-            "outbox_dir",
-            "password_env",
-            "password_file",
-            "port",
-            "reply_to",
-            "security",
-            "timeout",
-            "transport",
-            "username",
-        }
-    ),
-    "coordinators": frozenset({"emails"}),
-    "schedule": frozenset({"digest_time", "lease_seconds", "outbox_seconds", "reminder_time", "timezone"}),
-    "classifier": frozenset({"review_threshold"}),
-    "reminders": frozenset(
-        {
-            "cc_others",
-            "days_before",
-            "enabled",
-            "firm_within_days",
-            "late_every_days",
-            "late_until_days",
-            "on_deadline_day",
-            "to_roles",
-        }
-    ),
-    "web": frozenset(
-        {
-            "enabled",
-            "host",
-            "login_attempts",
-            "login_delay_seconds",
-            "login_window_minutes",
-            "port",
-            "secret_key_env",
-            "secret_key_file",
-            "session_hours",
-            "trusted_header",
-            "trusted_header_secret_env",
-            "trusted_proxies",
-        }
-    ),
-    "junk": frozenset({"rspamd_junk_actions", "rspamd_password_env", "rspamd_url", "timeout", "trust_headers"}),
-}
-TOP_LEVEL: frozenset[str] = frozenset({"roster_dir", "campaigns_file"})
+CHECKED_SUFFIX = ".cau-hinh-da-kiem"  # beside the SQLite file: digests of configuration files the full path accepted
+CHECKED_KEEP = 16  # a few files in use at once (a test config, the real one); older digests are dropped
+
+
+def config_digest(text: bytes | None) -> str:
+    """What identifies one configuration's content; the embedded defaults (no file) have their own."""
+    import hashlib
+
+    return hashlib.sha256(b"(embedded defaults)" if text is None else b"file:" + text).hexdigest()
+
+
+def sqlite_file(url: object) -> Path | None:
+    """The file of a plain ``sqlite:///path`` URL (relative to the working directory, as SQLAlchemy reads it)."""
+    if not isinstance(url, str) or not url.startswith("sqlite:///"):
+        return None
+    path = url.removeprefix("sqlite:///")
+    if not path or path == ":memory:" or any(c in path for c in "?%#") or path.startswith("file:"):
+        return None
+    return Path(path)
+
+
+def _marker(database: Path) -> Path:
+    return database.with_name(database.name + CHECKED_SUFFIX)
+
+
+def _checked(database: Path) -> list[str]:
+    try:
+        with open(_marker(database), encoding="ascii") as handle:
+            return [line.strip() for line in handle.read(CHECKED_KEEP * 80).splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def was_checked(database: Path, digest: str) -> bool:
+    """Whether the full validation accepted this configuration content for this database."""
+    return digest in _checked(database)
+
+
+def mark_checked(database: Path, digest: str) -> None:
+    """Remember that the full validation accepted this content; best effort (a read-only folder: the lane waits)."""
+    import os
+
+    known = _checked(database)
+    if digest in known:
+        return
+    marker = _marker(database)
+    temporary = marker.with_name(marker.name + f".{os.getpid()}.tmp")
+    try:
+        temporary.write_text("\n".join([*known, digest][-CHECKED_KEEP:]) + "\n", encoding="ascii")
+        os.replace(temporary, marker)
+    except OSError:
+        temporary.unlink(missing_ok=True)

@@ -9,17 +9,17 @@ the full command line, which then does its usual checks and messages:
 
 * the arguments are exactly ``status`` with ``--year/-y N``, ``--json`` and
   ``--config/-c FILE`` (anything else, ``--help`` included: full path);
-* the configuration file parses, every key in it is a known key
-  (``workflow.settings_keys``) and the few it reads have the right type
-  (a misspelt key goes to the full validation, which names it);
+* the configuration file's content is one the full validation accepted for
+  this database (``workflow.settings_keys``: the full path notes the digest of
+  every file it accepts beside the SQLite file), so a misspelt key or a wrong
+  value goes the full way, which names it with its reason;
 * the database is a plain SQLite file that exists and is exactly at the
   migration head (``workflow.db.schema_head``), so nothing needs migrating;
 * the roster and campaign files load.
 
 It runs the same queries (``workflow.season.status_query``) and prints the
 same view (``interfaces.cli.status_view``) as the full path, which a test
-checks output for output. What it leaves to the other commands and to
-``tdc-bot config check``: checking values of keys ``status`` does not read.
+checks output for output.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workflow.settings_keys import CONFIG_ENV, DEFAULT_DATABASE_URL, SECTIONS, TOP_LEVEL
+from workflow.settings_keys import CONFIG_ENV, DEFAULT_DATABASE_URL, config_digest, sqlite_file, was_checked
 
 
 @dataclass(frozen=True)
@@ -86,43 +86,23 @@ def status_args(argv: list[str], environ: dict[str, str] | os._Environ[str]) -> 
     return StatusArgs(year=year, as_json=as_json, config=config)
 
 
-def _known_keys(data: dict[str, Any]) -> bool:
-    for key, value in data.items():
-        if key in TOP_LEVEL:
-            if not isinstance(value, str):
-                return False
-        elif key in SECTIONS:
-            if not isinstance(value, dict) or not set(value) <= SECTIONS[key]:
-                return False
-        else:
-            return False
-    return True
-
-
-def sqlite_file(url: object) -> Path | None:
-    """The file of a plain ``sqlite:///path`` URL (relative to the working directory, as SQLAlchemy reads it)."""
-    if not isinstance(url, str) or not url.startswith("sqlite:///"):
-        return None
-    path = url.removeprefix("sqlite:///")
-    if not path or path == ":memory:" or any(c in path for c in "?%#") or path.startswith("file:"):
-        return None
-    return Path(path)
-
-
 def peek_config(config: str | None) -> Peek | None:
     """What status needs from the configuration, or None when only the full validation may judge the file."""
     data: dict[str, Any] = {}
+    raw: bytes | None = None
     if config is not None:
         try:
-            data = tomllib.loads(Path(config).read_text(encoding="utf-8"))
+            raw = Path(config).read_bytes()
+            data = tomllib.loads(raw.decode("utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
             return None
-    if not _known_keys(data):
-        return None
-    database = sqlite_file(data.get("database", {}).get("url", DEFAULT_DATABASE_URL))
-    if database is None or not database.is_file():
-        return None
-    return Peek(database=database, roster_dir=data.get("roster_dir"), campaigns_file=data.get("campaigns_file"))
+    section = data.get("database", {})
+    database = sqlite_file(section.get("url", DEFAULT_DATABASE_URL) if isinstance(section, dict) else None)
+    if database is None or not database.is_file() or not was_checked(database, config_digest(raw)):
+        return None  # content the full path has not accepted for this database: it judges (and notes) it
+    roster_dir, campaigns_file = data.get("roster_dir"), data.get("campaigns_file")
+    return Peek(database=database, roster_dir=roster_dir if isinstance(roster_dir, str) else None,
+                campaigns_file=campaigns_file if isinstance(campaigns_file, str) else None)
 
 
 def at_head(conn: sqlite3.Connection) -> bool:
