@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from notifier.labels import agency_kind_label, state_label
 from notifier.safe_text import spreadsheet_text
-from reference.campaigns import VIETNAM
+from reference.time import VN as VIETNAM
 from workflow.db import models
 from workflow.season.status import season_status
 

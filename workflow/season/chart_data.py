@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reference.campaigns import VIETNAM, Campaign
+from reference.campaigns import Campaign
+from reference.time import VN as VIETNAM
 from workflow.db import models
 
 Series = list[tuple[int, int]]  # (days to the deadline, reports received so far), days decreasing
