@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypedDict
 
-from reference.outline import OutlineSection  # noqa: F401  (re-exported: intake stages read outlines through their own model)
+# Re-exported (the ``name as name`` form): intake stages read outlines through their own model.
+from reference.outline import OutlineSection as OutlineSection
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,21 @@ class GuardVerdict:
     reasons: list[str] = field(default_factory=list)
 
 
+class ClassificationRecord(TypedDict):
+    """A Classification as plain JSON-ready data (``Classification.as_dict``), for the CLI and the corpus tests."""
+
+    kind: str
+    agency: str | None
+    year: int | None
+    confidence: float
+    reasons: list[str]
+    delivery: str
+    links: list[str]
+    also: list[ClassificationRecord]
+    documents: list[str]
+    copied_to: str | None
+
+
 # How a report reached the mailbox (Classification.delivery).
 FILE, LINK, BODY, PHOTOS = "file", "link", "body", "photos"
 
@@ -136,7 +153,7 @@ class Classification:
     documents: list[str] = field(default_factory=list)
     copied_to: str | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> ClassificationRecord:
         return {
             "kind": self.kind,
             "agency": self.agency,

@@ -9,7 +9,7 @@ does not exist.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -37,6 +37,10 @@ _OUTLINE_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 class CampaignError(ValueError):
     """A campaign or outline file that cannot be trusted; the message names file, year and reason."""
+
+
+# Builds the error for one reason, already prefixed with the file and the year or outline it concerns.
+_Fail = Callable[[str], CampaignError]
 
 
 @dataclass(frozen=True)
@@ -165,7 +169,7 @@ def _parse_campaign(file: Path, index: int, table: dict[str, Any], outlines_dir:
     )
 
 
-def _optional_text(table: dict[str, Any], key: str, fail) -> str | None:
+def _optional_text(table: dict[str, Any], key: str, fail: _Fail) -> str | None:
     value = table.get(key)
     if value is None:
         return None
@@ -174,7 +178,7 @@ def _optional_text(table: dict[str, Any], key: str, fail) -> str | None:
     return value.strip() or None
 
 
-def _optional_date(table: dict[str, Any], key: str, fail) -> date | None:
+def _optional_date(table: dict[str, Any], key: str, fail: _Fail) -> date | None:
     value = table.get(key)
     if value is None:
         return None
@@ -226,7 +230,7 @@ def _read_outline(file: Path, key: str) -> tuple[OutlineSection, ...]:
     return tuple(sections)
 
 
-def _parse_section(table: dict[str, Any], fail) -> OutlineSection:
+def _parse_section(table: dict[str, Any], fail: _Fail) -> OutlineSection:
     code = table.get("code")
     if not isinstance(code, str) or not _SECTION_CODE_RE.match(code):
         if code is None:

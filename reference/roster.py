@@ -38,7 +38,7 @@ units). ``from_year``/``until_year`` are the same in every view of a slug.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -305,7 +305,7 @@ class Roster:
         return Roster(self._records, merged, tuple(problems))
 
 
-def _sort_key(item: tuple[_Record, Agency]) -> tuple:
+def _sort_key(item: tuple[_Record, Agency]) -> tuple[int, int, int, str]:
     record, view = item
     if view.kind == "ministry":
         return (0, record.order, 0, view.slug)
@@ -562,7 +562,8 @@ def _check_cross_references(records: dict[str, _Record], sources: dict[str, Path
     _check_same_year(records, sources)
 
 
-def _check_unique(records, sources, values, what: str, key: str) -> None:
+def _check_unique(records: dict[str, _Record], sources: dict[str, Path], values: Callable[[Agency], Iterable[str]],
+                  what: str, key: str) -> None:
     owner: dict[str, str] = {}
     for slug, record in records.items():
         for value in values(record.latest):

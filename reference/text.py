@@ -27,7 +27,7 @@ _TABLE_CAP = 50_000
 _MEMO_CHARS = 400
 
 
-class _AsciiTable(dict):
+class _AsciiTable(dict[int, str]):
     """Code point -> anyascii's transliteration, learned on first sight (``str.translate`` asks ``__missing__``)."""
 
     def __missing__(self, codepoint: int) -> str:

@@ -10,7 +10,7 @@ The whole chain (store → parse → guards → documents → classify) is
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -50,7 +50,7 @@ def _index_for(roster: Roster) -> NameIndex:
     return index
 
 
-def _dispatch_lookup():
+def _dispatch_lookup() -> Callable[[Mapping[int, Campaign], str], Campaign | None] | None:
     """campaign_for_dispatch if the campaigns module is there; classification
     must still work (on the other evidence) without it."""
     try:

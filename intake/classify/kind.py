@@ -35,7 +35,7 @@ from intake.classify.zones import (
 )
 from intake.documents.numbering import numbered_headings
 from intake.machine.machine_mail import STORED_KIND
-from intake.model import BODY, FILE, LINK, PHOTOS, DocumentText, Envelope, GuardVerdict
+from intake.model import BODY, FILE, LINK, PHOTOS, AttachmentPart, DocumentText, Envelope, GuardVerdict
 from reference.text import words
 
 PROGRAMME = re.compile(
@@ -164,7 +164,7 @@ def body_is_report(body: str) -> bool:
     return sum(1 for level, _ in numbered_headings(body) if level == 1) >= MIN_BODY_HEADINGS
 
 
-def _attachments(env: Envelope) -> list:
+def _attachments(env: Envelope) -> list[AttachmentPart]:
     found = [a for a in env.attachments if not a.inline]
     for inner in env.forwarded:
         found.extend(_attachments(inner))

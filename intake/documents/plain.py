@@ -60,7 +60,7 @@ class _TextOfHtml(HTMLParser):
         self._skipping = 0
         self._pre = 0
 
-    def handle_starttag(self, tag: str, attrs: list) -> None:
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP_TAGS:
             self._skipping += 1
         elif tag == "pre":

@@ -146,7 +146,9 @@ def _parse_date(msg: Message, defects: list[str]) -> datetime | None:
     result = parse_mail_date(unfold(str(raw)))
     for reason in result.reasons:
         defects.append(f"date: {reason}")
-    return result.value
+    # mail-parser ships no py.typed, so mypy sees Any; its DateResult declares ``value: datetime | None``.
+    value: datetime | None = result.value
+    return value
 
 
 _ANGLE_ADDR = re.compile(r"<[^<>]*>")

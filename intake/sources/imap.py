@@ -15,7 +15,7 @@ import imaplib
 import logging
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +37,10 @@ T = TypeVar("T")
 SECURITY_MODES = ("ssl", "starttls", "none")
 # RFC 2177 lets a server drop an IDLE client after 30 minutes; re-issue well before.
 IDLE_REISSUE_SECONDS = 25 * 60
+
+# What imapclient's ``fetch`` answers for one message: data item (b"BODY[]", b"INTERNALDATE", ...) -> value, already
+# parsed (bytes, datetime, int). imapclient ships no types, so the values are only trusted after an isinstance check.
+FetchedItems = dict[bytes, object]
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,7 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, (OSError, imaplib.IMAP4.abort, EOFError))
 
 
-def _has_new_mail(responses: list) -> bool:
+def _has_new_mail(responses: Iterable[object]) -> bool:
     """EXISTS/RECENT untagged responses are how a server announces arrivals."""
     for response in responses:
         if isinstance(response, tuple) and len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT"):
@@ -89,7 +93,7 @@ def _has_new_mail(responses: list) -> bool:
     return False
 
 
-def _says_bye(responses: list) -> bool:
+def _says_bye(responses: Iterable[object]) -> bool:
     return any(isinstance(r, tuple) and r and r[0] == b"BYE" for r in responses)
 
 
@@ -265,17 +269,18 @@ class ImapSource:
         # "n:*" always matches the newest message, even below n: filter here.
         return uidvalidity, sorted(uid for uid in client.search(criteria) if uid > last)
 
-    def _fetch_batch(self, client: IMAPClient, uidvalidity: int, uids: list[int]) -> dict[int, dict]:
+    def _fetch_batch(self, client: IMAPClient, uidvalidity: int, uids: list[int]) -> dict[int, FetchedItems]:
         if self._uidvalidity != uidvalidity:  # checked again after any reconnect
             raise SourceError(f"IMAP {self._describe()}: hộp thư được đánh số lại (UIDVALIDITY đổi) giữa lượt; "
                               "lượt sau đọc lại")
-        return client.fetch(uids, ["BODY.PEEK[]", "INTERNALDATE", "RFC822.SIZE"])
+        fetched: dict[int, FetchedItems] = client.fetch(uids, ["BODY.PEEK[]", "INTERNALDATE", "RFC822.SIZE"])
+        return fetched
 
-    def _raw_message(self, uidvalidity: int, uid: int, data: dict) -> RawMessage:
-        raw = data.get(b"BODY[]") or b""
+    def _raw_message(self, uidvalidity: int, uid: int, data: FetchedItems) -> RawMessage:
+        raw = data.get(b"BODY[]")
         return RawMessage(
             source_key=f"imap:{self.settings.folder}:{uidvalidity}:{uid}",
-            raw=bytes(raw),
+            raw=bytes(raw) if isinstance(raw, (bytes, bytearray, memoryview)) else b"",
             arrived_at=_as_utc(data.get(b"INTERNALDATE")),
             mailbox=self.mailbox,
             uidvalidity=uidvalidity,

@@ -134,15 +134,15 @@ def register(app: typer.Typer) -> None:
                 u = understand(RawMessage(f"file:{path}", raw, arrived, "file"), ctx, store=None)
                 data = u.reading().as_dict()
                 data["reasons"] = list(data["reasons"]) + [f"cần xem xét: {r}" for r in u.review_reasons]
-                rows.append({"file": str(path), **data})
+                rows.append((path, data))
             if json_out:
-                for row in rows:
-                    sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+                for path, data in rows:
+                    sys.stdout.write(json.dumps({"file": str(path), **data}, ensure_ascii=False) + "\n")
                 return
             t = table("tệp", "loại", "đơn vị", "năm", "độ tin cậy", "lý do")
-            for row in rows:
-                t.add_row(Path(row["file"]).name, row["kind"], row["agency"] or "—", str(row["year"] or "—"),
-                          vn_decimal(row["confidence"]), "; ".join(row["reasons"]))
+            for path, data in rows:
+                t.add_row(path.name, data["kind"], data["agency"] or "—", str(data["year"] or "—"),
+                          vn_decimal(data["confidence"]), "; ".join(data["reasons"]))
             console.print(t)
 
     @app.command("import")
