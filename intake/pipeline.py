@@ -26,7 +26,7 @@ from intake.documents.plain import body_text
 from intake.documents.sandbox import read_all
 from intake.limits import Limits
 from intake.machine import bounces
-from intake.machine.bounces import NOT_RETURNED, BounceVerdict, ReturnedRecipient
+from intake.machine.bounces import NOT_RETURNED, BounceVerdict
 from intake.machine.guards import check
 from intake.machine.junk import JunkVerdict, RspamdClient, header_verdict
 from intake.machine.machine_mail import STORED_KIND, noreply_sender
@@ -104,18 +104,9 @@ class Understanding:
     companions: list[Companion] = field(default_factory=list)  # further reports in the same mail (each its year)
 
     @property
-    def returned_own_message_ids(self) -> tuple[str, ...]:
-        """Message-IDs (``<…>``) of the bot's own mail a bounce or complaint returns (``bounce.own_message_ids``)."""
-        return self.bounce.own_message_ids
-
-    @property
-    def returned_recipients(self) -> list[ReturnedRecipient]:
-        """Who a bounce (or a delay) names, with their status (``bounce.recipients``)."""
-        return list(self.bounce.recipients)
-
-    @property
     def verp_tokens(self) -> list[str]:
-        """The return-path tokens a bounce or complaint came back to (``bounce.verp_tokens``)."""
+        """The return-path tokens a bounce or complaint came back to: ``bounce.verp_tokens``, under the name
+        ``workflow.season.record_plain`` reads."""
         return list(self.bounce.verp_tokens)
 
     def reading(self) -> Classification:
