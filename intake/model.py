@@ -72,6 +72,10 @@ class Envelope:
         values = self.headers.get(name.lower())
         return values[0] if values else None
 
+    def values(self, name: str) -> list[str]:
+        """Every value of one header field (lower-case ``name``), top first; empty when absent."""
+        return self.headers.get(name.lower(), [])
+
     def fields(self) -> list[tuple[str, str]]:
         """Every header field as (lower-case name, value), in the order the message carries them."""
         if not self.header_order:  # built by hand (tests): the dict's order is all there is

@@ -25,19 +25,11 @@ from intake.documents.photos import report_photos
 from intake.documents.plain import body_text
 from intake.documents.sandbox import read_all
 from intake.limits import Limits
+from intake.machine import bounces
+from intake.machine.bounces import NOT_RETURNED, BounceVerdict
 from intake.machine.guards import check
 from intake.machine.junk import JunkVerdict, RspamdClient, header_verdict
-from intake.machine.machine_mail import (
-    RETURN_KINDS,
-    STORED_KIND,
-    ReturnedRecipient,
-    flufl_bounce,
-    may_be_bounce,
-    noreply_sender,
-    returned_own_message_ids,
-    returned_recipients,
-    verp_tokens,
-)
+from intake.machine.machine_mail import STORED_KIND, noreply_sender
 from intake.message.parse import MessageRejected, parse
 from intake.message.valid_text import NOTE as INVALID_TEXT_NOTE
 from intake.message.valid_text import make_valid
@@ -98,13 +90,9 @@ class Understanding:
     outline: OutlineResult | None = None
     indicators: list[IndicatorRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    # Message-IDs (``<…>``) of the bot's own mail that this message returns: set only for a
-    # bounce or a complaint (guard kinds in ``intake.machine.machine_mail.RETURN_KINDS``), so an
-    # address that bounced a reminder or an acknowledgement can be marked.
-    returned_own_message_ids: tuple[str, ...] = ()
-    # For a bounce or complaint: who it says failed (RFC 3464 blocks) and the return-path tokens it came back to.
-    returned_recipients: list[ReturnedRecipient] = field(default_factory=list)
-    verp_tokens: list[str] = field(default_factory=list)
+    # What it says about mail the bot sent (intake.machine.bounces): a bounce, a delay or a complaint,
+    # which email of ours came back and for whom. The workflow acts on this alone.
+    bounce: BounceVerdict = NOT_RETURNED
     sender: SenderCheck | None = None  # did our receiving server vouch for the From domain
     junk: JunkVerdict | None = None  # the spam filter's verdict, when one was asked or believed
     foreign_sender: bool = False  # names an agency the From address does not speak for: a coordinator places it
@@ -114,6 +102,12 @@ class Understanding:
     deferred: bool = False  # a stranger's attachments, read after the known senders of the cycle
     sender_agency: str | None = None  # the roster agency whose address or domain sent it, whatever it was read as
     companions: list[Companion] = field(default_factory=list)  # further reports in the same mail (each its year)
+
+    @property
+    def verp_tokens(self) -> list[str]:
+        """The return-path tokens a bounce or complaint came back to: ``bounce.verp_tokens``, under the name
+        ``workflow.season.record_plain`` reads."""
+        return list(self.bounce.verp_tokens)
 
     def reading(self) -> Classification:
         """The bot's reading even when classification did not run (quarantine, machine mail)."""
@@ -283,14 +277,9 @@ def _understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> 
     result.sender_agency = sender_agency(env, ctx)
     from_agency, about_programme = result.sender_agency is not None, mentions_programme(env)
     protected = from_agency or about_programme  # never set aside as junk: it may be an agency's report
-    result.verdict = check(env, set(ctx.own_addresses), ctx.own_domain, from_agency, about_programme)
-    failed: list[str] = []
-    if result.verdict.action == "accept" and may_be_bounce(env) and (failed := flufl_bounce(raw.raw)):
-        result.verdict = GuardVerdict("ignore", "bounce", ["thư báo lỗi gửi (flufl.bounce): " + ", ".join(failed)])
-    if result.verdict.kind in RETURN_KINDS:
-        result.returned_own_message_ids = returned_own_message_ids(env, ctx.own_domain)
-        result.returned_recipients = returned_recipients(env, failed)
-        result.verp_tokens = verp_tokens(env, ctx.own_addresses)
+    guard = check(env, set(ctx.own_addresses), ctx.own_domain, from_agency, about_programme)
+    result.bounce = bounces.verdict(env, raw.raw, guard, ctx.own_addresses, ctx.own_domain)
+    result.verdict = result.bounce.applied_to(guard)
     if result.verdict.action == "quarantine":
         result.quarantine_reason = "; ".join(result.verdict.reasons) or "thư không hợp lệ"
         return result

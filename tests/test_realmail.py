@@ -164,7 +164,7 @@ def test_bounce_gate_lets_through_every_bounce_flufl_knows():
     """flufl.bounce runs only behind ``may_be_bounce`` (it cost half of reading an ordinary message):
     every real message in which its detectors find failed recipients must pass the gate, and the
     gate must still skip most human mail, or it would save nothing."""
-    from intake.machine.machine_mail import flufl_bounce, may_be_bounce
+    from intake.machine.bounces import by_layout, may_be_bounce
     from intake.message.parse import MessageRejected, parse
 
     found, stopped, human, human_gated = 0, [], 0, 0
@@ -177,7 +177,7 @@ def test_bounce_gate_lets_through_every_bounce_flufl_knows():
         if label == "normal":
             human += 1
             human_gated += gated
-        if flufl_bounce(raw):
+        if by_layout(raw):
             found += 1
             if not gated:
                 stopped.append(name)

@@ -8,7 +8,7 @@ subject, no report content type), so that recognising the bot's own mail
 must work without the bounce being recognised. Through the real daemon
 they must produce no email and no submission; a bounce or complaint that
 carries an acknowledgement's Message-ID exposes it in
-``Understanding.returned_own_message_ids``.
+``Understanding.bounce.own_message_ids``.
 """
 from __future__ import annotations
 
@@ -142,7 +142,7 @@ def test_bounces_expose_the_returned_message_ids(tmp_path, wrapped):
             u = understand(RawMessage(name, data, ARRIVED, "test"), ctx, None)
             assert u.status != "recorded", name
             if u.verdict is not None and u.verdict.kind in ("bounce", "feedback"):
-                assert ack_id in u.returned_own_message_ids, name
+                assert ack_id in u.bounce.own_message_ids, name
                 checked += 1
         assert checked >= 30
     finally:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 
+from intake.message.headers import first_token
 from intake.model import Envelope
 from reference.text import clip, words
 
@@ -64,7 +65,7 @@ _ESP_MAILERS = re.compile(r"listmanager|lyris|mailchimp|sendgrid|mailjet|phplist
                           r"mass ?mail|bulk ?mail|newsletter|emv|eDirect|imakenews|strongmail|messagesystems|"
                           r"cheetahmail|responsys|mailgun|amazon ses|postmark|sparkpost", re.I)
 _BULK_CLASS = re.compile(r"^\s*(bulk|list|newsletter|marketing|promotions?)\b", re.I)
-_BOUNCE_LOCAL = re.compile(r"^(bounces?|bounce[-+_.=].+|.+[-+_.=]bounces?|errors?|.+-errors?|dev-null|.+-dev-null|"
+_BULK_RETURN_LOCAL = re.compile(r"^(bounces?|bounce[-+_.=].+|.+[-+_.=]bounces?|errors?|.+-errors?|dev-null|.+-dev-null|"
                            r"return|.+[-+]return[-+].+|mailer|bulk|bulkmail|.*\d{6,}.*)$", re.I)
 _AUTOMATED_LOCAL = re.compile(r"^(alerts?|news|newsletters?|notifications?|notify|updates?|marketing|promo(tions?)?|"
                               r"mailer|mailings?|announce(ments?)?|.+-announce|orders?|ship-confirm|auto-confirm|"
@@ -96,23 +97,15 @@ NEWSLETTER_THRESHOLD = 3
 _BODY_WINDOW = 60_000
 
 
-def _values(env: Envelope, name: str) -> list[str]:
-    return env.headers.get(name, [])
-
-
-def _first_token(value: str) -> str:
-    return re.split(r"[;\s(]", value.strip(), maxsplit=1)[0].lower()
-
-
 def list_reasons(env: Envelope) -> list[str]:
     """Why this is list mail (empty: it is not)."""
-    reasons = [f"{name}: {clip(_values(env, name)[0], 80)}" for name in _LIST_HEADERS if _values(env, name)]
-    reasons += [f"Precedence: {clip(v, 40)}" for v in _values(env, "precedence") if _first_token(v) in _LIST_PRECEDENCE]
-    reasons += [f"Delivered-To: {clip(v, 80)}" for v in _values(env, "delivered-to") if _EZMLM_DELIVERED.match(v)]
+    reasons = [f"{name}: {clip(env.values(name)[0], 80)}" for name in _LIST_HEADERS if env.values(name)]
+    reasons += [f"Precedence: {clip(v, 40)}" for v in env.values("precedence") if first_token(v) in _LIST_PRECEDENCE]
+    reasons += [f"Delivered-To: {clip(v, 80)}" for v in env.values("delivered-to") if _EZMLM_DELIVERED.match(v)]
     if _LIST_HOSTS.search(env.from_addr or ""):
         reasons.append(f"người gửi thuộc máy chủ danh sách thư: {env.from_addr}")
     for name in ("sender", "errors-to", "return-path"):
-        for value in _values(env, name)[:3]:
+        for value in env.values(name)[:3]:
             address = value.strip().strip("<>").strip()
             if _LIST_SENDER.match(address):
                 reasons.append(f"{name}: {address[:80]} (địa chỉ của danh sách thư)")
@@ -122,9 +115,9 @@ def list_reasons(env: Envelope) -> list[str]:
 
 def tracker_reasons(env: Envelope) -> list[str]:
     """Why this is a bug tracker's or help desk's notice (empty: it is not)."""
-    reasons = [f"{name}: {clip(_values(env, name)[0], 60)}" for name in env.headers
+    reasons = [f"{name}: {clip(env.values(name)[0], 60)}" for name in env.headers
                if name.startswith(_TRACKER_PREFIXES)][:3]
-    managed = " ".join(_values(env, "managed-by"))
+    managed = " ".join(env.values("managed-by"))
     if re.search(r"\bRT\b|request tracker", managed):
         reasons.append(f"Managed-By: {clip(managed, 60)}")
     if _TRACKER_SENDERS.search(env.from_addr or "") or _TRACKER_NAMES.search(env.from_name or ""):
@@ -148,18 +141,18 @@ def newsletter_score(env: Envelope) -> tuple[int, list[str]]:
     esp = [name for name in env.headers if name.startswith(_ESP_HEADERS)]
     if esp:
         add(4, f"tiêu đề của dịch vụ gửi thư hàng loạt: {esp[0]}")
-    mailer = " ".join(_values(env, "x-mailer") + _values(env, "user-agent"))
+    mailer = " ".join(env.values("x-mailer") + env.values("user-agent"))
     if _ESP_MAILERS.search(mailer):
         add(4, f"X-Mailer: {clip(mailer, 60)}")
-    stamped = [v for name in ("x-sbclass", "x-folder", "x-category", "x-mail-category") for v in _values(env, name)
+    stamped = [v for name in ("x-sbclass", "x-folder", "x-category", "x-mail-category") for v in env.values(name)
                if _BULK_CLASS.match(v)]
     if stamped:
         add(3, f"được đánh dấu gửi hàng loạt: {clip(stamped[0], 40)}")
-    if _values(env, "errors-to"):
+    if env.values("errors-to"):
         add(2, "có tiêu đề Errors-To (phần mềm gửi hàng loạt)")
-    for value in _values(env, "return-path")[:1]:
+    for value in env.values("return-path")[:1]:
         local = _local(value)
-        if local and _BOUNCE_LOCAL.match(local) and local != _local(env.from_addr):
+        if local and _BULK_RETURN_LOCAL.match(local) and local != _local(env.from_addr):
             add(2, f"Return-Path xử lý thư trả lại: {clip(value, 60)}")
     if _AUTOMATED_LOCAL.match(_local(env.from_addr)):
         add(1, f"người gửi là hộp thư tự động: {env.from_addr}")

@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from intake.machine import bulk, machine_mail
+from intake.machine import bounces, bulk, machine_mail
+from intake.message.headers import first_token
 from intake.model import Envelope, GuardVerdict
 from reference.text import clip, words
 
@@ -33,19 +34,10 @@ _AUTO_SUBJECTS = (
     "autoresponse",
 )
 _AUTO_SUBJECT_PREFIXES = ("auto:",)
-_BOUNCE_SENDERS = ("mailer-daemon", "postmaster", "mail-daemon")
 _SUPPRESS_VALUES = {"all", "oof", "autoreply"}
 _PRECEDENCE_AUTO = {"auto_reply"}  # bulk and junk are list mail (intake.machine.bulk)
 _DOCUMENT_TYPES = ("application/", "image/tiff")
 _DOCUMENT_NAME = re.compile(r"\.(docx?|pdf|odt|rtf|xlsx?|zip|rar|7z)$", re.I)
-
-
-def _first_token(value: str) -> str:
-    return re.split(r"[;\s(]", value.strip(), maxsplit=1)[0].lower()
-
-
-def _values(env: Envelope, name: str) -> list[str]:
-    return env.headers.get(name, [])
 
 
 def _subject_matches(subject: str, phrases: Iterable[str]) -> str | None:
@@ -56,52 +48,28 @@ def _subject_matches(subject: str, phrases: Iterable[str]) -> str | None:
 
 def _auto_reply_reasons(env: Envelope) -> list[str]:
     reasons: list[str] = []
-    for value in _values(env, "auto-submitted"):
-        if _first_token(value) not in ("", "no"):
+    for value in env.values("auto-submitted"):
+        if first_token(value) not in ("", "no"):
             reasons.append(f"Auto-Submitted: {value.strip()}")
     for name in ("x-autoreply", "x-autorespond", "x-autoresponder"):
-        for value in _values(env, name):
+        for value in env.values(name):
             if value.strip().lower() not in ("no", "false", "0"):
                 reasons.append(f"{name}: {value.strip() or '(có)'}")
-    for value in _values(env, "x-auto-response-suppress"):
+    for value in env.values("x-auto-response-suppress"):
         tokens = {t.strip().lower() for t in value.split(",")}
         if tokens & _SUPPRESS_VALUES:
             reasons.append(f"X-Auto-Response-Suppress: {value.strip()}")
-    for value in _values(env, "precedence"):
-        if _first_token(value) in _PRECEDENCE_AUTO:
+    for value in env.values("precedence"):
+        if first_token(value) in _PRECEDENCE_AUTO:
             reasons.append(f"Precedence: {value.strip()}")
     for name in ("x-ms-exchange-inbox-rules-loop", "x-ms-exchange-generated-message-source"):
-        for value in _values(env, name):
+        for value in env.values(name):
             reasons.append(f"{name}: {value.strip()}")
     subject = env.subject or ""
     phrase = _subject_matches(subject, _AUTO_SUBJECTS)
     if phrase or subject.strip().lower().startswith(_AUTO_SUBJECT_PREFIXES):
         reasons.append(f"tiêu đề: {clip(subject, 80)}")
     return reasons
-
-
-def _report_type(env: Envelope) -> str | None:
-    ctype = env.header("content-type") or ""
-    match = re.search(r"report-type\s*=\s*\"?([\w-]+)", ctype, re.I)
-    return match.group(1).lower() if match else None
-
-
-def _bounce_reasons(env: Envelope) -> list[str]:
-    reasons: list[str] = []
-    if env.content_type == "multipart/report" and _report_type(env) in (None, "delivery-status"):
-        reasons.append("multipart/report (delivery-status)")
-    local = env.from_addr.partition("@")[0]
-    if local in _BOUNCE_SENDERS:
-        reasons.append(f"người gửi: {env.from_addr}")
-    if machine_mail.subject_has(env.subject or "", machine_mail.BOUNCE_SUBJECTS):
-        reasons.append(f"tiêu đề: {clip(env.subject or '', 80)}")
-    return reasons
-
-
-def _null_return_path(env: Envelope) -> list[str]:
-    """An empty envelope sender marks a machine; alone it reads as a bounce."""
-    values = _values(env, "return-path")
-    return ["Return-Path: <>"] if any(v.strip().replace(" ", "") in ("<>", "") for v in values) else []
 
 
 def _domain(value: str | None) -> str:
@@ -115,10 +83,10 @@ def _own_reasons(env: Envelope, own_addresses: set[str], own_domain: str | None)
     own = {a.strip().lower() for a in own_addresses}
     if env.from_addr and env.from_addr in own:
         return "own", [f"người gửi là địa chỉ của hệ thống: {env.from_addr}"]
-    if not _values(env, BOT_HEADER):
+    if not env.values(BOT_HEADER):
         return None, []
     domain = (own_domain or "").lower().strip()
-    ids = [env.message_id, *(_values(env, "in-reply-to"))]
+    ids = [env.message_id, *(env.values("in-reply-to"))]
     if domain and any(_domain(v) == domain for v in ids if v):
         return "own", [f"X-TDC-Bot và Message-ID thuộc {domain}"]
     return "loop", ["X-TDC-Bot: thư của hệ thống bị gửi lại"]
@@ -135,9 +103,11 @@ def _carries_document(env: Envelope) -> bool:
 
 def _robot_subject(env: Envelope) -> tuple[str, str] | None:
     """(kind, reason) of a delay warning, a receipt or a challenge-response robot, by its subject."""
+    delay = bounces.delay_subject(env)
+    if delay is not None:
+        return bounces.DELAY, delay
     subject = env.subject or ""
-    for kind, phrases in (("delay", machine_mail.DELAY_SUBJECTS), ("mdn", machine_mail.RECEIPT_SUBJECTS),
-                          ("challenge", machine_mail.CHALLENGE_SUBJECTS)):
+    for kind, phrases in (("mdn", machine_mail.RECEIPT_SUBJECTS), ("challenge", machine_mail.CHALLENGE_SUBJECTS)):
         if machine_mail.subject_has(subject, phrases):
             return kind, f"tiêu đề: {clip(subject, 80)}"
     return None
@@ -145,16 +115,17 @@ def _robot_subject(env: Envelope) -> tuple[str, str] | None:
 
 def _machine_report(env: Envelope) -> GuardVerdict | None:
     """Reports machines send about mail: DSN, MDN, ARF by MIME type, and their forms without those parts."""
-    report = machine_mail.report_kind(env)
+    report = machine_mail.report_kind(env) or bounces.delivery_status(env)
     if report is not None:
-        extra = _bounce_reasons(env) if report[0] == "bounce" else []
+        extra = bounces.shape_reasons(env) if report[0] == bounces.BOUNCE else []
         return GuardVerdict("ignore", report[0], [report[1], *(r for r in extra if r != report[1])])
     complaint = machine_mail.complaint_reason(env)
     if complaint is not None:
         return GuardVerdict("ignore", "feedback", [complaint])
-    wrapped = machine_mail.tnef_report(env)
-    if wrapped is not None:
-        return GuardVerdict("ignore", wrapped[0], [wrapped[1]])
+    for message_class in machine_mail.tnef_report_classes(env):
+        wrapped = machine_mail.tnef_receipt(message_class) or bounces.tnef_delivery(message_class)
+        if wrapped is not None:
+            return GuardVerdict("ignore", wrapped[0], [wrapped[1]])
     receipt = machine_mail.receipt_reason(env)
     if receipt is not None:
         return GuardVerdict("ignore", "mdn", [receipt])
@@ -204,21 +175,21 @@ def check(env: Envelope, own_addresses: set[str], own_domain: str | None = None,
     robot = _robot_subject(env)
     if robot is not None:
         return GuardVerdict("ignore", robot[0], [robot[1]])
-    reasons = _bounce_reasons(env)
+    reasons = bounces.shape_reasons(env)
     if reasons:
-        return GuardVerdict("ignore", "bounce", reasons)
+        return GuardVerdict("ignore", bounces.BOUNCE, reasons)
     reasons = _auto_reply_reasons(env)
     if reasons:
         if _carries_document(env):
             return GuardVerdict("quarantine", "auto_reply",
                                 reasons + ["thư tự động nhưng có tệp đính kèm: cần cán bộ kiểm tra"])
         return GuardVerdict("ignore", "auto_reply", reasons)
-    reasons = _null_return_path(env)
+    reasons = bounces.null_return_path(env)
     if reasons:
-        return GuardVerdict("ignore", "bounce", reasons)
+        return GuardVerdict("ignore", bounces.BOUNCE, reasons)
     if not from_agency and (bulk := _bulk(env, about_programme)) is not None:
         return bulk
-    reasons = machine_mail.carries_own_mail(env, own_domain)
+    reasons = bounces.carries_own_mail(env, own_domain)
     if reasons and not _carries_document(env):
         # A return of the bot's own mail in a format nobody knows, or a reply quoting an
         # acknowledgement with no new report: recorded for a coordinator, never answered.

@@ -38,6 +38,11 @@ def unescape(raw: str) -> tuple[str, str | None]:
         return decode_8bit(raw.encode("ascii", "surrogateescape"))
 
 
+def first_token(value: str) -> str:
+    """The keyword a structured header value starts with, lower-cased: ``auto-replied`` of ``Auto-Replied; x``."""
+    return re.split(r"[;\s(]", value.strip(), maxsplit=1)[0].lower()
+
+
 def unfold(value: str) -> str:
     return re.sub(r"\r?\n(?=[ \t])", "", value).replace("\r", "").replace("\n", "")
 

@@ -1,13 +1,12 @@
 """Mail that answers the bot's mail: a bounce marks the address failing, a reply to a reminder reaches a coordinator.
 
-A returned email of ours is found by its per-email return path (VERP:
-``baocao+b-<token>@…``, the envelope sender each outbox row is sent with,
-``intake.machine.machine_mail.verp_address``) or by the Message-ID the bounce quotes;
-the addresses that failed are the DSN's recipients (RFC 3464) among the
-email's own recipients. Intake states those facts
-(``Understanding.verp_tokens``, ``returned_recipients``,
-``returned_own_message_ids``); nothing here re-reads the raw message. A
-human reply to a reminder quotes its Message-ID in In-Reply-To/References.
+Whether a message is a bounce, which email of ours it returns and for whom is intake's
+verdict (``Understanding.bounce``, an ``intake.machine.bounces.BounceVerdict``); this
+module acts on it and never re-reads the message. A returned email is found by its
+per-email return path (VERP: ``baocao+b-<token>@…``, the envelope sender each outbox
+row is sent with, ``reference.addresses.verp_address``) or by the Message-ID the bounce
+quotes; the addresses that failed are the verdict's failed recipients among the email's
+own recipients. A human reply to a reminder quotes its Message-ID in In-Reply-To/References.
 
 Intake never writes the database; this is called by the recorder
 (workflow.season.submissions.record), in the message's own transaction.
@@ -39,9 +38,9 @@ def _ids(value: str | None) -> list[str]:
 def referenced_message_ids(u: Understanding, returned: bool = True) -> list[str]:
     """Message-IDs this message refers to: its In-Reply-To/References and (``returned``) those of a returned message.
 
-    The returned ones are intake's (``Understanding.returned_own_message_ids``,
-    read by intake.machine.machine_mail from DSN/ARF parts, attached messages and quoted
-    headers): one parser of returned mail for the guards and for contact health.
+    The returned ones are intake's bounce verdict (``Understanding.bounce.own_message_ids``,
+    read by intake.machine.bounces from DSN/ARF parts, attached messages and quoted
+    headers): one reader of returned mail for the guards and for contact health.
     """
     env = u.envelope
     found: list[str] = []
@@ -52,18 +51,19 @@ def referenced_message_ids(u: Understanding, returned: bool = True) -> list[str]
         for fwd in env.forwarded:
             found += _ids(fwd.message_id)
     if returned:
-        found += list(u.returned_own_message_ids)
+        found += list(u.bounce.own_message_ids)
     return list(dict.fromkeys(found))
 
 
 def sent_email_for(session: Session, u: Understanding) -> models.OutboxEmail | None:
     """The email of ours a bounce returns: by its return-path token first (exact), else by a quoted Message-ID."""
-    if u.verp_tokens:
-        row = session.scalar(select(models.OutboxEmail).where(models.OutboxEmail.verp_token.in_(u.verp_tokens[:10]))
+    tokens = list(u.bounce.verp_tokens)[:10]
+    if tokens:
+        row = session.scalar(select(models.OutboxEmail).where(models.OutboxEmail.verp_token.in_(tokens))
                              .order_by(models.OutboxEmail.id.desc()).limit(1))
         if row is not None:
             return row
-    ids = list(u.returned_own_message_ids)[:50]
+    ids = list(u.bounce.own_message_ids)[:50]
     if not ids:
         return None
     return session.scalar(select(models.OutboxEmail).where(models.OutboxEmail.message_id_header.in_(ids))
@@ -87,12 +87,11 @@ def _failed_addresses(u: Understanding, row: models.OutboxEmail) -> tuple[list[s
     stands for the one address the email went to, when it went to one.
     """
     sent = {inbox_key(a): a for a in [*(row.recipients or []), *(row.cc or [])]}
-    named = u.returned_recipients
-    failed = [sent[inbox_key(r.address)] for r in named if r.failed and inbox_key(r.address) in sent]
-    if not named and len(sent) == 1:
+    named = [r for r in u.bounce.failed_recipients() if inbox_key(r.address) in sent]
+    failed = [sent[inbox_key(r.address)] for r in named]
+    if not u.bounce.recipients and len(sent) == 1:
         failed = list(sent.values())
-    reasons = [f"{r.address}: {' '.join(x for x in (r.status, r.diagnostic) if x)}".strip(": ")
-               for r in named if r.failed and inbox_key(r.address) in sent]
+    reasons = [f"{r.address}: {' '.join(x for x in (r.status, r.diagnostic) if x)}".strip(": ") for r in named]
     return list(dict.fromkeys(failed)), "; ".join(reasons) or "thư bị trả lại (không rõ lý do)"
 
 
@@ -105,8 +104,7 @@ def note_response(session: Session, msg: models.Message, u: Understanding, now: 
     email counts (acknowledgements too, not only reminders); a bounce naming an
     address the bot never wrote to changes nothing. Auto-replies are neither.
     """
-    verdict_kind = u.verdict.kind if u.verdict is not None else None
-    if msg.status == "ignored" and verdict_kind == "bounce":
+    if msg.status == "ignored" and u.bounce.bounced:
         return _note_bounce(session, msg, u, now)
     if msg.status == "recorded" and (u.classification is None or u.classification.kind != "report"):
         return _note_reply(session, msg, u, now)
