@@ -306,9 +306,8 @@ def test_assign_to_another_agency_moves_a_learned_sender(app, tmp_path):
     assert [a.reason for a in audits(app, "address_learned")][-1] == (
         f"{personal} → bo-y-te: chị Thu, Bộ Y tế; trước đây gắn với tay-ninh")
     assert any(a.agency_slug == "tay-ninh" and a.reason.startswith(personal) for a in audits(app, "contact_removed"))
-    nxt = arrive(app, tmp_path, None, None, LATE, sender=personal)
-    with app.db.sessions() as s:
-        assert s.get(models.Message, nxt).agency_slug == "bo-y-te"
+    nxt = arrive(app, tmp_path, "bo-y-te", 2024, LATE, sender=personal)  # counted: no longer Tây Ninh's
+    assert submission(app, "bo-y-te", 2024).current_message_id == nxt
 
 
 def test_assign_after_a_removal_trusts_the_sender_again(app, tmp_path):
