@@ -237,9 +237,13 @@ def test_assign_places_an_unplaced_report_and_learns_the_sender(app, config, tmp
                    "--actor", "nguyen.van.a", config=config)
     assert out["to_state"] == "acknowledged"  # the ack had already gone when the message was recorded
     assert out["queued"] == []
+    # The sender is now a confirmed contact of the agency, in the one book (`contacts list`).
+    (listed,) = [c for c in cli_json("contacts", "list", "--agency", "tay-ninh", "--json", config=config)
+                 if c["email"] == personal]
+    assert (listed["agency"], listed["source"], listed["confirmed"]) == ("tay-ninh", "learned", True)
     with app.db.sessions() as s:
-        learned = s.get(models.LearnedAddress, personal)
-        assert (learned.agency_slug, learned.taught_by) == ("tay-ninh", "nguyen.van.a")
+        contact = s.scalars(select(models.Contact).where(models.Contact.email == personal)).one()
+        assert (contact.agency_slug, contact.created_by) == ("tay-ninh", "nguyen.van.a")
         msg = s.get(models.Message, mid)
         assert (msg.agency_slug, msg.year, msg.kind) == ("tay-ninh", 2024, "report")
     assert app.roster.by_address(personal, 2024).slug == "tay-ninh"
@@ -280,7 +284,49 @@ def test_assign_elsewhere_detaches_and_never_learns_the_bots_own_address(app, tm
     assert [(a.from_state, a.to_state) for a in audits(app, "detached")] == [("acknowledged", "missing")]
     assert any("địa chỉ của hệ thống" in n for n in result.notes)
     with app.db.sessions() as s:
-        assert s.scalar(select(func.count()).select_from(models.LearnedAddress)) == 0
+        assert s.scalar(select(func.count()).select_from(models.Contact)) == 0
+
+
+def test_assign_to_another_agency_moves_a_learned_sender(app, tmp_path):
+    # A personal address first tied to Tây Ninh by mistake, then to Bộ Y tế: the roster names one agency,
+    # Tây Ninh's learned contact is removed (audited), the next mail lands at Bộ Y tế.
+    personal = "chuyenvien.ts@gmail.com"
+    first = arrive(app, tmp_path, None, None, ON_TIME, sender=personal)
+    with app.db.transaction() as s:
+        assign(s, ctx(app, LATE), first, "tay-ninh", 2024, "nhầm")
+    assert app.roster.by_address(personal, 2024).slug == "tay-ninh"
+    with app.db.transaction() as s:
+        result = assign(s, ctx(app, LATE), first, "bo-y-te", 2024, "chị Thu, Bộ Y tế")
+    assert result.notes[-1] == f"đã học địa chỉ {personal} → bo-y-te"
+    assert app.roster.by_address(personal, 2024).slug == "bo-y-te"
+    with app.db.sessions() as s:
+        book = {(c.agency_slug, c.confirmed, c.until_year) for c in
+                s.scalars(select(models.Contact).where(models.Contact.email == personal))}
+    assert book == {("tay-ninh", False, 0), ("bo-y-te", True, None)}
+    assert [a.reason for a in audits(app, "address_learned")][-1] == (
+        f"{personal} → bo-y-te: chị Thu, Bộ Y tế; trước đây gắn với tay-ninh")
+    assert any(a.agency_slug == "tay-ninh" and a.reason.startswith(personal) for a in audits(app, "contact_removed"))
+    nxt = arrive(app, tmp_path, "bo-y-te", 2024, LATE, sender=personal)  # counted: no longer Tây Ninh's
+    assert submission(app, "bo-y-te", 2024).current_message_id == nxt
+
+
+def test_assign_after_a_removal_trusts_the_sender_again(app, tmp_path):
+    # A coordinator removed the contact, then ties a message from it to the agency: the tie is the later word.
+    from workflow.season import contacts
+
+    personal = "thuky.tn@yahoo.com"
+    mid = arrive(app, tmp_path, None, None, ON_TIME, sender=personal)
+    with app.db.transaction() as s:
+        contacts.add(s, app.roster_base, "tay-ninh", personal, actor="ĐPV", now=ON_TIME)
+    with app.db.transaction() as s:
+        contacts.remove(s, app.roster_base, "tay-ninh", personal, actor="ĐPV", now=ON_TIME)
+    assert app.roster.by_address(personal, 2024) is None
+    with app.db.transaction() as s:
+        assign(s, ctx(app, LATE), mid, "tay-ninh", 2024, "chị Lan gọi điện xác nhận")
+    assert app.roster.by_address(personal, 2024).slug == "tay-ninh"
+    with app.db.sessions() as s:
+        assert [c["email"] for c in contacts.list_contacts(s, app.roster_base, agency="tay-ninh",
+                                                           with_suggestions=False)] == [personal]
 
 
 def test_assign_refuses_quarantined_mail(app, tmp_path):

@@ -149,6 +149,75 @@ def test_restore_refuses_a_target_with_data_unless_forced(tmp_path: Path) -> Non
     assert _snapshot(config) == before
 
 
+def _pre_0017_archive(tmp_path: Path) -> Path:
+    """An archive as the release before migration 0017 wrote it: learned_addresses beside the contact book."""
+    from tests.test_contacts import seed_0016
+    from workflow.operations.backup import create_backup
+
+    old = tmp_path / "old"
+    old.mkdir()
+    url = f"sqlite:///{old / 'old.db'}"
+    seed_0016(url)
+    app = App.load(str(write_config(old, url)), migrate=False)  # this release's code reading the old file
+    made = tmp_path / "made.tar.gz"
+    try:
+        create_backup(app, made)
+    finally:
+        app.close()
+    archive = tmp_path / "old.tar.gz"
+    with tarfile.open(made) as src, tarfile.open(archive, "w:gz") as dst:
+        for member in src.getmembers():
+            data = src.extractfile(member).read()  # type: ignore[union-attr]
+            if member.name == "manifest.json":  # that release counted every table it had
+                manifest = json.loads(data)
+                assert manifest["database"]["revision"] == "0016"
+                manifest["database"]["counts"]["learned_addresses"] = 4
+                data = json.dumps(manifest).encode()
+                member.size = len(data)
+            dst.addfile(member, io.BytesIO(data))
+    return archive
+
+
+@pytest.mark.parametrize("target", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_backup_from_before_0017_restores_with_its_learned_addresses(tmp_path: Path, target: str,
+                                                                       request: pytest.FixtureRequest) -> None:
+    from tests.test_contacts import assert_folded
+
+    archive = _pre_0017_archive(tmp_path)
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    url = f"sqlite:///{dst / 'new.db'}" if target == "sqlite" else request.getfixturevalue("pg_url")
+    config = write_config(dst, url)
+    from workflow.operations.backup import head_revision
+
+    assert f"(schema revision {head_revision()})" in run_cli("restore", str(archive), config=config).stdout
+    app = App.load(str(config))
+    try:
+        with app.db.sessions() as session:
+            assert_folded(session)
+        assert app.roster.by_address("chi.mai@gmail.com", 2024).slug == "tay-ninh"
+    finally:
+        app.close()
+
+
+def test_an_old_backup_whose_rows_differ_from_its_manifest_is_refused(tmp_path: Path) -> None:
+    archive = _pre_0017_archive(tmp_path)
+    lied = tmp_path / "lied.tar.gz"
+    with tarfile.open(archive) as src, tarfile.open(lied, "w:gz") as dst:
+        for member in src.getmembers():
+            data = src.extractfile(member).read()  # type: ignore[union-attr]
+            if member.name == "manifest.json":
+                manifest = json.loads(data)
+                manifest["database"]["counts"]["learned_addresses"] = 3
+                data = json.dumps(manifest).encode()
+                member.size = len(data)
+            dst.addfile(member, io.BytesIO(data))
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'b.db'}")
+    proc = run_cli("restore", str(lied), config=config, check=False)
+    assert proc.returncode == 1
+    assert "learned_addresses: 4 dòng, manifest ghi 3" in proc.stderr
+
+
 def _tamper(archive: Path, out: Path, member_prefix: str) -> str:
     """Copy the archive, changing one byte of the first member under ``member_prefix``."""
     changed = ""

@@ -13,7 +13,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
-from sqlalchemy import select
+from sqlalchemy import Boolean, Integer, String, column, select, table
+from sqlalchemy.orm import Session
 
 from intake.sources.maildir import deliver
 from tests.cli_helpers import run_cli
@@ -394,3 +395,117 @@ def test_migration_copies_taught_addresses_into_the_book(db_url: str) -> None:
             assert contacts.confirmed_addresses(session) == {"thuky.la@yahoo.com": "long-an"}
     finally:
         database.dispose()
+
+
+# -- 0017: one table of trusted addresses -----------------------------------------------------
+
+_OLD_CONTACTS = table("contacts", column("id", Integer), column("agency_slug", String), column("email", String),
+                      column("name", String), column("role", String), column("phone", String),
+                      column("unit", String), column("source", String), column("confirmed", Boolean),
+                      column("until_year", Integer), column("failing", Boolean), column("created_by", String),
+                      column("created_at", models.UtcDateTime()), column("updated_at", models.UtcDateTime()))
+_OLD_LEARNED = table("learned_addresses", column("address", String), column("agency_slug", String),
+                     column("taught_by", String), column("created_at", models.UtcDateTime()))
+UTC_ = ZoneInfo("UTC")
+
+
+def _old_contact(agency: str, email: str, source: str, confirmed: bool, at: datetime,
+                 until_year: int | None = None) -> dict[str, object]:
+    return {"agency_slug": agency, "email": email, "name": "", "role": "", "phone": "", "unit": "",
+            "source": source, "confirmed": confirmed, "until_year": until_year, "failing": False,
+            "created_by": "sheet", "created_at": at, "updated_at": at}
+
+
+def seed_0016(db_url: str) -> None:
+    """A database as the release before 0017 left it: learned_addresses beside the book, overlapping it.
+
+    * vanthu@… is both an imported contact of Tây Ninh and learned for it (the duplicate: nothing added);
+    * chi.mai@gmail.com is learned only (a new contact);
+    * thuky.la@yahoo.com was removed from Long An's book, then taught again by ``assign`` (revived);
+    * chung@gmail.com is Cần Thơ's imported contact, later taught to Cà Mau (the learned tie wins the lookup).
+    """
+    from alembic import command
+
+    from workflow.db.engine import alembic_config, make_engine
+
+    engine = make_engine(db_url)
+    try:
+        command.upgrade(alembic_config(engine), "0016")
+        with engine.begin() as conn:
+            conn.execute(_OLD_CONTACTS.insert(), [
+                _old_contact("tay-ninh", "vanthu@skhcn.tayninh.gov.vn", "imported", True,
+                             datetime(2024, 9, 1, tzinfo=UTC_)),
+                _old_contact("long-an", "thuky.la@yahoo.com", "learned", False, datetime(2024, 9, 2, tzinfo=UTC_),
+                             until_year=contacts.REMOVED_UNTIL),
+                _old_contact("can-tho", "chung@gmail.com", "imported", True, datetime(2024, 9, 3, tzinfo=UTC_)),
+            ])
+            conn.execute(_OLD_LEARNED.insert(), [
+                {"address": "vanthu@skhcn.tayninh.gov.vn", "agency_slug": "tay-ninh", "taught_by": "ĐPV",
+                 "created_at": datetime(2024, 10, 1, tzinfo=UTC_)},
+                {"address": "chi.mai@gmail.com", "agency_slug": "tay-ninh", "taught_by": "nguyen.van.a",
+                 "created_at": datetime(2024, 11, 20, 3, 15, tzinfo=UTC_)},
+                {"address": "thuky.la@yahoo.com", "agency_slug": "long-an", "taught_by": "ĐPV",
+                 "created_at": datetime(2024, 10, 5, tzinfo=UTC_)},
+                {"address": "chung@gmail.com", "agency_slug": "ca-mau", "taught_by": "ĐPV",
+                 "created_at": datetime(2024, 8, 1, tzinfo=UTC_)},
+            ])
+    finally:
+        engine.dispose()
+
+
+def assert_folded(session: Session) -> None:
+    """What 0017 makes of ``seed_0016``'s rows."""
+    rows = {(c.agency_slug, c.email): c for c in session.scalars(select(models.Contact))}
+    assert len(rows) == 5
+    kept = rows["tay-ninh", "vanthu@skhcn.tayninh.gov.vn"]
+    assert (kept.source, kept.created_by, kept.confirmed) == ("imported", "sheet", True)  # the duplicate: untouched
+    new = rows["tay-ninh", "chi.mai@gmail.com"]
+    assert (new.source, new.confirmed, new.failing, new.created_by, new.created_at, new.until_year) == (
+        "learned", True, False, "nguyen.van.a", datetime(2024, 11, 20, 3, 15, tzinfo=UTC_), None)
+    revived = rows["long-an", "thuky.la@yahoo.com"]
+    assert (revived.confirmed, revived.until_year, revived.updated_at) == (
+        True, None, datetime(2024, 10, 5, tzinfo=UTC_))
+    assert (rows["ca-mau", "chung@gmail.com"].source, rows["can-tho", "chung@gmail.com"].confirmed) == (
+        "learned", True)
+    (confirmed,) = session.scalars(select(models.AuditEntry).where(models.AuditEntry.action == "contact_confirmed"))
+    assert (confirmed.actor, confirmed.at, confirmed.agency_slug) == (
+        "ĐPV", datetime(2024, 10, 5, tzinfo=UTC_), "long-an")
+    assert confirmed.reason.startswith("thuky.la@yahoo.com (learned); ")
+    (confirmed,) = session.scalars(select(models.AuditEntry).where(models.AuditEntry.action == "contact_confirmed"))
+    assert (confirmed.actor, confirmed.at, confirmed.agency_slug) == ("ĐPV", datetime(2024, 10, 5, tzinfo=UTC_),
+                                                                      "long-an")
+    assert confirmed.reason.startswith("thuky.la@yahoo.com (learned); ")
+    assert contacts.confirmed_addresses(session) == {
+        "vanthu@skhcn.tayninh.gov.vn": "tay-ninh", "chi.mai@gmail.com": "tay-ninh",
+        "thuky.la@yahoo.com": "long-an", "chung@gmail.com": "ca-mau"}
+
+
+def test_0017_folds_learned_addresses_into_the_book_and_back(db_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from workflow.db.engine import alembic_config, make_engine
+
+    seed_0016(db_url)
+    database = Database(db_url)  # migrates to the head, as every command does
+    try:
+        assert "learned_addresses" not in inspect(database.engine).get_table_names()
+        with database.sessions() as session:
+            assert_folded(session)
+    finally:
+        database.dispose()
+
+    engine = make_engine(db_url)
+    try:
+        command.downgrade(alembic_config(engine), "0016")
+        with engine.connect() as conn:
+            back = {r.address: (r.agency_slug, r.taught_by) for r in conn.execute(select(_OLD_LEARNED))}
+        # The learned contacts, one agency per address; the imported one was never only learned.
+        # The revived one was added by the sheet: its teacher is in the audit log, not on the row.
+        assert back == {"chi.mai@gmail.com": ("tay-ninh", "nguyen.van.a"), "thuky.la@yahoo.com": ("long-an", "sheet"),
+                        "chung@gmail.com": ("ca-mau", "ĐPV")}
+        command.upgrade(alembic_config(engine), "head")  # and up again: nothing doubled
+        with Session(engine) as session:
+            assert_folded(session)
+    finally:
+        engine.dispose()

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from tests import mailfactory
 from tests.cli_helpers import TDC_BOT, wait_for
 from workflow.db import models
 from workflow.db.engine import Database
+from workflow.season import contacts
 
 LEASE_SECONDS = 3
 NOW = "2024-11-25T09:00"
@@ -62,7 +64,7 @@ def test_two_daemons_send_each_reminder_once_and_the_standby_takes_over(tmp_path
     db = Database(pg_url)
     with db.transaction() as s:
         for address, slug in TAUGHT.items():
-            s.add(models.LearnedAddress(address=address, agency_slug=slug, taught_by="test"))
+            contacts.learn(s, slug, address, actor="test", now=datetime.now(UTC), why="gán thư")
     config = _config(tmp_path, pg_url, smtp_server.port)
     daemons = [_start(config, tmp_path / "a.log"), _start(config, tmp_path / "b.log")]
     try:

@@ -371,8 +371,10 @@ def test_past_senders_are_suggestions_only_taught_addresses_are_reminded(db, ros
     assert [u.agency for u in planned.no_address] == ["long-an"]
     assert "vanphong@skhcn.longan.gov.vn" in suggested and "chuyenvien.la@gmail.com" in suggested
     with db.transaction() as session:  # a coordinator taught one (assign): it is reminded, noreply never
-        session.add(models.LearnedAddress(address="thuky.la@yahoo.com", agency_slug="long-an", taught_by="ĐPV"))
-        session.add(models.LearnedAddress(address="no-reply@longan.gov.vn", agency_slug="long-an", taught_by="ĐPV"))
+        from workflow.season.contacts import tie_sender
+
+        for taught in ("thuky.la@yahoo.com", "no-reply@longan.gov.vn"):
+            tie_sender(session, roster, "long-an", taught, actor="ĐPV", now=vn(2024, 11, 20), why="gán thư")
     with db.sessions() as session:
         planned = due_reminders(session, roster, campaigns, YEAR, vn(2024, 11, 23),
                                 exclude=frozenset({"baocao@tdc.example.vn"}))

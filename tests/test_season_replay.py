@@ -17,6 +17,7 @@ from tests.test_digest import cli_config
 from tests.test_reminders import YEAR, action_ctx, record_report, report, vn
 from workflow.app import App
 from workflow.db import models
+from workflow.season import contacts
 from workflow.season.actions import request_resubmission
 from workflow.season.digest import queue_digest
 from workflow.season.reminders import send_reminders
@@ -77,8 +78,8 @@ def happen(app: App, tmp_path: Path, day: date) -> None:
                                      "Báo cáo thiếu biểu số liệu chỉ tiêu")
         elif kind == "learn":
             with app.db.transaction() as session:
-                session.add(models.LearnedAddress(address="vanphong@skhcn.longan.gov.vn", agency_slug=agency,
-                                                  taught_by="Điều phối viên", created_at=at))
+                contacts.tie_sender(session, app.roster_base, agency, "vanphong@skhcn.longan.gov.vn",
+                                    actor="Điều phối viên", now=at, why="gán thư")
 
 
 def test_replayed_2024_season(tmp_path: Path, db_url: str) -> None:

@@ -64,14 +64,13 @@ class App:
     def roster(self) -> Roster:
         """The configured roster plus the addresses the bot may trust as an agency's.
 
-        Those are the confirmed contacts of the contact book (workflow.season.contacts)
-        and the senders coordinators tied to an agency with ``assign``.
+        Those are the confirmed contacts of the contact book (workflow.season.contacts),
+        the senders coordinators tied to an agency with ``assign`` among them.
         """
         from workflow.season.contacts import confirmed_addresses
 
         with self.db.sessions() as session:
             learned = confirmed_addresses(session)
-            learned.update({row.address: row.agency_slug for row in session.scalars(select(models.LearnedAddress))})
         return self.roster_base.with_learned(learned) if learned else self.roster_base
 
     @cached_property

@@ -92,16 +92,6 @@ class Agency(Base):
     until_year: Mapped[int | None] = mapped_column(Integer)
 
 
-class LearnedAddress(Base):
-    """A sender address a coordinator tied to an agency; the classifier trusts it next time."""
-
-    __tablename__ = "learned_addresses"
-    address: Mapped[str] = mapped_column(String(320), primary_key=True)
-    agency_slug: Mapped[str] = mapped_column(String(80))
-    taught_by: Mapped[str] = mapped_column(String(120))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
 class Campaign(Base):
     """A mirror of config/campaigns.toml, so reports and exports can join on it."""
 

@@ -35,7 +35,7 @@ import shutil
 import sqlite3
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, Table, create_engine, delete, func, inspect, select, text
+from sqlalchemy import table as named_table
 from sqlalchemy.engine import make_url
 
 from intake.store import FILE_MODE, make_dirs
@@ -340,7 +341,28 @@ def store_is_empty(root: Path, keys: frozenset[Path] = frozenset()) -> bool:
     return not any(True for _ in _store_files(root, keys))
 
 
-def _rows_from_sqlite(path: Path) -> tuple[Engine, Iterator[tuple[Table, list[dict[str, Any]]]]]:
+def _table_counts(engine: Engine, names: Iterable[str]) -> dict[str, int]:
+    """Rows in each of ``names`` that is a table of ``engine`` (0 for one that is not)."""
+    present = set(inspect(engine).get_table_names())
+    with engine.connect() as conn:
+        return {name: conn.execute(select(func.count()).select_from(named_table(name))).scalar_one()
+                if name in present else 0 for name in names}
+
+
+def _mismatched(expected: dict[str, int], counts: dict[str, int]) -> list[str]:
+    return [f"{name}: {counts.get(name, 0)} dòng, manifest ghi {n}" for name, n in expected.items()
+            if name not in SKIP_TABLES and counts.get(name, 0) != n]
+
+
+def _rows_from_sqlite(path: Path, expected: dict[str, int]
+                      ) -> tuple[Engine, Iterator[tuple[Table, list[dict[str, Any]]]], dict[str, int]]:
+    """The copy's rows at the head revision, and the row counts the restore must then find.
+
+    An older backup is migrated first, which may move rows between tables
+    (0017 folded ``learned_addresses`` into ``contacts``): the manifest is
+    checked against the copy as it was backed up, and the upgraded copy's
+    own counts are what the restore is checked against.
+    """
     engine = create_engine(f"sqlite:///{path}")
     revision = current_revision(engine)
     head = head_revision()
@@ -350,7 +372,12 @@ def _rows_from_sqlite(path: Path) -> tuple[Engine, Iterator[tuple[Table, list[di
             engine.dispose()
             raise BackupError(f"bản sao lưu ở phiên bản lược đồ {revision!r}, phiên bản này không biết: "
                               "khôi phục bằng phiên bản tdc-intake mới hơn")
+        mismatched = _mismatched(expected, _table_counts(engine, expected))
+        if mismatched:
+            engine.dispose()
+            raise BackupError("cơ sở dữ liệu trong bản sao lưu không khớp manifest: " + "; ".join(mismatched))
         upgrade(engine)  # an older backup: bring the copy up to date, never the original
+        expected = _table_counts(engine, [t.name for t in data_tables()])
 
     def rows() -> Iterator[tuple[Table, list[dict[str, Any]]]]:
         with engine.connect() as conn:
@@ -364,7 +391,7 @@ def _rows_from_sqlite(path: Path) -> tuple[Engine, Iterator[tuple[Table, list[di
                         batch = []
                 yield table, batch
 
-    return engine, rows()
+    return engine, rows(), expected
 
 
 def _script():
@@ -477,8 +504,9 @@ def restore_backup(app: App, archive: Path, force: bool = False, limits: Archive
         manifest = extract_verified(archive, tmp, limits)
         db_info = manifest.get("database", {})
         source_engine: Engine | None = None
+        expected: dict[str, int] = db_info.get("counts", {})
         if db_info.get("format") == "sqlite":
-            source_engine, rows = _rows_from_sqlite(tmp / SQLITE_MEMBER)
+            source_engine, rows, expected = _rows_from_sqlite(tmp / SQLITE_MEMBER, expected)
         elif db_info.get("format") == "jsonl":
             rows = _rows_from_jsonl(tmp / TABLES_DIR, db_info.get("revision"))
         else:
@@ -510,9 +538,7 @@ def restore_backup(app: App, archive: Path, force: bool = False, limits: Archive
         finally:
             if source_engine is not None:
                 source_engine.dispose()
-    expected = db_info.get("counts", {})
-    mismatched = [f"{name}: {counts.get(name, 0)} dòng, manifest ghi {n}" for name, n in expected.items()
-                  if name not in SKIP_TABLES and counts.get(name, 0) != n]
+    mismatched = _mismatched(expected, counts)
     if mismatched:
         raise BackupError("số dòng khôi phục không khớp manifest: " + "; ".join(mismatched))
     notes = [f"{held} thư chưa gửi được giữ lại (suppressed): xem rồi cho gửi bằng `tdc-bot outbox release`"] \

@@ -162,8 +162,8 @@ class KnownRecipients:
     """Addresses the bot could have written to by itself, so mail to them may leave without a person's look.
 
     ``roster`` is the configured one (the files in config/, not the restored
-    database); ``addresses`` are the coordinators, the confirmed contacts and
-    taught addresses, and the verified senders of messages in the store.
+    database); ``addresses`` are the coordinators, the confirmed contacts (taught
+    addresses among them), and the verified senders of messages in the store.
     """
 
     roster: Roster
@@ -180,7 +180,6 @@ def known_recipients(app: App, session: Session) -> KnownRecipients:
     from workflow.season.digest import coordinator_addresses  # the digest's own list; imported here, it is heavy
 
     addresses = set(coordinator_addresses(app)) | set(confirmed_addresses(session))
-    addresses |= set(session.scalars(select(models.LearnedAddress.address)))
     verified = session.execute(select(models.Message.from_addr, models.Message.raw_path)
                                .where(models.Message.sender_auth == PASS))
     for sender, raw_path in verified:

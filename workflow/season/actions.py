@@ -212,26 +212,20 @@ def reopen(session: Session, ctx: ActionContext, agency: str, year: int, reason:
 
 def _learn_address(session: Session, ctx: ActionContext, msg: models.Message, agency: Agency, year: int,
                    reason: str) -> str | None:
-    """Teach the bot that this sender speaks for ``agency``; returns a note of what happened."""
+    """Teach the bot that this sender speaks for ``agency`` (a confirmed contact); returns a note of what happened."""
     normal = normalise_address(msg.from_addr or "")
     if normal is None:
         return "không học địa chỉ gửi: trống hoặc không hợp lệ (sender address empty or invalid)"
     if normal in ctx.own_addresses:
         return f"không học địa chỉ {normal}: đó là địa chỉ của hệ thống (the bot's own address)"
-    contacts.learn(session, agency.slug, normal, actor=ctx.actor, now=ctx.now, why=reason)  # the contact book
-    row = session.get(models.LearnedAddress, normal)
-    if row is not None and row.agency_slug == agency.slug:
-        return None
-    if row is None:
-        known = ctx.roster.by_address(normal, year)
-        if known is not None and known.slug == agency.slug:
-            return None  # the roster already knows it (exact address or the agency's domain)
-        session.add(models.LearnedAddress(address=normal, agency_slug=agency.slug, taught_by=ctx.actor,
-                                          created_at=ctx.now))
-        why = reason
-    else:
-        why = f"{reason}; trước đây gắn với {row.agency_slug}"
-        row.agency_slug, row.taught_by, row.created_at = agency.slug, ctx.actor, ctx.now
+    known = ctx.roster.by_address(normal, year)
+    tie = contacts.tie_sender(session, ctx.roster, agency.slug, normal, actor=ctx.actor, now=ctx.now, why=reason)
+    if tie.change is None and not tie.untied_from:
+        return None  # already a confirmed contact of the agency
+    before = sorted((set(tie.untied_from) | ({known.slug} if known is not None else set())) - {agency.slug})
+    if not before and known is not None:
+        return None  # the roster already knew it (exact address or the agency's domain)
+    why = reason + (f"; trước đây gắn với {', '.join(before)}" if before else "")
     audit(session, action="address_learned", actor=ctx.actor, agency_slug=agency.slug, year=year, message_id=msg.id,
           reason=f"{normal} → {agency.slug}: {why}", at=ctx.now)
     return f"đã học địa chỉ {normal} → {agency.slug}"

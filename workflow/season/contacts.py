@@ -300,30 +300,69 @@ def confirm(session: Session, roster: Roster, agency: str, email: str, *, actor:
 
 def remove(session: Session, roster: Roster, agency: str, email: str, *, actor: str, now: datetime) -> Change:
     """Take a contact out of use. The row stays (a tombstone) so a carried-over address is not offered again."""
-    row = _existing(session, roster, agency, email)
+    return _retire(session, _existing(session, roster, agency, email), actor=actor, now=now)
+
+
+def _retire(session: Session, row: models.Contact, *, actor: str, now: datetime, why: str = "") -> Change:
     row.confirmed, row.until_year, row.updated_at = False, REMOVED_UNTIL, now
-    learned = session.get(models.LearnedAddress, row.email)
-    if learned is not None and learned.agency_slug == row.agency_slug:
-        session.delete(learned)  # it would otherwise keep identifying the agency
     audit(session, action="contact_removed", actor=actor, agency_slug=row.agency_slug, at=now,
-          reason=f"{row.email} ({row.source})")
+          reason=f"{row.email} ({row.source})" + (f": {why}" if why else ""))
     return Change("remove", row.agency_slug, row.email)
 
 
-def learn(session: Session, agency: str, address: str, *, actor: str, now: datetime, why: str) -> Change | None:
-    """A sender a coordinator vouched for (accepted or assigned report) becomes a confirmed ``learned`` contact."""
+def learn(session: Session, agency: str, address: str, *, actor: str, now: datetime, why: str,
+          revive: bool = False) -> Change | None:
+    """A sender a coordinator vouched for (accepted or assigned report) becomes a confirmed ``learned`` contact.
+
+    A contact a coordinator removed stays removed when a later report of it
+    is accepted; ``revive`` is for a coordinator who ties this very sender to
+    the agency (``assign``), which outweighs the earlier removal.
+    """
     normal = normalise_address(address)
     if normal is None:
         return None
     row = _get(session, agency, normal)
     if row is not None and row.confirmed and not is_removed(row):
         return None
-    if row is not None and is_removed(row):
+    if row is not None and is_removed(row) and not revive:
         return None  # a coordinator removed it: a later report does not bring it back
     line = ContactLine(line=0, agency=agency, email=normal, source=models.CONTACT_LEARNED, confirmed=True)
     change = upsert(session, line, actor=actor, now=now)
     audit(session, action="contact_learned", actor=actor, agency_slug=agency, at=now, reason=f"{normal}: {why}")
     return change
+
+
+@dataclass
+class Tie:
+    """What tying a sender to an agency changed: its contact there, and the agencies it was learned for before."""
+
+    change: Change | None
+    untied_from: list[str] = field(default_factory=list)
+
+
+def tie_sender(session: Session, roster: Roster, agency: str, address: str, *, actor: str, now: datetime,
+               why: str) -> Tie:
+    """A coordinator says this sender speaks for ``agency`` (``assign``): one confirmed contact says so.
+
+    Why the other agencies' learned contacts go: a sender learned for one
+    agency and then tied to another was misread the first time, and the
+    roster must name one agency for an address. Contacts a coordinator
+    imported or added stay (they are reminded); a merged unit keeps its
+    absorbed provinces' addresses.
+    """
+    normal = normalise_address(address)
+    if normal is None:
+        return Tie(None)
+    change = learn(session, agency, normal, actor=actor, now=now, why=why, revive=True)
+    untied: list[str] = []
+    others = session.scalars(select(models.Contact).where(
+        models.Contact.email == normal, models.Contact.agency_slug != agency,
+        models.Contact.source == models.CONTACT_LEARNED, models.Contact.confirmed.is_(True)))
+    for row in others:
+        if not is_removed(row) and not merged(roster, row.agency_slug, agency):
+            _retire(session, row, actor=actor, now=now, why=f"gắn với {agency}: {why}")
+            untied.append(row.agency_slug)
+    return Tie(change, sorted(untied))
 
 
 def carry_over(session: Session, roster: Roster, year: int, *, now: datetime, actor: str = "bot") -> list[Change]:
@@ -365,10 +404,19 @@ def carry_over(session: Session, roster: Roster, year: int, *, now: datetime, ac
 
 
 def confirmed_addresses(session: Session) -> dict[str, str]:
-    """Address -> agency for every confirmed contact: what the roster's sender lookup trusts."""
-    rows = session.execute(select(models.Contact.email, models.Contact.agency_slug).where(
-        models.Contact.confirmed.is_(True)))
-    return {email: slug for email, slug in rows}
+    """Address -> agency for every confirmed contact: the addresses the roster's sender lookup trusts.
+
+    The one place the roster learns addresses from (``App.roster``). When an
+    address is a confirmed contact of several agencies (an imported one and
+    a sender a coordinator tied elsewhere), a learned contact wins, then the
+    newest: the coordinator's latest word on that sender, as the old
+    ``learned_addresses`` table overrode the book.
+    """
+    rows = session.execute(select(models.Contact.email, models.Contact.agency_slug, models.Contact.source,
+                                  models.Contact.created_at, models.Contact.id)
+                           .where(models.Contact.confirmed.is_(True)))
+    ranked = sorted(rows, key=lambda r: (r.source == models.CONTACT_LEARNED, r.created_at, r.id))
+    return {row.email: row.agency_slug for row in ranked}
 
 
 def usable(session: Session, slugs: Iterable[str], year: int) -> dict[str, list[models.Contact]]:
@@ -471,8 +519,8 @@ def split_recipients(contacts: list[models.Contact], extra: Iterable[str], to_ro
                      cc_others: bool) -> tuple[list[str], list[str], str]:
     """(To, Cc, unit): the focal points in To and the others in Cc (or all in To), and the unit to address.
 
-    ``extra`` are addresses known without a contact row (the roster's, taught
-    by ``assign``); they join the others. With no focal point everyone is in To.
+    ``extra`` are addresses known without a contact row (the roster's own);
+    they join the others. With no focal point everyone is in To.
     """
     roles = _fold_roles(to_roles)
     focal = [c.email for c in contacts if words(c.role) in roles]
@@ -489,4 +537,4 @@ def split_recipients(contacts: list[models.Contact], extra: Iterable[str], to_ro
 
 __all__ = ["AgencyNames", "Change", "ContactError", "ContactLine", "add", "carry_over", "confirm",
            "confirmed_addresses", "learn", "list_contacts", "remove", "resolve", "split_recipients", "suggestions",
-           "usable"]
+           "tie_sender", "usable"]

@@ -223,12 +223,12 @@ class Recipients:
 def reminder_recipients(session: Session, roster: Roster, slugs: Iterable[str], year: int,
                         exclude: frozenset[str] = frozenset(),
                         config: RemindersConfig | None = None) -> dict[str, Recipients]:
-    """Per agency: its confirmed contacts (To: the focal points, Cc: the others) and the vouched addresses.
+    """Per agency: its confirmed contacts (To: the focal points, Cc: the others) and the roster's addresses.
 
-    Vouched: the roster's exact addresses and those coordinators taught with
-    ``assign``. Senders nobody vouched for are only suggestions
-    (workflow.season.contacts.suggestions) and an address that bounced is skipped
-    until a coordinator confirms it again.
+    The confirmed contacts include the senders coordinators tied to the
+    agency with ``assign`` (learned contacts). Senders nobody vouched for are
+    only suggestions (workflow.season.contacts.suggestions) and an address
+    that bounced is skipped until a coordinator confirms it again.
     """
     from workflow.season import contacts
 
@@ -246,11 +246,6 @@ def reminder_recipients(session: Session, roster: Roster, slugs: Iterable[str], 
     vouched: dict[str, list[str]] = {slug: [] for slug in wanted}
     for slug in wanted:
         vouched[slug] += [a for a in (ok(x) for x in roster.get(slug, year).addresses) if a]
-    if wanted:
-        for row in session.scalars(select(models.LearnedAddress).where(models.LearnedAddress.agency_slug.in_(wanted))):
-            address = ok(row.address)
-            if address:
-                vouched[row.agency_slug].append(address)
     out: dict[str, Recipients] = {}
     for slug in wanted:
         rows = [c for c in book.get(slug, []) if ok(c.email)]

@@ -232,13 +232,12 @@ def _relax_durability(app: App) -> None:
 
 def _teach_contacts(app: App, plan: SeasonPlan) -> None:
     """Addresses coordinators know before the season (as `assign` would teach them): reminders reach them."""
-    from workflow.db import models
+    from workflow.season import contacts
 
     with app.db.transaction() as session:
         for slug, address in plan.contacts.items():
-            session.merge(models.LearnedAddress(address=address.lower(), agency_slug=slug,
-                                                taught_by="điều phối viên (danh bạ mùa trước)",
-                                                created_at=_at(plan.opens, 8, 0)))
+            contacts.learn(session, slug, address, actor="điều phối viên (danh bạ mùa trước)",
+                           now=_at(plan.opens, 8, 0), why="danh bạ mùa trước")
 
 
 def _compile(app: App, year: int, directory: Path, now: datetime) -> Path | None:
