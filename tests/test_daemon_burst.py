@@ -17,6 +17,7 @@ import pytest
 
 from intake.documents import sandbox
 from intake.sources.maildir import deliver
+from notifier import render
 from tests import mailfactory
 from tests.cli_helpers import wait_for, write_config
 from workflow.app import App
@@ -93,6 +94,7 @@ def test_the_first_batch_is_acknowledged_while_the_cycle_reads_the_next(
 
 
 def test_the_daemon_starts_its_document_readers_before_any_mail(tmp_path: Path, pool: sandbox._Pool) -> None:
+    render._environment.cache_clear()  # nothing compiled by an earlier test in this process
     app = App.load(str(_config(tmp_path)))
     daemon, thread = _start(app)
     try:
@@ -101,6 +103,9 @@ def test_the_daemon_starts_its_document_readers_before_any_mail(tmp_path: Path, 
             f"{len(pool._idle)} readers started, {wanted} wanted"
         memory = int(app.settings.limits.message_memory_mb * 1024 * 1024)
         assert all(w.memory == memory for w in pool._idle)  # the configured budget, as for a reader started on demand
+        # The acknowledgement's templates are compiled too, before the first report asks for them.
+        ack = {"email/ack.subject.j2", "email/ack.txt.j2", "email/ack.html.j2"}
+        assert wait_for(lambda: ack <= {key[1] for key in render._environment(render.TEMPLATES_DIR).cache}, 30)
     finally:
         _stop(daemon, thread)
         app.close()

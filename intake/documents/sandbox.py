@@ -16,12 +16,13 @@ an interpreter start. The daemon starts its readers when it starts
 (:func:`keep_warm`): a reader's start (its interpreter and the imports of
 pypdf, python-docx, lxml) cost more CPU than reading a report, and paid
 during the deadline burst it delayed every acknowledgement. A reader killed
-for overrunning, or found dead, is replaced at once, so the pool stays warm. A worker reads all of one message's documents, sending
-each result back as soon as it has it; when the budget runs out the worker
-is killed with its converters, what was read is kept, and every document not
-finished is recorded as "đọc một phần" with the reason. Nothing is retried
-next cycle: the message is recorded like any other. Its CPU limit is moved
-forward per message (RLIMIT_CPU counts a process's whole life).
+for overrunning, or found dead, is replaced at once, so the pool stays warm.
+A worker reads all of one message's documents, sending each result back as
+soon as it has it; when the budget runs out the worker is killed with its
+converters, what was read is kept, and every document not finished is
+recorded as "đọc một phần" with the reason. Nothing is retried next cycle:
+the message is recorded like any other. Its CPU limit is moved forward per
+message (RLIMIT_CPU counts a process's whole life).
 
 Mail without documents (plain text, HTML, unsupported formats) never
 starts a child: see :func:`needs_child`.

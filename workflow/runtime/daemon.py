@@ -145,9 +145,11 @@ class Daemon:
         thread, each under the same per-message budgets as a reader started on demand.
         """
         from intake.documents.sandbox import keep_warm
+        from notifier.render import compile_ahead
         from workflow.runtime.intake_cycle import limits_from
 
         keep_warm(UNDERSTAND_THREADS, limits_from(self.app).message_memory_bytes)
+        compile_ahead("ack")  # the acknowledgement's templates, compiled while the mailbox is quiet
 
     def _send_soon(self) -> None:
         """Send the outbox now, in a thread beside the cycle; a thread already sending goes round once more.
@@ -271,7 +273,9 @@ class Daemon:
             "coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE})
         lease_every = max(1.0, self.app.settings.schedule.lease_seconds / 3)
         scheduler.add_job(self.lease_tick, IntervalTrigger(seconds=lease_every, timezone=tz), id="lease")
-        scheduler.add_job(self.flush_tick,
+        # Through the one sender thread (_send_soon): a tick during a batch's flush must not start a second flush
+        # that contends with it for the database's write lock.
+        scheduler.add_job(self._send_soon,
                           IntervalTrigger(seconds=self.app.settings.schedule.outbox_seconds, timezone=tz),
                           id="outbox")
         for job_id, func, trigger in self.extra_jobs():

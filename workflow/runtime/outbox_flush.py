@@ -3,10 +3,11 @@
 The workflow writes outbox rows in the same transaction as the decision
 that caused them (invariant 3); this module is the only one that sends.
 
-Claiming: one row at a time, in id order, in its own short transaction. The
+Claiming: one row at a time, in id order, in a short transaction. The
 claim sets ``state = sending``, adds one to ``attempts`` and sets
 ``next_attempt_at`` to the end of a lease (10 minutes). The send happens
-outside any transaction, then the outcome is recorded in a second one. If
+outside any transaction, then the outcome is recorded in a second one, which
+also claims the next row (one commit per email, not two). If
 the process dies between the two, the row stays ``sending`` until its lease
 runs out and is then claimed and sent again: a crash can at worst repeat
 one send (with the same Message-ID), never skip one. Counting the attempt
