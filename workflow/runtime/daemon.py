@@ -148,8 +148,11 @@ class Daemon:
         from notifier.render import compile_ahead
         from workflow.runtime.intake_cycle import limits_from
 
-        keep_warm(UNDERSTAND_THREADS, limits_from(self.app).message_memory_bytes)
-        compile_ahead("ack")  # the acknowledgement's templates, compiled while the mailbox is quiet
+        try:
+            keep_warm(UNDERSTAND_THREADS, limits_from(self.app).message_memory_bytes)
+            compile_ahead("ack")  # the acknowledgement's templates, compiled while the mailbox is quiet
+        except Exception:  # noqa: BLE001 - only a head start: readers then start on demand, templates at first use
+            log.exception("không chuẩn bị trước được bộ đọc tài liệu hoặc mẫu thư báo nhận")
 
     def _send_soon(self) -> None:
         """Send the outbox now, in a thread beside the cycle; a thread already sending goes round once more.
@@ -166,9 +169,11 @@ class Daemon:
             self._sender.start()
 
     def _send_while_wanted(self) -> None:
+        """Flush until no wake-up came during the last flush; at shutdown too, so what the cycle in hand
+        queued is sent before the daemon exits, as when the loop flushed after each cycle."""
         while True:
             with self._send_lock:
-                if not self._send_wanted or self.stop_event.is_set():
+                if not self._send_wanted:
                     self._sender = None
                     return
                 self._send_wanted = False
@@ -375,7 +380,7 @@ class Daemon:
                 self._reader.join(timeout=self.app.settings.limits.message_seconds + 30)
             with self._send_lock:
                 sender = self._sender
-            if sender is not None:  # it stops before its next round; the send in hand ends within the SMTP timeout
+            if sender is not None:  # what the last cycle queued goes out before the daemon stops
                 sender.join(timeout=self.app.settings.smtp.timeout + 30)
             try:
                 self.cycle.source.close()
