@@ -135,9 +135,10 @@ def one_burst(env: BenchEnv, label: str, count: int, timeout: float) -> dict:
 
 
 def deadline_burst(env: BenchEnv, count: int = REPORTS, timeout: float = 300.0) -> Figure:
-    """The figure is the first burst, on a fresh daemon whose document readers are not started yet (after a
-    restart, or the first documents since one); a second burst, on another fresh daemon in the same process,
-    finds the readers the first one left idle, as a daemon that has been reading mail for a while would."""
+    """The figure is the first burst, on a fresh daemon (after a restart): since 07/12/2026 the daemon starts its
+    document readers when it starts, 2 s before the burst here (before, the burst's first reports started them);
+    a second burst, on another fresh daemon in the same process, finds the readers the first one left idle, as a
+    daemon that has been reading mail for a while would."""
     cold = one_burst(env, "cold", count, timeout)
     warm = one_burst(env, "warm", count, timeout)
     error = None

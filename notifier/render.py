@@ -80,6 +80,15 @@ def _environment(templates_dir: Path) -> Environment:
     return make_environment(templates_dir)
 
 
+def compile_ahead(*names: str) -> None:
+    """Compile these emails' templates now: the daemon does it at start, so the first acknowledgements of a
+    burst of reports do not wait while Jinja2 compiles them (then cached by the environment)."""
+    env = _environment(TEMPLATES_DIR)
+    for name in names:
+        for part in ("subject", "txt", "html"):
+            env.get_template(f"email/{name}.{part}.j2")
+
+
 def render_email(name: str, templates_dir: Path | None = None, /, **context: Any) -> RenderedEmail:
     """Render ``templates/email/<name>.{subject,txt,html}.j2`` with ``context``.
 

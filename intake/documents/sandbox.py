@@ -12,12 +12,17 @@ group, when the message's wall time is spent.
 How: a small pool of worker processes (``python -m intake.documents.sandbox``,
 started fresh, so they inherit none of the daemon's threads or locks) is
 reused from message to message, so a message pays for a pipe round trip, not
-an interpreter start. A worker reads all of one message's documents, sending
-each result back as soon as it has it; when the budget runs out the worker
-is killed with its converters, what was read is kept, and every document not
-finished is recorded as "đọc một phần" with the reason. Nothing is retried
-next cycle: the message is recorded like any other. Its CPU limit is moved
-forward per message (RLIMIT_CPU counts a process's whole life).
+an interpreter start. The daemon starts its readers when it starts
+(:func:`keep_warm`): a reader's start (its interpreter and the imports of
+pypdf, python-docx, lxml) cost more CPU than reading a report, and paid
+during the deadline burst it delayed every acknowledgement. A reader killed
+for overrunning, or found dead, is replaced at once, so the pool stays warm.
+A worker reads all of one message's documents, sending each result back as
+soon as it has it; when the budget runs out the worker is killed with its
+converters, what was read is kept, and every document not finished is
+recorded as "đọc một phần" with the reason. Nothing is retried next cycle:
+the message is recorded like any other. Its CPU limit is moved forward per
+message (RLIMIT_CPU counts a process's whole life).
 
 Mail without documents (plain text, HTML, unsupported formats) never
 starts a child: see :func:`needs_child`.
@@ -165,35 +170,88 @@ class _Worker:
 
 
 class _Pool:
-    """Idle workers kept for the next message; one is killed whenever its message overruns."""
+    """Idle workers kept for the next message; one is killed whenever its message overruns.
+
+    ``warm`` workers (idle or busy) are kept started ahead of need once
+    :meth:`keep_warm` asked for them: each one killed, retired or found dead is
+    replaced at once, so the next message finds a reader whose start-up is done.
+    """
 
     MAX_USES = 200  # a long-lived reader's heap only grows: start afresh now and then
 
     def __init__(self) -> None:
         self._idle: list[_Worker] = []
+        self._busy = 0
+        self._warm = 0
+        self._warm_memory = 0
         self._lock = threading.Lock()
         atexit.register(self.close)
 
-    def acquire(self, memory: int) -> _Worker:
+    def keep_warm(self, count: int, memory: int) -> None:
         with self._lock:
+            self._warm, self._warm_memory = count, memory
+            stale = [w for w in self._idle if w.memory != memory]  # started under another budget
+            self._idle = [w for w in self._idle if w.memory == memory]
+        for worker in stale:
+            worker.kill()
+        self._refill()
+
+    def acquire(self, memory: int) -> _Worker:
+        unusable: list[_Worker] = []
+        with self._lock:
+            worker = None
             while self._idle:
-                worker = self._idle.pop()
-                if worker.alive() and worker.memory == memory:
-                    return worker
-                worker.kill()
-        return _start(memory)
+                candidate = self._idle.pop()
+                if candidate.alive() and candidate.memory == memory:
+                    worker = candidate
+                    break
+                unusable.append(candidate)
+            self._busy += 1
+        for dead in unusable:
+            dead.kill()
+        if unusable:
+            self._refill()
+        if worker is not None:
+            return worker
+        try:
+            return _start(memory)
+        except BaseException:
+            with self._lock:
+                self._busy -= 1
+            raise
 
     def release(self, worker: _Worker) -> None:
         worker.uses += 1
         if worker.uses >= self.MAX_USES or not worker.alive():
-            worker.kill()
+            self.discard(worker)
             return
         with self._lock:
+            self._busy -= 1
             self._idle.append(worker)
+
+    def discard(self, worker: _Worker) -> None:
+        """Kill a worker taken by :meth:`acquire` (its message overran, or it died) and start its replacement."""
+        worker.kill()
+        with self._lock:
+            self._busy -= 1
+        self._refill()
+
+    def _refill(self) -> None:
+        with self._lock:
+            missing = self._warm - len(self._idle) - self._busy
+            memory = self._warm_memory
+        for _ in range(max(0, missing)):
+            try:
+                worker = _start(memory)
+            except OSError as exc:  # the next message starts its own reader, as without a warm pool
+                log.warning("could not start a document reader ahead of need: %s", exc)
+                return
+            with self._lock:
+                self._idle.append(worker)
 
     def close(self) -> None:
         with self._lock:
-            idle, self._idle = self._idle, []
+            idle, self._idle, self._warm = self._idle, [], 0
         for worker in idle:
             worker.kill()
 
@@ -216,6 +274,40 @@ def _start(memory: int) -> _Worker:
 _POOL = _Pool()
 
 
+def keep_warm(count: int, memory_bytes: int) -> None:
+    """Start ``count`` readers now, under ``memory_bytes`` each, and replace any that is killed or dies.
+
+    Called by the daemon when it starts: the readers' start-up is then paid
+    while the mailbox is quiet, not by the first reports of a burst. The
+    budgets are unchanged: RLIMIT_AS from the start, RLIMIT_CPU and the wall
+    clock per message, as for a reader started on demand.
+    """
+    _POOL.keep_warm(count, memory_bytes)
+
+
+def _send_request(items: list[Item], limits: DocLimits) -> _Worker | None:
+    """A worker holding this message's request, or None when none could take it.
+
+    A worker that died while idle (its pipe is closed: OOM killer, an operator's
+    kill) is replaced once; the message is not charged for a death it did not cause.
+    """
+    request = (items, limits, {key: os.environ.get(key) for key in _ENV_KEYS})
+    for attempt in (1, 2):
+        try:
+            worker = _POOL.acquire(limits.containers.message_memory_bytes)
+        except OSError as exc:
+            log.warning("could not start the document reader: %s", exc)
+            return None
+        try:
+            worker.requests.send(request)
+            return worker
+        except OSError as exc:
+            _POOL.discard(worker)
+            if attempt == 2:
+                log.warning("could not hand the documents to a reader: %s", exc)
+    return None
+
+
 def _document(data: dict[str, Any]) -> DocumentText:
     return DocumentText(
         filename=str(data["filename"]), format=str(data["format"]), text=str(data.get("text") or ""),
@@ -233,11 +325,8 @@ def read_in_child(items: list[Item], limits: DocLimits) -> Outcome:
         return outcome
     started = time.monotonic()
     deadline = started + limits.containers.message_seconds
-    try:
-        worker = _POOL.acquire(limits.containers.message_memory_bytes)
-        worker.requests.send((items, limits, {key: os.environ.get(key) for key in _ENV_KEYS}))
-    except OSError as exc:
-        log.warning("could not start the document reader: %s", exc)
+    worker = _send_request(items, limits)
+    if worker is None:
         outcome.stopped = "died"
         return outcome
     try:
@@ -265,7 +354,7 @@ def read_in_child(items: list[Item], limits: DocLimits) -> Outcome:
         if outcome.stopped is None:
             _POOL.release(worker)
         else:
-            worker.kill()
+            _POOL.discard(worker)
         outcome.seconds = time.monotonic() - started
     if outcome.stopped:
         log.warning("document reading stopped (%s) after %.1f s; %d of %d documents read",

@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from notifier.transports import make_transport
 from workflow.app import App
 from workflow.db import models
-from workflow.runtime.intake_cycle import CycleStats, IntakeCycle, open_cycle
+from workflow.runtime.intake_cycle import UNDERSTAND_THREADS, CycleStats, IntakeCycle, open_cycle
 from workflow.runtime.lease import Lease, make_holder_id
 from workflow.runtime.outbox_flush import FlushResult, release_interrupted_claims, send_due
 
@@ -68,6 +68,10 @@ class Daemon:
         self._is_leader = False
         self._standby_said = False
         self._reader: threading.Thread | None = None  # strangers' deferred files, read beside the cycles
+        self._sender: threading.Thread | None = None  # acknowledgements sent as each batch commits
+        self._send_lock = threading.Lock()
+        self._send_wanted = False
+        self._warm_readers = False  # run_forever: document readers started with the daemon, not per burst
         if not app.settings.mailbox.trusted_authserv_ids:
             log.warning("chưa xác thực người gửi: chưa đặt [mailbox] trusted_authserv_id, nên mọi báo cáo hiện "
                         "'người gửi chưa được xác thực' (ai cũng có thể gửi thư nhân danh một đơn vị)")
@@ -111,6 +115,8 @@ class Daemon:
             if leader:
                 log.info("daemon này nhận quyền chạy (đọc thư và gửi thư)")
                 self._take_over_sends()
+                if self._warm_readers:
+                    self._start_readers()
             else:
                 log.warning("%s; daemon này chờ và sẽ tự tiếp quản khi daemon kia dừng", self.standby_note())
             self._standby_said = not leader
@@ -129,6 +135,65 @@ class Daemon:
         until = row.expires_at.astimezone(self.app.tz).strftime("%H:%M:%S ngày %d/%m/%Y")
         return f"daemon khác ({row.holder}) đang giữ quyền chạy, quyền hết hạn lúc {until} nếu daemon đó không gia hạn"
 
+    def _start_readers(self) -> None:
+        """Start the document readers now and keep them started (intake.documents.sandbox.keep_warm).
+
+        Why: at the deadline sixty reports arrive within minutes, and a reader
+        started by the first of them spent more CPU on its own start-up (an
+        interpreter, pypdf, python-docx, lxml) than on reading a report, on the
+        machine that was meanwhile reading the others. One per understanding
+        thread, each under the same per-message budgets as a reader started on demand.
+        """
+        from intake.documents.sandbox import keep_warm
+        from notifier.render import compile_ahead
+        from workflow.runtime.intake_cycle import limits_from
+
+        try:
+            keep_warm(UNDERSTAND_THREADS, limits_from(self.app).message_memory_bytes)
+            compile_ahead("ack")  # the acknowledgement's templates, compiled while the mailbox is quiet
+        except Exception:  # noqa: BLE001 - only a head start: readers then start on demand, templates at first use
+            log.exception("không chuẩn bị trước được bộ đọc tài liệu hoặc mẫu thư báo nhận")
+
+    def _send_soon(self) -> None:
+        """Send the outbox now, in a thread beside the cycle; a thread already sending goes round once more.
+
+        Why: a batch's acknowledgements are committed while the cycle goes on
+        reading the next batch; sent only after the cycle (or at the outbox
+        tick, 30 s by default) the first reports of a burst waited for the last.
+        """
+        with self._send_lock:
+            self._send_wanted = True
+            if self._sender is not None:
+                return
+            self._sender = threading.Thread(target=self._send_while_wanted, name="send-now", daemon=True)
+            self._sender.start()
+
+    def _send_while_wanted(self) -> None:
+        """Flush until no wake-up came during the last flush; at shutdown too, so what the cycle in hand
+        queued is sent before the daemon exits, as when the loop flushed after each cycle."""
+        while True:
+            with self._send_lock:
+                if not self._send_wanted:
+                    self._sender = None
+                    return
+                self._send_wanted = False
+            try:
+                self.flush_tick()
+            except Exception:  # noqa: BLE001 - what was not sent waits for the outbox tick
+                log.exception("gửi thư trong hộp thư đi lỗi; thử lại ở lượt gửi kế tiếp")
+
+    def _acks_committed(self) -> Callable[[CycleStats], None]:
+        """The cycle's per-message callback: wake the sender once a committed batch queued acknowledgements."""
+        sent_for = 0
+
+        def on_message(stats: CycleStats) -> None:
+            nonlocal sent_for
+            if stats.acks_queued > sent_for:
+                sent_for = stats.acks_queued
+                self._send_soon()
+
+        return on_message
+
     def _take_over_sends(self) -> None:
         """A new leader frees the sends a killed leader left claimed (else they wait out the claim lease)."""
         try:
@@ -140,7 +205,7 @@ class Daemon:
         if not self._is_leader:
             return None
         try:
-            stats = self.cycle.run_once(read_deferred=read_deferred)
+            stats = self.cycle.run_once(read_deferred=read_deferred, on_message=self._acks_committed())
         except Exception as exc:  # noqa: BLE001 - the daemon outlives any one cycle's failure
             log.exception("lượt nhận thư lỗi; thử lại ở lượt sau")
             self._record_job("intake", False, {"kind": "error", "error": f"{type(exc).__name__}: {exc}"})
@@ -213,7 +278,9 @@ class Daemon:
             "coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE})
         lease_every = max(1.0, self.app.settings.schedule.lease_seconds / 3)
         scheduler.add_job(self.lease_tick, IntervalTrigger(seconds=lease_every, timezone=tz), id="lease")
-        scheduler.add_job(self.flush_tick,
+        # Through the one sender thread (_send_soon): a tick during a batch's flush must not start a second flush
+        # that contends with it for the database's write lock.
+        scheduler.add_job(self._send_soon,
                           IntervalTrigger(seconds=self.app.settings.schedule.outbox_seconds, timezone=tz),
                           id="outbox")
         for job_id, func, trigger in self.extra_jobs():
@@ -293,14 +360,13 @@ class Daemon:
             signal.signal(signal.SIGTERM, self._on_signal)
             signal.signal(signal.SIGINT, self._on_signal)
         scheduler = self.scheduler()
+        self._warm_readers = True
         self.lease_tick()
         scheduler.start()
         poll = self.app.settings.mailbox.poll_seconds
         try:
             while not self.stop_event.is_set():
-                stats = self.intake_tick(read_deferred=False)
-                if stats is not None and stats.acks_queued:
-                    self.flush_tick()  # acknowledge now, not at the next outbox tick
+                stats = self.intake_tick(read_deferred=False)  # its acknowledgements are sent as each batch commits
                 self._read_later_beside()
                 if stats is not None and stats.fetched >= self.app.settings.mailbox.cycle_limit:
                     continue  # backlog: next batch straight away
@@ -312,6 +378,10 @@ class Daemon:
             scheduler.shutdown(wait=True)
             if self._reader is not None:  # it stops between messages; one in hand ends within its budget
                 self._reader.join(timeout=self.app.settings.limits.message_seconds + 30)
+            with self._send_lock:
+                sender = self._sender
+            if sender is not None:  # what the last cycle queued goes out before the daemon stops
+                sender.join(timeout=self.app.settings.smtp.timeout + 30)
             try:
                 self.cycle.source.close()
             except Exception:  # noqa: BLE001, S110 - closing a dead connection is not news

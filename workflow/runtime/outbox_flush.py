@@ -3,10 +3,11 @@
 The workflow writes outbox rows in the same transaction as the decision
 that caused them (invariant 3); this module is the only one that sends.
 
-Claiming: one row at a time, in id order, in its own short transaction. The
+Claiming: one row at a time, in id order, in a short transaction. The
 claim sets ``state = sending``, adds one to ``attempts`` and sets
 ``next_attempt_at`` to the end of a lease (10 minutes). The send happens
-outside any transaction, then the outcome is recorded in a second one. If
+outside any transaction, then the outcome is recorded in a second one, which
+also claims the next row (one commit per email, not two). If
 the process dies between the two, the row stays ``sending`` until its lease
 runs out and is then claimed and sent again: a crash can at worst repeat
 one send (with the same Message-ID), never skip one. Counting the attempt
@@ -122,17 +123,19 @@ def flush(
     result = FlushResult(failed=_fail_exhausted_claims(db, clock(), max_attempts))
     sent_counts = _recent_counts(db, clock())
     strangers = _release_held(db, clock(), stranger_cap)
-    for _ in range(batch):
-        row = _claim_next(db, clock())
-        if row is None:
-            break
+    row = _claim_next(db, clock())
+    taken = 0
+    while row is not None:
+        taken += 1
         if row.to_stranger and strangers >= stranger_cap:
             outcome = _Outcome("held", f"{HELD_PREFIX}{stranger_cap} thư báo nhận mỗi giờ cho người gửi chưa xác thực")
-            _count(result, _record(db, row, outcome, clock(), max_attempts, backoff_seconds))
+            final_state, row = _record(db, row, outcome, clock(), max_attempts, backoff_seconds, taken < batch)
+            _count(result, final_state)
             continue
         outcome = _deliver(row, transport, from_header, verp_address(envelope_from, row.verp_token), reply_to, clock(),
                            sent_counts, daily_cap)
-        final_state = _record(db, row, outcome, clock(), max_attempts, backoff_seconds)
+        more = taken < batch and outcome.kind != "retry"
+        final_state, following = _record(db, row, outcome, clock(), max_attempts, backoff_seconds, more)
         _count(result, final_state)
         if final_state == SENT and row.kind not in CAP_EXEMPT_KINDS:
             sent_counts.update(_address(r) for r in outcome.recipients)
@@ -141,6 +144,7 @@ def flush(
         if outcome.kind == "retry":
             result.stopped = outcome.note
             break
+        row = following
     return result
 
 
@@ -189,35 +193,43 @@ def _claim_next(db: Database, now: datetime) -> OutboxEmail | None:
     """Take the oldest due row (pending and due, or sending with an expired lease), or None."""
     for _ in range(_CLAIM_TRIES):
         with db.transaction() as session:
-            if _queue_held(session, now):
-                return None
-            query = (
-                select(OutboxEmail.id, OutboxEmail.state, OutboxEmail.attempts)
-                .where(OutboxEmail.state.in_((PENDING, SENDING)), OutboxEmail.next_attempt_at <= now)
-                .order_by(OutboxEmail.id)
-                .limit(1)
-            )
-            if db.is_postgres:
-                query = query.with_for_update(skip_locked=True)
-            candidate = session.execute(query).first()
-            if candidate is None:
-                return None
-            won = rows_changed(session.execute(
-                update(OutboxEmail)
-                .where(
-                    OutboxEmail.id == candidate.id,
-                    OutboxEmail.state == candidate.state,
-                    OutboxEmail.attempts == candidate.attempts,
-                )
-                .values(state=SENDING, attempts=candidate.attempts + 1, next_attempt_at=now + CLAIM_LEASE)
-                .execution_options(synchronize_session=False)
-            ))
-            if won != 1:
-                continue  # another daemon claimed it between our read and our write
-            if candidate.state == SENDING:
-                log.warning("hộp thư đi %s: lần gửi trước bị ngắt (hết hạn giữ); gửi lại", candidate.id)
-            return session.get(OutboxEmail, candidate.id)
+            row, lost = _claim_in(session, db.is_postgres, now)
+        if not lost:
+            return row
     return None
+
+
+def _claim_in(session: Session, postgres: bool, now: datetime) -> tuple[OutboxEmail | None, bool]:
+    """Claim the oldest due row in ``session``'s transaction: (row, False), (None, False) when none is due,
+    (None, True) when another daemon claimed the candidate between our read and our write."""
+    if _queue_held(session, now):
+        return None, False
+    query = (
+        select(OutboxEmail.id, OutboxEmail.state, OutboxEmail.attempts)
+        .where(OutboxEmail.state.in_((PENDING, SENDING)), OutboxEmail.next_attempt_at <= now)
+        .order_by(OutboxEmail.id)
+        .limit(1)
+    )
+    if postgres:
+        query = query.with_for_update(skip_locked=True)
+    candidate = session.execute(query).first()
+    if candidate is None:
+        return None, False
+    won = rows_changed(session.execute(
+        update(OutboxEmail)
+        .where(
+            OutboxEmail.id == candidate.id,
+            OutboxEmail.state == candidate.state,
+            OutboxEmail.attempts == candidate.attempts,
+        )
+        .values(state=SENDING, attempts=candidate.attempts + 1, next_attempt_at=now + CLAIM_LEASE)
+        .execution_options(synchronize_session=False)
+    ))
+    if won != 1:
+        return None, True
+    if candidate.state == SENDING:
+        log.warning("hộp thư đi %s: lần gửi trước bị ngắt (hết hạn giữ); gửi lại", candidate.id)
+    return session.get(OutboxEmail, candidate.id), False
 
 
 def _release_held(db: Database, now: datetime, cap: int) -> int:
@@ -332,9 +344,17 @@ def _short(text: str | None) -> str | None:
 
 
 def _record(
-    db: Database, claimed: OutboxEmail, outcome: _Outcome, now: datetime, max_attempts: int, backoff_seconds: float
-) -> str | None:
-    """Store the outcome; return the row's new state, or None if our claim was lost meanwhile."""
+    db: Database, claimed: OutboxEmail, outcome: _Outcome, now: datetime, max_attempts: int, backoff_seconds: float,
+    claim_next: bool = False,
+) -> tuple[str | None, OutboxEmail | None]:
+    """Store the outcome, and with ``claim_next`` claim the next due row in the same transaction.
+
+    Returns the row's new state (None if our claim was lost meanwhile) and the
+    next claimed row. Why one transaction: each commit waits for the disk, and
+    two per email made a burst of acknowledgements wait on fsyncs. Nothing
+    changes for a crash: the outcome and the next claim commit together or not
+    at all, so at worst the one send in hand is repeated, as before.
+    """
     values: dict[str, object] = {"last_error": _short(outcome.note)}
     if outcome.kind == "held":
         values.update(state=HELD, attempts=claimed.attempts - 1)  # waiting is not an attempt
@@ -351,6 +371,8 @@ def _record(
         values.update(state=PENDING, next_attempt_at=retry_at)
         if outcome.scope == "connection":
             values["last_error"] = _short(SERVER_DOWN + (outcome.note or ""))
+    following: OutboxEmail | None = None
+    lost_race = False
     with db.transaction() as session:
         updated = rows_changed(session.execute(
             update(OutboxEmail)
@@ -358,13 +380,17 @@ def _record(
             .values(**values)
             .execution_options(synchronize_session=False)
         ))
-        if updated != 1:
-            log.warning("hộp thư đi %s: mất quyền giữ thư trước khi ghi kết quả (%s)", claimed.id, outcome.kind)
-            return None
-        if values["state"] == PENDING and outcome.scope == "connection":
+        if updated == 1 and values["state"] == PENDING and outcome.scope == "connection":
             _hold_queue(session, claimed.id, values["next_attempt_at"])  # type: ignore[arg-type]
+        if claim_next:
+            following, lost_race = _claim_in(session, db.is_postgres, now)
+    if lost_race:  # another daemon took that one: look again, each look in its own transaction
+        following = _claim_next(db, now)
+    if updated != 1:
+        log.warning("hộp thư đi %s: mất quyền giữ thư trước khi ghi kết quả (%s)", claimed.id, outcome.kind)
+        return None, following
     _log_outcome(claimed, values)
-    return str(values["state"])
+    return str(values["state"]), following
 
 
 def _hold_queue(session: Session, failed_id: int, until: datetime) -> None:
