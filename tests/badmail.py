@@ -14,17 +14,17 @@ import io
 import random
 import zipfile
 from dataclasses import dataclass
-from email.message import EmailMessage
 from email.utils import make_msgid
 
 from tests import mailfactory
+from tests.fixtures.documents import zip_bytes
+from tests.mailfactory import attachment_mail
 
 # The limits the corpus is built against: one MiB per part, a few per message.
 LIMITS_TOML = "[limits]\nmax_part_mb = 1\nmax_message_mb = 6\nmax_zip_total_mb = 20\n"
 PART_LIMIT = 1024 * 1024
 
-SENDER = "vanthu@skhcn.tayninh.gov.vn"
-DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+SENDER = mailfactory.TAY_NINH_SENDER
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
@@ -56,20 +56,6 @@ def _h(subject: str) -> str:
     return "=?utf-8?b?" + base64.b64encode(subject.encode()).decode() + "?="
 
 
-def _with_attachment(filename: str, data: bytes, ctype: str = DOCX_TYPE, subject: str | None = None,
-                     sender: str = SENDER) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = f"Văn thư <{sender}>"
-    msg["To"] = "baocao@tdc.example.vn"
-    msg["Subject"] = subject or "Báo cáo kết quả Chương trình 1322 năm 2024"
-    msg["Date"] = "Wed, 20 Nov 2024 09:00:00 +0700"
-    msg["Message-ID"] = make_msgid(domain="skhcn.tayninh.gov.vn")
-    msg.set_content("Kính gửi Bộ Khoa học và Công nghệ, xin gửi báo cáo năm 2024 (tệp đính kèm).")
-    maintype, subtype = ctype.split("/", 1)
-    msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
-    return msg.as_bytes()
-
-
 def _raw_attachment_name(filename_param: str) -> bytes:
     """A hand-written attachment header, for names the email package would refuse to write."""
     return (_head(extra='Content-Type: multipart/mixed; boundary="B"\r\n') + "\r\n"
@@ -79,17 +65,9 @@ def _raw_attachment_name(filename_param: str) -> bytes:
             + base64.b64encode(mailfactory.report_docx()).decode() + "\r\n--B--\r\n").encode("utf-8")
 
 
-def zip_of(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
 def zip_bomb() -> bytes:
     """20 MiB of zeros in a ~20 KiB archive: ratio about 1000."""
-    return zip_of({"bao-cao.txt": b"\0" * (20 * 1024 * 1024)})
+    return zip_bytes({"bao-cao.txt": b"\0" * (20 * 1024 * 1024)})
 
 
 def docx_bomb() -> bytes:
@@ -98,7 +76,7 @@ def docx_bomb() -> bytes:
     members = {name: real.read(name) for name in real.namelist()}
     members["word/document.xml"] = members["word/document.xml"].replace(b"<w:body>",
                                                                         b"<w:body>" + b" " * (30 * 1024 * 1024))
-    return zip_of(members)
+    return zip_bytes(members)
 
 
 def encrypted_docx() -> bytes:
@@ -113,7 +91,7 @@ def macro_docm() -> bytes:
     real = zipfile.ZipFile(io.BytesIO(mailfactory.report_docx()))
     members = {name: real.read(name) for name in real.namelist()}
     members["word/vbaProject.bin"] = OLE2_MAGIC + b"_VBA_PROJECT" + b"\0" * 256
-    return zip_of(members)
+    return zip_bytes(members)
 
 
 def _nested(levels: int) -> bytes:
@@ -190,19 +168,19 @@ def build() -> list[BadMail]:
         BadMail("nesting-40-levels", _nested(40), RECORDED, "notes", "nesting"),
         BadMail("forwarded-rfc822", _forward(encoded=False), TAKEN),
         BadMail("forwarded-rfc822-base64", _forward(encoded=True), TAKEN),
-        BadMail("tnef-winmail-dat", _with_attachment("winmail.dat", b"\x78\x9f\x3e\x22" + rng.randbytes(600),
+        BadMail("tnef-winmail-dat", attachment_mail("winmail.dat", b"\x78\x9f\x3e\x22" + rng.randbytes(600),
                 "application/ms-tnef"), TAKEN, "attachment_notes", "winmail.dat"),
-        BadMail("enormous-message", _with_attachment("Quét.pdf", rng.randbytes(7 * 1024 * 1024), "application/pdf"),
+        BadMail("enormous-message", attachment_mail("Quét.pdf", rng.randbytes(7 * 1024 * 1024), "application/pdf"),
                 QUARANTINED, "quarantine_reason", "quá lớn"),
-        BadMail("zero-byte-attachment", _with_attachment("Báo cáo năm 2024.docx", b""), TAKEN),
-        BadMail("enormous-attachment", _with_attachment("Phụ lục.pdf", rng.randbytes(PART_LIMIT + 300_000),
+        BadMail("zero-byte-attachment", attachment_mail("Báo cáo năm 2024.docx", b""), TAKEN),
+        BadMail("enormous-attachment", attachment_mail("Phụ lục.pdf", rng.randbytes(PART_LIMIT + 300_000),
                 "application/pdf"), TAKEN, "notes", "skipped"),
-        BadMail("zip-bomb", _with_attachment("Hồ sơ.zip", zip_bomb(), "application/zip"), TAKEN, "attachment_notes",
+        BadMail("zip-bomb", attachment_mail("Hồ sơ.zip", zip_bomb(), "application/zip"), TAKEN, "attachment_notes",
                 "không mở"),
-        BadMail("docx-bomb", _with_attachment("Báo cáo 2024.docx", docx_bomb()), TAKEN, "attachment_notes", "không mở"),
-        BadMail("password-protected-docx", _with_attachment("Báo cáo mật.docx", encrypted_docx()), TAKEN,
+        BadMail("docx-bomb", attachment_mail("Báo cáo 2024.docx", docx_bomb()), TAKEN, "attachment_notes", "không mở"),
+        BadMail("password-protected-docx", attachment_mail("Báo cáo mật.docx", encrypted_docx()), TAKEN,
                 "attachment_notes", "mật khẩu"),
-        BadMail("macro-docm", _with_attachment("Báo cáo.docm", macro_docm(),
+        BadMail("macro-docm", attachment_mail("Báo cáo.docm", macro_docm(),
                 "application/vnd.ms-word.document.macroEnabled.12"), TAKEN, "attachment_notes", "macro"),
         BadMail("name-dot-dot", _raw_attachment_name('filename="../../../../etc/cron.d/bao-cao.docx"'), TAKEN),
         BadMail("name-absolute", _raw_attachment_name('filename="/etc/passwd.docx"'), TAKEN),

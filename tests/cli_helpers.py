@@ -58,3 +58,11 @@ def run_cli(*args: str, config: Path | None = None, env: dict[str, str] | None =
 
 def cli_json(*args: str, config: Path | None = None, **kw) -> object:  # type: ignore[no-untyped-def]
     return json.loads(run_cli(*args, "--json", config=config, **kw).stdout)
+
+
+def status_row(config: Path, slug: str = "tay-ninh", year: int = 2024,
+               env: dict[str, str] | None = None) -> dict:
+    """One agency's row of ``tdc-bot status --json``: what a coordinator is told of it."""
+    rows = cli_json("status", "--year", str(year), config=config, env=env)
+    assert isinstance(rows, list)
+    return next(r for r in rows if r["agency"] == slug)

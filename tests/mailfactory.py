@@ -8,6 +8,16 @@ from email.utils import format_datetime, make_msgid
 
 from docx import Document
 
+# Our receiving server, as the test configurations trust it ([mailbox] trusted_authserv_id), and the trace
+# line it writes: what stands above that line is what our server says of a mail; below it, what anyone says.
+OUR_SERVER = "mx.tdc.example.vn"
+OUR_RECEIVED = (f"Received: from mail.example.net (mail.example.net [198.51.100.4]) by {OUR_SERVER} (Postfix) "
+                "with ESMTP id 4XyQ7; Wed, 20 Nov 2024 09:00:00 +0700")
+SPAM_VERDICT = "X-Spam-Status: Yes, score=14.2 required=5.0 tests=GTUBE,MISSING_DATE autolearn=no"  # SpamAssassin's
+
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+TAY_NINH_SENDER = "vanthu@skhcn.tayninh.gov.vn"
+
 TAY_NINH_TITLE = ("Kết quả triển khai nhiệm vụ của Chương trình quốc gia hỗ trợ doanh nghiệp nâng cao năng suất "
                   "và chất lượng sản phẩm, hàng hóa năm {year} trên địa bàn tỉnh {province}")
 
@@ -41,7 +51,8 @@ def report_docx(province: str = "Tây Ninh", year: int = 2024, extra_paragraphs:
 
 def report_email(sender: str = "vanthu@skhcn.tayninh.gov.vn", province: str = "Tây Ninh", year: int = 2024,
                  to: str = "baocao@tdc.example.vn", date: datetime | None = None, with_docx: bool = True,
-                 subject: str | None = None, message_id: str | None = None) -> bytes:
+                 subject: str | None = None, message_id: str | None = None, filename: str | None = None) -> bytes:
+    """An agency's report as its clerk mails it: the .docx attached (named ``filename``), a short covering text."""
     msg = EmailMessage()
     msg["From"] = f"Sở KH&CN {province} <{sender}>"
     msg["To"] = to
@@ -56,7 +67,7 @@ def report_email(sender: str = "vanthu@skhcn.tayninh.gov.vn", province: str = "T
     if with_docx:
         msg.add_attachment(report_docx(province, year), maintype="application",
                            subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
-                           filename=f"Báo cáo NSCL năm {year}.docx")
+                           filename=filename or f"Báo cáo NSCL năm {year}.docx")
     return msg.as_bytes()
 
 
@@ -108,4 +119,48 @@ def agency_question() -> bytes:
     msg["Date"] = format_datetime(datetime(2024, 11, 18, 2, 0, tzinfo=UTC))
     msg["Message-ID"] = "<hoi-1@skhcn.tayninh.gov.vn>"
     msg.set_content("Kính gửi anh chị, cho em hỏi mẫu biểu năm nay có thay đổi gì không ạ. Em cảm ơn.")
+    return msg.as_bytes()
+
+
+def with_headers(raw: bytes, *fields: str) -> bytes:
+    """``fields`` above the mail's own header lines, first one on top, as each server on the way adds its own."""
+    return "".join(f"{f}\r\n" for f in fields).encode() + raw
+
+
+def vouched(raw: bytes, domain: str, broken_dkim: bool = False) -> bytes:
+    """``raw`` as our receiving server passes it on after DMARC passed for ``domain`` (and maybe a DKIM
+    signature broke on the way): its Authentication-Results above its own Received line."""
+    broken = f"; dkim=fail (body hash did not verify) header.d={domain}" if broken_dkim else ""
+    return with_headers(raw, f"Authentication-Results: {OUR_SERVER}; dmarc=pass header.from={domain}{broken}",
+                        OUR_RECEIVED)
+
+
+def disguised_report(sender: str = "nguyenvana.work@gmail.com",
+                     date: datetime = datetime(2024, 11, 20, 2, 0, tzinfo=UTC)) -> bytes:
+    """A real report whose mail says nothing of the programme: only the attached document does."""
+    msg = EmailMessage()
+    msg["From"] = f"Nguyễn Văn A <{sender}>"
+    msg["To"] = "baocao@tdc.example.vn"
+    msg["Subject"] = "Gửi anh chị tài liệu"
+    msg["Date"] = format_datetime(date)
+    msg["Message-ID"] = "<tl-1@gmail.com>"
+    msg.set_content("Em gửi anh chị tài liệu đính kèm.")
+    msg.add_attachment(report_docx(), maintype="application",
+                       subtype="vnd.openxmlformats-officedocument.wordprocessingml.document", filename="tai-lieu.docx")
+    return msg.as_bytes()
+
+
+def attachment_mail(filename: str, data: bytes, ctype: str = DOCX_TYPE,
+                    subject: str = "Báo cáo kết quả Chương trình 1322 năm 2024", sender: str = TAY_NINH_SENDER,
+                    body: str = "Kính gửi Bộ Khoa học và Công nghệ, xin gửi báo cáo năm 2024 (tệp đính kèm).") -> bytes:
+    """Tây Ninh's clerk sending one file, whatever its bytes: the carrier for odd and hostile attachments."""
+    msg = EmailMessage()
+    msg["From"] = f"Văn thư <{sender}>"
+    msg["To"] = "baocao@tdc.example.vn"
+    msg["Subject"] = subject
+    msg["Date"] = "Wed, 20 Nov 2024 09:00:00 +0700"
+    msg["Message-ID"] = make_msgid(domain="skhcn.tayninh.gov.vn")
+    msg.set_content(body)
+    maintype, subtype = ctype.split("/", 1)
+    msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     return msg.as_bytes()

@@ -25,16 +25,12 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from anyascii import anyascii
 
 from intake.documents import read_attachment
-from intake.documents.budget import DocLimits
-from intake.limits import Limits
-from intake.model import DocumentText, OutlineSection, RawMessage
-from intake.pipeline import IntakeContext, understand
+from intake.model import DocumentText, OutlineSection
 from intake.report.outline import check_outline
 from reference.campaigns import load_campaigns
 from reference.roster import load_roster
@@ -89,17 +85,12 @@ def _sent(paragraphs: list[Paragraph], form: str) -> tuple[list[DocumentText], s
 
 def corpus() -> Iterator[Judged]:
     roster, campaigns = load_roster(), load_campaigns()
-    from tests.corpus.build import BOT, build
+    from tests.corpus.build import build, read_cases, reading_context
 
     with tempfile.TemporaryDirectory() as tmp:
-        for path, label in build(Path(tmp)):
-            if label["kind"] != "report":
-                continue
-            ctx = IntakeContext(roster=roster, campaigns=campaigns, limits=Limits(), doc_limits=DocLimits(),
-                                own_addresses=frozenset({BOT}), own_domain=None, review_threshold=0.6)
-            raw = RawMessage(f"file:{path.name}", path.read_bytes(), datetime.fromisoformat(label["arrived_at"]),
-                             "corpus")
-            outline = understand(raw, ctx, store=None).outline
+        reports = [(path, label) for path, label in build(Path(tmp)) if label["kind"] == "report"]
+        for path, _, understood in read_cases(reports, reading_context(roster, campaigns)):
+            outline = understood.outline
             name = path.stem.split("-", 1)[1]
             yield Judged(name, CORPUS_TRUTH.get(name, STANDARD),
                          frozenset(outline.present) if outline is not None else frozenset())

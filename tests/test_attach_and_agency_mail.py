@@ -11,26 +11,22 @@ from datetime import UTC, datetime
 
 from intake.sources.maildir import deliver
 from tests import mailfactory
-from tests.cli_helpers import cli_json, run_cli, write_config
+from tests.cli_helpers import cli_json, run_cli, status_row, write_config
 from tests.fixtures.real_tables import report_with_table
 
 ROWS = [["1", "Số lượt doanh nghiệp được hỗ trợ", "100 lượt doanh nghiệp", "20 lượt doanh nghiệp",
          "60 lượt doanh nghiệp", "60 %"]]
 
 
-def _status(config, slug: str = "tay-ninh") -> dict:  # type: ignore[no-untyped-def]
-    return next(r for r in cli_json("status", "--year", "2024", config=config) if r["agency"] == slug)
-
-
 def test_a_report_received_outside_email_is_attached_read_and_counted(tmp_path):
     config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}")
     report = tmp_path / "BC NSCL 2024 Tây Ninh.docx"
     report.write_bytes(report_with_table("Tây Ninh", 2024, ROWS))
-    assert _status(config)["state"] == "missing"
+    assert status_row(config)["state"] == "missing"
     out = run_cli("attach", "tay-ninh/2024", str(report), "--received", "25/11/2024", "--actor", "dieuphoi",
                   "--reason", "nhận qua hệ thống văn bản điện tử", config=config).stdout
     assert "Đính kèm tệp tay-ninh/2024: chưa nộp → đã nhận" in out
-    row = _status(config)
+    row = status_row(config)
     assert row["state"] == "received" and row["on_time"] is True  # 25/11, before the deadline
     shown = cli_json("show", "tay-ninh/2024", config=config)
     [version] = shown["versions"]

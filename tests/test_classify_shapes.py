@@ -19,24 +19,21 @@ from intake.classify.sharing import shared_by
 from intake.classify.year import reported_years
 from intake.documents import read_attachment, sniff_format, tnef
 from intake.documents.body import BODY_NAME
-from intake.documents.budget import DocLimits
 from intake.documents.sandbox import needs_child
-from intake.limits import Limits
 from intake.machine.guards import check
 from intake.message.parse import parse
 from intake.model import BODY, FILE, LINK, PHOTOS, RawMessage
 from intake.pipeline import IntakeContext, Understanding, understand
 from reference.text import words
 from tests.corpus import shapes
-from tests.corpus.build import BOT, docx_att, mail, utc
+from tests.corpus.build import BOT, docx_att, mail, reading_context, utc
 from tests.corpus.docs import docx_bytes, province_report
 from tests.corpus.pictures import page_rows, photo_page, winmail
 
 
 @pytest.fixture(scope="module")
 def ctx(roster, campaigns) -> IntakeContext:
-    return IntakeContext(roster=roster, campaigns=campaigns, limits=Limits(), doc_limits=DocLimits(),
-                         own_addresses=frozenset({BOT}), own_domain="tcvn.gov.vn", review_threshold=0.6)
+    return reading_context(roster, campaigns, own_domain="tcvn.gov.vn")
 
 
 def read(message: bytes | EmailMessage, when: datetime, ctx: IntakeContext) -> Understanding:

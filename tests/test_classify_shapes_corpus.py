@@ -8,17 +8,13 @@ office a copied mail was addressed to, and a phrase the reasons must hold.
 """
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from intake.documents.budget import DocLimits
-from intake.limits import Limits
-from intake.model import Classification, RawMessage
-from intake.pipeline import IntakeContext, understand
+from intake.model import Classification
 from reference.text import words
-from tests.corpus.build import BOT
+from tests.corpus.build import check_readings, read_cases, reading_context
 from tests.corpus.shapes import build
 
 FIELDS = ("kind", "agency", "year", "delivery", "links", "documents", "also", "copied_to", "reason")
@@ -45,24 +41,9 @@ def test_the_shapes_cover_every_delivery_and_the_lookalikes(shapes):
 
 
 def test_shapes_accuracy(shapes, roster, campaigns, capsys):
-    hits = dict.fromkeys(FIELDS, 0)
-    misses: list[str] = []
-    ctx = IntakeContext(roster=roster, campaigns=campaigns, limits=Limits(), doc_limits=DocLimits(),
-                        own_addresses=frozenset({BOT}), own_domain=None, review_threshold=0.6)
-    for path, label in shapes:
-        raw = RawMessage(f"file:{path.name}", path.read_bytes(), datetime.fromisoformat(label["arrived_at"]), "corpus")
-        reading = understand(raw, ctx, store=None).reading()
-        got = _got(reading, label)
-        wrong = [f for f in FIELDS if got[f] != label[f]]
-        for f in FIELDS:
-            hits[f] += f not in wrong
-        if wrong:
-            misses.append(f"{path.name}: " + ", ".join(f"{f} {got[f]!r} ≠ {label[f]!r}" for f in wrong)
-                          + f"\n    ({label['note']})\n    lý do: " + " | ".join(reading.reasons))
-    with capsys.disabled():
-        print()
-        for f in FIELDS:
-            print(f"  {f:9s} {hits[f]}/{len(shapes)} = {hits[f] / len(shapes):.1%}")
-        for miss in misses:
-            print("  MISS " + miss)
-    assert not misses, f"{len(misses)} of {len(shapes)} shapes misread"
+    def scored():  # type: ignore[no-untyped-def]
+        for path, label, understood in read_cases(shapes, reading_context(roster, campaigns)):
+            reading = understood.reading()
+            yield path.name, _got(reading, label), label, reading.reasons
+
+    check_readings(scored(), FIELDS, capsys, "shapes")

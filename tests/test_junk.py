@@ -10,14 +10,9 @@ reads it again as ordinary mail. The live rspamd path is in
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime
 
 from sqlalchemy import select
 
-from intake.documents.budget import DocLimits
-from intake.limits import Limits
 from intake.machine.junk import header_verdict
 from intake.message.parse import parse
 from intake.model import RawMessage
@@ -26,21 +21,18 @@ from intake.sender.trusted_server import server_stamps
 from intake.sources.maildir import deliver
 from tests import mailfactory
 from tests.cli_helpers import cli_json, run_cli
+from tests.corpus.build import reading_context
+from tests.mailfactory import OUR_RECEIVED as OURS
+from tests.mailfactory import OUR_SERVER, disguised_report, with_headers
+from tests.mailfactory import SPAM_VERDICT as SA_YES
 from tests.reliability import ARRIVED, write_config
 from workflow.app import App
 from workflow.db import models
 from workflow.operations import doctor
 
-OURS = ("Received: from mail.example.net (mail.example.net [198.51.100.4]) by mx.tdc.example.vn (Postfix) "
-        "with ESMTP id 4XyQ7; Wed, 20 Nov 2024 09:00:00 +0700")
 SENDERS = "Received: from pc by mail.example.net (Postfix) with ESMTP id 9Z; Wed, 20 Nov 2024 08:59:00 +0700"
-SA_YES = "X-Spam-Status: Yes, score=14.2 required=5.0 tests=GTUBE,MISSING_DATE autolearn=no"
 SA_NO = "X-Spam-Status: No, score=-1.0 required=5.0"
-HOSTS = frozenset({"mx.tdc.example.vn"})
-
-
-def _with(raw: bytes, *fields: str) -> bytes:
-    return "".join(f"{f}\r\n" for f in fields).encode() + raw
+HOSTS = frozenset({OUR_SERVER})
 
 
 def _appended(raw: bytes, *fields: str) -> bytes:
@@ -49,44 +41,29 @@ def _appended(raw: bytes, *fields: str) -> bytes:
     return head + b"\n" + "".join(f"{f}\n" for f in fields).encode().rstrip(b"\n") + b"\n\n" + body
 
 
-def disguised_report(sender: str = "nguyenvana.work@gmail.com") -> bytes:
-    """A real report whose mail says nothing of the programme: only the attached document does."""
-    msg = EmailMessage()
-    msg["From"] = f"Nguyễn Văn A <{sender}>"
-    msg["To"] = "baocao@tdc.example.vn"
-    msg["Subject"] = "Gửi anh chị tài liệu"
-    msg["Date"] = format_datetime(datetime(2024, 11, 20, 2, 0, tzinfo=UTC))
-    msg["Message-ID"] = "<tl-1@gmail.com>"
-    msg.set_content("Em gửi anh chị tài liệu đính kèm.")
-    msg.add_attachment(mailfactory.report_docx(), maintype="application",
-                       subtype="vnd.openxmlformats-officedocument.wordprocessingml.document", filename="tai-lieu.docx")
-    return msg.as_bytes()
-
-
 def test_a_filters_verdict_counts_only_above_our_received_line():
-    above = server_stamps(parse(_with(disguised_report(), SA_YES, OURS)), HOSTS)
+    above = server_stamps(parse(with_headers(disguised_report(), SA_YES, OURS)), HOSTS)
     verdict = header_verdict(above, frozenset({"spamassassin"}))
     assert verdict is not None and verdict.junk and verdict.score == 14.2 and verdict.threshold == 5.0
-    below = server_stamps(parse(_with(disguised_report(), OURS, SENDERS, SA_YES)), HOSTS)
+    below = server_stamps(parse(with_headers(disguised_report(), OURS, SENDERS, SA_YES)), HOSTS)
     assert header_verdict(below, frozenset({"spamassassin"})) is None  # the sender wrote it
     assert header_verdict(above, frozenset({"rspamd"})) is None  # a filter we were not told to trust
     rspamd_fields = ("X-Spamd-Result: default: True [16.50 / 15.00];", "X-Rspamd-Action: reject")
-    bound = server_stamps(parse(_appended(_with(disguised_report(), OURS), *rspamd_fields,
+    bound = server_stamps(parse(_appended(with_headers(disguised_report(), OURS), *rspamd_fields,
                                           "X-Rspamd-Queue-Id: 4XyQ7")), HOSTS)
     found = header_verdict(bound, frozenset({"rspamd"}))
     assert found is not None and found.junk and found.action == "reject" and "16,5" in found.reason
-    unbound = server_stamps(parse(_appended(_with(disguised_report(), OURS), *rspamd_fields,
+    unbound = server_stamps(parse(_appended(with_headers(disguised_report(), OURS), *rspamd_fields,
                                             "X-Rspamd-Queue-Id: GUESSED")), HOSTS)
     assert header_verdict(unbound, frozenset({"rspamd"})) is None  # not bound to our server's queue id
-    nowhere = server_stamps(parse(_with(disguised_report(), SA_YES)), HOSTS)
+    nowhere = server_stamps(parse(with_headers(disguised_report(), SA_YES)), HOSTS)
     assert header_verdict(nowhere, frozenset({"spamassassin"})) is None  # never passed our server
 
 
 def _ctx(roster, campaigns) -> IntakeContext:  # type: ignore[no-untyped-def]
-    return IntakeContext(roster=roster, campaigns=campaigns, limits=Limits(), doc_limits=DocLimits(),
-                         own_addresses=frozenset({"baocao@tdc.example.vn"}), own_domain="tdc.example.vn",
-                         review_threshold=0.6, trusted_authserv_ids=HOSTS, trusted_received_by=HOSTS,
-                         junk_trust=frozenset({"spamassassin"}))
+    return reading_context(roster, campaigns, own_addresses=frozenset({"baocao@tdc.example.vn"}),
+                           own_domain="tdc.example.vn", trusted_authserv_ids=HOSTS, trusted_received_by=HOSTS,
+                           junk_trust=frozenset({"spamassassin"}))
 
 
 def _understand(raw: bytes, ctx: IntakeContext):  # type: ignore[no-untyped-def]
@@ -95,16 +72,16 @@ def _understand(raw: bytes, ctx: IntakeContext):  # type: ignore[no-untyped-def]
 
 def test_junk_is_never_read_and_never_hides_an_agencys_report(roster, campaigns):
     ctx = _ctx(roster, campaigns)
-    junk = _understand(_with(disguised_report(), SA_YES, OURS), ctx)
+    junk = _understand(with_headers(disguised_report(), SA_YES, OURS), ctx)
     assert junk.status == "junk" and junk.reading().kind == "spam"
     assert junk.documents == [] and all(a.text_chars == 0 for a in junk.attachments)  # its file was not opened
-    agency = _understand(_with(mailfactory.report_email(), SA_YES, OURS), ctx)  # an agency's own domain
+    agency = _understand(with_headers(mailfactory.report_email(), SA_YES, OURS), ctx)  # an agency's own domain
     assert agency.status == "recorded" and agency.classification.kind == "report" and agency.junk is None
-    about = _understand(_with(mailfactory.report_email(sender="nguoila@gmail.com"), SA_YES, OURS), ctx)
+    about = _understand(with_headers(mailfactory.report_email(sender="nguoila@gmail.com"), SA_YES, OURS), ctx)
     assert about.status == "recorded" and about.classification.kind == "report"  # it names the programme
-    forged_no = _understand(_with(disguised_report(), OURS, SENDERS, SA_NO), ctx)
+    forged_no = _understand(with_headers(disguised_report(), OURS, SENDERS, SA_NO), ctx)
     assert forged_no.junk is None and forged_no.status == "recorded"  # no believed verdict, no filter asked
-    rescued = _understand(_with(disguised_report(), SA_YES, OURS), dataclasses.replace(ctx, junk_check=False))
+    rescued = _understand(with_headers(disguised_report(), SA_YES, OURS), dataclasses.replace(ctx, junk_check=False))
     assert rescued.status == "recorded" and rescued.classification.kind == "report"
 
 
@@ -112,7 +89,7 @@ def test_junk_is_listed_apart_never_answered_and_a_coordinator_can_rescue_it(tmp
     config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}",
                           mailbox_extra='trusted_authserv_id = "mx.tdc.example.vn"\n',
                           extra='[junk]\ntrust_headers = ["spamassassin"]\n')
-    deliver(config.parent / "mail", _with(disguised_report(), SA_YES, OURS), when=ARRIVED)
+    deliver(config.parent / "mail", with_headers(disguised_report(), SA_YES, OURS), when=ARRIVED)
     run_cli("run", "--once", config=config)
     [listed] = cli_json("junk", "list", config=config)
     assert listed["from"] == "nguyenvana.work@gmail.com" and "SpamAssassin" in listed["reason"]

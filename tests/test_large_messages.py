@@ -6,7 +6,6 @@ import os
 import threading
 import time
 import tracemalloc
-from email.message import EmailMessage
 
 import pytest
 from sqlalchemy import select
@@ -35,14 +34,9 @@ def _b64_lines(data: bytes, eol: str = "\r\n") -> str:
     return base64.encodebytes(data).decode().replace("\n", eol)
 
 
-def _with_attachment(data: bytes, name: str = "bao-cao.docx") -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "So KHCN <vanthu@skhcn.tayninh.gov.vn>"
-    msg["To"] = "baocao@tdc.example.vn"
-    msg["Subject"] = "Báo cáo năm 2024"
-    msg.set_content("Kính gửi, Sở KH&CN Tây Ninh gửi báo cáo năm 2024.")
-    msg.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
-    return msg.as_bytes()
+def _with_attachment(data: bytes) -> bytes:
+    return mailfactory.attachment_mail("bao-cao.docx", data, "application/octet-stream", subject="Báo cáo năm 2024",
+                                       body="Kính gửi, Sở KH&CN Tây Ninh gửi báo cáo năm 2024.")
 
 
 def _odd_messages() -> dict[str, bytes]:

@@ -101,19 +101,14 @@ def result_of(clause: str) -> str:
 
 def with_headers_on_top(raw: bytes, *lines: str) -> bytes:
     """The message as the sender wrote it, with these header lines first (an injection)."""
-    return "".join(f"{line}\r\n" for line in lines).encode() + to_crlf(raw)
-
-
-def report(chain: ReceivingChain, **kwargs) -> bytes:
-    """A real agency report (a .docx attached) addressed to the test's mailbox."""
-    return mailfactory.report_email(to=chain.address, **kwargs)
+    return mailfactory.with_headers(to_crlf(raw), *lines)
 
 
 # -- (a) genuine, (b) forged ------------------------------------------------------------------
 
 
 def test_dkim_signed_report_from_the_agency_is_verified(receiving_chain: ReceivingChain) -> None:
-    signed = receiving_chain.dns.domains[AGENCY_DOMAIN].sign(report(receiving_chain))
+    signed = receiving_chain.dns.domains[AGENCY_DOMAIN].sign(receiving_chain.report())
     stored = receiving_chain.deliver(signed, mail_from=AGENCY_SENDER, helo=f"mail.{AGENCY_DOMAIN}")
 
     results = verdict(stored)
@@ -127,7 +122,7 @@ def test_dkim_signed_report_from_the_agency_is_verified(receiving_chain: Receivi
 
 
 def test_the_spam_headers_come_with_the_verdict(receiving_chain: ReceivingChain) -> None:
-    signed = receiving_chain.dns.domains[AGENCY_DOMAIN].sign(report(receiving_chain))
+    signed = receiving_chain.dns.domains[AGENCY_DOMAIN].sign(receiving_chain.report())
     stored = receiving_chain.deliver(signed, mail_from=AGENCY_SENDER, helo=f"mail.{AGENCY_DOMAIN}")
 
     postfix_line = values(stored, "Received")[1]
@@ -143,7 +138,7 @@ def test_the_spam_headers_come_with_the_verdict(receiving_chain: ReceivingChain)
 
 def test_forged_own_domain_report_gets_dmarc_fail(receiving_chain: ReceivingChain) -> None:
     """The agency's From, no signature, the envelope at a domain whose SPF passes: SPF is not aligned."""
-    stored = receiving_chain.deliver(report(receiving_chain), mail_from=ATTACKER_SENDER,
+    stored = receiving_chain.deliver(receiving_chain.report(), mail_from=ATTACKER_SENDER,
                                      helo=f"mail.{ATTACKER_DOMAIN}")
 
     results = verdict(stored)
@@ -154,7 +149,7 @@ def test_forged_own_domain_report_gets_dmarc_fail(receiving_chain: ReceivingChai
 
 def test_forged_mailbox_domain_sender_gets_dmarc_fail(receiving_chain: ReceivingChain) -> None:
     """Mail in the name of the mailbox's own domain (a coordinator, the bot) from outside fails DMARC too."""
-    raw = mailfactory.report_email(sender=f"baocao@{MAILBOX_DOMAIN}", to=receiving_chain.address)
+    raw = receiving_chain.report(sender=f"baocao@{MAILBOX_DOMAIN}")
     stored = receiving_chain.deliver(raw, mail_from=ATTACKER_SENDER, helo=f"mail.{ATTACKER_DOMAIN}")
 
     results = verdict(stored)
@@ -163,7 +158,7 @@ def test_forged_mailbox_domain_sender_gets_dmarc_fail(receiving_chain: Receiving
 
 def test_attackers_own_signature_does_not_align(receiving_chain: ReceivingChain) -> None:
     """A valid DKIM signature, but for attacker.test: dkim passes for that domain, DMARC fails for the From."""
-    signed = receiving_chain.dns.domains[ATTACKER_DOMAIN].sign(report(receiving_chain))
+    signed = receiving_chain.dns.domains[ATTACKER_DOMAIN].sign(receiving_chain.report())
     stored = receiving_chain.deliver(signed, mail_from=ATTACKER_SENDER, helo=f"mail.{ATTACKER_DOMAIN}")
 
     results = verdict(stored)
@@ -173,7 +168,7 @@ def test_attackers_own_signature_does_not_align(receiving_chain: ReceivingChain)
 
 def test_report_altered_after_signing_fails_dkim(receiving_chain: ReceivingChain) -> None:
     """The agency's genuine signature over a body someone changed on the way: dkim=fail, DMARC fails."""
-    signed = receiving_chain.dns.domains[AGENCY_DOMAIN].sign(report(receiving_chain, with_docx=False))
+    signed = receiving_chain.dns.domains[AGENCY_DOMAIN].sign(receiving_chain.report(with_docx=False))
     head, body = signed.split(b"\r\n\r\n", 1)
     tampered = head + b"\r\n\r\n" + body.replace(body[:8], b"QUFBQUFB", 1)  # base64 text: change the first words
     assert tampered != signed
@@ -201,7 +196,7 @@ def assert_chain_top(stored: bytes) -> list[tuple[str, str]]:
 
 def test_injected_authentication_results_are_removed_and_the_genuine_one_sits_below_postfix(
         receiving_chain: ReceivingChain) -> None:
-    sent = with_headers_on_top(report(receiving_chain), FORGED_OWN_ID, FORGED_OTHER_ID)
+    sent = with_headers_on_top(receiving_chain.report(), FORGED_OWN_ID, FORGED_OTHER_ID)
     stored = receiving_chain.deliver(sent, mail_from=ATTACKER_SENDER, helo=f"mail.{ATTACKER_DOMAIN}")
 
     fields = assert_chain_top(stored)
@@ -232,7 +227,7 @@ def postfix_keeping(keeping_rspamd: RspamdServer, dovecot_server: DovecotServer)
 def test_without_stripping_the_genuine_header_stands_above_the_forged_one(
         postfix_keeping: PostfixServer, dovecot: DovecotUser, dns_server: LoopbackDNS) -> None:
     chain = ReceivingChain(postfix_keeping, dovecot, dns_server)
-    sent = with_headers_on_top(report(chain), FORGED_OWN_ID)
+    sent = with_headers_on_top(chain.report(), FORGED_OWN_ID)
     stored = chain.deliver(sent, mail_from=ATTACKER_SENDER, helo=f"mail.{ATTACKER_DOMAIN}")
 
     fields = assert_chain_top(stored)
@@ -268,7 +263,7 @@ def postfix_stripping(rspamd_server: RspamdServer, dovecot_server: DovecotServer
 def test_when_the_milter_is_down_a_forged_header_lands_where_the_genuine_one_would(
         postfix_milter_down: PostfixServer, dovecot: DovecotUser, dns_server: LoopbackDNS) -> None:
     chain = ReceivingChain(postfix_milter_down, dovecot, dns_server)
-    sent = with_headers_on_top(report(chain), FORGED_OWN_ID)
+    sent = with_headers_on_top(chain.report(), FORGED_OWN_ID)
     stored = chain.deliver(sent, mail_from=ATTACKER_SENDER, helo=f"mail.{ATTACKER_DOMAIN}")
 
     fields = assert_chain_top(stored)
@@ -281,7 +276,7 @@ def test_when_the_milter_is_down_a_forged_header_lands_where_the_genuine_one_wou
 def test_header_checks_strip_a_forged_own_id_even_when_the_milter_is_down(
         postfix_stripping_milter_down: PostfixServer, dovecot: DovecotUser, dns_server: LoopbackDNS) -> None:
     chain = ReceivingChain(postfix_stripping_milter_down, dovecot, dns_server)
-    sent = with_headers_on_top(report(chain), FORGED_OWN_ID, FORGED_OTHER_ID)
+    sent = with_headers_on_top(chain.report(), FORGED_OWN_ID, FORGED_OTHER_ID)
     stored = chain.deliver(sent, mail_from=ATTACKER_SENDER, helo=f"mail.{ATTACKER_DOMAIN}")
 
     # Only the other server's header is left, and it is not ours to believe.
@@ -291,7 +286,7 @@ def test_header_checks_strip_a_forged_own_id_even_when_the_milter_is_down(
 def test_header_checks_leave_the_milters_own_header_alone(
         postfix_stripping: PostfixServer, dovecot: DovecotUser, dns_server: LoopbackDNS) -> None:
     chain = ReceivingChain(postfix_stripping, dovecot, dns_server)
-    signed = dns_server.domains[AGENCY_DOMAIN].sign(with_headers_on_top(report(chain), FORGED_OWN_ID))
+    signed = dns_server.domains[AGENCY_DOMAIN].sign(with_headers_on_top(chain.report(), FORGED_OWN_ID))
     stored = chain.deliver(signed, mail_from=AGENCY_SENDER, helo=f"mail.{AGENCY_DOMAIN}")
 
     fields = assert_chain_top(stored)

@@ -17,6 +17,7 @@ from intake.message.header_repair import repair_header_block
 from intake.message.parse import ParseError, parse
 from notifier.labels import note_words
 from tests import badmail, hostile_mime
+from tests.fixtures.documents import zip_bytes
 from tests.test_realmail import corpus
 
 # Words of intake's technical notes; none is a Vietnamese word written without diacritics.
@@ -58,7 +59,7 @@ def test_notes_on_hostile_mime_are_worded_in_vietnamese(raw: bytes) -> None:
 
 def test_notes_on_hostile_attachments_are_worded_in_vietnamese() -> None:
     limits = Limits(zip_max_members=2)
-    notes = inspect("a.zip", badmail.zip_of({"../../etc/passwd": b"x", "b": b"y", "c": b"z"}), limits)
+    notes = inspect("a.zip", zip_bytes({"../../etc/passwd": b"x", "b": b"y", "c": b"z"}), limits)
     for name, data in (("b.zip", b"PK\x03\x04 broken"), ("bom.zip", badmail.zip_bomb()),
                        ("bc.docx", badmail.docx_bomb()), ("bc.docx", badmail.encrypted_docx()),
                        ("bc.docm", badmail.macro_docm())):

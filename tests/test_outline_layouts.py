@@ -12,14 +12,13 @@ from email.message import EmailMessage
 
 import pytest
 
-from intake.documents.budget import DocLimits
 from intake.documents.ocr import ocr_unavailable
 from intake.documents.plain import html_to_text
-from intake.limits import Limits
 from intake.model import RawMessage
-from intake.pipeline import IntakeContext, understand
+from intake.pipeline import understand
 from intake.report.outline import LAYOUT_NOTE, check_outline, format_missing
 from notifier.render import render_email
+from tests.corpus.build import reading_context
 from tests.fixtures.documents import docx_from_lines, scanned_pdf
 from tests.fixtures.outline_reports import annex_report_lines
 from tests.test_notifier_render import ack_context
@@ -70,8 +69,7 @@ def message(*, body: str = "", html_body: str | None = None, attachments=()) -> 
 @pytest.fixture
 def read(roster, campaigns):
     def run(raw: bytes):
-        ctx = IntakeContext(roster=roster, campaigns=campaigns, limits=Limits(), doc_limits=DocLimits(),
-                            own_addresses=frozenset({BOT}), own_domain=None, review_threshold=0.6)
+        ctx = reading_context(roster, campaigns, own_addresses=frozenset({BOT}))
         result = understand(RawMessage("file:x.eml", raw, WHEN, "INBOX"), ctx, store=None)
         assert result.classification is not None and result.classification.kind == "report", result.reasons
         return result

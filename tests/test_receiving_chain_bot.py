@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import mailfactory
-from tests.cli_helpers import cli_json, run_cli
+from tests.cli_helpers import cli_json, run_cli, status_row
 from tests.reliability import IMAP_PW_ENV, write_config
 from tests.servers.dns import AGENCY_DOMAIN, AGENCY_SENDER, ATTACKER_DOMAIN, MX_HOSTNAME, to_crlf
 from tests.servers.postfix import ReceivingChain, lmtp_port_of, running_postfix
@@ -30,28 +29,20 @@ def _bot(tmp_path: Path, chain: ReceivingChain, extra: str = "") -> tuple[Path, 
     return config, {IMAP_PW_ENV: chain.mailbox.password}
 
 
-def _report(chain: ReceivingChain, **kwargs) -> bytes:  # type: ignore[no-untyped-def]
-    return mailfactory.report_email(to=chain.address, **kwargs)
-
-
-def _status(config: Path, env: dict[str, str], slug: str = "tay-ninh") -> dict:
-    return next(r for r in cli_json("status", "--year", "2024", config=config, env=env) if r["agency"] == slug)
-
-
 def test_a_genuinely_signed_agency_report_is_verified_and_counted(tmp_path, receiving_chain):
-    signed = receiving_chain.dns.domains[AGENCY_DOMAIN].sign(_report(receiving_chain))
+    signed = receiving_chain.dns.domains[AGENCY_DOMAIN].sign(receiving_chain.report())
     receiving_chain.deliver(signed, mail_from=AGENCY_SENDER, helo=f"mail.{AGENCY_DOMAIN}")
     config, env = _bot(tmp_path, receiving_chain)
     run_cli("run", "--once", config=config, env=env)
-    row = _status(config, env)
+    row = status_row(config, env=env)
     assert row["state"] == "acknowledged" and row["sender_note"] is None  # verified: no "chưa được xác thực"
 
 
 def test_a_forged_own_domain_report_is_an_unverified_claim_and_not_counted(tmp_path, receiving_chain):
-    receiving_chain.deliver(_report(receiving_chain), mail_from=ATTACKER, helo=f"mail.{ATTACKER_DOMAIN}")
+    receiving_chain.deliver(receiving_chain.report(), mail_from=ATTACKER, helo=f"mail.{ATTACKER_DOMAIN}")
     config, env = _bot(tmp_path, receiving_chain)
     run_cli("run", "--once", config=config, env=env)
-    assert _status(config, env)["state"] == "missing"
+    assert status_row(config, env=env)["state"] == "missing"
     [claim] = cli_json("review", "list", config=config, env=env)["messages"]
     assert claim["unverified_claim"] and claim["agency_guess"] == "tay-ninh"
     assert any("dmarc=fail" in note for note in claim["notes"]), claim
@@ -60,15 +51,15 @@ def test_a_forged_own_domain_report_is_an_unverified_claim_and_not_counted(tmp_p
 def test_a_pass_injected_through_mail_from_or_a_header_is_not_believed(tmp_path, receiving_chain):
     """The sender's MAIL FROM echoed by the verifier, and a forged header in the MX's name: neither verifies."""
     injected_from = f'"a);dmarc=pass header.from={AGENCY_DOMAIN};(b"@{ATTACKER_DOMAIN}'
-    receiving_chain.deliver(_report(receiving_chain, message_id="<inj-1@x>"), mail_from=injected_from,
+    receiving_chain.deliver(receiving_chain.report(message_id="<inj-1@x>"), mail_from=injected_from,
                             helo=f"mail.{ATTACKER_DOMAIN}")
     forged = (f"Authentication-Results: {MX_HOSTNAME}; dkim=pass header.d={AGENCY_DOMAIN}; "
               f"spf=pass smtp.mailfrom={AGENCY_SENDER}; dmarc=pass header.from={AGENCY_DOMAIN}\r\n").encode()
-    receiving_chain.deliver(forged + to_crlf(_report(receiving_chain, message_id="<inj-2@x>")), mail_from=ATTACKER,
+    receiving_chain.deliver(forged + to_crlf(receiving_chain.report(message_id="<inj-2@x>")), mail_from=ATTACKER,
                             helo=f"mail.{ATTACKER_DOMAIN}")
     config, env = _bot(tmp_path, receiving_chain)
     run_cli("run", "--once", config=config, env=env)
-    assert _status(config, env)["state"] == "missing"
+    assert status_row(config, env=env)["state"] == "missing"
     claims = cli_json("review", "list", config=config, env=env)["messages"]
     assert len(claims) == 2 and all(c["unverified_claim"] for c in claims), claims
 
@@ -86,13 +77,13 @@ def test_without_stripping_a_forged_pass_beside_the_genuine_fail_is_not_believed
     chain = ReceivingChain(unstripped_chain, dovecot, dns_server)
     forged = f"Authentication-Results: {MX_HOSTNAME}; dmarc=pass header.from={AGENCY_DOMAIN}\r\n".encode()
     below = f"Received: from pc.{ATTACKER_DOMAIN} by mail.{ATTACKER_DOMAIN}; Wed, 20 Nov 2024 08:00:00 +0700\r\n"
-    chain.deliver(forged + to_crlf(_report(chain, message_id="<f-1@x>")), mail_from=ATTACKER,
+    chain.deliver(forged + to_crlf(chain.report(message_id="<f-1@x>")), mail_from=ATTACKER,
                   helo=f"mail.{ATTACKER_DOMAIN}")
-    chain.deliver(below.encode() + forged + to_crlf(_report(chain, message_id="<f-2@x>")), mail_from=ATTACKER,
+    chain.deliver(below.encode() + forged + to_crlf(chain.report(message_id="<f-2@x>")), mail_from=ATTACKER,
                   helo=f"mail.{ATTACKER_DOMAIN}")
     config, env = _bot(tmp_path, chain)
     run_cli("run", "--once", config=config, env=env)
-    assert _status(config, env)["state"] == "missing"
+    assert status_row(config, env=env)["state"] == "missing"
     claims = cli_json("review", "list", config=config, env=env)["messages"]
     assert len(claims) == 2 and all(c["unverified_claim"] for c in claims), claims
     signs = [n for c in claims for n in c["notes"] if "nhân danh máy chủ nhận thư" in n]

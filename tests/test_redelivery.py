@@ -12,17 +12,15 @@ import hashlib
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from intake.sender.identity import raw_fingerprint
-from intake.sources.maildir import deliver
 from intake.store import RawStore
 from tests import mailfactory
-from tests.reliability import ARRIVED, write_config
+from tests.reliability import ARRIVED, read_mail, rows, write_config
 from workflow.app import App
 from workflow.db import models
 from workflow.runtime import intake_cycle
-from workflow.runtime.daemon import Daemon
 
 
 def _transport(raw: bytes, relay: str, lf: bool = False) -> bytes:
@@ -30,26 +28,6 @@ def _transport(raw: bytes, relay: str, lf: bool = False) -> bytes:
             f"Received: from {relay} by mx.tdc.example.vn (Postfix) with ESMTP; Wed, 20 Nov 2024 10:00:00 +0700\r\n")
     out = head.encode() + raw
     return out.replace(b"\r\n", b"\n") if lf else out
-
-
-def _run(config, raw: bytes, when) -> None:  # type: ignore[no-untyped-def]
-    app = App.load(str(config))
-    try:
-        deliver(config.parent / "mail", raw, when=when)
-        Daemon(app).run_once()
-    finally:
-        app.close()
-
-
-def _rows(config, model, *where):  # type: ignore[no-untyped-def]
-    app = App.load(str(config))
-    try:
-        with app.db.sessions() as session:
-            rows = list(session.scalars(select(model).where(*where).order_by(model.id)))
-            session.expunge_all()
-            return rows
-    finally:
-        app.close()
 
 
 def test_raw_fingerprint_ignores_transport_and_line_endings_but_not_content():
@@ -66,25 +44,18 @@ def test_raw_fingerprint_ignores_transport_and_line_endings_but_not_content():
 def test_a_redelivered_message_is_stored_and_audited_but_never_read_again(tmp_path, monkeypatch):
     config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}")
     raw = mailfactory.report_email(message_id="<bc-2024@skhcn.tayninh.gov.vn>")
-    _run(config, _transport(raw, "mx1.example.vn"), ARRIVED)
-    read: list[str] = []
-    real = intake_cycle.understand
-
-    def spy(message, ctx, store):  # type: ignore[no-untyped-def]
-        read.append(message.source_key)
-        return real(message, ctx, store)
-
-    monkeypatch.setattr(intake_cycle, "understand", spy)
+    read_mail(config, _transport(raw, "mx1.example.vn"), when=ARRIVED)
+    read = _spy_understand(monkeypatch)
     again = _transport(raw, "mx2.example.vn", lf=True)
-    _run(config, again, ARRIVED + timedelta(minutes=5))
+    read_mail(config, again, when=ARRIVED + timedelta(minutes=5))
     assert read == []  # recognised before understanding
-    [message] = _rows(config, models.Message)
-    [dup] = _rows(config, models.AuditEntry, models.AuditEntry.action == "duplicate_delivery")
+    [message] = rows(config, models.Message)
+    [dup] = rows(config, models.AuditEntry, models.AuditEntry.action == "duplicate_delivery")
     assert dup.message_id == message.id
     stored = RawStore(tmp_path / "tdc" / "store")
     sha = hashlib.sha256(again).hexdigest()
     assert sha in dup.reason and stored.read(sha) == again  # the second delivery's bytes are kept
-    assert len(_rows(config, models.OutboxEmail)) == 1  # one acknowledgement
+    assert len(rows(config, models.OutboxEmail)) == 1  # one acknowledgement
     assert not list((tmp_path / "tdc" / "mail" / "new").iterdir())  # marked on the source
 
 
@@ -93,11 +64,11 @@ def test_a_message_without_message_id_delivered_twice_is_one_message(tmp_path, l
     config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}")
     raw = mailfactory.report_email()
     raw = b"".join(line for line in raw.splitlines(keepends=True) if not line.lower().startswith(b"message-id:"))
-    _run(config, _transport(raw, "mx1.example.vn"), ARRIVED)
-    _run(config, _transport(raw, "mx2.example.vn", lf=line_endings == "lf"), ARRIVED + timedelta(hours=1))
-    assert len(_rows(config, models.Message)) == 1
-    assert len(_rows(config, models.OutboxEmail)) == 1
-    [sub] = _rows(config, models.Submission)
+    read_mail(config, _transport(raw, "mx1.example.vn"), when=ARRIVED)
+    read_mail(config, _transport(raw, "mx2.example.vn", lf=line_endings == "lf"), when=ARRIVED + timedelta(hours=1))
+    assert len(rows(config, models.Message)) == 1
+    assert len(rows(config, models.OutboxEmail)) == 1
+    [sub] = rows(config, models.Submission)
     assert sub.state == "acknowledged"
 
 
@@ -130,13 +101,13 @@ def test_transport_lines_on_top_of_a_text_without_header_block_do_not_change_its
 
 def test_a_text_without_header_block_delivered_again_is_known_and_not_read_again(tmp_path, monkeypatch):
     config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}")
-    _run(config, _transport(HEADERLESS, "mx1.example.vn"), ARRIVED)
-    [first] = _rows(config, models.Message)
+    read_mail(config, _transport(HEADERLESS, "mx1.example.vn"), when=ARRIVED)
+    [first] = rows(config, models.Message)
     read = _spy_understand(monkeypatch)
-    _run(config, _transport(HEADERLESS, "mx2.example.vn", lf=True), ARRIVED + timedelta(minutes=5))
+    read_mail(config, _transport(HEADERLESS, "mx2.example.vn", lf=True), when=ARRIVED + timedelta(minutes=5))
     assert read == []
-    assert [m.id for m in _rows(config, models.Message)] == [first.id]  # no second row
-    [dup] = _rows(config, models.AuditEntry, models.AuditEntry.action == "duplicate_delivery")
+    assert [m.id for m in rows(config, models.Message)] == [first.id]  # no second row
+    [dup] = rows(config, models.AuditEntry, models.AuditEntry.action == "duplicate_delivery")
     assert dup.message_id == first.id
 
 
@@ -144,15 +115,15 @@ def test_the_same_extra_delivery_read_twice_is_audited_once(tmp_path):
     """A crash after the commit and before the mark: the extra delivery's very bytes are read again."""
     config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}")
     raw = mailfactory.report_email(message_id="<twice@skhcn.tayninh.gov.vn>")
-    _run(config, _transport(raw, "mx1.example.vn"), ARRIVED)
+    read_mail(config, _transport(raw, "mx1.example.vn"), when=ARRIVED)
     again = _transport(raw, "mx2.example.vn")
-    _run(config, again, ARRIVED + timedelta(minutes=5))
-    _run(config, again, ARRIVED + timedelta(minutes=6))
-    [message] = _rows(config, models.Message)
-    [dup] = _rows(config, models.AuditEntry, models.AuditEntry.action == "duplicate_delivery")
+    read_mail(config, again, when=ARRIVED + timedelta(minutes=5))
+    read_mail(config, again, when=ARRIVED + timedelta(minutes=6))
+    [message] = rows(config, models.Message)
+    [dup] = rows(config, models.AuditEntry, models.AuditEntry.action == "duplicate_delivery")
     assert dup.message_id == message.id and dup.year == message.year and dup.agency_slug == message.agency_slug
     assert hashlib.sha256(again).hexdigest() in dup.reason
-    assert len(_rows(config, models.OutboxEmail)) == 1
+    assert len(rows(config, models.OutboxEmail)) == 1
 
 
 def test_the_very_bytes_of_a_message_without_fingerprint_are_known_by_their_hash(tmp_path, monkeypatch):
@@ -160,7 +131,7 @@ def test_the_very_bytes_of_a_message_without_fingerprint_are_known_by_their_hash
     same bytes read again (a crash before marking, a copy in another folder) are not read a second time."""
     config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}")
     raw = _transport(mailfactory.report_email(message_id="<old@skhcn.tayninh.gov.vn>"), "mx1.example.vn")
-    _run(config, raw, ARRIVED)
+    read_mail(config, raw, when=ARRIVED)
     app = App.load(str(config))
     try:
         with app.db.transaction() as session:
@@ -168,9 +139,9 @@ def test_the_very_bytes_of_a_message_without_fingerprint_are_known_by_their_hash
     finally:
         app.close()
     read = _spy_understand(monkeypatch)
-    _run(config, raw, ARRIVED + timedelta(minutes=5))
+    read_mail(config, raw, when=ARRIVED + timedelta(minutes=5))
     assert read == []
-    assert len(_rows(config, models.Message)) == 1
-    assert _rows(config, models.AuditEntry, models.AuditEntry.action == "duplicate_delivery") == []  # same bytes
-    assert len(_rows(config, models.OutboxEmail)) == 1
+    assert len(rows(config, models.Message)) == 1
+    assert rows(config, models.AuditEntry, models.AuditEntry.action == "duplicate_delivery") == []  # same bytes
+    assert len(rows(config, models.OutboxEmail)) == 1
     assert not list((tmp_path / "tdc" / "mail" / "new").iterdir())  # marked on the source

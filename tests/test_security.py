@@ -26,8 +26,9 @@ from sqlalchemy.orm import Session
 from intake.sources.maildir import deliver
 from intake.store import RawStore, sanitize_filename
 from tests import mailfactory
-from tests.cli_helpers import cli_json, run_cli
-from tests.reliability import ARRIVED, IMAP_PW_ENV, SMTP_PW_ENV, TDC_BOT, write_config
+from tests.cli_helpers import cli_json, run_cli, status_row
+from tests.mailfactory import with_headers
+from tests.reliability import ARRIVED, IMAP_PW_ENV, SMTP_PW_ENV, TDC_BOT, read_mail, write_config
 from tests.servers.smtp import SMTP_USER
 from workflow.app import App
 from workflow.db import models
@@ -35,15 +36,6 @@ from workflow.runtime.daemon import Daemon
 
 SECRET = "Zq7-Ưđ-mật-khẩu-SAI-1322-xK9!"  # IMAP: non-ASCII on purpose (AUTHENTICATE PLAIN carries UTF-8)
 SMTP_SECRET = "Zq7-SAI-smtp-1322-xK9!"  # ASCII: smtplib cannot send a non-ASCII password (see the xfail below)
-
-
-def _status(config: Path, slug: str) -> dict:
-    rows = cli_json("status", "--year", "2024", config=config)
-    return next(r for r in rows if r["agency"] == slug)
-
-
-def _with_header(raw: bytes, header: str) -> bytes:
-    return f"{header}\r\n".encode() + raw
 
 
 # -- sender trust ---------------------------------------------------------------------------
@@ -56,15 +48,8 @@ def _with_header(raw: bytes, header: str) -> bytes:
 ])
 def test_failed_sender_authentication_needs_review(tmp_path, results):
     config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}")
-    app = App.load(str(config))
-    try:
-        deliver(tmp_path / "tdc" / "mail",
-                _with_header(mailfactory.report_email(), f"Authentication-Results: {results}"),
-                when=ARRIVED)
-        Daemon(app).run_once()
-    finally:
-        app.close()
-    row = _status(config, "tay-ninh")
+    read_mail(config, with_headers(mailfactory.report_email(), f"Authentication-Results: {results}"))
+    row = status_row(config, "tay-ninh")
     assert row["state"] == "needs_review"
     method = results.split("; ", 1)[1].split("=", 1)[0]
     assert any("xác thực người gửi thất bại" in r and f"{method}=fail" in r for r in row["review_reasons"]), row
@@ -72,14 +57,9 @@ def test_failed_sender_authentication_needs_review(tmp_path, results):
 
 def test_unknown_address_naming_an_agency_waits_unplaced(tmp_path):
     config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}")
-    app = App.load(str(config))
-    try:
-        deliver(tmp_path / "tdc" / "mail", mailfactory.report_email(sender="tayninh.baocao@gmail.com"), when=ARRIVED)
-        Daemon(app).run_once()
-    finally:
-        app.close()
+    read_mail(config, mailfactory.report_email(sender="tayninh.baocao@gmail.com"))
     # Not the agency's address nor its domain: recorded, waits for a coordinator, and Tây Ninh still owes.
-    assert _status(config, "tay-ninh")["state"] == "missing"
+    assert status_row(config, "tay-ninh")["state"] == "missing"
     [msg] = cli_json("review", "list", config=config)["messages"]
     assert msg["from"] == "tayninh.baocao@gmail.com" and msg["agency_guess"] == "tay-ninh"
     assert any("tayninh.baocao@gmail.com" in r and "không thuộc danh sách" in r for r in msg["notes"]), msg
@@ -88,14 +68,9 @@ def test_unknown_address_naming_an_agency_waits_unplaced(tmp_path):
 def test_passing_authentication_from_the_roster_is_received(tmp_path):
     """The control case: the same report with dmarc=pass is acknowledged without review."""
     config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}")
-    app = App.load(str(config))
-    try:
-        deliver(tmp_path / "tdc" / "mail", _with_header(mailfactory.report_email(),
-                "Authentication-Results: mx.tdc.example.vn; dmarc=pass; spf=pass; dkim=pass"), when=ARRIVED)
-        Daemon(app).run_once()
-    finally:
-        app.close()
-    assert _status(config, "tay-ninh")["state"] == "acknowledged"
+    read_mail(config, with_headers(mailfactory.report_email(),
+                                   "Authentication-Results: mx.tdc.example.vn; dmarc=pass; spf=pass; dkim=pass"))
+    assert status_row(config, "tay-ninh")["state"] == "acknowledged"
 
 
 # -- TLS ------------------------------------------------------------------------------------

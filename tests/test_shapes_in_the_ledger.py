@@ -17,7 +17,7 @@ import pytest
 
 from intake.pipeline import LINK_REASON
 from intake.sources.maildir import deliver
-from tests.cli_helpers import cli_json, run_cli, write_config
+from tests.cli_helpers import cli_json, run_cli, status_row, write_config
 from tests.corpus import shapes
 from tests.fixtures.real_tables import report_with_table
 
@@ -36,10 +36,6 @@ def _read(config: Path, *cases: shapes.Shape) -> None:
     run_cli("run", "--once", config=config)
 
 
-def _row(config: Path, slug: str, year: int) -> dict:
-    return next(r for r in cli_json("status", "--year", str(year), config=config) if r["agency"] == slug)
-
-
 def _acks(config: Path) -> list[email.message.EmailMessage]:
     return [email.message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
             for p in sorted((config.parent / "outbox").rglob("*.eml"))]
@@ -52,7 +48,7 @@ def _text(msg: email.message.EmailMessage) -> str:
 def test_a_link_is_a_report_received_with_its_file_to_fetch_and_attach_completes_it(config, tmp_path):
     case = shapes.onedrive_link_too_large()
     _read(config, case)
-    row = _row(config, "gia-lai", 2025)
+    row = status_row(config, "gia-lai", 2025)
     assert row["state"] in ("received", "acknowledged", "needs_review") and row["state"] != "missing"
     assert LINK_REASON in row["review_reasons"]
     [ack] = _acks(config)
@@ -63,7 +59,7 @@ def test_a_link_is_a_report_received_with_its_file_to_fetch_and_attach_completes
                                                                  "100 lượt doanh nghiệp", "30 lượt doanh nghiệp",
                                                                  "70 lượt doanh nghiệp", "70 %"]]))
     run_cli("attach", "gia-lai/2025", str(downloaded), "--actor", "dieuphoi", config=config)
-    assert LINK_REASON not in _row(config, "gia-lai", 2025)["review_reasons"]
+    assert LINK_REASON not in status_row(config, "gia-lai", 2025)["review_reasons"]
     shown = cli_json("show", "gia-lai/2025", config=config)
     [version] = shown["versions"]
     assert [a["filename"] for a in version["attachments"]] == [downloaded.name]
@@ -73,7 +69,7 @@ def test_a_link_is_a_report_received_with_its_file_to_fetch_and_attach_completes
 
 def test_two_years_in_one_mail_are_two_submissions_each_for_its_year(config):
     _read(config, shapes.two_years_older_first())
-    this_year, last_year = _row(config, "binh-phuoc", 2024), _row(config, "binh-phuoc", 2023)
+    this_year, last_year = status_row(config, "binh-phuoc", 2024), status_row(config, "binh-phuoc", 2023)
     assert this_year["state"] != "missing" and last_year["state"] != "missing"
     assert last_year["on_time"] is False  # filed a year late
     older = cli_json("show", "binh-phuoc/2023", config=config)["versions"][0]
@@ -90,14 +86,14 @@ def test_two_years_in_one_mail_are_two_submissions_each_for_its_year(config):
 ])
 def test_what_only_looks_like_the_annual_report_fills_no_slot_and_waits_for_a_look(config, case, slug, year, phrase):
     _read(config, case())
-    assert _row(config, slug, year)["state"] == "missing"
+    assert status_row(config, slug, year)["state"] == "missing"
     [mail] = cli_json("review", "list", config=config)["agency_mail"]
     assert mail["agency"] == slug and any(phrase in r.lower() for r in mail["reasons"]), mail
 
 
 def test_a_drive_share_is_the_sharers_and_is_answered_to_the_sharer(config):
     _read(config, shapes.google_drive_share_notice())
-    row = _row(config, "quang-tri", 2025)
+    row = status_row(config, "quang-tri", 2025)
     assert row["state"] != "missing" and LINK_REASON in row["review_reasons"]
     [ack] = _acks(config)
     assert ack["To"].addresses[0].addr_spec == "mailt.skhcn@quangtri.gov.vn"  # never Google's robot
@@ -107,6 +103,6 @@ def test_a_copiers_scan_is_acknowledged_to_the_agencys_people(config):
     run_cli("contacts", "add", "ha-tinh", "tranvan.b@skhcn.hatinh.gov.vn", "--role", "đầu mối", "--actor", "dp",
             config=config)
     _read(config, shapes.copier_scan_to_email())
-    assert _row(config, "ha-tinh", 2024)["state"] != "missing"
+    assert status_row(config, "ha-tinh", 2024)["state"] != "missing"
     [ack] = _acks(config)
     assert ack["To"].addresses[0].addr_spec == "tranvan.b@skhcn.hatinh.gov.vn"  # not scanner@…

@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tests.corpus.docs import (
     PROGRAMME,
@@ -31,6 +31,13 @@ from tests.corpus.docs import (
     text_pdf,
 )
 from tests.corpus.texts import DISPATCH_4258, HAI_PHONG_NOTICE
+
+if TYPE_CHECKING:
+    import pytest
+
+    from intake.pipeline import IntakeContext, Understanding
+    from reference.campaigns import Campaign
+    from reference.roster import Roster
 
 BOT = "baocao.nscl@tcvn.gov.vn"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -57,6 +64,53 @@ CASES: list[Callable[[], Case]] = []
 def case(fn: Callable[[], Case]) -> Callable[[], Case]:
     CASES.append(fn)
     return fn
+
+
+def reading_context(roster: Roster, campaigns: dict[int, Campaign], **overrides: Any) -> IntakeContext:
+    """What the intake needs to read a corpus mail as the bot at ``BOT`` would: default limits, the shipped
+    review threshold, no own domain; ``overrides`` set the rest (a junk filter's trust, our server's names)."""
+    from intake.documents.budget import DocLimits
+    from intake.limits import Limits
+    from intake.pipeline import IntakeContext
+
+    fields: dict[str, Any] = dict(limits=Limits(), doc_limits=DocLimits(), own_addresses=frozenset({BOT}),
+                                  own_domain=None, review_threshold=0.6)
+    return IntakeContext(roster=roster, campaigns=campaigns, **{**fields, **overrides})
+
+
+def read_cases(cases: Iterable[tuple[Path, dict]], ctx: IntakeContext) -> Iterator[tuple[Path, dict, Understanding]]:
+    """Each written case understood in ``ctx`` as the daemon would, arrived when its label says."""
+    from intake.model import RawMessage
+    from intake.pipeline import understand
+
+    for path, label in cases:
+        raw = RawMessage(f"file:{path.name}", path.read_bytes(), datetime.fromisoformat(label["arrived_at"]), "corpus")
+        yield path, label, understand(raw, ctx, store=None)
+
+
+def check_readings(readings: Iterable[tuple[str, dict, dict, Sequence[str]]], fields: Sequence[str],
+                   capsys: pytest.CaptureFixture[str], what: str) -> None:
+    """Score (name, got, label, reasons) readings field by field: print the accuracy of each field and every
+    miss with the classifier's reasons, so a regression shows why at once; then fail on any miss."""
+    hits = dict.fromkeys(fields, 0)
+    misses: list[str] = []
+    total = 0
+    for name, got, label, reasons in readings:
+        total += 1
+        wrong = [f for f in fields if got[f] != label[f]]
+        for f in fields:
+            hits[f] += f not in wrong
+        if wrong:
+            misses.append(f"{name}: " + ", ".join(f"{f} {got[f]!r} ≠ {label[f]!r}" for f in wrong)
+                          + f"\n    ({label['note']})\n    lý do: " + " | ".join(reasons))
+    width = max(7, *(len(f) for f in fields))
+    with capsys.disabled():
+        print()
+        for f in fields:
+            print(f"  {f:{width}s} {hits[f]}/{total} = {hits[f] / total:.1%}")
+        for miss in misses:
+            print("  MISS " + miss)
+    assert not misses, f"{len(misses)} of {total} {what} misread"
 
 
 def utc(y: int, m: int, d: int, h: int = 3) -> datetime:

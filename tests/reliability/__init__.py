@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -18,10 +17,14 @@ from pathlib import Path
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Engine
 
+from intake.sources.maildir import deliver
+from tests.cli_helpers import TDC_BOT
+from tests.mailfactory import with_headers
+from workflow.app import App
 from workflow.db import models
+from workflow.runtime.daemon import Daemon
 
 ARRIVED = datetime(2024, 11, 20, 3, 0, tzinfo=UTC)
-TDC_BOT = str(Path(sys.executable).parent / "tdc-bot")
 IMAP_PW_ENV = "TDC_TEST_IMAP_PW"
 SMTP_PW_ENV = "TDC_TEST_SMTP_PW"
 
@@ -65,7 +68,7 @@ def write_config(tmp_path: Path, *, db_url: str, smtp=None, dovecot=None, maildi
 
 def tagged(raw: bytes, seq: int) -> bytes:
     """Prefix a header that makes every message's bytes (and so its SHA-256) unique."""
-    return f"X-Test-Seq: {seq}\r\n".encode() + raw
+    return with_headers(raw, f"X-Test-Seq: {seq}")
 
 
 def append_many(dovecot, raws: Iterable[bytes], start: datetime = ARRIVED, folder: str = "INBOX",  # type: ignore[no-untyped-def]
@@ -81,6 +84,30 @@ def append_many(dovecot, raws: Iterable[bytes], start: datetime = ARRIVED, folde
                 {"msg": raw, "date": start + timedelta(minutes=begin + i)} for i, raw in enumerate(part)
             ])
     return len(raws)
+
+
+def read_mail(config: Path, *raws: bytes, when: datetime = ARRIVED,
+              clock: Callable[[], datetime] | None = None) -> None:
+    """Deliver ``raws`` to the config's Maildir, arrived ``when``, and let the daemon read them once, in process."""
+    app = App.load(str(config))
+    try:
+        for raw in raws:
+            deliver(config.parent / "mail", raw, when=when)
+        Daemon(app, clock=clock).run_once()
+    finally:
+        app.close()
+
+
+def rows(config: Path, model, *where):  # type: ignore[no-untyped-def]
+    """The ``model`` rows the config's database holds (matching ``where``), in id order, detached from it."""
+    app = App.load(str(config))
+    try:
+        with app.db.sessions() as session:
+            found = list(session.scalars(select(model).where(*where).order_by(model.id)))
+            session.expunge_all()
+            return found
+    finally:
+        app.close()
 
 
 def engine_for(url: str) -> Engine:

@@ -12,17 +12,15 @@ from email import policy
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from intake.sender.identity import UNVERIFIED_LABEL, parse_mailbox
-from intake.sources.maildir import deliver
 from tests import mailfactory
-from tests.cli_helpers import cli_json, run_cli
-from tests.reliability import ARRIVED, write_config
+from tests.cli_helpers import cli_json, run_cli, status_row
+from tests.mailfactory import with_headers
+from tests.reliability import ARRIVED, read_mail, rows, write_config
 from workflow.app import App
 from workflow.db import models
 from workflow.operations import doctor
-from workflow.runtime.daemon import Daemon
 
 TRUSTED = 'trusted_authserv_id = "mx.tdc.example.vn"\n'
 TAY_NINH = "vanthu@skhcn.tayninh.gov.vn"
@@ -40,32 +38,7 @@ RECORDED = ARRIVED + timedelta(hours=1)
 
 
 def _run(config: Path, *raws: bytes, when: datetime = ARRIVED) -> None:
-    app = App.load(str(config))
-    try:
-        for raw in raws:
-            deliver(config.parent / "mail", raw, when=when)
-        Daemon(app, clock=lambda: RECORDED).run_once()
-    finally:
-        app.close()
-
-
-def _rows(config: Path, model, *where):  # type: ignore[no-untyped-def]
-    app = App.load(str(config))
-    try:
-        with app.db.sessions() as session:
-            rows = list(session.scalars(select(model).where(*where).order_by(model.id)))
-            session.expunge_all()
-            return rows
-    finally:
-        app.close()
-
-
-def _status(config: Path, slug: str) -> dict:
-    return next(r for r in cli_json("status", "--year", "2024", config=config) if r["agency"] == slug)
-
-
-def _with(raw: bytes, *headers: str) -> bytes:
-    return "".join(f"{h}\r\n" for h in headers).encode() + raw
+    read_mail(config, *raws, when=when, clock=lambda: RECORDED)
 
 
 def _replace_from(raw: bytes, value: str) -> bytes:
@@ -76,7 +49,7 @@ def _replace_from(raw: bytes, value: str) -> bytes:
 
 
 def _acks(config: Path) -> list[models.OutboxEmail]:
-    return _rows(config, models.OutboxEmail, models.OutboxEmail.kind == "ack")
+    return rows(config, models.OutboxEmail, models.OutboxEmail.kind == "ack")
 
 
 # -- §1 who sent it -----------------------------------------------------------------------------
@@ -90,7 +63,7 @@ def test_unauthenticated_report_is_marked_unverified_everywhere(tmp_path):
     """
     config = _config(tmp_path)
     _run(config, mailfactory.report_email())
-    row = _status(config, "tay-ninh")
+    row = status_row(config, "tay-ninh")
     assert row["state"] == "acknowledged" and row["sender_note"] == UNVERIFIED_LABEL
     shown = cli_json("show", "tay-ninh/2024", config=config)
     assert shown["versions"][0]["sender_note"] == UNVERIFIED_LABEL
@@ -106,7 +79,7 @@ def test_unauthenticated_report_is_an_unverified_claim_when_a_trusted_server_is_
     """Issue 21 §1: a report our server did not vouch for is a claim, shown in review, not the agency's submission."""
     config = _config(tmp_path, trusted=True)
     _run(config, mailfactory.report_email())
-    row = _status(config, "tay-ninh")
+    row = status_row(config, "tay-ninh")
     assert row["state"] == "missing"
     [claim] = cli_json("review", "list", config=config)["messages"]
     assert claim["unverified_claim"] and claim["claim"].startswith("chưa xác thực, tự nhận là Tỉnh Tây Ninh")
@@ -120,22 +93,23 @@ def test_unauthenticated_report_is_an_unverified_claim_when_a_trusted_server_is_
 def test_forged_results_below_a_foreign_header_do_not_count(tmp_path):
     """A pass the sender wrote (below another server's header, or from an untrusted id) is not believed."""
     config = _config(tmp_path, trusted=True)
-    forged = _with(mailfactory.report_email(),
-                   "Authentication-Results: mx.other.example; none",
-                   "Authentication-Results: mx.tdc.example.vn; dmarc=pass header.from=skhcn.tayninh.gov.vn")
+    forged = with_headers(mailfactory.report_email(),
+                          "Authentication-Results: mx.other.example; none",
+                          "Authentication-Results: mx.tdc.example.vn; dmarc=pass header.from=skhcn.tayninh.gov.vn")
     _run(config, forged)
-    assert _status(config, "tay-ninh")["state"] == "missing"
+    assert status_row(config, "tay-ninh")["state"] == "missing"
     [claim] = cli_json("review", "list", config=config)["messages"]
     assert claim["unverified_claim"] and claim["agency_guess"] == "tay-ninh"
 
 
 def test_aligned_pass_from_the_trusted_server_is_received(tmp_path):
     config = _config(tmp_path, trusted=True)
-    good = _with(mailfactory.report_email(),
-                 "Authentication-Results: mx.tdc.example.vn; spf=pass smtp.mailfrom=vanthu@skhcn.tayninh.gov.vn; "
-                 "dkim=pass header.d=skhcn.tayninh.gov.vn; dmarc=pass header.from=skhcn.tayninh.gov.vn", OUR_RECEIVED)
+    good = with_headers(mailfactory.report_email(),
+                        "Authentication-Results: mx.tdc.example.vn; spf=pass "
+                        "smtp.mailfrom=vanthu@skhcn.tayninh.gov.vn; dkim=pass header.d=skhcn.tayninh.gov.vn; "
+                        "dmarc=pass header.from=skhcn.tayninh.gov.vn", OUR_RECEIVED)
     _run(config, good)
-    row = _status(config, "tay-ninh")
+    row = status_row(config, "tay-ninh")
     assert row["state"] == "acknowledged" and row["sender_note"] is None
 
 
@@ -145,13 +119,14 @@ def test_comment_in_from_never_supplies_the_address(tmp_path):
     mailbox = parse_mailbox("vanthu@skhcn.tayninh.gov.vn (So KHCN) <evil@attacker.example>")
     assert mailbox.address == "evil@attacker.example"
     config = _config(tmp_path, trusted=True)
-    raw = _with(_replace_from(mailfactory.report_email(), f"{TAY_NINH} (So KHCN) <evil@attacker.example>"),
-                "Authentication-Results: mx.tdc.example.vn; dmarc=pass header.from=attacker.example", OUR_RECEIVED)
+    raw = with_headers(_replace_from(mailfactory.report_email(), f"{TAY_NINH} (So KHCN) <evil@attacker.example>"),
+                       "Authentication-Results: mx.tdc.example.vn; dmarc=pass header.from=attacker.example",
+                       OUR_RECEIVED)
     _run(config, raw)
-    [msg] = _rows(config, models.Message)
+    [msg] = rows(config, models.Message)
     assert msg.from_addr == "evil@attacker.example"
     assert msg.submission_id is None
-    assert _status(config, "tay-ninh")["state"] == "missing"
+    assert status_row(config, "tay-ninh")["state"] == "missing"
     [ack] = _acks(config)
     assert ack.recipients == ["evil@attacker.example"]
 
@@ -161,7 +136,7 @@ def test_spoofed_new_version_never_displaces_an_accepted_report(tmp_path):
     config = _config(tmp_path)
     _run(config, mailfactory.report_email())
     run_cli("accept", "tay-ninh", "--year", "2024", "--actor", "hoa", config=config)
-    [first] = _rows(config, models.Message)
+    [first] = rows(config, models.Message)
     _run(config, mailfactory.report_email(subject="Báo cáo thay thế năm 2024 của tỉnh Tây Ninh"))
     shown = cli_json("show", "tay-ninh/2024", config=config)
     assert shown["state"] == "needs_review"
@@ -187,19 +162,19 @@ def test_same_message_delivered_twice_is_one_version_and_one_ack(tmp_path, db_ur
     """Finding: two deliveries differing only in a Received line became two versions with two acks."""
     config = _config(tmp_path, db_url=db_url)
     raw = mailfactory.report_email(message_id="<bc-2024@skhcn.tayninh.gov.vn>")
-    one = _with(raw, "Received: from mx1.example.vn by mx.tdc.example.vn; Wed, 20 Nov 2024 10:00:00 +0700")
-    two = _with(raw, "Received: from mx2.example.vn by mx.tdc.example.vn; Wed, 20 Nov 2024 10:00:07 +0700")
+    one = with_headers(raw, "Received: from mx1.example.vn by mx.tdc.example.vn; Wed, 20 Nov 2024 10:00:00 +0700")
+    two = with_headers(raw, "Received: from mx2.example.vn by mx.tdc.example.vn; Wed, 20 Nov 2024 10:00:07 +0700")
     _run(config, one)
     _run(config, two)
-    messages = _rows(config, models.Message)
+    messages = rows(config, models.Message)
     assert len(messages) == 1
     assert len(_acks(config)) == 1
-    assert _status(config, "tay-ninh")["versions"] == 1
-    dup = _rows(config, models.AuditEntry, models.AuditEntry.action == "duplicate_delivery")
+    assert status_row(config, "tay-ninh")["versions"] == 1
+    dup = rows(config, models.AuditEntry, models.AuditEntry.action == "duplicate_delivery")
     assert len(dup) == 1 and dup[0].message_id == messages[0].id
     # A real new version (different content) is still a version.
     _run(config, mailfactory.report_email(message_id="<bc-2024@skhcn.tayninh.gov.vn>", subject="Bản sửa"))
-    assert _status(config, "tay-ninh")["versions"] == 2
+    assert status_row(config, "tay-ninh")["versions"] == 2
 
 
 def test_stranger_naming_an_agency_does_not_take_it_off_the_owing_list(tmp_path):
@@ -208,7 +183,7 @@ def test_stranger_naming_an_agency_does_not_take_it_off_the_owing_list(tmp_path)
     config.write_text(config.read_text(encoding="utf-8").replace(
         "[reminders]\nenabled = false", "[reminders]\nenabled = true"), encoding="utf-8")
     _run(config, mailfactory.report_email(sender="bentre.baocao@gmail.com", province="Bến Tre"))
-    row = _status(config, "ben-tre")
+    row = status_row(config, "ben-tre")
     assert row["state"] == "missing" and row["awaiting"] == 1  # owes, but a report may be waiting (issue 22)
     review = cli_json("review", "list", config=config)
     assert [(m["from"], m["agency_guess"]) for m in review["messages"]] == [("bentre.baocao@gmail.com", "ben-tre")]
@@ -228,7 +203,7 @@ def test_stranger_naming_an_agency_does_not_take_it_off_the_owing_list(tmp_path)
     # Once a coordinator assigns it, it counts.
     msg_id = review["messages"][0]["id"]
     run_cli("assign", str(msg_id), "--agency", "ben-tre", "--year", "2024", "--actor", "hoa", config=config)
-    assert _status(config, "ben-tre")["state"] != "missing"
+    assert status_row(config, "ben-tre")["state"] != "missing"
 
 
 # -- §2 who gets mail from the bot --------------------------------------------------------------
@@ -244,15 +219,15 @@ def test_stranger_naming_an_agency_does_not_take_it_off_the_owing_list(tmp_path)
 def test_reply_to_is_used_only_when_it_belongs_to_the_sender(tmp_path, reply_to, expected):
     """Finding: the ack went to Reply-To unchecked (any third party, the bot, mailer-daemon)."""
     config = _config(tmp_path)
-    _run(config, _with(mailfactory.report_email(), f"Reply-To: {reply_to}"))
+    _run(config, with_headers(mailfactory.report_email(), f"Reply-To: {reply_to}"))
     [ack] = _acks(config)
     assert ack.recipients == [expected]
 
 
 def test_free_mail_reply_to_in_the_same_provider_is_not_the_sender(tmp_path):
     config = _config(tmp_path)
-    _run(config, _with(mailfactory.report_email(sender="stranger@gmail.com", province="Bến Tre"),
-                       "Reply-To: victim@gmail.com"))
+    _run(config, with_headers(mailfactory.report_email(sender="stranger@gmail.com", province="Bến Tre"),
+                              "Reply-To: victim@gmail.com"))
     [ack] = _acks(config)
     assert ack.recipients == ["stranger@gmail.com"]
 
@@ -262,8 +237,8 @@ def test_stranger_cannot_make_the_bot_mail_a_third_party_over_smtp(tmp_path, smt
     """Through the real SMTP server: the envelope recipient is the From, and the stranger's text is defanged."""
     config = _config(tmp_path, smtp=smtp_server)
     subject = "Báo cáo 2024 Bến Tre – xem tại http://evil.example/login?u=1 hoặc www.evil.example " + "x" * 300
-    raw = _with(mailfactory.report_email(sender="stranger@gmail.com", province="Bến Tre", subject=subject),
-                "Reply-To: victim@third-party.example")
+    raw = with_headers(mailfactory.report_email(sender="stranger@gmail.com", province="Bến Tre", subject=subject),
+                       "Reply-To: victim@third-party.example")
     _run(config, raw)
     [sent] = smtp_server.wait_for(1, timeout=10)
     assert sent.rcpt_tos == ["stranger@gmail.com"]
@@ -286,8 +261,8 @@ def test_no_ack_to_an_address_the_outbox_saw_refused(tmp_path):
         app.close()
     _run(config, mailfactory.report_email())
     assert _acks(config) == []
-    assert _rows(config, models.AuditEntry, models.AuditEntry.action == "ack_withheld")
-    assert _status(config, "tay-ninh")["state"] == "received"  # recorded; only the answer is withheld
+    assert rows(config, models.AuditEntry, models.AuditEntry.action == "ack_withheld")
+    assert status_row(config, "tay-ninh")["state"] == "received"  # recorded; only the answer is withheld
 
 
 def test_known_sender_still_gets_the_full_echo(tmp_path):

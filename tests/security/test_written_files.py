@@ -14,8 +14,7 @@ import stat
 import subprocess
 import zipfile
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import make_msgid
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -29,7 +28,7 @@ from tests import mailfactory
 from tests.cli_helpers import TDC_BOT, cli_json, run_cli, write_config
 from tests.security.test_files import OUTSIDER, _queue
 from tests.test_contacts import NOW, shipped_config
-from tests.web.test_board_http import PASSWORD, call, client, login
+from tests.web.test_board_http import PASSWORD, call, client, login, serving
 from workflow import accounts
 from workflow.app import App
 from workflow.db import models
@@ -260,20 +259,9 @@ TRICKY_CHARS = ("\u202e", "\u200b")
 
 
 def test_bidi_and_zero_width_characters_are_neutralised_in_the_boards_file_names(tmp_path: Path) -> None:
-    from interfaces.web.server import start_in_thread
-    from tests.servers.common import free_port
-
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'tdc.db'}")
-    msg = EmailMessage()
-    msg["From"] = "Sở KH&CN Tây Ninh <vanthu@skhcn.tayninh.gov.vn>"
-    msg["To"] = "baocao@tdc.example.vn"
-    msg["Subject"] = "Báo cáo kết quả thực hiện Chương trình 1322 năm 2024 của tỉnh Tây Ninh"
-    msg["Date"] = format_datetime(datetime(2024, 11, 20, 9, tzinfo=UTC))
-    msg["Message-ID"] = make_msgid(domain="skhcn.tayninh.gov.vn")
-    msg.set_content("Kính gửi Bộ Khoa học và Công nghệ, xin gửi báo cáo năm 2024 (tệp đính kèm).")
-    msg.add_attachment(mailfactory.report_docx("Tây Ninh", 2024), maintype="application",
-                       subtype="vnd.openxmlformats-officedocument.wordprocessingml.document", filename=TRICKY + ".docx")
-    deliver(tmp_path / "mail", msg.as_bytes(), when=datetime(2024, 11, 20, 2, tzinfo=UTC))
+    deliver(tmp_path / "mail", mailfactory.report_email(filename=TRICKY + ".docx"),
+            when=datetime(2024, 11, 20, 2, tzinfo=UTC))
     run_cli("run", "--once", config=config)
     app = App.load(str(config))
     with app.db.transaction() as s:
@@ -281,24 +269,20 @@ def test_bidi_and_zero_width_characters_are_neutralised_in_the_boards_file_names
         (att,) = s.scalars(select(models.Attachment)).all()
         att_id, stored_name = att.id, att.filename
     assert "\u202e" in stored_name  # the evidence keeps what the sender wrote
-    port = free_port()
-    server, thread = start_in_thread(app, "127.0.0.1", port)
     try:
-        base = f"http://127.0.0.1:{port}"
-        opener, _ = client()
-        login(opener, base)
-        status, _, page = call(opener, f"{base}/agency/tay-ninh/2024")
-        assert status == 200
-        shown = page.split(f'data-attachment="{att_id}"')[1].split("</a>")[0]
-        assert "NSCLgpj.exe.docx" in shown and not any(ch in shown for ch in TRICKY_CHARS), repr(shown)
-        assert not any(f"&#{ord(ch)};" in page or f"&#x{ord(ch):x};" in page for ch in TRICKY_CHARS)
-        status, headers, _ = call(opener, f"{base}/attachment/{att_id}")
-        disposition = headers["content-disposition"]
-        assert status == 200 and "%E2%80%AE" not in disposition.upper() and "%E2%80%8B" not in disposition.upper()
-        assert "NSCLgpj.exe.docx" in disposition
+        with serving(app) as board:
+            opener, _ = client()
+            login(opener, board.base)
+            status, _, page = call(opener, f"{board.base}/agency/tay-ninh/2024")
+            assert status == 200
+            shown = page.split(f'data-attachment="{att_id}"')[1].split("</a>")[0]
+            assert "NSCLgpj.exe.docx" in shown and not any(ch in shown for ch in TRICKY_CHARS), repr(shown)
+            assert not any(f"&#{ord(ch)};" in page or f"&#x{ord(ch):x};" in page for ch in TRICKY_CHARS)
+            status, headers, _ = call(opener, f"{board.base}/attachment/{att_id}")
+            disposition = headers["content-disposition"]
+            assert status == 200 and "%E2%80%AE" not in disposition.upper() and "%E2%80%8B" not in disposition.upper()
+            assert "NSCLgpj.exe.docx" in disposition
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         app.close()
 
 

@@ -1,11 +1,23 @@
 """Helpers shared by the real-server fixtures."""
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol, TypeVar
 
 import pytest
+
+
+class Startable(Protocol):
+    def start(self) -> object: ...
+
+
+S = TypeVar("S", bound=Startable)
 
 
 def in_ci() -> bool:
@@ -42,3 +54,21 @@ def wait_for_port(port: int, timeout: float = 15.0, host: str = "127.0.0.1") -> 
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+@contextmanager
+def started(server: S, stop: Callable[[], None], root: Path | None = None) -> Iterator[S]:
+    """``server`` started and yielded; stopped on exit, its folder ``root`` removed.
+
+    ``stop`` is registered with atexit meanwhile: a server that daemonises (Postfix's master) or a
+    pytest killed mid-run must not leave it behind.
+    """
+    atexit.register(stop)
+    try:
+        server.start()
+        yield server
+    finally:
+        stop()
+        atexit.unregister(stop)
+        if root is not None:
+            shutil.rmtree(root, ignore_errors=True)

@@ -24,10 +24,8 @@ subdirectories from /etc/postfix/postfix-files.
 """
 from __future__ import annotations
 
-import atexit
 import os
 import pwd
-import shutil
 import signal
 import smtplib
 import subprocess
@@ -37,10 +35,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.servers.common import free_port, require_binary, wait_for_port
+from tests.servers.common import free_port, require_binary, started, wait_for_port
 from tests.servers.dns import MAILBOX_DOMAIN, MX_HOSTNAME, LoopbackDNS
 from tests.servers.dovecot import LMTP_BINARY, LMTP_INSTALL_HINT, DovecotServer, DovecotUser
 from tests.servers.rspamd import RspamdServer
@@ -269,14 +268,8 @@ def running_postfix(milter: str, lmtp_port: int, **options) -> Iterator[PostfixS
     binary = require_binary("/usr/sbin/postfix", INSTALL_HINT)
     root = Path(tempfile.mkdtemp(prefix="tdc-postfix-"))
     server = PostfixServer(root, binary, milter=milter, lmtp_port=lmtp_port, **options)
-    atexit.register(server.stop)  # the master daemonises: a pytest that dies must not leave it running
-    try:
-        server.start()
+    with started(server, server.stop, root):
         yield server
-    finally:
-        server.stop()
-        atexit.unregister(server.stop)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def lmtp_port_of(dovecot_server: DovecotServer) -> int:
@@ -299,6 +292,12 @@ class ReceivingChain:
     def address(self) -> str:
         """The test user's address in the mailbox domain; Dovecot's LMTP strips the domain."""
         return f"{self.mailbox.user}@{self.postfix.domain}"
+
+    def report(self, **kwargs: Any) -> bytes:
+        """A real agency report (a .docx attached) addressed to the test's mailbox (``kwargs``: report_email's)."""
+        from tests import mailfactory
+
+        return mailfactory.report_email(to=self.address, **kwargs)
 
     def deliver(self, message: bytes, *, mail_from: str, helo: str = "mail.example.test",
                 rcpt_to: Iterable[str] | None = None, timeout: float = 30) -> bytes:

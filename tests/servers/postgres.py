@@ -8,7 +8,6 @@ folder, listens only on 127.0.0.1, trusts local logins and runs with
 """
 from __future__ import annotations
 
-import atexit
 import glob
 import os
 import pwd
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers.common import free_port, in_ci, require_binary, wait_for_port
+from tests.servers.common import free_port, in_ci, require_binary, started, wait_for_port
 
 INSTALL_HINT = "apt-get install -y postgresql"
 SERVICE_USER = "postgres"
@@ -207,13 +206,8 @@ def postgres_server() -> Iterator[PostgresServer]:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     server = PostgresServer(bindir)
-    atexit.register(server.destroy)
-    try:
-        server.start()
+    with started(server, server.destroy):
         yield server
-    finally:
-        server.destroy()
-        atexit.unregister(server.destroy)
 
 
 @pytest.fixture

@@ -31,11 +31,9 @@ one), so two sessions of the same checkout (pytest-xdist workers) can share the 
 """
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import pwd
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -48,7 +46,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers.common import free_port, require_binary, wait_for_port
+from tests.servers.common import free_port, require_binary, started, wait_for_port
 from tests.servers.dns import MX_HOSTNAME, LoopbackDNS
 
 INSTALL_HINT = "apt-get install -y rspamd"
@@ -334,14 +332,8 @@ def running_rspamd(dns: LoopbackDNS, **options) -> Iterator[RspamdServer]:
     binary = require_binary("/usr/bin/rspamd", INSTALL_HINT)
     root = Path(tempfile.mkdtemp(prefix="tdc-rspamd-"))
     server = RspamdServer(root, binary, dns, **options)
-    atexit.register(server.stop)  # a pytest killed mid-run must not leave rspamd behind
-    try:
-        server.start()
+    with started(server, server.stop, root):
         yield server
-    finally:
-        server.stop()
-        atexit.unregister(server.stop)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

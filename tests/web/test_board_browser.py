@@ -28,7 +28,8 @@ from selenium.common.exceptions import WebDriverException
 from sqlalchemy import select
 
 from tests.cli_helpers import wait_for
-from tests.servers.common import free_port, require_binary
+from tests.servers.common import require_binary
+from tests.web.test_board_http import serving
 from workflow.accounts import add_user
 from workflow.app import App
 from workflow.db import models
@@ -50,7 +51,6 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-
 @pytest.fixture(scope="module")
 def season(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The demo season replayed through the real daemon, then served by the board."""
-    from interfaces.web.server import start_in_thread
     from workflow.operations.demo import run_demo
 
     result = run_demo(tmp_path_factory.mktemp("season") / "demo", year=YEAR, agencies=12, seed=3,
@@ -69,11 +69,8 @@ def season(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
                               reason="cần kiểm tra lại biểu số liệu")
         status = season_status(session, app.roster, YEAR)
     result = dataclasses.replace(result, status=status)  # what `tdc-bot status` says now
-    port = free_port()
-    server, thread = start_in_thread(app, "127.0.0.1", port, clock=lambda: NOW)
-    yield {"result": result, "app": app, "server": server, "base": f"http://127.0.0.1:{port}"}
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app, clock=lambda: NOW) as served:
+        yield {"result": result, "app": app, "server": served.server, "base": served.base}
     app.close()
 
 

@@ -13,10 +13,14 @@ import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import UTC
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import uvicorn
 
 from interfaces.web.pages import attachment_disposition, parse_day, safe_next
 from interfaces.web.security import LoginLimiter, same_origin
@@ -152,6 +156,40 @@ def token(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
+def board_up(base: str) -> bool:
+    """Whether a board at ``base`` serves its login page yet (a board still starting refuses the connection)."""
+    try:
+        return call(client()[0], f"{base}/login")[0] == 200
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class Served:
+    """A board running for a test: its uvicorn server and loopback port."""
+
+    server: uvicorn.Server
+    port: int
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@contextmanager
+def serving(app: App, clock: Callable[[], datetime] | None = None) -> Iterator[Served]:
+    """The board of ``app`` on a free loopback port, in a thread, stopped on exit (the app stays open)."""
+    from interfaces.web.server import start_in_thread
+
+    port = free_port()
+    server, thread = start_in_thread(app, "127.0.0.1", port, clock=clock)
+    try:
+        yield Served(server, port)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 PROXY_SECRET = "proxy-secret-for-the-board-tests-0123456789abcdef"
 PROXY_ENV = "TDC_TEST_PROXY_SECRET"
 PROXY = {"X-TDC-Proxy-Secret": PROXY_SECRET}  # what our proxy adds to every request
@@ -160,8 +198,6 @@ PROXY = {"X-TDC-Proxy-Secret": PROXY_SECRET}  # what our proxy adds to every req
 @pytest.fixture
 def served(tmp_path: Path, monkeypatch):  # type: ignore[no-untyped-def]
     """A board on an empty season, with one account, the trusted-header login on for a proxy on 127.0.0.1."""
-    from interfaces.web.server import start_in_thread
-
     monkeypatch.setenv(PROXY_ENV, PROXY_SECRET)
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'tdc.db'}",
                           '[web]\ntrusted_proxies = ["127.0.0.1"]\ntrusted_header = "X-Remote-User"\n'
@@ -169,11 +205,8 @@ def served(tmp_path: Path, monkeypatch):  # type: ignore[no-untyped-def]
     app = App.load(str(config))
     with app.db.transaction() as s:
         accounts.add_user(s, "dieuphoi@example.vn", PASSWORD)
-    port = free_port()
-    server, thread = start_in_thread(app, "127.0.0.1", port)
-    yield {"app": app, "base": f"http://127.0.0.1:{port}", "config": config}
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as board:
+        yield {"app": app, "base": board.base, "config": config}
     app.close()
 
 
@@ -238,21 +271,16 @@ def test_trusted_header_login(served) -> None:
 
 
 def test_trusted_header_is_ignored_by_default(tmp_path: Path) -> None:
-    from interfaces.web.server import start_in_thread
-
     app = App.load(str(write_config(tmp_path, f"sqlite:///{tmp_path / 'tdc.db'}")))
     with app.db.transaction() as s:
         accounts.add_user(s, "dieuphoi@example.vn", PASSWORD)
-    port = free_port()
-    server, thread = start_in_thread(app, "127.0.0.1", port)
     try:
-        opener, _ = client()
-        status, _, _ = call(opener, f"http://127.0.0.1:{port}/quarantine",
-                            headers={"X-Remote-User": "dieuphoi@example.vn", "Remote-User": "dieuphoi@example.vn"})
-        assert status == 303
+        with serving(app) as board:
+            opener, _ = client()
+            status, _, _ = call(opener, f"{board.base}/quarantine",
+                                headers={"X-Remote-User": "dieuphoi@example.vn", "Remote-User": "dieuphoi@example.vn"})
+            assert status == 303
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         app.close()
 
 
@@ -271,12 +299,7 @@ def test_users_commands_and_the_web_command(tmp_path: Path) -> None:
     server = subprocess.Popen([TDC_BOT, "web", "--port", str(port), "--config", str(config)],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        def up() -> bool:
-            try:
-                return call(client()[0], f"http://127.0.0.1:{port}/login")[0] == 200
-            except OSError:
-                return False
-        assert wait_for(up, 60)
+        assert wait_for(lambda: board_up(f"http://127.0.0.1:{port}"), 60)
         opener, _ = client()
         status, _, _ = login(opener, f"http://127.0.0.1:{port}", email="dieu.phoi@example.vn")
         assert status == 303
@@ -295,12 +318,8 @@ def test_run_serves_the_board_when_web_is_enabled(tmp_path: Path) -> None:
     daemon = subprocess.Popen([TDC_BOT, "run", "--config", str(config)], stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
     try:
-        def up() -> bool:
-            try:
-                return call(client()[0], f"http://127.0.0.1:{port}/login")[0] == 200
-            except OSError:
-                return False
-        assert wait_for(up, 90), "the board did not come up beside the daemon"
+        up = wait_for(lambda: board_up(f"http://127.0.0.1:{port}"), 90)
+        assert up, "the board did not come up beside the daemon"
         status, headers, _ = call(client()[0], f"http://127.0.0.1:{port}/")
         assert status == 303 and headers["location"].startswith("/login")
     finally:

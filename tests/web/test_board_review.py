@@ -30,9 +30,10 @@ from sqlalchemy import select
 from intake.sources.maildir import deliver
 from tests import mailfactory
 from tests.cli_helpers import cli_json, run_cli
+from tests.mailfactory import OUR_RECEIVED, OUR_SERVER, SPAM_VERDICT, with_headers
 from tests.reliability import write_config
 from tests.test_vietnamese_views import PY_REPR, english_words
-from tests.web.test_board_http import PASSWORD, call, client, login, token
+from tests.web.test_board_http import PASSWORD, call, client, login, serving, token
 from workflow import accounts
 from workflow.app import App
 from workflow.db import models
@@ -41,15 +42,6 @@ from workflow.runtime.daemon import Daemon
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2024, 11, 28, 8, 0, tzinfo=VN)
 USER = "dieuphoi@example.vn"
-OUR_SERVER = "mx.tdc.example.vn"
-SPAM_VERDICT = "X-Spam-Status: Yes, score=14.2 required=5.0 tests=GTUBE,MISSING_DATE autolearn=no"
-
-
-def _received_by_us(raw: bytes, *fields: str) -> bytes:
-    """``fields`` written above our own server's Received line: what our server says about the mail."""
-    ours = (f"Received: from mail.example.net (mail.example.net [198.51.100.4]) by {OUR_SERVER} (Postfix) "
-            "with ESMTP id 4XyQ7; Wed, 20 Nov 2024 09:00:00 +0700")
-    return "".join(f"{f}\r\n" for f in (*fields, ours)).encode() + raw
 
 
 def _report(province: str, sender: str, day: int, verified: bool = False, broken_dkim: bool = False,
@@ -57,11 +49,7 @@ def _report(province: str, sender: str, day: int, verified: bool = False, broken
     raw = mailfactory.report_email(sender=sender, province=province, year=year,
                                    date=datetime(year, 11, day, 3, tzinfo=UTC),
                                    message_id=f"<bc-{year}-{day}-{sender.replace('@', '.')}>")
-    if not verified:
-        return raw
-    domain = sender.rpartition("@")[2]
-    broken = f"; dkim=fail (body hash did not verify) header.d={domain}" if broken_dkim else ""
-    return _received_by_us(raw, f"Authentication-Results: {OUR_SERVER}; dmarc=pass header.from={domain}{broken}")
+    return mailfactory.vouched(raw, sender.rpartition("@")[2], broken_dkim) if verified else raw
 
 
 def _nameless() -> bytes:
@@ -79,22 +67,12 @@ def _nameless() -> bytes:
 
 
 def _junk() -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "Nguyễn Văn A <nguyenvana.work@gmail.com>"
-    msg["To"] = "baocao@tdc.example.vn"
-    msg["Subject"] = "Gửi anh chị tài liệu"
-    msg["Date"] = format_datetime(datetime(2024, 11, 21, 2, 0, tzinfo=UTC))
-    msg["Message-ID"] = "<tl-1@gmail.com>"
-    msg.set_content("Em gửi anh chị tài liệu đính kèm.")
-    msg.add_attachment(mailfactory.report_docx(), maintype="application",
-                       subtype="vnd.openxmlformats-officedocument.wordprocessingml.document", filename="tai-lieu.docx")
-    return _received_by_us(msg.as_bytes(), SPAM_VERDICT)
+    return with_headers(mailfactory.disguised_report(date=datetime(2024, 11, 21, 2, 0, tzinfo=UTC)), SPAM_VERDICT,
+                        OUR_RECEIVED)
 
 
 @pytest.fixture(scope="module")
 def board(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    from interfaces.web.server import start_in_thread
-    from tests.servers.common import free_port
     from workflow.season import contact_sheet
     from workflow.season.reminders import send_reminders
 
@@ -125,14 +103,10 @@ def board(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
         contact_sheet.import_lines(session, checked.lines, actor=USER, now=NOW)
     app.settings.reminders = app.settings.reminders.model_copy(update={"enabled": True})
     assert send_reminders(app, 2024, datetime(2024, 11, 23, 9, 0, tzinfo=VN)).queued  # 7 days before 30/11
-    port = free_port()
-    server, thread = start_in_thread(app, "127.0.0.1", port, clock=lambda: NOW)
-    opener, _ = client()
-    base = f"http://127.0.0.1:{port}"
-    assert login(opener, base)[0] == 303
-    yield {"app": app, "base": base, "opener": opener, "config": config}
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app, clock=lambda: NOW) as served:
+        opener, _ = client()
+        assert login(opener, served.base)[0] == 303
+        yield {"app": app, "base": served.base, "opener": opener, "config": config}
     app.close()
 
 

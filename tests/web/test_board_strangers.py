@@ -31,7 +31,18 @@ import pytest
 from interfaces.web.security import load_secret
 from tests.cli_helpers import TDC_BOT, run_cli, wait_for, write_config
 from tests.servers.common import free_port
-from tests.web.test_board_http import PASSWORD, PROXY, PROXY_ENV, PROXY_SECRET, call, client, login, token
+from tests.web.test_board_http import (
+    PASSWORD,
+    PROXY,
+    PROXY_ENV,
+    PROXY_SECRET,
+    board_up,
+    call,
+    client,
+    login,
+    serving,
+    token,
+)
 from workflow import accounts
 from workflow.app import App
 from workflow.db.engine import Database
@@ -43,19 +54,14 @@ KEY_FILE = "web-secret.key"  # the signing key's default name beside the store (
 
 # --- a board per test ----------------------------------------------------------------------------
 def _board(tmp_path: Path, db_url: str, extra: str = "") -> Iterator[dict[str, Any]]:
-    from interfaces.web.server import start_in_thread
-
     config = write_config(tmp_path, db_url, extra)
     app = App.load(str(config))
     with app.db.transaction() as s:
         accounts.add_user(s, USER, PASSWORD)
-    port = free_port()
-    server, thread = start_in_thread(app, "127.0.0.1", port)
     try:
-        yield {"app": app, "base": f"http://127.0.0.1:{port}", "port": port, "config": config}
+        with serving(app) as board:
+            yield {"app": app, "base": board.base, "port": board.port, "config": config}
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         app.close()
 
 
@@ -516,7 +522,7 @@ def test_password_checks_run_in_a_bounded_pool_so_the_board_stays_small(tmp_path
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        assert wait_for(lambda: _up(base), 60)
+        assert wait_for(lambda: board_up(base), 60)
         ready = _prepared(base, 60)
         statuses = _fire(base, ready, [f"nguoi{i}@example.vn" for i in range(60)],
                          [{"X-Forwarded-For": f"10.1.{i}.7"} for i in range(60)])
@@ -528,9 +534,3 @@ def test_password_checks_run_in_a_bounded_pool_so_the_board_stays_small(tmp_path
     print(f"peak RSS of the board after 60 parallel password checks: {peak:.0f} MB")
     assert peak < 300, f"{peak:.0f} MB"  # ...but not sixty at once
 
-
-def _up(base: str) -> bool:
-    try:
-        return call(client()[0], f"{base}/login")[0] == 200
-    except OSError:
-        return False
