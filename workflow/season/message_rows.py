@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from intake.documents.budget import DocLimits
-from intake.documents.html_tables import MAX_HTML_CHARS
-from intake.documents.plain import body_text
+from intake.classify.zones import BODY_CHARS, body_text
 from intake.machine.machine_mail import STORED_KIND
 from workflow.db import models
 
@@ -30,8 +28,6 @@ if TYPE_CHECKING:
 REPLY_TO_KEPT = 3
 # References kept whole up to the parser's own cut of a header value (intake.limits.Limits.max_header_chars).
 REFERENCES_CHARS = 20_000
-# A body is kept within the bounds of the body read as a document at intake (intake.documents.body).
-BODY_CHARS = DocLimits().max_chars
 
 
 @dataclass(frozen=True)
@@ -73,12 +69,13 @@ def _body(u: Understanding) -> str | None:
 
     Machine mail, junk and quarantined mail can never be placed (``actions.assign``
     refuses them; a rescue from junk records the message again, body included),
-    so their bodies are not kept.
+    so their bodies are not kept. The text is the one classification read (kept
+    on the envelope): an HTML body is not read a second time.
     """
     env = u.envelope
     if env is None or u.status != "recorded":
         return None
-    return body_text(env.text_body[:BODY_CHARS], env.html_body[:MAX_HTML_CHARS])[:BODY_CHARS]
+    return body_text(env)[:BODY_CHARS]
 
 
 def message_values(u: Understanding, now: datetime) -> dict:

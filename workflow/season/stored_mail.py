@@ -16,12 +16,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from intake.documents.plain import body_text
+from intake.classify.zones import BODY_CHARS, body_text
 from intake.limits import Limits
 from intake.message.parse import parse
 from intake.model import Envelope
 from workflow.db import models
-from workflow.season.message_rows import BODY_CHARS, REPLY_TO_KEPT
+from workflow.season.message_rows import REPLY_TO_KEPT
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def body(msg: models.Message, limits: Limits | None = None) -> str:
     if msg.body_text is not None:
         return msg.body_text
     env = _legacy_message(msg, limits or Limits())
-    return body_text(env.text_body, env.html_body)[:BODY_CHARS] if env else ""
+    return body_text(env)[:BODY_CHARS] if env else ""
 
 
 # --- the legacy path: rows recorded before migration 0017 -------------------------------------------------
