@@ -67,6 +67,9 @@ class Envelope:
     machine_parts: list[tuple[str, str]] = field(default_factory=list)
     # From names several addresses: a sender, but no single identity (recorded, never answered, never placed by it).
     from_ambiguous: bool = False
+    # The body's readable text (the text part, else the HTML's visible text), worked out once by
+    # intake.classify.zones.body_text: classification reads it, and the workflow records it (HTML is slow to read).
+    readable_body: str | None = None
 
     def header(self, name: str) -> str | None:
         values = self.headers.get(name.lower())

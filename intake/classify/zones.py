@@ -27,6 +27,7 @@ MAIL_SIGNATURE = "mail_signature"
 MAIL_BODY = "mail_body"
 
 _MAX_TEXT = 200_000
+BODY_CHARS = _MAX_TEXT  # the readable body kept on the envelope (body_text)
 _HEADER_LINES = 14
 _TITLE_LINES = 6
 
@@ -73,10 +74,13 @@ def html_to_text(html: str) -> str:
 
 
 def body_text(env: Envelope) -> str:
-    text = env.text_body or ""
-    if not text.strip() and env.html_body:
-        text = html_to_text(env.html_body)
-    return nfc(text[:_MAX_TEXT])
+    """The readable body (``_MAX_TEXT`` characters, NFC), worked out once per envelope and kept on it."""
+    if env.readable_body is None:
+        text = env.text_body or ""
+        if not text.strip() and env.html_body:
+            text = html_to_text(env.html_body)
+        env.readable_body = nfc(text[:_MAX_TEXT])
+    return env.readable_body
 
 
 def clean_subject(subject: str) -> str:

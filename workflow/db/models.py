@@ -182,6 +182,14 @@ class Message(Base):
     # Did our receiving server vouch for the From domain: "pass", "fail", "unchecked" (not configured);
     # None = before 0003.
     sender_auth: Mapped[str | None] = mapped_column(String(20))
+    # What an answer and the national report need of the mail, kept from intake's reading when it is recorded
+    # so nothing re-reads the raw file (0017; workflow.season.message_rows, read by workflow.season.stored_mail):
+    # the first Reply-To addresses, the References' message ids, the readable body of mail that may be placed as
+    # a report. NULL: recorded before 0017 (read from the raw file, the legacy path), or, for the body, mail
+    # that can never be a report (machine mail, junk, quarantined).
+    reply_to: Mapped[list | None] = mapped_column()
+    references: Mapped[str | None] = mapped_column(Text)
+    body_text: Mapped[str | None] = mapped_column(Text)
 
     attachments: Mapped[list[Attachment]] = relationship(back_populates="message", cascade="all, delete-orphan")
 

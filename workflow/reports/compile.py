@@ -12,7 +12,6 @@ becomes a recorded problem shown in the document, never a failed compile.
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -23,15 +22,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.documents import DocLimits
-from intake.documents.plain import body_text
 from intake.documents.sandbox import read_all
 from intake.limits import Limits
-from intake.message.parse import parse
 from intake.model import DocumentText
 from intake.report.sections import split_sections
 from reference.outline import OutlineSection
 from reference.text import words
 from workflow.db import models
+from workflow.season import stored_mail
 from workflow.season.status import StatusRow, season_status
 
 if TYPE_CHECKING:
@@ -39,7 +37,6 @@ if TYPE_CHECKING:
     from reference.roster import Roster
     from workflow.app import App
 
-log = logging.getLogger(__name__)
 
 # States whose report is quoted but not yet settled: the national report marks these extracts.
 UNDER_REVIEW_STATES = frozenset({models.NEEDS_REVIEW, models.RESUBMISSION_REQUESTED})
@@ -135,7 +132,7 @@ def aggregate_indicators(rows_by_agency: list[tuple[str, list[models.IndicatorRo
 
 
 class _Reader:
-    """Re-reads a stored message: its attachments (and body) as DocumentText."""
+    """Re-reads a stored message's attachments as DocumentText; its body is recorded with it."""
 
     def __init__(self, limits: Limits, doc_limits: DocLimits, problems: list[str]) -> None:
         self.limits = limits
@@ -155,12 +152,8 @@ class _Reader:
         return docs
 
     def body(self, message: models.Message) -> str:
-        try:
-            env = parse(Path(message.raw_path).read_bytes(), self.limits)
-            return body_text(env.text_body, env.html_body)  # an HTML-only body keeps its headings
-        except Exception as exc:  # noqa: BLE001 - the body is a bonus; attachments carry the report
-            log.info("could not re-read the body of message %s: %s", message.id, exc)
-            return ""
+        """The body as recorded (an HTML-only body keeps its headings); never the raw file, but for legacy rows."""
+        return stored_mail.body(message, self.limits)
 
 
 def _sections(outline: tuple[OutlineSection, ...]) -> list[SectionExtracts]:

@@ -45,7 +45,8 @@ from intake.store import LOCK_MODE, RawStore, StoreError, make_dirs
 from reference.roster import Roster
 from workflow.app import App
 from workflow.db import models
-from workflow.season.submissions import RecordContext, RecordResult, record, record_again
+from workflow.season.message_rows import RecordResult
+from workflow.season.submissions import RecordContext, record, record_again
 
 log = logging.getLogger(__name__)
 

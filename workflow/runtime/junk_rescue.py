@@ -17,7 +17,8 @@ from workflow.app import App
 from workflow.db import models
 from workflow.runtime.intake_cycle import intake_context, record_context
 from workflow.season.audit import audit
-from workflow.season.submissions import RecordResult, record_again
+from workflow.season.message_rows import RecordResult
+from workflow.season.submissions import record_again
 
 
 class RescueError(Exception):

@@ -1,7 +1,7 @@
 """What every coordinator action shares: its context, its result, its errors, and the lookups it starts with.
 
 The actions themselves are :mod:`workflow.season.actions`; the emails they
-queue (acknowledgements and who they go to) :mod:`workflow.season.action_mail`.
+queue (acknowledgements and who they go to) :mod:`workflow.season.acknowledgements`.
 An action takes everything it needs as arguments (``ActionContext``), so
 tests call it directly without a CLI, and reports what it did as an
 ``ActionResult`` the CLI and the board print the same way.

@@ -7,7 +7,7 @@ state change, its audit entry and any email it queues commit together or
 not at all (invariant 3). Each takes everything it needs as arguments
 (``ActionContext``, with the result and errors they share, in
 :mod:`workflow.season.action_context`), so tests call them directly without
-a CLI; the acknowledgements they queue are :mod:`workflow.season.action_mail`.
+a CLI; the acknowledgements they queue are :mod:`workflow.season.acknowledgements`.
 
 Re-running an action is safe: a change to the state the submission is
 already in is a reported no-op, and every email has a dedupe key derived
@@ -25,6 +25,13 @@ from reference.addresses import normalise_address
 from reference.time import VN
 from workflow.db import models
 from workflow.season import contacts, states, submissions
+from workflow.season.acknowledgements import (
+    clean_recipients,
+    mark_acknowledged,
+    queue_ack,
+    references_of,
+    reply_recipient,
+)
 from workflow.season.action_context import (
     ActionContext,
     ActionError,
@@ -39,9 +46,9 @@ from workflow.season.action_context import (
     require_reason,
     resolve_agency,
 )
-from workflow.season.action_mail import clean_recipients, mark_acknowledged, queue_ack, references_of, reply_recipient
+from workflow.season.message_rows import reference_for
 from workflow.season.outbox_queue import queue_email
-from workflow.season.submissions import _get_submission, audit, deadline_for, recompute_on_time, reference_for
+from workflow.season.submissions import _get_submission, audit, deadline_for, recompute_on_time
 
 if TYPE_CHECKING:
     from reference.campaigns import Campaign
@@ -290,10 +297,10 @@ def assign(session: Session, ctx: ActionContext, message_id: int, agency: str, y
     elif sub.state == states.EXEMPT:
         result.notes.append("đơn vị đang được miễn: thư được lưu làm một phiên bản, trạng thái giữ nguyên")
     if not acked:
-        row = queue_ack(session, msg, sub, ctx, f"ack:{msg.id}")
+        row = queue_ack(session, msg, sub, ctx, actor=ctx.actor)
         if row is not None:
             result.queued.append(row.dedupe_key)
-            mark_acknowledged(session, sub, msg, row, ctx)
+            mark_acknowledged(session, [(msg, sub)], row, actor=ctx.actor, now=ctx.now)
     note = _learn_address(session, ctx, msg, ag, year, text)
     result.notes += [note] if note else []
     result.to_state, result.changed = sub.state, True
@@ -373,13 +380,13 @@ def resend_ack(session: Session, ctx: ActionContext, message_id: int, reason: st
     sub = session.get(models.Submission, msg.submission_id) if msg.submission_id else None
     result = ActionResult("resend_ack", False, msg.agency_slug, msg.year, sub.id if sub else None, msg.id,
                           sub.state if sub else None, sub.state if sub else None)
-    row = queue_ack(session, msg, sub, ctx, f"ack:{msg.id}:resend:{previous + 1}")
+    row = queue_ack(session, msg, sub, ctx, dedupe_key=f"ack:{msg.id}:resend:{previous + 1}", actor=ctx.actor)
     if row is None:
         raise ActionError(f"Thư #{msg.id}: không có địa chỉ để gửi thư báo nhận. No address to send the ack to.")
     audit(session, action="ack_resent", actor=ctx.actor, submission=sub, message_id=msg.id, at=ctx.now,
           agency_slug=msg.agency_slug, year=msg.year,
           reason=f"{reason.strip() or 'gửi lại thư báo nhận'} ({row.dedupe_key})")
-    mark_acknowledged(session, sub, msg, row, ctx)
+    mark_acknowledged(session, [(msg, sub)], row, actor=ctx.actor, now=ctx.now)
     result.queued.append(row.dedupe_key)
     result.to_state, result.changed = (sub.state if sub else None), True
     return result

@@ -24,6 +24,7 @@ from notifier.digest_docx import DOCX_CONTENT_TYPE, status_table_docx
 from reference.addresses import header_address
 from workflow.db import models
 from workflow.season.coordinator_views import review_queue
+from workflow.season.message_rows import reference_for
 from workflow.season.outbox_queue import queue_email
 from workflow.season.reminders import (
     OWING_STATES,
@@ -33,7 +34,7 @@ from workflow.season.reminders import (
     require_campaign,
 )
 from workflow.season.status import StatusRow, season_status
-from workflow.season.submissions import deadline_for, reference_for
+from workflow.season.submissions import deadline_for
 from workflow.settings import RemindersConfig
 
 if TYPE_CHECKING:

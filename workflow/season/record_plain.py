@@ -6,12 +6,13 @@ attachment rows: no submission, no state change, no acknowledgement. Building
 ORM objects and flushing them through the unit of work cost several times the
 inserts themselves, so these rows go in as plain INSERTs, in the caller's
 transaction, with the same values the ORM path writes
-(``workflow.season.submissions.message_values`` / ``attachment_values``).
+(``workflow.season.message_rows``, which both paths import).
 
-Reports, quarantined messages, anything with indicator rows and mail that
-refers to other messages (it may answer a reminder) keep the ORM path in
-``workflow.season.submissions.record``; the duplicate check (by content hash)
-is the same on both paths, so a message is still recorded once.
+``workflow.season.submissions.record`` is the one entry point: it sends what
+``is_plain`` accepts here, and keeps the ORM path for reports, quarantined
+messages, anything with indicator rows and mail that refers to other messages
+(it may answer a reminder). The duplicate check (by raw hash) is the same on
+both paths, so a message is still recorded once.
 """
 from __future__ import annotations
 
@@ -24,10 +25,11 @@ from sqlalchemy.orm import Session
 
 from workflow.db import models
 from workflow.db.engine import as_cursor
+from workflow.season.message_rows import RecordResult, attachment_values, message_values
+from workflow.season.reminder_mail import referenced_message_ids
 
 if TYPE_CHECKING:
     from intake.pipeline import Understanding
-    from workflow.season.submissions import RecordResult
 
 
 @cache
@@ -46,8 +48,6 @@ def is_plain(u: Understanding) -> bool:
     one of our reminders: it takes the ORM path, where the reminder is looked up
     (workflow.season.reminder_mail.note_response).
     """
-    from workflow.season.reminder_mail import referenced_message_ids
-
     if u.indicators or u.verp_tokens or referenced_message_ids(u):
         return False
     if u.status in ("ignored", "junk"):
@@ -55,12 +55,8 @@ def is_plain(u: Understanding) -> bool:
     return u.status == "recorded" and (u.classification is None or u.classification.kind != "report")
 
 
-def record_plain(session: Session, u: Understanding, now: datetime) -> RecordResult | None:
-    """Record ``u`` with Core inserts when it is plain mail; None means "use the ORM path"."""
-    if not is_plain(u):
-        return None
-    from workflow.season.submissions import RecordResult, attachment_values, message_values
-
+def record_plain(session: Session, u: Understanding, now: datetime) -> RecordResult:
+    """Record plain mail (``is_plain(u)``) with Core inserts; the same bytes again are a duplicate."""
     find, insert_message, insert_attachments = _statements()
     known = session.execute(find, {"sha": u.blob.sha256}).first()
     if known is not None:

@@ -1,6 +1,9 @@
 """Recording a message and moving its submission through the state machine.
 
-``record`` does, in the caller's single transaction: the message row, its
+``record`` is the one entry point: plain mail (no report, nothing to
+answer; ``workflow.season.record_plain.is_plain``) goes in as Core inserts,
+everything else through the ORM here; both write the rows of
+:mod:`workflow.season.message_rows`. It does, in the caller's single transaction: the message row, its
 attachments, the submission's state change, the audit entries, the
 acknowledgement in the outbox, and the mailbox cursor. Either all of it
 commits or none does, and a message already known by the hash of its raw
@@ -17,16 +20,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from intake.machine.machine_mail import STORED_KIND
 from intake.pipeline import from_a_device, speaker
-from intake.report.outline import LAYOUT_NOTE
-from intake.sender.identity import FAIL, UNCHECKED, UNVERIFIED_LABEL
+from intake.sender.identity import FAIL, UNVERIFIED_LABEL
 from workflow.db import models
 from workflow.season import states
+from workflow.season.acknowledgements import Version, mark_acknowledged, previous_version, queue_ack
 from workflow.season.audit import BOT, audit
-from workflow.season.outbox_queue import queue_email
-from workflow.season.recipients import ack_recipient, agency_contact, is_verified_contact, short_quote
-from workflow.season.record_plain import record_plain
+from workflow.season.message_rows import RecordResult, attachment_rows, fit, message_row, message_values
+from workflow.season.record_plain import is_plain, record_plain
 from workflow.season.reminder_mail import note_response
 
 if TYPE_CHECKING:
@@ -34,18 +35,7 @@ if TYPE_CHECKING:
     from reference.campaigns import Campaign
     from reference.roster import Roster
 
-__all__ = ["BOT", "audit", "record", "RecordContext", "RecordResult", "ack_context", "deadline_for",
-           "recompute_on_time", "reference_for"]
-
-
-@dataclass(frozen=True)
-class RecordResult:
-    message_id: int
-    duplicate: bool
-    status: str
-    submission_id: int | None = None
-    state: str | None = None
-    ack_queued: bool = False
+__all__ = ["BOT", "audit", "record", "record_again", "RecordContext", "deadline_for", "recompute_on_time"]
 
 
 @dataclass(frozen=True)
@@ -56,11 +46,6 @@ class RecordContext:
     domain: str  # for Message-IDs of outgoing mail
     now: datetime
     own_addresses: frozenset[str] = frozenset()  # the bot's own: never answered
-
-
-def reference_for(message: models.Message) -> str:
-    """The reference number a sender quotes to correct a misunderstanding."""
-    return f"TDC-{message.year or 0:04d}-{message.id:06d}"
 
 
 def deadline_for(session: Session, campaign: Campaign, agency_slug: str) -> datetime:
@@ -105,81 +90,9 @@ def advance_cursor(session: Session, mailbox: str, uidvalidity: int | None, uid:
     held[(mailbox, uidvalidity)] = cursor
 
 
-def _fit(value: str | None, column: object) -> str | None:
-    """Cut a sender-controlled value to its column's length: PostgreSQL refuses longer ones, SQLite does not."""
-    length = getattr(getattr(column, "type", None), "length", None)
-    return value[:length] if value is not None and length else value
-
-
-def _message_row(u: Understanding, now: datetime) -> models.Message:
-    return models.Message(**message_values(u, now))
-
-
-def message_values(u: Understanding, now: datetime) -> dict:
-    """The ``messages`` row of one understood message, as column values (ORM and Core paths share it)."""
-    env = u.envelope
-    cls = u.classification
-    notes = list(u.notes)
-    if u.verdict is not None and u.verdict.action != "accept":
-        notes.extend(u.verdict.reasons)
-    return dict(
-        sha256=u.blob.sha256,
-        source_key=_fit(u.raw.source_key, models.Message.source_key),
-        mailbox=_fit(u.raw.mailbox, models.Message.mailbox),
-        uidvalidity=u.raw.uidvalidity,
-        uid=u.raw.uid,
-        message_id=_fit(env.message_id if env else None, models.Message.message_id),
-        raw_path=str(u.blob.path) if u.blob.path else "",
-        size=len(u.raw.raw),
-        from_addr=_fit(env.from_addr if env else "", models.Message.from_addr),
-        from_name=_fit(env.from_name if env else "", models.Message.from_name),
-        subject=env.subject if env else "",
-        date_header=env.date_header if env else None,
-        arrived_at=u.raw.arrived_at,
-        recorded_at=now,
-        status=u.status,
-        kind=(cls.kind if cls else (STORED_KIND.get(u.verdict.kind or "") if u.verdict else None)),
-        agency_slug=cls.agency if cls else None,
-        year=cls.year if cls else None,
-        confidence=cls.confidence if cls else None,
-        reasons=list(cls.reasons) if cls else [],
-        notes=notes,
-        quarantine_reason=u.quarantine_reason,
-        outline_present=list(u.outline.present) if u.outline else [],
-        outline_missing=list(u.outline.missing) if u.outline else [],
-        marked_done=False,
-        rejected=False,
-        content_sha256=u.fingerprint,
-        raw_fingerprint=u.raw_fingerprint,
-        reading_deferred=u.deferred,
-        sender_agency=u.sender_agency,
-        delivery=cls.delivery if cls and cls.kind == "report" else None,
-        links=list(cls.links) if cls else [],
-        read_at=None if u.deferred else now,
-        sender_auth=u.sender.status if u.sender else None,
-    )
-
-
-def _attachment_rows(u: Understanding, exclude: set[str] | frozenset[str] = frozenset()) -> list[models.Attachment]:
-    return [models.Attachment(**values) for values in attachment_values(u) if values["sha256"] not in exclude]
-
-
-def attachment_values(u: Understanding) -> list[dict]:
-    """The ``attachments`` rows of one message, without ``message_id`` (ORM and Core paths share them)."""
-    return [
-        dict(
-            filename=_fit(a.filename, models.Attachment.filename),
-            safe_name=_fit(a.safe_name, models.Attachment.safe_name),
-            content_type=_fit(a.content_type, models.Attachment.content_type), size=a.size,
-            sha256=a.sha256, path=a.path, from_forward=a.from_forward, text_chars=a.text_chars, notes=list(a.notes),
-        )
-        for a in u.attachments
-    ]
-
-
 def _indicator_rows(u: Understanding) -> list[models.IndicatorRow]:
     return [
-        models.IndicatorRow(position=i, indicator=r.indicator, unit=_fit(r.unit, models.IndicatorRow.unit),
+        models.IndicatorRow(position=i, indicator=r.indicator, unit=fit(r.unit, models.IndicatorRow.unit),
                             target=r.target, result=r.result,
                             cumulative=r.cumulative, rate=r.rate, findings=list(r.findings),
                             checks=[{"code": c.code, "text": c.text} for c in r.checks])
@@ -291,128 +204,6 @@ def _attach_report(session: Session, msg: models.Message, u: Understanding,
     return sub
 
 
-def ack_context(msg: models.Message, sub: models.Submission | None, roster: Roster,
-                campaigns: dict[int, Campaign], reply_address: str, review_reasons: list[str],
-                recipient: str | None = None, replaces: models.Message | None = None) -> dict:
-    """The ``ack`` template's context from the recorded rows, so an ack can be (re)built any time.
-
-    What the sender wrote (subject, file names) is echoed in full only to a
-    verified contact of the agency; anyone else gets a short link-free quote.
-    A report whose sender does not speak for the agency it names is told a
-    coordinator will confirm which agency it belongs to, and is not named as it.
-    """
-    full = recipient is not None and is_verified_contact(msg, recipient, roster)
-    echo = (lambda text: text) if full else short_quote  # noqa: E731
-    needs_assignment = (sub is None and bool(msg.agency_slug) and msg.year is not None
-                        and not roster.speaks_for(msg.from_addr, msg.agency_slug, msg.year))
-    unverified = sub is None and not needs_assignment and msg.sender_auth == FAIL and bool(msg.agency_slug)
-    agency = None
-    if msg.agency_slug and not needs_assignment:
-        try:
-            agency = roster.get(msg.agency_slug, msg.year)
-        except KeyError:
-            agency = None
-    campaign = campaigns.get(msg.year) if msg.year else None
-    missing_labels: list[str] = []
-    if campaign is not None:
-        titles = {s.code: s.title for s in campaign.outline}
-        missing_labels = [f"{code} ({titles.get(code, '')})".replace(" ()", "") for code in msg.outline_missing or []]
-        if LAYOUT_NOTE in (msg.notes or []):  # laid out differently: say so once, not every section
-            missing_labels = []
-    return {
-        "agency_name": agency.name if agency else None,
-        "year": msg.year,
-        "reference": reference_for(msg),
-        "received_at": msg.arrived_at,
-        "on_time": sub.on_time if sub else None,
-        "deadline": campaign.deadline if campaign else None,
-        "subject": echo(msg.subject),
-        "attachments": [{"filename": echo(a.filename), "size": a.size} for a in msg.attachments],
-        "needs_assignment": needs_assignment,
-        "unverified": unverified,
-        "delivery": msg.delivery,
-        "replaces": {"reference": reference_for(replaces), "received_at": replaces.arrived_at,
-                     "files": [echo(a.filename) for a in replaces.attachments]} if replaces is not None else None,
-        "outline_missing": missing_labels,
-        "different_layout": LAYOUT_NOTE in (msg.notes or []),
-        "needs_review": bool(review_reasons) or sub is None,
-        "review_reasons": [r if full else short_quote(r, 300) for r in review_reasons],  # they quote file names
-        "reply_address": reply_address,
-        "campaign_dispatch": campaign.dispatch if campaign else None,
-    }
-
-
-def is_stranger(u: Understanding, msg: models.Message, recipient: str, roster: Roster) -> bool:
-    """An answer to someone the bot cannot vouch for: counted against the hourly cap on such answers.
-
-    Not a stranger: a sender our receiving server verified, an address the
-    roster or the contact book knows exactly, or — only where verification is
-    not configured, the best there is — an address in the domain of the agency
-    the report was filed under.
-    """
-    if u.sender is not None and u.sender.verified:
-        return False
-    if roster.knows(recipient):
-        return False
-    unchecked = u.sender is None or u.sender.status == UNCHECKED
-    return not (unchecked and msg.submission_id is not None and roster.speaks_for(recipient, msg.agency_slug, msg.year))
-
-
-def _queue_ack(session: Session, msg: models.Message, sub: models.Submission | None, u: Understanding,
-               ctx: RecordContext,
-               companions: list[tuple[models.Message, models.Submission | None]] | None = None) -> bool:
-    env = u.envelope
-    assert env is not None
-    if sub is not None and from_a_device(env):  # the copier or the e-office robot: answer the agency's people
-        recipient = agency_contact(session, ctx.roster, msg.agency_slug, msg.year, ctx.own_addresses)
-    else:
-        recipient = ack_recipient(session, from_addr=speaker(env), reply_to=env.reply_to, agency_slug=msg.agency_slug,
-                                  year=msg.year, roster=ctx.roster, own_addresses=ctx.own_addresses)
-    if not recipient:
-        audit(session, action="ack_withheld", message_id=msg.id, agency_slug=msg.agency_slug, year=msg.year,
-              reason="không có địa chỉ an toàn để gửi thư báo nhận", at=ctx.now)
-        return False
-    context = ack_context(msg, sub, ctx.roster, ctx.campaigns, ctx.reply_address, list(u.review_reasons), recipient,
-                          replaces=previous_version(session, msg, sub))
-    context["also"] = [_also_context(row, other, ctx, recipient) for row, other in companions or []]
-    refs = " ".join(filter(None, [env.header("references"), env.message_id])) or None
-    stranger = is_stranger(u, msg, recipient, ctx.roster)
-    row = queue_email(
-        session, dedupe_key=f"ack:{msg.id}", kind="ack", template="ack", recipients=[recipient], context=context,
-        domain=ctx.domain, now=ctx.now, agency_slug=msg.agency_slug, year=msg.year, related_message_id=msg.id,
-        in_reply_to=_fit(env.message_id, models.OutboxEmail.in_reply_to), references=refs, to_stranger=stranger,
-    )
-    if row is None:
-        return False
-    for acked, acked_sub in [(msg, sub), *(companions or [])]:
-        if acked_sub is not None and acked_sub.state == states.RECEIVED:
-            states.transition(session, acked_sub, states.ACKNOWLEDGED, actor=BOT,
-                              reason=f"thư báo nhận {row.dedupe_key}",
-                              now=ctx.now, message_id=acked.id, event=states.ACK_QUEUED)
-    return True
-
-
-def previous_version(session: Session, msg: models.Message, sub: models.Submission | None) -> models.Message | None:
-    """The version this one replaces: the latest earlier message of the same submission, if any."""
-    if sub is None:
-        return None
-    return session.scalar(select(models.Message).where(
-        models.Message.submission_id == sub.id, models.Message.id != msg.id,
-        models.Message.arrived_at <= msg.arrived_at).order_by(models.Message.arrived_at.desc(),
-                                                              models.Message.id.desc())
-        .limit(1))
-
-
-def _also_context(row: models.Message, sub: models.Submission | None, ctx: RecordContext,
-                  recipient: str | None) -> dict:
-    """One line of the acknowledgement for another report in the same mail: its year, files and standing."""
-    echo = (lambda text: text) if recipient and is_verified_contact(row, recipient, ctx.roster) else short_quote  # noqa: E731
-    campaign = ctx.campaigns.get(row.year) if row.year else None
-    return {"year": row.year, "reference": reference_for(row), "on_time": sub.on_time if sub else None,
-            "deadline": campaign.deadline if campaign else None,
-            "files": [echo(a.filename) for a in row.attachments], "placed": sub is not None}
-
-
 def _same_message(session: Session, u: Understanding) -> int | None:
     """The message already recorded with the same Message-ID, sender and content (another delivery of it)."""
     if not u.fingerprint:
@@ -475,16 +266,16 @@ def record(session: Session, u: Understanding, ctx: RecordContext) -> RecordResu
     advance_cursor(session, u.raw.mailbox, u.raw.uidvalidity, u.raw.uid)
     if u.duplicate_of is not None:
         return _record_known_delivery(session, u, ctx)
-    if (plain := record_plain(session, u, ctx.now)) is not None:
-        return plain  # ordinary mail and machine mail: Core inserts (workflow/season/record_plain.py)
+    if is_plain(u):
+        return record_plain(session, u, ctx.now)  # ordinary mail and machine mail: Core inserts
     existing = session.scalar(select(models.Message).where(models.Message.sha256 == u.blob.sha256))
     if existing is not None:
         return RecordResult(existing.id, True, existing.status, existing.submission_id)
     twin = _same_message(session, u)
     if twin is not None and (again := _record_duplicate_delivery(session, twin, u, ctx)) is not None:
         return again
-    msg = _message_row(u, ctx.now)
-    msg.attachments = _attachment_rows(u, exclude=_companion_files(u))
+    msg = message_row(u, ctx.now)
+    msg.attachments = attachment_rows(u, exclude=_companion_files(u))
     session.add(msg)
     session.flush()
     return _settle(session, msg, u, ctx)
@@ -509,7 +300,7 @@ def record_again(session: Session, msg: models.Message, u: Understanding, ctx: R
     for key, value in message_values(u, ctx.now).items():
         if key not in _DELIVERY_COLUMNS:
             setattr(msg, key, value)
-    msg.attachments = _attachment_rows(u, exclude=_companion_files(u))
+    msg.attachments = attachment_rows(u, exclude=_companion_files(u))
     session.flush()
     return _settle(session, msg, u, ctx)
 
@@ -527,8 +318,22 @@ def _settle(session: Session, msg: models.Message, u: Understanding, ctx: Record
         return RecordResult(msg.id, False, msg.status)
     sub = _file_report(session, msg, u, ctx)
     companions = [_record_companion(session, msg, u, i, ctx) for i in range(len(u.companions))]
-    acked = _queue_ack(session, msg, sub, u, ctx, companions)
+    acked = _acknowledge(session, msg, sub, u, ctx, companions)
     return RecordResult(msg.id, False, msg.status, sub.id if sub else None, sub.state if sub else None, acked)
+
+
+def _acknowledge(session: Session, msg: models.Message, sub: models.Submission | None, u: Understanding,
+                 ctx: RecordContext, companions: list[Version]) -> bool:
+    """The report's acknowledgement (listing the other reports of the same mail), and received -> acknowledged."""
+    env = u.envelope
+    assert env is not None
+    row = queue_ack(session, msg, sub, ctx, review_reasons=list(u.review_reasons), speaker=speaker(env),
+                    device=sub is not None and from_a_device(env), replaces=previous_version(session, msg, sub),
+                    companions=companions, capped=True)
+    if row is None:
+        return False
+    mark_acknowledged(session, [(msg, sub), *companions], row, actor=BOT, now=ctx.now)
+    return True
 
 
 def _file_report(session: Session, msg: models.Message, u: Understanding,
@@ -567,7 +372,7 @@ def _record_companion(session: Session, mail: models.Message, u: Understanding, 
                   raw_fingerprint=None, marked_done=True, part_of=mail.id,
                   notes=[*values["notes"], f"cùng thư #{mail.id}: tệp {', '.join(companion.classification.documents)}"])
     row = models.Message(**values)
-    row.attachments = _attachment_rows(reading)
+    row.attachments = attachment_rows(reading)
     session.add(row)
     session.flush()
     for indicator in _indicator_rows(reading):
