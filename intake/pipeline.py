@@ -103,12 +103,6 @@ class Understanding:
     sender_agency: str | None = None  # the roster agency whose address or domain sent it, whatever it was read as
     companions: list[Companion] = field(default_factory=list)  # further reports in the same mail (each its year)
 
-    @property
-    def verp_tokens(self) -> list[str]:
-        """The return-path tokens a bounce or complaint came back to: ``bounce.verp_tokens``, under the name
-        ``workflow.season.record_plain`` reads."""
-        return list(self.bounce.verp_tokens)
-
     def reading(self) -> Classification:
         """The bot's reading even when classification did not run (quarantine, machine mail)."""
         if self.classification is not None:

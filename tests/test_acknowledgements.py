@@ -3,7 +3,7 @@
 An ack queued by a coordinator's action reads Reply-To and References from
 the recorded row, so it is right even when the raw file is gone; the
 national report reads the body from the row too. Rows recorded before
-migration 0017 (NULL there) still read the raw file, through intake's parser,
+migration 0018 (NULL there) still read the raw file, through intake's parser,
 in one place (workflow.season.stored_mail). The structure is checked from the
 source: one call queues an ack, and the fast recording path does not import
 the full one.
@@ -89,7 +89,7 @@ def test_a_resent_ack_carries_the_references_without_the_raw_file(app, tmp_path)
     assert (again.recipients, again.in_reply_to, again.references) == ([REPLY_TO], msgid, f"{PARENT} {msgid}")
 
 
-def test_a_row_recorded_before_0017_reads_its_raw_headers_through_the_legacy_path(app, tmp_path):
+def test_a_row_recorded_before_0018_reads_its_raw_headers_through_the_legacy_path(app, tmp_path):
     """NULL columns: Reply-To and References come from the raw file, as they did before the migration."""
     mid, msgid, raw = _arrive(app, tmp_path, kind="other", references=PARENT)
     with app.db.transaction() as session:

@@ -7,7 +7,7 @@ both import them from here, so neither imports the other.
 
 What an answer or the national report needs of the mail later (Reply-To,
 References, the readable body) is kept here too, from intake's reading, so
-nothing in the workflow parses the raw file again (migration 0017;
+nothing in the workflow parses the raw file again (migration 0018;
 :mod:`workflow.season.stored_mail` reads them back).
 """
 from __future__ import annotations

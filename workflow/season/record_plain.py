@@ -48,7 +48,7 @@ def is_plain(u: Understanding) -> bool:
     one of our reminders: it takes the ORM path, where the reminder is looked up
     (workflow.season.reminder_mail.note_response).
     """
-    if u.indicators or u.verp_tokens or referenced_message_ids(u):
+    if u.indicators or u.bounce.verp_tokens or referenced_message_ids(u):
         return False
     if u.status in ("ignored", "junk"):
         return True

@@ -1,11 +1,11 @@
 """What the workflow reads of a recorded message beyond its plain columns: Reply-To, References, the body.
 
-Since migration 0017 they are columns of ``messages``, written from intake's
+Since migration 0018 they are columns of ``messages``, written from intake's
 reading when the message is recorded (:mod:`workflow.season.message_rows`):
 an answer and the national report read the row, never the raw file, so a
 raw file moved or deleted changes nothing for them.
 
-Rows recorded before 0017 hold NULL there. For them — the legacy path, and
+Rows recorded before 0018 hold NULL there. For them — the legacy path, and
 the only place the workflow reads raw mail — the stored .eml is parsed again
 by intake's own parser (:func:`intake.message.parse.parse`), as text, never
 acted on. Nothing is written back: reading a report must not change the
@@ -52,7 +52,7 @@ def body(msg: models.Message, limits: Limits | None = None) -> str:
     return body_text(env)[:BODY_CHARS] if env else ""
 
 
-# --- the legacy path: rows recorded before migration 0017 -------------------------------------------------
+# --- the legacy path: rows recorded before migration 0018 -------------------------------------------------
 def _legacy_headers(msg: models.Message) -> Envelope | None:
     """The header block of the stored raw file, read by intake's parser (legacy rows only)."""
     head = _read(msg, LEGACY_HEADER_BYTES)

@@ -8,14 +8,14 @@ file again. Existing rows keep NULL: nothing is read here (a migration must
 not parse years of senders' mail); for them workflow.season.stored_mail reads
 the raw file as before, the legacy path.
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0017'
-down_revision = '0016'
+revision = '0018'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
