@@ -36,10 +36,16 @@ def queue_email(
     attachments: list[dict[str, str]] | None = None,
     cc: list[str] | None = None,
     to_stranger: bool = False,
+    unqueued: bool = False,
 ) -> models.OutboxEmail | None:
-    """Render and queue one email; None when this dedupe key was already queued."""
-    existing = session.scalar(select(models.OutboxEmail).where(models.OutboxEmail.dedupe_key == dedupe_key))
-    if existing is not None:
+    """Render and queue one email; None when this dedupe key was already queued.
+
+    ``unqueued``: the caller knows the key cannot be queued yet (the ack of a
+    message inserted in this transaction), so it is not looked up; the unique
+    index on the key still refuses a second row.
+    """
+    if not unqueued and session.scalar(select(models.OutboxEmail.id).where(
+            models.OutboxEmail.dedupe_key == dedupe_key)) is not None:
         return None
     rendered = render_email(template, **context)
     row = models.OutboxEmail(
