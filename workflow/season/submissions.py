@@ -352,7 +352,7 @@ def record(session: Session, u: Understanding, ctx: RecordContext) -> RecordResu
     msg.attachments = attachment_rows(u, exclude=_companion_files(u))
     session.add(msg)
     session.flush()
-    return _settle(session, msg, placed, u, ctx)
+    return _settle(session, msg, placed, u, ctx, new=True)
 
 
 def _companion_files(u: Understanding) -> set[str]:
@@ -376,11 +376,11 @@ def record_again(session: Session, msg: models.Message, u: Understanding, ctx: R
             setattr(msg, key, value)
     msg.attachments = attachment_rows(u, exclude=_companion_files(u))
     session.flush()
-    return _settle(session, msg, _place(session, u, ctx) if _is_report(u) else Placement(), u, ctx)
+    return _settle(session, msg, _place(session, u, ctx) if _is_report(u) else Placement(), u, ctx, new=False)
 
 
-def _settle(session: Session, msg: models.Message, placed: Placement, u: Understanding,
-            ctx: RecordContext) -> RecordResult:
+def _settle(session: Session, msg: models.Message, placed: Placement, u: Understanding, ctx: RecordContext, *,
+            new: bool) -> RecordResult:
     """What a recorded message changes: indicators, its submission's state, the acknowledgement."""
     for row in _indicator_rows(u):
         row.message_id = msg.id
@@ -394,23 +394,25 @@ def _settle(session: Session, msg: models.Message, placed: Placement, u: Underst
     sub = _file_report(session, msg, placed, u, ctx)
     companions = [_record_companion(session, msg, u, i, ctx) for i in range(len(u.companions))]
     alone = placed.fresh and all(other is not sub for _, other in companions)
-    acked = _acknowledge(session, msg, sub, u, ctx, companions, alone=alone)
+    acked = _acknowledge(session, msg, sub, u, ctx, companions, alone=alone, new=new)
     return RecordResult(msg.id, False, msg.status, sub.id if sub else None, sub.state if sub else None, acked)
 
 
 def _acknowledge(session: Session, msg: models.Message, sub: models.Submission | None, u: Understanding,
-                 ctx: RecordContext, companions: list[Version], *, alone: bool) -> bool:
+                 ctx: RecordContext, companions: list[Version], *, alone: bool, new: bool) -> bool:
     """The report's acknowledgement (listing the other reports of the same mail), and received -> acknowledged.
 
     ``alone``: ``sub`` was created for ``msg`` and no other report joined it, so
-    there is no earlier version to name (``previous_version`` would find none).
+    there is no earlier version to name (``previous_version`` would find none);
+    ``new``: ``msg`` was inserted in this transaction (not a stored message
+    read again), so no ack of it can be queued yet (``queue_ack``'s ``new_message``).
     """
     env = u.envelope
     assert env is not None
     replaces = None if alone else previous_version(session, msg, sub)
     row = queue_ack(session, msg, sub, ctx, review_reasons=list(u.review_reasons), speaker=speaker(env),
                     device=sub is not None and from_a_device(env), replaces=replaces,
-                    companions=companions, capped=True, new_message=True)
+                    companions=companions, capped=True, new_message=new)
     if row is None:
         return False
     mark_acknowledged(session, [(msg, sub), *companions], row, actor=BOT, now=ctx.now)
