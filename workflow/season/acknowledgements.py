@@ -80,14 +80,15 @@ def clean_recipients(addresses: list[str], ctx: AckContext, session: Session | N
 
 
 def reply_recipient(session: Session, msg: models.Message, ctx: AckContext, *, speaker: str | None = None,
-                    device: bool = False) -> list[str]:
+                    device: bool = False, new_message: bool = False) -> list[str]:
     """Who an answer to ``msg`` goes to: as its first ack did, else the rule of ``workflow.season.recipients``.
 
     ``speaker``: whom the mail speaks for when not its From (the sharer of a
     file service's share notice); ``device``: sent by a machine on the agency's
-    behalf, so the agency's people are answered, never the device.
+    behalf, so the agency's people are answered, never the device; ``new_message``: see ``queue_ack``.
     """
-    first = session.scalar(select(models.OutboxEmail).where(models.OutboxEmail.dedupe_key == f"ack:{msg.id}"))
+    first = None if new_message else session.scalar(
+        select(models.OutboxEmail).where(models.OutboxEmail.dedupe_key == f"ack:{msg.id}"))
     if first is not None and first.recipients:
         return clean_recipients(list(first.recipients), ctx, session)
     if device:
@@ -110,14 +111,21 @@ def references_of(msg: models.Message) -> str | None:
 def queue_ack(session: Session, msg: models.Message, sub: models.Submission | None, ctx: AckContext, *,
               dedupe_key: str | None = None, review_reasons: list[str] | None = None, speaker: str | None = None,
               device: bool = False, replaces: models.Message | None = None, companions: Sequence[Version] = (),
-              capped: bool = False, actor: str = BOT) -> models.OutboxEmail | None:
+              capped: bool = False, actor: str = BOT, new_message: bool = False) -> models.OutboxEmail | None:
     """An acknowledgement of ``msg`` in the outbox; None when nobody may receive it or ``dedupe_key`` was queued.
 
     ``review_reasons`` default to the submission's; ``capped``: the bot decided
     to write (recording), so an answer to a stranger counts against the hourly
     cap; ``companions``: other reports of the same mail, listed in this ack.
+
+    ``new_message``: ``msg`` was inserted in this transaction (recording), so
+    no ack of it can be in the outbox yet: neither its first ack (whose
+    recipients a later ack reuses) nor its dedupe key is looked up. Safe
+    because message ids are never reused (no message row is ever deleted;
+    a restore replaces the outbox with them), and the dedupe key is unique
+    in the database, which would refuse a second row rather than send twice.
     """
-    recipients = reply_recipient(session, msg, ctx, speaker=speaker, device=device)
+    recipients = reply_recipient(session, msg, ctx, speaker=speaker, device=device, new_message=new_message)
     if not recipients:
         audit(session, action="ack_withheld", actor=actor, message_id=msg.id, agency_slug=msg.agency_slug,
               year=msg.year, reason="không có địa chỉ an toàn để gửi thư báo nhận", at=ctx.now)
@@ -132,6 +140,7 @@ def queue_ack(session: Session, msg: models.Message, sub: models.Submission | No
         related_message_id=msg.id, in_reply_to=fit(msg.message_id, models.OutboxEmail.in_reply_to),
         references=references_of(msg),
         to_stranger=capped and any(is_stranger(msg, r, ctx.roster) for r in recipients),
+        unqueued=new_message and dedupe_key is None,
     )
 
 

@@ -36,10 +36,18 @@ def queue_email(
     attachments: list[dict[str, str]] | None = None,
     cc: list[str] | None = None,
     to_stranger: bool = False,
+    unqueued: bool = False,
 ) -> models.OutboxEmail | None:
-    """Render and queue one email; None when this dedupe key was already queued."""
-    existing = session.scalar(select(models.OutboxEmail).where(models.OutboxEmail.dedupe_key == dedupe_key))
-    if existing is not None:
+    """Render and queue one email; None when this dedupe key was already queued.
+
+    ``unqueued``: the caller knows the key cannot be queued yet (the ack of a
+    message inserted in this transaction), so it is not looked up, and the row
+    is not flushed here but with the rest of the transaction (the state change
+    and audit lines that follow go in the same flush); the unique index on the
+    key still refuses a second row.
+    """
+    if not unqueued and session.scalar(select(models.OutboxEmail.id).where(
+            models.OutboxEmail.dedupe_key == dedupe_key)) is not None:
         return None
     rendered = render_email(template, **context)
     row = models.OutboxEmail(
@@ -65,5 +73,6 @@ def queue_email(
         verp_token=secrets.token_hex(8),
     )
     session.add(row)
-    session.flush()
+    if not unqueued:
+        session.flush()  # a key queued meanwhile by another process fails here, in the caller's hands
     return row

@@ -54,7 +54,20 @@ def short_quote(text: str | None, limit: int = QUOTE_CHARS) -> str:
 
 
 def _bounced(session: Session, address: str) -> bool:
-    """The outbox saw this address refused: a permanently failed email to it, or a refusal note naming it."""
+    """The outbox saw this address refused: a permanently failed email to it, or a refusal note naming it.
+
+    The query reads the outbox alone, so only pending outbox rows (a refusal
+    note just added to a reminder in this batch) need flushing first; the
+    rest (a submission's new state, its audit line) is not flushed early, so
+    recording writes them in one go with the acknowledgement that follows.
+    """
+    if any(isinstance(row, models.OutboxEmail) for row in (*session.new, *session.dirty, *session.deleted)):
+        session.flush()
+    with session.no_autoflush:
+        return _refused(session, address)
+
+
+def _refused(session: Session, address: str) -> bool:
     rows = session.execute(select(models.OutboxEmail.recipients, models.OutboxEmail.state,
                                   models.OutboxEmail.last_error)
                            .where((models.OutboxEmail.state == models.FAILED)

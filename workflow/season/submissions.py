@@ -12,12 +12,13 @@ bytes changes nothing (invariant 2).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Row, bindparam, case, insert, or_, select
 from sqlalchemy.orm import Session
 
 from intake.pipeline import from_a_device, speaker
@@ -60,7 +61,31 @@ def deadline_for(session: Session, campaign: Campaign, agency_slug: str) -> date
     return deadline
 
 
-def recompute_on_time(session: Session, submission: models.Submission, campaign: Campaign | None) -> None:
+def _recording_deadline(session: Session, campaign: Campaign, agency_slug: str) -> datetime:
+    """``deadline_for`` with the year's extensions read once per session, for recording only.
+
+    Why safe: recording never writes an extension, and it runs in
+    ``Database.transaction()``, a new session per transaction (one message, or
+    one batch of them), so the cache dies with the transaction; an extension
+    a coordinator grants commits in its own transaction, so it is seen by the
+    next batch, as it would be had it committed a moment later. Only
+    ``record``/``record_again`` use it: ``actions.extend`` adds an
+    extension and recomputes in the same session, so it reads them afresh.
+    """
+    held: dict = session.info.setdefault("recording_deadline_extensions", {})
+    if campaign.year not in held:
+        with session.no_autoflush:  # nothing recording leaves pending touches this table
+            held[campaign.year] = [(ext.agency_slug, ext.until_at) for ext in session.scalars(
+                select(models.DeadlineExtension).where(models.DeadlineExtension.year == campaign.year))]
+    deadline = campaign.deadline_at()
+    for slug, until_at in held[campaign.year]:
+        if slug is None or slug == agency_slug:
+            deadline = max(deadline, until_at)
+    return deadline
+
+
+def recompute_on_time(session: Session, submission: models.Submission, campaign: Campaign | None, *,
+                      deadline: Callable[[Session, Campaign, str], datetime] = deadline_for) -> None:
     """On time = the first report not later rejected arrived before the (extended) deadline."""
     first = session.scalar(
         select(models.Message)
@@ -72,7 +97,22 @@ def recompute_on_time(session: Session, submission: models.Submission, campaign:
     if first is None or campaign is None:
         submission.on_time = None
     else:
-        submission.on_time = first.arrived_at < deadline_for(session, campaign, submission.agency_slug)
+        submission.on_time = first.arrived_at < deadline(session, campaign, submission.agency_slug)
+
+
+def _settle_on_time(session: Session, sub: models.Submission, msg: models.Message, campaign: Campaign | None,
+                    fresh: bool) -> None:
+    """``recompute_on_time`` as recording does it; a submission created for ``msg`` has it as its first report.
+
+    Why the shortcut is exact: the first report is the earliest not rejected,
+    and a fresh submission holds only ``msg`` (just recorded, not rejected).
+    """
+    if not fresh:
+        recompute_on_time(session, sub, campaign, deadline=_recording_deadline)
+        return
+    sub.first_received_at = msg.arrived_at
+    sub.on_time = None if campaign is None else msg.arrived_at < _recording_deadline(session, campaign,
+                                                                                     sub.agency_slug)
 
 
 def advance_cursor(session: Session, mailbox: str, uidvalidity: int | None, uid: int | None) -> None:
@@ -101,6 +141,11 @@ def _indicator_rows(u: Understanding) -> list[models.IndicatorRow]:
 
 
 def _get_submission(session: Session, agency: str, year: int, now: datetime) -> models.Submission:
+    return _submission_for(session, agency, year, now)[0]
+
+
+def _submission_for(session: Session, agency: str, year: int, now: datetime) -> tuple[models.Submission, bool]:
+    """The agency's submission for the year, created (missing) on its first report; True when created now."""
     sub = session.scalar(select(models.Submission).where(
         models.Submission.agency_slug == agency, models.Submission.year == year))
     if sub is None:
@@ -108,7 +153,8 @@ def _get_submission(session: Session, agency: str, year: int, now: datetime) -> 
                                 review_reasons=[], outline_missing=[])
         session.add(sub)
         session.flush()
-    return sub
+        return sub, True
+    return sub, False
 
 
 NEW_AFTER_DECISION = "phiên bản mới sau khi đã chấp nhận"
@@ -150,7 +196,7 @@ def _new_version_after_decision(session: Session, sub: models.Submission, msg: m
     kept = [r for r in (sub.review_reasons or []) if str(r).startswith(NEW_AFTER_DECISION)]
     sub.review_reasons = [*kept, reason, *u.review_reasons]
     sub.updated_at = ctx.now
-    recompute_on_time(session, sub, ctx.campaigns.get(sub.year))
+    recompute_on_time(session, sub, ctx.campaigns.get(sub.year), deadline=_recording_deadline)
     if before == states.NEEDS_REVIEW:
         audit(session, action=states.SUPERSEDED, submission=sub, message_id=msg.id, from_state=before, to_state=before,
               reason=reason, at=ctx.now)
@@ -159,26 +205,51 @@ def _new_version_after_decision(session: Session, sub: models.Submission, msg: m
                           event=states.SUPERSEDED)
 
 
-def _attach_report(session: Session, msg: models.Message, u: Understanding,
-                   ctx: RecordContext) -> models.Submission | None:
-    """Link a report to its submission and move the state; None when it cannot be placed (review queue)."""
+@dataclass(frozen=True)
+class Placement:
+    """The submission a report joins (None: it cannot be placed), and whether it was created for this report."""
+
+    submission: models.Submission | None = None
+    fresh: bool = False
+
+
+def _is_report(u: Understanding) -> bool:
+    """What ``_settle`` files as a report: recorded (not quarantined, not junk) and read as one."""
+    return u.status == "recorded" and u.classification is not None and u.classification.kind == "report"
+
+
+def _place(session: Session, u: Understanding, ctx: RecordContext) -> Placement:
+    """Where a report goes, found before its message row is written.
+
+    Why before: the row then goes in with its ``submission_id`` (one INSERT,
+    not an INSERT and an UPDATE). Only for a report (``_is_report``).
+    """
     cls = u.classification
     assert cls is not None
     if cls.agency is None or cls.year is None:
-        return None
+        return Placement()
     if u.foreign_sender:
-        return None  # not the agency's address nor its domain: counts for no one until a coordinator assigns it
+        return Placement()  # not the agency's address nor its domain: counts for no one until a coordinator assigns it
     if u.unverified:
-        return None  # claims the agency, our server did not vouch for it: counts for no one until accepted by id
+        return Placement()  # claims the agency, our server did not vouch for it: counts for no one until accepted by id
     try:
         agency = ctx.roster.get(cls.agency)
     except KeyError:
-        return None
+        return Placement()
     if not agency.owes(cls.year):
         u.review_reasons.append(f"{agency.name} không thuộc danh sách phải báo cáo năm {cls.year}")
+        return Placement()
+    sub, fresh = _submission_for(session, cls.agency, cls.year, ctx.now)
+    return Placement(sub, fresh)
+
+
+def _attach_report(session: Session, msg: models.Message, placed: Placement, u: Understanding,
+                   ctx: RecordContext) -> models.Submission | None:
+    """Link a report to its submission and move the state; None when it cannot be placed (review queue)."""
+    sub = placed.submission
+    if sub is None:
         return None
-    sub = _get_submission(session, cls.agency, cls.year, ctx.now)
-    msg.submission_id = sub.id
+    msg.submission_id = sub.id  # already so for a new row; a message read again joins here
     if sub.state in (states.ACCEPTED, states.EXEMPT) or awaiting_choice(sub):
         _new_version_after_decision(session, sub, msg, u, ctx)
         return sub
@@ -189,7 +260,7 @@ def _attach_report(session: Session, msg: models.Message, u: Understanding,
     sub.outline_missing = list(msg.outline_missing)
     sub.review_reasons = list(u.review_reasons)
     sub.updated_at = ctx.now
-    recompute_on_time(session, sub, ctx.campaigns.get(cls.year))
+    _settle_on_time(session, sub, msg, ctx.campaigns.get(sub.year), placed.fresh)
     reason = "; ".join(u.review_reasons) or "nhận báo cáo"
     if superseded is not None:
         reason = f"phiên bản mới thay thế thư #{superseded}; {reason}"
@@ -204,12 +275,14 @@ def _attach_report(session: Session, msg: models.Message, u: Understanding,
     return sub
 
 
-def _same_message(session: Session, u: Understanding) -> int | None:
-    """The message already recorded with the same Message-ID, sender and content (another delivery of it)."""
-    if not u.fingerprint:
-        return None
-    return session.scalar(select(models.Message.id).where(models.Message.content_sha256 == u.fingerprint)
-                          .order_by(models.Message.id).limit(1))
+def _known(session: Session, u: Understanding) -> Row | None:
+    """The message already recorded with these raw bytes, else the first with the same Message-ID, sender and
+    content (another delivery of it): both in one SELECT of a few columns, the same bytes first."""
+    messages = models.table_of(models.Message)
+    same_bytes = messages.c.sha256 == u.blob.sha256
+    match = or_(same_bytes, messages.c.content_sha256 == u.fingerprint) if u.fingerprint else same_bytes
+    return session.execute(select(messages.c.id, messages.c.sha256, messages.c.status, messages.c.submission_id)
+                           .where(match).order_by(case((same_bytes, 0), else_=1), messages.c.id).limit(1)).first()
 
 
 @cache
@@ -268,17 +341,18 @@ def record(session: Session, u: Understanding, ctx: RecordContext) -> RecordResu
         return _record_known_delivery(session, u, ctx)
     if is_plain(u):
         return record_plain(session, u, ctx.now)  # ordinary mail and machine mail: Core inserts
-    existing = session.scalar(select(models.Message).where(models.Message.sha256 == u.blob.sha256))
-    if existing is not None:
-        return RecordResult(existing.id, True, existing.status, existing.submission_id)
-    twin = _same_message(session, u)
-    if twin is not None and (again := _record_duplicate_delivery(session, twin, u, ctx)) is not None:
+    known = _known(session, u)
+    if known is not None and known.sha256 == u.blob.sha256:
+        return RecordResult(known.id, True, known.status, known.submission_id)
+    if known is not None and (again := _record_duplicate_delivery(session, known.id, u, ctx)) is not None:
         return again
+    placed = _place(session, u, ctx) if _is_report(u) else Placement()
     msg = message_row(u, ctx.now)
+    msg.submission_id = placed.submission.id if placed.submission else None
     msg.attachments = attachment_rows(u, exclude=_companion_files(u))
     session.add(msg)
     session.flush()
-    return _settle(session, msg, u, ctx)
+    return _settle(session, msg, placed, u, ctx, new=True)
 
 
 def _companion_files(u: Understanding) -> set[str]:
@@ -302,10 +376,11 @@ def record_again(session: Session, msg: models.Message, u: Understanding, ctx: R
             setattr(msg, key, value)
     msg.attachments = attachment_rows(u, exclude=_companion_files(u))
     session.flush()
-    return _settle(session, msg, u, ctx)
+    return _settle(session, msg, _place(session, u, ctx) if _is_report(u) else Placement(), u, ctx, new=False)
 
 
-def _settle(session: Session, msg: models.Message, u: Understanding, ctx: RecordContext) -> RecordResult:
+def _settle(session: Session, msg: models.Message, placed: Placement, u: Understanding, ctx: RecordContext, *,
+            new: bool) -> RecordResult:
     """What a recorded message changes: indicators, its submission's state, the acknowledgement."""
     for row in _indicator_rows(u):
         row.message_id = msg.id
@@ -316,30 +391,38 @@ def _settle(session: Session, msg: models.Message, u: Understanding, ctx: Record
     if msg.status != "recorded" or u.classification is None or u.classification.kind != "report":
         note_response(session, msg, u, ctx.now)  # a bounce of, or a reply to, one of our reminders
         return RecordResult(msg.id, False, msg.status)
-    sub = _file_report(session, msg, u, ctx)
+    sub = _file_report(session, msg, placed, u, ctx)
     companions = [_record_companion(session, msg, u, i, ctx) for i in range(len(u.companions))]
-    acked = _acknowledge(session, msg, sub, u, ctx, companions)
+    alone = placed.fresh and all(other is not sub for _, other in companions)
+    acked = _acknowledge(session, msg, sub, u, ctx, companions, alone=alone, new=new)
     return RecordResult(msg.id, False, msg.status, sub.id if sub else None, sub.state if sub else None, acked)
 
 
 def _acknowledge(session: Session, msg: models.Message, sub: models.Submission | None, u: Understanding,
-                 ctx: RecordContext, companions: list[Version]) -> bool:
-    """The report's acknowledgement (listing the other reports of the same mail), and received -> acknowledged."""
+                 ctx: RecordContext, companions: list[Version], *, alone: bool, new: bool) -> bool:
+    """The report's acknowledgement (listing the other reports of the same mail), and received -> acknowledged.
+
+    ``alone``: ``sub`` was created for ``msg`` and no other report joined it, so
+    there is no earlier version to name (``previous_version`` would find none);
+    ``new``: ``msg`` was inserted in this transaction (not a stored message
+    read again), so no ack of it can be queued yet (``queue_ack``'s ``new_message``).
+    """
     env = u.envelope
     assert env is not None
+    replaces = None if alone else previous_version(session, msg, sub)
     row = queue_ack(session, msg, sub, ctx, review_reasons=list(u.review_reasons), speaker=speaker(env),
-                    device=sub is not None and from_a_device(env), replaces=previous_version(session, msg, sub),
-                    companions=companions, capped=True)
+                    device=sub is not None and from_a_device(env), replaces=replaces,
+                    companions=companions, capped=True, new_message=new)
     if row is None:
         return False
     mark_acknowledged(session, [(msg, sub), *companions], row, actor=BOT, now=ctx.now)
     return True
 
 
-def _file_report(session: Session, msg: models.Message, u: Understanding,
+def _file_report(session: Session, msg: models.Message, placed: Placement, u: Understanding,
                  ctx: RecordContext) -> models.Submission | None:
     """The report joins its submission, or waits unplaced (with the audit line that says why)."""
-    sub = _attach_report(session, msg, u, ctx)
+    sub = _attach_report(session, msg, placed, u, ctx)
     if sub is None:
         msg.notes = list(msg.notes) + list(u.review_reasons)
         if u.unverified and msg.agency_slug and msg.year is not None and not u.foreign_sender:
@@ -371,11 +454,12 @@ def _record_companion(session: Session, mail: models.Message, u: Understanding, 
     values.update(sha256=hashlib.sha256(f"{mail.sha256}:{index + 1}".encode()).hexdigest(), content_sha256=None,
                   raw_fingerprint=None, marked_done=True, part_of=mail.id,
                   notes=[*values["notes"], f"cùng thư #{mail.id}: tệp {', '.join(companion.classification.documents)}"])
-    row = models.Message(**values)
+    placed = _place(session, reading, ctx)
+    row = models.Message(**values, submission_id=placed.submission.id if placed.submission else None)
     row.attachments = attachment_rows(reading)
     session.add(row)
     session.flush()
     for indicator in _indicator_rows(reading):
         indicator.message_id = row.id
         session.add(indicator)
-    return row, _file_report(session, row, reading, ctx)
+    return row, _file_report(session, row, placed, reading, ctx)
