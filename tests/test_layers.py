@@ -20,3 +20,18 @@ def test_import_contracts_are_kept() -> None:
                           cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Contracts: " in proc.stdout and " broken" in proc.stdout
+
+
+def test_raw_mail_becomes_a_message_in_one_module() -> None:
+    """Every reading of raw mail goes through intake.message.large_bodies (same parser, same policy)."""
+    import ast
+
+    readers = {"message_from_bytes", "message_from_binary_file", "BytesParser", "BytesHeaderParser"}
+    found = []
+    for package in ("reference", "intake", "notifier", "workflow", "interfaces"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = {a.name for a in node.names} if isinstance(node, ast.ImportFrom) else set()
+                if names & readers or (isinstance(node, ast.Attribute) and node.attr in readers):
+                    found.append(str(path.relative_to(ROOT)))
+    assert set(found) == {"intake/message/large_bodies.py"}, found

@@ -7,8 +7,9 @@ header is only the fallback, and the file's own time the last resort.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from email.parser import BytesHeaderParser
 from email.utils import parsedate_to_datetime
+
+from intake.message.large_bodies import parse_header_block
 
 
 def _parse(value: str | None) -> datetime | None:
@@ -25,7 +26,7 @@ def _parse(value: str | None) -> datetime | None:
 
 def arrival_from_headers(raw: bytes, fallback: datetime) -> tuple[datetime, str]:
     """(arrival time, where it came from: 'received' | 'date' | 'file')."""
-    headers = BytesHeaderParser().parsebytes(raw[:256 * 1024])
+    headers = parse_header_block(raw[:256 * 1024])
     received = headers.get_all("Received") or []
     if received:
         stamp = _parse(str(received[0]).rpartition(";")[2])

@@ -30,7 +30,7 @@ _ADDR_SPEC = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{
 
 
 def unescape(raw: str) -> tuple[str, str | None]:
-    """Header text from BytesParser carries 8-bit bytes as surrogate escapes."""
+    """Header text read by ``large_bodies.parse_bytes`` carries 8-bit bytes as surrogate escapes."""
     try:
         raw.encode("utf-8")
         return raw, None

@@ -6,6 +6,10 @@ then the bytes to decode), about 8x the message size. Large base64 bodies
 are therefore cut out of the bytes it reads and decoded once, straight from
 the raw bytes (see :class:`BulkBodies`); what the parser sees, and so every
 result, is the same as if it had read them.
+
+This is also the one place raw bytes become the standard library's
+``Message`` (:func:`parse_bytes`, :func:`parse_header_block`): every reading
+of raw mail in intake uses the same parser and policy.
 """
 from __future__ import annotations
 
@@ -131,3 +135,9 @@ def parse_bytes(data: bytes, bulk: BulkBodies | None = None) -> Message:
     """The stdlib's MIME tree of ``data`` (compat32, as every reading of raw mail in intake), large base64
     bodies cut out when ``bulk`` keeps them; RecursionError passes."""
     return BytesParser(policy=policy.compat32).parsebytes(bulk.cut(data) if bulk is not None else data)
+
+
+def parse_header_block(data: bytes) -> Message:
+    """The header block of ``data`` as :func:`parse_bytes` reads it, the body left unparsed: for facts that
+    headers alone give (a loose file's arrival time)."""
+    return BytesParser(policy=policy.compat32).parsebytes(data, headersonly=True)
