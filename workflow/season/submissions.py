@@ -12,7 +12,7 @@ bytes changes nothing (invariant 2).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -49,16 +49,22 @@ class RecordContext:
     own_addresses: frozenset[str] = frozenset()  # the bot's own: never answered
 
 
+def _extended(campaign: Campaign, agency_slug: str, extensions: Iterable[tuple[str | None, datetime]]) -> datetime:
+    """The campaign deadline, moved by a coordinator's extension for everyone (no agency) or this agency."""
+    deadline = campaign.deadline_at()
+    for slug, until_at in extensions:
+        if slug is None or slug == agency_slug:
+            deadline = max(deadline, until_at)
+    return deadline
+
+
 def deadline_for(session: Session, campaign: Campaign, agency_slug: str) -> datetime:
     """The campaign deadline, moved by a coordinator's extension for everyone or this agency."""
-    deadline = campaign.deadline_at()
-    extensions = session.scalars(select(models.DeadlineExtension).where(
+    extensions = session.execute(select(models.DeadlineExtension.agency_slug, models.DeadlineExtension.until_at).where(
         models.DeadlineExtension.year == campaign.year,
         (models.DeadlineExtension.agency_slug.is_(None)) | (models.DeadlineExtension.agency_slug == agency_slug),
     ))
-    for ext in extensions:
-        deadline = max(deadline, ext.until_at)
-    return deadline
+    return _extended(campaign, agency_slug, extensions.tuples())
 
 
 def _recording_deadline(session: Session, campaign: Campaign, agency_slug: str) -> datetime:
@@ -77,11 +83,7 @@ def _recording_deadline(session: Session, campaign: Campaign, agency_slug: str) 
         with session.no_autoflush:  # nothing recording leaves pending touches this table
             held[campaign.year] = [(ext.agency_slug, ext.until_at) for ext in session.scalars(
                 select(models.DeadlineExtension).where(models.DeadlineExtension.year == campaign.year))]
-    deadline = campaign.deadline_at()
-    for slug, until_at in held[campaign.year]:
-        if slug is None or slug == agency_slug:
-            deadline = max(deadline, until_at)
-    return deadline
+    return _extended(campaign, agency_slug, held[campaign.year])
 
 
 def recompute_on_time(session: Session, submission: models.Submission, campaign: Campaign | None, *,
