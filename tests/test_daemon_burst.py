@@ -8,7 +8,6 @@ tick set to an hour; the readers exist before any mail arrives.
 """
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,9 +19,9 @@ from intake.sources.maildir import deliver
 from notifier import render
 from tests import mailfactory
 from tests.cli_helpers import wait_for, write_config
+from tests.reliability import Running
 from workflow.app import App
 from workflow.runtime import intake_cycle
-from workflow.runtime.daemon import Daemon
 
 FIRST = datetime(2024, 11, 20, 2, 0, tzinfo=UTC)
 
@@ -51,19 +50,6 @@ def _acks(tmp_path: Path) -> list[Path]:
     return sorted((tmp_path / "outbox").rglob("*.eml"))
 
 
-def _start(app: App) -> tuple[Daemon, threading.Thread]:
-    daemon = Daemon(app)
-    thread = threading.Thread(target=daemon.run_forever, kwargs={"install_signals": False}, daemon=True)
-    thread.start()
-    return daemon, thread
-
-
-def _stop(daemon: Daemon, thread: threading.Thread) -> None:
-    daemon.stop_event.set()
-    thread.join(timeout=60)
-    assert not thread.is_alive(), "daemon did not stop"
-
-
 def test_the_first_batch_is_acknowledged_while_the_cycle_reads_the_next(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pool: sandbox._Pool) -> None:
     config = _config(tmp_path)
@@ -81,11 +67,10 @@ def test_the_first_batch_is_acknowledged_while_the_cycle_reads_the_next(
 
     monkeypatch.setattr(intake_cycle, "understand", understand)
     app = App.load(str(config))
-    daemon, thread = _start(app)
     try:
-        assert wait_for(lambda: len(_acks(tmp_path)) == 2, 120), "the two reports were not both acknowledged"
+        with Running(app, stop_timeout=60):
+            assert wait_for(lambda: len(_acks(tmp_path)) == 2, 120), "the two reports were not both acknowledged"
     finally:
-        _stop(daemon, thread)
         app.close()
     assert acks_when_second_was_read == [1], "the first report's acknowledgement waited for the whole cycle"
     to = sorted(next(line for line in p.read_text(encoding="utf-8").splitlines() if line.startswith("To:"))
@@ -96,16 +81,15 @@ def test_the_first_batch_is_acknowledged_while_the_cycle_reads_the_next(
 def test_the_daemon_starts_its_document_readers_before_any_mail(tmp_path: Path, pool: sandbox._Pool) -> None:
     render._environment.cache_clear()  # nothing compiled by an earlier test in this process
     app = App.load(str(_config(tmp_path)))
-    daemon, thread = _start(app)
     try:
-        wanted = intake_cycle.UNDERSTAND_THREADS
-        assert wait_for(lambda: sum(w.alive() for w in pool._idle) == wanted, 30), \
-            f"{len(pool._idle)} readers started, {wanted} wanted"
-        memory = int(app.settings.limits.message_memory_mb * 1024 * 1024)
-        assert all(w.memory == memory for w in pool._idle)  # the configured budget, as for a reader started on demand
-        # The acknowledgement's templates are compiled too, before the first report asks for them.
-        ack = {"email/ack.subject.j2", "email/ack.txt.j2", "email/ack.html.j2"}
-        assert wait_for(lambda: ack <= {key[1] for key in render._environment(render.TEMPLATES_DIR).cache}, 30)
+        with Running(app, stop_timeout=60):
+            wanted = intake_cycle.UNDERSTAND_THREADS
+            assert wait_for(lambda: sum(w.alive() for w in pool._idle) == wanted, 30), \
+                f"{len(pool._idle)} readers started, {wanted} wanted"
+            memory = int(app.settings.limits.message_memory_mb * 1024 * 1024)
+            assert all(w.memory == memory for w in pool._idle)  # the configured budget, as on demand
+            # The acknowledgement's templates are compiled too, before the first report asks for them.
+            ack = {"email/ack.subject.j2", "email/ack.txt.j2", "email/ack.html.j2"}
+            assert wait_for(lambda: ack <= {key[1] for key in render._environment(render.TEMPLATES_DIR).cache}, 30)
     finally:
-        _stop(daemon, thread)
         app.close()

@@ -7,7 +7,6 @@ recorded and never answered; nothing is done twice; outages are survived.
 from __future__ import annotations
 
 import email
-import threading
 import time
 from datetime import UTC, datetime
 from email import policy
@@ -19,6 +18,7 @@ from sqlalchemy import func, select
 from intake.sources.maildir import deliver
 from tests import mailfactory
 from tests.cli_helpers import cli_json
+from tests.reliability import Running
 from workflow.app import App
 from workflow.db import models
 from workflow.runtime.daemon import Daemon
@@ -184,33 +184,19 @@ def test_queued_acknowledgements_go_out_when_smtp_comes_back(setup):
     assert sorted(r.rcpt_tos[0] for r in received) == ["vanphong@skhcn.cantho.gov.vn", "vanthu@skhcn.tayninh.gov.vn"]
 
 
-def _run_daemon_in_thread(app: App) -> tuple[Daemon, threading.Thread]:
-    daemon = Daemon(app)
-    thread = threading.Thread(target=daemon.run_forever, kwargs={"install_signals": False}, daemon=True)
-    thread.start()
-    return daemon, thread
-
-
-def _stop(daemon: Daemon, thread: threading.Thread) -> None:
-    daemon.stop_event.set()
-    thread.join(timeout=90)
-    assert not thread.is_alive(), "daemon did not stop"
-
-
 @pytest.mark.imap
 def test_idle_delivers_without_waiting_for_the_poll_interval(tmp_path, smtp_server, dovecot, monkeypatch):
     monkeypatch.setenv("TDC_TEST_IMAP_PW", dovecot.password)
     app = App.load(str(make_config(tmp_path, source="imap", smtp=smtp_server, dovecot=dovecot)))
-    daemon, thread = _run_daemon_in_thread(app)
     try:
-        time.sleep(2.0)  # connected and idling; poll_seconds is 60
-        started = time.monotonic()
-        dovecot.append(mailfactory.report_email())
-        smtp_server.wait_for(1, timeout=20)
-        latency = time.monotonic() - started
-        assert latency < 10, f"acknowledgement took {latency:.1f}s; IDLE should beat the 60 s poll"
+        with Running(app):
+            time.sleep(2.0)  # connected and idling; poll_seconds is 60
+            started = time.monotonic()
+            dovecot.append(mailfactory.report_email())
+            smtp_server.wait_for(1, timeout=20)
+            latency = time.monotonic() - started
+            assert latency < 10, f"acknowledgement took {latency:.1f}s; IDLE should beat the 60 s poll"
     finally:
-        _stop(daemon, thread)
         app.close()
 
 
@@ -219,14 +205,13 @@ def test_daemon_survives_a_dovecot_restart(tmp_path, smtp_server, dovecot, dovec
     monkeypatch.setenv("TDC_TEST_IMAP_PW", dovecot.password)
     app = App.load(str(make_config(tmp_path, source="imap", smtp=smtp_server, dovecot=dovecot,
                                    extra="")))
-    daemon, thread = _run_daemon_in_thread(app)
     try:
-        dovecot.append(mailfactory.report_email())
-        smtp_server.wait_for(1, timeout=60)  # ~2 s on a quiet machine; the precondition, not the point, of the test
-        dovecot_server.restart()
-        dovecot.append(mailfactory.report_email(sender="vanphong@skhcn.cantho.gov.vn", province="Cần Thơ"))
-        smtp_server.wait_for(2, timeout=90)
-        assert thread.is_alive()
+        with Running(app) as running:
+            dovecot.append(mailfactory.report_email())
+            smtp_server.wait_for(1, timeout=60)  # ~2 s on a quiet machine; the precondition, not the point
+            dovecot_server.restart()
+            dovecot.append(mailfactory.report_email(sender="vanphong@skhcn.cantho.gov.vn", province="Cần Thơ"))
+            smtp_server.wait_for(2, timeout=90)
+            assert running.thread.is_alive()
     finally:
-        _stop(daemon, thread)
         app.close()

@@ -11,7 +11,6 @@ before it exits.
 """
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from sqlalchemy import func, select
 from intake.sources.maildir import deliver
 from tests import mailfactory
 from tests.cli_helpers import wait_for, write_config
+from tests.reliability import Running
 from tests.security.test_budget import stranger_cpu_bomb
 from workflow.app import App
 from workflow.db import models
@@ -55,23 +55,18 @@ def test_a_report_arriving_while_strangers_files_are_read_is_acknowledged_first(
     for i in range(STRANGERS):
         deliver(tmp_path / "mail", stranger_email(i))
     app = App.load(str(config))
-    daemon = Daemon(app)
-    thread = threading.Thread(target=daemon.run_forever, kwargs={"install_signals": False}, daemon=True)
-    thread.start()
     try:
-        # The first cycle records the strangers at once; their files wait to be read.
-        assert wait_for(lambda: _deferred(app) == STRANGERS, 60), "the strangers were not recorded"
-        deliver(tmp_path / "mail", mailfactory.report_email())
-        assert wait_for(lambda: _report_ack(app) is not None, 120), "the report was never acknowledged"
-        still_deferred = _deferred(app)
-        # Read and acknowledged while strangers' files were still waiting to be read: it did not queue behind them.
-        assert still_deferred > 0, "the report waited for every stranger's reading"
-        assert wait_for(lambda: _deferred(app) == 0, 180), "the strangers' files were never read"
+        with Running(app, stop_timeout=120):
+            # The first cycle records the strangers at once; their files wait to be read.
+            assert wait_for(lambda: _deferred(app) == STRANGERS, 60), "the strangers were not recorded"
+            deliver(tmp_path / "mail", mailfactory.report_email())
+            assert wait_for(lambda: _report_ack(app) is not None, 120), "the report was never acknowledged"
+            still_deferred = _deferred(app)
+            # Read and acknowledged while strangers' files still waited to be read: it did not queue behind them.
+            assert still_deferred > 0, "the report waited for every stranger's reading"
+            assert wait_for(lambda: _deferred(app) == 0, 180), "the strangers' files were never read"
     finally:
-        daemon.stop_event.set()
-        thread.join(timeout=120)
         app.close()
-    assert not thread.is_alive(), "daemon did not stop"
     with app.db.sessions() as session:
         strangers = session.scalars(select(models.Message).where(models.Message.from_addr.like("khach.nguyen%"))).all()
         assert len(strangers) == STRANGERS and all(m.read_at is not None for m in strangers)

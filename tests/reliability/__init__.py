@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -196,3 +197,21 @@ class DaemonProcess:
     def ensure_dead(self) -> None:
         if self.alive():
             self.kill9()
+
+
+class Running:
+    """`Daemon.run_forever` in a thread, stopped (and checked stopped within ``stop_timeout`` s) at the end."""
+
+    def __init__(self, app: App, stop_timeout: float = 90) -> None:
+        self.daemon = Daemon(app)
+        self.thread = threading.Thread(target=self.daemon.run_forever, kwargs={"install_signals": False}, daemon=True)
+        self.stop_timeout = stop_timeout
+
+    def __enter__(self) -> Running:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.daemon.stop_event.set()
+        self.thread.join(timeout=self.stop_timeout)
+        assert not self.thread.is_alive(), "daemon did not stop"

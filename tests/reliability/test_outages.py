@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import subprocess
-import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from intake.sources.maildir import deliver
 from tests import mailfactory
-from tests.reliability import ARRIVED, IMAP_PW_ENV, append_many, count, tagged, wait_until, write_config
+from tests.reliability import ARRIVED, IMAP_PW_ENV, Running, append_many, count, tagged, wait_until, write_config
 from workflow.app import App
 from workflow.db import models
 from workflow.runtime.daemon import Daemon
@@ -29,23 +28,6 @@ PROVINCES = [("tayninh", "Tây Ninh"), ("cantho", "Cần Thơ"), ("angiang", "An
 def _report(i: int) -> bytes:
     domain, name = PROVINCES[i % len(PROVINCES)]
     return mailfactory.report_email(sender=f"vanthu{i}@skhcn.{domain}.gov.vn", province=name)
-
-
-class Running:
-    """`Daemon.run_forever` in a thread, stopped (and checked alive) at the end."""
-
-    def __init__(self, app: App) -> None:
-        self.daemon = Daemon(app)
-        self.thread = threading.Thread(target=self.daemon.run_forever, kwargs={"install_signals": False}, daemon=True)
-
-    def __enter__(self) -> Running:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.daemon.stop_event.set()
-        self.thread.join(timeout=90)
-        assert not self.thread.is_alive(), "daemon did not stop"
 
 
 def _messages(app: App) -> int:
