@@ -57,6 +57,9 @@ ssl_cert = <{cert}
 ssl_key = <{key}
 mail_location = maildir:{maildir}/%u
 mail_fsync = never
+# IDLE learns of a message another client appended from a change notification; one that lands just before the
+# watch is set up is otherwise only noticed at the next check (30 s by default). Loaded CI machines hit that gap.
+mailbox_idle_check_interval = 1 secs
 mail_plugins =
 namespace inbox {{
   inbox = yes
