@@ -222,8 +222,13 @@ def _date_note(env: Envelope, arrived_at: datetime) -> str | None:
     return None
 
 
-def understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> Understanding:
+def understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None,
+               fingerprint: str | None = None) -> Understanding:
     """Store, parse, guard, read and classify one message.
+
+    ``fingerprint`` is the raw fingerprint when the caller already has it (the
+    cycle computes it for its duplicate lookup): hashing a 70 MB message twice
+    is wasted work.
 
     Raises ``intake.store.StoreError`` only when the raw bytes or an
     attachment cannot be written: the caller must then leave the message
@@ -234,14 +239,14 @@ def understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> U
     text, and the whole result before it is returned, so nothing stored or
     rendered can carry a lone surrogate or a NUL.
     """
-    result = _understand(raw, ctx, store)
+    result = _understand(raw, ctx, store, fingerprint or raw_fingerprint(raw.raw))
     if make_valid(result, skip=("raw", "blob")) and INVALID_TEXT_NOTE not in result.notes:
         result.notes.append(INVALID_TEXT_NOTE)
     return result
 
 
-def _understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None) -> Understanding:
-    result = Understanding(raw=raw, blob=_store_raw(store, raw), raw_fingerprint=raw_fingerprint(raw.raw))
+def _understand(raw: RawMessage, ctx: IntakeContext, store: RawStore | None, fingerprint: str) -> Understanding:
+    result = Understanding(raw=raw, blob=_store_raw(store, raw), raw_fingerprint=fingerprint)
     if (reason := precheck(raw.raw, ctx.limits)) is not None:  # before the parser can spend the budget
         result.quarantine_reason = reason
         return result

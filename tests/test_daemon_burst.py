@@ -59,11 +59,11 @@ def test_the_first_batch_is_acknowledged_while_the_cycle_reads_the_next(
     real_understand = intake_cycle.understand
     acks_when_second_was_read: list[int] = []
 
-    def understand(raw, ctx, store):  # type: ignore[no-untyped-def]
+    def understand(raw, ctx, store, fingerprint=None):  # type: ignore[no-untyped-def]
         if b"cantho" in raw.raw:  # the second batch: is the first one's acknowledgement out already?
             wait_for(lambda: len(_acks(tmp_path)) >= 1, 30)
             acks_when_second_was_read.append(len(_acks(tmp_path)))
-        return real_understand(raw, ctx, store)
+        return real_understand(raw, ctx, store, fingerprint)
 
     monkeypatch.setattr(intake_cycle, "understand", understand)
     app = App.load(str(config))

@@ -150,13 +150,13 @@ def _concurrency_probe(monkeypatch) -> list[int]:
     real = intake_cycle.understand
     lock, running, seen = threading.Lock(), [0], []
 
-    def probe(raw, ctx, store):
+    def probe(raw, ctx, store, fingerprint=None):
         with lock:
             running[0] += 1
             seen.append(running[0])
         try:
             time.sleep(0.05)
-            return real(raw, ctx, store)
+            return real(raw, ctx, store, fingerprint)
         finally:
             with lock:
                 running[0] -= 1

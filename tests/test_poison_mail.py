@@ -94,10 +94,10 @@ def test_any_exception_of_one_message_quarantines_it_and_the_batch_flows(tmp_pat
     if where == "understand":
         real = intake_cycle.understand
 
-        def understand(raw, ctx, store):  # type: ignore[no-untyped-def]
+        def understand(raw, ctx, store, fingerprint=None):  # type: ignore[no-untyped-def]
             if victim in raw.raw:
                 raise _Strange("boom \x1b[31m")  # hostile text; a lone surrogate here broke pytest-xdist's report
-            return real(raw, ctx, store)
+            return real(raw, ctx, store, fingerprint)
 
         monkeypatch.setattr(intake_cycle, "understand", understand)
     else:

@@ -41,6 +41,25 @@ def test_raw_fingerprint_ignores_transport_and_line_endings_but_not_content():
     assert raw_fingerprint(b"X-One: 1\n\nbody") != raw_fingerprint(b"X-Two: 2\n\nbody")
 
 
+@pytest.mark.parametrize("piece", [2, 3, 5, 64])
+def test_raw_fingerprint_hashes_the_body_in_pieces_with_the_same_result(monkeypatch, piece):
+    """The body is hashed a piece at a time (no copy of a 70 MB message): a CRLF cut at any piece
+    boundary, or trailing white space across several pieces, must give the value of the whole."""
+    from intake.sender import identity
+
+    raw = mailfactory.report_email(message_id="<pieces@skhcn.tayninh.gov.vn>") + b"\r\n \t\r\n" * 20
+    whole = raw_fingerprint(raw)
+    lf = raw.replace(b"\r\n", b"\n")
+    monkeypatch.setattr(identity, "_PIECE", piece)
+    for offset in range(piece):  # every alignment of the CRLF pairs against the piece boundaries
+        shifted = raw.replace(b"\r\n\r\n", b"\r\n" + b"X-Pad: " + b"p" * offset + b"\r\n\r\n", 1)
+        assert raw_fingerprint(shifted) == raw_fingerprint(shifted.replace(b"\r\n", b"\n"))
+    assert raw_fingerprint(raw) == whole == raw_fingerprint(lf) == raw_fingerprint(lf.rstrip())
+    body_byte = len(raw) - 200  # before the 120 bytes of trailing white space
+    assert raw[body_byte:body_byte + 1] not in (b"x", b" ", b"\r", b"\n", b"\t")
+    assert raw_fingerprint(raw[:body_byte] + b"x" + raw[body_byte + 1:]) != whole
+
+
 def test_a_redelivered_message_is_stored_and_audited_but_never_read_again(tmp_path, monkeypatch):
     config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tdc.db'}")
     raw = mailfactory.report_email(message_id="<bc-2024@skhcn.tayninh.gov.vn>")
@@ -76,9 +95,9 @@ def _spy_understand(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
     read: list[str] = []
     real = intake_cycle.understand
 
-    def spy(message, ctx, store):  # type: ignore[no-untyped-def]
+    def spy(message, ctx, store, fingerprint=None):  # type: ignore[no-untyped-def]
         read.append(message.source_key)
-        return real(message, ctx, store)
+        return real(message, ctx, store, fingerprint)
 
     monkeypatch.setattr(intake_cycle, "understand", spy)
     return read

@@ -22,7 +22,7 @@ contradicting it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -222,6 +222,7 @@ _KEPT_FIELDS = (b"message-id", b"from", b"date", b"subject", b"to", b"cc", b"in-
 _FIELD_LINE = None  # compiled on first use
 _TRACE_RUN = None  # the trace fields an MTA puts on top of a message it delivers (RFC 5321 §4.4), compiled on first use
 _HEAD_WINDOW = 512 * 1024
+_PIECE = 1024 * 1024  # the body is hashed piece by piece: a 70 MB message is not copied to be hashed
 
 
 def raw_fingerprint(raw: bytes) -> str:
@@ -235,6 +236,10 @@ def raw_fingerprint(raw: bytes) -> str:
     The trace lines a delivery puts on top are left out first, so that a text
     with no proper header block (hashed whole) is known again too; for a
     message whose header block holds a kept field that changes nothing.
+
+    Only the header window is copied (with CRLF made LF); the body is hashed in
+    pieces, so a 50 MB attachment costs no copy of the message (three copies
+    of it were the daemon's peak memory).
     """
     import re
 
@@ -243,11 +248,14 @@ def raw_fingerprint(raw: bytes) -> str:
         _FIELD_LINE = re.compile(rb"^([!-9;-~]+)[ \t]*:(.*(?:\n[ \t].*)*)", re.M)
         _TRACE_RUN = re.compile(rb"(?:(?:received|delivered-to|return-path|x-original-to)[ \t]*:[^\n]*\n"
                                 rb"(?:[ \t][^\n]*\n)*)+", re.I)
-    data = raw.replace(b"\r\n", b"\n")
+    window_raw = 2 * _HEAD_WINDOW + 2  # enough raw bytes for _HEAD_WINDOW of them once CRLF is LF
+    data = raw[:window_raw].replace(b"\r\n", b"\n")
     trace = _TRACE_RUN.match(data, 0, _HEAD_WINDOW)
     start = trace.end() if trace is not None else 0
     end = data.find(b"\n\n", start, _HEAD_WINDOW)
-    head, body = (data[start:], b"") if end < 0 else (data[start:end + 1], data[end + 2:])
+    if end < 0 and len(raw) > window_raw:  # no header block in a long text: all of it is the "head"
+        data = raw.replace(b"\r\n", b"\n")
+    head = data[start:] if end < 0 else data[start:end + 1]
     kept: dict[bytes, list[bytes]] = {}
     for match in _FIELD_LINE.finditer(head):
         name = match.group(1).lower()
@@ -260,5 +268,31 @@ def raw_fingerprint(raw: bytes) -> str:
     if not kept or end < 0:  # no header we know, or no header block at all: the whole text is the message
         digest.update(b"\x00head\n" + head.rstrip())
     digest.update(b"\n")
-    digest.update(body.rstrip())
+    if end >= 0:
+        for piece in _lf_pieces(raw, _after_newlines(raw, data.count(b"\n", 0, end + 2))):
+            digest.update(piece)
     return digest.hexdigest()
+
+
+def _after_newlines(raw: bytes, count: int) -> int:
+    """The raw offset just after the ``count``-th LF: CRLF→LF keeps every LF, so this is where the body starts."""
+    head = raw[:2 * _HEAD_WINDOW + 2]
+    return len(head) - len(head.split(b"\n", count)[-1]) if count else 0
+
+
+def _lf_pieces(raw: bytes, start: int) -> Iterator[bytes]:
+    """``raw[start:]`` with trailing white space cut and CRLF made LF, in pieces (the same bytes, never all at once)."""
+    stop = len(raw)
+    while stop > start:  # rstrip, from the end, a piece at a time
+        low = max(start, stop - _PIECE)
+        kept = len(raw[low:stop].rstrip())
+        if kept:
+            stop = low + kept
+            break
+        stop = low
+    while start < stop:
+        cut = min(start + _PIECE, stop)
+        if cut < stop and raw[cut - 1] == 0x0D:  # a CR at the cut stays with the LF that may follow it
+            cut -= 1
+        yield raw[start:cut].replace(b"\r\n", b"\n")
+        start = cut

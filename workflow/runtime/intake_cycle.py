@@ -320,9 +320,9 @@ class IntakeCycle:
             if twin is not None:
                 futures.append(_Later(known_delivery, raw, self.store, twin, fingerprint))
             elif serial:
-                futures.append(_Later(understand, raw, ctx, self.store))
+                futures.append(_Later(understand, raw, ctx, self.store, fingerprint))
             else:
-                futures.append(pool.submit(understand, raw, ctx, self.store))
+                futures.append(pool.submit(understand, raw, ctx, self.store, fingerprint))
         done: list[Understanding] = []
         for raw, future in zip(chunk, futures, strict=False):
             stats.fetched += 1
