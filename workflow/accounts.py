@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from reference.addresses import normalise_address
@@ -170,13 +170,19 @@ def open_session(session: Session, email: str, now: datetime, hours: float) -> s
     return token
 
 
+@lru_cache(maxsize=1)
+def _session_user_query() -> Any:
+    """Built once: every board request asks it, and building the statement cost more than running it."""
+    return (select(models.User.email).join(models.WebSession, models.WebSession.user_id == models.User.id)
+            .where(models.WebSession.token_sha256 == bindparam("digest"),
+                   models.WebSession.expires_at > bindparam("now", type_=models.WebSession.expires_at.type)))
+
+
 def session_user(session: Session, token: object, now: datetime) -> str | None:
     """The e-mail of the account a live session token belongs to, else None (ended, expired, unknown)."""
     if not isinstance(token, str) or not token:
         return None
-    row = session.execute(
-        select(models.User.email).join(models.WebSession, models.WebSession.user_id == models.User.id)
-        .where(models.WebSession.token_sha256 == _token_digest(token), models.WebSession.expires_at > now)).first()
+    row = session.execute(_session_user_query(), {"digest": _token_digest(token), "now": now}).first()
     return row[0] if row else None
 
 

@@ -41,6 +41,7 @@ from workflow.season.actions import request_resubmission as do_request_resubmiss
 
 if TYPE_CHECKING:
     from jinja2 import Environment
+    from sqlalchemy.orm import Session
 
     from interfaces.web.jobs import CompileJobs
     from interfaces.web.security import LoginLimiter
@@ -146,12 +147,17 @@ class Board:
         self._rows: dict[tuple, str] = {}
 
     # --- helpers --------------------------------------------------------------------------
-    def render(self, request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-        """A page; a logged-in coordinator's page carries the review banner, counted afresh for every page."""
+    def render(self, request: Request, template: str, status: int = 200,
+               banner: dict[str, int] | None = None, **context: Any) -> HTMLResponse:
+        """A page; a logged-in coordinator's page carries the review banner, counted afresh for every page
+        (``banner``: already counted, in the session the page read its data in)."""
         session = request.session
         flash = session.pop("flash", [])
         user = request.scope.get("tdc.user")
-        banner = self.review_banner() if user and status < 400 else None
+        if banner is None and user and status < 400:
+            banner = self.review_banner()
+        elif not user or status >= 400:
+            banner = None
         html = self.env.get_template(f"web/{template}").render(
             user=user, csrf=csrf_token(session), flash=flash, path=request.url.path, banner=banner,
             state_label=state_label, outbox_state=lambda c: views.words(views.OUTBOX_STATES, c),
@@ -161,15 +167,17 @@ class Board:
             contact_source=lambda c: views.words(views.CONTACT_SOURCES, c), **context)
         return HTMLResponse(html, status_code=status)
 
-    def review_banner(self) -> dict[str, int] | None:
+    def review_banner(self, session: Session | None = None) -> dict[str, int] | None:
         """What waits for a coordinator this season: ``review_total``, the number status and the digest show."""
         from workflow.season.status import review_total
 
         if not self.app.campaigns:
             return None
         year = self.default_year()
-        with self.app.db.sessions() as session:
+        if session is not None:
             return {"year": year, "count": review_total(session, year)}
+        with self.app.db.sessions() as own:
+            return {"year": year, "count": review_total(own, year)}
 
     @staticmethod
     def flash(request: Request, kind: str, text: str) -> None:
@@ -257,19 +265,21 @@ class Board:
 
     def season(self, request: Request) -> Response:
         from notifier.chart import chart_title
-        from workflow.season.chart_data import chart_series
+        from workflow.season.chart_data import has_series
 
         year = _int(request.query_params.get("year")) or self.default_year()
         self.need_campaign(year)
         filters = views.BoardFilters.from_query(request.query_params)
         with self.app.db.sessions() as session:  # the configured roster: who owes, in order, by name
             data = views.board(session, self.app.roster_base, self.app.campaigns, year, filters)
-            _, last_year = chart_series(session, self.app.campaigns, year)
+            compared = has_series(session, self.app.campaigns, year - 1)
+            banner = self.review_banner(session)  # in this session: one connection per page, not two
         # each row comes from the autoescaped _board_row.html.j2, so the joined rows are safe HTML
         rows = Markup("".join(self._row_html(year, row) for row in data["rows"]))  # noqa: S704
         job = self.jobs.get(year)
-        return self.render(request, "board.html.j2", board=data, rows_html=rows, filters=filters, kinds=views.KINDS,
-                           states=views.state_choices(), job=job, chart_title=chart_title(year, bool(last_year)))
+        return self.render(request, "board.html.j2", banner=banner, board=data, rows_html=rows, filters=filters,
+                           kinds=views.KINDS, states=views.state_choices(), job=job,
+                           chart_title=chart_title(year, compared))
 
     def _row_html(self, year: int, row: dict[str, Any]) -> str:
         """One board row, rendered once per distinct content (the data itself is read fresh every time).
