@@ -104,7 +104,17 @@ def classify(env: Envelope, docs: list[DocumentText], roster: Roster,
              campaigns: dict[int, Campaign], arrived_at: datetime,
              guard: GuardVerdict | None = None, threshold: float = 0.6,
              own_addresses: Iterable[str] = ()) -> Classification:
-    """The reading of one message; ``own_addresses`` (this mailbox) tell a copy ("Cc") from a submission."""
+    """The reading of one message; ``own_addresses`` (this mailbox) tell a copy ("Cc") from a submission.
+
+    Without a ``guard`` verdict (a caller that did not run the guards) the
+    guards are asked here: machine mail is decided in one place
+    (:mod:`intake.machine.guards`), never by a second, shorter list of signs.
+    """
+    own_addresses = frozenset(own_addresses)
+    if guard is None:
+        from intake.machine.guards import check
+
+        guard = check(env, set(own_addresses))
     zones = message_zones(env, docs)
     links = LazyLinks(env)
     kind: KindVerdict = decide_kind(env, zones, docs, guard, links)

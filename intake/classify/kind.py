@@ -56,7 +56,6 @@ _NEGATIVES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(ban tin|newsletter)\b"), "bản tin"),
     (re.compile(r"^(v v )?ke hoach\b"), "kế hoạch, không phải báo cáo kết quả"),
 ]
-_AUTO_SUBJECT = re.compile(r"^(tra loi tu dong|tu dong tra loi|auto ?reply|automatic reply|out of office|vang mat)")
 
 MIN_DOC = 400  # characters of readable text that make a document, not a note
 MIN_BODY_REPORT = 600
@@ -78,21 +77,6 @@ class KindVerdict:
     confidence: float
     reasons: list[str] = field(default_factory=list)
     delivery: str = FILE  # how a report came (intake.model FILE, LINK, BODY, PHOTOS)
-
-
-def _headers_kind(env: Envelope) -> tuple[str, str] | None:
-    """Machine mail recognised from its headers when no guard verdict is given."""
-    auto = (env.header("auto-submitted") or "no").strip().lower()
-    precedence = (env.header("precedence") or "").strip().lower()
-    sender = env.from_addr.split("@")[0]
-    if env.content_type.lower() == "multipart/report" or sender in ("mailer-daemon", "postmaster"):
-        return "bounce", "thư báo lỗi gửi (DSN)"
-    if auto != "no" or env.header("x-autoreply") or env.header("x-autorespond") or precedence == "auto_reply" \
-            or _AUTO_SUBJECT.match(words(env.subject)):
-        return "auto_reply", "thư trả lời tự động"
-    if env.header("list-id") or env.header("list-unsubscribe") or precedence in ("bulk", "list"):
-        return "other", "thư từ danh sách thư/bản tin"
-    return None
 
 
 def _negative(text: str) -> str | None:
@@ -258,10 +242,6 @@ def _machine_kind(env: Envelope, guard: GuardVerdict | None) -> KindVerdict | No
         return KindVerdict(STORED_KIND[guard.kind], C_GUARD, [f"thư tự động (bộ lọc: {'; '.join(guard.reasons)})"])
     if guard is not None and (guard.kind in ("list", "own", "loop") or (guard.kind and guard.action != "accept")):
         return KindVerdict("other", C_GUARD, [f"không phải báo cáo: {guard.kind} ({'; '.join(guard.reasons)})"])
-    if guard is None:
-        found = _headers_kind(env)
-        if found is not None:
-            return KindVerdict(found[0], C_GUARD, [found[1]])
     return None
 
 
