@@ -32,7 +32,7 @@ from notifier.docx_style import set_font
 from notifier.files import save_atomically
 from notifier.labels import STATE_LABELS, days_left, state_label
 from notifier.safe_text import xml_clean
-from reference.time import VN as VIETNAM
+from reference.time import vn_date, vn_datetime
 
 FONT = "Times New Roman"
 FONT_SIZE = Pt(13)
@@ -66,7 +66,7 @@ def table_rows(rows: Iterable[StatusLike]) -> list[TableRow]:
     """The table's text, one row per agency, numbered from 1."""
     out = []
     for i, row in enumerate(rows, 1):
-        received = row.received_at.astimezone(VIETNAM).strftime("%d/%m/%Y") if row.received_at else ""
+        received = vn_date(row.received_at)
         on_time = {True: "Đúng hạn", False: "Muộn", None: ""}[row.on_time]
         out.append(TableRow((str(i), row.name, state_label(row.state, capital=True), received, on_time,
                              ", ".join(row.outline_missing or []))))
@@ -132,7 +132,7 @@ def first_page(doc, year: int, day: date, summary: Mapping[str, Any], rows: list
     new = list(summary.get("new_since_yesterday") or [])
     _heading(doc, f"2. Báo cáo mới nhận từ hôm qua ({len(new)})")
     _items(doc, [f"{r.get('name') or '(chưa xác định cơ quan)'}"
-                 + (f", nhận lúc {r['received_at'].astimezone(VIETNAM):%H:%M ngày %d/%m/%Y}"
+                 + (f", nhận lúc {vn_datetime(r['received_at'])}"
                     if isinstance(r.get("received_at"), datetime) else "")
                  + (", sau thời hạn" if r.get("on_time") is False else "") for r in new])
     overdue = [m for m in summary.get("missing") or [] if (m.get("days_left") is not None and m["days_left"] < 0)]

@@ -39,6 +39,12 @@ def end_of_day(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=VN)
 
 
+def last_day(first_late: datetime) -> date:
+    """The last day still on time when ``first_late`` is the first late instant (how deadlines are stored):
+    the inverse of :func:`end_of_day`."""
+    return today(first_late - timedelta(microseconds=1))
+
+
 def vn_date(value: datetime | date | None) -> str:
     """dd/mm/yyyy, as Vietnamese officials write dates, in Vietnam's time zone."""
     if value is None:

@@ -22,6 +22,7 @@ from intake.pipeline import Understanding
 from intake.store import StoredBlob
 from reference.campaigns import Campaign, load_campaigns
 from reference.roster import Roster, load_roster
+from reference.time import last_day
 from workflow.db import models
 from workflow.db.engine import Database
 from workflow.season.action_context import ActionContext
@@ -32,7 +33,6 @@ from workflow.season.reminders import (
     OVERDUE,
     ReminderError,
     current_stage,
-    deadline_day,
     due_reminders,
     reminder_plan,
     schedule,
@@ -240,8 +240,8 @@ def test_stage_dates_and_windows_for_the_2024_season() -> None:
 
 
 def test_deadline_day_is_the_last_day_on_time(campaigns: dict[int, Campaign]) -> None:
-    assert deadline_day(campaigns[YEAR].deadline_at()) == DEADLINE
-    assert deadline_day(datetime(2024, 12, 10, 0, 0, tzinfo=VN)) == date(2024, 12, 9)
+    assert last_day(campaigns[YEAR].deadline_at()) == DEADLINE
+    assert last_day(datetime(2024, 12, 10, 0, 0, tzinfo=VN)) == date(2024, 12, 9)
 
 
 def test_season_year_is_the_latest_opened_campaign() -> None:

@@ -74,6 +74,7 @@ def remind(
 ) -> None:
     """Xếp thư nhắc hôm nay cho các đơn vị còn nợ báo cáo (mỗi đơn vị một mốc, một lần)."""
     from notifier.labels import flush_summary
+    from reference.time import vn_date
     from workflow.season.reminders import ReminderError, send_reminders
 
     y, run, flushed = _run_daily(config, year, now, dry_run, send,
@@ -82,7 +83,7 @@ def remind(
     shown = run.due.reminders if dry_run else run.queued
     if json_out:
         print_json({
-            "year": y, "date": run.due.today.strftime("%d/%m/%Y"), "dry_run": dry_run,
+            "year": y, "date": vn_date(run.due.today), "dry_run": dry_run,
             "reminders": [r.as_json() for r in shown],
             "skipped": [{"dedupe_key": k, "reason": why} for k, why in run.skipped],
             "no_address": [u.as_json() for u in run.due.no_address],

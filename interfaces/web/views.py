@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -34,7 +34,7 @@ from notifier.labels import (
     state_label,
 )
 from reference.text import clip
-from reference.time import VN
+from reference.time import today as vn_today
 from workflow.db import models
 from workflow.season import contacts
 from workflow.season.action_context import last_day_on_time
@@ -124,10 +124,6 @@ class BoardFilters:
         return True
 
 
-def _local_day(value: datetime) -> date:
-    return value.astimezone(VN).date()
-
-
 def contact_health(session: Session, roster: Roster, year: int) -> dict[str, dict[str, int]]:
     """Per agency, for ``year``: contacts reminders reach, failing addresses, contacts awaiting confirmation.
 
@@ -170,7 +166,7 @@ def board(session: Session, roster: Roster, campaigns: Mapping[int, Campaign], y
         if row["on_time"] is False and row["received_at"] is not None and campaign is not None:
             last_day = last_day_on_time(session, campaign, row["agency"])
             if last_day is not None:
-                row["late_days"] = max((_local_day(row["received_at"]) - last_day).days, 1)
+                row["late_days"] = max((vn_today(row["received_at"]) - last_day).days, 1)
     return {
         "year": year, "rows": shown, "total": len(rows), "counts": counts,
         "late_total": sum(1 for row in rows if row["on_time"] is False),

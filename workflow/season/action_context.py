@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from reference.roster import expected_slug
 from reference.text import slugify
-from reference.time import VN
+from reference.time import last_day
 from workflow.db import models
 from workflow.season import states
 from workflow.season.submissions import deadline_for
@@ -165,8 +165,7 @@ def last_day_on_time(session: Session, campaign: Campaign | None, slug: str) -> 
     """The last day still on time (extensions included), as the emails show it."""
     if campaign is None:
         return None
-    first_late = deadline_for(session, campaign, slug)
-    return (first_late - timedelta(microseconds=1)).astimezone(VN).date()
+    return last_day(deadline_for(session, campaign, slug))
 
 
 def _versions(session: Session, sub: models.Submission) -> list[models.Message]:

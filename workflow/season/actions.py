@@ -15,14 +15,15 @@ from what caused it, so the same decision never queues twice.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from reference.addresses import normalise_address
-from reference.time import VN
+from reference.time import end_of_day, last_day, vn_date
+from reference.time import today as vn_today
 from workflow.db import models
 from workflow.season import contacts, states, submissions
 from workflow.season.acknowledgements import (
@@ -176,7 +177,7 @@ def request_resubmission(session: Session, ctx: ActionContext, agency: str, year
         result.notes.append("không có địa chỉ nhận nên chưa gửi thư đề nghị (no address to write to)")
         return result
     deadline = last_day_on_time(session, ctx.campaigns.get(year), ag.slug)
-    if deadline is not None and deadline < ctx.now.astimezone(VN).date():
+    if deadline is not None and deadline < vn_today(ctx.now):
         deadline = None  # a past date would only confuse: the email then asks for it without a date
     row = queue_email(
         session, dedupe_key=f"resubmission:{ag.slug}:{year}:{msg.id}", kind="resubmission", template="resubmission",
@@ -321,15 +322,14 @@ def extend(session: Session, ctx: ActionContext, year: int, until: date, reason:
 
         raise ActionError(no_campaign(year, ctx.campaigns))
     ag = resolve_agency(ctx.roster, agency, year) if agency else None
-    until_at = datetime.combine(until + timedelta(days=1), time(0), tzinfo=VN)
+    until_at = end_of_day(until)
     slug = ag.slug if ag else None
     current = deadline_for(session, campaign, slug) if slug else _global_deadline(session, campaign)
     if until_at <= current:
-        last_day = (current - timedelta(days=1)).astimezone(VN)
         who = ag.name if ag else "tất cả đơn vị"
-        raise ActionError(f"Không gia hạn: hạn nộp đang áp dụng cho {who} là hết ngày {last_day:%d/%m/%Y}; ngày "
-                          f"{until:%d/%m/%Y} không muộn hơn nên không thay đổi gì. Hạn đã gia hạn không rút ngắn "
-                          "được bằng lệnh này.")
+        raise ActionError(f"Không gia hạn: hạn nộp đang áp dụng cho {who} là hết ngày "
+                          f"{vn_date(last_day(current))}; ngày {vn_date(until)} không muộn hơn nên không thay đổi "
+                          "gì. Hạn đã gia hạn không rút ngắn được bằng lệnh này.")
     result = ActionResult("extend", False, slug, year)
     extension = models.DeadlineExtension
     same = session.scalar(select(extension).where(

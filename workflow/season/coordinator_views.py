@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from reference.time import vn_date
 from workflow.db import models
 
 
@@ -175,7 +176,7 @@ def show_data(session: Session, roster: Any, campaigns: Mapping[int, Any], targe
         "on_time": sub.on_time if sub else None,
         "first_received_at": _iso(sub.first_received_at) if sub else None,
         "last_received_at": _iso(sub.last_received_at) if sub else None,
-        "deadline": deadline.strftime("%d/%m/%Y") if deadline else None,
+        "deadline": vn_date(deadline) if deadline else None,
         "current_message_id": sub.current_message_id if sub else None,
         "review_reasons": list(sub.review_reasons or []) if sub else [],
         "versions": [_version(session, m, sub) for m in versions],

@@ -22,6 +22,9 @@ from sqlalchemy.orm import Session
 from intake.sender.identity import PASS, UNVERIFIED_LABEL
 from notifier.digest_docx import DOCX_CONTENT_TYPE, status_table_docx
 from reference.addresses import header_address
+from reference.time import last_day as last_day_on_time
+from reference.time import today as vn_today
+from reference.time import vn_date
 from workflow.db import models
 from workflow.season.coordinator_views import review_queue
 from workflow.season.message_rows import reference_for
@@ -29,8 +32,6 @@ from workflow.season.outbox_queue import queue_email
 from workflow.season.reminders import (
     OWING_STATES,
     agency_addresses,
-    deadline_day,
-    local_day,
     require_campaign,
 )
 from workflow.season.status import StatusRow, season_status
@@ -83,7 +84,7 @@ class DigestData:
 
     def as_json(self) -> dict[str, Any]:
         data = self.template_context()
-        data["date"] = self.date.strftime("%d/%m/%Y")
+        data["date"] = vn_date(self.date)
         data["since"] = self.since.isoformat()
         data["rows"] = [r.as_json() for r in self.rows]
         return data
@@ -148,7 +149,7 @@ def _missing(session: Session, rows: list[StatusRow], campaign: Campaign, today:
     for row in rows:
         if row.state not in OWING_STATES or row.awaiting:  # a report waits for review: listed there, not here
             continue
-        last_day = deadline_day(deadline_for(session, campaign, row.agency))
+        last_day = last_day_on_time(deadline_for(session, campaign, row.agency))
         out.append({"slug": row.agency, "name": row.name, "state": row.state, "deadline": last_day,
                     "days_left": (last_day - today).days})
     return out
@@ -238,7 +239,7 @@ def build_digest(
     """Everything the digest of ``now``'s Vietnam day says about ``year``."""
     config = config or RemindersConfig()
     campaign = require_campaign(campaigns, year)
-    today = local_day(now)
+    today = vn_today(now)
     since = last_digest_at(session, now, digest_key(today)) or now - NEW_WINDOW
     rows = season_status(session, roster, year)
     counts: dict[str, int] = {}

@@ -30,7 +30,9 @@ from sqlalchemy.orm import Session
 
 from notifier.render import render_email
 from reference.addresses import normalise_address
-from reference.time import VN as VIETNAM
+from reference.time import last_day as last_day_on_time
+from reference.time import today as vn_today
+from reference.time import vn_date
 from workflow.db import models
 from workflow.season.outbox_queue import queue_email
 from workflow.season.status import season_status
@@ -113,24 +115,13 @@ def stage_offset(name: str) -> int | None:
     return -int(before) if before else int(after) if after else 0
 
 
-def deadline_day(deadline_at: datetime) -> date:
-    """The last day that is on time: deadlines are stored as the first late instant."""
-    return (deadline_at.astimezone(VIETNAM) - timedelta(microseconds=1)).date()
-
-
-def local_day(moment: datetime) -> date:
-    if moment.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    return moment.astimezone(VIETNAM).date()
-
-
 def campaign_opens(campaign: Campaign) -> date:
     return campaign.dispatch_date or (campaign.deadline - SEASON_LEAD)
 
 
 def season_year(campaigns: Mapping[int, Campaign], now: datetime) -> int | None:
     """The reporting year whose season is current: the latest campaign already opened."""
-    today = local_day(now)
+    today = vn_today(now)
     opened = [year for year, c in campaigns.items() if campaign_opens(c) <= today]
     return max(opened) if opened else None
 
@@ -172,7 +163,7 @@ class PlannedReminder:
             "agency": self.agency, "agency_name": self.agency_name, "stage": self.stage, "template": self.template,
             "recipients": list(self.recipients), "cc": list(self.cc), "subject": self.subject,
             "dedupe_key": self.dedupe_key,
-            "deadline": self.deadline.strftime("%d/%m/%Y"), "days_left": self.days_left,
+            "deadline": vn_date(self.deadline), "days_left": self.days_left,
         }
 
 
@@ -291,7 +282,7 @@ def due_reminders(
     """The reminders due at ``now`` for ``year``, and the owing agencies nobody can be reminded at."""
     config = config or RemindersConfig()
     campaign = require_campaign(campaigns, year)
-    today = local_day(now)
+    today = vn_today(now)
     result = DueReminders(year=year, today=today)
     owing = [row for row in season_status(session, roster, year) if row.state in OWING_STATES]
     addresses = reminder_recipients(session, roster, (r.agency for r in owing), year, exclude, config)
@@ -304,7 +295,7 @@ def due_reminders(
             continue
         if not config.enabled:
             continue
-        last_day = deadline_day(deadline_for(session, campaign, row.agency))
+        last_day = last_day_on_time(deadline_for(session, campaign, row.agency))
         current = current_stage(schedule(config, last_day, opens), today)
         if current is None:
             continue

@@ -24,7 +24,7 @@ from sqlalchemy import event, select
 
 from intake.sources.maildir import deliver
 from notifier.labels import state_label
-from reference.time import VN, vn_timestamp
+from reference.time import VN, today, vn_timestamp
 from workflow.app import App
 from workflow.db import models
 from workflow.operations.demo.season import DemoMail, SeasonPlan, build_season
@@ -116,7 +116,7 @@ class Replay:
         self.last_digest: Path | None = None
         by_day: dict[date, list[DemoMail]] = {}
         for mail in plan.mails:
-            by_day.setdefault(mail.arrives.astimezone(VN).date(), []).append(mail)
+            by_day.setdefault(today(mail.arrives), []).append(mail)
         self.by_day = by_day
         # The daemon sends a digest every day; the demo only from the first reminder on (d-14),
         # when there is something to say, to stay well under a minute.
