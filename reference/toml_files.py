@@ -15,29 +15,49 @@ from pathlib import Path
 from typing import Any
 
 
-def read_toml(file: Path, error: type[ValueError]) -> dict[str, Any]:
-    """A data file's TOML, or ``error`` saying in Vietnamese why it cannot be read and where its syntax breaks.
+class TomlUnreadable(ValueError):
+    """Why a TOML file cannot be read: ``part`` is "(tệp)" (the file) or "(cú pháp)" (its syntax)."""
 
-    The coordinator who edits config/ reads these messages: the parser's
-    position becomes "dòng, cột" with the line quoted; only the parser's own
-    one-line reason stays in its words, marked as such.
+    def __init__(self, part: str, reason: str) -> None:
+        super().__init__(reason)
+        self.part, self.reason = part, reason
+
+
+def load_toml(file: Path) -> tuple[bytes, dict[str, Any]]:
+    """A TOML file's bytes and content, or :class:`TomlUnreadable` saying in Vietnamese why not.
+
+    One reader for the config file (``workflow.settings``, and the command
+    line's fast lane, which also needs the bytes to know the file it checked)
+    and the coordinators' data files (:func:`read_toml`). The coordinator who
+    edits them reads these messages: the parser's position becomes "dòng, cột"
+    with the line quoted; only the parser's own one-line reason stays in its
+    words, marked as such.
     """
     try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise error(f"{file}: không có tệp này") from exc
-    except IsADirectoryError as exc:
-        raise error(f"{file}: đây là thư mục, không phải tệp") from exc
-    except PermissionError as exc:
-        raise error(f"{file}: không có quyền đọc tệp này") from exc
+        raw = file.read_bytes()
+        text = raw.decode("utf-8")
+    except FileNotFoundError:
+        raise TomlUnreadable("(tệp)", "không có tệp này") from None
+    except IsADirectoryError:
+        raise TomlUnreadable("(tệp)", "đây là thư mục, không phải tệp") from None
+    except PermissionError:
+        raise TomlUnreadable("(tệp)", "không có quyền đọc tệp này") from None
     except UnicodeDecodeError as exc:
-        raise error(f"{file}: tệp không phải văn bản UTF-8 (byte lạ ở vị trí {exc.start})") from exc
+        raise TomlUnreadable("(tệp)", f"tệp không phải văn bản UTF-8 (byte lạ ở vị trí {exc.start})") from None
     except OSError as exc:
-        raise error(f"{file}: không đọc được: {exc.strerror or exc}") from exc
+        raise TomlUnreadable("(tệp)", f"không đọc được: {exc.strerror or exc}") from None
     try:
-        return tomllib.loads(text)
+        return raw, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise error(f"{file}: {toml_syntax_problem(text, exc)}") from exc
+        raise TomlUnreadable("(cú pháp)", toml_syntax_problem(text, exc)) from None
+
+
+def read_toml(file: Path, error: type[ValueError]) -> dict[str, Any]:
+    """A data file's TOML, or ``error`` naming the file and saying why it cannot be read (:func:`load_toml`)."""
+    try:
+        return load_toml(file)[1]
+    except TomlUnreadable as exc:
+        raise error(f"{file}: {exc.reason}") from exc
 
 
 _TOML_AT = re.compile(r"^(?P<reason>.*) \(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)$", re.S)

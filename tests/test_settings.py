@@ -140,3 +140,17 @@ def test_syntax_error_names_the_file(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(path, environ={})
     assert str(path) in str(info.value) and "(cú pháp)" in str(info.value)
+
+
+@pytest.mark.parametrize(("make", "reason"), [
+    (lambda p: None, "không có tệp này"),
+    (lambda p: p.mkdir(), "đây là thư mục, không phải tệp"),
+    (lambda p: p.write_bytes(b"[mailbox]\nsource = \"imap\xff\"\n"), "tệp không phải văn bản UTF-8 (byte lạ ở vị trí"),
+])
+def test_an_unreadable_config_file_is_named_with_the_reason(tmp_path, make, reason):
+    """The config file is read by the same reader as the coordinators' data files (reference.toml_files)."""
+    path = tmp_path / "tdc.toml"
+    make(path)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={})
+    assert str(path) in str(info.value) and "(tệp)" in str(info.value) and reason in str(info.value)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 from reference.addresses import header_address
 from reference.time import zone
+from reference.toml_files import TomlUnreadable, load_toml
 from workflow.settings_keys import CONFIG_ENV, DEFAULT_DATABASE_URL, config_digest
 
 
@@ -475,20 +475,9 @@ def load_config(path: str | os.PathLike[str] | None = None, environ: dict[str, s
     if path is not None:
         source = str(path)
         try:
-            raw = Path(path).read_bytes()
-            text = raw.decode("utf-8")
-            data = tomllib.loads(text)
-        except FileNotFoundError:
-            raise ConfigError(source, [Problem("(tệp)", "không có tệp này")]) from None
-        except UnicodeDecodeError as exc:
-            reason = f"tệp không phải văn bản UTF-8 (byte lạ ở vị trí {exc.start})"
-            raise ConfigError(source, [Problem("(tệp)", reason)]) from None
-        except OSError as exc:
-            raise ConfigError(source, [Problem("(tệp)", f"không đọc được: {exc.strerror or exc}")]) from None
-        except tomllib.TOMLDecodeError as exc:
-            from reference.toml_files import toml_syntax_problem
-
-            raise ConfigError(source, [Problem("(cú pháp)", toml_syntax_problem(text, exc))]) from None
+            raw, data = load_toml(Path(path))
+        except TomlUnreadable as exc:
+            raise ConfigError(source, [Problem(exc.part, exc.reason)]) from None
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:

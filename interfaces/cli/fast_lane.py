@@ -26,12 +26,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
-import tomllib
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reference.toml_files import TomlUnreadable, load_toml
 from workflow.settings_keys import CONFIG_ENV, DEFAULT_DATABASE_URL, config_digest, sqlite_file, was_checked
 
 
@@ -92,10 +92,9 @@ def peek_config(config: str | None) -> Peek | None:
     raw: bytes | None = None
     if config is not None:
         try:
-            raw = Path(config).read_bytes()
-            data = tomllib.loads(raw.decode("utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-            return None
+            raw, data = load_toml(Path(config))
+        except TomlUnreadable:
+            return None  # the full path says why, in the same words
     section = data.get("database", {})
     database = sqlite_file(section.get("url", DEFAULT_DATABASE_URL) if isinstance(section, dict) else None)
     if database is None or not database.is_file() or not was_checked(database, config_digest(raw)):
