@@ -122,6 +122,33 @@ def _check_addresses(recipients: list[str]) -> list[str]:
     return clean
 
 
+REFERENCES_MAX = 10_000
+
+
+def references_header(value: str, limit: int = REFERENCES_MAX) -> str:
+    """The thread's first id and as many of its last ones as fit in ``limit`` characters.
+
+    Why not cut the end: the last id is the message being answered, the one
+    a mail program threads the reply under; a thread too long to carry whole
+    loses its middle (as RFC 5322 §3.6.4's advice and common mail programs
+    do), never its root or its parent. The ids come from incoming mail, so a
+    hostile thread of thousands of ids still makes one bounded header.
+    """
+    ids = value.split()
+    if len(" ".join(ids)) <= limit:
+        return " ".join(ids)
+    last = ids[-1]
+    kept: list[str] = []
+    size = len(ids[0]) + 1 + len(last)
+    for ref in reversed(ids[1:-1]):
+        if size + 1 + len(ref) > limit:
+            break
+        kept.append(ref)
+        size += 1 + len(ref)
+    chosen = [ids[0], *reversed(kept), last]
+    return " ".join(chosen) if size <= limit else last[:limit]
+
+
 def _header_value(name: str, value: str) -> str:
     if _LINE_BREAK.search(value):
         raise ComposeError(f"{name} có ký tự xuống dòng")
@@ -177,7 +204,7 @@ def compose(
     if row.in_reply_to:
         msg["In-Reply-To"] = _header_value("In-Reply-To", row.in_reply_to)
     if row.references:
-        msg["References"] = one_line(row.references, 10_000)
+        msg["References"] = references_header(row.references)
     msg["Auto-Submitted"] = auto_submitted_value(row.kind)
     msg["X-Auto-Response-Suppress"] = "All"
     msg["X-TDC-Bot"] = "1"

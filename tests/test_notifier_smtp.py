@@ -13,7 +13,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from docx import Document
 
-from notifier.compose import ComposeError, compose, message_id_domain, new_message_id
+from notifier.compose import REFERENCES_MAX, ComposeError, compose, message_id_domain, new_message_id
 from notifier.render import render_email
 from notifier.transports import (
     FileTransport,
@@ -131,6 +131,16 @@ def test_compose_refuses_rows_that_cannot_be_sent(tmp_path: Path) -> None:
 def test_subject_with_line_breaks_stays_one_header() -> None:
     msg = compose(ack_row(subject="Báo cáo\r\nBcc: victim@example.com"), FROM)
     assert msg["Bcc"] is None and msg["Subject"] == "Báo cáo Bcc: victim@example.com"
+
+
+def test_a_thread_too_long_for_references_loses_its_middle_never_its_root_or_parent() -> None:
+    ids = [f"<m{i:05d}@tayninh.gov.vn>" for i in range(2000)]  # a hostile thread: 2000 ids, 46,000 characters
+    msg = email.message_from_bytes(compose(ack_row(references=" ".join(ids)), FROM).as_bytes(),
+                                   policy=email.policy.default)
+    kept = str(msg["References"]).split()
+    assert kept[0] == ids[0] and kept[-1] == ids[-1]  # the root, and the message answered
+    assert kept[1:] == ids[-len(kept) + 1:]  # then the latest ones, in order
+    assert len(" ".join(kept)) <= REFERENCES_MAX < len(" ".join(ids))
 
 
 def test_message_ids_are_unique_and_well_formed() -> None:
