@@ -255,6 +255,26 @@ def domain_of(address: str) -> str:
     return address.rpartition("@")[2].lower().rstrip(".") if "@" in address else ""
 
 
+# Local parts no person reads: no-reply robots, mailer daemons, bounce handlers.
+_MACHINE_LOCAL = re.compile(
+    r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|dont[-_.]?reply|noreply[-_.].*|.*[-_.]no[-_.]?reply|"
+    r"mailer[-_.]?daemon|mail[-_.]?daemon|postmaster|bounces?|bounce[-+_.].*|.*[-+_.]bounces?)$"
+)
+
+
+def is_machine_address(address: str) -> bool:
+    """An address no person reads (by its local part, before any +tag).
+
+    One rule for both ends: intake tells a robot's mail by it (an e-office
+    system's notice is answered to the agency's people), and the workflow
+    never writes to such an address. Two lists (a regular expression in
+    intake, an exact set of names in the workflow) let a robot named
+    "noreply.qlvb" be a sender intake knew for a robot but the workflow wrote to.
+    """
+    local = (address.rpartition("@")[0] if "@" in address else address).lower().split("+", 1)[0]
+    return bool(local) and _MACHINE_LOCAL.match(local) is not None
+
+
 # Mailbox providers anyone can use: a domain here never identifies an agency
 # (only an exact, known or learned address can).
 GENERIC_MAIL_DOMAINS = frozenset({

@@ -90,11 +90,12 @@ def test_a_resent_ack_carries_the_references_without_the_raw_file(app, tmp_path)
 
 
 def test_a_row_recorded_before_0018_reads_its_raw_headers_through_the_legacy_path(app, tmp_path):
-    """NULL columns: Reply-To and References come from the raw file, as they did before the migration."""
+    """NULL columns: Reply-To, References and whom the mail speaks for (0019) come from the raw file, as they
+    did before the migrations."""
     mid, msgid, raw = _arrive(app, tmp_path, kind="other", references=PARENT)
     with app.db.transaction() as session:
         session.execute(update(models.Message).where(models.Message.id == mid)
-                        .values(reply_to=None, references=None, body_text=None))
+                        .values(reply_to=None, references=None, body_text=None, speaker=None, from_device=None))
     assert b"Reply-To: " + REPLY_TO.encode() in raw.read_bytes()
     _assign(app, mid)
     ack = _ack(app, f"ack:{mid}")

@@ -44,3 +44,25 @@ def test_addresses_still_parse(text, ok):
 def test_repeated_from_is_one_sender_only_when_it_names_one_address(values, expected):
     found = addresses.identity(values)
     assert (found.address if found else None) == expected
+
+
+@pytest.mark.parametrize("address, machine", [
+    ("noreply@tayninh.gov.vn", True), ("no-reply@x.vn", True), ("NoReply.QLVB@tayninh.gov.vn", True),
+    ("drive-shares-dm-noreply@google.com", True), ("mailer-daemon@mx.vn", True), ("postmaster@x.vn", True),
+    ("bounce+abc123@list.vn", True), ("noreply+token@x.vn", True), ("do_not_reply@x.vn", True),
+    ("vanthu@skhcn.tayninh.gov.vn", False), ("nguyen.noreplyen@x.vn", False), ("replyto@x.vn", False),
+    ("bouncer@x.vn", False), ("", False),
+])
+def test_one_rule_for_an_address_no_person_reads(address, machine):
+    assert addresses.is_machine_address(address) is machine
+
+
+def test_the_answer_gate_refuses_every_robot_intake_recognises():
+    """A robot's address that intake tells apart (noreply.qlvb@…) is never written to either."""
+    from intake.machine.machine_mail import noreply_sender
+    from intake.model import Envelope
+    from workflow.season.recipients import blocked_reason
+
+    robot = "noreply.qlvb@tayninh.gov.vn"
+    assert noreply_sender(Envelope(message_id=None, subject="", from_addr=robot, from_name="")) == robot
+    assert "không có người đọc" in (blocked_reason(None, robot, ()) or "")  # type: ignore[arg-type]

@@ -106,3 +106,25 @@ def test_a_copiers_scan_is_acknowledged_to_the_agencys_people(config):
     assert status_row(config, "ha-tinh", 2024)["state"] != "missing"
     [ack] = _acks(config)
     assert ack["To"].addresses[0].addr_spec == "tranvan.b@skhcn.hatinh.gov.vn"  # not scanner@…
+
+
+def test_a_robots_notice_placed_by_a_coordinator_is_acknowledged_to_the_agencys_people(config):
+    """An e-office robot whose domain the roster does not know: nobody is answered when it is recorded (a robot
+    reads nothing), and when a coordinator places it, the agency's people are — as recording answers a robot of
+    a known domain (`messages.from_device`), never the robot."""
+    run_cli("contacts", "add", "tay-ninh", "vanthu@skhcn.tayninh.gov.vn", "--role", "đầu mối", "--actor", "dp",
+            config=config)
+    case = shapes.eoffice_notice()
+    robot = "noreply@qlvb-hethong.vn"
+    deliver(config.parent / "mail", case.message.replace(shapes.BOT.encode(), BOT.encode())
+            .replace(b"noreply.qlvb@tayninh.gov.vn", robot.encode()), when=case.arrived_at)
+    run_cli("run", "--once", config=config)
+    [waiting] = cli_json("review", "list", "--year", "2025", config=config)["messages"]
+    assert waiting["from"] == robot and waiting["agency_guess"] == "tay-ninh"
+    assert _acks(config) == []
+    out = cli_json("assign", str(waiting["id"]), "--agency", "tay-ninh", "--year", "2025", "--reason",
+                   "hệ thống quản lý văn bản của Sở", "--actor", "dp", config=config)
+    assert out["queued"] == [f"ack:{waiting['id']}"]
+    run_cli("run", "--once", config=config)  # the outbox is sent by the cycle
+    [ack] = _acks(config)
+    assert [a.addr_spec for a in ack["To"].addresses] == ["vanthu@skhcn.tayninh.gov.vn"]

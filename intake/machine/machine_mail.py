@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterator
 
 from intake.model import Envelope
+from reference.addresses import is_machine_address
 from reference.text import clip, words
 
 # Message kinds a guard may give, and what is stored as the message's kind: each is stored as what
@@ -48,10 +49,6 @@ CHALLENGE_SUBJECTS = (
     "please confirm your message", "please confirm your email", "confirm your message", "sender verification",
     "verify your email address to deliver", "your message is awaiting verification", "spam protection",
     "challenge response", "antispam verification", "please verify you are a human", "boxbe",
-)
-_NOREPLY_LOCAL = re.compile(
-    r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|dont[-_.]?reply|noreply[-_.].*|.*[-_.]no[-_.]?reply|"
-    r"mailer[-_.]?daemon|mail[-_.]?daemon|postmaster|bounces?|bounce[-+_.].*|.*[-+_.]bounces?)$"
 )
 
 
@@ -134,5 +131,4 @@ def tnef_receipt(message_class: str) -> tuple[str, str] | None:
 
 
 def noreply_sender(env: Envelope) -> str | None:
-    local = env.from_addr.partition("@")[0]
-    return env.from_addr if local and _NOREPLY_LOCAL.match(local) else None
+    return env.from_addr if is_machine_address(env.from_addr) else None

@@ -190,6 +190,10 @@ class Message(Base):
     reply_to: Mapped[list | None] = mapped_column()
     references: Mapped[str | None] = mapped_column(Text)
     body_text: Mapped[str | None] = mapped_column(Text)
+    # Whom an answer goes to (0019, same path): the person the mail speaks for (a share notice's sharer, else
+    # From) and whether a device sent it for an agency (answers go to the agency's people). NULL: before 0019.
+    speaker: Mapped[str | None] = mapped_column(String(320))
+    from_device: Mapped[bool | None] = mapped_column()
 
     attachments: Mapped[list[Attachment]] = relationship(back_populates="message", cascade="all, delete-orphan")
 

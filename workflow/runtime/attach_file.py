@@ -117,7 +117,8 @@ def _manual_message(session: Session, slug: str, year: int, name: str, actor: st
         recorded_at=now, status="recorded", kind="report", agency_slug=slug, year=year, confidence=1.0,
         reasons=[f"cán bộ đầu mối {actor} ghi nhận báo cáo nhận ngoài email"], notes=[], marked_done=True,
         rejected=False, sender_auth=None, delivery="file", read_at=now, sender_agency=slug,
-        reply_to=[], references="", body_text="",  # no mail: nothing to read, not a legacy row (0018)
+        reply_to=[], references="", body_text="",  # no mail: nothing to read, not a legacy row (0018, 0019)
+        speaker="", from_device=False,
     )
     session.add(msg)
     session.flush()

@@ -109,8 +109,8 @@ def references_of(msg: models.Message) -> str | None:
 
 
 def queue_ack(session: Session, msg: models.Message, sub: models.Submission | None, ctx: AckContext, *,
-              dedupe_key: str | None = None, review_reasons: list[str] | None = None, speaker: str | None = None,
-              device: bool = False, replaces: models.Message | None = None, companions: Sequence[Version] = (),
+              dedupe_key: str | None = None, review_reasons: list[str] | None = None,
+              replaces: models.Message | None = None, companions: Sequence[Version] = (),
               capped: bool = False, actor: str = BOT, new_message: bool = False) -> models.OutboxEmail | None:
     """An acknowledgement of ``msg`` in the outbox; None when nobody may receive it or ``dedupe_key`` was queued.
 
@@ -125,7 +125,9 @@ def queue_ack(session: Session, msg: models.Message, sub: models.Submission | No
     a restore replaces the outbox with them), and the dedupe key is unique
     in the database, which would refuse a second row rather than send twice.
     """
-    recipients = reply_recipient(session, msg, ctx, speaker=speaker, device=device, new_message=new_message)
+    # Whom: as recorded (stored_mail), so a coordinator's placing or a resend answers whom recording would have.
+    recipients = reply_recipient(session, msg, ctx, speaker=stored_mail.speaker(msg),
+                                 device=sub is not None and stored_mail.from_device(msg), new_message=new_message)
     if not recipients:
         audit(session, action="ack_withheld", actor=actor, message_id=msg.id, agency_slug=msg.agency_slug,
               year=msg.year, reason="không có địa chỉ an toàn để gửi thư báo nhận", at=ctx.now)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from intake.classify.zones import BODY_CHARS, body_text
 from intake.machine.machine_mail import STORED_KIND
+from intake.pipeline import from_a_device, speaker
 from workflow.db import models
 
 if TYPE_CHECKING:
@@ -123,6 +124,8 @@ def message_values(u: Understanding, now: datetime) -> dict:
         reply_to=[a[:320] for a in env.reply_to[:REPLY_TO_KEPT]] if env else [],
         references=_references(env) if env else "",
         body_text=_body(u),
+        speaker=fit(speaker(env), models.Message.speaker) if env else "",
+        from_device=from_a_device(env) if env else False,
     )
 
 

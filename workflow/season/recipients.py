@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.sender.identity import PASS, UNCHECKED, domain_of
-from reference.addresses import GENERIC_MAIL_DOMAINS, normalise_address
+from reference.addresses import GENERIC_MAIL_DOMAINS, is_machine_address, normalise_address
 from reference.text import clip
 from workflow.db import models
 
@@ -31,10 +31,6 @@ if TYPE_CHECKING:
     from reference.roster import Roster
 
 # Local parts of addresses that belong to machines: they never read, and answering them makes loops.
-MACHINE_LOCAL_PARTS = frozenset({
-    "mailer-daemon", "postmaster", "noreply", "no-reply", "no_reply", "donotreply", "do-not-reply", "do_not_reply",
-    "bounce", "bounces",
-})
 QUOTE_CHARS = 60
 _URL = re.compile(r"(?i)(?:\b[a-z][a-z0-9+.-]*://|\bwww\.|\bmailto:)\S*")
 _DOMAINLIKE = re.compile(r"(?i)\b[\w-]+(?:\.[\w-]+)*\.[^\W\d_][\w-]*\b")  # the last label starts with a letter
@@ -89,8 +85,7 @@ def blocked_reason(session: Session, address: str, own_addresses: Iterable[str])
         return f"địa chỉ không hợp lệ: {address!r}"
     if normal in {a.lower() for a in own_addresses}:
         return f"{normal} là địa chỉ của chính hệ thống"
-    local = normal.partition("@")[0].split("+", 1)[0]
-    if local in MACHINE_LOCAL_PARTS:
+    if is_machine_address(normal):
         return f"{normal} là địa chỉ của máy chủ thư, không có người đọc"
     if _bounced(session, normal):
         return f"thư gửi tới {normal} đã bị máy chủ từ chối trước đây"

@@ -1,4 +1,5 @@
-"""What the workflow reads of a recorded message beyond its plain columns: Reply-To, References, the body.
+"""What the workflow reads of a recorded message beyond its plain columns: Reply-To, References, the body,
+and whom an answer goes to (its speaker, and whether a device sent it).
 
 Since migration 0018 they are columns of ``messages``, written from intake's
 reading when the message is recorded (:mod:`workflow.season.message_rows`):
@@ -16,6 +17,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from intake import pipeline
 from intake.classify.zones import BODY_CHARS, body_text
 from intake.limits import Limits
 from intake.message.parse import parse
@@ -42,6 +44,22 @@ def references(msg: models.Message) -> str:
         return msg.references
     env = _legacy_headers(msg)
     return " ".join((env.header("references") or "").split()) if env else ""
+
+
+def speaker(msg: models.Message) -> str:
+    """The address ``msg`` speaks for: a share notice's sharer, else its From (intake.pipeline.speaker)."""
+    if msg.speaker is not None:
+        return msg.speaker or msg.from_addr
+    env = _legacy_headers(msg)
+    return pipeline.speaker(env) if env else msg.from_addr
+
+
+def from_device(msg: models.Message) -> bool:
+    """Sent by a device (the office copier, an e-office robot) for an agency (intake.pipeline.from_a_device)."""
+    if msg.from_device is not None:
+        return msg.from_device
+    env = _legacy_headers(msg)
+    return pipeline.from_a_device(env) if env else False
 
 
 def body(msg: models.Message, limits: Limits | None = None) -> str:

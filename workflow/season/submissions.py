@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Row, bindparam, case, insert, or_, select
 from sqlalchemy.orm import Session
 
-from intake.pipeline import from_a_device, speaker
 from intake.sender.identity import FAIL, UNVERIFIED_LABEL
 from workflow.db import models
 from workflow.season import states
@@ -409,11 +408,8 @@ def _acknowledge(session: Session, msg: models.Message, sub: models.Submission |
     ``new``: ``msg`` was inserted in this transaction (not a stored message
     read again), so no ack of it can be queued yet (``queue_ack``'s ``new_message``).
     """
-    env = u.envelope
-    assert env is not None
     replaces = None if alone else previous_version(session, msg, sub)
-    row = queue_ack(session, msg, sub, ctx, review_reasons=list(u.review_reasons), speaker=speaker(env),
-                    device=sub is not None and from_a_device(env), replaces=replaces,
+    row = queue_ack(session, msg, sub, ctx, review_reasons=list(u.review_reasons), replaces=replaces,
                     companions=companions, capped=True, new_message=new)
     if row is None:
         return False
