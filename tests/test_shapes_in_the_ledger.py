@@ -125,6 +125,25 @@ def test_a_robots_notice_placed_by_a_coordinator_is_acknowledged_to_the_agencys_
     out = cli_json("assign", str(waiting["id"]), "--agency", "tay-ninh", "--year", "2025", "--reason",
                    "hệ thống quản lý văn bản của Sở", "--actor", "dp", config=config)
     assert out["queued"] == [f"ack:{waiting['id']}"]
+    assert any("không học địa chỉ " + robot in note for note in out["notes"]), out["notes"]  # a robot is no contact
+    assert robot not in [c["email"] for c in cli_json("contacts", "list", "--json", config=config)]  # nor suggested
     run_cli("run", "--once", config=config)  # the outbox is sent by the cycle
     [ack] = _acks(config)
     assert [a.addr_spec for a in ack["To"].addresses] == ["vanthu@skhcn.tayninh.gov.vn"]
+
+
+def test_placing_a_drive_share_learns_the_sharer_never_googles_robot(config):
+    """A share whose sharer writes from a personal mailbox waits for a coordinator; placing it ties the sharer to
+    the agency. Tying Google's share robot instead would file every later share, from anyone, under it."""
+    case = shapes.google_drive_share_notice()
+    sharer = "lethimai.qt@gmail.com"
+    deliver(config.parent / "mail", case.message.replace(shapes.BOT.encode(), BOT.encode())
+            .replace(b"mailt.skhcn@quangtri.gov.vn", sharer.encode()), when=case.arrived_at)
+    run_cli("run", "--once", config=config)
+    [waiting] = cli_json("review", "list", "--year", "2025", config=config)["messages"]
+    assert waiting["from"] == "drive-shares-dm-noreply@google.com"
+    out = cli_json("assign", str(waiting["id"]), "--agency", "quang-tri", "--year", "2025", "--reason",
+                   "chị Mai, Sở KH&CN", "--actor", "dp", config=config)
+    assert f"đã học địa chỉ {sharer} → quang-tri" in out["notes"], out["notes"]
+    listed = [c["email"] for c in cli_json("contacts", "list", "--json", config=config)]
+    assert sharer in listed and "drive-shares-dm-noreply@google.com" not in listed

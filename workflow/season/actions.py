@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from reference.addresses import normalise_address
+from reference.addresses import is_machine_address, normalise_address
 from reference.time import end_of_day, last_day, vn_date
 from reference.time import today as vn_today
 from workflow.db import models
-from workflow.season import contacts, states, submissions
+from workflow.season import contacts, states, stored_mail, submissions
 from workflow.season.acknowledgements import (
     clean_recipients,
     mark_acknowledged,
@@ -220,12 +220,21 @@ def reopen(session: Session, ctx: ActionContext, agency: str, year: int, reason:
 
 def _learn_address(session: Session, ctx: ActionContext, msg: models.Message, agency: Agency, year: int,
                    reason: str) -> str | None:
-    """Teach the bot that this sender speaks for ``agency`` (a confirmed contact); returns a note of what happened."""
-    normal = normalise_address(msg.from_addr or "")
+    """Teach the bot that this sender speaks for ``agency`` (a confirmed contact); returns a note of what happened.
+
+    The sender is the person the mail speaks for (a share notice's sharer, not
+    the file service's robot); a device or a robot is never learned: tied to one
+    agency, Google's share robot or a province's e-office system would file
+    every later mail it carries, for anyone, under that agency, and be reminded.
+    """
+    normal = normalise_address(stored_mail.speaker(msg) or "")
     if normal is None:
         return "không học địa chỉ gửi: trống hoặc không hợp lệ (sender address empty or invalid)"
     if normal in ctx.own_addresses:
         return f"không học địa chỉ {normal}: đó là địa chỉ của hệ thống (the bot's own address)"
+    if stored_mail.from_device(msg) or is_machine_address(normal):
+        return (f"không học địa chỉ {normal}: thư do thiết bị hoặc hệ thống tự động gửi, không phải hộp thư của "
+                "cán bộ (a device's or robot's address)")
     known = ctx.roster.by_address(normal, year)
     tie = contacts.tie_sender(session, ctx.roster, agency.slug, normal, actor=ctx.actor, now=ctx.now, why=reason)
     if tie.change is None and not tie.untied_from:

@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from notifier.labels import contact_source_label
-from reference.addresses import normalise_address
+from reference.addresses import is_machine_address, normalise_address
 from reference.text import words
 from workflow.db import models
 from workflow.season.audit import audit
@@ -451,9 +451,14 @@ def contact_json(contact: models.Contact) -> dict[str, Any]:
 
 def suggestions(session: Session, roster: Roster, year: int | None = None,
                 agency: str | None = None) -> list[dict[str, Any]]:
-    """Senders of recorded reports that nobody vouched for: shown to coordinators, never reminded."""
+    """Senders of recorded reports that nobody vouched for: shown to coordinators, never reminded.
+
+    The sender is whom the mail speaks for (a share notice's sharer); a device
+    or a robot (the copier, an e-office system, a file service) is no one to suggest.
+    """
     known = {(c.agency_slug, c.email) for c in session.scalars(select(models.Contact))}
-    query = (select(models.Message.agency_slug, models.Message.from_addr, models.Message.year)
+    query = (select(models.Message.agency_slug, models.Message.from_addr, models.Message.year,
+                    models.Message.speaker, models.Message.from_device)
              .where(models.Message.kind == "report", models.Message.status == "recorded",
                     models.Message.agency_slug.is_not(None)))
     if year is not None:
@@ -461,9 +466,9 @@ def suggestions(session: Session, roster: Roster, year: int | None = None,
     if agency is not None:
         query = query.where(models.Message.agency_slug == agency)
     out: dict[tuple[str, str], dict[str, Any]] = {}
-    for slug, sender, msg_year in session.execute(query.distinct()):
-        address = normalise_address(sender or "")
-        if address is None or (slug, address) in known:
+    for slug, sender, msg_year, speaker, device in session.execute(query.distinct()):
+        address = normalise_address(speaker or sender or "")  # speaker NULL: recorded before 0019
+        if address is None or (slug, address) in known or device or is_machine_address(address):
             continue
         try:
             if address in roster.get(slug).addresses:
