@@ -222,6 +222,7 @@ _KEPT_FIELDS = (b"message-id", b"from", b"date", b"subject", b"to", b"cc", b"in-
 _FIELD_LINE = None  # compiled on first use
 _TRACE_RUN = None  # the trace fields an MTA puts on top of a message it delivers (RFC 5321 §4.4), compiled on first use
 _HEAD_WINDOW = 512 * 1024
+_HEAD_RAW = 2 * _HEAD_WINDOW + 2  # enough raw bytes for _HEAD_WINDOW of them once CRLF is LF
 _PIECE = 1024 * 1024  # the body is hashed piece by piece: a 70 MB message is not copied to be hashed
 
 
@@ -248,12 +249,11 @@ def raw_fingerprint(raw: bytes) -> str:
         _FIELD_LINE = re.compile(rb"^([!-9;-~]+)[ \t]*:(.*(?:\n[ \t].*)*)", re.M)
         _TRACE_RUN = re.compile(rb"(?:(?:received|delivered-to|return-path|x-original-to)[ \t]*:[^\n]*\n"
                                 rb"(?:[ \t][^\n]*\n)*)+", re.I)
-    window_raw = 2 * _HEAD_WINDOW + 2  # enough raw bytes for _HEAD_WINDOW of them once CRLF is LF
-    data = raw[:window_raw].replace(b"\r\n", b"\n")
+    data = raw[:_HEAD_RAW].replace(b"\r\n", b"\n")
     trace = _TRACE_RUN.match(data, 0, _HEAD_WINDOW)
     start = trace.end() if trace is not None else 0
     end = data.find(b"\n\n", start, _HEAD_WINDOW)
-    if end < 0 and len(raw) > window_raw:  # no header block in a long text: all of it is the "head"
+    if end < 0 and len(raw) > _HEAD_RAW:  # no header block in a long text: all of it is the "head"
         data = raw.replace(b"\r\n", b"\n")
     head = data[start:] if end < 0 else data[start:end + 1]
     kept: dict[bytes, list[bytes]] = {}
@@ -276,7 +276,7 @@ def raw_fingerprint(raw: bytes) -> str:
 
 def _after_newlines(raw: bytes, count: int) -> int:
     """The raw offset just after the ``count``-th LF: CRLF→LF keeps every LF, so this is where the body starts."""
-    head = raw[:2 * _HEAD_WINDOW + 2]
+    head = raw[:_HEAD_RAW]
     return len(head) - len(head.split(b"\n", count)[-1]) if count else 0
 
 

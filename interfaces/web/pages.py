@@ -154,10 +154,10 @@ class Board:
         session = request.session
         flash = session.pop("flash", [])
         user = request.scope.get("tdc.user")
-        if banner is None and user and status < 400:
-            banner = self.review_banner()
-        elif not user or status >= 400:
+        if not user or status >= 400:
             banner = None
+        elif banner is None:
+            banner = self.review_banner()
         html = self.env.get_template(f"web/{template}").render(
             user=user, csrf=csrf_token(session), flash=flash, path=request.url.path, banner=banner,
             state_label=state_label, outbox_state=lambda c: views.words(views.OUTBOX_STATES, c),
@@ -173,11 +173,11 @@ class Board:
 
         if not self.app.campaigns:
             return None
+        if session is None:
+            with self.app.db.sessions() as own:
+                return self.review_banner(own)
         year = self.default_year()
-        if session is not None:
-            return {"year": year, "count": review_total(session, year)}
-        with self.app.db.sessions() as own:
-            return {"year": year, "count": review_total(own, year)}
+        return {"year": year, "count": review_total(session, year)}
 
     @staticmethod
     def flash(request: Request, kind: str, text: str) -> None:

@@ -22,9 +22,8 @@ from sqlalchemy.orm import Session
 from intake.sender.identity import PASS, UNVERIFIED_LABEL
 from notifier.digest_docx import DOCX_CONTENT_TYPE, status_table_docx
 from reference.addresses import header_address
-from reference.time import last_day as last_day_on_time
+from reference.time import last_day, vn_date
 from reference.time import today as vn_today
-from reference.time import vn_date
 from workflow.db import models
 from workflow.season.coordinator_views import review_queue
 from workflow.season.message_rows import reference_for
@@ -149,9 +148,9 @@ def _missing(session: Session, rows: list[StatusRow], campaign: Campaign, today:
     for row in rows:
         if row.state not in OWING_STATES or row.awaiting:  # a report waits for review: listed there, not here
             continue
-        last_day = last_day_on_time(deadline_for(session, campaign, row.agency))
-        out.append({"slug": row.agency, "name": row.name, "state": row.state, "deadline": last_day,
-                    "days_left": (last_day - today).days})
+        last_on_time = last_day(deadline_for(session, campaign, row.agency))
+        out.append({"slug": row.agency, "name": row.name, "state": row.state, "deadline": last_on_time,
+                    "days_left": (last_on_time - today).days})
     return out
 
 

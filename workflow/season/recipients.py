@@ -30,7 +30,6 @@ from workflow.db import models
 if TYPE_CHECKING:
     from reference.roster import Roster
 
-# Local parts of addresses that belong to machines: they never read, and answering them makes loops.
 QUOTE_CHARS = 60
 _URL = re.compile(r"(?i)(?:\b[a-z][a-z0-9+.-]*://|\bwww\.|\bmailto:)\S*")
 _DOMAINLIKE = re.compile(r"(?i)\b[\w-]+(?:\.[\w-]+)*\.[^\W\d_][\w-]*\b")  # the last label starts with a letter

@@ -30,9 +30,8 @@ from sqlalchemy.orm import Session
 
 from notifier.render import render_email
 from reference.addresses import normalise_address
-from reference.time import last_day as last_day_on_time
+from reference.time import last_day, vn_date
 from reference.time import today as vn_today
-from reference.time import vn_date
 from workflow.db import models
 from workflow.season.outbox_queue import queue_email
 from workflow.season.status import season_status
@@ -295,18 +294,18 @@ def due_reminders(
             continue
         if not config.enabled:
             continue
-        last_day = last_day_on_time(deadline_for(session, campaign, row.agency))
-        current = current_stage(schedule(config, last_day, opens), today)
+        last_on_time = last_day(deadline_for(session, campaign, row.agency))
+        current = current_stage(schedule(config, last_on_time, opens), today)
         if current is None:
             continue
         done = [o for o in (stage_offset(n) for n in queued.get(row.agency, ())) if o is not None]
         if any(o >= current.stage.offset for o in done):
             continue  # this stage or a later one went out already: never twice, never backwards
-        days_left = (last_day - today).days
+        days_left = (last_on_time - today).days
         context = {
             "agency_name": row.name,
             "year": year,
-            "deadline": last_day,
+            "deadline": last_on_time,
             "days_left": days_left,
             "dispatch": campaign.dispatch,
             "dispatch_date": campaign.dispatch_date,
@@ -319,7 +318,7 @@ def due_reminders(
         subject = render_email(current.stage.template, **context).subject
         result.reminders.append(PlannedReminder(
             agency=row.agency, agency_name=row.name, stage=current.stage.name, template=current.stage.template,
-            recipients=who.to, cc=who.cc, deadline=last_day, days_left=days_left,
+            recipients=who.to, cc=who.cc, deadline=last_on_time, days_left=days_left,
             dedupe_key=reminder_key(row.agency, year, current.stage.name), subject=subject, context=context,
         ))
     return result
