@@ -126,8 +126,9 @@ def queue_ack(session: Session, msg: models.Message, sub: models.Submission | No
     in the database, which would refuse a second row rather than send twice.
     """
     # Whom: as recorded (stored_mail), so a coordinator's placing or a resend answers whom recording would have.
-    recipients = reply_recipient(session, msg, ctx, speaker=stored_mail.speaker(msg),
-                                 device=sub is not None and stored_mail.from_device(msg), new_message=new_message)
+    speaker, device = stored_mail.answer_to(msg)
+    recipients = reply_recipient(session, msg, ctx, speaker=speaker, device=sub is not None and device,
+                                 new_message=new_message)
     if not recipients:
         audit(session, action="ack_withheld", actor=actor, message_id=msg.id, agency_slug=msg.agency_slug,
               year=msg.year, reason="không có địa chỉ an toàn để gửi thư báo nhận", at=ctx.now)

@@ -227,12 +227,13 @@ def _learn_address(session: Session, ctx: ActionContext, msg: models.Message, ag
     agency, Google's share robot or a province's e-office system would file
     every later mail it carries, for anyone, under that agency, and be reminded.
     """
-    normal = normalise_address(stored_mail.speaker(msg) or "")
+    speaker, device = stored_mail.answer_to(msg)
+    normal = normalise_address(speaker or "")
     if normal is None:
         return "không học địa chỉ gửi: trống hoặc không hợp lệ (sender address empty or invalid)"
     if normal in ctx.own_addresses:
         return f"không học địa chỉ {normal}: đó là địa chỉ của hệ thống (the bot's own address)"
-    if stored_mail.from_device(msg) or is_machine_address(normal):
+    if device or is_machine_address(normal):
         return (f"không học địa chỉ {normal}: thư do thiết bị hoặc hệ thống tự động gửi, không phải hộp thư của "
                 "cán bộ (a device's or robot's address)")
     known = ctx.roster.by_address(normal, year)
